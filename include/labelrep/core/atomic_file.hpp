@@ -1,0 +1,26 @@
+#pragma once
+/// \file atomic_file.hpp  Crash-safe file writes and bounded whole-file reads.
+
+#include <cstdint>
+#include <string>
+
+#include "labelrep/export.hpp"
+
+namespace labelrep {
+
+/// Writes `bytes` to `path` so that a reader sees either the old file or the complete new one, even if
+/// the process is killed or the machine loses power: the bytes go to `<path>.tmp.<pid>` in the same
+/// directory, which is fsync'ed, renamed over `path`, and the directory is fsync'ed.
+/// Throws IoError naming the path (and removes the temporary file) on any failure.
+LABELREP_API void write_file_atomically(const std::string& path, const std::string& bytes);
+
+/// Reads the whole of `path`. Throws IoError if it cannot be opened or read, or if it is larger than
+/// `max_bytes` (a guard against reading a huge file by mistake).
+LABELREP_API std::string read_file(const std::string& path,
+                                   std::uint64_t max_bytes = std::uint64_t{1} << 34);
+
+/// Removes stale `<name>.tmp.<pid>` files left in `directory` by writers that were killed mid-write.
+/// Returns how many were removed. Files of still-running processes are left alone.
+LABELREP_API int remove_stale_temporaries(const std::string& directory);
+
+}  // namespace labelrep

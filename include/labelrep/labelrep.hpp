@@ -1,0 +1,16 @@
+#pragma once
+/// \file labelrep.hpp  Umbrella header: everything labelrep offers. Include narrower headers to
+/// keep compile times short.
+
+#include "labelrep/core/atomic_file.hpp"
+#include "labelrep/core/class_names.hpp"
+#include "labelrep/core/error.hpp"
+#include "labelrep/core/npy.hpp"
+#include "labelrep/core/progress.hpp"
+#include "labelrep/core/random.hpp"
+#include "labelrep/labels/factory.hpp"
+#include "labelrep/labels/kinds.hpp"
+#include "labelrep/labels/label_image.hpp"
+#include "labelrep/labels/label_representation.hpp"
+#include "labelrep/labels/statistics.hpp"
+#include "labelrep/version.hpp"

@@ -1,0 +1,39 @@
+#pragma once
+/// \file factory.hpp  Making a label set from a kind name, as the CLI and experiment configs do.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "labelrep/labels/label_representation.hpp"
+
+namespace labelrep::labels {
+
+/// A kind-independent description of a label set. Fields a kind does not use are ignored.
+struct LABELREP_API LabelSpec {
+  std::string kind;                       ///< one of label_kinds(), or a path to a .npy file
+  std::vector<std::string> class_names;   ///< required (defines C)
+  std::int64_t size = 64;                 ///< side of square labels
+  std::int64_t dimension = 10;            ///< length of low-dim vectors
+  bool has_seed = false;                  ///< false: the kind's default seed
+  std::uint64_t seed = 0;
+  double value_range = 80.0;
+  double smoothing = 0.0;                 ///< category only
+};
+
+/// The kind names make_labels() accepts.
+LABELREP_API std::vector<std::string> label_kinds();
+
+/// Builds the label set a spec describes; a kind ending in ".npy" loads that file (FileLabels) and
+/// checks that its class count matches. Throws InvalidArgument for an unknown kind (listing the known
+/// ones) or invalid options, and what FileLabels throws for files.
+LABELREP_API std::shared_ptr<const LabelRepresentation> make_labels(const LabelSpec& spec);
+
+/// The kind of a label file: the `kind` in its `<path>.json` sidecar when there is one, else a kind
+/// named in the file name (`cifar10_speech.npy` → "speech"; also "shuffle", "composite", "bert",
+/// "glove", "random", "lowdim", "category", "constant", and the authors' "uniform", which is their name
+/// for constant labels), else "file". Throws FormatError for an unreadable sidecar.
+LABELREP_API std::string label_kind_of_file(const std::string& path);
+
+}  // namespace labelrep::labels

@@ -1,0 +1,130 @@
+#include "labelrep/core/atomic_file.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fmt/format.h>
+
+#include "labelrep/core/error.hpp"
+
+namespace labelrep {
+namespace {
+
+std::string errno_text() { return std::strerror(errno); }
+
+std::string parent_directory(const std::string& path) {
+  const auto parent = std::filesystem::path(path).parent_path();
+  return parent.empty() ? std::string(".") : parent.string();
+}
+
+// Closes the descriptor and removes the temporary file unless committed.
+class TemporaryFile {
+ public:
+  explicit TemporaryFile(std::string path) : path_(std::move(path)) {
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw IoError(path_, "cannot create temporary file: " + errno_text());
+  }
+  TemporaryFile(const TemporaryFile&) = delete;
+  TemporaryFile& operator=(const TemporaryFile&) = delete;
+  ~TemporaryFile() {
+    if (fd_ >= 0) ::close(fd_);
+    if (!committed_) ::unlink(path_.c_str());
+  }
+  int fd() const { return fd_; }
+  void close_or_throw() {
+    const int fd = fd_;
+    fd_ = -1;
+    if (::close(fd) != 0) throw IoError(path_, "close failed: " + errno_text());
+  }
+  void mark_committed() { committed_ = true; }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  bool committed_ = false;
+};
+
+}  // namespace
+
+void write_file_atomically(const std::string& path, const std::string& bytes) {
+  if (path.empty()) throw InvalidArgument("output path is empty");
+  const std::string temporary = fmt::format("{}.tmp.{}", path, ::getpid());
+  TemporaryFile file(temporary);
+  std::size_t written = 0;
+  while (written < bytes.size()) {
+    const ssize_t n = ::write(file.fd(), bytes.data() + written, bytes.size() - written);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw IoError(path, fmt::format("write failed after {} of {} bytes: {}", written, bytes.size(),
+                                      errno_text()));
+    }
+    written += static_cast<std::size_t>(n);
+  }
+  if (::fsync(file.fd()) != 0) throw IoError(path, "fsync failed: " + errno_text());
+  file.close_or_throw();
+  if (::rename(temporary.c_str(), path.c_str()) != 0)
+    throw IoError(path, "cannot rename the temporary file into place: " + errno_text());
+  file.mark_committed();
+  // The rename is durable only once the directory entry is on disk.
+  const std::string directory = parent_directory(path);
+  const int dir_fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0) throw IoError(directory, "cannot open directory to fsync it: " + errno_text());
+  const int rc = ::fsync(dir_fd);
+  const int saved_errno = errno;
+  ::close(dir_fd);
+  if (rc != 0) throw IoError(directory, std::string("directory fsync failed: ") + std::strerror(saved_errno));
+}
+
+std::string read_file(const std::string& path, std::uint64_t max_bytes) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw IoError(path, "cannot open: " + errno_text());
+  struct FdCloser {
+    int fd;
+    ~FdCloser() { ::close(fd); }
+  } closer{fd};
+  struct stat info {};
+  if (::fstat(fd, &info) != 0) throw IoError(path, "cannot stat: " + errno_text());
+  if (S_ISDIR(info.st_mode)) throw IoError(path, "is a directory, expected a file");
+  if (static_cast<std::uint64_t>(info.st_size) > max_bytes)
+    throw IoError(path, fmt::format("file has {} bytes, more than the limit of {}", info.st_size, max_bytes));
+  std::string bytes;
+  bytes.resize(static_cast<std::size_t>(info.st_size));
+  std::size_t got = 0;
+  while (got < bytes.size()) {
+    const ssize_t n = ::read(fd, bytes.data() + got, bytes.size() - got);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw IoError(path, "read failed: " + errno_text());
+    }
+    if (n == 0) break;  // the file shrank while we read it
+    got += static_cast<std::size_t>(n);
+  }
+  if (got != bytes.size())
+    throw IoError(path, fmt::format("short read: {} of {} bytes (file changed while reading?)", got, bytes.size()));
+  return bytes;
+}
+
+int remove_stale_temporaries(const std::string& directory) {
+  std::error_code ec;
+  int removed = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(directory, ec)) {
+    const std::string name = entry.path().filename().string();
+    const auto marker = name.rfind(".tmp.");
+    if (marker == std::string::npos) continue;
+    const std::string pid_text = name.substr(marker + 5);
+    if (pid_text.empty() || pid_text.find_first_not_of("0123456789") != std::string::npos) continue;
+    const long pid = std::strtol(pid_text.c_str(), nullptr, 10);
+    const bool alive = pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
+    if (alive) continue;
+    if (std::filesystem::remove(entry.path(), ec)) ++removed;
+  }
+  if (ec) throw IoError(directory, "cannot list directory: " + ec.message());
+  return removed;
+}
+
+}  // namespace labelrep

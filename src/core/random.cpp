@@ -1,0 +1,56 @@
+#include "labelrep/core/random.hpp"
+
+#include <numeric>
+#include <utility>
+
+namespace labelrep {
+
+// std::mt19937's seeding is Matsumoto and Nishimura's init_genrand, which is what NumPy's legacy
+// RandomState.seed(int) uses, so the streams match from the first number.
+NumpyRandom::NumpyRandom(std::uint32_t seed) : engine_(seed) {}
+
+std::uint32_t NumpyRandom::next_uint32() { return static_cast<std::uint32_t>(engine_()); }
+
+double NumpyRandom::next_double() {
+  const std::uint32_t a = next_uint32() >> 5;
+  const std::uint32_t b = next_uint32() >> 6;
+  return (a * 67108864.0 + b) / 9007199254740992.0;
+}
+
+std::vector<double> NumpyRandom::uniform_doubles(std::size_t n) {
+  std::vector<double> out(n);
+  for (double& v : out) v = next_double();
+  return out;
+}
+
+std::uint64_t NumpyRandom::next_interval(std::uint64_t max) {
+  if (max == 0) return 0;
+  std::uint64_t mask = max;
+  mask |= mask >> 1;
+  mask |= mask >> 2;
+  mask |= mask >> 4;
+  mask |= mask >> 8;
+  mask |= mask >> 16;
+  mask |= mask >> 32;
+  std::uint64_t value = 0;
+  if (max <= 0xffffffffULL) {
+    while ((value = (next_uint32() & mask)) > max) {
+    }
+  } else {
+    while ((value = (((static_cast<std::uint64_t>(next_uint32()) << 32) | next_uint32()) & mask)) > max) {
+    }
+  }
+  return value;
+}
+
+std::vector<int64_t> NumpyRandom::permutation(int64_t n) {
+  std::vector<int64_t> out(static_cast<std::size_t>(n < 0 ? 0 : n));
+  std::iota(out.begin(), out.end(), int64_t{0});
+  for (int64_t i = n - 1; i >= 1; --i) {
+    const auto j = static_cast<int64_t>(next_interval(static_cast<std::uint64_t>(i)));
+    std::swap(out[static_cast<std::size_t>(i)], out[static_cast<std::size_t>(j)]);
+  }
+  return out;
+}
+
+}  // namespace labelrep

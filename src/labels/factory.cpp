@@ -1,0 +1,71 @@
+#include "labelrep/labels/factory.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <filesystem>
+
+#include "labelrep/core/atomic_file.hpp"
+#include "labelrep/core/error.hpp"
+#include "labels/metadata_json.hpp"
+#include "labelrep/labels/kinds.hpp"
+
+namespace labelrep::labels {
+
+std::vector<std::string> label_kinds() { return {"category", "constant", "uniform", "lowdim", "composite"}; }
+
+std::shared_ptr<const LabelRepresentation> make_labels(const LabelSpec& spec) {
+  const auto classes = static_cast<std::int64_t>(spec.class_names.size());
+  const auto& k = spec.kind;
+  if (k.size() > 4 && k.compare(k.size() - 4, 4, ".npy") == 0) {
+    auto labels = std::make_shared<const FileLabels>(k);
+    if (classes > 0 && labels->num_classes() != classes)
+      throw InvalidArgument(fmt::format("label file {} has {} classes but the dataset has {}", k, labels->num_classes(), classes));
+    return labels;
+  }
+  if (k == "category")
+    return std::make_shared<const CategoryLabels>(
+        CategoryLabelsOptions(classes).smoothing(spec.smoothing).class_names(spec.class_names));
+  if (k == "constant")
+    return std::make_shared<const ConstantLabels>(
+        ConstantLabelsOptions(classes).size(spec.size).value_range(spec.value_range).class_names(spec.class_names));
+  if (k == "uniform") {
+    auto o = UniformLabelsOptions(classes).height(spec.size).width(spec.size).value_range(spec.value_range).class_names(spec.class_names);
+    if (spec.has_seed) o.seed(spec.seed);
+    return std::make_shared<const UniformLabels>(o);
+  }
+  if (k == "lowdim") {
+    auto o = LowDimLabelsOptions(classes).dimension(spec.dimension).value_range(spec.value_range).class_names(spec.class_names);
+    if (spec.has_seed) o.seed(spec.seed);
+    return std::make_shared<const LowDimLabels>(o);
+  }
+  if (k == "composite") {
+    auto o = CompositeLabelsOptions(classes).size(spec.size).value_range(spec.value_range).class_names(spec.class_names);
+    if (spec.has_seed) o.seed(spec.seed);
+    return std::make_shared<const CompositeLabels>(o);
+  }
+  throw InvalidArgument(fmt::format("unknown label kind '{}' (known: {}, or a path to a .npy file)", k,
+                                    fmt::join(label_kinds(), ", ")));
+}
+
+std::string label_kind_of_file(const std::string& path) {
+  const std::string sidecar = path + ".json";
+  if (std::filesystem::exists(sidecar)) return detail::metadata_from_json(read_file(sidecar, 16 << 20), sidecar).kind;
+  // Tokens of the file name, e.g. "cifar10_speech" -> {"cifar10", "speech"}.
+  const std::string stem = std::filesystem::path(path).stem().string();
+  static const char* const known[] = {"speech", "shuffle", "composite", "bert", "glove", "random",
+                                      "lowdim", "category", "constant", "uniform"};
+  std::size_t start = 0;
+  while (start <= stem.size()) {
+    std::size_t end = stem.find_first_of("_-. ", start);
+    if (end == std::string::npos) end = stem.size();
+    const std::string token = stem.substr(start, end - start);
+    for (const char* kind : known) {
+      if (token == kind) return token == "uniform" ? std::string("constant") : token;
+    }
+    start = end + 1;
+  }
+  return "file";
+}
+
+}  // namespace labelrep::labels

@@ -1,0 +1,66 @@
+#include "labelrep/labels/label_representation.hpp"
+
+#include <fmt/format.h>
+
+#include "labelrep/core/atomic_file.hpp"
+#include "labelrep/core/error.hpp"
+#include "labelrep/core/npy.hpp"
+#include "labels/metadata_json.hpp"
+
+namespace labelrep::labels {
+
+LabelRepresentation::~LabelRepresentation() = default;
+
+LabelRepresentation::LabelRepresentation(torch::Tensor matrix, LabelMetadata metadata)
+    : metadata_(std::move(metadata)) {
+  if (!matrix.defined()) throw InvalidArgument("label matrix is undefined");
+  if (matrix.dim() < 2)
+    throw InvalidArgument(fmt::format("label matrix must be [classes, ...] with at least 2 dimensions, got {} dimension(s)",
+                                      matrix.dim()));
+  if (matrix.size(0) < 1) throw InvalidArgument("label matrix has no classes");
+  if (matrix[0].numel() < 1) throw InvalidArgument("label matrix has empty labels");
+  if (!matrix.is_floating_point() && matrix.scalar_type() != torch::kBool && matrix.scalar_type() != torch::kUInt8 &&
+      matrix.scalar_type() != torch::kInt32 && matrix.scalar_type() != torch::kInt64)
+    throw InvalidArgument(fmt::format("label matrix has unsupported dtype {}", c10::toString(matrix.scalar_type())));
+  matrix_ = matrix.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+  if (!torch::isfinite(matrix_).all().item<bool>())
+    throw InvalidArgument("label matrix has non-finite values (NaN or infinity)");
+  if (!metadata_.class_names.empty() && static_cast<std::int64_t>(metadata_.class_names.size()) != matrix_.size(0))
+    throw InvalidArgument(fmt::format("label matrix has {} classes but {} class names were given", matrix_.size(0),
+                                      metadata_.class_names.size()));
+  if (!(metadata_.range_max > metadata_.range_min)) {
+    metadata_.range_min = matrix_.min().item<double>();
+    metadata_.range_max = matrix_.max().item<double>();
+  }
+}
+
+std::vector<std::int64_t> LabelRepresentation::label_shape() const {
+  const auto sizes = matrix_.sizes();
+  return std::vector<std::int64_t>(sizes.begin() + 1, sizes.end());
+}
+
+std::int64_t LabelRepresentation::label_numel() const { return matrix_[0].numel(); }
+
+torch::Tensor LabelRepresentation::targets(const torch::Tensor& class_ids) const {
+  if (!class_ids.defined()) throw InvalidArgument("targets: class_ids is undefined");
+  if (class_ids.dim() != 1)
+    throw InvalidArgument(fmt::format("targets: class_ids must be 1-D [N], got {} dimensions", class_ids.dim()));
+  if (class_ids.is_floating_point() || class_ids.is_complex() || class_ids.scalar_type() == torch::kBool)
+    throw InvalidArgument(fmt::format("targets: class_ids must be an integer tensor, got {}",
+                                      c10::toString(class_ids.scalar_type())));
+  const auto ids = class_ids.to(torch::kLong);
+  if (ids.numel() > 0) {
+    const auto low = ids.min().item<std::int64_t>();
+    const auto high = ids.max().item<std::int64_t>();
+    if (low < 0 || high >= num_classes())
+      throw InvalidArgument(fmt::format("targets: class id {} is out of range [0, {})", low < 0 ? low : high, num_classes()));
+  }
+  return matrix_.to(ids.device()).index_select(0, ids);
+}
+
+void LabelRepresentation::save(const std::string& path) const {
+  write_npy(path, matrix_);
+  write_file_atomically(path + ".json", detail::metadata_to_json(metadata_, matrix_));
+}
+
+}  // namespace labelrep::labels

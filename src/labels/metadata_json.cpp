@@ -1,0 +1,54 @@
+#include "labels/metadata_json.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "labelrep/core/error.hpp"
+#include "labelrep/version.hpp"
+
+namespace labelrep::labels::detail {
+
+std::string metadata_to_json(const LabelMetadata& metadata, const torch::Tensor& matrix) {
+  nlohmann::json j;
+  j["format"] = "labelrep-labels";
+  j["labelrep_version"] = version();
+  j["kind"] = metadata.kind;
+  j["classes"] = matrix.size(0);
+  j["label_shape"] = std::vector<std::int64_t>(matrix.sizes().begin() + 1, matrix.sizes().end());
+  j["class_names"] = metadata.class_names;
+  if (metadata.has_seed) j["seed"] = metadata.seed;
+  j["range"] = {metadata.range_min, metadata.range_max};
+  j["description"] = metadata.description;
+  return j.dump(2) + "\n";
+}
+
+LabelMetadata metadata_from_json(const std::string& text, const std::string& path) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw FormatError(path, e.byte > 0 ? e.byte - 1 : 0, std::string("invalid JSON: ") + e.what());
+  }
+  try {
+    if (!j.is_object() || j.value("format", std::string()) != "labelrep-labels")
+      throw FormatError(path, FormatError::kNoOffset, "not a labelrep label metadata file (\"format\" is not \"labelrep-labels\")");
+    LabelMetadata m;
+    m.kind = j.at("kind").get<std::string>();
+    m.class_names = j.value("class_names", std::vector<std::string>{});
+    if (j.contains("seed")) {
+      m.has_seed = true;
+      m.seed = j.at("seed").get<std::uint64_t>();
+    }
+    if (j.contains("range")) {
+      const auto range = j.at("range").get<std::vector<double>>();
+      if (range.size() != 2) throw FormatError(path, FormatError::kNoOffset, "\"range\" must be [min, max]");
+      m.range_min = range[0];
+      m.range_max = range[1];
+    }
+    m.description = j.value("description", std::string());
+    return m;
+  } catch (const nlohmann::json::exception& e) {
+    throw FormatError(path, FormatError::kNoOffset, std::string("bad metadata field: ") + e.what());
+  }
+}
+
+}  // namespace labelrep::labels::detail

@@ -1,0 +1,38 @@
+// labelrep: the command-line program. Errors are printed as one line, without a stack trace, and
+// the exit code says what kind of failure it was (1: labelrep error, 2: bad command line, 3: other).
+#include <c10/util/Exception.h>
+
+#include <cstdio>
+#include <exception>
+
+#include "commands.hpp"
+#include "labelrep/core/error.hpp"
+#include "labelrep/version.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"labelrep: image classification with label representations beyond categorical labels\n"
+               "(Chen et al., ICLR 2021). Run `labelrep demo` for the demo experiment."};
+  app.set_version_flag("--version", labelrep::version());
+  app.require_subcommand(1);
+  labelrep::cli::add_labels_command(app);
+  labelrep::cli::add_stats_command(app);
+  labelrep::cli::add_demo_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  } catch (const labelrep::InvalidArgument& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    return 2;
+  } catch (const labelrep::Error& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    return 1;
+  } catch (const c10::Error& e) {
+    std::fprintf(stderr, "labelrep: libtorch error: %s\n", e.what_without_backtrace());
+    return 3;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "labelrep: unexpected error: %s\n", e.what());
+    return 3;
+  }
+  return 0;
+}
