@@ -7,3 +7,12 @@
 #else
 #include <catch2/catch.hpp>
 #endif
+
+namespace labelrep_test {
+// Catch2 v2 keeps Approx in Catch::Detail, v3 in Catch: one name for both.
+#ifdef LABELREP_CATCH3
+using Approx = Catch::Approx;
+#else
+using Approx = Catch::Detail::Approx;
+#endif
+}  // namespace labelrep_test

@@ -1,10 +1,12 @@
 #pragma once
 // Helpers shared by the tests: a scratch directory removed at the end, file writers, shared/ paths.
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <string>
+#include <sys/wait.h>
 
 namespace labelrep_test {
 
@@ -43,6 +45,33 @@ inline std::string shared_dir() {
   if (std::filesystem::exists(LABELREP_DEFAULT_SHARED_DIR)) return LABELREP_DEFAULT_SHARED_DIR;
 #endif
   return {};
+}
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  ///< stdout and stderr together
+};
+
+/// Runs a shell command and captures its output and exit code.
+inline CommandResult run_command(const std::string& command) {
+  CommandResult result;
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return result;
+  char buffer[4096];
+  std::size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) result.output.append(buffer, n);
+  const int status = ::pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+/// The labelrep command-line program built with the tests.
+inline std::string cli_path() {
+#ifdef LABELREP_CLI_PATH
+  return LABELREP_CLI_PATH;
+#else
+  return {};
+#endif
 }
 
 }  // namespace labelrep_test

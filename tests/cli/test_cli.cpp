@@ -1,0 +1,110 @@
+// The labelrep program, run as a user would: output, files, exit codes and error messages.
+#include "catch.hpp"
+
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "labelrep/core/npy.hpp"
+#include "support.hpp"
+
+using labelrep_test::run_command;
+
+namespace {
+std::string cli() {
+  const std::string path = labelrep_test::cli_path();
+  CATCH_REQUIRE_FALSE(path.empty());  // built with LABELREP_BUILD_TOOLS
+  return path;
+}
+std::string authors(const std::string& name) {
+  const std::string dir = labelrep_test::shared_dir();
+  CATCH_REQUIRE_FALSE(dir.empty());
+  return dir + "/reference/authors-labels/" + name;
+}
+}  // namespace
+
+CATCH_TEST_CASE("labelrep stats --json --preset paper prints Table 2 rows as JSON lines", "[cli]") {
+  const auto r = run_command(cli() + " stats --json --preset paper " + authors("cifar10_speech.npy") + " " +
+                             authors("cifar10_uniform.npy"));
+  CATCH_REQUIRE(r.exit_code == 0);
+  std::istringstream lines(r.output);
+  std::string line;
+  std::vector<nlohmann::json> rows;
+  while (std::getline(lines, line))
+    if (!line.empty()) rows.push_back(nlohmann::json::parse(line));
+  CATCH_REQUIRE(rows.size() == 2);
+  CATCH_CHECK(rows[0]["file"] == authors("cifar10_speech.npy"));
+  CATCH_CHECK(rows[0]["classes"] == 10);
+  CATCH_CHECK(rows[0]["shape"] == nlohmann::json::array({64, 64}));
+  CATCH_CHECK(rows[0]["entropy"]["mean"].get<double>() == labelrep_test::Approx(11.3487).margin(1e-4));
+  CATCH_CHECK(rows[0]["l1"]["mean"].get<double>() == labelrep_test::Approx(23.7974).margin(1e-4));
+  CATCH_CHECK(rows[0]["l2"]["std"].get<double>() == labelrep_test::Approx(2.7009).margin(1e-4));
+  CATCH_CHECK(rows[1]["l2"]["mean"].get<double>() == labelrep_test::Approx(26.0741).margin(1e-4));
+  CATCH_CHECK(rows[1]["convention"]["normalize"] == "global");
+
+  // Explicit options win over the preset.
+  const auto forced = run_command(cli() + " stats --json --preset paper --l2 spectral --normalize global " +
+                                  authors("cifar10_speech.npy"));
+  CATCH_REQUIRE(forced.exit_code == 0);
+  CATCH_CHECK(nlohmann::json::parse(forced.output)["l2"]["mean"].get<double>() == labelrep_test::Approx(9.76).margin(5e-3));
+}
+
+CATCH_TEST_CASE("labelrep labels writes the .npy, its metadata and pictures", "[cli]") {
+  labelrep_test::TempDir dir;
+  const auto r = run_command(cli() + " labels uniform --classes cifar10 --seed 48 --out " + dir.file("random.npy") + " --png " +
+                             dir.file("png"));
+  CATCH_REQUIRE(r.exit_code == 0);
+  CATCH_CHECK(torch::equal(labelrep::read_npy(dir.file("random.npy")), labelrep::read_npy(authors("cifar10_random.npy"))));
+  CATCH_CHECK(std::filesystem::exists(dir.file("random.npy.json")));
+  CATCH_CHECK(std::filesystem::exists(dir.file("png/labels.png")));
+  CATCH_CHECK(std::filesystem::exists(dir.file("png/009_truck.png")));
+
+  const auto lowdim = run_command(cli() + " labels lowdim --classes 5 --dimension 3 --out " + dir.file("l.npy"));
+  CATCH_REQUIRE(lowdim.exit_code == 0);
+  CATCH_CHECK(labelrep::read_npy(dir.file("l.npy")).sizes() == torch::IntArrayRef({5, 3}));
+  const auto named = run_command(cli() + " labels category --classes \"cat, dog,bird\" --out " + dir.file("c.npy"));
+  CATCH_REQUIRE(named.exit_code == 0);
+  CATCH_CHECK(torch::equal(labelrep::read_npy(dir.file("c.npy")), torch::eye(3)));
+}
+
+CATCH_TEST_CASE("labelrep reports bad input in one line with a non-zero exit code", "[cli]") {
+  labelrep_test::TempDir dir;
+  labelrep_test::write_bytes(dir.file("bad.npy"), "\x93NUMPY\x01\x00");
+  const auto bad = run_command(cli() + " stats " + dir.file("bad.npy"));
+  CATCH_CHECK(bad.exit_code == 1);
+  CATCH_CHECK(bad.output.find(dir.file("bad.npy")) != std::string::npos);
+  CATCH_CHECK(bad.output.find("labelrep: ") == 0);
+  CATCH_CHECK(bad.output.find("Exception raised from") == std::string::npos);  // no libtorch backtrace
+
+  const auto missing = run_command(cli() + " stats " + dir.file("nope.npy"));
+  CATCH_CHECK(missing.exit_code == 1);
+  CATCH_CHECK(missing.output.find("nope.npy: cannot open") != std::string::npos);
+
+  const auto kind = run_command(cli() + " labels spech --classes cifar10 --out " + dir.file("x.npy"));
+  CATCH_CHECK(kind.exit_code == 2);
+  CATCH_CHECK(kind.output.find("unknown label kind 'spech'") != std::string::npos);
+  CATCH_CHECK_FALSE(std::filesystem::exists(dir.file("x.npy")));
+
+  const auto classes = run_command(cli() + " labels uniform --classes 0 --out " + dir.file("x.npy"));
+  CATCH_CHECK(classes.exit_code == 2);
+  CATCH_CHECK(classes.output.find("--classes") != std::string::npos);
+
+  const auto option = run_command(cli() + " stats --l2 euclid " + authors("cifar10_speech.npy"));
+  CATCH_CHECK(option.exit_code == 2);
+  CATCH_CHECK(option.output.find("--l2") != std::string::npos);
+
+  const auto unwritable = run_command(cli() + " labels constant --classes 3 --out /nonexistent-dir/x.npy");
+  CATCH_CHECK(unwritable.exit_code == 1);
+  CATCH_CHECK(unwritable.output.find("/nonexistent-dir/x.npy") != std::string::npos);
+}
+
+CATCH_TEST_CASE("labelrep demo writes the label zoo and a report", "[cli]") {
+  labelrep_test::TempDir dir;
+  const auto r = run_command(cli() + " demo --out " + dir.file("demo"));
+  CATCH_REQUIRE(r.exit_code == 0);
+  CATCH_CHECK(std::filesystem::exists(dir.file("demo/report.md")));
+  CATCH_CHECK(std::filesystem::exists(dir.file("demo/composite/labels.png")));
+  CATCH_CHECK(r.output.find("composite") != std::string::npos);
+}
