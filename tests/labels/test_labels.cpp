@@ -130,7 +130,7 @@ CATCH_TEST_CASE("targets map class ids to labels on the ids' device", "[labels]"
   }
 }
 
-CATCH_TEST_CASE("save and load keep values and metadata; sidecar errors name the file", "[labels]") {
+CATCH_TEST_CASE("save and load keep values and metadata, sidecar errors name the file", "[labels]") {
   labelrep_test::TempDir dir;
   const auto names = labelrep::dataset_class_names("cifar10");
   const CompositeLabels original(CompositeLabelsOptions(10).size(16).seed(3).class_names(names));

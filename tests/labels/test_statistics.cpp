@@ -128,7 +128,7 @@ CATCH_TEST_CASE("every norm agrees with a direct computation", "[labels][stats]"
   }
 }
 
-CATCH_TEST_CASE("entropy counts distinct float32 values; population std", "[labels][stats]") {
+CATCH_TEST_CASE("entropy counts distinct float32 values, std is the population std", "[labels][stats]") {
   CATCH_CHECK(shannon_entropy(torch::tensor({1.0f, 1.0f, 2.0f, 3.0f})) == labelrep_test::Approx(1.5));
   CATCH_CHECK(shannon_entropy(torch::zeros({7})) == 0.0);
   CATCH_CHECK(shannon_entropy(torch::tensor({0.0f, -0.0f})) == 0.0);  // equal values, as numpy.unique
