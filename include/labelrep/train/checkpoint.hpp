@@ -1,0 +1,45 @@
+#pragma once
+/// \file checkpoint.hpp  Crash-safe checkpoints: model, optimizer and training state in one sealed file.
+///
+/// A checkpoint is libtorch's archive of the model's parameters and buffers, the optimizer's state
+/// and labelrep's TrainingState (as JSON), wrapped in a verified envelope (core/envelope.hpp) and
+/// written atomically. Loading verifies the envelope before libtorch parses a byte.
+///
+/// Example:
+/// \code
+///   labelrep::train::save_checkpoint(run_dir + "/last.ckpt", *model, &optimizer, state);
+///   auto state = labelrep::train::load_checkpoint(run_dir + "/last.ckpt", *model, &optimizer);
+/// \endcode
+
+#include <cstdint>
+#include <string>
+#include <torch/nn/module.h>
+#include <torch/optim/optimizer.h>
+
+#include "labelrep/export.hpp"
+
+namespace labelrep::train {
+
+/// What, besides weights and optimizer moments, a trainer needs to continue exactly where it stopped.
+struct LABELREP_API TrainingState {
+  std::int64_t epoch = 0;            ///< completed epochs
+  std::int64_t step = 0;             ///< optimizer steps taken
+  std::int64_t batch_in_epoch = 0;   ///< batches done in the running epoch (0 at an epoch boundary)
+  double best_validation_accuracy = -1.0;
+  std::int64_t best_epoch = -1;
+  int threads = 0;                   ///< intra-op threads when saved (bitwise resume needs the same)
+  std::string config_json = "{}";    ///< the run's configuration, for inspection
+};
+
+/// Writes a checkpoint atomically. `optimizer` may be null (weights only).
+/// Throws IoError if the file cannot be written.
+LABELREP_API void save_checkpoint(const std::string& path, const torch::nn::Module& model,
+                                  const torch::optim::Optimizer* optimizer, const TrainingState& state);
+
+/// Loads a checkpoint into `model` (and `optimizer` when not null) and returns the training state.
+/// Throws IoError (unreadable), CorruptCheckpoint (damaged or not a checkpoint: nothing is loaded),
+/// FormatError (a sound checkpoint of a different model or optimizer, naming the mismatch).
+LABELREP_API TrainingState load_checkpoint(const std::string& path, torch::nn::Module& model,
+                                           torch::optim::Optimizer* optimizer);
+
+}  // namespace labelrep::train

@@ -1,0 +1,36 @@
+#pragma once
+/// \file loss.hpp  The training loss, chosen from the label representation.
+///
+/// Categorical labels train with cross-entropy against their (possibly smoothed) one-hot rows; every
+/// other label kind regresses its label with smooth L1 (Huber, β = 1), as the paper. This is the one
+/// place where that choice is made.
+
+#include <torch/types.h>
+
+#include "labelrep/export.hpp"
+#include "labelrep/labels/label_representation.hpp"
+
+namespace labelrep::train {
+
+enum class LossKind {
+  kAuto,          ///< from the labels: cross-entropy if categorical, else smooth L1
+  kCrossEntropy,  ///< −Σ target · log_softmax(output), with the label rows as targets (smoothing included)
+  kSmoothL1,      ///< mean smooth L1 (β = 1) between the output and the class label
+  kMse,           ///< mean squared error to the class label
+};
+
+/// The loss a label set trains with by default.
+LABELREP_API LossKind default_loss(const labels::LabelRepresentation& labels);
+
+/// "cross-entropy", "smooth-l1", "mse" or "auto".
+LABELREP_API const char* loss_name(LossKind kind);
+/// Parses loss_name()'s strings. Throws InvalidArgument naming the value otherwise.
+LABELREP_API LossKind parse_loss(const std::string& name);
+
+/// Mean loss of a batch. Requires: outputs `[N, ...label_shape]` (logits `[N, C]` for cross-entropy),
+/// class_ids 1-D integer `[N]` in [0, C) on any device. Throws InvalidArgument (naming both shapes) for
+/// mismatches, and for cross-entropy on labels whose rows are not probability vectors.
+LABELREP_API torch::Tensor label_loss(const torch::Tensor& outputs, const torch::Tensor& class_ids,
+                                      const labels::LabelRepresentation& labels, LossKind kind = LossKind::kAuto);
+
+}  // namespace labelrep::train

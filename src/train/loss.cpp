@@ -1,0 +1,55 @@
+#include "labelrep/train/loss.hpp"
+
+#include <fmt/format.h>
+
+#include "labelrep/core/error.hpp"
+
+namespace labelrep::train {
+
+LossKind default_loss(const labels::LabelRepresentation& labels) {
+  return labels.is_categorical() ? LossKind::kCrossEntropy : LossKind::kSmoothL1;
+}
+
+const char* loss_name(LossKind kind) {
+  switch (kind) {
+    case LossKind::kAuto: return "auto";
+    case LossKind::kCrossEntropy: return "cross-entropy";
+    case LossKind::kSmoothL1: return "smooth-l1";
+    case LossKind::kMse: return "mse";
+  }
+  return "?";
+}
+
+LossKind parse_loss(const std::string& name) {
+  for (auto k : {LossKind::kAuto, LossKind::kCrossEntropy, LossKind::kSmoothL1, LossKind::kMse})
+    if (name == loss_name(k)) return k;
+  throw InvalidArgument(fmt::format("unknown loss '{}' (expected auto, cross-entropy, smooth-l1 or mse)", name));
+}
+
+torch::Tensor label_loss(const torch::Tensor& outputs, const torch::Tensor& class_ids,
+                         const labels::LabelRepresentation& labels, LossKind kind) {
+  if (!outputs.defined() || !outputs.is_floating_point())
+    throw InvalidArgument("label_loss: outputs must be a floating-point tensor");
+  if (!class_ids.defined() || class_ids.dim() != 1 || outputs.dim() < 1 || class_ids.size(0) != outputs.size(0))
+    throw InvalidArgument(fmt::format("label_loss: class_ids must be [N] with N = {} (the outputs' rows)",
+                                      outputs.dim() > 0 ? outputs.size(0) : 0));
+  if (kind == LossKind::kAuto) kind = default_loss(labels);
+  // targets() checks the ids' dtype and range and names the offending id.
+  const auto target = labels.targets(class_ids.to(outputs.device())).to(outputs.scalar_type());
+  if (target.sizes() != outputs.sizes())
+    throw InvalidArgument(fmt::format("label_loss: outputs has shape {} but the {} targets have shape {}",
+                                      c10::str(outputs.sizes()), labels.name(), c10::str(target.sizes())));
+  switch (kind) {
+    case LossKind::kCrossEntropy: {
+      if (outputs.dim() != 2)
+        throw InvalidArgument("label_loss: cross-entropy needs logits [N, C] and vector labels");
+      return -(target * torch::log_softmax(outputs, 1)).sum(1).mean();
+    }
+    case LossKind::kSmoothL1: return torch::smooth_l1_loss(outputs, target, /*reduction=mean*/ 1, /*beta=*/1.0);
+    case LossKind::kMse: return torch::mse_loss(outputs, target, /*reduction=mean*/ 1);
+    case LossKind::kAuto: break;
+  }
+  throw InternalError("label_loss: unhandled loss kind");
+}
+
+}  // namespace labelrep::train

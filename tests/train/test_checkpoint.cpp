@@ -1,0 +1,128 @@
+// Checkpoints: the sealed envelope, SHA-256, round trips, and refusal of damaged files.
+#include "catch.hpp"
+
+#include <torch/torch.h>
+
+#include <random>
+
+#include "core/sha256.hpp"
+#include "labelrep/core/atomic_file.hpp"
+#include "labelrep/core/envelope.hpp"
+#include "labelrep/train/checkpoint.hpp"
+#include "support.hpp"
+
+using namespace labelrep;
+
+CATCH_TEST_CASE("SHA-256 matches the FIPS 180-4 test vectors", "[train][checkpoint]") {
+  using labelrep::detail::sha256;
+  using labelrep::detail::to_hex;
+  CATCH_CHECK(to_hex(sha256("", 0)) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  CATCH_CHECK(to_hex(sha256("abc", 3)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  const std::string two_blocks = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+  CATCH_CHECK(to_hex(sha256(two_blocks.data(), two_blocks.size())) ==
+              "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  const std::string million(1000000, 'a');
+  labelrep::detail::Sha256 incremental;  // fed in odd-sized pieces
+  for (std::size_t i = 0; i < million.size(); i += 997) incremental.update(million.data() + i, std::min<std::size_t>(997, million.size() - i));
+  CATCH_CHECK(to_hex(incremental.finish()) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+CATCH_TEST_CASE("the envelope returns the payload and rejects every prefix, extension and flip", "[train][checkpoint]") {
+  const std::string payload = "model bytes \x01\x02\x03 and more";
+  const std::string sealed = seal_envelope(payload);
+  CATCH_CHECK(sealed.size() == kEnvelopeHeaderSize + payload.size());
+  CATCH_CHECK(open_envelope(sealed, "x.ckpt") == payload);
+  for (std::size_t n = 0; n < sealed.size(); ++n) CATCH_CHECK_THROWS_AS(open_envelope(sealed.substr(0, n), "x.ckpt"), CorruptCheckpoint);
+  CATCH_CHECK_THROWS_AS(open_envelope(sealed + "!", "x.ckpt"), CorruptCheckpoint);
+  int rejected = 0;
+  for (std::size_t i = 0; i < sealed.size(); ++i) {
+    std::string flipped = sealed;
+    flipped[i] = static_cast<char>(flipped[i] ^ 0x10);
+    try {
+      open_envelope(flipped, "x.ckpt");
+    } catch (const CorruptCheckpoint& e) {
+      ++rejected;
+      CATCH_CHECK(e.path() == "x.ckpt");
+    }
+  }
+  CATCH_CHECK(rejected == static_cast<int>(sealed.size()));
+}
+
+namespace {
+struct TinyImpl : torch::nn::Module {
+  TinyImpl() {
+    fc = register_module("fc", torch::nn::Linear(4, 3));
+    bn = register_module("bn", torch::nn::BatchNorm1d(3));
+  }
+  torch::Tensor forward(const torch::Tensor& x) { return bn(fc(x)); }
+  torch::nn::Linear fc{nullptr};
+  torch::nn::BatchNorm1d bn{nullptr};
+};
+TORCH_MODULE(Tiny);
+
+void train_steps(Tiny& model, torch::optim::SGD& optimizer, int steps) {
+  for (int i = 0; i < steps; ++i) {
+    optimizer.zero_grad();
+    const auto x = torch::arange(0, 32, torch::kFloat32).view({8, 4}) / (i + 1);
+    model(x).pow(2).mean().backward();
+    optimizer.step();
+  }
+}
+}  // namespace
+
+CATCH_TEST_CASE("a checkpoint restores weights, buffers, momentum and state exactly", "[train][checkpoint]") {
+  labelrep_test::TempDir dir;
+  torch::manual_seed(1);
+  Tiny model;
+  torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9));
+  train_steps(model, optimizer, 3);
+  train::TrainingState state;
+  state.epoch = 2;
+  state.step = 3;
+  state.best_validation_accuracy = 0.75;
+  state.config_json = R"({"label": "speech"})";
+  train::save_checkpoint(dir.file("a.ckpt"), *model, &optimizer, state);
+  CATCH_CHECK(labelrep::remove_stale_temporaries(dir.path().string()) == 0);
+
+  torch::manual_seed(2);
+  Tiny other;
+  torch::optim::SGD other_optimizer(other->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9));
+  const auto loaded = train::load_checkpoint(dir.file("a.ckpt"), *other, &other_optimizer);
+  CATCH_CHECK(loaded.epoch == 2);
+  CATCH_CHECK(loaded.step == 3);
+  CATCH_CHECK(loaded.best_validation_accuracy == 0.75);
+  CATCH_CHECK(loaded.config_json.find("speech") != std::string::npos);
+  CATCH_CHECK(torch::equal(other->fc->weight, model->fc->weight));
+  CATCH_CHECK(torch::equal(other->bn->running_mean, model->bn->running_mean));
+  // Continuing both gives bit-identical weights: the momentum buffers came back too.
+  train_steps(model, optimizer, 2);
+  train_steps(other, other_optimizer, 2);
+  CATCH_CHECK(torch::equal(other->fc->weight, model->fc->weight));
+}
+
+CATCH_TEST_CASE("damaged or mismatched checkpoints are refused and leave the model as it was", "[train][checkpoint]") {
+  labelrep_test::TempDir dir;
+  Tiny model;
+  torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.1));
+  train::save_checkpoint(dir.file("a.ckpt"), *model, &optimizer, {});
+  const std::string bytes = labelrep::read_file(dir.file("a.ckpt"));
+  Tiny target;
+  const auto before = target->fc->weight.clone();
+  std::mt19937 random(7);
+  for (int i = 0; i < 200; ++i) {  // random flips anywhere: always CorruptCheckpoint, never a load
+    std::string damaged = bytes;
+    damaged[random() % damaged.size()] ^= static_cast<char>(1 + random() % 255);
+    labelrep_test::write_bytes(dir.file("d.ckpt"), damaged);
+    CATCH_CHECK_THROWS_AS(train::load_checkpoint(dir.file("d.ckpt"), *target, nullptr), CorruptCheckpoint);
+  }
+  labelrep_test::write_bytes(dir.file("t.ckpt"), bytes.substr(0, bytes.size() / 2));
+  CATCH_CHECK_THROWS_AS(train::load_checkpoint(dir.file("t.ckpt"), *target, nullptr), CorruptCheckpoint);
+  CATCH_CHECK(torch::equal(target->fc->weight, before));
+
+  // A sound checkpoint of another architecture: FormatError, model untouched.
+  auto wide = torch::nn::Linear(4, 5);
+  train::save_checkpoint(dir.file("w.ckpt"), *wide, nullptr, {});
+  CATCH_CHECK_THROWS_AS(train::load_checkpoint(dir.file("w.ckpt"), *target, nullptr), FormatError);
+  CATCH_CHECK(torch::equal(target->fc->weight, before));
+  CATCH_CHECK_THROWS_AS(train::load_checkpoint(dir.file("missing.ckpt"), *target, nullptr), IoError);
+}

@@ -1,0 +1,59 @@
+// The paper's recipe and schedule, and the loss chosen from the labels.
+#include "catch.hpp"
+
+#include <torch/torch.h>
+
+#include "labelrep/core/error.hpp"
+#include "labelrep/labels/kinds.hpp"
+#include "labelrep/train/loss.hpp"
+#include "labelrep/train/recipe.hpp"
+
+using namespace labelrep;
+
+CATCH_TEST_CASE("paper recipe: SGD 0.1, momentum 0.9, decay at 50 and 75 percent", "[train]") {
+  const auto speech = train::paper_recipe("resnet32", false);
+  CATCH_CHECK(speech.epochs() == 600);
+  CATCH_CHECK(speech.weight_decay() == 1e-4);
+  CATCH_CHECK(train::paper_recipe("vgg19", true).weight_decay() == 5e-4);
+  CATCH_CHECK(train::paper_recipe("vgg19", false).weight_decay() == 1e-4);
+  const auto r = train::paper_recipe("resnet32", true);  // 200 epochs
+  CATCH_CHECK(r.epochs() == 200);
+  CATCH_CHECK(train::learning_rate_at(r, 0) == labelrep_test::Approx(0.1));
+  CATCH_CHECK(train::learning_rate_at(r, 99.9) == labelrep_test::Approx(0.1));
+  CATCH_CHECK(train::learning_rate_at(r, 100) == labelrep_test::Approx(0.01));
+  CATCH_CHECK(train::learning_rate_at(r, 149) == labelrep_test::Approx(0.01));
+  CATCH_CHECK(train::learning_rate_at(r, 150) == labelrep_test::Approx(0.001));
+  const auto warm = train::TrainingRecipe().epochs(10).warmup_epochs(2);
+  CATCH_CHECK(train::learning_rate_at(warm, 0) == labelrep_test::Approx(0.01));
+  CATCH_CHECK(train::learning_rate_at(warm, 1) == labelrep_test::Approx(0.055));
+  CATCH_CHECK(train::learning_rate_at(warm, 2) == labelrep_test::Approx(0.1));
+  CATCH_CHECK_NOTHROW(r.validate());
+  CATCH_CHECK_THROWS_AS(train::TrainingRecipe().learning_rate(-1).validate(), InvalidArgument);
+  CATCH_CHECK_THROWS_AS(train::TrainingRecipe().milestones({1.5}).validate(), InvalidArgument);
+  CATCH_CHECK_THROWS_AS(train::TrainingRecipe().batch_size(0).validate(), InvalidArgument);
+  CATCH_CHECK_THROWS_AS(train::TrainingRecipe().momentum(1.0).validate(), InvalidArgument);
+}
+
+CATCH_TEST_CASE("the loss follows the labels: cross-entropy for categories, smooth L1 otherwise", "[train]") {
+  const labels::CategoryLabels category(labels::CategoryLabelsOptions(3));
+  const labels::UniformLabels uniform(labels::UniformLabelsOptions(3).height(2).width(2).seed(3));
+  CATCH_CHECK(train::default_loss(category) == train::LossKind::kCrossEntropy);
+  CATCH_CHECK(train::default_loss(uniform) == train::LossKind::kSmoothL1);
+  const auto logits = torch::tensor({{2.0f, 0.0f, -1.0f}, {0.0f, 0.5f, 0.0f}});
+  const auto ids = torch::tensor({0, 2}, torch::kLong);
+  CATCH_CHECK(train::label_loss(logits, ids, category).item<float>() ==
+              labelrep_test::Approx(torch::nll_loss(torch::log_softmax(logits, 1), ids).item<float>()));
+  // Smoothing: the loss is against the smoothed rows.
+  const labels::CategoryLabels smooth(labels::CategoryLabelsOptions(3).smoothing(0.3));
+  const auto expected = -(smooth.targets(ids) * torch::log_softmax(logits, 1)).sum(1).mean();
+  CATCH_CHECK(train::label_loss(logits, ids, smooth).item<float>() == labelrep_test::Approx(expected.item<float>()));
+  // Smooth L1 by hand: |d| < 1 → d²/2, else |d| − 1/2.
+  const auto outputs = uniform.targets(ids) + torch::tensor({0.5f, -2.0f, 0.0f, 0.0f}).view({1, 2, 2});
+  CATCH_CHECK(train::label_loss(outputs, ids, uniform).item<float>() == labelrep_test::Approx((0.125 + 1.5) / 4.0));
+  CATCH_CHECK(train::label_loss(outputs, ids, uniform, train::LossKind::kMse).item<float>() == labelrep_test::Approx((0.25 + 4.0) / 4.0));
+  CATCH_CHECK(train::parse_loss("smooth-l1") == train::LossKind::kSmoothL1);
+  CATCH_CHECK_THROWS_AS(train::parse_loss("huber"), InvalidArgument);
+  CATCH_CHECK_THROWS_AS(train::label_loss(torch::zeros({2, 3, 3}), ids, uniform), InvalidArgument);
+  CATCH_CHECK_THROWS_AS(train::label_loss(outputs, torch::tensor({0, 1, 2}, torch::kLong), uniform), InvalidArgument);
+  CATCH_CHECK_THROWS_AS(train::label_loss(outputs, torch::tensor({0, 3}, torch::kLong), uniform), InvalidArgument);
+}
