@@ -1,0 +1,56 @@
+#pragma once
+/// \file run_directory.hpp  A run directory: the unit of persistence of one training run.
+///
+/// Layout: `config.json` (everything that defines the run), `metrics.csv` (one row per epoch),
+/// `last.ckpt` and `best.ckpt` (sealed checkpoints), `result.json` (final test numbers plus the config).
+/// Every file is written atomically, so a killed run leaves only complete files; a run is finished
+/// exactly when `result.json` exists. Commands that consume runs (attack, speak, report, t-SNE) take
+/// the directory.
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "labelrep/export.hpp"
+
+namespace labelrep::train {
+
+class LABELREP_API RunDirectory {
+ public:
+  /// Opens (creating if needed) a run directory and removes temporaries of killed writers.
+  /// Throws IoError if it cannot be created.
+  explicit RunDirectory(std::string path);
+
+  const std::string& path() const noexcept { return path_; }
+  std::string file(const std::string& name) const;
+
+  /// Whether result.json exists (the run finished).
+  bool finished() const;
+
+  /// Writes config.json (a JSON object as text). Throws InvalidArgument for text that is not a JSON
+  /// object, IoError when writing fails.
+  void write_config(const std::string& json_object) const;
+  /// Reads config.json. Throws IoError / FormatError.
+  std::string read_config() const;
+
+  /// Appends one row of metrics (column → value) to metrics.csv. The first row fixes the columns; a
+  /// later row with other columns is an InvalidArgument. The whole file is rewritten atomically.
+  void append_metrics(const std::map<std::string, double>& row);
+  /// The rows written so far (also those of an earlier process, read back from metrics.csv).
+  const std::vector<std::map<std::string, double>>& metrics() const noexcept { return rows_; }
+  /// Drops rows after `epochs` rows (used when resuming from an earlier checkpoint).
+  void truncate_metrics(std::size_t rows);
+
+  /// Writes result.json (a JSON object as text), which marks the run finished.
+  void write_result(const std::string& json_object) const;
+  /// Reads result.json. Throws IoError if the run is not finished.
+  std::string read_result() const;
+
+ private:
+  void rewrite_metrics() const;
+  std::string path_;
+  std::vector<std::string> columns_;
+  std::vector<std::map<std::string, double>> rows_;
+};
+
+}  // namespace labelrep::train

@@ -1,0 +1,118 @@
+#include "labelrep/train/run_directory.hpp"
+
+#include <filesystem>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "labelrep/core/atomic_file.hpp"
+#include "labelrep/core/error.hpp"
+
+namespace labelrep::train {
+namespace {
+void require_object(const std::string& text, const char* what) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw InvalidArgument(fmt::format("{} is not valid JSON: {}", what, e.what()));
+  }
+  if (!j.is_object()) throw InvalidArgument(fmt::format("{} must be a JSON object", what));
+}
+}  // namespace
+
+RunDirectory::RunDirectory(std::string path) : path_(std::move(path)) {
+  if (path_.empty()) throw InvalidArgument("run directory path is empty");
+  std::error_code ec;
+  std::filesystem::create_directories(path_, ec);
+  if (ec || !std::filesystem::is_directory(path_)) throw IoError(path_, "cannot create the run directory: " + ec.message());
+  remove_stale_temporaries(path_);
+  const std::string csv = file("metrics.csv");
+  if (!std::filesystem::exists(csv)) return;
+  std::istringstream lines(read_file(csv, 1 << 26));
+  std::string line;
+  std::size_t number = 0;
+  while (std::getline(lines, line)) {
+    ++number;
+    if (line.empty()) continue;
+    std::vector<std::string> cells;
+    std::stringstream cell_stream(line);
+    std::string cell;
+    while (std::getline(cell_stream, cell, ',')) cells.push_back(cell);
+    if (columns_.empty()) {
+      columns_ = cells;
+      continue;
+    }
+    if (cells.size() != columns_.size())
+      throw FormatError(csv, FormatError::kNoOffset, fmt::format("line {} has {} cells, the header has {}", number, cells.size(), columns_.size()));
+    std::map<std::string, double> row;
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      try {
+        std::size_t used = 0;
+        row[columns_[i]] = std::stod(cells[i], &used);
+        if (used != cells[i].size()) throw std::invalid_argument(cells[i]);
+      } catch (const std::exception&) {
+        throw FormatError(csv, FormatError::kNoOffset, fmt::format("line {}: '{}' is not a number", number, cells[i]));
+      }
+    }
+    rows_.push_back(std::move(row));
+  }
+}
+
+std::string RunDirectory::file(const std::string& name) const { return (std::filesystem::path(path_) / name).string(); }
+
+bool RunDirectory::finished() const { return std::filesystem::exists(file("result.json")); }
+
+void RunDirectory::write_config(const std::string& json_object) const {
+  require_object(json_object, "run config");
+  write_file_atomically(file("config.json"), json_object);
+}
+
+std::string RunDirectory::read_config() const { return read_file(file("config.json"), 1 << 24); }
+
+void RunDirectory::append_metrics(const std::map<std::string, double>& row) {
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : row) {
+    if (k.empty() || k.find_first_of(",\n\"") != std::string::npos)
+      throw InvalidArgument(fmt::format("metric name '{}' must be non-empty without commas, quotes or newlines", k));
+    keys.push_back(k);
+  }
+  if (columns_.empty()) columns_ = keys;
+  std::vector<std::string> sorted_columns = columns_;
+  std::sort(sorted_columns.begin(), sorted_columns.end());
+  if (keys != sorted_columns)
+    throw InvalidArgument(fmt::format("metrics row has columns {} but metrics.csv has {}", fmt::format("{}", fmt::join(keys, ",")),
+                                      fmt::format("{}", fmt::join(columns_, ","))));
+  rows_.push_back(row);
+  rewrite_metrics();
+}
+
+void RunDirectory::truncate_metrics(std::size_t rows) {
+  if (rows >= rows_.size()) return;
+  rows_.resize(rows);
+  rewrite_metrics();
+}
+
+void RunDirectory::rewrite_metrics() const {
+  std::string out = fmt::format("{}\n", fmt::join(columns_, ","));
+  for (const auto& row : rows_) {
+    std::vector<std::string> cells;
+    for (const auto& c : columns_) cells.push_back(fmt::format("{:.17g}", row.at(c)));
+    out += fmt::format("{}\n", fmt::join(cells, ","));
+  }
+  write_file_atomically(file("metrics.csv"), out);
+}
+
+void RunDirectory::write_result(const std::string& json_object) const {
+  require_object(json_object, "run result");
+  write_file_atomically(file("result.json"), json_object);
+}
+
+std::string RunDirectory::read_result() const {
+  if (!finished()) throw IoError(file("result.json"), "the run has not finished (no result.json)");
+  return read_file(file("result.json"), 1 << 24);
+}
+
+}  // namespace labelrep::train
