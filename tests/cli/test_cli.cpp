@@ -108,3 +108,17 @@ CATCH_TEST_CASE("labelrep demo writes the label zoo and a report", "[cli]") {
   CATCH_CHECK(std::filesystem::exists(dir.file("demo/composite/labels.png")));
   CATCH_CHECK(r.output.find("composite") != std::string::npos);
 }
+
+CATCH_TEST_CASE("labelrep info --json prints the reference's parameter counts", "[cli]") {
+  const auto speech = run_command(cli() + " info --encoder resnet32 --label composite --classes 10 --json");
+  CATCH_REQUIRE(speech.exit_code == 0);
+  const auto j = nlohmann::json::parse(speech.output);
+  CATCH_CHECK(j["parameters"] == 579577);
+  CATCH_CHECK(j["output_shape"] == nlohmann::json::array({64, 64}));
+  const auto category = run_command(cli() + " info --encoder resnet110 --label category --classes cifar10 --json");
+  CATCH_REQUIRE(category.exit_code == 0);
+  CATCH_CHECK(nlohmann::json::parse(category.output)["parameters"] == 1730714);
+  const auto bad = run_command(cli() + " info --encoder resnet33 --label category --classes 10");
+  CATCH_CHECK(bad.exit_code == 2);
+  CATCH_CHECK(bad.output.find("resnet33") != std::string::npos);
+}
