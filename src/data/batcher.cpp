@@ -1,0 +1,125 @@
+#include "labelrep/data/batcher.hpp"
+
+#include <fmt/format.h>
+#include <numeric>
+
+#include "labelrep/core/error.hpp"
+#include "labelrep/core/random.hpp"
+
+namespace labelrep::data {
+namespace {
+// Mixes (seed, epoch) into one 32-bit NumPy seed (splitmix64 finaliser), so neighbouring seeds and
+// epochs give unrelated streams.
+std::uint32_t epoch_seed(std::uint64_t seed, std::int64_t epoch) {
+  std::uint64_t z = seed * 0x9e3779b97f4a7c15ULL + static_cast<std::uint64_t>(epoch) + 0x632be59bd9b4e019ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return static_cast<std::uint32_t>((z ^ (z >> 31)) & 0xffffffffULL);
+}
+}  // namespace
+
+Batcher::Batcher(ImageDataset dataset, const torch::Tensor& indices, BatcherOptions options)
+    : dataset_(std::move(dataset)), options_(std::move(options)) {
+  const auto channels = dataset_.channels();
+  if (static_cast<std::int64_t>(options_.mean().size()) != channels || static_cast<std::int64_t>(options_.std().size()) != channels)
+    throw InvalidArgument(fmt::format("Batcher: mean and std need {} values (one per channel), got {} and {}", channels,
+                                      options_.mean().size(), options_.std().size()));
+  for (double s : options_.std())
+    if (!(s > 0)) throw InvalidArgument(fmt::format("Batcher: std values must be positive, got {}", s));
+  if (options_.batch_size() < 1) throw InvalidArgument(fmt::format("Batcher: batch_size must be >= 1, got {}", options_.batch_size()));
+  if (options_.crop_padding() < 0 || options_.crop_padding() > 64)
+    throw InvalidArgument(fmt::format("Batcher: crop_padding must be in [0, 64], got {}", options_.crop_padding()));
+  if (options_.seed() > 0xffffffffffffULL) throw InvalidArgument("Batcher: seed must be below 2^48");
+  if (!torch::isFloatingType(options_.dtype())) throw InvalidArgument("Batcher: dtype must be a floating-point type");
+  if (!indices.defined() || indices.dim() != 1 || indices.is_floating_point() || indices.numel() == 0)
+    throw InvalidArgument("Batcher: indices must be a non-empty 1-D integer tensor");
+  indices_ = indices.to(dataset_.images().device(), torch::kLong);
+  const auto low = indices_.min().item<std::int64_t>(), high = indices_.max().item<std::int64_t>();
+  if (low < 0 || high >= dataset_.size())
+    throw InvalidArgument(fmt::format("Batcher: index {} is out of range [0, {})", low < 0 ? low : high, dataset_.size()));
+  std::vector<double> scale, shift;
+  for (std::int64_t c = 0; c < channels; ++c) {
+    const double m = options_.mean()[static_cast<std::size_t>(c)], s = options_.std()[static_cast<std::size_t>(c)];
+    scale.push_back(1.0 / (255.0 * s));
+    shift.push_back(-m / s);
+  }
+  const auto float_options = torch::TensorOptions().dtype(torch::kFloat32).device(dataset_.images().device());
+  scale_ = torch::tensor(scale, torch::kDouble).to(float_options).view({1, channels, 1, 1});
+  shift_ = torch::tensor(shift, torch::kDouble).to(float_options).view({1, channels, 1, 1});
+}
+
+std::int64_t Batcher::batches_per_epoch() const {
+  const std::int64_t n = size(), b = options_.batch_size();
+  return options_.drop_last() ? n / b : (n + b - 1) / b;
+}
+
+void Batcher::start_epoch(std::int64_t epoch) {
+  if (epoch < 0) throw InvalidArgument(fmt::format("Batcher: epoch must be >= 0, got {}", epoch));
+  NumpyRandom random(epoch_seed(options_.seed(), epoch));
+  const std::int64_t n = size();
+  if (options_.shuffle()) {
+    order_ = random.permutation(n);
+  } else {
+    order_.resize(static_cast<std::size_t>(n));
+    std::iota(order_.begin(), order_.end(), std::int64_t{0});
+  }
+  const auto span = static_cast<std::uint64_t>(2 * options_.crop_padding());
+  offsets_y_.assign(static_cast<std::size_t>(n), options_.crop_padding());
+  offsets_x_.assign(static_cast<std::size_t>(n), options_.crop_padding());
+  flips_.assign(static_cast<std::size_t>(n), 0);
+  for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) {
+    if (span > 0) {
+      offsets_y_[i] = static_cast<std::int64_t>(random.next_interval(span));
+      offsets_x_[i] = static_cast<std::int64_t>(random.next_interval(span));
+    }
+    if (options_.horizontal_flip()) flips_[i] = static_cast<std::uint8_t>(random.next_uint32() & 1u);
+  }
+  epoch_ = epoch;
+  position_ = 0;
+}
+
+void Batcher::seek(std::int64_t epoch, std::int64_t batch) {
+  if (batch < 0 || batch > batches_per_epoch())
+    throw InvalidArgument(fmt::format("Batcher: batch {} is outside the epoch's {} batches", batch, batches_per_epoch()));
+  start_epoch(epoch);
+  position_ = batch;
+}
+
+torch::Tensor Batcher::normalize(const torch::Tensor& images) const {
+  return images.to(torch::kFloat32).mul_(scale_).add_(shift_).to(options_.dtype());
+}
+
+bool Batcher::next(Batch& batch) {
+  if (epoch_ < 0) throw InvalidArgument("Batcher: call start_epoch() before next()");
+  const std::int64_t b = options_.batch_size(), n = size();
+  const std::int64_t begin = position_ * b;
+  if (begin >= n || position_ >= batches_per_epoch()) return false;
+  const std::int64_t end = std::min(n, begin + b);
+  const std::int64_t count = end - begin;
+  const auto device = dataset_.images().device();
+  const auto order = torch::from_blob(order_.data() + begin, {count}, torch::kLong).to(device);
+  const auto positions = indices_.index_select(0, order);
+  const auto images = dataset_.images().index_select(0, positions);  // uint8 [B, C, H, W]
+  const std::int64_t c = dataset_.channels(), h = dataset_.height(), w = dataset_.width(), p = options_.crop_padding();
+  torch::Tensor augmented = images;
+  if (p > 0 || options_.horizontal_flip()) {
+    const auto padded = p > 0 ? torch::constant_pad_nd(images, {p, p, p, p}, 0) : images;
+    const std::int64_t pw = w + 2 * p;
+    const auto long_device = torch::TensorOptions().dtype(torch::kLong).device(device);
+    const auto oy = torch::from_blob(offsets_y_.data() + begin, {count, 1}, torch::kLong).to(device);
+    const auto ox = torch::from_blob(offsets_x_.data() + begin, {count, 1}, torch::kLong).to(device);
+    const auto flip = torch::from_blob(flips_.data() + begin, {count, 1}, torch::kUInt8).to(device).to(torch::kBool);
+    const auto rows = oy + torch::arange(h, long_device).unsqueeze(0);                // [B, H]
+    const auto columns = torch::arange(w, long_device).unsqueeze(0);                  // [1, W]
+    const auto cols = ox + torch::where(flip, (w - 1) - columns, columns);            // [B, W]
+    const auto linear = (rows.unsqueeze(2) * pw + cols.unsqueeze(1)).view({count, 1, h * w}).expand({count, c, h * w});
+    augmented = padded.reshape({count, c, -1}).gather(2, linear).view({count, c, h, w});
+  }
+  batch.images = normalize(augmented);
+  batch.targets = dataset_.targets().index_select(0, positions);
+  batch.indices = positions;
+  ++position_;
+  return true;
+}
+
+}  // namespace labelrep::data

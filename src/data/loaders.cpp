@@ -1,0 +1,259 @@
+// Dataset file readers. Files come from anywhere, so every size is checked against the bytes present
+// before anything is allocated, and a file is either read completely or rejected.
+#include "labelrep/data/loaders.hpp"
+
+#include <zlib.h>
+
+#include <cstring>
+#include <fmt/ranges.h>
+#include <filesystem>
+#include <fmt/format.h>
+#include <limits>
+
+#include "labelrep/core/atomic_file.hpp"
+#include "labelrep/core/class_names.hpp"
+#include "labelrep/core/error.hpp"
+
+namespace labelrep::data {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A gzip stream that is inflated on demand, so that the IDX header can be checked before the
+// payload is allocated. Offsets in errors about the gzip layer are compressed-file offsets.
+class GzipReader {
+ public:
+  GzipReader(const std::string& path, const std::string& compressed) : path_(path), compressed_(compressed) {
+    std::memset(&stream_, 0, sizeof stream_);
+    if (inflateInit2(&stream_, 16 + MAX_WBITS) != Z_OK) throw OutOfMemory(path + ": cannot initialise zlib");
+    refill();
+  }
+  ~GzipReader() { inflateEnd(&stream_); }
+  GzipReader(const GzipReader&) = delete;
+  GzipReader& operator=(const GzipReader&) = delete;
+
+  // Fills `out` completely or throws; `what` names the part being read for the message.
+  void read(void* out, std::size_t size, std::uint64_t decompressed_offset, const char* what) {
+    stream_.next_out = static_cast<Bytef*>(out);
+    std::size_t remaining = size;
+    while (remaining > 0) {
+      refill();
+      const auto chunk = static_cast<uInt>(std::min<std::size_t>(remaining, 1u << 30));
+      stream_.avail_out = chunk;
+      const int rc = inflate(&stream_, Z_NO_FLUSH);
+      remaining -= chunk - stream_.avail_out;
+      if (rc == Z_STREAM_END) {
+        if (remaining > 0) {
+          throw FormatError(path_, decompressed_offset + size - remaining,
+                            fmt::format("decompressed data ends inside the {} ({} of {} bytes missing)", what, remaining, size));
+        }
+        ended_ = true;
+        break;
+      }
+      if (rc == Z_BUF_ERROR && stream_.avail_in == 0 && fed_ == compressed_.size())
+        throw FormatError(path_, compressed_.size(), fmt::format("gzip stream is truncated (in the {})", what));
+      if (rc == Z_BUF_ERROR && stream_.avail_in == 0) continue;  // the next piece of input
+      if (rc != Z_OK)
+        throw FormatError(path_, compressed_offset(),
+                          fmt::format("gzip data is corrupt: {}", stream_.msg != nullptr ? stream_.msg : "zlib error"));
+    }
+  }
+  // After the payload: the stream must end here, with nothing left over.
+  void expect_end(std::uint64_t decompressed_offset) {
+    unsigned char extra = 0;
+    refill();
+    if (!ended_) {
+      stream_.next_out = &extra;
+      stream_.avail_out = 1;
+      const int rc = inflate(&stream_, Z_NO_FLUSH);
+      if (rc == Z_OK && stream_.avail_out == 0)
+        throw FormatError(path_, decompressed_offset, "more data than the IDX dimensions declare");
+      if (rc == Z_BUF_ERROR && stream_.avail_in == 0 && fed_ == compressed_.size())
+        throw FormatError(path_, compressed_.size(), "gzip stream is truncated (its end marker and checksum are missing)");
+      if (rc != Z_STREAM_END)
+        throw FormatError(path_, compressed_offset(), fmt::format("gzip data is corrupt: {}", stream_.msg != nullptr ? stream_.msg : "zlib error"));
+    }
+    if (compressed_offset() != compressed_.size())
+      throw FormatError(path_, compressed_offset(), "unexpected bytes after the gzip stream");
+  }
+
+ private:
+  // zlib counts input in 32-bit units: hand it the file in pieces of at most 1 GiB.
+  void refill() {
+    if (stream_.avail_in > 0 || fed_ >= compressed_.size()) return;
+    const std::size_t piece = std::min<std::size_t>(compressed_.size() - fed_, std::size_t{1} << 30);
+    stream_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(compressed_.data() + fed_));
+    stream_.avail_in = static_cast<uInt>(piece);
+    fed_ += piece;
+  }
+  std::uint64_t compressed_offset() const { return fed_ - stream_.avail_in; }
+  std::size_t fed_ = 0;
+  std::string path_;
+  const std::string& compressed_;
+  z_stream stream_;
+  bool ended_ = false;
+};
+
+std::uint32_t big_endian(const unsigned char* p) {
+  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
+}
+
+// IDX: 4-byte magic (0, 0, type, dims), then `dims` big-endian uint32 sizes, then the data.
+template <typename ReadFn>
+torch::Tensor parse_idx(const std::string& path, std::uint64_t size_bound, ReadFn&& read) {
+  unsigned char magic[4];
+  read(magic, 4, 0, "IDX magic number");
+  if (magic[0] != 0 || magic[1] != 0) throw FormatError(path, 0, "not an IDX file (magic number must start with two zero bytes)");
+  if (magic[2] != 0x08)
+    throw FormatError(path, 2, fmt::format("IDX data type 0x{:02x} is not supported (only unsigned bytes, 0x08)", magic[2]));
+  const int dims = magic[3];
+  if (dims < 1 || dims > 4) throw FormatError(path, 3, fmt::format("IDX has {} dimensions (expected 1 to 4)", dims));
+  std::vector<unsigned char> header(static_cast<std::size_t>(4 * dims));
+  read(header.data(), header.size(), 4, "IDX dimensions");
+  std::vector<std::int64_t> shape;
+  std::uint64_t count = 1;
+  for (int d = 0; d < dims; ++d) {
+    const std::uint64_t n = big_endian(header.data() + 4 * d);
+    shape.push_back(static_cast<std::int64_t>(n));
+    if (__builtin_mul_overflow(count, n, &count)) throw FormatError(path, 4 + 4 * static_cast<std::uint64_t>(d), "IDX dimensions overflow");
+  }
+  if (count > size_bound)
+    throw FormatError(path, 4, fmt::format("IDX dimensions declare {} bytes of data, more than the file can hold ({})", count, size_bound));
+  auto out = torch::empty(shape, torch::kUInt8);
+  read(out.data_ptr(), static_cast<std::size_t>(count), 4 + 4 * static_cast<std::uint64_t>(dims), "IDX data");
+  return out;
+}
+
+std::string missing_dataset_advice(const std::string& name) {
+  if (name == "fashion-mnist") return "install it with `apt-get install dataset-fashion-mnist` (Debian) or pass the directory holding the four .gz files";
+  if (name == "cifar10")
+    return "download the binary version, cifar-10-binary.tar.gz, from https://www.cs.toronto.edu/~kriz/cifar.html and pass the "
+           "extracted cifar-10-batches-bin directory";
+  return "download the binary version, cifar-100-binary.tar.gz, from https://www.cs.toronto.edu/~kriz/cifar.html and pass the "
+         "extracted cifar-100-binary directory";
+}
+
+// Checks that every expected file exists before reading any, and names them all when one is missing.
+void require_files(const std::vector<std::string>& paths, const std::string& dataset) {
+  std::vector<std::string> missing;
+  for (const auto& p : paths)
+    if (!fs::is_regular_file(p)) missing.push_back(p);
+  if (missing.empty()) return;
+  const fs::path dir = fs::path(paths.front()).parent_path();
+  std::string hint;
+  // The python-pickle version has files without the .bin suffix: say what we need instead.
+  if (fs::exists(dir / "data_batch_1") || fs::exists(dir / "train") || fs::exists(dir / "batches.meta"))
+    hint = " This directory holds the python-pickle version; labelrep reads the binary version.";
+  std::vector<std::string> names;
+  for (const auto& p : paths) names.push_back(fs::path(p).filename().string());
+  throw IoError(missing.front(), fmt::format("{} file not found (expected in {}: {}).{} To get it: {}", dataset, dir.string(),
+                                             fmt::join(names, ", "), hint, missing_dataset_advice(dataset)));
+}
+
+// CIFAR records: `ranges.size()` label bytes (each checked against its class count) then 3×32×32
+// pixels (R, G, B planes, rows top to bottom). The targets come from label byte `use`.
+void read_cifar_file(const std::string& path, const std::vector<std::int64_t>& ranges, std::size_t use,
+                     std::vector<torch::Tensor>& images, std::vector<torch::Tensor>& targets) {
+  const std::string bytes = read_file(path);
+  const auto label_bytes = static_cast<std::int64_t>(ranges.size());
+  const std::int64_t record = label_bytes + 3072;
+  const auto size = static_cast<std::int64_t>(bytes.size());
+  if (size == 0 || size % record != 0)
+    throw FormatError(path, static_cast<std::uint64_t>(size - size % record),
+                      fmt::format("file size {} is not a positive multiple of the {}-byte CIFAR record", size, record));
+  const std::int64_t n = size / record;
+  auto raw = torch::from_blob(const_cast<char*>(bytes.data()), {n, record}, torch::kUInt8);
+  for (std::int64_t b = 0; b < label_bytes; ++b) {
+    const auto labels = raw.select(1, b);
+    const auto too_big = (labels >= ranges[static_cast<std::size_t>(b)]).nonzero();
+    if (too_big.numel() > 0) {
+      const std::int64_t i = too_big[0][0].item<std::int64_t>();
+      throw FormatError(path, static_cast<std::uint64_t>(i * record + b),
+                        fmt::format("label {} of record {} is out of range [0, {})", labels[i].item<int>(), i, ranges[static_cast<std::size_t>(b)]));
+    }
+  }
+  images.push_back(raw.slice(1, label_bytes, record).contiguous().view({n, 3, 32, 32}));  // one copy: `bytes` dies here
+  targets.push_back(raw.select(1, static_cast<std::int64_t>(use)).to(torch::kLong));  // to() copies: bytes die here
+}
+
+}  // namespace
+
+torch::Tensor read_idx(const std::string& path) {
+  const std::string bytes = read_file(path);
+  if (bytes.size() >= 2 && static_cast<unsigned char>(bytes[0]) == 0x1f && static_cast<unsigned char>(bytes[1]) == 0x8b) {
+    GzipReader gzip(path, bytes);
+    // deflate cannot expand data by more than ~1032:1, so a larger declared size is a lie (or a bomb).
+    const std::uint64_t bound = static_cast<std::uint64_t>(bytes.size()) * 1032;
+    std::uint64_t end = 0;
+    auto tensor = parse_idx(path, bound, [&](void* out, std::size_t n, std::uint64_t at, const char* what) {
+      gzip.read(out, n, at, what);
+      end = at + n;
+    });
+    gzip.expect_end(end);
+    return tensor;
+  }
+  auto tensor = parse_idx(path, bytes.size(), [&](void* out, std::size_t n, std::uint64_t at, const char* what) {
+    if (at + n > bytes.size())
+      throw FormatError(path, bytes.size(), fmt::format("file ends inside the {} ({} bytes needed, {} present)", what, n, bytes.size() - at));
+    std::memcpy(out, bytes.data() + at, n);
+  });
+  const std::uint64_t used = 4 + 4 * static_cast<std::uint64_t>(tensor.dim()) + static_cast<std::uint64_t>(tensor.numel());
+  if (used != bytes.size()) throw FormatError(path, used, fmt::format("{} unexpected bytes after the IDX data", bytes.size() - used));
+  return tensor;
+}
+
+ImageDataset load_fashion_mnist(const std::string& dir, Split split) {
+  const std::string prefix = split == Split::kTrain ? "train" : "t10k";
+  const std::string image_path = (fs::path(dir) / (prefix + "-images-idx3-ubyte.gz")).string();
+  const std::string label_path = (fs::path(dir) / (prefix + "-labels-idx1-ubyte.gz")).string();
+  require_files({image_path, label_path}, "fashion-mnist");
+  auto images = read_idx(image_path);
+  auto labels = read_idx(label_path);
+  if (images.dim() != 3) throw FormatError(image_path, 3, fmt::format("image file has {} dimensions, expected 3 (N, rows, cols)", images.dim()));
+  if (labels.dim() != 1) throw FormatError(label_path, 3, fmt::format("label file has {} dimensions, expected 1", labels.dim()));
+  if (images.size(0) == 0) throw FormatError(image_path, 4, "the image file holds no images");
+  if (labels.size(0) != images.size(0))
+    throw FormatError(label_path, 4, fmt::format("{} labels for {} images in {}", labels.size(0), images.size(0), image_path));
+  const auto too_big = (labels >= 10).nonzero();
+  if (too_big.numel() > 0) {
+    const auto i = too_big[0][0].item<std::int64_t>();
+    throw FormatError(label_path, static_cast<std::uint64_t>(8 + i),
+                      fmt::format("label {} of image {} is out of range [0, 10)", labels[i].item<int>(), i));
+  }
+  return ImageDataset(images.unsqueeze(1), labels.to(torch::kLong), dataset_class_names("fashion-mnist"), "fashion-mnist");
+}
+
+ImageDataset load_cifar10(const std::string& dir, Split split) {
+  std::vector<std::string> files;
+  if (split == Split::kTrain) {
+    for (int i = 1; i <= 5; ++i) files.push_back((fs::path(dir) / fmt::format("data_batch_{}.bin", i)).string());
+  } else {
+    files.push_back((fs::path(dir) / "test_batch.bin").string());
+  }
+  require_files(files, "cifar10");
+  std::vector<torch::Tensor> images, targets;
+  for (const auto& f : files) read_cifar_file(f, {10}, 0, images, targets);
+  return ImageDataset(torch::cat(images), torch::cat(targets), dataset_class_names("cifar10"), "cifar10");
+}
+
+ImageDataset load_cifar100(const std::string& dir, Split split, bool coarse) {
+  const std::string file = (fs::path(dir) / (split == Split::kTrain ? "train.bin" : "test.bin")).string();
+  require_files({file}, "cifar100");
+  std::vector<torch::Tensor> images, targets;
+  read_cifar_file(file, {20, 100}, coarse ? 0 : 1, images, targets);  // record: coarse label, fine label, pixels
+  return coarse ? ImageDataset(images[0], targets[0], dataset_class_names("cifar100-coarse"), "cifar100-coarse")
+                : ImageDataset(images[0], targets[0], dataset_class_names("cifar100"), "cifar100");
+}
+
+ImageDataset load_dataset(const std::string& name, const std::string& dir, Split split) {
+  if (name == "fashion-mnist") return load_fashion_mnist(dir.empty() ? kFashionMnistDir : dir, split);
+  if (name == "cifar10" || name == "cifar100" || name == "cifar100-coarse") {
+    if (dir.empty())
+      throw InvalidArgument(fmt::format("dataset {} needs its directory: {}", name, missing_dataset_advice(name == "cifar10" ? name : "cifar100")));
+    if (name == "cifar10") return load_cifar10(dir, split);
+    return load_cifar100(dir, split, name == "cifar100-coarse");
+  }
+  throw InvalidArgument(fmt::format("unknown dataset '{}' (known: fashion-mnist, cifar10, cifar100, cifar100-coarse)", name));
+}
+
+}  // namespace labelrep::data
