@@ -122,3 +122,20 @@ CATCH_TEST_CASE("labelrep info --json prints the reference's parameter counts", 
   CATCH_CHECK(bad.exit_code == 2);
   CATCH_CHECK(bad.output.find("resnet33") != std::string::npos);
 }
+
+CATCH_TEST_CASE("labelrep data info describes Fashion-MNIST and names a missing CIFAR directory", "[cli]") {
+  const auto r = run_command(cli() + " data info fashion-mnist --json");
+  CATCH_REQUIRE(r.exit_code == 0);
+  const auto j = nlohmann::json::parse(r.output);
+  CATCH_CHECK(j["train"] == 60000);
+  CATCH_CHECK(j["test"] == 10000);
+  CATCH_CHECK(j["classes"][9]["name"] == "Ankle boot");
+  CATCH_CHECK(j["classes"][9]["test"] == 1000);
+  CATCH_CHECK(j["mean"][0].get<double>() == labelrep_test::Approx(0.2860).margin(1e-4));
+  const auto text = run_command(cli() + " data info fashion-mnist");
+  CATCH_CHECK(text.output.find("60000 training and 10000 test images of 1x28x28") != std::string::npos);
+  const auto cifar = run_command(cli() + " data info cifar10 --dir /nonexistent/cifar");
+  CATCH_CHECK(cifar.exit_code == 1);
+  CATCH_CHECK(cifar.output.find("/nonexistent/cifar/data_batch_1.bin") != std::string::npos);
+  CATCH_CHECK(cifar.output.find("cifar-10-binary.tar.gz") != std::string::npos);
+}
