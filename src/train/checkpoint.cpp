@@ -19,6 +19,7 @@ std::string state_to_json(const TrainingState& s) {
   nlohmann::json j = {{"epoch", s.epoch},
                       {"step", s.step},
                       {"batch_in_epoch", s.batch_in_epoch},
+                      {"epoch_loss_sum", s.epoch_loss_sum},
                       {"best_validation_accuracy", s.best_validation_accuracy},
                       {"best_epoch", s.best_epoch},
                       {"threads", s.threads},
@@ -33,6 +34,7 @@ TrainingState state_from_json(const std::string& text, const std::string& path) 
     s.epoch = j.at("epoch").get<std::int64_t>();
     s.step = j.at("step").get<std::int64_t>();
     s.batch_in_epoch = j.at("batch_in_epoch").get<std::int64_t>();
+    s.epoch_loss_sum = j.at("epoch_loss_sum").get<double>();
     s.best_validation_accuracy = j.at("best_validation_accuracy").get<double>();
     s.best_epoch = j.at("best_epoch").get<std::int64_t>();
     s.threads = j.at("threads").get<int>();

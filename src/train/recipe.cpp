@@ -32,8 +32,11 @@ TrainingRecipe paper_recipe(const std::string& encoder, bool categorical) {
 
 double learning_rate_at(const TrainingRecipe& recipe, double epoch) {
   double lr = recipe.learning_rate();
-  for (double m : recipe.milestones())
-    if (epoch >= std::floor(m * static_cast<double>(recipe.epochs()))) lr *= recipe.gamma();
+  // A milestone that falls on epoch 0 (very short runs) would only lower the starting rate: skip it.
+  for (double m : recipe.milestones()) {
+    const double at = std::floor(m * static_cast<double>(recipe.epochs()));
+    if (at >= 1 && epoch >= at) lr *= recipe.gamma();
+  }
   if (recipe.warmup_epochs() > 0 && epoch < recipe.warmup_epochs())
     lr *= 0.1 + 0.9 * epoch / recipe.warmup_epochs();
   return lr;

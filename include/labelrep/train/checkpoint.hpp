@@ -25,6 +25,7 @@ struct LABELREP_API TrainingState {
   std::int64_t epoch = 0;            ///< completed epochs
   std::int64_t step = 0;             ///< optimizer steps taken
   std::int64_t batch_in_epoch = 0;   ///< batches done in the running epoch (0 at an epoch boundary)
+  double epoch_loss_sum = 0.0;       ///< sum of the running epoch's batch losses so far
   double best_validation_accuracy = -1.0;
   std::int64_t best_epoch = -1;
   int threads = 0;                   ///< intra-op threads when saved (bitwise resume needs the same)

@@ -22,7 +22,8 @@ struct LABELREP_API TrainingRecipe {
   TORCH_ARG(bool, nesterov) = false;
   TORCH_ARG(std::int64_t, batch_size) = 128;
   TORCH_ARG(std::int64_t, epochs) = 200;
-  /// Epoch fractions at which the learning rate is multiplied by `gamma` (epoch ⌊f·epochs⌋ starts lower).
+  /// Epoch fractions at which the learning rate is multiplied by `gamma` (epoch ⌊f·epochs⌋ starts lower;
+  /// a milestone that falls on epoch 0 is skipped).
   TORCH_ARG(std::vector<double>, milestones) = std::vector<double>{0.5, 0.75};
   TORCH_ARG(double, gamma) = 0.1;
   /// Linear warm-up over this many epochs from learning_rate/10 (0 = none, the paper's setting).

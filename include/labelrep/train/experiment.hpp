@@ -1,0 +1,73 @@
+#pragma once
+/// \file experiment.hpp  One training run of the paper's protocol, from a plain configuration.
+///
+/// run_experiment() does what a researcher's script would: load the dataset, split it with a seed,
+/// take the data level, make the labels, build the model, train with validation-based model selection,
+/// evaluate the best model on the test set and leave everything in the run directory. A run directory
+/// with result.json is finished and is not trained again; one with last.ckpt resumes.
+/// `labelrep train`, `labelrep demo` and experiment grids are thin layers over it.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "labelrep/data/split.hpp"
+#include "labelrep/export.hpp"
+
+namespace labelrep::train {
+
+struct LABELREP_API ExperimentConfig {
+  std::string dataset = "fashion-mnist";  ///< fashion-mnist, cifar10, cifar100, cifar100-coarse
+  std::string data_dir;                   ///< empty: the dataset's default location (Fashion-MNIST)
+  std::string label = "category";         ///< a label kind or a .npy label file
+  bool has_label_seed = false;            ///< false: the kind's default seed
+  std::uint64_t label_seed = 0;
+  std::int64_t label_size = 64;           ///< side of square label kinds
+  std::string encoder = "resnet32";
+  std::string device = "cpu";             ///< cpu, cuda, cuda:N
+  std::int64_t epochs = 10;
+  std::int64_t batch_size = 128;
+  double learning_rate = 0.1;
+  double momentum = 0.9;
+  double weight_decay = -1;               ///< < 0: the paper's value for the encoder and label type
+  std::vector<double> milestones = {0.5, 0.75};
+  double warmup_epochs = 0;
+  std::uint64_t seed = 0;                 ///< split, data level, batch order, augmentation, initial weights
+  std::int64_t validation = 5000;         ///< images held out of the training set for model selection
+  double level = 100;                     ///< data level, percent
+  data::LevelBase level_base = data::LevelBase::kPool;
+  double threshold = 3.5;
+  std::int64_t checkpoint_every_steps = 0;
+  int threads = 0;                        ///< intra-op threads; 0 keeps libtorch's default
+  bool progress = true;
+  std::string out;                        ///< the run directory
+
+  /// Throws InvalidArgument naming the first invalid field.
+  void validate() const;
+  std::string to_json() const;
+  /// Throws FormatError (naming `source`) for malformed JSON or fields of the wrong type; unknown
+  /// fields are errors too, so that a typo does not silently fall back to a default.
+  static ExperimentConfig from_json(const std::string& json, const std::string& source);
+};
+
+struct LABELREP_API ExperimentResult {
+  std::string run_dir;
+  bool trained_now = false;          ///< false: the run had finished before and was only read
+  double test_accuracy = 0;          ///< nearest label (argmax for categorical labels)
+  bool has_threshold = false;
+  double test_threshold_accuracy = 0;
+  double best_validation_accuracy = 0;
+  std::int64_t best_epoch = 0;
+  std::int64_t parameters = 0;
+  double train_seconds = 0;          ///< training time of this call (0 if nothing was trained)
+  std::string label_kind;
+};
+
+/// Runs (or resumes, or reads) the experiment. Throws what its parts throw: InvalidArgument for bad
+/// configuration, IoError/FormatError for data and run files.
+LABELREP_API ExperimentResult run_experiment(const ExperimentConfig& config);
+
+/// Reads a finished run's result.json. Throws IoError if the run has not finished.
+LABELREP_API ExperimentResult read_experiment_result(const std::string& run_dir);
+
+}  // namespace labelrep::train

@@ -1,0 +1,126 @@
+#pragma once
+/// \file trainer.hpp  Training a model on a label representation: the step-level pieces and a Trainer.
+///
+/// The pieces — `train_step`, `evaluate`, `set_learning_rate`, checkpoints (checkpoint.hpp) and the
+/// recipe (recipe.hpp) — are public, so a custom loop is a few lines:
+/// \code
+///   for (std::int64_t epoch = 0; epoch < recipe.epochs(); ++epoch) {
+///     labelrep::train::set_learning_rate(optimizer, labelrep::train::learning_rate_at(recipe, epoch));
+///     batches.start_epoch(epoch);
+///     labelrep::data::Batch batch;
+///     while (batches.next(batch)) labelrep::train::train_step(model, optimizer, batch, *labels);
+///     auto validation = labelrep::train::evaluate(model, evaluator, validation_batches);
+///   }
+/// \endcode
+/// The Trainer runs that loop with the paper's protocol: validation after every epoch, model selection
+/// by validation accuracy, final numbers on the test set, a checkpoint after every epoch from which an
+/// interrupted run resumes exactly (on CPU with the same thread count: bit-identical weights).
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <torch/arg.h>
+#include <torch/optim/sgd.h>
+#include <torch/types.h>
+
+#include "labelrep/data/batcher.hpp"
+#include "labelrep/data/dataset.hpp"
+#include "labelrep/eval/nearest_neighbor.hpp"
+#include "labelrep/export.hpp"
+#include "labelrep/labels/label_representation.hpp"
+#include "labelrep/models/model.hpp"
+#include "labelrep/train/checkpoint.hpp"
+#include "labelrep/train/loss.hpp"
+#include "labelrep/train/recipe.hpp"
+#include "labelrep/train/run_directory.hpp"
+
+namespace labelrep::train {
+
+/// Sets the learning rate of every parameter group.
+LABELREP_API void set_learning_rate(torch::optim::Optimizer& optimizer, double learning_rate);
+
+/// One optimisation step on a batch: forward (in the model's current mode), label_loss, backward, step.
+/// Returns the loss as a detached scalar tensor on the batch's device (reading it synchronises a GPU,
+/// so read it only when needed; the Trainer checks it for NaN every few steps). Throws InvalidArgument
+/// for a batch whose shape does not fit the model or labels.
+LABELREP_API torch::Tensor train_step(models::Model& model, torch::optim::Optimizer& optimizer, const data::Batch& batch,
+                                      const labels::LabelRepresentation& labels, LossKind loss = LossKind::kAuto);
+
+/// Evaluates every batch of an epoch of `batches` (use a batcher without shuffling or augmentation) in
+/// eval mode and without gradients, restoring the model's mode afterwards.
+LABELREP_API eval::EvaluationResult evaluate(models::Model& model, const eval::NearestNeighborEvaluator& evaluator,
+                                             data::Batcher& batches);
+
+/// A Batcher over `indices` of `dataset` for evaluation: no shuffling, no augmentation.
+LABELREP_API data::Batcher evaluation_batches(const data::ImageDataset& dataset, const torch::Tensor& indices,
+                                              const data::ChannelStatistics& statistics, std::int64_t batch_size = 500);
+
+struct LABELREP_API TrainerOptions {
+  explicit TrainerOptions(TrainingRecipe recipe) : recipe_(std::move(recipe)) {}
+  TORCH_ARG(TrainingRecipe, recipe);
+  TORCH_ARG(LossKind, loss) = LossKind::kAuto;
+  /// Seeds the batch order and augmentation (the model's initial weights are seeded by make_model).
+  TORCH_ARG(std::uint64_t, seed) = 0;
+  /// Threshold of the evaluator's threshold accuracy.
+  TORCH_ARG(double, threshold) = 3.5;
+  /// Show a progress line per epoch on a terminal (quiet when stderr is not one).
+  TORCH_ARG(bool, progress) = true;
+  /// Also checkpoint every this many steps inside an epoch (0: only at the end of each epoch).
+  TORCH_ARG(std::int64_t, checkpoint_every_steps) = 0;
+  /// The run's configuration as a JSON object, kept in checkpoints and result.json.
+  TORCH_ARG(std::string, config_json) = "{}";
+};
+
+/// What one epoch did.
+struct LABELREP_API EpochSummary {
+  std::int64_t epoch = 0;  ///< 1-based
+  double learning_rate = 0, train_loss = 0, validation_accuracy = 0, validation_threshold_accuracy = 0;
+  double images_per_second = 0, seconds = 0;
+  bool best = false;      ///< validation accuracy improved (best.ckpt written)
+  bool complete = true;   ///< false: stopped inside the epoch by a step budget (no validation yet)
+};
+
+class LABELREP_API Trainer {
+ public:
+  /// `train_set` holds the training images; `train_indices` / `validation_indices` select from it (a
+  /// DataSplit and a data level). `run` is where checkpoints, metrics and the result go; if it holds a
+  /// last.ckpt the Trainer resumes from it. Requires the model and data on the same device.
+  /// Throws InvalidArgument for inconsistent inputs (class counts, devices, empty index sets).
+  Trainer(models::Model model, std::shared_ptr<const labels::LabelRepresentation> labels, data::ImageDataset train_set,
+          const torch::Tensor& train_indices, const torch::Tensor& validation_indices, data::ChannelStatistics statistics,
+          TrainerOptions options, RunDirectory run);
+
+  /// Runs the remaining epochs (all of them for a new run). Returns the summaries of the epochs run now.
+  /// With `max_steps` > 0 it stops after that many optimizer steps, possibly inside an epoch, with a
+  /// checkpoint to continue from (for time-sliced or preemptible jobs).
+  std::vector<EpochSummary> fit(std::int64_t max_steps = 0);
+  /// Runs the next epoch (or the rest of an interrupted one) and checkpoints. With `max_steps` > 0 it
+  /// stops after that many steps and returns a summary with complete = false. Throws InvalidArgument
+  /// when all epochs are done.
+  EpochSummary train_epoch(std::int64_t max_steps = 0);
+  /// Loads the best weights (by validation accuracy) into the model, evaluates `test_set` and writes
+  /// result.json with the configuration. Returns the evaluation.
+  eval::EvaluationResult finish(const data::ImageDataset& test_set);
+
+  const TrainingState& state() const noexcept { return state_; }
+  models::Model& model() noexcept { return model_; }
+  const RunDirectory& run() const noexcept { return run_; }
+  const eval::NearestNeighborEvaluator& evaluator() const noexcept { return evaluator_; }
+
+ private:
+  void checkpoint(const std::string& name);
+  models::Model model_;
+  std::shared_ptr<const labels::LabelRepresentation> labels_;
+  data::ImageDataset train_set_;
+  data::ChannelStatistics statistics_;
+  TrainerOptions options_;
+  RunDirectory run_;
+  eval::NearestNeighborEvaluator evaluator_;
+  data::Batcher batches_;
+  data::Batcher validation_batches_;
+  std::unique_ptr<torch::optim::SGD> optimizer_;
+  TrainingState state_;
+};
+
+}  // namespace labelrep::train

@@ -1,0 +1,239 @@
+#include "labelrep/train/trainer.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "labelrep/core/error.hpp"
+#include "labelrep/core/progress.hpp"
+#include "labelrep/train/checkpoint.hpp"
+#include "labelrep/version.hpp"
+
+namespace labelrep::train {
+namespace {
+
+// Puts a module in eval mode for a scope and restores its previous mode.
+class EvalModeGuard {
+ public:
+  explicit EvalModeGuard(torch::nn::Module& module) : module_(module), was_training_(module.is_training()) { module_.eval(); }
+  ~EvalModeGuard() { module_.train(was_training_); }
+  EvalModeGuard(const EvalModeGuard&) = delete;
+  EvalModeGuard& operator=(const EvalModeGuard&) = delete;
+
+ private:
+  torch::nn::Module& module_;
+  bool was_training_;
+};
+
+torch::Device device_of(models::Model& model) {
+  const auto parameters = model->parameters();
+  return parameters.empty() ? torch::Device(torch::kCPU) : parameters.front().device();
+}
+
+nlohmann::json result_json(const eval::EvaluationResult& r) {
+  nlohmann::json per_class = nlohmann::json::array();
+  for (double a : r.per_class_accuracy) per_class.push_back(std::isnan(a) ? nlohmann::json(nullptr) : nlohmann::json(a));
+  std::vector<std::vector<std::int64_t>> confusion;
+  const auto c = r.confusion.contiguous();
+  for (std::int64_t i = 0; i < c.size(0); ++i)
+    confusion.emplace_back(c[i].data_ptr<std::int64_t>(), c[i].data_ptr<std::int64_t>() + c.size(1));
+  nlohmann::json j = {{"images", r.count}, {"accuracy", r.accuracy}, {"per_class_accuracy", per_class}, {"confusion", confusion}};
+  if (r.has_threshold) {
+    j["threshold_accuracy"] = r.threshold_accuracy;
+    j["threshold"] = r.threshold;
+    j["label_range"] = {r.range_min, r.range_max};
+  }
+  return j;
+}
+
+}  // namespace
+
+void set_learning_rate(torch::optim::Optimizer& optimizer, double learning_rate) {
+  for (auto& group : optimizer.param_groups()) group.options().set_lr(learning_rate);
+}
+
+torch::Tensor train_step(models::Model& model, torch::optim::Optimizer& optimizer, const data::Batch& batch,
+                         const labels::LabelRepresentation& labels, LossKind loss_kind) {
+  optimizer.zero_grad();
+  const auto loss = label_loss(model->forward(batch.images), batch.targets, labels, loss_kind);
+  loss.backward();
+  optimizer.step();
+  return loss.detach();
+}
+
+eval::EvaluationResult evaluate(models::Model& model, const eval::NearestNeighborEvaluator& evaluator, data::Batcher& batches) {
+  EvalModeGuard eval_mode(*model);
+  torch::NoGradGuard no_grad;
+  eval::EvaluationTally tally(evaluator.labels().num_classes());
+  batches.start_epoch(0);
+  data::Batch batch;
+  while (batches.next(batch)) tally += evaluator.tally(model->forward(batch.images), batch.targets);
+  return tally.result();
+}
+
+data::Batcher evaluation_batches(const data::ImageDataset& dataset, const torch::Tensor& indices,
+                                 const data::ChannelStatistics& statistics, std::int64_t batch_size) {
+  return data::Batcher(dataset, indices,
+                       data::BatcherOptions(statistics.mean, statistics.std).batch_size(batch_size).shuffle(false).crop_padding(0).horizontal_flip(false));
+}
+
+Trainer::Trainer(models::Model model, std::shared_ptr<const labels::LabelRepresentation> labels, data::ImageDataset train_set,
+                 const torch::Tensor& train_indices, const torch::Tensor& validation_indices, data::ChannelStatistics statistics,
+                 TrainerOptions options, RunDirectory run)
+    : model_(std::move(model)),
+      labels_(std::move(labels)),
+      train_set_(std::move(train_set)),
+      statistics_(std::move(statistics)),
+      options_(std::move(options)),
+      run_(std::move(run)),
+      evaluator_(labels_, eval::NearestNeighborOptions().threshold(options_.threshold())),
+      batches_(train_set_, train_indices,
+               data::BatcherOptions(statistics_.mean, statistics_.std).batch_size(options_.recipe().batch_size()).seed(options_.seed())),
+      validation_batches_(evaluation_batches(train_set_, validation_indices.numel() > 0 ? validation_indices : train_indices.slice(0, 0, 1),
+                                             statistics_)) {
+  options_.recipe().validate();
+  if (validation_indices.numel() == 0)
+    throw InvalidArgument("Trainer: the validation set is empty (model selection needs one; use a validation size > 0)");
+  if (labels_->num_classes() != train_set_.num_classes())
+    throw InvalidArgument(fmt::format("Trainer: the labels have {} classes but dataset '{}' has {}", labels_->num_classes(),
+                                      train_set_.name(), train_set_.num_classes()));
+  if (device_of(model_) != train_set_.images().device())
+    throw InvalidArgument(fmt::format("Trainer: the model is on {} but the data on {}", device_of(model_).str(),
+                                      train_set_.images().device().str()));
+  const auto& r = options_.recipe();
+  optimizer_ = std::make_unique<torch::optim::SGD>(
+      model_->parameters(), torch::optim::SGDOptions(r.learning_rate()).momentum(r.momentum()).weight_decay(r.weight_decay()).nesterov(r.nesterov()));
+  if (std::filesystem::exists(run_.file("last.ckpt"))) {
+    state_ = load_checkpoint(run_.file("last.ckpt"), *model_, optimizer_.get());
+    run_.truncate_metrics(static_cast<std::size_t>(state_.epoch));
+    if (state_.threads != at::get_num_threads())
+      std::fprintf(stderr, "labelrep: warning: resuming %s with %d threads, it was saved with %d: results will not be bit-identical\n",
+                   run_.path().c_str(), at::get_num_threads(), state_.threads);
+  } else {
+    run_.write_config(options_.config_json());
+  }
+  state_.config_json = options_.config_json();
+}
+
+void Trainer::checkpoint(const std::string& name) {
+  state_.threads = at::get_num_threads();
+  save_checkpoint(run_.file(name), *model_, name == "best.ckpt" ? nullptr : optimizer_.get(), state_);
+}
+
+EpochSummary Trainer::train_epoch(std::int64_t max_steps) {
+  const auto& recipe = options_.recipe();
+  if (state_.epoch >= recipe.epochs()) throw InvalidArgument(fmt::format("Trainer: all {} epochs are done", recipe.epochs()));
+  const std::int64_t epoch = state_.epoch;
+  EpochSummary summary;
+  summary.epoch = epoch + 1;
+  summary.learning_rate = learning_rate_at(recipe, static_cast<double>(epoch));
+  set_learning_rate(*optimizer_, summary.learning_rate);
+  if (state_.batch_in_epoch > 0) {
+    batches_.seek(epoch, state_.batch_in_epoch);
+  } else {
+    batches_.start_epoch(epoch);
+    state_.epoch_loss_sum = 0;
+  }
+  model_->train();
+  const auto start = std::chrono::steady_clock::now();
+  std::unique_ptr<ProgressLine> progress;
+  if (options_.progress())
+    progress = std::make_unique<ProgressLine>(fmt::format("epoch {}/{}", epoch + 1, recipe.epochs()),
+                                              batches_.batches_per_epoch() - state_.batch_in_epoch, "batches");
+  torch::Tensor loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kDouble).device(train_set_.images().device()));
+  std::int64_t images = 0;
+  data::Batch batch;
+  std::int64_t steps_now = 0;
+  while ((max_steps <= 0 || steps_now < max_steps) && batches_.next(batch)) {
+    ++steps_now;
+    loss_sum += train_step(model_, *optimizer_, batch, *labels_, options_.loss()).to(torch::kDouble);
+    images += batch.images.size(0);
+    ++state_.step;
+    ++state_.batch_in_epoch;
+    const bool report = state_.step % 20 == 0;
+    if (report || batches_.position() == batches_.batches_per_epoch()) {
+      const double total = state_.epoch_loss_sum + loss_sum.item<double>();
+      if (!std::isfinite(total))
+        throw InvalidArgument(fmt::format("training diverged: the loss is {} at step {} (epoch {}); lower the learning rate", total,
+                                          state_.step, epoch + 1));
+      if (progress) progress->advance(report ? 20 : 0, fmt::format("loss {:.4f}", total / static_cast<double>(state_.batch_in_epoch)));
+    }
+    if (options_.checkpoint_every_steps() > 0 && state_.step % options_.checkpoint_every_steps() == 0) {
+      state_.epoch_loss_sum += loss_sum.item<double>();
+      loss_sum.zero_();
+      checkpoint("last.ckpt");
+    }
+  }
+  if (progress) progress->finish();
+  if (batches_.position() < batches_.batches_per_epoch()) {  // stopped by the step budget
+    state_.epoch_loss_sum += loss_sum.item<double>();
+    checkpoint("last.ckpt");
+    summary.complete = false;
+    summary.train_loss = state_.epoch_loss_sum / static_cast<double>(std::max<std::int64_t>(1, state_.batch_in_epoch));
+    return summary;
+  }
+  const double epoch_loss_sum = state_.epoch_loss_sum + loss_sum.item<double>();
+  summary.train_loss = epoch_loss_sum / static_cast<double>(std::max<std::int64_t>(1, state_.batch_in_epoch));
+  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  summary.images_per_second = static_cast<double>(images) / std::max(1e-9, summary.seconds);
+
+  const auto validation = evaluate(model_, evaluator_, validation_batches_);
+  summary.validation_accuracy = validation.accuracy;
+  summary.validation_threshold_accuracy = validation.has_threshold ? validation.threshold_accuracy : std::nan("");
+  state_.epoch = epoch + 1;
+  state_.batch_in_epoch = 0;
+  state_.epoch_loss_sum = 0;
+  if (validation.accuracy > state_.best_validation_accuracy) {
+    state_.best_validation_accuracy = validation.accuracy;
+    state_.best_epoch = state_.epoch;
+    summary.best = true;
+    checkpoint("best.ckpt");
+  }
+  std::map<std::string, double> row = {{"epoch", static_cast<double>(summary.epoch)},
+                                       {"learning_rate", summary.learning_rate},
+                                       {"train_loss", summary.train_loss},
+                                       {"validation_accuracy", summary.validation_accuracy},
+                                       {"images_per_second", summary.images_per_second},
+                                       {"seconds", summary.seconds}};
+  if (validation.has_threshold) row["validation_threshold_accuracy"] = summary.validation_threshold_accuracy;
+  run_.append_metrics(row);
+  checkpoint("last.ckpt");
+  return summary;
+}
+
+std::vector<EpochSummary> Trainer::fit(std::int64_t max_steps) {
+  std::vector<EpochSummary> done;
+  const std::int64_t first_step = state_.step;
+  while (state_.epoch < options_.recipe().epochs()) {
+    const std::int64_t left = max_steps > 0 ? max_steps - (state_.step - first_step) : 0;
+    if (max_steps > 0 && left <= 0) break;
+    done.push_back(train_epoch(left));
+    if (!done.back().complete) break;
+  }
+  return done;
+}
+
+eval::EvaluationResult Trainer::finish(const data::ImageDataset& test_set) {
+  if (test_set.num_classes() != labels_->num_classes())
+    throw InvalidArgument(fmt::format("Trainer: the test set has {} classes, the labels {}", test_set.num_classes(), labels_->num_classes()));
+  if (std::filesystem::exists(run_.file("best.ckpt"))) load_checkpoint(run_.file("best.ckpt"), *model_, nullptr);
+  auto test_batches = evaluation_batches(test_set, torch::arange(test_set.size(), torch::TensorOptions().dtype(torch::kLong)), statistics_);
+  const auto result = evaluate(model_, evaluator_, test_batches);
+  nlohmann::json j;
+  j["labelrep_version"] = version();
+  j["test"] = result_json(result);
+  j["best_epoch"] = state_.best_epoch;
+  j["best_validation_accuracy"] = state_.best_validation_accuracy;
+  j["epochs"] = state_.epoch;
+  j["labels"] = {{"kind", labels_->name()}, {"classes", labels_->num_classes()}, {"shape", labels_->label_shape()},
+                 {"categorical", labels_->is_categorical()}};
+  j["parameters"] = model_->parameter_count();
+  j["config"] = nlohmann::json::parse(options_.config_json());
+  run_.write_result(j.dump(2) + "\n");
+  return result;
+}
+
+}  // namespace labelrep::train

@@ -1,0 +1,58 @@
+// `labelrep train ... --out RUN_DIR`: one run of the paper's protocol (see train/experiment.hpp).
+#include <fmt/format.h>
+
+#include <iostream>
+
+#include "commands.hpp"
+#include "labelrep/train/experiment.hpp"
+
+namespace labelrep::cli {
+
+void print_experiment_result(const train::ExperimentResult& r) {
+  std::cout << fmt::format("{}: {} labels, test accuracy {:.2f}%", r.run_dir, r.label_kind, 100 * r.test_accuracy);
+  if (r.has_threshold) std::cout << fmt::format(", threshold accuracy {:.2f}%", 100 * r.test_threshold_accuracy);
+  std::cout << fmt::format(" (best epoch {}, validation {:.2f}%{})\n", r.best_epoch, 100 * r.best_validation_accuracy,
+                           r.trained_now ? fmt::format(", trained in {:.0f} s", r.train_seconds) : ", already finished");
+}
+
+void add_experiment_options(CLI::App& cmd, train::ExperimentConfig& c) {
+  cmd.add_option("--dataset", c.dataset, "fashion-mnist, cifar10, cifar100 or cifar100-coarse")->capture_default_str();
+  cmd.add_option("--data-dir", c.data_dir, "Directory of the dataset files (CIFAR: the binary version)");
+  cmd.add_option("--encoder", c.encoder, "resnet<6n+2> (resnet32, resnet110, ...), vgg19 or small-cnn")->capture_default_str();
+  cmd.add_option("--epochs", c.epochs, "Epochs (the paper: 200 categorical, 600 high-dimensional)")->capture_default_str();
+  cmd.add_option("--seed", c.seed, "Seed of the split, data level, batch order, augmentation and initial weights")->capture_default_str();
+  cmd.add_option("--level", c.level, "Data level: percent of the training pool to train on")->capture_default_str();
+  cmd.add_option_function<std::string>(
+         "--level-base",
+         [&c](const std::string& v) { c.level_base = v == "training-set" ? data::LevelBase::kTrainingSet : data::LevelBase::kPool; },
+         "What the level is a percentage of: pool (default) or training-set (the authors' code)")
+      ->check(CLI::IsMember({"pool", "training-set"}));
+  cmd.add_option("--validation", c.validation, "Training images held out for model selection")->capture_default_str();
+  cmd.add_option("--device", c.device, "cpu, cuda or cuda:N")->capture_default_str();
+  cmd.add_option("--batch-size", c.batch_size, "Batch size")->capture_default_str();
+  cmd.add_option("--lr", c.learning_rate, "Initial learning rate (×0.1 at each milestone)")->capture_default_str();
+  cmd.add_option("--momentum", c.momentum, "SGD momentum")->capture_default_str();
+  cmd.add_option("--weight-decay", c.weight_decay, "Weight decay (default: the paper's, 1e-4; 5e-4 for VGG19 with categories)");
+  cmd.add_option("--milestones", c.milestones, "Epoch fractions where the learning rate drops ×0.1")->delimiter(',')->capture_default_str();
+  cmd.add_option("--warmup", c.warmup_epochs, "Linear learning-rate warm-up, in epochs")->capture_default_str();
+  cmd.add_option("--label-size", c.label_size, "Side of square label kinds")->capture_default_str();
+  cmd.add_option("--threshold", c.threshold, "Threshold of the threshold accuracy (mean smooth-L1 to the true label)")->capture_default_str();
+  cmd.add_option("--checkpoint-every", c.checkpoint_every_steps, "Also checkpoint every N steps (0: each epoch only)")->capture_default_str();
+  cmd.add_option("--threads", c.threads, "Intra-op CPU threads (0: libtorch's default)")->capture_default_str();
+}
+
+void add_train_command(CLI::App& app) {
+  auto config = std::make_shared<train::ExperimentConfig>();
+  auto* cmd = app.add_subcommand("train", "Train and evaluate one model (resumes an interrupted run in the same --out)");
+  cmd->add_option("--label", config->label, "Label kind (category, constant, uniform, lowdim, composite, ...) or a .npy file")
+      ->capture_default_str();
+  auto* label_seed = cmd->add_option("--label-seed", config->label_seed, "Seed of random label kinds (default: the kind's)");
+  add_experiment_options(*cmd, *config);
+  cmd->add_option("--out", config->out, "Run directory (config.json, metrics.csv, checkpoints, result.json)")->required();
+  cmd->callback([config, label_seed] {
+    config->has_label_seed = label_seed->count() > 0;
+    print_experiment_result(train::run_experiment(*config));
+  });
+}
+
+}  // namespace labelrep::cli
