@@ -140,9 +140,14 @@ class HeaderParser {
   std::vector<int64_t> parse_shape() {
     expect('(');
     std::vector<int64_t> dims;
+    bool comma_after_last = false;
     while (true) {
       skip_space();
-      if (peek() == ')') break;
+      if (peek() == ')') {
+        // Python reads "(12)" as the integer 12, not a tuple, and numpy refuses it; so does labelrep.
+        if (dims.size() == 1 && !comma_after_last) fail(offset(), "a one-element shape needs a trailing comma, as in (12,)");
+        break;
+      }
       const std::uint64_t at = offset();
       if (peek() < '0' || peek() > '9') fail(at, "shape entries must be non-negative integers");
       std::uint64_t value = 0;
@@ -156,7 +161,8 @@ class HeaderParser {
       dims.push_back(static_cast<int64_t>(value));
       if (dims.size() > 32) fail(at, "shape has more than 32 dimensions");
       skip_space();
-      if (peek() == ',') {
+      comma_after_last = peek() == ',';
+      if (comma_after_last) {
         ++pos_;
         continue;
       }
@@ -236,13 +242,19 @@ Header parse_header(const std::string& name, const std::string& prefix, std::uin
   Header header = HeaderParser(name, text, text_size, header_start).parse();
   header.data_offset = header_start + header_size;
 
-  std::uint64_t count = 1;
+  // As numpy does ("array is too big"), the byte size over the non-zero dimensions must fit in int64,
+  // even when another dimension is 0: torch would otherwise compute strides that overflow.
+  std::int64_t nonzero_bytes = static_cast<std::int64_t>(header.dtype.item_size);
+  bool empty = false;
   for (const int64_t d : header.shape) {
-    if (__builtin_mul_overflow(count, static_cast<std::uint64_t>(d), &count))
-      throw FormatError(name, header_start, "shape's element count overflows 64 bits");
+    if (d == 0) {
+      empty = true;
+      continue;
+    }
+    if (__builtin_mul_overflow(nonzero_bytes, d, &nonzero_bytes))
+      throw FormatError(name, header_start, "the shape's byte size overflows a signed 64-bit integer");
   }
-  if (__builtin_mul_overflow(count, static_cast<std::uint64_t>(header.dtype.item_size), &header.data_bytes))
-    throw FormatError(name, header_start, "shape's byte size overflows 64 bits");
+  header.data_bytes = empty ? 0 : static_cast<std::uint64_t>(nonzero_bytes);
   const std::uint64_t available = file_size - header.data_offset;
   if (available < header.data_bytes)
     throw FormatError(name, file_size,
@@ -345,6 +357,9 @@ torch::Tensor read_npy(const std::string& path) {
 std::string encode_npy(const torch::Tensor& tensor) {
   if (!tensor.defined()) throw InvalidArgument("encode_npy: tensor is undefined");
   const std::string descr = descr_for(tensor.scalar_type());
+  // numpy 1.x (NPY_MAXDIMS) and read_npy stop at 32 dimensions: never write a file they cannot read.
+  if (tensor.dim() > 32)
+    throw InvalidArgument(fmt::format("encode_npy: tensor has {} dimensions; .npy files hold at most 32", tensor.dim()));
   const torch::Tensor data = tensor.detach().to(torch::kCPU).contiguous();
   std::string shape = "(";
   for (std::size_t i = 0; i < static_cast<std::size_t>(data.dim()); ++i)
@@ -352,15 +367,15 @@ std::string encode_npy(const torch::Tensor& tensor) {
   shape += ")";
   std::string dict = fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}", descr, shape);
   // Pad with spaces and end with '\n' so that the data starts on a 64-byte boundary (numpy >= 1.14).
-  std::size_t preamble = 10;
-  std::size_t total = preamble + dict.size() + 1;
-  const bool v2 = total > 65535 + 10;
-  if (v2) preamble = 12;
-  total = preamble + dict.size() + 1;
-  const std::size_t padded = (total + 63) / 64 * 64;
-  dict.append(padded - total, ' ');
+  // Version 1.0 has a 2-byte header length: the *padded* length must fit, else use version 2.0.
+  auto padded_header_size = [&](std::size_t preamble) {
+    return (preamble + dict.size() + 1 + 63) / 64 * 64 - preamble;
+  };
+  const bool v2 = padded_header_size(10) > 65535;
+  const std::size_t preamble = v2 ? 12 : 10;
+  const std::size_t header_size = padded_header_size(preamble);
+  dict.append(header_size - dict.size() - 1, ' ');
   dict.push_back('\n');
-  const std::size_t header_size = dict.size();
   std::string out;
   const std::size_t nbytes = static_cast<std::size_t>(data.numel()) * data.element_size();
   out.reserve(preamble + header_size + nbytes);

@@ -28,8 +28,8 @@ LABELREP_API torch::Tensor read_npy(const std::string& path);
 /// Parses .npy bytes held in memory; `name` is used in error messages in place of a path.
 LABELREP_API torch::Tensor decode_npy(const std::string& bytes, const std::string& name);
 
-/// Serialises a tensor (any device; float32, float64, int32, int64, uint8, bool) to .npy bytes.
-/// Throws InvalidArgument for other dtypes.
+/// Serialises a tensor (any device; float32, float64, int32, int64, uint8, bool; at most 32
+/// dimensions, numpy's limit) to .npy bytes. Throws InvalidArgument for other dtypes or more dimensions.
 LABELREP_API std::string encode_npy(const torch::Tensor& tensor);
 
 /// Writes a tensor as a .npy file atomically (see write_file_atomically). Throws InvalidArgument for
