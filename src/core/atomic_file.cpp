@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fmt/format.h>
@@ -22,12 +23,14 @@ std::string parent_directory(const std::string& path) {
   return parent.empty() ? std::string(".") : parent.string();
 }
 
-// Closes the descriptor and removes the temporary file unless committed.
+// Closes the descriptor and removes the temporary file unless committed. Errors name the destination,
+// the path the caller asked for, and mention the temporary file in the message.
 class TemporaryFile {
  public:
-  explicit TemporaryFile(std::string path) : path_(std::move(path)) {
+  TemporaryFile(std::string path, std::string destination)
+      : path_(std::move(path)), destination_(std::move(destination)) {
     fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd_ < 0) throw IoError(path_, "cannot create temporary file: " + errno_text());
+    if (fd_ < 0) throw IoError(destination_, fmt::format("cannot create temporary file {}: {}", path_, errno_text()));
   }
   TemporaryFile(const TemporaryFile&) = delete;
   TemporaryFile& operator=(const TemporaryFile&) = delete;
@@ -39,12 +42,13 @@ class TemporaryFile {
   void close_or_throw() {
     const int fd = fd_;
     fd_ = -1;
-    if (::close(fd) != 0) throw IoError(path_, "close failed: " + errno_text());
+    if (::close(fd) != 0) throw IoError(destination_, fmt::format("close of {} failed: {}", path_, errno_text()));
   }
   void mark_committed() { committed_ = true; }
 
  private:
   std::string path_;
+  std::string destination_;
   int fd_ = -1;
   bool committed_ = false;
 };
@@ -54,7 +58,7 @@ class TemporaryFile {
 void write_file_atomically(const std::string& path, const std::string& bytes) {
   if (path.empty()) throw InvalidArgument("output path is empty");
   const std::string temporary = fmt::format("{}.tmp.{}", path, ::getpid());
-  TemporaryFile file(temporary);
+  TemporaryFile file(temporary, path);
   std::size_t written = 0;
   while (written < bytes.size()) {
     const ssize_t n = ::write(file.fd(), bytes.data() + written, bytes.size() - written);
@@ -110,18 +114,32 @@ std::string read_file(const std::string& path, std::uint64_t max_bytes) {
 }
 
 int remove_stale_temporaries(const std::string& directory) {
+  namespace fs = std::filesystem;
   std::error_code ec;
   int removed = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(directory, ec)) {
-    const std::string name = entry.path().filename().string();
+  fs::directory_iterator it(directory, ec);
+  if (ec) throw IoError(directory, "cannot list directory: " + ec.message());
+  // Iterate with increment(ec): the throwing operator++ would let a std::filesystem_error escape.
+  for (; it != fs::directory_iterator(); it.increment(ec)) {
+    const std::string name = it->path().filename().string();
     const auto marker = name.rfind(".tmp.");
     if (marker == std::string::npos) continue;
     const std::string pid_text = name.substr(marker + 5);
-    if (pid_text.empty() || pid_text.find_first_not_of("0123456789") != std::string::npos) continue;
+    // write_file_atomically only makes regular files named with a real pid; anything else is not ours.
+    // (A number beyond pid_t would wrap to -1 or another process: kill(-1, 0) asks about every process.)
+    if (pid_text.empty() || pid_text.size() > 9 || pid_text.find_first_not_of("0123456789") != std::string::npos)
+      continue;
+    std::error_code type_ec;
+    if (!it->is_regular_file(type_ec)) continue;
     const long pid = std::strtol(pid_text.c_str(), nullptr, 10);
     const bool alive = pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
     if (alive) continue;
-    if (std::filesystem::remove(entry.path(), ec)) ++removed;
+    std::error_code remove_ec;
+    if (fs::remove(it->path(), remove_ec)) {
+      ++removed;
+    } else if (remove_ec) {
+      throw IoError(it->path().string(), "cannot remove stale temporary file: " + remove_ec.message());
+    }
   }
   if (ec) throw IoError(directory, "cannot list directory: " + ec.message());
   return removed;
