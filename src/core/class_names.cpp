@@ -61,7 +61,7 @@ std::vector<std::string> resolve_class_names(const std::string& spec, const std:
     start = comma + 1;
   }
   if (names.size() == 1)
-    throw InvalidArgument(fmt::format("{} '{}' is not a known dataset (cifar10, cifar100, fashion-mnist), a count, or a list of at least two names",
+    throw InvalidArgument(fmt::format("{} '{}' is not a known dataset (cifar10, cifar100, cifar100-coarse, fashion-mnist), a count, or a list of at least two names",
                                       argument, spec));
   return names;
 }
