@@ -8,8 +8,54 @@
 #include <fmt/format.h>
 
 #include "labelrep/core/error.hpp"
+#include "models/module_copy.hpp"
 
 namespace labelrep::models {
+namespace detail {
+
+void copy_module_state(const torch::nn::Module& from, torch::nn::Module& to, const torch::optional<torch::Device>& device) {
+  torch::NoGradGuard no_grad;
+  const auto copy = [&](const torch::Tensor& source) {
+    return device && source.device() != *device ? source.to(*device) : source.clone();
+  };
+  auto to_parameters = to.named_parameters();
+  const auto from_parameters = from.named_parameters();
+  auto to_buffers = to.named_buffers();
+  const auto from_buffers = from.named_buffers();
+  if (to_parameters.size() != from_parameters.size() || to_buffers.size() != from_buffers.size())
+    throw Error(fmt::format("clone of {}: the rebuilt module has {} parameters and {} buffers, the original {} and {}", from.name(),
+                            to_parameters.size(), to_buffers.size(), from_parameters.size(), from_buffers.size()));
+  for (const auto& item : from_parameters) {
+    const auto* target = to_parameters.find(item.key());
+    if (target == nullptr) throw Error(fmt::format("clone of {}: the rebuilt module has no parameter {}", from.name(), item.key()));
+    // set_data keeps the rebuilt tensor's identity (what the rebuilt module holds) and gives it a copy.
+    torch::Tensor parameter = *target;
+    parameter.set_data(copy(item.value()));
+    parameter.requires_grad_(item.value().requires_grad());
+  }
+  for (const auto& item : from_buffers) {
+    const auto* target = to_buffers.find(item.key());
+    if (target == nullptr) throw Error(fmt::format("clone of {}: the rebuilt module has no buffer {}", from.name(), item.key()));
+    torch::Tensor buffer = *target;
+    buffer.set_data(copy(item.value()));
+  }
+  copy_modes(from, to);
+}
+
+void copy_modes(const torch::nn::Module& from, torch::nn::Module& to) {
+  // train()/eval() recurse, so setting the modes in pre-order (parents first) leaves each as it was.
+  // modules() returns shared_ptrs, which a module not owned by one (a stack object) cannot give.
+  std::vector<const torch::nn::Module*> sources{&from};
+  for (const auto& m : from.modules(/*include_self=*/false)) sources.push_back(m.get());
+  std::vector<torch::nn::Module*> targets{&to};
+  for (const auto& m : to.modules(/*include_self=*/false)) targets.push_back(m.get());
+  if (sources.size() != targets.size())
+    throw Error(fmt::format("clone of {}: the rebuilt module has {} submodules, the original {}", from.name(), targets.size(), sources.size()));
+  for (std::size_t i = 0; i < sources.size(); ++i) targets[i]->train(sources[i]->is_training());
+}
+
+}  // namespace detail
+
 namespace {
 
 torch::nn::Conv2d conv3x3(std::int64_t in, std::int64_t out, std::int64_t stride, bool bias) {
@@ -17,10 +63,12 @@ torch::nn::Conv2d conv3x3(std::int64_t in, std::int64_t out, std::int64_t stride
 }
 
 // The CIFAR BasicBlock: two 3×3 convolutions with BN, ReLU after the sum, a 1×1 conv + BN shortcut
-// where the shape changes. Names (conv1, bn1, conv2, bn2, shortcut) are the checkpoint format.
+// where the shape changes. Internal: it is only ever built inside ResNetCifarImpl, whose clone()
+// rebuilds it, so it needs no clone() of its own. Names (conv1, bn1, conv2, bn2, shortcut) are the
+// checkpoint format.
 class BasicBlockImpl : public torch::nn::Module {
  public:
-  BasicBlockImpl(std::int64_t in, std::int64_t out, std::int64_t stride) {
+  BasicBlockImpl(std::int64_t in, std::int64_t out, std::int64_t stride) : torch::nn::Module("BasicBlock") {
     conv1_ = register_module("conv1", conv3x3(in, out, stride, false));
     bn1_ = register_module("bn1", torch::nn::BatchNorm2d(out));
     conv2_ = register_module("conv2", conv3x3(out, out, 1, false));
@@ -50,36 +98,63 @@ void conv_bn_relu(torch::nn::Sequential& body, std::int64_t in, std::int64_t out
   body->push_back(torch::nn::ReLU());
 }
 
-void check_channels(std::int64_t in_channels) {
+void max_pool(torch::nn::Sequential& body) { body->push_back(torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(2).stride(2))); }
+
+void check_channels(const char* encoder, std::int64_t in_channels) {
   if (in_channels < 1 || in_channels > 64)
-    throw InvalidArgument(fmt::format("encoder in_channels must be in [1, 64], got {}", in_channels));
+    throw InvalidArgument(fmt::format("{}: in_channels must be in [1, 64], got {}", encoder, in_channels));
+}
+
+void check_resnet_depth(std::int64_t depth) {
+  if (depth < 8 || depth > 1202 || (depth - 2) % 6 != 0)
+    throw InvalidArgument(fmt::format("ResNet depth must be 6n+2 (8, 14, 20, 32, 56, 110, ...) up to 1202, got {}", depth));
 }
 
 }  // namespace
 
-torch::Tensor Encoder::forward(const torch::Tensor& images) {
+// ---- Encoder ------------------------------------------------------------------------------------
+
+torch::Tensor Encoder::feature_map(const torch::Tensor& images) {
   check_images(images);
-  return pool(feature_map(images));
+  return compute_feature_map(images);
+}
+
+torch::Tensor Encoder::pool(const torch::Tensor& feature_map) {
+  if (!feature_map.defined() || feature_map.dim() != 4 || feature_map.size(1) != feature_dim())
+    throw InvalidArgument(fmt::format("{}: pool needs a feature map [N, {}, h, w]", name(), feature_dim()));
+  return feature_map.mean({2, 3});
+}
+
+torch::Tensor Encoder::forward(const torch::Tensor& images) { return pool(feature_map(images)); }
+
+std::shared_ptr<torch::nn::Module> Encoder::clone(const torch::optional<torch::Device>& device) const {
+  auto copy = rebuild();
+  detail::copy_module_state(*this, *copy, device);
+  return copy;
+}
+
+void Encoder::clone_(torch::nn::Module& other, const torch::optional<torch::Device>& device) {
+  detail::copy_module_state(other, *this, device);
 }
 
 void Encoder::check_images(const torch::Tensor& images) const {
   if (!images.defined() || images.dim() != 4)
-    throw InvalidArgument(fmt::format("encoder: images must be [N, C, H, W], got {} dimensions", images.defined() ? images.dim() : 0));
+    throw InvalidArgument(fmt::format("{}: images must be [N, C, H, W], got {} dimensions", name(), images.defined() ? images.dim() : 0));
   if (images.size(1) != in_channels())
-    throw InvalidArgument(fmt::format("encoder: images have {} channels but the encoder was built for {}", images.size(1), in_channels()));
+    throw InvalidArgument(fmt::format("{}: images have {} channels but the encoder was built for {}", name(), images.size(1), in_channels()));
   if (images.size(2) < min_input_size() || images.size(3) < min_input_size())
-    throw InvalidArgument(fmt::format("encoder: images are {}x{} but {} needs at least {}x{}", images.size(2), images.size(3), name(),
+    throw InvalidArgument(fmt::format("{}: images are {}x{} but it needs at least {}x{}", name(), images.size(2), images.size(3),
                                       min_input_size(), min_input_size()));
   if (!images.is_floating_point())
-    throw InvalidArgument("encoder: images must be floating point (normalised), not " + std::string(c10::toString(images.scalar_type())));
+    throw InvalidArgument(fmt::format("{}: images must be floating point (normalised), not {}", name(), c10::toString(images.scalar_type())));
 }
 
-ResNetCifar::ResNetCifar(const ResNetCifarOptions& options) : Encoder("ResNetCifar"), options_(options) {
-  const std::int64_t depth = options.depth();
-  if (depth < 8 || (depth - 2) % 6 != 0 || depth > 1202)
-    throw InvalidArgument(fmt::format("ResNet depth must be 6n+2 (8, 14, 20, 32, 56, 110, ...) up to 1202, got {}", depth));
-  check_channels(options.in_channels());
-  const std::int64_t n = (depth - 2) / 6;
+// ---- ResNetCifar --------------------------------------------------------------------------------
+
+ResNetCifarImpl::ResNetCifarImpl(const ResNetCifarOptions& options_) : Encoder("ResNetCifar"), options(options_) {
+  check_resnet_depth(options.depth());
+  check_channels("ResNetCifar", options.in_channels());
+  const std::int64_t n = (options.depth() - 2) / 6;
   torch::nn::Sequential body;
   body->push_back("conv1", conv3x3(options.in_channels(), 16, 1, false));
   body->push_back("bn1", torch::nn::BatchNorm2d(16));
@@ -95,65 +170,69 @@ ResNetCifar::ResNetCifar(const ResNetCifarOptions& options) : Encoder("ResNetCif
   body_ = register_module("body", body);
 }
 
-torch::Tensor ResNetCifar::feature_map(const torch::Tensor& images) {
-  check_images(images);
-  return body_->forward(images);
-}
-torch::Tensor ResNetCifar::pool(const torch::Tensor& map) { return map.mean({2, 3}); }
+torch::Tensor ResNetCifarImpl::compute_feature_map(const torch::Tensor& images) { return body_->forward(images); }
 
-Vgg19::Vgg19(const Vgg19Options& options) : Encoder("Vgg19"), options_(options) {
-  check_channels(options.in_channels());
-  const std::int64_t cfg[] = {64, 64, 0, 128, 128, 0, 256, 256, 256, 256, 0, 512, 512, 512, 512, 0, 512, 512, 512, 512, 0};
+std::shared_ptr<Encoder> ResNetCifarImpl::rebuild() const { return std::make_shared<ResNetCifarImpl>(options); }
+
+// ---- VGG19 --------------------------------------------------------------------------------------
+
+VGG19Impl::VGG19Impl(const VGG19Options& options_) : Encoder("VGG19"), options(options_) {
+  check_channels("VGG19", options.in_channels());
+  constexpr std::int64_t kPool = 0;
+  const std::int64_t cfg[] = {64,  64,  kPool, 128, 128, kPool, 256, 256, 256, 256, kPool,
+                              512, 512, 512,   512, kPool, 512, 512, 512, 512, kPool};
   torch::nn::Sequential body;
   std::int64_t in = options.in_channels();
   for (const std::int64_t v : cfg) {
-    if (v == 0) {
-      body->push_back(torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(2).stride(2)));
+    if (v == kPool) {
+      max_pool(body);
     } else {
-      conv_bn_relu(body, in, v, /*bias=*/true);  // torchvision's VGG keeps conv biases before BN
+      conv_bn_relu(body, in, v, /*bias=*/true);  // torchvision's VGG and the reference keep conv biases before BN
       in = v;
     }
   }
   body_ = register_module("body", body);
 }
 
-torch::Tensor Vgg19::feature_map(const torch::Tensor& images) {
-  check_images(images);
-  return body_->forward(images);
-}
-// 32×32 inputs end at 1×1; larger ones are averaged so that the feature size stays 512.
-torch::Tensor Vgg19::pool(const torch::Tensor& map) { return map.mean({2, 3}); }
+torch::Tensor VGG19Impl::compute_feature_map(const torch::Tensor& images) { return body_->forward(images); }
 
-SmallCnn::SmallCnn(const SmallCnnOptions& options) : Encoder("SmallCnn"), options_(options) {
-  check_channels(options.in_channels());
+std::shared_ptr<Encoder> VGG19Impl::rebuild() const { return std::make_shared<VGG19Impl>(options); }
+
+// ---- SmallCnn -----------------------------------------------------------------------------------
+
+SmallCnnImpl::SmallCnnImpl(const SmallCnnOptions& options_) : Encoder("SmallCnn"), options(options_) {
+  check_channels("SmallCnn", options.in_channels());
   const std::int64_t w = options.width();
   if (w < 1 || w > 512) throw InvalidArgument(fmt::format("SmallCnn width must be in [1, 512], got {}", w));
+  // Two convolutions before each pooling give the 28×28 stage a 5×5 receptive field at little cost;
+  // the third stage runs at 7×7, where one convolution is enough before global pooling.
   torch::nn::Sequential body;
   conv_bn_relu(body, options.in_channels(), w, false);
   conv_bn_relu(body, w, w, false);
-  body->push_back(torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(2).stride(2)));
+  max_pool(body);
   conv_bn_relu(body, w, 2 * w, false);
   conv_bn_relu(body, 2 * w, 2 * w, false);
-  body->push_back(torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(2).stride(2)));
+  max_pool(body);
   conv_bn_relu(body, 2 * w, 4 * w, false);
   body_ = register_module("body", body);
 }
 
-torch::Tensor SmallCnn::feature_map(const torch::Tensor& images) {
-  check_images(images);
-  return body_->forward(images);
-}
-torch::Tensor SmallCnn::pool(const torch::Tensor& map) { return map.mean({2, 3}); }
+torch::Tensor SmallCnnImpl::compute_feature_map(const torch::Tensor& images) { return body_->forward(images); }
+
+std::shared_ptr<Encoder> SmallCnnImpl::rebuild() const { return std::make_shared<SmallCnnImpl>(options); }
+
+// ---- factory ------------------------------------------------------------------------------------
 
 std::shared_ptr<Encoder> make_encoder(const std::string& name, std::int64_t in_channels) {
-  if (name == "vgg19") return std::make_shared<Vgg19>(Vgg19Options().in_channels(in_channels));
-  if (name == "small-cnn") return std::make_shared<SmallCnn>(SmallCnnOptions().in_channels(in_channels));
+  if (name == "vgg19") return std::make_shared<VGG19Impl>(VGG19Options().in_channels(in_channels));
+  if (name == "small-cnn") return std::make_shared<SmallCnnImpl>(SmallCnnOptions().in_channels(in_channels));
+  // "resnet" + at most 4 digits: longer numbers would overflow nothing but are no ResNet anyone builds.
   if (name.rfind("resnet", 0) == 0 && name.size() > 6 && name.size() <= 10 &&
       name.find_first_not_of("0123456789", 6) == std::string::npos) {
     const std::int64_t depth = std::stoll(name.substr(6));
     if (depth < 8 || (depth - 2) % 6 != 0)
       throw InvalidArgument(fmt::format("encoder '{}': a CIFAR ResNet's depth is 6n+2 (resnet20, resnet32, resnet56, resnet110, ...)", name));
-    return std::make_shared<ResNetCifar>(ResNetCifarOptions(depth).in_channels(in_channels));
+    return std::make_shared<ResNetCifarImpl>(ResNetCifarOptions(depth).in_channels(in_channels));
   }
   throw InvalidArgument(fmt::format("unknown encoder '{}' (known: resnet<6n+2> such as resnet32 and resnet110, vgg19, small-cnn)", name));
 }

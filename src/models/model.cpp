@@ -1,21 +1,43 @@
 #include "labelrep/models/model.hpp"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
 
+
 #include "labelrep/core/error.hpp"
+#include "models/module_copy.hpp"
 
 namespace labelrep::models {
 
-ModelImpl::ModelImpl(std::shared_ptr<Encoder> encoder, std::shared_ptr<Decoder> decoder)
-    : encoder_(std::move(encoder)), decoder_(std::move(decoder)) {
-  if (!encoder_ || !decoder_) throw InvalidArgument("Model needs an encoder and a decoder");
-  register_module("encoder", encoder_);
-  register_module("decoder", decoder_);
+namespace {
+void check_parts(const std::shared_ptr<Encoder>& encoder, const std::shared_ptr<Decoder>& decoder) {
+  if (!encoder || !decoder) throw InvalidArgument("Model needs an encoder and a decoder");
+  if (decoder->in_features() != encoder->feature_dim())
+    throw InvalidArgument(fmt::format("Model: the decoder takes {} features but the encoder gives {}", decoder->in_features(),
+                                      encoder->feature_dim()));
+}
+}  // namespace
+
+ModelImpl::ModelImpl(const ModelOptions& options) : torch::nn::Module("Model") {
+  auto encoder = make_encoder(options.encoder(), options.in_channels());
+  auto decoder = make_decoder(encoder->feature_dim(), options.label_shape(), options.categorical());
+  encoder_ = register_module("encoder", std::move(encoder));
+  decoder_ = register_module("decoder", std::move(decoder));
+}
+
+ModelImpl::ModelImpl(std::shared_ptr<Encoder> encoder, std::shared_ptr<Decoder> decoder) : torch::nn::Module("Model") {
+  check_parts(encoder, decoder);
+  encoder_ = register_module("encoder", std::move(encoder));
+  decoder_ = register_module("decoder", std::move(decoder));
 }
 
 torch::Tensor ModelImpl::forward(const torch::Tensor& images) { return decoder_->forward(encoder_->forward(images)); }
 
 torch::Tensor ModelImpl::features(const torch::Tensor& images) { return encoder_->forward(images); }
+
+torch::Tensor ModelImpl::forward_from_feature_map(const torch::Tensor& feature_map) {
+  return decoder_->forward(encoder_->pool(feature_map));
+}
 
 std::int64_t ModelImpl::parameter_count() const {
   std::int64_t n = 0;
@@ -23,22 +45,42 @@ std::int64_t ModelImpl::parameter_count() const {
   return n;
 }
 
-namespace {
-std::shared_ptr<Decoder> decoder_for(std::int64_t in_features, const std::vector<std::int64_t>& shape, bool categorical) {
+std::shared_ptr<torch::nn::Module> ModelImpl::clone(const torch::optional<torch::Device>& device) const {
+  auto copy = std::make_shared<ModelImpl>(std::dynamic_pointer_cast<Encoder>(encoder_->clone(device)),
+                                          std::dynamic_pointer_cast<Decoder>(decoder_->clone(device)));
+  detail::copy_modes(*this, *copy);
+  return copy;
+}
+
+void ModelImpl::clone_(torch::nn::Module& other, const torch::optional<torch::Device>& device) {
+  auto* source = dynamic_cast<ModelImpl*>(&other);
+  if (source == nullptr) throw Error(fmt::format("Model: cannot clone a {} into a Model", other.name()));
+  auto copy = std::dynamic_pointer_cast<ModelImpl>(source->clone(device));
+  // A Cloneable parent's reset() built this model afresh, possibly with other parts than the source
+  // (a composed model); take the copied parts in their place.
+  encoder_ = replace_module("encoder", copy->encoder_);
+  decoder_ = replace_module("decoder", copy->decoder_);
+  detail::copy_modes(*source, *this);
+}
+
+Model deep_copy(const Model& model, const torch::optional<torch::Device>& device) {
+  return Model(std::dynamic_pointer_cast<ModelImpl>(model->clone(device)));
+}
+
+std::shared_ptr<Decoder> make_decoder(std::int64_t in_features, const std::vector<std::int64_t>& shape, bool categorical) {
   if (categorical) {
     if (shape.size() != 1) throw InvalidArgument("categorical labels must be vectors [C]");
-    return std::make_shared<CategoryDecoder>(in_features, shape[0]);
+    return std::make_shared<CategoryDecoderImpl>(CategoryDecoderOptions(in_features, shape[0]));
   }
-  if (shape.size() == 1) return std::make_shared<DenseDecoder>(in_features, shape[0]);
-  if (shape.size() == 2 && shape[0] == shape[1]) return std::make_shared<LabelDecoder>(LabelDecoderOptions(in_features, shape[0]));
+  if (shape.size() == 1) return std::make_shared<DenseDecoderImpl>(DenseDecoderOptions(in_features, shape[0]));
+  if (shape.size() == 2 && shape[0] == shape[1]) return std::make_shared<LabelDecoderImpl>(LabelDecoderOptions(in_features, shape[0]));
   std::string text;
   for (auto d : shape) text += (text.empty() ? "" : "x") + std::to_string(d);
-  throw InvalidArgument(fmt::format("no decoder for labels of shape {} (vectors and square matrices are supported)", text));
+  throw InvalidArgument(fmt::format("no decoder for labels of shape [{}] (vectors and square matrices are supported)", text));
 }
-}  // namespace
 
 std::shared_ptr<Decoder> make_decoder(std::int64_t in_features, const labels::LabelRepresentation& labels) {
-  return decoder_for(in_features, labels.label_shape(), labels.is_categorical());
+  return make_decoder(in_features, labels.label_shape(), labels.is_categorical());
 }
 
 Model make_model(const std::string& encoder, std::int64_t in_channels, const labels::LabelRepresentation& labels) {
@@ -46,9 +88,22 @@ Model make_model(const std::string& encoder, std::int64_t in_channels, const lab
 }
 
 Model make_model(const std::string& encoder, std::int64_t in_channels, const std::vector<std::int64_t>& label_shape, bool categorical) {
-  auto enc = make_encoder(encoder, in_channels);
-  auto dec = decoder_for(enc->feature_dim(), label_shape, categorical);
-  return Model(std::move(enc), std::move(dec));
+  return Model(ModelOptions(encoder, label_shape).in_channels(in_channels).categorical(categorical));
+}
+
+Model make_model(const std::string& encoder, std::int64_t in_channels, const labels::LabelRepresentation& labels,
+                 std::uint64_t seed) {
+  // No lock held here: the initialisers lock the generator themselves. Other threads drawing from the
+  // global generator meanwhile would see the seeded stream (documented in the header).
+  auto generator = at::detail::getDefaultCPUGenerator();
+  const auto saved = generator.get_state();
+  generator.set_current_seed(seed);
+  struct Restore {
+    at::Generator& generator;
+    const at::Tensor& state;
+    ~Restore() { generator.set_state(state); }
+  } restore{generator, saved};
+  return make_model(encoder, in_channels, labels);
 }
 
 }  // namespace labelrep::models

@@ -1,75 +1,161 @@
 #pragma once
-/// \file decoders.hpp  Heads that turn encoder features into the label's shape.
+/// \file decoders.hpp  Heads that turn encoder features `[N, F]` into the label's shape.
+///
+///   - CategoryDecoder: Linear F → C logits (categorical labels, cross-entropy);
+///   - LabelDecoder: the paper's Table 5, features → an S×S label matrix (speech, composite, uniform,
+///     constant, shuffle: 64×64; BERT: 48×48);
+///   - DenseDecoder: features → a D-vector (low-dim: 10, GloVe: 50).
+///
+/// Held the torch way (`LabelDecoderImpl` + `TORCH_MODULE(LabelDecoder)`); `clone()` is a deep copy.
+/// Registered names are the checkpoint format and never change.
+///
+/// Example:
+/// \code
+///   labelrep::models::LabelDecoder decoder(labelrep::models::LabelDecoderOptions(64, 64));
+///   torch::Tensor matrices = decoder(features);   // [N, 64] -> [N, 64, 64]
+/// \endcode
 
 #include <cstdint>
+#include <string>
 #include <torch/arg.h>
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/pimpl.h>
 #include <vector>
 
 #include "labelrep/export.hpp"
 
 namespace labelrep::models {
 
-/// The interface of every decoder: features `[N, F]` → outputs `[N, ...output_shape()]`.
+/// The interface of every decoder: features `[N, in_features()]` → outputs `[N, ...output_shape()]`.
+///
+/// To write your own, derive from Decoder, register every submodule in the constructor and implement
+/// compute(), in_features(), output_shape() and rebuild() (a fresh decoder with the same options,
+/// which clone() copies the weights into).
 class LABELREP_API Decoder : public torch::nn::Module {
  public:
-  virtual torch::Tensor forward(const torch::Tensor& features) = 0;
+  /// requires: features `[N, in_features()]`, floating point.
+  /// ensures: `[N, ...output_shape()]`. throws: InvalidArgument for other shapes.
+  torch::Tensor forward(const torch::Tensor& features);
+  virtual std::int64_t in_features() const = 0;
+  /// The shape of one output: `{C}`, `{S, S}` or `{D}`.
   virtual std::vector<std::int64_t> output_shape() const = 0;
+
+  /// Deep copy: a rebuilt decoder with this one's parameters, buffers and train/eval modes.
+  std::shared_ptr<torch::nn::Module> clone(const torch::optional<torch::Device>& device = torch::nullopt) const override;
 
  protected:
   explicit Decoder(const std::string& name) : torch::nn::Module(name) {}
-};
-
-/// Linear layer to C class logits (categorical labels).
-class LABELREP_API CategoryDecoder final : public Decoder {
- public:
-  /// Throws InvalidArgument for non-positive sizes.
-  CategoryDecoder(std::int64_t in_features, std::int64_t num_classes);
-  torch::Tensor forward(const torch::Tensor& features) override;
-  std::vector<std::int64_t> output_shape() const override { return {classes_}; }
+  /// The computation; `features` are already checked.
+  virtual torch::Tensor compute(const torch::Tensor& features) = 0;
+  virtual std::shared_ptr<Decoder> rebuild() const = 0;
 
  private:
-  std::int64_t classes_;
-  torch::nn::Sequential body_{nullptr};
+  void clone_(torch::nn::Module& other, const torch::optional<torch::Device>& device) override;
 };
 
-/// The paper's label decoder (Table 5): BatchNorm1d + LeakyReLU(0.01) + Linear to 64, viewed as
-/// 64×1×1, a transposed convolution to b×b (kernel b, stride 1), then k doublings by transposed
-/// convolutions (kernel 4, stride 2, padding 1) with BatchNorm2d + LeakyReLU(0.01) between. Channels
-/// after the first layer are 64, then max(8, 64/2^i), and 1 at the end. For a side S the rule is:
-/// k = the largest number of doublings with S/2^k an integer ≥ 3, b = S/2^k. So 64 = 4·2^4 (the paper's
-/// decoder, exactly), 48 = 3·2^4 (BERT), 32 = 4·2^3.
+/// Options of CategoryDecoder. Example: `CategoryDecoderOptions(64, 10)`.
+struct LABELREP_API CategoryDecoderOptions {
+  CategoryDecoderOptions(std::int64_t in_features, std::int64_t num_classes)
+      : in_features_(in_features), num_classes_(num_classes) {}
+  TORCH_ARG(std::int64_t, in_features);
+  TORCH_ARG(std::int64_t, num_classes);
+};
+
+/// One linear layer to C class logits, `[N, F]` → `[N, C]`. Registered names: `linear.{weight,bias}`.
+class LABELREP_API CategoryDecoderImpl final : public Decoder {
+ public:
+  /// throws: InvalidArgument for in_features or num_classes < 1.
+  explicit CategoryDecoderImpl(const CategoryDecoderOptions& options);
+  std::int64_t in_features() const override { return options.in_features(); }
+  std::vector<std::int64_t> output_shape() const override { return {options.num_classes()}; }
+
+  CategoryDecoderOptions options;
+
+ protected:
+  torch::Tensor compute(const torch::Tensor& features) override;
+  std::shared_ptr<Decoder> rebuild() const override;
+
+ private:
+  torch::nn::Linear linear_{nullptr};
+};
+TORCH_MODULE(CategoryDecoder);
+
+/// Options of LabelDecoder: the input features and the side S of the square label matrix.
+/// Example: `LabelDecoderOptions(512, 48)` for VGG19 and BERT labels.
 struct LABELREP_API LabelDecoderOptions {
   LabelDecoderOptions(std::int64_t in_features, std::int64_t size) : in_features_(in_features), size_(size) {}
   TORCH_ARG(std::int64_t, in_features);
+  /// Side S of the output, 3 to 1024.
   TORCH_ARG(std::int64_t, size);
 };
 
-class LABELREP_API LabelDecoder final : public Decoder {
+/// The paper's label decoder (Table 5), generalised to any side S ≥ 3.
+///
+/// BatchNorm1d(F) + LeakyReLU(0.01) + Linear F→64, viewed as 64×1×1; a transposed convolution
+/// 64→64 with kernel b, stride 1, padding 0 to b×b; then k doublings, each BatchNorm2d +
+/// LeakyReLU(0.01) + a transposed convolution with kernel 4, stride 2, padding 1. The doublings have
+/// max(8, 64/2^i) output channels (i = 1..k), except the last, which has 1. The output is squeezed to
+/// `[N, S, S]` so that it matches label targets.
+///
+/// The rule for S: k is the largest number of halvings that leaves an integer b = S/2^k ≥ 3. So
+///   64 = 4·2^4: 1→4→8→16→32→64, channels 64, 32, 16, 8, 1 (exactly the paper's decoder and the
+///               reference's: 113,321 parameters after 64 features);
+///   48 = 3·2^4: 1→3→6→12→24→48 (BERT labels), 32 = 4·2^3, 96 = 3·2^5;
+///   odd S such as 7: b = 7, k = 0, and a final BN + LeakyReLU + 1×1 transposed convolution to 1
+///   channel. Every size is built exactly, without resizing.
+///
+/// Registered names: `dense.{0,2}` (BatchNorm1d, Linear), `up.<i>` for the i-th layer of the
+/// upsampling sequence (`up.0` the first transposed convolution; for S = 64 the last is `up.12`).
+class LABELREP_API LabelDecoderImpl final : public Decoder {
  public:
-  /// Throws InvalidArgument for in_features < 1 or size not in [3, 1024].
-  explicit LabelDecoder(const LabelDecoderOptions& options);
-  torch::Tensor forward(const torch::Tensor& features) override;  // [N, S, S]
-  std::vector<std::int64_t> output_shape() const override { return {options_.size(), options_.size()}; }
+  /// throws: InvalidArgument for in_features < 1 or size outside [3, 1024].
+  explicit LabelDecoderImpl(const LabelDecoderOptions& options);
+  std::int64_t in_features() const override { return options.in_features(); }
+  std::vector<std::int64_t> output_shape() const override { return {options.size(), options.size()}; }
+  /// b and k of the rule above, for the configured size.
+  std::int64_t base_size() const noexcept { return base_; }
+  std::int64_t doublings() const noexcept { return doublings_; }
+
+  LabelDecoderOptions options;
+
+ protected:
+  torch::Tensor compute(const torch::Tensor& features) override;
+  std::shared_ptr<Decoder> rebuild() const override;
 
  private:
-  LabelDecoderOptions options_;
+  std::int64_t base_ = 0, doublings_ = 0;
   torch::nn::Sequential dense_{nullptr}, up_{nullptr};
 };
+TORCH_MODULE(LabelDecoder);
 
-/// For vector labels (low-dim, GloVe): BatchNorm1d + LeakyReLU(0.01) + Linear to D, the label
-/// decoder's dense part.
-class LABELREP_API DenseDecoder final : public Decoder {
+/// Options of DenseDecoder. Example: `DenseDecoderOptions(64, 50)` for GloVe labels.
+struct LABELREP_API DenseDecoderOptions {
+  DenseDecoderOptions(std::int64_t in_features, std::int64_t dimension) : in_features_(in_features), dimension_(dimension) {}
+  TORCH_ARG(std::int64_t, in_features);
+  TORCH_ARG(std::int64_t, dimension);
+};
+
+/// For vector labels (low-dim, GloVe): BatchNorm1d(F) + LeakyReLU(0.01) + Linear F→D, the label
+/// decoder's dense part with D outputs instead of 64, so vector and matrix labels get the same head
+/// up to the reshaping. `[N, F]` → `[N, D]`. Registered names: `body.{0,2}` (BatchNorm1d, Linear).
+class LABELREP_API DenseDecoderImpl final : public Decoder {
  public:
-  /// Throws InvalidArgument for non-positive sizes.
-  DenseDecoder(std::int64_t in_features, std::int64_t dimension);
-  torch::Tensor forward(const torch::Tensor& features) override;
-  std::vector<std::int64_t> output_shape() const override { return {dimension_}; }
+  /// throws: InvalidArgument for in_features or dimension < 1.
+  explicit DenseDecoderImpl(const DenseDecoderOptions& options);
+  std::int64_t in_features() const override { return options.in_features(); }
+  std::vector<std::int64_t> output_shape() const override { return {options.dimension()}; }
+
+  DenseDecoderOptions options;
+
+ protected:
+  torch::Tensor compute(const torch::Tensor& features) override;
+  std::shared_ptr<Decoder> rebuild() const override;
 
  private:
-  std::int64_t dimension_;
   torch::nn::Sequential body_{nullptr};
 };
+TORCH_MODULE(DenseDecoder);
 
 }  // namespace labelrep::models
