@@ -15,8 +15,10 @@ namespace detail {
 
 void copy_module_state(const torch::nn::Module& from, torch::nn::Module& to, const torch::optional<torch::Device>& device) {
   torch::NoGradGuard no_grad;
+  // Always a new tensor: to() returns its input when it is already on the device (`cuda` matches a
+  // tensor on `cuda:0`), which would leave the copy sharing the original's storage; copy=true forbids it.
   const auto copy = [&](const torch::Tensor& source) {
-    return device && source.device() != *device ? source.to(*device) : source.clone();
+    return device ? source.to(*device, source.scalar_type(), /*non_blocking=*/false, /*copy=*/true) : source.clone();
   };
   auto to_parameters = to.named_parameters();
   const auto from_parameters = from.named_parameters();

@@ -284,6 +284,10 @@ CATCH_TEST_CASE("clone() is a deep copy", "[models]") {
   CATCH_CHECK(!copy->is_training());
   CATCH_CHECK(!copy->encoder().is_training());
   CATCH_CHECK(copy->decoder().is_training());
+  // Naming the device the model is already on still copies.
+  const models::Model on_cpu = models::deep_copy(model, torch::Device(torch::kCPU));
+  CATCH_CHECK(on_cpu->parameters()[0].data_ptr() != model->parameters()[0].data_ptr());
+  CATCH_CHECK(torch::equal(on_cpu->parameters()[0], model->parameters()[0]));
 
   // Changing the copy leaves the original alone, and the reverse.
   const auto before = model->named_parameters()["encoder.body.conv1.weight"].clone();
@@ -356,4 +360,28 @@ CATCH_TEST_CASE("a tiny model trains: gradients reach the first layer and the lo
     (step == 0 ? first : last) = loss.item<double>();
   }
   CATCH_CHECK(last < 0.8 * first);
+}
+
+CATCH_TEST_CASE("deep_copy to and on a CUDA device gives independent weights", "[models][cuda]") {
+  if (!torch::cuda::is_available()) {
+    CATCH_WARN("no CUDA device: skipped");
+    return;
+  }
+  torch::manual_seed(6);
+  auto model = models::make_model("resnet20", 3, {64, 64}, false);
+  model->to(torch::kCUDA);
+  model->eval();
+  // `cuda` (no index) names the device the model is on (`cuda:0`): the copy must still own its storage.
+  auto copy = models::deep_copy(model, torch::Device(torch::kCUDA));
+  const auto a = model->named_parameters(), b = copy->named_parameters();
+  for (const auto& item : a) {
+    CATCH_CHECK(b[item.key()].is_cuda());
+    CATCH_CHECK(b[item.key()].data_ptr() != item.value().data_ptr());
+  }
+  for (const auto& item : model->named_buffers()) CATCH_CHECK(copy->named_buffers()[item.key()].data_ptr() != item.value().data_ptr());
+  torch::NoGradGuard no_grad;
+  const auto images = torch::randn({2, 3, 32, 32}, torch::kCUDA);
+  CATCH_CHECK(torch::allclose(copy(images), model(images)));
+  const auto back = models::deep_copy(model, torch::Device(torch::kCPU));
+  CATCH_CHECK(back->parameters()[0].device().is_cpu());
 }

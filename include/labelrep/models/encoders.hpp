@@ -154,7 +154,8 @@ struct LABELREP_API SmallCnnOptions {
 /// with width, 2·width and 4·width channels: two convolutions then 2×2 max pooling in the first two
 /// stages, one convolution in the third, then global average pooling (4·width features). With the
 /// default width 32 (32-64-128) it has 139,168 parameters, costs about 22 M multiply-adds per 28×28
-/// image, and trains Fashion-MNIST past 88% test accuracy in two epochs.
+/// image; a PyTorch replica of it reached 90.9% Fashion-MNIST test accuracy after two epochs (SGD with
+/// momentum, one-cycle learning rate peaking at 0.1, batch 128, no augmentation).
 ///
 /// Registered names: `body.<i>` for the i-th layer of the sequence, `body.0` the first convolution.
 class LABELREP_API SmallCnnImpl final : public Encoder {
