@@ -378,8 +378,14 @@ SpeechLabelStages speech_label_stages(const Waveform& waveform, const SpeechLabe
   if (o.size() < 1 || o.size() > 4096) throw InvalidArgument(fmt::format("speech_label: size must be in [1, 4096], got {}", o.size()));
   if (!(o.top_db() > 0)) throw InvalidArgument(fmt::format("speech_label: top_db must be positive, got {}", o.top_db()));
   if (waveform.samples.empty()) throw InvalidArgument("speech_label: the waveform is empty");
-  for (float v : waveform.samples)
+  bool audible = false;
+  for (float v : waveform.samples) {
     if (!std::isfinite(v)) throw InvalidArgument("speech_label: the waveform has NaN or infinite samples");
+    audible = audible || v != 0.0f;
+  }
+  // librosa's trim keeps an all-zero signal whole (every frame is 0 dB below its max), which would
+  // give a label of zeros that says nothing: refuse it.
+  if (!audible) throw InvalidArgument("speech_label: the waveform is all zeros");
   SpeechLabelStages s;
   s.resampled = resample_kaiser_best(waveform, o.sample_rate());
   const std::vector<float>& y = s.resampled.samples;

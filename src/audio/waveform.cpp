@@ -19,6 +19,12 @@
 #endif
 #ifdef LABELREP_HAS_ESPEAK
 #include <espeak-ng/speak_lib.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
 #endif
 
 namespace labelrep::audio {
@@ -277,7 +283,7 @@ namespace {
 #ifdef LABELREP_HAS_ESPEAK
 // espeak-ng is one global engine with global settings and a global callback: every use holds this.
 std::mutex g_espeak_mutex;
-std::vector<short>* g_espeak_sink = nullptr;  // guarded by g_espeak_mutex
+std::vector<short>* g_espeak_sink = nullptr;  // guarded by g_espeak_mutex (or private to a child process)
 
 int collect_samples(short* wav, int count, espeak_EVENT*) {
   if (wav != nullptr && count > 0 && g_espeak_sink != nullptr) g_espeak_sink->insert(g_espeak_sink->end(), wav, wav + count);
@@ -295,6 +301,98 @@ int espeak_rate_locked() {
     espeak_SetSynthCallback(collect_samples);
   }
   return rate;
+}
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+// How a --voice is selected: a language ("en-gb", matched through the voices' language lists, which is
+// what `espeak-ng -v` accepts) or a voice name / identifier ("English (America)", "gmw/en-US").
+struct VoiceChoice {
+  bool by_language = false;
+  std::string value;
+};
+VoiceChoice resolve_voice_locked(const std::string& wanted) {
+  const std::string key = lower(wanted);
+  for (const espeak_VOICE** v = espeak_ListVoices(nullptr); v != nullptr && *v != nullptr; ++v)
+    for (const char* p = (*v)->languages; p != nullptr && *p != 0; p += std::strlen(p + 1) + 2)
+      if (lower(p + 1) == key) return {true, p + 1};
+  for (const espeak_VOICE** v = espeak_ListVoices(nullptr); v != nullptr && *v != nullptr; ++v)
+    if (((*v)->name != nullptr && lower((*v)->name) == key) || ((*v)->identifier != nullptr && lower((*v)->identifier) == key))
+      return {false, (*v)->identifier};
+  throw InvalidArgument(fmt::format("text_to_speech: espeak-ng has no voice '{}' (see `labelrep speak --list-voices`)", wanted));
+}
+
+// The synthesis itself, in a child process. espeak-ng keeps state between utterances that no API
+// resets (the same text spoken twice gives different samples, and re-initialising hangs), so each
+// utterance is spoken by a fork of this process whose engine was initialised but has never spoken:
+// the same input then always gives the same samples. The child writes its status and the PCM to a
+// pipe and leaves with _exit, running no destructors of the parent's objects.
+std::vector<short> synthesise_in_child(const std::string& text, const TtsOptions& options, const VoiceChoice& voice) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) throw Error(fmt::format("labelrep: text_to_speech: pipe failed: {}", std::strerror(errno)));
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    throw Error(fmt::format("labelrep: text_to_speech: fork failed: {}", std::strerror(errno)));
+  }
+  if (pid == 0) {
+    ::close(fds[0]);
+    std::vector<short> pcm;
+    g_espeak_sink = &pcm;
+    espeak_ERROR status = EE_OK;
+    if (voice.by_language) {
+      espeak_VOICE spec{};
+      spec.languages = voice.value.c_str();
+      status = espeak_SetVoiceByProperties(&spec);
+    } else {
+      status = espeak_SetVoiceByName(voice.value.c_str());
+    }
+    if (status == EE_OK) {
+      espeak_SetParameter(espeakRATE, options.rate(), 0);
+      espeak_SetParameter(espeakPITCH, options.pitch(), 0);
+      status = espeak_Synth(text.c_str(), text.size() + 1, 0, POS_CHARACTER, 0, espeakCHARS_UTF8, nullptr, nullptr);
+      espeak_Synchronize();
+    }
+    const std::int32_t code = status;
+    auto write_all = [&](const void* data, std::size_t size) {
+      const char* p = static_cast<const char*>(data);
+      while (size > 0) {
+        const ssize_t n = ::write(fds[1], p, size);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) ::_exit(3);
+        p += n;
+        size -= static_cast<std::size_t>(n);
+      }
+    };
+    write_all(&code, sizeof code);
+    write_all(pcm.data(), pcm.size() * sizeof(short));
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  std::string bytes;
+  char buffer[65536];
+  while (true) {
+    const ssize_t n = ::read(fds[0], buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    bytes.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(fds[0]);
+  int wstatus = 0;
+  while (::waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0 || bytes.size() < sizeof(std::int32_t))
+    throw Error(fmt::format("labelrep: espeak-ng's synthesis process failed for '{}'", text));
+  std::int32_t code = 0;
+  std::memcpy(&code, bytes.data(), sizeof code);
+  if (code != EE_OK) throw Error(fmt::format("labelrep: espeak-ng failed to speak '{}' (error {})", text, code));
+  std::vector<short> pcm((bytes.size() - sizeof code) / sizeof(short));
+  std::memcpy(pcm.data(), bytes.data() + sizeof code, pcm.size() * sizeof(short));
+  return pcm;
 }
 #endif
 
@@ -319,24 +417,8 @@ Waveform text_to_speech(const std::string& text, const TtsOptions& options) {
 #ifdef LABELREP_HAS_ESPEAK
   std::lock_guard<std::mutex> lock(g_espeak_mutex);
   const int rate = espeak_rate_locked();
-  if (espeak_SetVoiceByName(options.voice().c_str()) != EE_OK)
-    throw InvalidArgument(fmt::format("text_to_speech: espeak-ng has no voice '{}' (see `labelrep voices` or `espeak-ng --voices`)",
-                                      options.voice()));
-  // Every parameter is set on every call: the engine keeps them between calls, and the same input must
-  // give the same samples whatever an earlier call asked for.
-  espeak_SetParameter(espeakRATE, options.rate(), 0);
-  espeak_SetParameter(espeakPITCH, options.pitch(), 0);
-  espeak_SetParameter(espeakVOLUME, 100, 0);
-  espeak_SetParameter(espeakRANGE, 50, 0);
-  espeak_SetParameter(espeakWORDGAP, 0, 0);
-  espeak_SetParameter(espeakPUNCTUATION, espeakPUNCT_NONE, 0);
-  espeak_SetParameter(espeakCAPITALS, 0, 0);
-  std::vector<short> pcm;
-  g_espeak_sink = &pcm;
-  const espeak_ERROR status = espeak_Synth(text.c_str(), text.size() + 1, 0, POS_CHARACTER, 0, espeakCHARS_UTF8, nullptr, nullptr);
-  espeak_Synchronize();
-  g_espeak_sink = nullptr;
-  if (status != EE_OK) throw Error(fmt::format("labelrep: espeak-ng failed to speak '{}' (error {})", text, static_cast<int>(status)));
+  const VoiceChoice voice = resolve_voice_locked(options.voice());
+  const std::vector<short> pcm = synthesise_in_child(text, options, voice);
   if (pcm.empty()) throw Error(fmt::format("labelrep: espeak-ng produced no audio for '{}'", text));
   Waveform w;
   w.sample_rate = rate;

@@ -8,11 +8,15 @@
 #include "labelrep/core/atomic_file.hpp"
 #include "labelrep/core/error.hpp"
 #include "labels/metadata_json.hpp"
+#include "labelrep/labels/embeddings.hpp"
 #include "labelrep/labels/kinds.hpp"
+#include "labelrep/labels/speech.hpp"
 
 namespace labelrep::labels {
 
-std::vector<std::string> label_kinds() { return {"category", "constant", "uniform", "lowdim", "composite"}; }
+std::vector<std::string> label_kinds() {
+  return {"category", "constant", "uniform", "lowdim", "composite", "speech", "shuffle", "glove", "bert"};
+}
 
 std::shared_ptr<const LabelRepresentation> make_labels(const LabelSpec& spec) {
   const auto classes = static_cast<std::int64_t>(spec.class_names.size());
@@ -43,6 +47,26 @@ std::shared_ptr<const LabelRepresentation> make_labels(const LabelSpec& spec) {
     auto o = CompositeLabelsOptions(classes).size(spec.size).value_range(spec.value_range).class_names(spec.class_names);
     if (spec.has_seed) o.seed(spec.seed);
     return std::make_shared<const CompositeLabels>(o);
+  }
+  if (k == "speech" || k == "shuffle") {
+    auto o = SpeechLabelsOptions(spec.class_names).wav_dir(spec.wav_dir).tts(audio::TtsOptions().voice(spec.voice));
+    o.pipeline().size(spec.size);
+    auto speech = std::make_shared<const SpeechLabels>(o);
+    if (k == "speech") return speech;
+    ShuffledSpeechLabelsOptions so;
+    if (spec.has_seed) so.seed(spec.seed);
+    return std::make_shared<const ShuffledSpeechLabels>(*speech, so);
+  }
+  if (k == "glove") {
+    if (spec.glove_file.empty()) throw InvalidArgument("glove labels need a GloVe file (LabelSpec::glove_file, --glove FILE)");
+    return std::make_shared<const GloveLabels>(GloveLabelsOptions(spec.glove_file, spec.class_names));
+  }
+  if (k == "bert") {
+    if (spec.bert_file.empty()) throw InvalidArgument("bert labels need hidden states (LabelSpec::bert_file, --bert FILE)");
+    return std::make_shared<const BertLabels>(BertLabelsOptions(spec.bert_file)
+                                                  .class_names(spec.class_names)
+                                                  .rescale(spec.bert_rescale)
+                                                  .value_range(spec.value_range));
   }
   throw InvalidArgument(fmt::format("unknown label kind '{}' (known: {}, or a path to a .npy file)", k,
                                     fmt::join(label_kinds(), ", ")));

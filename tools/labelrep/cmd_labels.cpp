@@ -2,18 +2,23 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <filesystem>
 #include <iostream>
 
 #include "commands.hpp"
 #include "labelrep/core/class_names.hpp"
+#include "labelrep/core/error.hpp"
 #include "labelrep/labels/factory.hpp"
 #include "labelrep/labels/label_image.hpp"
+#include "labelrep/labels/speech.hpp"
+#include "labelrep/audio/waveform.hpp"
 
 namespace labelrep::cli {
 
 void add_labels_command(CLI::App& app) {
   struct Args {
-    std::string kind, classes, out, png_dir;
+    std::string kind, classes, out, png_dir, voice = "en-us", wav_dir, save_wav_dir, glove, bert;
+    bool bert_raw = false;
     std::uint64_t seed = 0;
     std::int64_t size = 64, dimension = 10;
     double range = 80.0, smoothing = 0.0;
@@ -29,6 +34,13 @@ void add_labels_command(CLI::App& app) {
   cmd->add_option("--range", args->range, "Value range [0, R] of matrix kinds")->capture_default_str();
   cmd->add_option("--smoothing", args->smoothing, "Label smoothing of category labels")->capture_default_str();
   cmd->add_option("--png", args->png_dir, "Also draw each label as a PNG into this directory");
+  cmd->add_option("--voice", args->voice, "speech, shuffle: espeak-ng voice or language (en-us, en-gb, de, fr, ...)")->capture_default_str();
+  cmd->add_option("--wav-dir", args->wav_dir, "speech, shuffle: make the labels from the WAVs in this directory (file-name order) "
+                  "instead of text-to-speech");
+  cmd->add_option("--save-wav", args->save_wav_dir, "speech, shuffle: also write each class's audio as <i>_<name>.wav into this directory");
+  cmd->add_option("--glove", args->glove, "glove: the GloVe text file (e.g. glove.6B.50d.txt)");
+  cmd->add_option("--bert", args->bert, "bert: BERT hidden states, a [C, tokens, 768] .npy or a directory of [tokens, 768] .npy files");
+  cmd->add_flag("--bert-raw", args->bert_raw, "bert: do not min-max scale to [0, range] (as the authors' cifar10_bert.npy)");
   cmd->callback([args, seed] {
     labels::LabelSpec spec;
     spec.kind = args->kind;
@@ -39,7 +51,38 @@ void add_labels_command(CLI::App& app) {
     spec.smoothing = args->smoothing;
     spec.has_seed = seed->count() > 0;
     spec.seed = args->seed;
-    const auto labels = labels::make_labels(spec);
+    spec.voice = args->voice;
+    spec.wav_dir = args->wav_dir;
+    spec.glove_file = args->glove;
+    spec.bert_file = args->bert;
+    spec.bert_rescale = !args->bert_raw;
+    std::shared_ptr<const labels::LabelRepresentation> labels;
+    if (spec.kind == "speech" || spec.kind == "shuffle") {
+      // Built here rather than by make_labels so that the audio is at hand for --save-wav.
+      auto options = labels::SpeechLabelsOptions(spec.class_names).wav_dir(spec.wav_dir).tts(audio::TtsOptions().voice(spec.voice));
+      options.pipeline().size(spec.size);
+      const auto speech = std::make_shared<const labels::SpeechLabels>(options);
+      if (!args->save_wav_dir.empty()) {
+        std::error_code ec;
+        std::filesystem::create_directories(args->save_wav_dir, ec);
+        if (ec) throw IoError(args->save_wav_dir, "cannot create the directory: " + ec.message());
+        for (std::size_t i = 0; i < speech->waveforms().size(); ++i) {
+          std::string name = speech->metadata().class_names[i];
+          for (char& c : name)
+            if (c == '/' || c == ' ') c = '_';
+          audio::write_wav((std::filesystem::path(args->save_wav_dir) / fmt::format("{}_{}.wav", i, name)).string(), speech->waveforms()[i]);
+        }
+        std::cout << fmt::format("wrote {} WAVs to {}\n", speech->waveforms().size(), args->save_wav_dir);
+      }
+      labels = speech;
+      if (spec.kind == "shuffle") {
+        labels::ShuffledSpeechLabelsOptions so;
+        if (spec.has_seed) so.seed(spec.seed);
+        labels = std::make_shared<const labels::ShuffledSpeechLabels>(*speech, so);
+      }
+    } else {
+      labels = labels::make_labels(spec);
+    }
     labels->save(args->out);
     std::cout << fmt::format("wrote {}: {} labels of shape [{}] ({})\n", args->out, labels->num_classes(),
                              fmt::join(labels->label_shape(), ", "), labels->metadata().description);

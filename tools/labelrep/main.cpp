@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   labelrep::cli::add_stats_command(app);
   labelrep::cli::add_demo_command(app);
   labelrep::cli::add_info_command(app);
+  labelrep::cli::add_speak_command(app);
   labelrep::cli::add_data_command(app);
   try {
     app.parse(argc, argv);

@@ -20,6 +20,11 @@ struct LABELREP_API LabelSpec {
   std::uint64_t seed = 0;
   double value_range = 80.0;
   double smoothing = 0.0;                 ///< category only
+  std::string voice = "en-us";            ///< speech, shuffle: espeak-ng voice (when no wav_dir)
+  std::string wav_dir;                    ///< speech, shuffle: one WAV per class instead of text-to-speech
+  std::string glove_file;                 ///< glove: a GloVe text file (required)
+  std::string bert_file;                  ///< bert: hidden states, a [C, tokens, hidden] .npy or a directory (required)
+  bool bert_rescale = true;               ///< bert: min-max scale to [0, value_range]
 };
 
 /// The kind names make_labels() accepts.
