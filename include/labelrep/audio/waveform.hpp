@@ -82,7 +82,9 @@ struct LABELREP_API TtsOptions {
 
 /// Speaks `text` (UTF-8) with libespeak-ng, offline, and returns its PCM at espeak-ng's native rate
 /// (22,050 Hz), scaled from int16 by 1/32768. The same text and options give the same samples, bit for
-/// bit. Serialised internally: espeak-ng is one global, non-thread-safe engine.
+/// bit: espeak-ng keeps state between utterances that no API resets, so each utterance is spoken in a
+/// short-lived fork() of this process whose engine has never spoken. Serialised internally: espeak-ng
+/// is one global, non-thread-safe engine.
 /// Throws InvalidArgument for empty text, an unknown voice or options out of range, Error if
 /// espeak-ng fails or this build has no text-to-speech.
 LABELREP_API Waveform text_to_speech(const std::string& text, const TtsOptions& options = TtsOptions());
