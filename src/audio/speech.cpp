@@ -480,21 +480,24 @@ torch::Tensor mel_to_power(const torch::Tensor& mel_power, const torch::Tensor& 
   torch::Tensor S = torch::clamp_min(torch::matmul(torch::pinverse(W), M), 0.0);
   if (method == MelInversion::kPseudoInverse) return S;
   // Non-negative least squares by accelerated projected gradient (FISTA) from the clipped
-  // pseudo-inverse; the step is 1/L with L the largest eigenvalue of WᵀW (power iteration).
-  const torch::Tensor gram = torch::matmul(W.t(), W);
-  torch::Tensor v = torch::ones({W.size(1), 1}, torch::kFloat64);
+  // pseudo-inverse. The step is 1/L with L the largest eigenvalue of WᵀW, found by power iteration on
+  // the small n_mels × n_mels matrix W·Wᵀ (same non-zero spectrum); the gradient Wᵀ(W·Y − M) is formed
+  // through W, never through the large WᵀW.
+  const torch::Tensor small_gram = torch::matmul(W, W.t());
+  torch::Tensor v = torch::ones({W.size(0), 1}, torch::kFloat64);
   double lipschitz = 0.0;
-  for (int i = 0; i < 100; ++i) {
-    torch::Tensor next = torch::matmul(gram, v);
+  for (int i = 0; i < 200; ++i) {
+    const torch::Tensor next = torch::matmul(small_gram, v);
     lipschitz = next.norm().item<double>() / std::max(1e-300, v.norm().item<double>());
     v = next / std::max(1e-300, next.norm().item<double>());
   }
   if (!(lipschitz > 0)) return S;
-  const torch::Tensor WtM = torch::matmul(W.t(), M);
+  const double step = 1.0 / (lipschitz * (1.0 + 1e-9));  // a hair below 1/L: the power iteration approaches L from below
+  const torch::Tensor Wt = W.t().contiguous();
   torch::Tensor Y = S.clone();
   double t = 1.0;
   for (int i = 0; i < iterations; ++i) {
-    const torch::Tensor next = torch::clamp_min(Y - (torch::matmul(gram, Y) - WtM) / lipschitz, 0.0);
+    const torch::Tensor next = torch::clamp_min(Y - step * torch::matmul(Wt, torch::matmul(W, Y) - M), 0.0);
     const double t_next = (1.0 + std::sqrt(1.0 + 4.0 * t * t)) / 2.0;
     Y = next + ((t - 1.0) / t_next) * (next - S);
     S = next;
