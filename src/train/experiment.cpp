@@ -26,6 +26,7 @@ void ExperimentConfig::validate() const {
   if (validation < 1) throw InvalidArgument(fmt::format("experiment: validation must be at least 1 image, got {}", validation));
   if (!(level > 0 && level <= 100)) throw InvalidArgument(fmt::format("experiment: data level must be in (0, 100] percent, got {}", level));
   if (seed > 0xffffffffULL) throw InvalidArgument(fmt::format("experiment: seed must be below 2^32, got {}", seed));
+  if (crop_padding < 0 || crop_padding > 64) throw InvalidArgument(fmt::format("experiment: crop padding must be in [0, 64], got {}", crop_padding));
   if (threads < 0 || threads > 1024) throw InvalidArgument(fmt::format("experiment: threads must be in [0, 1024], got {}", threads));
   try {
     (void)torch::Device(device);
@@ -53,6 +54,8 @@ std::string ExperimentConfig::to_json() const {
                       {"level", level},
                       {"level_base", level_base_name(level_base)},
                       {"threshold", threshold},
+                      {"crop_padding", crop_padding},
+                      {"horizontal_flip", horizontal_flip},
                       {"checkpoint_every_steps", checkpoint_every_steps},
                       {"threads", threads},
                       {"out", out}};
@@ -93,6 +96,8 @@ ExperimentConfig ExperimentConfig::from_json(const std::string& text, const std:
         if (base != "pool" && base != "training-set") throw FormatError(source, FormatError::kNoOffset, "level_base must be pool or training-set");
         c.level_base = base == "pool" ? data::LevelBase::kPool : data::LevelBase::kTrainingSet;
       } else if (key == "threshold") c.threshold = value.get<double>();
+      else if (key == "crop_padding") c.crop_padding = value.get<std::int64_t>();
+      else if (key == "horizontal_flip") c.horizontal_flip = value.get<bool>();
       else if (key == "checkpoint_every_steps") c.checkpoint_every_steps = value.get<std::int64_t>();
       else if (key == "threads") c.threads = value.get<int>();
       else if (key == "progress") c.progress = value.get<bool>();
@@ -172,6 +177,8 @@ ExperimentResult run_experiment(const ExperimentConfig& config) {
   const auto options = TrainerOptions(recipe)
                            .seed(config.seed)
                            .threshold(config.threshold)
+                           .crop_padding(config.crop_padding)
+                           .horizontal_flip(config.horizontal_flip)
                            .progress(config.progress)
                            .checkpoint_every_steps(config.checkpoint_every_steps)
                            .config_json(config_json.dump());

@@ -91,7 +91,10 @@ Trainer::Trainer(models::Model model, std::shared_ptr<const labels::LabelReprese
       run_(std::move(run)),
       evaluator_(labels_, eval::NearestNeighborOptions().threshold(options_.threshold())),
       batches_(train_set_, train_indices,
-               data::BatcherOptions(statistics_.mean, statistics_.std).batch_size(options_.recipe().batch_size()).seed(options_.seed())),
+               data::BatcherOptions(statistics_.mean, statistics_.std).batch_size(options_.recipe().batch_size())
+                                   .seed(options_.seed())
+                                   .crop_padding(options_.crop_padding())
+                                   .horizontal_flip(options_.horizontal_flip())),
       validation_batches_(evaluation_batches(train_set_, validation_indices.numel() > 0 ? validation_indices : train_indices.slice(0, 0, 1),
                                              statistics_)) {
   options_.recipe().validate();

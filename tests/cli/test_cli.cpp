@@ -100,13 +100,19 @@ CATCH_TEST_CASE("labelrep reports bad input in one line with a non-zero exit cod
   CATCH_CHECK(unwritable.output.find("/nonexistent-dir/x.npy") != std::string::npos);
 }
 
-CATCH_TEST_CASE("labelrep demo writes the label zoo and a report", "[cli]") {
+CATCH_TEST_CASE("labelrep demo trains both label kinds on Fashion-MNIST and writes a report", "[cli]") {
   labelrep_test::TempDir dir;
-  const auto r = run_command(cli() + " demo --out " + dir.file("demo"));
+  // A miniature of the demo: 1% of the pool, one epoch; the real one is `quickstart.sh demo`.
+  const auto r = run_command(cli() + " demo --label composite --epochs 1 --level 1 --validation 500 --out " + dir.file("demo"));
   CATCH_REQUIRE(r.exit_code == 0);
-  CATCH_CHECK(std::filesystem::exists(dir.file("demo/report.md")));
-  CATCH_CHECK(std::filesystem::exists(dir.file("demo/composite/labels.png")));
-  CATCH_CHECK(r.output.find("composite") != std::string::npos);
+  CATCH_CHECK(std::filesystem::exists(dir.file("demo/report/report.md")));
+  CATCH_CHECK(std::filesystem::exists(dir.file("demo/report/index.html")));
+  for (const std::string kind : {"composite", "category"}) {
+    const auto run = dir.file("demo/runs/fashion-mnist-" + kind + "-seed0");
+    CATCH_CHECK(std::filesystem::exists(run + "/result.json"));
+    CATCH_CHECK(r.output.find(kind) != std::string::npos);
+  }
+  CATCH_CHECK(r.output.find("test accuracy") != std::string::npos);
 }
 
 CATCH_TEST_CASE("labelrep info --json prints the reference's parameter counts", "[cli]") {

@@ -40,6 +40,8 @@ train::Trainer make_trainer(const Setup& s, const std::shared_ptr<const labels::
   auto model = models::make_model("small-cnn", 1, *labels, /*seed=*/5);
   const auto options = train::TrainerOptions(train::TrainingRecipe().epochs(epochs).batch_size(32).learning_rate(0.05))
                            .seed(7)
+                           .horizontal_flip(false)  // the quadrant classes are not mirror-symmetric
+                           .crop_padding(2)
                            .progress(false)
                            .checkpoint_every_steps(every)
                            .config_json(R"({"test": true})");

@@ -1,55 +1,51 @@
-// `labelrep demo`: the main job. For now (training lands with the models issue) it builds the label
-// zoo for Fashion-MNIST, draws every set, measures the paper's Table 2 statistics and writes a report.
+// `labelrep demo`: the main job. Trains a classifier on Fashion-MNIST twice with the same seed and
+// encoder — once regressing speech labels (composite Gaussians where text-to-speech is not built in),
+// once with categorical labels — evaluates both on the test set and writes a report.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
-#include <sstream>
 
 #include "commands.hpp"
-#include "labelrep/core/atomic_file.hpp"
-#include "labelrep/core/class_names.hpp"
 #include "labelrep/labels/factory.hpp"
-#include "labelrep/labels/label_image.hpp"
-#include "labelrep/labels/statistics.hpp"
+#include "labelrep/report/report.hpp"
 
 namespace labelrep::cli {
 
 void add_demo_command(CLI::App& app) {
+  auto config = std::make_shared<train::ExperimentConfig>();
+  config->encoder = "small-cnn";
+  config->epochs = 3;
   auto out = std::make_shared<std::string>("labelrep-demo");
-  auto* cmd = app.add_subcommand("demo", "The demo experiment on Fashion-MNIST: label zoo, pictures, statistics, report");
-  cmd->add_option("--out", *out, "Output directory")->capture_default_str();
-  cmd->callback([out] {
-    const auto names = dataset_class_names("fashion-mnist");
-    std::filesystem::create_directories(*out);
-    std::ostringstream report;
-    report << "# labelrep demo: label representations for Fashion-MNIST\n\n"
-           << "Each label kind assigns every class a fixed target. Statistics follow the paper's Table 2 "
-              "conventions (`--preset paper`).\n\n"
-           << "| kind | label shape | entropy (bits) | L1 distance | L2 distance | picture |\n"
-           << "|---|---|---|---|---|---|\n";
-    std::cout << fmt::format("{:<10} {:>10} {:>16} {:>16} {:>16}\n", "kind", "shape", "entropy", "L1", "L2");
-    for (const auto& kind : labels::label_kinds()) {
-      labels::LabelSpec spec;
-      spec.kind = kind;
-      spec.class_names = names;
-      const auto set = labels::make_labels(spec);
-      const std::string dir = (std::filesystem::path(*out) / kind).string();
-      std::filesystem::create_directories(dir);
-      set->save((std::filesystem::path(dir) / (kind + ".npy")).string());
-      labels::write_label_images(*set, dir);
-      const auto stats = labels::label_statistics(set->matrix(), labels::paper_statistics_options(kind));
-      std::string shape;
-      for (auto d : set->label_shape()) shape += (shape.empty() ? "" : "x") + std::to_string(d);
-      std::cout << fmt::format("{:<10} {:>10} {:>7.2f} ± {:<6.2f} {:>7.2f} ± {:<6.2f} {:>7.2f} ± {:<6.2f}\n", kind, shape,
-                               stats.entropy.mean, stats.entropy.std, stats.l1.mean, stats.l1.std, stats.l2.mean, stats.l2.std);
-      report << fmt::format("| {} | {} | {:.2f} ± {:.2f} | {:.2f} ± {:.2f} | {:.2f} ± {:.2f} | ![{}]({}/labels.png) |\n", kind,
-                            shape, stats.entropy.mean, stats.entropy.std, stats.l1.mean, stats.l1.std, stats.l2.mean,
-                            stats.l2.std, kind, kind);
+  auto label = std::make_shared<std::string>();
+  auto* cmd = app.add_subcommand("demo", "The demo experiment: speech vs categorical labels on Fashion-MNIST, with a report");
+  cmd->add_option("--out", *out, "Output directory (runs/ and report/ inside)")->capture_default_str();
+  cmd->add_option("--label", *label, "The high-dimensional label (default: speech if text-to-speech is built in, else composite)");
+  add_experiment_options(*cmd, *config);
+  cmd->callback([config, out, label] {
+    const auto kinds = labels::label_kinds();
+    const bool has_speech = std::find(kinds.begin(), kinds.end(), "speech") != kinds.end();
+    const std::string high = !label->empty() ? *label : has_speech ? "speech" : "composite";
+    const std::string runs = (std::filesystem::path(*out) / "runs").string();
+    std::vector<train::ExperimentResult> results;
+    for (const std::string kind : {high, std::string("category")}) {
+      auto c = *config;
+      c.label = kind;
+      c.out = (std::filesystem::path(runs) / fmt::format("{}-{}-seed{}", c.dataset, kind, c.seed)).string();
+      std::cout << fmt::format("training {} with {} labels ({} epochs on {})...\n", c.encoder, kind, c.epochs, c.dataset) << std::flush;
+      results.push_back(train::run_experiment(c));
+      print_experiment_result(results.back());
     }
-    const std::string report_path = (std::filesystem::path(*out) / "report.md").string();
-    write_file_atomically(report_path, report.str());
-    std::cout << "report: " << report_path << "\n";
+    std::cout << fmt::format("\n{:<12} {:>14} {:>20}\n", "labels", "test accuracy", "threshold accuracy");
+    for (const auto& r : results)
+      std::cout << fmt::format("{:<12} {:>13.2f}% {:>19}\n", r.label_kind, 100 * r.test_accuracy,
+                               r.has_threshold ? fmt::format("{:.2f}%", 100 * r.test_threshold_accuracy) : "–");
+    report::ReportOptions options;
+    options.title = "labelrep demo: speech vs categorical labels on " + config->dataset;
+    const std::string report_dir = (std::filesystem::path(*out) / "report").string();
+    report::write_report(runs, report_dir, options);
+    std::cout << "report: " << report_dir << "/index.html (and report.md)\n";
   });
 }
 

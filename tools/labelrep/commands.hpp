@@ -2,6 +2,8 @@
 // Each subcommand registers itself on the app; its callback does the work through the public API.
 #include <CLI/CLI.hpp>
 
+#include "labelrep/train/experiment.hpp"
+
 namespace labelrep::cli {
 void add_labels_command(CLI::App& app);
 void add_stats_command(CLI::App& app);
@@ -9,4 +11,10 @@ void add_demo_command(CLI::App& app);
 void add_info_command(CLI::App& app);
 void add_speak_command(CLI::App& app);
 void add_data_command(CLI::App& app);
+void add_train_command(CLI::App& app);
+void add_report_command(CLI::App& app);
+
+// Shared by the commands that run experiments (train, demo).
+void add_experiment_options(CLI::App& command, train::ExperimentConfig& config);
+void print_experiment_result(const train::ExperimentResult& result);
 }  // namespace labelrep::cli

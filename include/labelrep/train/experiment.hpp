@@ -37,6 +37,8 @@ struct LABELREP_API ExperimentConfig {
   double level = 100;                     ///< data level, percent
   data::LevelBase level_base = data::LevelBase::kPool;
   double threshold = 3.5;
+  std::int64_t crop_padding = 4;          ///< augmentation: random crops of the image padded by this (0: none)
+  bool horizontal_flip = true;            ///< augmentation: random horizontal flips
   std::int64_t checkpoint_every_steps = 0;
   int threads = 0;                        ///< intra-op threads; 0 keeps libtorch's default
   bool progress = true;

@@ -64,6 +64,11 @@ struct LABELREP_API TrainerOptions {
   TORCH_ARG(std::uint64_t, seed) = 0;
   /// Threshold of the evaluator's threshold accuracy.
   TORCH_ARG(double, threshold) = 3.5;
+  /// Training augmentation (the paper's): random crops of the image zero-padded by this many pixels
+  /// (0: no crops) and random horizontal flips. Turn flips off for data whose classes are not
+  /// mirror-symmetric (digits, text, left/right layouts).
+  TORCH_ARG(std::int64_t, crop_padding) = 4;
+  TORCH_ARG(bool, horizontal_flip) = true;
   /// Show a progress line per epoch on a terminal (quiet when stderr is not one).
   TORCH_ARG(bool, progress) = true;
   /// Also checkpoint every this many steps inside an epoch (0: only at the end of each epoch).

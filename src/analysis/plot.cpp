@@ -1,0 +1,128 @@
+#include "labelrep/analysis/plot.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <fmt/format.h>
+
+#include "labelrep/core/error.hpp"
+
+namespace labelrep::analysis {
+namespace {
+// Colour-blind-safe palette (Okabe–Ito).
+constexpr const char* kColours[] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"};
+
+// "Nice" tick positions covering [low, high].
+std::vector<double> ticks(double low, double high, int target = 5) {
+  const double span = high - low;
+  if (!(span > 0)) return {low};
+  const double raw = span / target;
+  const double magnitude = std::pow(10.0, std::floor(std::log10(raw)));
+  double step = magnitude;
+  for (double m : {1.0, 2.0, 2.5, 5.0, 10.0})
+    if (m * magnitude >= raw) {
+      step = m * magnitude;
+      break;
+    }
+  std::vector<double> out;
+  for (double t = std::ceil(low / step) * step; t <= high + step * 1e-9; t += step) out.push_back(std::abs(t) < step * 1e-9 ? 0.0 : t);
+  return out;
+}
+std::string number(double v) { return fmt::format("{:g}", v); }
+}  // namespace
+
+std::string escape_xml(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+LinePlot::LinePlot(std::string title, std::string x_label, std::string y_label)
+    : title_(std::move(title)), x_label_(std::move(x_label)), y_label_(std::move(y_label)) {}
+
+void LinePlot::add_series(std::string name, std::vector<double> x, std::vector<double> y, std::vector<double> error) {
+  if (x.empty() || x.size() != y.size() || (!error.empty() && error.size() != y.size()))
+    throw InvalidArgument(fmt::format("plot series '{}': x, y (and error) must be non-empty and of equal length", name));
+  for (const auto* values : {&x, &y, &error})
+    for (double v : *values)
+      if (!std::isfinite(v)) throw InvalidArgument(fmt::format("plot series '{}' has a non-finite value", name));
+  series_.push_back({std::move(name), std::move(x), std::move(y), std::move(error)});
+}
+
+void LinePlot::set_y_range(double low, double high) {
+  if (!(high > low)) throw InvalidArgument("plot y range: high must exceed low");
+  fixed_y_ = true;
+  y_low_ = low;
+  y_high_ = high;
+}
+
+std::string LinePlot::svg(int width, int height) const {
+  if (series_.empty()) throw InvalidArgument(fmt::format("plot '{}' has no data", title_));
+  double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+  for (const auto& s : series_) {
+    for (std::size_t i = 0; i < s.x.size(); ++i) {
+      const double e = s.error.empty() ? 0 : s.error[i];
+      x0 = std::min(x0, s.x[i]), x1 = std::max(x1, s.x[i]);
+      y0 = std::min(y0, s.y[i] - e), y1 = std::max(y1, s.y[i] + e);
+    }
+  }
+  if (fixed_y_) y0 = y_low_, y1 = y_high_;
+  if (!(x1 > x0)) x0 -= 1, x1 += 1;
+  if (!(y1 > y0)) y0 -= 0.5, y1 += 0.5;
+  if (!fixed_y_) {
+    const double margin = 0.05 * (y1 - y0);
+    y0 -= margin, y1 += margin;
+  }
+  const double left = 64, right = 150, top = 36, bottom = 48;
+  const double pw = width - left - right, ph = height - top - bottom;
+  auto px = [&](double x) { return left + (x - x0) / (x1 - x0) * pw; };
+  auto py = [&](double y) { return top + (1 - (y - y0) / (y1 - y0)) * ph; };
+  std::string out = fmt::format(
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" viewBox=\"0 0 {} {}\" font-family=\"sans-serif\" "
+      "font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
+      width, height, width, height);
+  out += fmt::format("<text x=\"{}\" y=\"20\" font-size=\"14\" font-weight=\"bold\">{}</text>\n", left, escape_xml(title_));
+  for (double t : ticks(y0, y1)) {
+    out += fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#ddd\"/>\n", left, py(t), left + pw, py(t));
+    out += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>\n", left - 6, py(t) + 4, number(t));
+  }
+  for (double t : ticks(x0, x1)) {
+    out += fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#eee\"/>\n", px(t), top, px(t), top + ph);
+    out += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{}</text>\n", px(t), top + ph + 16, number(t));
+  }
+  out += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#333\"/>\n", left, top, pw, ph);
+  out += fmt::format("<text x=\"{:.1f}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n", left + pw / 2, height - 8, escape_xml(x_label_));
+  out += fmt::format("<text transform=\"translate(14,{:.1f}) rotate(-90)\" text-anchor=\"middle\">{}</text>\n", top + ph / 2,
+                     escape_xml(y_label_));
+  for (std::size_t k = 0; k < series_.size(); ++k) {
+    const auto& s = series_[k];
+    const char* colour = kColours[k % (sizeof kColours / sizeof kColours[0])];
+    if (!s.error.empty()) {
+      std::string band;
+      for (std::size_t i = 0; i < s.x.size(); ++i) band += fmt::format("{:.1f},{:.1f} ", px(s.x[i]), py(s.y[i] + s.error[i]));
+      for (std::size_t i = s.x.size(); i-- > 0;) band += fmt::format("{:.1f},{:.1f} ", px(s.x[i]), py(s.y[i] - s.error[i]));
+      out += fmt::format("<polygon points=\"{}\" fill=\"{}\" fill-opacity=\"0.15\" stroke=\"none\"/>\n", band, colour);
+    }
+    std::string line;
+    for (std::size_t i = 0; i < s.x.size(); ++i) line += fmt::format("{:.1f},{:.1f} ", px(s.x[i]), py(s.y[i]));
+    out += fmt::format("<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\"/>\n", line, colour);
+    for (std::size_t i = 0; i < s.x.size(); ++i)
+      out += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3\" fill=\"{}\"/>\n", px(s.x[i]), py(s.y[i]), colour);
+    const double ly = top + 10 + 18 * static_cast<double>(k);
+    out += fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"{}\" stroke-width=\"2\"/>\n", left + pw + 12, ly,
+                       left + pw + 32, ly, colour);
+    out += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\">{}</text>\n", left + pw + 38, ly + 4, escape_xml(s.name));
+  }
+  out += "</svg>\n";
+  return out;
+}
+
+}  // namespace labelrep::analysis

@@ -1,0 +1,283 @@
+#include "labelrep/report/report.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fmt/format.h>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "labelrep/analysis/plot.hpp"
+#include "labelrep/core/atomic_file.hpp"
+#include "labelrep/core/class_names.hpp"
+#include "labelrep/core/error.hpp"
+#include "labelrep/labels/factory.hpp"
+#include "labelrep/labels/label_image.hpp"
+#include "labelrep/labels/statistics.hpp"
+#include "labelrep/train/run_directory.hpp"
+
+namespace labelrep::report {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::string base64(const std::string& bytes) {
+  static const char* table = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  std::size_t i = 0;
+  for (; i + 2 < bytes.size(); i += 3) {
+    const auto n = (static_cast<unsigned char>(bytes[i]) << 16) | (static_cast<unsigned char>(bytes[i + 1]) << 8) |
+                   static_cast<unsigned char>(bytes[i + 2]);
+    out += table[(n >> 18) & 63], out += table[(n >> 12) & 63], out += table[(n >> 6) & 63], out += table[n & 63];
+  }
+  if (i + 1 == bytes.size()) {
+    const auto n = static_cast<unsigned char>(bytes[i]) << 16;
+    out += table[(n >> 18) & 63], out += table[(n >> 12) & 63], out += "==";
+  } else if (i + 2 == bytes.size()) {
+    const auto n = (static_cast<unsigned char>(bytes[i]) << 16) | (static_cast<unsigned char>(bytes[i + 1]) << 8);
+    out += table[(n >> 18) & 63], out += table[(n >> 12) & 63], out += table[(n >> 6) & 63], out += '=';
+  }
+  return out;
+}
+
+struct Stat {
+  double mean = 0, std = 0;
+  std::size_t n = 0;
+};
+Stat stat(const std::vector<double>& v) {
+  Stat s;
+  s.n = v.size();
+  if (v.empty()) return s;
+  for (double x : v) s.mean += x;
+  s.mean /= static_cast<double>(v.size());
+  for (double x : v) s.std += (x - s.mean) * (x - s.mean);
+  s.std = std::sqrt(s.std / static_cast<double>(v.size()));
+  return s;
+}
+std::string percent(const Stat& s) {
+  return s.n == 0 ? "–" : s.n == 1 ? fmt::format("{:.2f}", 100 * s.mean) : fmt::format("{:.2f} ± {:.2f}", 100 * s.mean, 100 * s.std);
+}
+std::string safe_name(const std::string& text) {
+  std::string out;
+  for (char c : text) out += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  return out;
+}
+std::string str(const json& j, const char* key, const std::string& fallback = "") {
+  return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : fallback;
+}
+
+// A group of runs that differ only in the seed.
+struct Group {
+  std::string dataset, encoder, label, label_kind;
+  double level = 100;
+  std::vector<const RunRecord*> runs;
+  std::vector<double> accuracy, threshold_accuracy;
+};
+
+}  // namespace
+
+std::vector<RunRecord> find_runs(const std::string& root) {
+  if (!fs::is_directory(root)) throw IoError(root, "runs directory not found");
+  std::vector<std::string> candidates;
+  if (fs::exists(fs::path(root) / "result.json")) candidates.push_back(root);
+  for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator(); ++it) {
+    if (it.depth() >= 3) it.disable_recursion_pending();
+    if (it->is_directory() && fs::exists(it->path() / "result.json")) candidates.push_back(it->path().string());
+  }
+  std::sort(candidates.begin(), candidates.end());
+  std::vector<RunRecord> runs;
+  for (const auto& dir : candidates) {
+    RunRecord r;
+    r.directory = dir;
+    const train::RunDirectory run(dir);
+    r.result_json = run.read_result();
+    json result;
+    try {
+      result = json::parse(r.result_json);
+      r.config_json = result.at("config").dump();
+      (void)result.at("test").at("accuracy").get<double>();
+    } catch (const json::exception& e) {
+      throw FormatError(run.file("result.json"), FormatError::kNoOffset, std::string("not a labelrep result: ") + e.what());
+    }
+    for (const auto& row : run.metrics())
+      if (row.count("epoch") && row.count("validation_accuracy")) r.validation_curve.emplace_back(row.at("epoch"), row.at("validation_accuracy"));
+    runs.push_back(std::move(r));
+  }
+  return runs;
+}
+
+std::size_t write_report(const std::string& root, const std::string& out_dir, const ReportOptions& options) {
+  const auto runs = find_runs(root);
+  if (runs.empty()) throw InvalidArgument(fmt::format("no finished runs (directories with result.json) under {}", root));
+  std::error_code ec;
+  fs::create_directories(out_dir, ec);
+  if (ec) throw IoError(out_dir, "cannot create the report directory: " + ec.message());
+
+  // Group by everything but the seed.
+  std::map<std::string, Group> groups;
+  for (const auto& run : runs) {
+    const auto config = json::parse(run.config_json);
+    const auto result = json::parse(run.result_json);
+    Group key;
+    key.dataset = str(config, "dataset", "?");
+    key.encoder = str(config, "encoder", "?");
+    key.label = str(config, "label", "?");
+    key.label_kind = result.at("labels").value("kind", key.label);
+    key.level = config.value("level", 100.0);
+    const std::string id = fmt::format("{}|{}|{}|{:g}", key.dataset, key.encoder, key.label, key.level);
+    auto& g = groups.emplace(id, key).first->second;
+    g.runs.push_back(&run);
+    g.accuracy.push_back(result["test"]["accuracy"].get<double>());
+    if (result["test"].contains("threshold_accuracy")) g.threshold_accuracy.push_back(result["test"]["threshold_accuracy"].get<double>());
+  }
+
+  std::ostringstream html, md;
+  html << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" << analysis::escape_xml(options.title)
+       << "</title>\n<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
+          "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}"
+          "th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}img{image-rendering:pixelated;max-width:100%}"
+          "figure{display:inline-block;margin:0 1em 1em 0}pre{background:#f8f8f8;padding:8px;overflow-x:auto}</style></head><body>\n";
+  html << "<h1>" << analysis::escape_xml(options.title) << "</h1>\n<p>" << runs.size() << " finished run(s) under <code>"
+       << analysis::escape_xml(root) << "</code>.</p>\n";
+  md << "# " << options.title << "\n\n" << runs.size() << " finished run(s) under `" << root << "`.\n\n";
+
+  // Table 1 form.
+  html << "<h2>Test accuracy (Table 1 form)</h2>\n<p>Nearest-label accuracy (argmax for categorical labels) and threshold "
+          "accuracy (mean smooth-L1 to the true label below the threshold), in percent, mean ± std over seeds.</p>\n"
+          "<table><tr><th>dataset</th><th>encoder</th><th>label</th><th>data level %</th><th>seeds</th><th>accuracy</th>"
+          "<th>threshold accuracy</th></tr>\n";
+  md << "## Test accuracy (Table 1 form)\n\nPercent, mean ± std over seeds.\n\n| dataset | encoder | label | data level % | seeds | "
+        "accuracy | threshold accuracy |\n|---|---|---|---|---|---|---|\n";
+  for (const auto& [id, g] : groups) {
+    const auto a = stat(g.accuracy), t = stat(g.threshold_accuracy);
+    html << fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{:g}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                        analysis::escape_xml(g.dataset), analysis::escape_xml(g.encoder), analysis::escape_xml(g.label_kind), g.level,
+                        g.runs.size(), percent(a), percent(t));
+    md << fmt::format("| {} | {} | {} | {:g} | {} | {} | {} |\n", g.dataset, g.encoder, g.label_kind, g.level, g.runs.size(), percent(a),
+                      percent(t));
+  }
+  html << "</table>\n";
+  md << "\n";
+
+  // Accuracy against data level (Figure 4 form) when there are several levels.
+  std::map<std::string, std::map<double, std::vector<double>>> by_level;  // label -> level -> accuracies
+  for (const auto& [id, g] : groups)
+    for (double acc : g.accuracy) by_level[g.dataset + " " + g.encoder + " " + g.label_kind][g.level].push_back(acc);
+  bool several_levels = false;
+  for (const auto& [name, levels] : by_level) several_levels = several_levels || levels.size() > 1;
+  if (several_levels) {
+    analysis::LinePlot plot("Test accuracy against data level", "data level (% of the training pool)", "test accuracy");
+    for (const auto& [name, levels] : by_level) {
+      std::vector<double> x, y, e;
+      for (const auto& [level, accs] : levels) {
+        const auto s = stat(accs);
+        x.push_back(level), y.push_back(s.mean), e.push_back(s.std);
+      }
+      plot.add_series(name, x, y, e);
+    }
+    const std::string svg = plot.svg(760, 420);
+    write_file_atomically((fs::path(out_dir) / "data_efficiency.svg").string(), svg);
+    html << "<h2>Data efficiency (Figure 4 form)</h2>\n" << svg;
+    md << "## Data efficiency (Figure 4 form)\n\n![accuracy against data level](data_efficiency.svg)\n\n";
+  }
+
+  // Validation curves per dataset and encoder.
+  std::map<std::string, std::vector<const RunRecord*>> by_setting;
+  for (const auto& run : runs) {
+    const auto config = json::parse(run.config_json);
+    by_setting[str(config, "dataset") + " · " + str(config, "encoder")].push_back(&run);
+  }
+  html << "<h2>Validation accuracy during training</h2>\n";
+  md << "## Validation accuracy during training\n\n";
+  for (const auto& [setting, members] : by_setting) {
+    analysis::LinePlot plot("Validation accuracy: " + setting, "epoch", "validation accuracy");
+    for (const auto* run : members) {
+      if (run->validation_curve.empty()) continue;
+      const auto config = json::parse(run->config_json);
+      const auto result = json::parse(run->result_json);
+      std::vector<double> x, y;
+      for (const auto& [epoch, acc] : run->validation_curve) x.push_back(epoch), y.push_back(acc);
+      plot.add_series(fmt::format("{} s{} {:g}%", result["labels"].value("kind", "?"), config.value("seed", 0), config.value("level", 100.0)), x, y);
+    }
+    try {
+      const std::string svg = plot.svg(760, 400);
+      const std::string file = "curves_" + safe_name(setting) + ".svg";
+      write_file_atomically((fs::path(out_dir) / file).string(), svg);
+      html << svg;
+      md << "![" << setting << "](" << file << ")\n\n";
+    } catch (const InvalidArgument&) {  // no run of this setting has metrics
+    }
+  }
+
+  // Labels: Table 2 form and pictures (Figure 1).
+  if (options.label_sections) {
+    std::map<std::string, std::pair<std::string, json>> label_sets;  // label -> (dataset, a config using it)
+    for (const auto& run : runs) {
+      const auto config = json::parse(run.config_json);
+      label_sets.emplace(str(config, "dataset") + "|" + str(config, "label") + "|" + std::to_string(config.value("label_size", 64)),
+                         std::make_pair(str(config, "dataset"), config));
+    }
+    html << "<h2>Label statistics (Table 2 form) and label pictures (Figure 1)</h2>\n<table><tr><th>dataset</th><th>label</th>"
+            "<th>shape</th><th>entropy (bits)</th><th>L1</th><th>L2</th></tr>\n";
+    md << "## Label statistics (Table 2 form)\n\n| dataset | label | shape | entropy (bits) | L1 | L2 |\n|---|---|---|---|---|---|\n";
+    std::ostringstream pictures_html, pictures_md;
+    for (const auto& [id, entry] : label_sets) {
+      const auto& [dataset, config] = entry;
+      labels::LabelSpec spec;
+      spec.kind = str(config, "label");
+      spec.size = config.value("label_size", 64);
+      if (config.contains("label_seed")) spec.has_seed = true, spec.seed = config["label_seed"].get<std::uint64_t>();
+      std::shared_ptr<const labels::LabelRepresentation> set;
+      try {
+        spec.class_names = dataset_class_names(dataset);
+        set = labels::make_labels(spec);
+      } catch (const Error& e) {  // e.g. a label file that has moved: say so in the report
+        html << fmt::format("<tr><td>{}</td><td>{}</td><td colspan=\"4\">not available: {}</td></tr>\n", analysis::escape_xml(dataset),
+                            analysis::escape_xml(spec.kind), analysis::escape_xml(e.what()));
+        continue;
+      }
+      const auto stats = labels::label_statistics(set->matrix(), labels::paper_statistics_options(set->name()));
+      std::string shape;
+      for (auto d : set->label_shape()) shape += (shape.empty() ? "" : "×") + std::to_string(d);
+      const auto row = fmt::format("{:.2f} ± {:.2f}|{:.2f} ± {:.2f}|{:.2f} ± {:.2f}", stats.entropy.mean, stats.entropy.std, stats.l1.mean,
+                                   stats.l1.std, stats.l2.mean, stats.l2.std);
+      html << fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.2f} ± {:.2f}</td><td>{:.2f} ± {:.2f}</td><td>{:.2f} ± {:.2f}</td></tr>\n",
+                          analysis::escape_xml(dataset), analysis::escape_xml(set->name()), shape, stats.entropy.mean, stats.entropy.std,
+                          stats.l1.mean, stats.l1.std, stats.l2.mean, stats.l2.std);
+      md << fmt::format("| {} | {} | {} | {:.2f} ± {:.2f} | {:.2f} ± {:.2f} | {:.2f} ± {:.2f} |\n", dataset, set->name(), shape,
+                        stats.entropy.mean, stats.entropy.std, stats.l1.mean, stats.l1.std, stats.l2.mean, stats.l2.std);
+      const std::string dir = (fs::path(out_dir) / ("labels_" + safe_name(dataset + "_" + set->name()))).string();
+      const auto files = labels::write_label_images(*set, dir);
+      const std::string overview = files.back();
+      pictures_html << fmt::format("<figure><img alt=\"{} labels\" src=\"data:image/png;base64,{}\"><figcaption>{}: {}</figcaption></figure>\n",
+                                   analysis::escape_xml(set->name()), base64(read_file(overview)), analysis::escape_xml(dataset),
+                                   analysis::escape_xml(set->name()));
+      pictures_md << fmt::format("**{}: {}**\n\n![{}]({})\n\n", dataset, set->name(), set->name(),
+                                 fs::relative(overview, out_dir).string());
+    }
+    html << "</table>\n<p>Conventions as the paper (docs/labels.md): per-label normalisation with matrix L1 and Frobenius L2 for "
+            "speech, shuffle and composite labels; global normalisation with spectral L2 otherwise.</p>\n"
+         << pictures_html.str();
+    md << "\n" << pictures_md.str();
+  }
+
+  // Every run's configuration.
+  html << "<h2>Runs</h2>\n";
+  md << "## Runs\n\n";
+  for (const auto& run : runs) {
+    const auto result = json::parse(run.result_json);
+    html << fmt::format("<details><summary><code>{}</code>: accuracy {:.2f}%</summary><pre>{}</pre></details>\n",
+                        analysis::escape_xml(run.directory), 100 * result["test"]["accuracy"].get<double>(),
+                        analysis::escape_xml(json::parse(run.config_json).dump(2)));
+    md << fmt::format("- `{}`: accuracy {:.2f}%, config `{}`\n", run.directory, 100 * result["test"]["accuracy"].get<double>(), run.config_json);
+  }
+  html << "</body></html>\n";
+  write_file_atomically((fs::path(out_dir) / "index.html").string(), html.str());
+  write_file_atomically((fs::path(out_dir) / "report.md").string(), md.str());
+  return runs.size();
+}
+
+}  // namespace labelrep::report
