@@ -19,7 +19,7 @@ jobs=${JOBS:-$(nproc)}
 
 # Debian packages labelrep builds and tests with (see docs/getting-started.md for what each is for).
 packages=(build-essential cmake ninja-build pkg-config ccache
-          libtorch-dev libeigen3-dev libfftw3-dev libsndfile1-dev libespeak-ng-dev
+          libtorch-dev libfftw3-dev libsndfile1-dev libespeak-ng-dev
           libfmt-dev catch2 zlib1g-dev libpng-dev nlohmann-json3-dev libcli11-dev
           dataset-fashion-mnist python3-numpy)
 

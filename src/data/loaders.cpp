@@ -172,7 +172,8 @@ void read_cifar_file(const std::string& path, const std::vector<std::int64_t>& r
                         fmt::format("label {} of record {} is out of range [0, {})", labels[i].item<int>(), i, ranges[static_cast<std::size_t>(b)]));
     }
   }
-  images.push_back(raw.slice(1, label_bytes, record).contiguous().view({n, 3, 32, 32}));  // one copy: `bytes` dies here
+  // clone(), not contiguous(): a one-record slice is already contiguous and would keep pointing into `bytes`.
+  images.push_back(raw.slice(1, label_bytes, record).clone(at::MemoryFormat::Contiguous).view({n, 3, 32, 32}));
   targets.push_back(raw.select(1, static_cast<std::int64_t>(use)).to(torch::kLong));  // to() copies: bytes die here
 }
 

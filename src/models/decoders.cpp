@@ -1,6 +1,7 @@
 #include "labelrep/models/decoders.hpp"
 
 #include <algorithm>
+#include <vector>
 #include <torch/nn/modules/activation.h>
 #include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/conv.h>
@@ -23,6 +24,36 @@ torch::nn::LeakyReLU leaky() { return torch::nn::LeakyReLU(torch::nn::LeakyReLUO
 
 torch::nn::ConvTranspose2d transposed(std::int64_t in, std::int64_t out, std::int64_t kernel, std::int64_t stride, std::int64_t padding) {
   return torch::nn::ConvTranspose2d(torch::nn::ConvTranspose2dOptions(in, out, kernel).stride(stride).padding(padding));
+}
+
+// conv_transpose2d(x, w, b, stride 2, padding 1) with a 4×4 kernel, computed as one ordinary 2×2
+// convolution that produces the four output phases at once. Output pixel (2m+a, 2n+c) only meets
+// kernel rows {3, 1} (a = 0) or {2, 0} (a = 1) over input rows {m-1, m} or {m, m+1}, and likewise for
+// columns; over the input padded by one pixel those are rows m+a and m+a+1 of a 2×2 window. Same
+// arithmetic, but libtorch 1.13's CPU transposed convolution is 3–6× slower than its convolution
+// (measured per layer in docs/performance.md), and this layer dominated speech-label training.
+torch::Tensor transposed_conv_4x4_stride2(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
+  const std::int64_t n = x.size(0), h = x.size(2), wd = x.size(3), out = w.size(1);
+  const auto index = torch::TensorOptions().dtype(torch::kLong).device(w.device());
+  const torch::Tensor taps[2] = {torch::tensor({3, 1}, index), torch::tensor({2, 0}, index)};
+  std::vector<torch::Tensor> kernels;
+  for (int a = 0; a < 2; ++a)
+    for (int c = 0; c < 2; ++c) kernels.push_back(w.index_select(2, taps[a]).index_select(3, taps[c]).transpose(0, 1));
+  const auto phases = torch::conv2d(torch::constant_pad_nd(x, {1, 1, 1, 1}), torch::cat(kernels, 0));  // [N, 4·out, H+1, W+1]
+  std::vector<torch::Tensor> parts;
+  for (std::int64_t a = 0; a < 2; ++a)
+    for (std::int64_t c = 0; c < 2; ++c)
+      parts.push_back(phases.slice(1, (2 * a + c) * out, (2 * a + c + 1) * out).slice(2, a, a + h).slice(3, c, c + wd));
+  // [2(a)·2(c), N, out, H, W] → [N, out, H, a, W, c] → [N, out, 2H, 2W]
+  auto y = torch::stack(parts, 0).view({2, 2, n, out, h, wd}).permute({2, 3, 4, 0, 5, 1}).reshape({n, out, 2 * h, 2 * wd});
+  return b.defined() ? y + b.view({1, -1, 1, 1}) : y;
+}
+
+// A transposed convolution of a 1×1 input (stride 1, no padding) is a matrix product.
+torch::Tensor transposed_conv_of_point(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
+  const std::int64_t n = x.size(0), k = w.size(2);
+  auto y = torch::mm(x.reshape({n, w.size(0)}), w.reshape({w.size(0), -1})).view({n, w.size(1), k, w.size(3)});
+  return b.defined() ? y + b.view({1, -1, 1, 1}) : y;
 }
 
 }  // namespace
@@ -75,25 +106,48 @@ LabelDecoderImpl::LabelDecoderImpl(const LabelDecoderOptions& options_) : Decode
                                                           torch::nn::Linear(options.in_features(), kWidth)));
   torch::nn::Sequential up;
   up->push_back(transposed(kWidth, kWidth, base_, 1, 0));  // 1×1 → b×b
+  up_kinds_.push_back(UpKind::kPoint);
   std::int64_t channels = kWidth;
   for (std::int64_t i = 1; i <= doublings_; ++i) {
     up->push_back(torch::nn::BatchNorm2d(channels));
     up->push_back(leaky());
     const std::int64_t out = i == doublings_ ? 1 : std::max<std::int64_t>(8, kWidth >> i);
     up->push_back(transposed(channels, out, 4, 2, 1));  // exact doubling: (h-1)·2 - 2 + 4 = 2h
+    up_kinds_.insert(up_kinds_.end(), {UpKind::kModule, UpKind::kModule, UpKind::kDoubling});
     channels = out;
   }
   if (doublings_ == 0) {  // b×b already: project the channels to one with a 1×1 transposed convolution
     up->push_back(torch::nn::BatchNorm2d(channels));
     up->push_back(leaky());
     up->push_back(transposed(channels, 1, 1, 1, 0));
+    up_kinds_.insert(up_kinds_.end(), {UpKind::kModule, UpKind::kModule, UpKind::kModule});
   }
   up_ = register_module("up", up);
 }
 
 torch::Tensor LabelDecoderImpl::compute(const torch::Tensor& features) {
-  const auto x = dense_->forward(features).view({features.size(0), -1, 1, 1});
-  return up_->forward(x).squeeze(1);  // [N, 1, S, S] → [N, S, S], the shape of label targets
+  auto x = dense_->forward(features).view({features.size(0), -1, 1, 1});
+  // up_ runs layer by layer so that its transposed convolutions take the faster equivalent forms
+  // above; the modules, their parameters and their names stay those of Table 5.
+  std::size_t i = 0;
+  for (auto& layer : *up_) {
+    switch (up_kinds_[i++]) {
+      case UpKind::kPoint: {
+        const auto& conv = *layer.get<torch::nn::ConvTranspose2d>();
+        x = transposed_conv_of_point(x, conv.weight, conv.bias);
+        break;
+      }
+      case UpKind::kDoubling: {
+        const auto& conv = *layer.get<torch::nn::ConvTranspose2d>();
+        x = transposed_conv_4x4_stride2(x, conv.weight, conv.bias);
+        break;
+      }
+      case UpKind::kModule:
+        x = layer.forward(x);
+        break;
+    }
+  }
+  return x.squeeze(1);  // [N, 1, S, S] → [N, S, S], the shape of label targets
 }
 
 std::shared_ptr<Decoder> LabelDecoderImpl::rebuild() const { return std::make_shared<LabelDecoderImpl>(options); }

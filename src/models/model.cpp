@@ -63,6 +63,14 @@ void ModelImpl::clone_(torch::nn::Module& other, const torch::optional<torch::De
   detail::copy_modes(*source, *this);
 }
 
+void set_memory_format(torch::nn::Module& module, c10::MemoryFormat format) {
+  torch::NoGradGuard no_grad;
+  for (auto& t : module.parameters())
+    if (t.dim() == 4) t.set_data(t.data().contiguous(format));
+  for (auto& t : module.buffers())
+    if (t.dim() == 4) t.set_data(t.data().contiguous(format));
+}
+
 Model deep_copy(const Model& model, const torch::optional<torch::Device>& device) {
   return Model(std::dynamic_pointer_cast<ModelImpl>(model->clone(device)));
 }

@@ -1,21 +1,59 @@
 #include "labelrep/train/experiment.hpp"
 
+#include <ATen/Parallel.h>
+#include <torch/cuda.h>
 #include <torch/types.h>
 
+#include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "labelrep/core/error.hpp"
 #include "labelrep/data/loaders.hpp"
 #include "labelrep/labels/factory.hpp"
+#include "labelrep/labels/kinds.hpp"
 #include "labelrep/models/model.hpp"
+#include "labelrep/train/trained_run.hpp"
 #include "labelrep/train/trainer.hpp"
 
 namespace labelrep::train {
 namespace {
 
 const char* level_base_name(data::LevelBase base) { return base == data::LevelBase::kPool ? "pool" : "training-set"; }
+
+data::ChannelStatistics experiment_statistics(const ExperimentConfig& config) {
+  return data::dataset_statistics(config.dataset == "cifar100-coarse" ? "cifar100" : config.dataset);
+}
+
+// Fields run_experiment adds to the configuration it records (they describe, they do not configure).
+constexpr const char* kRecordedFields[] = {"label_kind", "weight_decay_used", "train_images", "in_channels"};
+
+// A run directory holds one experiment: resuming or re-reading it with another configuration would
+// mix two experiments under one name. Fields that do not change the numbers may differ.
+void check_same_experiment(const RunDirectory& run, const ExperimentConfig& config) {
+  nlohmann::json recorded;
+  try {
+    recorded = nlohmann::json::parse(run.read_config());
+  } catch (const nlohmann::json::exception& e) {
+    throw FormatError(run.file("config.json"), FormatError::kNoOffset, std::string("invalid JSON: ") + e.what());
+  }
+  const auto wanted = nlohmann::json::parse(config.to_json());
+  for (const auto& [key, value] : wanted.items()) {
+    if (key == "out" || key == "progress" || key == "threads" || key == "channels_last" || key == "checkpoint_every_steps" || key == "device" || key == "data_dir") continue;
+    if (!recorded.contains(key) || recorded[key] != value)
+      throw InvalidArgument(fmt::format("{} holds a run with {} = {}, not {}: choose another --out for another experiment", run.path(), key,
+                                        recorded.contains(key) ? recorded[key].dump() : "(unset)", value.dump()));
+  }
+  for (const auto& [key, value] : recorded.items()) {
+    const bool described = std::find(std::begin(kRecordedFields), std::end(kRecordedFields), key) != std::end(kRecordedFields);
+    if (!described && !wanted.contains(key))
+      throw InvalidArgument(fmt::format("{} holds a run with {} = {}, unset here: choose another --out for another experiment", run.path(),
+                                        key, value.dump()));
+  }
+}
 
 }  // namespace
 
@@ -56,6 +94,7 @@ std::string ExperimentConfig::to_json() const {
                       {"threshold", threshold},
                       {"crop_padding", crop_padding},
                       {"horizontal_flip", horizontal_flip},
+                      {"channels_last", channels_last},
                       {"checkpoint_every_steps", checkpoint_every_steps},
                       {"threads", threads},
                       {"out", out}};
@@ -98,6 +137,7 @@ ExperimentConfig ExperimentConfig::from_json(const std::string& text, const std:
       } else if (key == "threshold") c.threshold = value.get<double>();
       else if (key == "crop_padding") c.crop_padding = value.get<std::int64_t>();
       else if (key == "horizontal_flip") c.horizontal_flip = value.get<bool>();
+      else if (key == "channels_last") c.channels_last = value.get<bool>();
       else if (key == "checkpoint_every_steps") c.checkpoint_every_steps = value.get<std::int64_t>();
       else if (key == "threads") c.threads = value.get<int>();
       else if (key == "progress") c.progress = value.get<bool>();
@@ -130,23 +170,27 @@ ExperimentResult read_experiment_result(const std::string& run_dir) {
   return r;
 }
 
+data::ImageDataset load_experiment_data(const ExperimentConfig& config, data::Split split) {
+  auto set = data::load_dataset(config.dataset, config.data_dir, split);
+  // Images smaller than 32 px (Fashion-MNIST) are zero-padded to 32 so every encoder fits, as the
+  // reference pipeline does with Pad(2).
+  return set.height() < 32 ? set.pad_to(32) : set;
+}
+
 ExperimentResult run_experiment(const ExperimentConfig& config) {
   config.validate();
   {
     const RunDirectory existing(config.out);
+    if (std::filesystem::exists(existing.file("config.json"))) check_same_experiment(existing, config);
     if (existing.finished()) return read_experiment_result(config.out);
   }
-  if (config.threads > 0) torch::set_num_threads(config.threads);
+  // libtorch as packaged by Debian starts with one intra-op thread whatever the machine has.
+  const int threads = config.threads > 0 ? config.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (at::get_num_threads() != threads) torch::set_num_threads(threads);
   const torch::Device device(config.device);
-  auto train_set = data::load_dataset(config.dataset, config.data_dir, data::Split::kTrain);
-  auto test_set = data::load_dataset(config.dataset, config.data_dir, data::Split::kTest);
-  // Images smaller than 32 px (Fashion-MNIST) are zero-padded to 32 so every encoder fits, as the
-  // reference pipeline does with Pad(2).
-  if (train_set.height() < 32) {
-    train_set = train_set.pad_to(32);
-    test_set = test_set.pad_to(32);
-  }
-  const auto statistics = data::dataset_statistics(config.dataset == "cifar100-coarse" ? "cifar100" : config.dataset);
+  auto train_set = load_experiment_data(config, data::Split::kTrain);
+  auto test_set = load_experiment_data(config, data::Split::kTest);
+  const auto statistics = experiment_statistics(config);
   if (config.validation >= train_set.size())
     throw InvalidArgument(fmt::format("experiment: validation of {} images leaves no training images of {}", config.validation, train_set.size()));
   const auto split = data::make_split(train_set.size(), config.validation, config.seed);
@@ -159,6 +203,9 @@ ExperimentResult run_experiment(const ExperimentConfig& config) {
   spec.has_seed = config.has_label_seed;
   spec.seed = config.label_seed;
   const auto labels = labels::make_labels(spec);
+  // The exact label set beside the checkpoints: analysis (speak, attacks, t-SNE, the report) reads it
+  // back instead of remaking it (text-to-speech voices and label files can change).
+  labels->save(RunDirectory(config.out).file("labels.npy"));
   auto model = models::make_model(config.encoder, train_set.channels(), *labels, config.seed);
   model->to(device);
 
@@ -174,11 +221,13 @@ ExperimentResult run_experiment(const ExperimentConfig& config) {
   config_json["label_kind"] = labels->name();
   config_json["weight_decay_used"] = recipe.weight_decay();
   config_json["train_images"] = pool.size(0);
+  config_json["in_channels"] = train_set.channels();
   const auto options = TrainerOptions(recipe)
                            .seed(config.seed)
                            .threshold(config.threshold)
                            .crop_padding(config.crop_padding)
                            .horizontal_flip(config.horizontal_flip)
+                           .channels_last(config.channels_last)
                            .progress(config.progress)
                            .checkpoint_every_steps(config.checkpoint_every_steps)
                            .config_json(config_json.dump());
@@ -190,6 +239,37 @@ ExperimentResult run_experiment(const ExperimentConfig& config) {
   result.trained_now = true;
   result.train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
+}
+
+TrainedRun load_trained_run(const std::string& run_dir, const std::string& device_name) {
+  if (!std::filesystem::is_directory(run_dir)) throw IoError(run_dir, "not a run directory (it does not exist)");
+  const RunDirectory run(run_dir);
+  TrainedRun loaded;
+  nlohmann::json recorded;
+  try {
+    recorded = nlohmann::json::parse(run.read_config());
+  } catch (const nlohmann::json::exception& e) {
+    throw FormatError(run.file("config.json"), FormatError::kNoOffset, std::string("invalid JSON: ") + e.what());
+  }
+  std::int64_t in_channels = recorded.value("in_channels", recorded.value("dataset", "") == "fashion-mnist" ? 1 : 3);
+  for (const char* field : kRecordedFields) recorded.erase(field);
+  loaded.config = ExperimentConfig::from_json(recorded.dump(), run.file("config.json"));
+  loaded.labels = std::make_shared<const labels::FileLabels>(run.file("labels.npy"));
+  loaded.statistics = experiment_statistics(loaded.config);
+  loaded.checkpoint = run.file(std::filesystem::exists(run.file("best.ckpt")) ? "best.ckpt" : "last.ckpt");
+  if (!std::filesystem::exists(loaded.checkpoint)) throw IoError(loaded.checkpoint, "the run has no checkpoint (best.ckpt or last.ckpt) yet");
+  loaded.model = models::make_model(loaded.config.encoder, in_channels, *loaded.labels);
+  load_checkpoint(loaded.checkpoint, *loaded.model, nullptr);
+  torch::Device device(torch::kCPU);
+  try {
+    device = torch::Device(device_name);
+  } catch (const std::exception&) {
+    throw InvalidArgument(fmt::format("device '{}' is not cpu, cuda or cuda:N", device_name));
+  }
+  if (device.is_cuda() && !torch::cuda::is_available()) throw InvalidArgument(fmt::format("device '{}': CUDA is not available", device_name));
+  loaded.model->to(device);
+  loaded.model->eval();
+  return loaded;
 }
 
 }  // namespace labelrep::train

@@ -106,6 +106,7 @@ Trainer::Trainer(models::Model model, std::shared_ptr<const labels::LabelReprese
   if (device_of(model_) != train_set_.images().device())
     throw InvalidArgument(fmt::format("Trainer: the model is on {} but the data on {}", device_of(model_).str(),
                                       train_set_.images().device().str()));
+  if (options_.channels_last()) models::set_memory_format(*model_, c10::MemoryFormat::ChannelsLast);
   const auto& r = options_.recipe();
   optimizer_ = std::make_unique<torch::optim::SGD>(
       model_->parameters(), torch::optim::SGDOptions(r.learning_rate()).momentum(r.momentum()).weight_decay(r.weight_decay()).nesterov(r.nesterov()));

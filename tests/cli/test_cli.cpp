@@ -4,9 +4,11 @@
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "labelrep/audio/waveform.hpp"
 #include "labelrep/core/npy.hpp"
 #include "support.hpp"
 
@@ -113,6 +115,60 @@ CATCH_TEST_CASE("labelrep demo trains both label kinds on Fashion-MNIST and writ
     CATCH_CHECK(r.output.find(kind) != std::string::npos);
   }
   CATCH_CHECK(r.output.find("test accuracy") != std::string::npos);
+}
+
+CATCH_TEST_CASE("labelrep train writes a run directory, reads a finished run and checks its options; speak --run hears it", "[cli]") {
+  labelrep_test::TempDir dir;
+  const std::string run = dir.file("run");
+  const std::string args = " train --dataset fashion-mnist --label composite --label-size 32 --encoder small-cnn --epochs 1 --level 1 --validation 300 --no-flip --out " + run;
+  const auto r = run_command(cli() + args);
+  CATCH_REQUIRE(r.exit_code == 0);
+  for (const char* name : {"config.json", "metrics.csv", "result.json", "best.ckpt", "last.ckpt", "labels.npy", "labels.npy.json"})
+    CATCH_CHECK(std::filesystem::exists(run + "/" + name));
+  std::ifstream in(run + "/result.json");
+  const auto j = nlohmann::json::parse(in);
+  CATCH_CHECK(j["test"]["images"] == 10000);
+  CATCH_CHECK(j["test"]["accuracy"].get<double>() > 0.1);  // better than chance after 5 steps
+  CATCH_CHECK(j["test"].contains("threshold_accuracy"));
+  CATCH_CHECK(j["test"]["confusion"].size() == 10);
+  CATCH_CHECK(j["config"]["encoder"] == "small-cnn");
+  CATCH_CHECK(j["config"]["horizontal_flip"] == false);
+  CATCH_CHECK(j["labels"]["kind"] == "composite");
+  CATCH_CHECK(j["labels"]["shape"] == nlohmann::json::array({32, 32}));
+  const auto again = run_command(cli() + args);
+  CATCH_CHECK(again.exit_code == 0);
+  CATCH_CHECK(again.output.find("test accuracy") != std::string::npos);
+  // The same run directory with another experiment is refused, naming the field.
+  const auto other = run_command(cli() + args + " --seed 3");
+  CATCH_CHECK(other.exit_code == 2);
+  CATCH_CHECK(other.output.find("seed") != std::string::npos);
+
+  if (labelrep::audio::has_wav_io()) {
+    const auto spoken = run_command(cli() + " speak --run " + run + " --image 3 --iterations 8 --out " + dir.file("say.wav"));
+    CATCH_INFO(spoken.output);
+    CATCH_CHECK(spoken.exit_code == 0);
+    CATCH_CHECK(spoken.output.find("test image 3") != std::string::npos);
+    const auto wav = labelrep::audio::read_wav(dir.file("say.wav"));
+    CATCH_CHECK(wav.sample_rate == 22050);
+    CATCH_CHECK(wav.samples.size() == 256 * 31);  // 32 frames, hop 256, centred
+  }
+  const auto image = run_command(cli() + " speak --run " + run + " --image 10000 --out " + dir.file("no.wav"));
+  CATCH_CHECK(image.exit_code == 2);
+  CATCH_CHECK(image.output.find("--image 10000") != std::string::npos);
+  const auto missing = run_command(cli() + " speak --run " + dir.file("no-run") + " --image 1 --out " + dir.file("no.wav"));
+  CATCH_CHECK(missing.exit_code == 1);
+  CATCH_CHECK(missing.output.find(dir.file("no-run")) != std::string::npos);
+  CATCH_CHECK_FALSE(std::filesystem::exists(dir.file("no.wav")));
+
+  const auto encoder = run_command(cli() + " train --encoder resnet31 --epochs 1 --out " + dir.file("x"));
+  CATCH_CHECK(encoder.exit_code == 2);
+  CATCH_CHECK(encoder.output.find("resnet31") != std::string::npos);
+  const auto level = run_command(cli() + " train --level 0 --out " + dir.file("y"));
+  CATCH_CHECK(level.exit_code == 2);
+  CATCH_CHECK(level.output.find("level") != std::string::npos);
+  const auto cifar = run_command(cli() + " train --dataset cifar10 --data-dir " + dir.file("nothing") + " --out " + dir.file("z"));
+  CATCH_CHECK(cifar.exit_code == 1);
+  CATCH_CHECK(cifar.output.find(dir.file("nothing")) != std::string::npos);
 }
 
 CATCH_TEST_CASE("labelrep info --json prints the reference's parameter counts", "[cli]") {

@@ -165,7 +165,13 @@ CATCH_TEST_CASE("CIFAR-10 and CIFAR-100 binary files", "[data]") {
   CATCH_CHECK(train.images().sizes() == torch::IntArrayRef({10, 3, 32, 32}));
   CATCH_CHECK(train.targets()[2].item<std::int64_t>() == 2);
   CATCH_CHECK(train.images()[2][1][5][5].item<int>() == 21);  // green plane of the batch-2 record
-  CATCH_CHECK(data::load_cifar10(dir.path().string(), data::Split::kTest).targets()[0].item<std::int64_t>() == 3);
+  const auto test = data::load_cifar10(dir.path().string(), data::Split::kTest);
+  CATCH_CHECK(test.targets()[0].item<std::int64_t>() == 3);
+  // A one-record file: the images own their memory (they once pointed into the freed file buffer).
+  const std::string scribble(1 << 20, '\x55');
+  CATCH_CHECK(test.images()[0][0].eq(7).all().item<bool>());
+  CATCH_CHECK(test.images()[0][2].eq(9).all().item<bool>());
+  CATCH_CHECK(scribble.size() == 1 << 20);
   write_bytes(dir.file("test_batch.bin"), record({3}, 7) + "x");
   expect_format_error([&] { data::load_cifar10(dir.path().string(), data::Split::kTest); }, dir.file("test_batch.bin"), 3073,
                       "not a positive multiple of the 3073-byte");

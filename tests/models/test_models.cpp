@@ -126,6 +126,35 @@ CATCH_TEST_CASE("the label decoder builds other square sizes exactly", "[models]
   CATCH_CHECK_THROWS_AS(models::LabelDecoder(models::LabelDecoderOptions(0, 64)), InvalidArgument);
 }
 
+CATCH_TEST_CASE("the label decoder's fast transposed convolutions equal libtorch's, values and gradients", "[models]") {
+  // LabelDecoder computes its transposed convolutions in equivalent forms (a matrix product, a 2×2
+  // convolution of four phases); its own Sequential's forward is libtorch's ConvTranspose2d.
+  for (const std::int64_t size : {64, 48, 32, 3}) {
+    for (const bool channels_last : {false, true}) {
+      torch::manual_seed(size);
+      models::LabelDecoder decoder(models::LabelDecoderOptions(24, size));
+      if (channels_last) models::set_memory_format(*decoder, c10::MemoryFormat::ChannelsLast);
+      decoder->train();
+      std::shared_ptr<torch::nn::Module> up;
+      for (const auto& child : decoder->named_children())
+        if (child.key() == "up") up = child.value();
+      std::shared_ptr<torch::nn::Module> dense;
+      for (const auto& child : decoder->named_children())
+        if (child.key() == "dense") dense = child.value();
+      CATCH_REQUIRE(up);
+      const auto features = torch::randn({5, 24});
+      const auto fast = decoder->forward(features);
+      const auto fast_grads = torch::autograd::grad({fast.pow(2).sum()}, decoder->parameters());
+      const auto x = dense->as<torch::nn::Sequential>()->forward(features).view({5, -1, 1, 1});
+      const auto plain = up->as<torch::nn::Sequential>()->forward(x).squeeze(1);
+      const auto plain_grads = torch::autograd::grad({plain.pow(2).sum()}, decoder->parameters());
+      CATCH_CHECK(fast.sizes() == plain.sizes());
+      CATCH_CHECK(torch::allclose(fast, plain, 1e-4, 1e-4));
+      for (std::size_t i = 0; i < fast_grads.size(); ++i) CATCH_CHECK(torch::allclose(fast_grads[i], plain_grads[i], 1e-3, 1e-3));
+    }
+  }
+}
+
 CATCH_TEST_CASE("output shapes for every encoder, decoder, channel count and image size", "[models]") {
   torch::manual_seed(1);
   torch::NoGradGuard no_grad;

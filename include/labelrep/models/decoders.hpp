@@ -127,6 +127,10 @@ class LABELREP_API LabelDecoderImpl final : public Decoder {
  private:
   std::int64_t base_ = 0, doublings_ = 0;
   torch::nn::Sequential dense_{nullptr}, up_{nullptr};
+  // How compute() runs each layer of up_: the transposed convolutions this class builds have
+  // equivalent forms that libtorch computes faster (decoders.cpp).
+  enum class UpKind { kModule, kPoint, kDoubling };
+  std::vector<UpKind> up_kinds_;
 };
 TORCH_MODULE(LabelDecoder);
 

@@ -39,8 +39,9 @@ struct LABELREP_API ExperimentConfig {
   double threshold = 3.5;
   std::int64_t crop_padding = 4;          ///< augmentation: random crops of the image padded by this (0: none)
   bool horizontal_flip = true;            ///< augmentation: random horizontal flips
+  bool channels_last = true;              ///< channels-last memory format (faster on CPU)
   std::int64_t checkpoint_every_steps = 0;
-  int threads = 0;                        ///< intra-op threads; 0 keeps libtorch's default
+  int threads = 0;                        ///< intra-op CPU threads; 0: one per hardware thread
   bool progress = true;
   std::string out;                        ///< the run directory
 

@@ -1,0 +1,71 @@
+// Training throughput: optimizer steps of a model on one fixed batch, timed exactly like
+// `pytorch_reference.py train` (same model, loss, SGD settings, batch, warm-up and step counts), so the
+// ratio measures what the C++ side adds or removes around the same kernels.
+// Prints one JSON line {"images_per_s": ..., ...}.
+// Usage: train_step_bench [--model resnet32] [--label speech|category] [--batch 128] [--steps 40]
+//                         [--warmup 5] [--threads 0] [--device cpu|cuda] [--format channels-last|contiguous]
+#include <labelrep/labelrep.hpp>
+#include <labelrep/labels/kinds.hpp>
+#include <labelrep/models/model.hpp>
+#include <labelrep/train/trainer.hpp>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <stdexcept>
+#include <string>
+
+int main(int argc, char** argv) try {
+  std::map<std::string, std::string> args = {{"--model", "resnet32"}, {"--label", "speech"}, {"--batch", "128"}, {"--steps", "40"},
+                                             {"--warmup", "5"},       {"--threads", "0"},      {"--device", "cpu"},
+                                             {"--format", "channels-last"}};
+  for (int i = 1; i < argc; i += 2) {
+    if (!args.count(argv[i]) || i + 1 >= argc) throw std::invalid_argument(std::string("unknown or incomplete option ") + argv[i]);
+    args[argv[i]] = argv[i + 1];
+  }
+  const std::int64_t batch_size = std::stoll(args["--batch"]), steps = std::stoll(args["--steps"]), warmup = std::stoll(args["--warmup"]);
+  if (const int threads = std::stoi(args["--threads"]); threads > 0) torch::set_num_threads(threads);
+  const torch::Device device(args["--device"]);
+  const bool categorical = args["--label"] == "category";
+  namespace labels = labelrep::labels;
+  std::shared_ptr<const labels::LabelRepresentation> label_set;
+  if (categorical) label_set = std::make_shared<labels::CategoryLabels>(labels::CategoryLabelsOptions(10));
+  else label_set = std::make_shared<labels::UniformLabels>(labels::UniformLabelsOptions(10).height(64).width(64));  // speech-shaped
+
+  torch::manual_seed(0);
+  auto model = labelrep::models::make_model(args["--model"], 3, *label_set);
+  model->to(device);
+  model->train();
+  // The Trainer's default memory format (TrainerOptions::channels_last); --format contiguous measures without it.
+  if (args["--format"] == "channels-last") labelrep::models::set_memory_format(*model, c10::MemoryFormat::ChannelsLast);
+  else if (args["--format"] != "contiguous") throw std::invalid_argument("--format must be channels-last or contiguous");
+  torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9).weight_decay(1e-4));
+  labelrep::data::Batch batch;
+  batch.images = torch::randn({batch_size, 3, 32, 32}, torch::TensorOptions(device));
+  batch.targets = torch::randint(0, 10, {batch_size}, torch::TensorOptions(device).dtype(torch::kLong));
+  batch.indices = torch::arange(batch_size);
+  auto sync = [&] {
+    if (device.is_cuda()) torch::cuda::synchronize();
+  };
+  std::chrono::steady_clock::time_point start;
+  double loss = 0;
+  for (std::int64_t i = 0; i < warmup + steps; ++i) {
+    if (i == warmup) {
+      sync();
+      start = std::chrono::steady_clock::now();
+    }
+    loss = labelrep::train::train_step(model, optimizer, batch, *label_set).item<double>();  // as the reference's loss.item()
+  }
+  sync();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("{\"images_per_s\": %.2f, \"model\": \"%s\", \"label\": \"%s\", \"device\": \"%s\", \"batch\": %lld, \"steps\": %lld, "
+              "\"threads\": %d, \"format\": \"%s\", \"last_loss\": %.4f, \"torch\": \"%s\"}\n",
+              static_cast<double>(steps * batch_size) / seconds, args["--model"].c_str(), args["--label"].c_str(), args["--device"].c_str(),
+              static_cast<long long>(batch_size), static_cast<long long>(steps), at::get_num_threads(), args["--format"].c_str(), loss,
+              TORCH_VERSION);
+  return 0;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "train_step_bench: %s\n", e.what());
+  return 1;
+}

@@ -1,0 +1,83 @@
+// Experiment configurations (JSON both ways, checked fields) and whole runs on the real Fashion-MNIST.
+#include "catch.hpp"
+
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "labelrep/core/error.hpp"
+#include "labelrep/data/loaders.hpp"
+#include "labelrep/train/experiment.hpp"
+#include "support.hpp"
+
+using namespace labelrep;
+
+CATCH_TEST_CASE("an experiment configuration survives JSON and refuses typos and bad values", "[train]") {
+  train::ExperimentConfig c;
+  c.label = "composite";
+  c.encoder = "small-cnn";
+  c.epochs = 7;
+  c.milestones = {0.3, 0.9};
+  c.level = 8;
+  c.level_base = data::LevelBase::kTrainingSet;
+  c.crop_padding = 2;
+  c.horizontal_flip = false;
+  c.has_label_seed = true;
+  c.label_seed = 12;
+  c.out = "/tmp/somewhere";
+  const auto back = train::ExperimentConfig::from_json(c.to_json(), "config.json");
+  CATCH_CHECK(back.to_json() == c.to_json());
+  CATCH_CHECK(back.label_seed == 12);
+  CATCH_CHECK_FALSE(back.horizontal_flip);
+  CATCH_CHECK(back.level_base == data::LevelBase::kTrainingSet);
+
+  CATCH_CHECK_THROWS_AS(train::ExperimentConfig::from_json(R"({"epoch": 3})", "c.json"), FormatError);  // typo
+  CATCH_CHECK_THROWS_AS(train::ExperimentConfig::from_json(R"({"epochs": "3"})", "c.json"), FormatError);
+  CATCH_CHECK_THROWS_AS(train::ExperimentConfig::from_json(R"([1, 2])", "c.json"), FormatError);
+  CATCH_CHECK_THROWS_AS(train::ExperimentConfig::from_json(R"({"epochs": 3,)", "c.json"), FormatError);
+  try {
+    train::ExperimentConfig::from_json(R"({"epoch": 3})", "grid/c.json");
+    CATCH_FAIL("no error");
+  } catch (const FormatError& e) {
+    CATCH_CHECK(std::string(e.what()).find("grid/c.json") != std::string::npos);
+    CATCH_CHECK(std::string(e.what()).find("epoch") != std::string::npos);
+  }
+
+  auto bad = c;
+  bad.level = 0;
+  CATCH_CHECK_THROWS_AS(bad.validate(), InvalidArgument);
+  bad = c;
+  bad.device = "tpu";
+  CATCH_CHECK_THROWS_AS(bad.validate(), InvalidArgument);
+  bad = c;
+  bad.crop_padding = -1;
+  CATCH_CHECK_THROWS_AS(bad.validate(), InvalidArgument);
+  bad = c;
+  bad.out.clear();
+  CATCH_CHECK_THROWS_AS(bad.validate(), InvalidArgument);
+}
+
+// The stated accuracy of the small CNN: 10% of the Fashion-MNIST pool (5,500 images), 4 epochs,
+// categorical and composite labels, test accuracy on all 10,000 test images. Several minutes on 2 cores.
+CATCH_TEST_CASE("the small CNN learns Fashion-MNIST from 10% of the pool", "[train][slow]") {
+  // quickstart.sh installs dataset-fashion-mnist.
+  CATCH_REQUIRE(std::filesystem::exists(std::string(data::kFashionMnistDir) + "/train-images-idx3-ubyte.gz"));
+  labelrep_test::TempDir dir;
+  for (const std::string label : {"category", "composite"}) {
+    train::ExperimentConfig c;
+    c.encoder = "small-cnn";
+    c.label = label;
+    c.epochs = 4;
+    c.level = 10;
+    c.progress = false;
+    c.out = dir.file(label);
+    const auto result = train::run_experiment(c);
+    CATCH_CHECK(result.trained_now);
+    CATCH_CHECK(result.test_accuracy >= 0.80);
+    // A finished run is read, not trained again.
+    const auto again = train::run_experiment(c);
+    CATCH_CHECK_FALSE(again.trained_now);
+    CATCH_CHECK(again.test_accuracy == result.test_accuracy);
+  }
+}
