@@ -14,6 +14,7 @@
 #include "labelrep/core/class_names.hpp"
 #include "labelrep/core/error.hpp"
 #include "labelrep/labels/factory.hpp"
+#include "labelrep/labels/kinds.hpp"
 #include "labelrep/labels/label_image.hpp"
 #include "labelrep/labels/statistics.hpp"
 #include "labelrep/train/run_directory.hpp"
@@ -215,10 +216,13 @@ std::size_t write_report(const std::string& root, const std::string& out_dir, co
   // Labels: Table 2 form and pictures (Figure 1).
   if (options.label_sections) {
     std::map<std::string, std::pair<std::string, json>> label_sets;  // label -> (dataset, a config using it)
+    std::map<std::string, std::string> label_files;                  // label -> a run's labels.npy
     for (const auto& run : runs) {
       const auto config = json::parse(run.config_json);
-      label_sets.emplace(str(config, "dataset") + "|" + str(config, "label") + "|" + std::to_string(config.value("label_size", 64)),
-                         std::make_pair(str(config, "dataset"), config));
+      const std::string id = str(config, "dataset") + "|" + str(config, "label") + "|" + std::to_string(config.value("label_size", 64));
+      label_sets.emplace(id, std::make_pair(str(config, "dataset"), config));
+      const auto saved = fs::path(run.directory) / "labels.npy";
+      if (fs::exists(saved)) label_files.emplace(id, saved.string());
     }
     html << "<h2>Label statistics (Table 2 form) and label pictures (Figure 1)</h2>\n<table><tr><th>dataset</th><th>label</th>"
             "<th>shape</th><th>entropy (bits)</th><th>L1</th><th>L2</th></tr>\n";
@@ -232,8 +236,13 @@ std::size_t write_report(const std::string& root, const std::string& out_dir, co
       if (config.contains("label_seed")) spec.has_seed = true, spec.seed = config["label_seed"].get<std::uint64_t>();
       std::shared_ptr<const labels::LabelRepresentation> set;
       try {
-        spec.class_names = dataset_class_names(dataset);
-        set = labels::make_labels(spec);
+        // The label set a run trained on (labels.npy) where it kept one, else made again from its spec.
+        if (const auto file = label_files.find(id); file != label_files.end()) {
+          set = std::make_shared<const labels::FileLabels>(file->second);
+        } else {
+          spec.class_names = dataset_class_names(dataset);
+          set = labels::make_labels(spec);
+        }
       } catch (const Error& e) {  // e.g. a label file that has moved: say so in the report
         html << fmt::format("<tr><td>{}</td><td>{}</td><td colspan=\"4\">not available: {}</td></tr>\n", analysis::escape_xml(dataset),
                             analysis::escape_xml(spec.kind), analysis::escape_xml(e.what()));

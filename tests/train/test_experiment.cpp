@@ -22,6 +22,7 @@ CATCH_TEST_CASE("an experiment configuration survives JSON and refuses typos and
   c.level = 8;
   c.level_base = data::LevelBase::kTrainingSet;
   c.crop_padding = 2;
+  c.pad_to = 36;
   c.horizontal_flip = false;
   c.has_label_seed = true;
   c.label_seed = 12;
@@ -31,6 +32,12 @@ CATCH_TEST_CASE("an experiment configuration survives JSON and refuses typos and
   CATCH_CHECK(back.label_seed == 12);
   CATCH_CHECK_FALSE(back.horizontal_flip);
   CATCH_CHECK(back.level_base == data::LevelBase::kTrainingSet);
+  CATCH_CHECK(back.padded_side() == 36);
+  // Automatic padding: 32 for the CIFAR encoders (the reference's Pad(2)), none for the small CNN.
+  train::ExperimentConfig automatic;
+  CATCH_CHECK(automatic.padded_side() == 32);
+  automatic.encoder = "small-cnn";
+  CATCH_CHECK(automatic.padded_side() == 0);
 
   CATCH_CHECK_THROWS_AS(train::ExperimentConfig::from_json(R"({"epoch": 3})", "c.json"), FormatError);  // typo
   CATCH_CHECK_THROWS_AS(train::ExperimentConfig::from_json(R"({"epochs": "3"})", "c.json"), FormatError);
@@ -52,6 +59,9 @@ CATCH_TEST_CASE("an experiment configuration survives JSON and refuses typos and
   CATCH_CHECK_THROWS_AS(bad.validate(), InvalidArgument);
   bad = c;
   bad.crop_padding = -1;
+  CATCH_CHECK_THROWS_AS(bad.validate(), InvalidArgument);
+  bad = c;
+  bad.pad_to = -2;
   CATCH_CHECK_THROWS_AS(bad.validate(), InvalidArgument);
   bad = c;
   bad.out.clear();

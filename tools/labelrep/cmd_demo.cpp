@@ -17,7 +17,7 @@ namespace labelrep::cli {
 void add_demo_command(CLI::App& app) {
   auto config = std::make_shared<train::ExperimentConfig>();
   config->encoder = "small-cnn";
-  config->epochs = 3;
+  config->epochs = 4;
   auto out = std::make_shared<std::string>("labelrep-demo");
   auto label = std::make_shared<std::string>();
   auto* cmd = app.add_subcommand("demo", "The demo experiment: speech vs categorical labels on Fashion-MNIST, with a report");

@@ -36,6 +36,8 @@ void add_experiment_options(CLI::App& cmd, train::ExperimentConfig& c) {
   cmd.add_option("--milestones", c.milestones, "Epoch fractions where the learning rate drops ×0.1")->delimiter(',')->capture_default_str();
   cmd.add_option("--warmup", c.warmup_epochs, "Linear learning-rate warm-up, in epochs")->capture_default_str();
   cmd.add_option("--label-size", c.label_size, "Side of square label kinds")->capture_default_str();
+  cmd.add_option("--pad-to", c.pad_to, "Zero-pad smaller images to this side (-1: 32 for resnet/vgg19, none for small-cnn; 0: never)")
+      ->capture_default_str();
   cmd.add_option("--crop-padding", c.crop_padding, "Augmentation: random crops of the image zero-padded by this many pixels (0: none)")->capture_default_str();
   cmd.add_flag("!--no-flip", c.horizontal_flip, "Augmentation: no random horizontal flips");
   cmd.add_flag("!--no-channels-last", c.channels_last, "Keep the contiguous (NCHW) memory format instead of channels-last");

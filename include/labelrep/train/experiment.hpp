@@ -37,6 +37,9 @@ struct LABELREP_API ExperimentConfig {
   double level = 100;                     ///< data level, percent
   data::LevelBase level_base = data::LevelBase::kPool;
   double threshold = 3.5;
+  /// Zero-pad smaller images to this side (Fashion-MNIST's 28 → 32, as the reference's Pad(2)).
+  /// -1: 32 for the CIFAR encoders (resnet*, vgg19), no padding for small-cnn. 0: never pad.
+  std::int64_t pad_to = -1;
   std::int64_t crop_padding = 4;          ///< augmentation: random crops of the image padded by this (0: none)
   bool horizontal_flip = true;            ///< augmentation: random horizontal flips
   bool channels_last = true;              ///< channels-last memory format (faster on CPU)
@@ -47,6 +50,8 @@ struct LABELREP_API ExperimentConfig {
 
   /// Throws InvalidArgument naming the first invalid field.
   void validate() const;
+  /// The side images are padded to (pad_to with -1 resolved by the encoder); 0: none.
+  std::int64_t padded_side() const;
   std::string to_json() const;
   /// Throws FormatError (naming `source`) for malformed JSON or fields of the wrong type; unknown
   /// fields are errors too, so that a typo does not silently fall back to a default.

@@ -41,7 +41,7 @@ struct LABELREP_API TrainedRun {
 LABELREP_API TrainedRun load_trained_run(const std::string& run_dir, const std::string& device = "cpu");
 
 /// The train or test images of the experiment's dataset, prepared as run_experiment prepares them
-/// (images under 32 px zero-padded to 32), on the CPU. Throws what the dataset loaders throw.
+/// (padded to ExperimentConfig::padded_side()), on the CPU. Throws what the dataset loaders throw.
 LABELREP_API data::ImageDataset load_experiment_data(const ExperimentConfig& config, data::Split split);
 
 }  // namespace labelrep::train
