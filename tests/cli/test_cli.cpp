@@ -171,6 +171,34 @@ CATCH_TEST_CASE("labelrep train writes a run directory, reads a finished run and
   CATCH_CHECK(cifar.output.find(dir.file("nothing")) != std::string::npos);
 }
 
+CATCH_TEST_CASE("labelrep efficiency trains a grid once, summarises it and writes a report", "[cli]") {
+  labelrep_test::TempDir dir;
+  const std::string args = " efficiency --labels category,lowdim --levels 1,2 --seeds 1 --encoder small-cnn --epochs 1 --validation 300 --out " +
+                           dir.file("eff");
+  const auto r = run_command(cli() + args);
+  CATCH_INFO(r.output);
+  CATCH_REQUIRE(r.exit_code == 0);
+  CATCH_CHECK(r.output.find("[4/4] lowdim labels, level 2%") != std::string::npos);
+  std::ifstream in(dir.file("eff/efficiency.json"));
+  const auto j = nlohmann::json::parse(in);
+  CATCH_REQUIRE(j.size() == 4);
+  CATCH_CHECK(j[0]["label"] == "category");
+  CATCH_CHECK(j[3]["level"] == 2.0);
+  CATCH_CHECK(j[3].contains("threshold_accuracy"));
+  CATCH_CHECK(std::filesystem::exists(dir.file("eff/runs/fashion-mnist-small-cnn-lowdim-level2-seed0/result.json")));
+  CATCH_CHECK(std::filesystem::exists(dir.file("eff/report/index.html")));
+  // Again: every run is read, none trained.
+  const auto again = run_command(cli() + args);
+  CATCH_CHECK(again.exit_code == 0);
+  CATCH_CHECK(again.output.find("already finished") != std::string::npos);
+  CATCH_CHECK(again.output.find("trained in") == std::string::npos);
+  const auto level = run_command(cli() + " efficiency --level 5 --out " + dir.file("x"));
+  CATCH_CHECK(level.exit_code == 2);  // the grid sets the levels
+  const auto bad = run_command(cli() + " efficiency --levels 0,5 --out " + dir.file("y"));
+  CATCH_CHECK(bad.exit_code == 2);
+  CATCH_CHECK(bad.output.find("level 0") != std::string::npos);
+}
+
 CATCH_TEST_CASE("labelrep info --json prints the reference's parameter counts", "[cli]") {
   const auto speech = run_command(cli() + " info --encoder resnet32 --label composite --classes 10 --json");
   CATCH_REQUIRE(speech.exit_code == 0);

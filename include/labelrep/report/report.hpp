@@ -31,7 +31,7 @@ LABELREP_API std::vector<RunRecord> find_runs(const std::string& root);
 
 struct LABELREP_API ReportOptions {
   std::string title = "labelrep report";
-  /// Also draw and measure each label set used (regenerated from the runs' configurations).
+  /// Also draw and measure each label set used (the runs' labels.npy; remade from the configuration for runs without one).
   bool label_sections = true;
 };
 
