@@ -171,8 +171,8 @@ EpochSummary Trainer::train_epoch(std::int64_t max_steps) {
       checkpoint("last.ckpt");
     }
   }
-  if (progress) progress->finish();
   if (batches_.position() < batches_.batches_per_epoch()) {  // stopped by the step budget
+    if (progress) progress->finish();
     state_.epoch_loss_sum += loss_sum.item<double>();
     checkpoint("last.ckpt");
     summary.complete = false;
@@ -187,6 +187,10 @@ EpochSummary Trainer::train_epoch(std::int64_t max_steps) {
   const auto validation = evaluate(model_, evaluator_, validation_batches_);
   summary.validation_accuracy = validation.accuracy;
   summary.validation_threshold_accuracy = validation.has_threshold ? validation.threshold_accuracy : std::nan("");
+  if (progress) {  // the epoch's final line: its loss and validation accuracy stay on screen
+    progress->advance(0, fmt::format("loss {:.4f} | validation {:.2f}%", summary.train_loss, 100 * validation.accuracy));
+    progress->finish();
+  }
   state_.epoch = epoch + 1;
   state_.batch_in_epoch = 0;
   state_.epoch_loss_sum = 0;
