@@ -73,3 +73,28 @@ CATCH_TEST_CASE("line plots: axes, series, error bands, escaping, validation", "
   CATCH_CHECK_THROWS_AS(plot.add_series("nan", {1}, {std::nan("")}), InvalidArgument);
   CATCH_CHECK_THROWS_AS(analysis::LinePlot("empty", "x", "y").svg(), InvalidArgument);
 }
+
+// Not in the default run: needs Debian's chromium (apt-get install chromium). Run it with
+// build/tests/labelrep_tests "[browser]". The page must render from the single file, with no network.
+CATCH_TEST_CASE("the HTML report renders offline in headless Chromium", "[report][browser][slow]") {
+  labelrep_test::TempDir dir;
+  fake_run(dir.file("runs/a"), "composite", 0, 100, 0.90, false);
+  fake_run(dir.file("runs/c"), "category", 0, 10, 0.70, true);
+  report::write_report(dir.file("runs"), dir.file("out"));
+  // Only index.html travels: the figure files beside it must not be needed.
+  std::filesystem::create_directories(dir.file("alone"));
+  std::filesystem::copy_file(dir.file("out/index.html"), dir.file("alone/index.html"));
+  const std::string browser = "chromium --headless --no-sandbox --disable-gpu --no-first-run --proxy-server=127.0.0.1:9 "
+                              "--window-size=1200,2400 --virtual-time-budget=3000 ";
+  const auto dom = labelrep_test::run_command(browser + "--dump-dom file://" + dir.file("alone/index.html") + " 2>/dev/null");
+  CATCH_REQUIRE(dom.exit_code == 0);
+  CATCH_CHECK(dom.output.find("<table") != std::string::npos);
+  CATCH_CHECK(dom.output.find("<svg") != std::string::npos);
+  CATCH_CHECK(dom.output.find("85.00") == std::string::npos);  // one composite seed here: 90.00
+  CATCH_CHECK(dom.output.find("90.00") != std::string::npos);
+  const auto shot = labelrep_test::run_command(browser + "--screenshot=" + dir.file("shot.png") + " file://" + dir.file("alone/index.html") +
+                                               " 2>/dev/null");
+  CATCH_REQUIRE(shot.exit_code == 0);
+  CATCH_REQUIRE(std::filesystem::exists(dir.file("shot.png")));
+  CATCH_CHECK(std::filesystem::file_size(dir.file("shot.png")) > 20000);  // a page with tables, plots and pictures, not a blank one
+}
