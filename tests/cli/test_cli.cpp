@@ -117,7 +117,7 @@ CATCH_TEST_CASE("labelrep demo trains both label kinds on Fashion-MNIST and writ
   CATCH_CHECK(r.output.find("test accuracy") != std::string::npos);
 }
 
-CATCH_TEST_CASE("labelrep train writes a run directory, reads a finished run and checks its options; speak --run hears it", "[cli]") {
+CATCH_TEST_CASE("labelrep train writes a run directory, reads a finished run and checks its options, and speak --run hears it", "[cli]") {
   labelrep_test::TempDir dir;
   const std::string run = dir.file("run");
   const std::string args = " train --dataset fashion-mnist --label composite --label-size 32 --encoder small-cnn --epochs 1 --level 1 --validation 300 --no-flip --out " + run;

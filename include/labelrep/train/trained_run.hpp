@@ -18,7 +18,6 @@
 #include <string>
 
 #include "labelrep/data/dataset.hpp"
-#include "labelrep/data/loaders.hpp"
 #include "labelrep/export.hpp"
 #include "labelrep/labels/label_representation.hpp"
 #include "labelrep/models/model.hpp"
