@@ -2,7 +2,9 @@
 /// \file labelrep.hpp  Umbrella header: everything labelrep offers. Include narrower headers to
 /// keep compile times short.
 
+#include "labelrep/analysis/gradcam.hpp"
 #include "labelrep/analysis/plot.hpp"
+#include "labelrep/analysis/tsne.hpp"
 #include "labelrep/audio/speech.hpp"
 #include "labelrep/audio/waveform.hpp"
 #include "labelrep/core/atomic_file.hpp"

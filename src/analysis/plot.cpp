@@ -28,6 +28,12 @@ std::vector<double> ticks(double low, double high, int target = 5) {
   return out;
 }
 std::string number(double v) { return fmt::format("{:g}", v); }
+
+// Scatter colours: Tableau 10, then lighter companions (tab20), cycled beyond 20 groups.
+constexpr const char* kScatterColours[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+                                           "#7f7f7f", "#bcbd22", "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896",
+                                           "#c5b0d5", "#c49c94", "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5"};
+constexpr std::size_t kScatterLegendRows = 30;
 }  // namespace
 
 std::string escape_xml(const std::string& text) {
@@ -123,6 +129,112 @@ std::string LinePlot::svg(int width, int height) const {
   }
   out += "</svg>\n";
   return out;
+}
+
+ScatterPlot::ScatterPlot(std::string title, std::string x_label, std::string y_label)
+    : title_(std::move(title)), x_label_(std::move(x_label)), y_label_(std::move(y_label)) {}
+
+std::size_t ScatterPlot::add_group(std::string name) {
+  names_.push_back(std::move(name));
+  counts_.push_back(0);
+  return names_.size() - 1;
+}
+
+std::size_t ScatterPlot::add_group(std::string name, const std::vector<double>& x, const std::vector<double>& y) {
+  if (x.size() != y.size())
+    throw InvalidArgument(fmt::format("scatter group '{}': x has {} values but y has {}", name, x.size(), y.size()));
+  for (std::size_t i = 0; i < x.size(); ++i)
+    if (!std::isfinite(x[i]) || !std::isfinite(y[i]))
+      throw InvalidArgument(fmt::format("scatter group '{}': point {} is not finite", name, i));
+  const std::size_t id = add_group(std::move(name));
+  for (std::size_t i = 0; i < x.size(); ++i) add_point(id, x[i], y[i]);
+  return id;
+}
+
+void ScatterPlot::add_point(std::size_t group, double x, double y) {
+  if (group >= names_.size())
+    throw InvalidArgument(fmt::format("scatter plot: group {} does not exist ({} groups)", group, names_.size()));
+  if (!std::isfinite(x) || !std::isfinite(y))
+    throw InvalidArgument(fmt::format("scatter plot: point ({}, {}) of group '{}' is not finite", x, y, names_[group]));
+  points_.push_back({x, y, group});
+  ++counts_[group];
+}
+
+std::string ScatterPlot::svg(int width, int height) const {
+  if (points_.empty()) throw InvalidArgument(fmt::format("scatter plot '{}' has no points", title_));
+  if (width < 200 || height < 150) throw InvalidArgument(fmt::format("scatter plot size {}x{} is below 200x150", width, height));
+  double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+  for (const auto& p : points_) x0 = std::min(x0, p.x), x1 = std::max(x1, p.x), y0 = std::min(y0, p.y), y1 = std::max(y1, p.y);
+  if (!(x1 > x0)) x0 -= 1, x1 += 1;
+  if (!(y1 > y0)) y0 -= 1, y1 += 1;
+  const double mx = 0.04 * (x1 - x0), my = 0.04 * (y1 - y0);
+  x0 -= mx, x1 += mx, y0 -= my, y1 += my;
+  const double left = 56, right = 190, top = 36, bottom = 44;
+  double pw = width - left - right, ph = height - top - bottom;
+  if (equal_aspect_) {  // shrink one side so that both axes have the same units per pixel
+    const double scale = std::min(pw / (x1 - x0), ph / (y1 - y0));
+    pw = scale * (x1 - x0), ph = scale * (y1 - y0);
+  }
+  auto px = [&](double x) { return left + (x - x0) / (x1 - x0) * pw; };
+  auto py = [&](double y) { return top + (1 - (y - y0) / (y1 - y0)) * ph; };
+  std::string out = fmt::format(
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" viewBox=\"0 0 {} {}\" font-family=\"sans-serif\" "
+      "font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
+      width, height, width, height);
+  out += fmt::format("<text x=\"{}\" y=\"20\" font-size=\"14\" font-weight=\"bold\">{}</text>\n", left, escape_xml(title_));
+  for (double t : ticks(y0, y1)) {
+    out += fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#eee\"/>\n", left, py(t), left + pw, py(t));
+    out += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>\n", left - 6, py(t) + 4, number(t));
+  }
+  for (double t : ticks(x0, x1)) {
+    out += fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#eee\"/>\n", px(t), top, px(t), top + ph);
+    out += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{}</text>\n", px(t), top + ph + 16, number(t));
+  }
+  out += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"none\" stroke=\"#333\"/>\n", left, top, pw, ph);
+  if (!x_label_.empty())
+    out += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{}</text>\n", left + pw / 2, top + ph + 36, escape_xml(x_label_));
+  if (!y_label_.empty())
+    out += fmt::format("<text transform=\"translate(14,{:.1f}) rotate(-90)\" text-anchor=\"middle\">{}</text>\n", top + ph / 2,
+                       escape_xml(y_label_));
+  auto colour = [](std::size_t g) { return kScatterColours[g % (sizeof kScatterColours / sizeof kScatterColours[0])]; };
+  out += "<g fill-opacity=\"0.75\" stroke=\"none\">\n";
+  for (const auto& p : points_)
+    out += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"2.5\" fill=\"{}\"/>\n", px(p.x), py(p.y), colour(p.group));
+  out += "</g>\n";
+  const double lx = left + pw + 16;
+  const std::size_t shown = std::min(names_.size(), kScatterLegendRows);
+  for (std::size_t g = 0; g < shown; ++g) {
+    const double ly = top + 8 + 18 * static_cast<double>(g);
+    out += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"5\" fill=\"{}\"/>\n", lx + 5, ly, colour(g));
+    out += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\">{} ({})</text>\n", lx + 16, ly + 4, escape_xml(names_[g]), counts_[g]);
+  }
+  if (names_.size() > shown)
+    out += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\">\u2026 and {} more</text>\n", lx, top + 12 + 18 * static_cast<double>(shown),
+                       names_.size() - shown);
+  out += "</svg>\n";
+  return out;
+}
+
+ScatterPlot scatter_by_class(const torch::Tensor& points, const torch::Tensor& classes, const std::vector<std::string>& class_names,
+                             std::string title) {
+  if (!points.defined() || points.dim() != 2 || points.size(1) != 2 || !torch::isFloatingType(points.scalar_type()))
+    throw InvalidArgument("scatter_by_class: points must be a floating-point tensor [N, 2]");
+  if (!classes.defined() || classes.dim() != 1 || classes.size(0) != points.size(0) || torch::isFloatingType(classes.scalar_type()) ||
+      classes.scalar_type() == torch::kBool)
+    throw InvalidArgument(fmt::format("scatter_by_class: classes must be an integer tensor [{}] (one id per point)", points.size(0)));
+  if (class_names.empty()) throw InvalidArgument("scatter_by_class: class_names is empty");
+  const auto xy = points.detach().to(torch::kCPU, torch::kFloat64).contiguous();
+  const auto ids = classes.detach().to(torch::kCPU, torch::kLong).contiguous();
+  ScatterPlot plot(std::move(title));
+  for (const auto& name : class_names) plot.add_group(name);
+  const double* p = xy.data_ptr<double>();
+  const std::int64_t* c = ids.data_ptr<std::int64_t>();
+  for (std::int64_t i = 0; i < xy.size(0); ++i) {
+    if (c[i] < 0 || c[i] >= static_cast<std::int64_t>(class_names.size()))
+      throw InvalidArgument(fmt::format("scatter_by_class: classes[{}] = {} is outside [0, {})", i, c[i], class_names.size()));
+    plot.add_point(static_cast<std::size_t>(c[i]), p[2 * i], p[2 * i + 1]);
+  }
+  return plot;
 }
 
 }  // namespace labelrep::analysis

@@ -1,6 +1,7 @@
 #pragma once
-/// \file plot.hpp  Small, dependency-free line plots as SVG (training curves, accuracy vs ε, accuracy vs
-/// data level). SVG renders in any browser without network access and stays sharp in papers.
+/// \file plot.hpp  Small, dependency-free plots as SVG: line plots (training curves, accuracy vs ε,
+/// accuracy vs data level) and scatter plots (t-SNE embeddings coloured by class). SVG renders in any
+/// browser without network access and stays sharp in papers.
 ///
 /// Example:
 /// \code
@@ -10,7 +11,9 @@
 ///   labelrep::write_file_atomically("curve.svg", plot.svg());
 /// \endcode
 
+#include <cstddef>
 #include <string>
+#include <torch/types.h>
 #include <vector>
 
 #include "labelrep/export.hpp"
@@ -38,6 +41,55 @@ class LABELREP_API LinePlot {
   bool fixed_y_ = false;
   double y_low_ = 0, y_high_ = 1;
 };
+
+/// A scatter plot of 2-D points in named groups, one colour per group, with a legend of the group
+/// names (the first 30; then "… and K more"). Points are drawn in the order they were added, so a group
+/// added last does not hide the others when points are interleaved (scatter_by_class keeps the
+/// data's order). By default both axes use the same scale (right for embeddings such as t-SNE).
+///
+/// Example:
+/// \code
+///   labelrep::analysis::ScatterPlot plot("t-SNE of the test features");
+///   auto cat = plot.add_group("cat");
+///   plot.add_point(cat, 0.5, 1.0);
+///   plot.add_group("dog", {1.0, 2.0}, {0.0, 0.5});
+///   labelrep::write_file_atomically("tsne.svg", plot.svg());
+/// \endcode
+class LABELREP_API ScatterPlot {
+ public:
+  explicit ScatterPlot(std::string title, std::string x_label = "", std::string y_label = "");
+  /// Adds an (empty) group and returns its id.
+  std::size_t add_group(std::string name);
+  /// Adds a group with points. Throws InvalidArgument for lengths that differ or non-finite values.
+  std::size_t add_group(std::string name, const std::vector<double>& x, const std::vector<double>& y);
+  /// Adds a point to group `group`. Throws InvalidArgument for an unknown group or a non-finite value.
+  void add_point(std::size_t group, double x, double y);
+  /// true (default): one unit is as long on both axes; false: each axis fills the plot.
+  void set_equal_aspect(bool equal) { equal_aspect_ = equal; }
+  std::size_t num_groups() const noexcept { return names_.size(); }
+  std::size_t num_points() const noexcept { return points_.size(); }
+  /// The plot as a standalone SVG document. Throws InvalidArgument if there is no point, or for a size
+  /// below 200×150.
+  std::string svg(int width = 760, int height = 600) const;
+
+ private:
+  struct Point {
+    double x, y;
+    std::size_t group;
+  };
+  std::string title_, x_label_, y_label_;
+  std::vector<std::string> names_;
+  std::vector<std::size_t> counts_;
+  std::vector<Point> points_;
+  bool equal_aspect_ = true;
+};
+
+/// A scatter plot of `points` `[N, 2]` (any real dtype, any device) with one group per entry of
+/// `class_names`, point i in group `classes[i]` (`[N]`, integer, values in [0, class_names.size())).
+/// Groups without points still appear in the legend, with their count (0).
+/// Throws InvalidArgument (naming the argument) for other shapes, out-of-range ids or non-finite points.
+LABELREP_API ScatterPlot scatter_by_class(const torch::Tensor& points, const torch::Tensor& classes,
+                                          const std::vector<std::string>& class_names, std::string title);
 
 /// Escapes text for XML/HTML (&, <, >, ", ').
 LABELREP_API std::string escape_xml(const std::string& text);

@@ -1,0 +1,66 @@
+#pragma once
+/// \file gradcam.hpp  Grad-CAM (Selvaraju et al. 2017) for models trained on any label representation:
+/// which parts of an image the encoder's last convolutional stage used for a class.
+///
+/// For a feature map A = encoder().feature_map(images) `[N, K, h, w]` and a scalar score s per image,
+/// the channel weights are α_k = mean over (h, w) of ∂s/∂A_k, the map is ReLU(Σ_k α_k A_k), upsampled
+/// bilinearly to the image size and divided by its maximum (an all-zero map stays zero), so every
+/// heatmap lies in [0, 1]. The score depends on the labels:
+///   - categorical labels: s = the class's logit;
+///   - label matrices and vectors: s = −(mean smooth L1, β = 1, between the output and the class's
+///     label), i.e. "how close the output is to that class's label" — the loss the model was trained
+///     with, negated.
+///
+/// The model is evaluated in eval mode (its previous mode is restored afterwards, also on error), and
+/// gradients are enabled locally, so Grad-CAM works inside a torch::NoGradGuard. Only gradients with
+/// respect to the feature map are taken (torch::autograd::grad): the parameters' `.grad` are untouched.
+///
+/// Example:
+/// \code
+///   auto heat = labelrep::analysis::grad_cam(model, batch.images, batch.targets, *labels);  // [N, H, W]
+///   auto rgb = labelrep::analysis::gradcam_overlay(batch.images[0], heat[0]);              // [H', W', 3]
+///   labelrep::analysis::write_gradcam_overlay("cam0.png", batch.images[0], heat[0]);
+/// \endcode
+
+#include <cstdint>
+#include <string>
+#include <torch/arg.h>
+#include <torch/types.h>
+
+#include "labelrep/export.hpp"
+#include "labelrep/labels/label_representation.hpp"
+#include "labelrep/models/model.hpp"
+
+namespace labelrep::analysis {
+
+struct LABELREP_API GradCamOptions {
+  /// Images per forward/backward pass (memory bound), ≥ 1.
+  TORCH_ARG(std::int64_t, batch_size) = 64;
+};
+
+/// Grad-CAM heatmaps of `images` for the classes `class_ids`.
+/// requires: images `[N, C, H, W]` floating point, prepared as the model was trained (normalised,
+/// padded), on the model's device; class_ids `[N]` integer in [0, labels.num_classes()), any device;
+/// the model's outputs have the labels' shape (`[N, C]` logits for categorical labels).
+/// ensures: float32 `[N, H, W]` on the images' device, values in [0, 1]; the model's mode is unchanged.
+/// throws: InvalidArgument naming the argument for other shapes, dtypes, ids or a model whose output
+/// does not match the labels.
+LABELREP_API torch::Tensor grad_cam(models::Model& model, const torch::Tensor& images, const torch::Tensor& class_ids,
+                                    const labels::LabelRepresentation& labels, const GradCamOptions& options = {});
+
+/// An RGB picture of a heatmap over an image: the image in grey (min-max scaled over the image, the
+/// mean over its channels), blended with the heatmap in the viridis colour map:
+/// (1 − alpha)·grey + alpha·viridis(heat). Small images are enlarged with nearest-neighbour pixels until
+/// the shorter side is at least `min_side` (an integer factor).
+/// requires: image `[C, H, W]` or `[H, W]` real; heatmap `[H, W]` with values in [0, 1] (clamped);
+/// alpha in [0, 1]; min_side ≥ 1. ensures: uint8 `[H·f, W·f, 3]` on the CPU.
+/// throws: InvalidArgument for other shapes or values.
+LABELREP_API torch::Tensor gradcam_overlay(const torch::Tensor& image, const torch::Tensor& heatmap, double alpha = 0.5,
+                                           std::int64_t min_side = 128);
+
+/// Writes gradcam_overlay(...) as a PNG, atomically. throws: as gradcam_overlay, IoError if the file
+/// cannot be written.
+LABELREP_API void write_gradcam_overlay(const std::string& path, const torch::Tensor& image, const torch::Tensor& heatmap,
+                                        double alpha = 0.5, std::int64_t min_side = 128);
+
+}  // namespace labelrep::analysis

@@ -1,0 +1,68 @@
+#pragma once
+/// \file tsne.hpp  t-SNE embeddings of feature vectors (van der Maaten & Hinton 2008; Barnes-Hut:
+/// van der Maaten 2014), for the paper's feature-space figures.
+///
+/// Two methods share one optimiser:
+///   - kExact: dense input affinities P and the exact O(N²) gradient — for a few thousand points;
+///   - kBarnesHut: P on the ⌊3·perplexity⌋ nearest neighbours and a 2-D quadtree for the repulsive
+///     forces (a cell of width w at distance d is summarised when w/d < θ) — for 10,000 points and more.
+/// The schedule is the standard one (sklearn, bhtsne): early exaggeration 12 for the first 250
+/// iterations with momentum 0.5, then momentum 0.8; per-coordinate gains (+0.2 / ×0.8, at least 0.01);
+/// learning rate max(N / 12 / 4, 50) unless given; 1000 iterations. The initial embedding is the
+/// first two principal components scaled to a standard deviation of 1e-4 (or, with TsneInit::kRandom,
+/// N(0, 1e-4²) draws from a generator seeded by `seed`). Nothing draws from a global generator; the
+/// same input and options give the same output bit for bit (the per-point work may run on libtorch's
+/// intra-op threads, but every sum is formed in a fixed order).
+///
+/// Example:
+/// \code
+///   torch::Tensor features = model->features(images);          // [N, 64]
+///   torch::Tensor xy = labelrep::analysis::tsne(features, labelrep::analysis::TsneOptions().perplexity(30).seed(1));
+///   // xy: [N, 2] float64
+/// \endcode
+
+#include <cstdint>
+#include <torch/arg.h>
+#include <torch/types.h>
+
+#include "labelrep/export.hpp"
+
+namespace labelrep::analysis {
+
+enum class TsneMethod { kExact, kBarnesHut };
+enum class TsneInit { kPca, kRandom };
+
+struct LABELREP_API TsneOptions {
+  /// Effective number of neighbours; requires 0 < perplexity < (N − 1) / 3.
+  TORCH_ARG(double, perplexity) = 30.0;
+  /// Gradient-descent iterations (≥ 1), the early-exaggeration ones included.
+  TORCH_ARG(std::int64_t, iterations) = 1000;
+  /// 0: automatic, max(N / early_exaggeration / 4, 50). Otherwise > 0.
+  TORCH_ARG(double, learning_rate) = 0.0;
+  TORCH_ARG(double, early_exaggeration) = 12.0;
+  /// Iterations with exaggerated P and momentum 0.5 (the rest use momentum 0.8); ≥ 0.
+  TORCH_ARG(std::int64_t, exaggeration_iterations) = 250;
+  TORCH_ARG(TsneMethod, method) = TsneMethod::kBarnesHut;
+  /// Barnes-Hut accuracy, in [0, 1]: 0 visits every point (exact forces, slow); 0.5 is the usual choice.
+  TORCH_ARG(double, theta) = 0.5;
+  TORCH_ARG(TsneInit, init) = TsneInit::kPca;
+  /// Seeds the random initialisation (TsneInit::kRandom, or the PCA fallback for constant features).
+  TORCH_ARG(std::uint64_t, seed) = 0;
+};
+
+/// Embeds `features` in two dimensions.
+/// requires: features `[N, D]`, floating point, finite, on any device (they are copied to the CPU as
+/// float64); N ≥ 2 and 0 < perplexity < (N − 1)/3; iterations ≥ 1; exaggeration_iterations ≥ 0;
+/// early_exaggeration > 0; learning_rate ≥ 0; theta in [0, 1].
+/// ensures: a `[N, 2]` float64 CPU tensor; row i is the position of feature row i.
+/// throws: InvalidArgument naming the option or argument (e.g. "perplexity 30 must be below (N − 1)/3
+/// = 3 for N = 10 points") when a requirement fails.
+/// thread-safety: reentrant; uses libtorch's intra-op thread pool for the per-point work.
+LABELREP_API torch::Tensor tsne(const torch::Tensor& features, const TsneOptions& options = {});
+
+/// The Kullback-Leibler divergence KL(P‖Q) of an embedding with the exact (dense) P of `features` at
+/// this perplexity: the quantity t-SNE minimises, to compare embeddings. O(N²) memory and time.
+/// requires: as tsne(), and embedding `[N, 2]` finite. throws: InvalidArgument otherwise.
+LABELREP_API double tsne_kl_divergence(const torch::Tensor& features, const torch::Tensor& embedding, double perplexity);
+
+}  // namespace labelrep::analysis

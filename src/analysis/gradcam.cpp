@@ -1,0 +1,116 @@
+#include "labelrep/analysis/gradcam.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include <vector>
+
+#include "labelrep/core/atomic_file.hpp"
+#include "labelrep/core/error.hpp"
+#include "labelrep/labels/label_image.hpp"
+
+namespace labelrep::analysis {
+namespace {
+
+// Puts the model in eval mode and restores its previous mode when it goes out of scope.
+class EvalModeGuard {
+ public:
+  explicit EvalModeGuard(models::Model& model) : model_(model), was_training_(model->is_training()) { model_->eval(); }
+  ~EvalModeGuard() { model_->train(was_training_); }
+  EvalModeGuard(const EvalModeGuard&) = delete;
+  EvalModeGuard& operator=(const EvalModeGuard&) = delete;
+
+ private:
+  models::Model& model_;
+  bool was_training_;
+};
+
+// The score whose gradient Grad-CAM takes, one per image: the class logit, or minus the mean smooth L1
+// (β = 1) distance between the output and the class's label.
+torch::Tensor class_scores(const torch::Tensor& outputs, const torch::Tensor& ids, const labels::LabelRepresentation& labels) {
+  if (labels.is_categorical()) return outputs.gather(1, ids.unsqueeze(1)).squeeze(1);
+  const auto targets = labels.targets(ids).to(outputs.dtype());
+  const auto diff = (outputs - targets).abs();
+  const auto huber = torch::where(diff < 1.0, 0.5 * diff * diff, diff - 0.5);
+  return -huber.flatten(1).mean(1);
+}
+
+}  // namespace
+
+torch::Tensor grad_cam(models::Model& model, const torch::Tensor& images, const torch::Tensor& class_ids,
+                       const labels::LabelRepresentation& labels, const GradCamOptions& options) {
+  if (model.is_empty()) throw InvalidArgument("grad_cam: model is empty");
+  if (options.batch_size() < 1) throw InvalidArgument(fmt::format("grad_cam: batch_size {} must be at least 1", options.batch_size()));
+  if (!images.defined() || images.dim() != 4 || !torch::isFloatingType(images.scalar_type()))
+    throw InvalidArgument("grad_cam: images must be a floating-point tensor [N, C, H, W]");
+  const std::int64_t n = images.size(0), height = images.size(2), width = images.size(3);
+  if (!class_ids.defined() || class_ids.dim() != 1 || class_ids.size(0) != n || torch::isFloatingType(class_ids.scalar_type()) ||
+      class_ids.scalar_type() == torch::kBool)
+    throw InvalidArgument(fmt::format("grad_cam: class_ids must be an integer tensor [{}] (one class per image)", n));
+  if (n > 0) {
+    const auto low = class_ids.min().item<std::int64_t>(), high = class_ids.max().item<std::int64_t>();
+    if (low < 0 || high >= labels.num_classes())
+      throw InvalidArgument(fmt::format("grad_cam: class_ids must be in [0, {}), got {}", labels.num_classes(), low < 0 ? low : high));
+  }
+  std::vector<std::int64_t> expected{0};
+  for (auto s : labels.label_shape()) expected.push_back(s);
+
+  torch::AutoGradMode enable_grad(true);
+  EvalModeGuard eval_mode(model);
+  std::vector<torch::Tensor> parts;
+  for (std::int64_t begin = 0; begin < n; begin += options.batch_size()) {
+    const std::int64_t end = std::min(n, begin + options.batch_size());
+    const auto x = images.slice(0, begin, end).detach();
+    const auto ids = class_ids.slice(0, begin, end).to(x.device(), torch::kLong);
+    torch::Tensor map;
+    {
+      torch::NoGradGuard no_grad;  // nothing below the feature map needs a graph
+      map = model->encoder().feature_map(x);
+    }
+    map = map.detach().requires_grad_(true);
+    const auto outputs = model->forward_from_feature_map(map);
+    expected[0] = end - begin;
+    if (outputs.sizes().vec() != expected)
+      throw InvalidArgument(fmt::format("grad_cam: the model outputs [{}] but the {} labels need [{}]", fmt::join(outputs.sizes(), ", "),
+                                        labels.name(), fmt::join(expected, ", ")));
+    const auto score = class_scores(outputs, ids, labels).sum();
+    const auto gradient = torch::autograd::grad({score}, {map})[0];
+    const auto weights = gradient.mean({2, 3}, /*keepdim=*/true);
+    auto cam = torch::relu((weights * map.detach()).sum(1, /*keepdim=*/true)).to(torch::kFloat32);
+    cam = torch::upsample_bilinear2d(cam, {height, width}, /*align_corners=*/false).squeeze(1).clamp_min(0.0);
+    const auto peak = cam.amax({1, 2}, /*keepdim=*/true);
+    cam = torch::where(peak > 0, cam / peak.clamp_min(1e-30), torch::zeros_like(cam)).clamp(0.0, 1.0);
+    parts.push_back(cam.detach());
+  }
+  if (parts.empty()) return torch::zeros({0, height, width}, images.options().dtype(torch::kFloat32));
+  return torch::cat(parts, 0);
+}
+
+torch::Tensor gradcam_overlay(const torch::Tensor& image, const torch::Tensor& heatmap, double alpha, std::int64_t min_side) {
+  if (!image.defined() || (image.dim() != 2 && image.dim() != 3) || image.scalar_type() == torch::kBool || image.is_complex())
+    throw InvalidArgument("gradcam_overlay: image must be a real tensor [C, H, W] or [H, W]");
+  const auto img = image.detach().to(torch::kCPU, torch::kFloat64);
+  const auto grey = image.dim() == 3 ? img.mean(0) : img;
+  if (!heatmap.defined() || heatmap.dim() != 2 || heatmap.sizes() != grey.sizes())
+    throw InvalidArgument(fmt::format("gradcam_overlay: heatmap must be [{}], the image's height and width", fmt::join(grey.sizes(), ", ")));
+  if (!(alpha >= 0.0 && alpha <= 1.0)) throw InvalidArgument(fmt::format("gradcam_overlay: alpha {} must be in [0, 1]", alpha));
+  if (min_side < 1) throw InvalidArgument(fmt::format("gradcam_overlay: min_side {} must be at least 1", min_side));
+  const double low = grey.min().item<double>(), high = grey.max().item<double>();
+  const auto unit = high > low ? (grey - low) / (high - low) : torch::full_like(grey, 0.5);
+  const auto heat = heatmap.detach().to(torch::kCPU, torch::kFloat64).nan_to_num(0.0).clamp(0.0, 1.0);
+  const auto colour = labels::viridis(heat).to(torch::kFloat64) / 255.0;
+  auto rgb = (1.0 - alpha) * unit.unsqueeze(-1) + alpha * colour;
+  const std::int64_t side = std::min(grey.size(0), grey.size(1));
+  const std::int64_t factor = side >= min_side ? 1 : (min_side + side - 1) / side;
+  if (factor > 1) rgb = rgb.repeat_interleave(factor, 0).repeat_interleave(factor, 1);
+  return (rgb * 255.0).round().clamp(0, 255).to(torch::kUInt8).contiguous();
+}
+
+void write_gradcam_overlay(const std::string& path, const torch::Tensor& image, const torch::Tensor& heatmap, double alpha,
+                           std::int64_t min_side) {
+  write_file_atomically(path, labels::encode_png(gradcam_overlay(image, heatmap, alpha, min_side)));
+}
+
+}  // namespace labelrep::analysis

@@ -1,0 +1,137 @@
+// Grad-CAM: a planted discriminative region is where the heat is, for a category and a label model.
+#include "catch.hpp"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "labelrep/analysis/gradcam.hpp"
+#include "labelrep/core/error.hpp"
+#include "labelrep/eval/nearest_neighbor.hpp"
+#include "labelrep/labels/kinds.hpp"
+#include "labelrep/models/model.hpp"
+#include "labelrep/train/loss.hpp"
+#include "support.hpp"
+
+namespace {
+// 32×32 images: the small CNN's last stage is 8×8 with a receptive field of 24 pixels, so cells far
+// from the patch cannot see it (on 16×16 images every cell sees the whole image and no method could
+// localise).
+constexpr std::int64_t kSide = 32;
+// The only place where the classes differ: a 6×6 patch at rows 3..8, columns 21..26.
+constexpr std::int64_t kTop = 3, kLeft = 21, kPatch = 6;
+
+// Noise images whose class (0 or 1) is told only by the patch: −2.5 for class 0, +2.5 for class 1.
+std::pair<torch::Tensor, torch::Tensor> planted(std::int64_t n, at::Generator& gen) {
+  const auto ids = torch::randint(0, 2, {n}, gen, torch::kLong);
+  auto images = torch::randn({n, 1, kSide, kSide}, gen, torch::kFloat32);
+  const auto value = (ids.to(torch::kFloat32) * 5.0 - 2.5).view({n, 1, 1, 1});
+  images.slice(2, kTop, kTop + kPatch).slice(3, kLeft, kLeft + kPatch).copy_(value.expand({n, 1, kPatch, kPatch}));
+  return {images, ids};
+}
+
+torch::Tensor region_mask() {
+  auto mask = torch::zeros({kSide, kSide}, torch::kBool);
+  mask.slice(0, kTop, kTop + kPatch).slice(1, kLeft, kLeft + kPatch).fill_(true);
+  return mask;
+}
+
+// A small CNN (width 8) with the labels' decoder, trained with the labels' loss until it separates the
+// classes; returns its test accuracy.
+double train_planted(labelrep::models::Model& model, const std::shared_ptr<const labelrep::labels::LabelRepresentation>& labels,
+             at::Generator& gen) {
+  torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(3e-3));
+  model->train();
+  for (int step = 0; step < 80; ++step) {
+    const auto [x, y] = planted(32, gen);
+    optimizer.zero_grad();
+    labelrep::train::label_loss(model->forward(x), y, *labels).backward();
+    optimizer.step();
+  }
+  model->eval();
+  const auto [x, y] = planted(200, gen);
+  torch::NoGradGuard no_grad;
+  const labelrep::eval::NearestNeighborEvaluator evaluator(labels);
+  return (evaluator.predict(model->forward(x)) == y).to(torch::kFloat64).mean().item<double>();
+}
+}  // namespace
+
+CATCH_TEST_CASE("grad_cam finds the planted region for category and composite-label models", "[analysis]") {
+  using namespace labelrep;
+  std::vector<std::shared_ptr<const labels::LabelRepresentation>> sets{
+      std::make_shared<const labels::CategoryLabels>(labels::CategoryLabelsOptions(2)),
+      std::make_shared<const labels::CompositeLabels>(labels::CompositeLabelsOptions(2).size(16))};
+  for (const auto& labels : sets) {
+    CATCH_INFO(labels->name() << " labels");
+    torch::manual_seed(1);
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(2);
+    models::Model model(models::SmallCnn(models::SmallCnnOptions().in_channels(1).width(8)).ptr(),
+                        models::make_decoder(32, *labels));
+    const double accuracy = train_planted(model, labels, gen);
+    CATCH_INFO("test accuracy " << accuracy);
+    CATCH_REQUIRE(accuracy >= 0.95);
+
+    const auto [images, ids] = planted(64, gen);
+    for (auto& p : model->parameters()) p.mutable_grad() = torch::Tensor();
+    model->train();  // Grad-CAM switches to eval mode and back
+    torch::NoGradGuard no_grad;  // and enables gradients itself
+    const auto heat = analysis::grad_cam(model, images, ids, *labels, analysis::GradCamOptions().batch_size(24));
+    CATCH_CHECK(model->is_training());
+    CATCH_REQUIRE(heat.sizes() == torch::IntArrayRef({64, kSide, kSide}));
+    CATCH_CHECK(heat.dtype() == torch::kFloat32);
+    CATCH_CHECK(heat.min().item<double>() >= 0.0);
+    CATCH_CHECK(heat.max().item<double>() <= 1.0);
+    for (const auto& p : model->parameters()) CATCH_CHECK_FALSE(p.grad().defined());  // only the map's gradient was taken
+
+    const auto mask = region_mask();
+    const double inside = heat.index({torch::indexing::Slice(), mask}).mean().item<double>();
+    const double outside = heat.index({torch::indexing::Slice(), ~mask}).mean().item<double>();
+    CATCH_INFO("mean heat inside the patch " << inside << ", outside " << outside);
+    CATCH_CHECK(inside > 2.0 * outside);
+    // Per image, the hottest pixel lies in the patch or within one map cell (4 pixels) of it.
+    const auto peak = heat.flatten(1).argmax(1);
+    const auto row = torch::div(peak, kSide, "floor"), col = peak % kSide;
+    const auto near = (row >= kTop - 4) & (row < kTop + kPatch + 4) & (col >= kLeft - 4) & (col < kLeft + kPatch + 4);
+    CATCH_CHECK(near.to(torch::kFloat64).mean().item<double>() >= 0.9);
+
+    labelrep_test::TempDir dir;
+    analysis::write_gradcam_overlay(dir.file("cam.png"), images[0], heat[0]);
+    std::ifstream png(dir.file("cam.png"), std::ios::binary);
+    std::string magic(8, '\0');
+    png.read(magic.data(), 8);
+    CATCH_CHECK(magic == "\x89PNG\r\n\x1a\n");
+  }
+}
+
+CATCH_TEST_CASE("grad_cam and gradcam_overlay check their arguments", "[analysis]") {
+  using namespace labelrep;
+  torch::manual_seed(3);
+  const labels::CategoryLabels category(labels::CategoryLabelsOptions(3));
+  const labels::CompositeLabels composite(labels::CompositeLabelsOptions(3).size(8));
+  models::Model model(models::SmallCnn(models::SmallCnnOptions().in_channels(1).width(4)).ptr(), models::make_decoder(16, category));
+  const auto images = torch::randn({2, 1, 12, 12});
+  CATCH_CHECK(analysis::grad_cam(model, images, torch::tensor({0, 2}), category).sizes() == torch::IntArrayRef({2, 12, 12}));
+  CATCH_CHECK_THROWS_AS(analysis::grad_cam(model, images, torch::tensor({0, 3}), category), InvalidArgument);
+  CATCH_CHECK_THROWS_AS(analysis::grad_cam(model, images, torch::tensor({0}), category), InvalidArgument);
+  CATCH_CHECK_THROWS_AS(analysis::grad_cam(model, images, torch::tensor({0.0, 1.0}), category), InvalidArgument);
+  CATCH_CHECK_THROWS_AS(analysis::grad_cam(model, images[0], torch::tensor({0}), category), InvalidArgument);
+  CATCH_CHECK_THROWS_AS(analysis::grad_cam(model, images, torch::tensor({0, 1}), composite), InvalidArgument);  // [N,3] vs [N,8,8]
+  CATCH_CHECK_THROWS_AS(analysis::grad_cam(model, images, torch::tensor({0, 1}), category, analysis::GradCamOptions().batch_size(0)),
+                        InvalidArgument);
+  CATCH_CHECK(model->is_training());  // restored after the errors, too
+
+  // Overlay: grey image + viridis; small images enlarged by an integer factor.
+  const auto heat = torch::zeros({12, 12});
+  const auto rgb = analysis::gradcam_overlay(images[0], heat, 0.5, 100);
+  CATCH_CHECK(rgb.sizes() == torch::IntArrayRef({108, 108, 3}));
+  CATCH_CHECK(rgb.dtype() == torch::kUInt8);
+  const auto pure = analysis::gradcam_overlay(images[0], torch::ones({12, 12}), 1.0, 1);
+  CATCH_CHECK(torch::equal(pure[0][0], pure[5][7]));  // alpha 1, heat 1 everywhere: one colour
+  const auto grey = analysis::gradcam_overlay(torch::linspace(0, 1, 4).view({1, 2, 2}), torch::zeros({2, 2}), 0.0, 1);
+  CATCH_CHECK(grey[1][1][0].item<int>() == 255);
+  CATCH_CHECK(grey[0][0][0].item<int>() == 0);
+  CATCH_CHECK_THROWS_AS(analysis::gradcam_overlay(images[0], torch::zeros({11, 12})), InvalidArgument);
+  CATCH_CHECK_THROWS_AS(analysis::gradcam_overlay(images[0], heat, 1.5), InvalidArgument);
+}

@@ -1,0 +1,84 @@
+// `labelrep tsne` and `labelrep gradcam` on a 1-epoch Fashion-MNIST run, as a user would run them.
+#include "catch.hpp"
+
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "labelrep/core/npy.hpp"
+#include "support.hpp"
+
+using labelrep_test::run_command;
+
+namespace {
+std::string cli() {
+  const std::string path = labelrep_test::cli_path();
+  CATCH_REQUIRE_FALSE(path.empty());  // built with LABELREP_BUILD_TOOLS
+  return path;
+}
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+}  // namespace
+
+CATCH_TEST_CASE("labelrep tsne and gradcam read a trained run and write the SVG, .npy and PNG files", "[cli][analysis]") {
+  labelrep_test::TempDir dir;
+  const std::string run = dir.file("run");
+  const auto trained = run_command(cli() + " train --dataset fashion-mnist --label composite --label-size 32 --encoder small-cnn --epochs 1 "
+                                           "--level 1 --validation 300 --out " + run);
+  CATCH_INFO(trained.output);
+  CATCH_REQUIRE(trained.exit_code == 0);
+
+  const auto map = run_command(cli() + " tsne --run " + run + " --limit 300 --perplexity 20 --iterations 400 --out " + dir.file("map/tsne.svg"));
+  CATCH_INFO(map.output);
+  CATCH_REQUIRE(map.exit_code == 0);
+  CATCH_CHECK(map.output.find("300 test images") != std::string::npos);
+  CATCH_CHECK(map.output.find("10-NN class agreement") != std::string::npos);
+  const auto svg = read_text(dir.file("map/tsne.svg"));
+  CATCH_CHECK(svg.rfind("<svg", 0) == 0);
+  CATCH_CHECK(svg.find("Ankle boot (") != std::string::npos);
+  CATCH_CHECK(svg.find("T-shirt/top (") != std::string::npos);
+  const auto xy = labelrep::read_npy(dir.file("map/tsne.npy"));
+  CATCH_CHECK(xy.sizes() == torch::IntArrayRef({300, 2}));
+  CATCH_CHECK(xy.dtype() == torch::kFloat64);
+  CATCH_CHECK(torch::isfinite(xy).all().item<bool>());
+  const auto classes = labelrep::read_npy(dir.file("map/tsne.classes.npy"));
+  CATCH_CHECK(classes.sizes() == torch::IntArrayRef({300}));
+  CATCH_CHECK(classes.min().item<std::int64_t>() >= 0);
+  CATCH_CHECK(classes.max().item<std::int64_t>() <= 9);
+
+  const auto perplexity = run_command(cli() + " tsne --run " + run + " --limit 300 --perplexity 200 --out " + dir.file("bad.svg"));
+  CATCH_CHECK(perplexity.exit_code == 2);
+  CATCH_CHECK(perplexity.output.find("--perplexity 200") != std::string::npos);
+  CATCH_CHECK_FALSE(std::filesystem::exists(dir.file("bad.svg")));
+
+  const auto cam = run_command(cli() + " gradcam --run " + run + " --images 0,5 --out " + dir.file("cam"));
+  CATCH_INFO(cam.output);
+  CATCH_REQUIRE(cam.exit_code == 0);
+  std::vector<std::string> pngs;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.file("cam"))) pngs.push_back(entry.path().filename().string());
+  std::sort(pngs.begin(), pngs.end());
+  CATCH_REQUIRE(pngs.size() == 2);
+  // Fashion-MNIST test images 0 and 5 are an ankle boot and a trouser.
+  CATCH_CHECK(pngs[0] == "00000_Ankle_boot_cam-Ankle_boot.png");
+  CATCH_CHECK(pngs[1] == "00005_Trouser_cam-Trouser.png");
+  CATCH_CHECK(read_text(dir.file("cam/" + pngs[0])).substr(0, 8) == "\x89PNG\r\n\x1a\n");
+  CATCH_CHECK(cam.output.find("test image 5 (Trouser; predicted") != std::string::npos);
+
+  const auto predicted = run_command(cli() + " gradcam --run " + run + " --images 3 --class predicted --out " + dir.file("pred"));
+  CATCH_CHECK(predicted.exit_code == 0);
+  CATCH_CHECK(std::distance(std::filesystem::directory_iterator(dir.file("pred")), {}) == 1);
+  const auto fixed = run_command(cli() + " gradcam --run " + run + " --images 3 --class 9 --out " + dir.file("fixed"));
+  CATCH_CHECK(fixed.exit_code == 0);
+  CATCH_CHECK(std::filesystem::exists(dir.file("fixed/00003_Trouser_cam-Ankle_boot.png")));
+
+  const auto image = run_command(cli() + " gradcam --run " + run + " --images 10000 --out " + dir.file("no"));
+  CATCH_CHECK(image.exit_code == 2);
+  CATCH_CHECK(image.output.find("--images 10000") != std::string::npos);
+  const auto klass = run_command(cli() + " gradcam --run " + run + " --images 1 --class 12 --out " + dir.file("no"));
+  CATCH_CHECK(klass.exit_code == 2);
+  CATCH_CHECK(klass.output.find("--class 12") != std::string::npos);
+  CATCH_CHECK_FALSE(std::filesystem::exists(dir.file("no")));
+}
