@@ -34,6 +34,36 @@ constexpr const char* kScatterColours[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d6
                                            "#7f7f7f", "#bcbd22", "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896",
                                            "#c5b0d5", "#c49c94", "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5"};
 constexpr std::size_t kScatterLegendRows = 30;
+
+// The plot area of an SVG chart: data ranges mapped to pixels.
+struct Frame {
+  double left, top, width, height;  // plot area in pixels
+  double x0, x1, y0, y1;            // data ranges
+  double px(double x) const { return left + (x - x0) / (x1 - x0) * width; }
+  double py(double y) const { return top + (1 - (y - y0) / (y1 - y0)) * height; }
+};
+
+// The svg element, background, title, grid lines with tick labels and the frame of the plot area.
+std::string svg_axes(int width, int height, const std::string& title, const Frame& f, const char* horizontal_grid) {
+  std::string out = fmt::format(
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" viewBox=\"0 0 {} {}\" font-family=\"sans-serif\" "
+      "font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
+      width, height, width, height);
+  out += fmt::format("<text x=\"{}\" y=\"20\" font-size=\"14\" font-weight=\"bold\">{}</text>\n", f.left, escape_xml(title));
+  for (double t : ticks(f.y0, f.y1)) {
+    out += fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"{}\"/>\n", f.left, f.py(t), f.left + f.width,
+                       f.py(t), horizontal_grid);
+    out += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>\n", f.left - 6, f.py(t) + 4, number(t));
+  }
+  for (double t : ticks(f.x0, f.x1)) {
+    out += fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#eee\"/>\n", f.px(t), f.top, f.px(t),
+                       f.top + f.height);
+    out += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{}</text>\n", f.px(t), f.top + f.height + 16, number(t));
+  }
+  out += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"none\" stroke=\"#333\"/>\n", f.left, f.top,
+                     f.width, f.height);
+  return out;
+}
 }  // namespace
 
 std::string escape_xml(const std::string& text) {
@@ -88,23 +118,11 @@ std::string LinePlot::svg(int width, int height) const {
     y0 -= margin, y1 += margin;
   }
   const double left = 64, right = 150, top = 36, bottom = 48;
-  const double pw = width - left - right, ph = height - top - bottom;
-  auto px = [&](double x) { return left + (x - x0) / (x1 - x0) * pw; };
-  auto py = [&](double y) { return top + (1 - (y - y0) / (y1 - y0)) * ph; };
-  std::string out = fmt::format(
-      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" viewBox=\"0 0 {} {}\" font-family=\"sans-serif\" "
-      "font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
-      width, height, width, height);
-  out += fmt::format("<text x=\"{}\" y=\"20\" font-size=\"14\" font-weight=\"bold\">{}</text>\n", left, escape_xml(title_));
-  for (double t : ticks(y0, y1)) {
-    out += fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#ddd\"/>\n", left, py(t), left + pw, py(t));
-    out += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>\n", left - 6, py(t) + 4, number(t));
-  }
-  for (double t : ticks(x0, x1)) {
-    out += fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#eee\"/>\n", px(t), top, px(t), top + ph);
-    out += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{}</text>\n", px(t), top + ph + 16, number(t));
-  }
-  out += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#333\"/>\n", left, top, pw, ph);
+  const Frame frame{left, top, width - left - right, height - top - bottom, x0, x1, y0, y1};
+  const double pw = frame.width, ph = frame.height;
+  auto px = [&](double x) { return frame.px(x); };
+  auto py = [&](double y) { return frame.py(y); };
+  std::string out = svg_axes(width, height, title_, frame, "#ddd");
   out += fmt::format("<text x=\"{:.1f}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n", left + pw / 2, height - 8, escape_xml(x_label_));
   out += fmt::format("<text transform=\"translate(14,{:.1f}) rotate(-90)\" text-anchor=\"middle\">{}</text>\n", top + ph / 2,
                      escape_xml(y_label_));
@@ -175,22 +193,10 @@ std::string ScatterPlot::svg(int width, int height) const {
     const double scale = std::min(pw / (x1 - x0), ph / (y1 - y0));
     pw = scale * (x1 - x0), ph = scale * (y1 - y0);
   }
-  auto px = [&](double x) { return left + (x - x0) / (x1 - x0) * pw; };
-  auto py = [&](double y) { return top + (1 - (y - y0) / (y1 - y0)) * ph; };
-  std::string out = fmt::format(
-      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" viewBox=\"0 0 {} {}\" font-family=\"sans-serif\" "
-      "font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
-      width, height, width, height);
-  out += fmt::format("<text x=\"{}\" y=\"20\" font-size=\"14\" font-weight=\"bold\">{}</text>\n", left, escape_xml(title_));
-  for (double t : ticks(y0, y1)) {
-    out += fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#eee\"/>\n", left, py(t), left + pw, py(t));
-    out += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>\n", left - 6, py(t) + 4, number(t));
-  }
-  for (double t : ticks(x0, x1)) {
-    out += fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#eee\"/>\n", px(t), top, px(t), top + ph);
-    out += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{}</text>\n", px(t), top + ph + 16, number(t));
-  }
-  out += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"none\" stroke=\"#333\"/>\n", left, top, pw, ph);
+  const Frame frame{left, top, pw, ph, x0, x1, y0, y1};
+  auto px = [&](double x) { return frame.px(x); };
+  auto py = [&](double y) { return frame.py(y); };
+  std::string out = svg_axes(width, height, title_, frame, "#eee");
   if (!x_label_.empty())
     out += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{}</text>\n", left + pw / 2, top + ph + 36, escape_xml(x_label_));
   if (!y_label_.empty())
