@@ -3,6 +3,7 @@
 /// keep compile times short.
 
 #include "labelrep/analysis/plot.hpp"
+#include "labelrep/attack/attack.hpp"
 #include "labelrep/audio/speech.hpp"
 #include "labelrep/audio/waveform.hpp"
 #include "labelrep/core/atomic_file.hpp"
