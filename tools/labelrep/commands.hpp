@@ -13,6 +13,7 @@ void add_speak_command(CLI::App& app);
 void add_data_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_report_command(CLI::App& app);
+void add_attack_command(CLI::App& app);
 
 // Shared by the commands that run experiments (train, demo).
 void add_experiment_options(CLI::App& command, train::ExperimentConfig& config);

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   labelrep::cli::add_data_command(app);
   labelrep::cli::add_train_command(app);
   labelrep::cli::add_report_command(app);
+  labelrep::cli::add_attack_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
