@@ -6,7 +6,7 @@
 // gradient), the attack, and one classification of the adversarial images.
 // Prints one JSON line {"fgsm_images_per_s": ..., "iterative_images_per_s": ..., ...}.
 // Usage: attack_bench [--model resnet32] [--images 512] [--batch 256] [--eps 0.1] [--steps 5] [--warmup 1]
-//                     [--threads 0] [--device cpu|cuda] [--format channels-last|contiguous] [--bn-calibration 0]
+//                     [--threads 0] [--device cpu|cuda] [--format channels-last|contiguous]
 #include <labelrep/attack/attack.hpp>
 #include <labelrep/eval/nearest_neighbor.hpp>
 #include <labelrep/labels/kinds.hpp>
@@ -25,7 +25,7 @@
 int main(int argc, char** argv) try {
   std::map<std::string, std::string> args = {{"--model", "resnet32"}, {"--images", "512"}, {"--batch", "256"},  {"--eps", "0.1"},
                                              {"--steps", "5"},        {"--warmup", "1"},   {"--threads", "0"}, {"--device", "cpu"},
-                                             {"--format", "channels-last"}, {"--bn-calibration", "0"}};
+                                             {"--format", "channels-last"}};
   for (int i = 1; i < argc; i += 2) {
     if (!args.count(argv[i]) || i + 1 >= argc) throw std::invalid_argument(std::string("unknown or incomplete option ") + argv[i]);
     args[argv[i]] = argv[i + 1];
@@ -46,17 +46,7 @@ int main(int argc, char** argv) try {
   torch::manual_seed(0);
   auto model = labelrep::models::make_model(args["--model"], 3, *label_set);
   model->to(device);
-  // Like the reference, the model is untrained and in eval mode. With its initial BatchNorm statistics
-  // (mean 0, var 1) activations grow without bound through the blocks and every pass is several times
-  // slower; --bn-calibration N first runs N train-mode forwards without gradients on random images
-  // like the benchmark's, which brings activations into a trained model's numeric range.
-  const std::int64_t calibration = std::stoll(args["--bn-calibration"]);
-  if (calibration > 0) {
-    torch::NoGradGuard no_grad;
-    model->train();
-    const auto sample = torch::rand({std::min<std::int64_t>(images, 128), 3, 32, 32}).sub(0.5).div(0.25).to(device);
-    for (std::int64_t i = 0; i < calibration; ++i) model->forward(sample);
-  }
+  // Like the reference: an untrained model in eval mode.
   model->eval();
   if (args["--format"] == "channels-last") labelrep::models::set_memory_format(*model, c10::MemoryFormat::ChannelsLast);
   else if (args["--format"] != "contiguous") throw std::invalid_argument("--format must be channels-last or contiguous");
@@ -103,10 +93,10 @@ int main(int argc, char** argv) try {
             "_still_correct\": " + std::to_string(result.curves[0].points[0].correct) + ", ";
   }
   std::printf("%s\"model\": \"%s\", \"device\": \"%s\", \"images\": %lld, \"batch\": %lld, \"eps\": %g, \"steps\": %lld, \"threads\": %d, "
-              "\"format\": \"%s\", \"bn_calibration\": %lld, \"torch\": \"%s\"}\n",
+              "\"format\": \"%s\", \"torch\": \"%s\"}\n",
               json.c_str(), args["--model"].c_str(), args["--device"].c_str(), static_cast<long long>(images),
               static_cast<long long>(batch_size), eps, static_cast<long long>(steps), at::get_num_threads(), args["--format"].c_str(),
-              static_cast<long long>(calibration), TORCH_VERSION);
+              TORCH_VERSION);
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "attack_bench: %s\n", e.what());
