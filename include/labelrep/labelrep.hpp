@@ -4,6 +4,7 @@
 
 #include "labelrep/analysis/gradcam.hpp"
 #include "labelrep/analysis/plot.hpp"
+#include "labelrep/attack/attack.hpp"
 #include "labelrep/analysis/tsne.hpp"
 #include "labelrep/audio/speech.hpp"
 #include "labelrep/audio/waveform.hpp"

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   labelrep::cli::add_efficiency_command(app);
   labelrep::cli::add_tsne_command(app);
   labelrep::cli::add_gradcam_command(app);
+  labelrep::cli::add_attack_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,210 @@
+#pragma once
+/// \file attack.hpp  Adversarial attacks (FGSM, the iterative method, PGD) and the paper's robustness sweep.
+///
+/// One attack core serves every label representation: the loss is the training loss of the labels
+/// (train::label_loss: cross-entropy for categorical labels, smooth L1 to the class label otherwise)
+/// and success is judged by the evaluator that evaluation uses (eval::NearestNeighborEvaluator::predict:
+/// argmax or the nearest label). A whole batch is attacked at once, on the model's device.
+///
+///  - FGSM: x' = x ± ε·sign(∇ₓJ), one step (+ untargeted: raise the loss to the true class;
+///    − targeted: lower the loss to the target class).
+///  - The iterative method (BIM, Kurakin et al.): x⁰ = x, then `steps` FGSM steps of size α (default
+///    ε/steps), each from a fresh input gradient, each followed by the projection onto the ε-ball around
+///    x and the clamp to the valid pixel box.
+///  - PGD (Madry et al.): BIM from a random start x + ε·U(−1, 1) (clamped to the box), default
+///    α = 2.5·ε/steps.
+///
+/// ε is given in normalised-input units (the paper's protocol: ε ∈ {0, 0.05, …, 0.3} added to the
+/// mean/std-normalised image) or in [0, 1] pixel units, which become ε/std_c in channel c. Adversarial
+/// images always stay in the box of valid pixels: [(0 − mean_c)/std_c, (1 − mean_c)/std_c] per channel.
+///
+/// Example (the paper's untargeted iterative attack with ε = 0.1 on a batch):
+/// \code
+///   auto run = labelrep::train::load_trained_run("runs/speech-seed0");
+///   using labelrep::attack::AttackOptions;
+///   auto options = AttackOptions(run.statistics).method(labelrep::attack::Method::kIterative).epsilon(0.1);
+///   torch::Tensor adversarial = labelrep::attack::perturb(run.model, *run.labels, batch.images, batch.targets, options);
+///   torch::Tensor predicted = labelrep::eval::NearestNeighborEvaluator(run.labels).predict(run.model(adversarial));
+///
+///   // The whole protocol: attacks × ε over the test set.
+///   auto sweep = labelrep::attack::run_sweep(run.model, run.labels, test, torch::arange(test.size()),
+///                                            labelrep::attack::SweepOptions(run.statistics));
+///   std::cout << sweep.to_json();
+/// \endcode
+///
+/// The model is put in eval mode for the attack and restored afterwards; gradients are enabled inside
+/// the calls even when the caller holds a torch::NoGradGuard; the input gradient is taken with
+/// torch::autograd::grad, so the parameters' `.grad` are left untouched.
+/// Thread-safety: don't attack one model from two threads (its mode is switched); otherwise reentrant.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+#include <torch/arg.h>
+#include <torch/types.h>
+
+#include "labelrep/data/dataset.hpp"
+#include "labelrep/export.hpp"
+#include "labelrep/labels/label_representation.hpp"
+#include "labelrep/models/model.hpp"
+#include "labelrep/train/loss.hpp"
+
+namespace labelrep::attack {
+
+enum class Method {
+  kFgsm,       ///< one step of size ε
+  kIterative,  ///< the iterative method / BIM: `steps` steps of size α from x, projected after each
+  kPgd,        ///< BIM from a uniformly random start in the ε-ball
+};
+
+/// The unit ε is given in.
+enum class EpsilonUnit {
+  kNormalized,  ///< the normalised input (x − mean)/std: the paper's protocol
+  kPixel,       ///< [0, 1] pixel values: ε/std_c on the normalised input of channel c
+};
+
+/// "normalized" or "pixel".
+LABELREP_API const char* epsilon_unit_name(EpsilonUnit unit);
+/// Parses epsilon_unit_name()'s strings. Throws InvalidArgument naming the value otherwise.
+LABELREP_API EpsilonUnit parse_epsilon_unit(const std::string& name);
+
+/// An attack by name: a method, untargeted or targeted.
+struct LABELREP_API AttackKind {
+  Method method = Method::kFgsm;
+  bool targeted = false;
+};
+/// "fgsm", "fgsm-targeted", "bim", "bim-targeted", "pgd", "pgd-targeted".
+LABELREP_API std::string attack_name(const AttackKind& kind);
+/// Parses attack_name()'s strings. Throws InvalidArgument naming the value and the known names.
+LABELREP_API AttackKind parse_attack(const std::string& name);
+
+/// The paper's ε values: 0, 0.05, …, 0.3 (normalised units).
+LABELREP_API std::vector<double> paper_epsilons();
+
+/// Options of one attack. The statistics are the normalisation the model was trained with (they give
+/// the valid pixel box and the pixel unit). Example:
+/// `AttackOptions(stats).method(Method::kPgd).targeted(true).epsilon(8.0 / 255).unit(EpsilonUnit::kPixel).steps(10)`.
+struct LABELREP_API AttackOptions {
+  explicit AttackOptions(data::ChannelStatistics statistics) : statistics_(std::move(statistics)) {}
+  /// Throws InvalidArgument for a negative or non-finite ε, steps < 1, a negative or non-finite step
+  /// size, statistics whose mean and std differ in length or are empty, or a std that is not positive.
+  void validate() const;
+
+  TORCH_ARG(data::ChannelStatistics, statistics);
+  TORCH_ARG(Method, method) = Method::kFgsm;
+  /// false: raise the loss to `class_ids` (the true classes); true: lower the loss to `class_ids`
+  /// (the target classes).
+  TORCH_ARG(bool, targeted) = false;
+  TORCH_ARG(double, epsilon) = 0.0;
+  TORCH_ARG(EpsilonUnit, unit) = EpsilonUnit::kNormalized;
+  /// Steps of the iterative method and PGD (FGSM takes one).
+  TORCH_ARG(std::int64_t, steps) = 5;
+  /// The step size α as a fraction of ε; 0: the default (1/steps for BIM, the paper's α = ε/5;
+  /// 2.5/steps for PGD; FGSM always steps by ε).
+  TORCH_ARG(double, step_fraction) = 0.0;
+  /// Seed of PGD's random start (pgd_random_start).
+  TORCH_ARG(std::uint64_t, seed) = 0;
+  /// The loss to attack; kAuto: the labels' training loss (train::default_loss).
+  TORCH_ARG(train::LossKind, loss) = train::LossKind::kAuto;
+};
+
+/// Adversarial images for a batch.
+///
+/// Requires: `images` floating-point `[N, C, H, W]`, normalised with options.statistics() (C values
+/// each); `class_ids` integer `[N]` in [0, labels.num_classes()): the true classes (untargeted) or the
+/// target classes (targeted); a model whose outputs fit `labels`. Inputs may be on any device; the
+/// work runs on the model's device in its parameters' dtype.
+/// Ensures: `[N, C, H, W]` on the model's device with ‖x_adv − x‖∞ ≤ ε in the unit given (up to float
+/// rounding) and every value in the valid box of its channel; ε = 0 returns the images unchanged. The
+/// model's mode, parameters, buffers and `.grad` are as before the call.
+/// Throws: InvalidArgument for invalid options (AttackOptions::validate), images that are not 4-D
+/// floating point, a channel count other than the statistics', class ids of another length or out of
+/// range, and what label_loss throws for outputs that do not fit the labels.
+LABELREP_API torch::Tensor perturb(models::Model& model, const labels::LabelRepresentation& labels, const torch::Tensor& images,
+                                   const torch::Tensor& class_ids, const AttackOptions& options);
+
+/// PGD's random start for images of `sizes` and a seed: uniform on [−1, 1), float32 on the CPU, drawn
+/// from a local generator (the global one is untouched). PGD starts from x + ε_c·start, clamped to the box.
+LABELREP_API torch::Tensor pgd_random_start(torch::IntArrayRef sizes, std::uint64_t seed);
+
+/// Random target classes for targeted attacks: for image i, one class other than `true_ids[i]`, uniform
+/// over the other C − 1, drawn in order from NumpyRandom(seed). They depend only on the seed, the true
+/// classes and C, so every model attacked with the same seed gets the same targets; the targets of the
+/// first k images do not depend on how many follow. Returns int64 `[N]` on the CPU.
+/// Throws InvalidArgument for C < 2, a seed ≥ 2^32, or ids that are not 1-D integers in [0, C).
+LABELREP_API torch::Tensor random_targets(const torch::Tensor& true_ids, std::int64_t num_classes, std::uint64_t seed);
+
+/// Options of a robustness sweep. Example: `SweepOptions(stats).attacks({"fgsm", "bim"}).epsilons({0, 0.1})`.
+struct LABELREP_API SweepOptions {
+  explicit SweepOptions(data::ChannelStatistics statistics) : statistics_(std::move(statistics)) {}
+  /// Throws InvalidArgument for no attacks, an unknown attack name, no ε, a negative or non-finite ε,
+  /// steps < 1, a batch size < 1, a seed ≥ 2^32, or invalid statistics.
+  void validate() const;
+
+  TORCH_ARG(data::ChannelStatistics, statistics);
+  /// Attack names (parse_attack).
+  TORCH_ARG(std::vector<std::string>, attacks) = {"fgsm", "fgsm-targeted", "bim", "bim-targeted"};
+  TORCH_ARG(std::vector<double>, epsilons) = paper_epsilons();
+  TORCH_ARG(EpsilonUnit, unit) = EpsilonUnit::kNormalized;
+  TORCH_ARG(std::int64_t, steps) = 5;
+  /// α as a fraction of ε (AttackOptions::step_fraction; 0: the defaults).
+  TORCH_ARG(double, step_fraction) = 0.0;
+  /// Seeds the targets (random_targets) and PGD's random starts (with the batch number).
+  TORCH_ARG(std::uint64_t, seed) = 0;
+  /// Images attacked at once.
+  TORCH_ARG(std::int64_t, batch_size) = 256;
+  /// A progress line on a terminal (quiet otherwise).
+  TORCH_ARG(bool, progress) = true;
+};
+
+/// One attack at one ε.
+struct LABELREP_API SweepPoint {
+  double epsilon = 0.0;
+  std::int64_t correct = 0;          ///< images still classified as their true class (0 for the initially wrong)
+  std::int64_t target_hits = 0;      ///< targeted: images classified as their target class
+  double accuracy = 0.0;             ///< correct / images: initially misclassified images count as failures (the paper)
+  double subset_accuracy = 0.0;      ///< correct / initially correct images (the paper's appendix); NaN if none
+  double target_hit_rate = 0.0;      ///< targeted: target_hits / initially correct images; NaN if none
+  double seconds = 0.0;              ///< time spent attacking and classifying at this ε
+};
+
+/// One attack over the ε list.
+struct LABELREP_API SweepCurve {
+  std::string attack;  ///< its name
+  AttackKind kind;
+  std::vector<SweepPoint> points;  ///< in the order of SweepOptions::epsilons
+};
+
+struct LABELREP_API SweepResult {
+  std::int64_t images = 0;             ///< images evaluated
+  std::int64_t initially_correct = 0;  ///< correctly classified without attack (only these are attacked)
+  double clean_accuracy = 0.0;
+  EpsilonUnit unit = EpsilonUnit::kNormalized;
+  std::int64_t steps = 0;
+  double step_fraction = 0.0;
+  std::uint64_t seed = 0;
+  std::string labels;                  ///< the label kind
+  double seconds = 0.0;                ///< the whole sweep
+  std::vector<SweepCurve> curves;      ///< in the order of SweepOptions::attacks
+
+  /// The result as a JSON object (NaN written as null); see docs/robustness.md for the fields.
+  std::string to_json() const;
+};
+
+/// The paper's robustness protocol: classifies the images of `dataset` at `indices` (in batches, as
+/// evaluation does: train::evaluation_batches with the options' statistics), attacks the correctly
+/// classified ones with every attack at every ε (ε = 0 is the clean result, not recomputed), and
+/// counts how many keep their true class and, for targeted attacks, how many reach their target
+/// (random_targets(true classes of `indices`, C, seed)). The clean pass runs with gradients and also
+/// gives FGSM's and BIM's first step, whose gradient at x is the same for every ε; the results are
+/// those of perturb on the initially correct images (up to float rounding).
+/// Requires: the model and labels of one run; dataset classes == labels classes; uint8 images with the
+/// statistics' channel count. The model's mode is restored afterwards.
+/// Throws: InvalidArgument for null labels, invalid options, class or channel counts that do not fit,
+/// bad indices (as the Batcher).
+LABELREP_API SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelRepresentation> labels,
+                                   const data::ImageDataset& dataset, const torch::Tensor& indices, const SweepOptions& options);
+
+}  // namespace labelrep::attack

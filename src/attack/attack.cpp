@@ -1,0 +1,420 @@
+#include "labelrep/attack/attack.hpp"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/autograd.h>
+#include <torch/nn/module.h>
+#include <torch/utils.h>
+
+#include <chrono>
+#include <cmath>
+#include <fmt/format.h>
+#include <limits>
+#include <optional>
+#include <nlohmann/json.hpp>
+
+#include "labelrep/core/error.hpp"
+#include "labelrep/core/progress.hpp"
+#include "labelrep/core/random.hpp"
+#include "labelrep/eval/nearest_neighbor.hpp"
+#include "labelrep/train/trainer.hpp"
+
+namespace labelrep::attack {
+namespace {
+
+constexpr AttackKind kAttacks[] = {{Method::kFgsm, false},      {Method::kFgsm, true}, {Method::kIterative, false},
+                                   {Method::kIterative, true}, {Method::kPgd, false}, {Method::kPgd, true}};
+
+// Puts a module in eval mode for a scope and restores its previous mode.
+class EvalModeGuard {
+ public:
+  explicit EvalModeGuard(torch::nn::Module& module) : module_(module), was_training_(module.is_training()) {
+    if (was_training_) module_.eval();
+  }
+  ~EvalModeGuard() {
+    if (was_training_) module_.train(true);
+  }
+  EvalModeGuard(const EvalModeGuard&) = delete;
+  EvalModeGuard& operator=(const EvalModeGuard&) = delete;
+
+ private:
+  torch::nn::Module& module_;
+  bool was_training_;
+};
+
+// The device and floating dtype of a model's parameters (CPU float32 for a model without any).
+torch::TensorOptions model_options(models::Model& model) {
+  for (const auto& p : model->parameters())
+    if (p.is_floating_point()) return torch::TensorOptions().device(p.device()).dtype(p.scalar_type());
+  return torch::TensorOptions().device(torch::kCPU).dtype(torch::kFloat32);
+}
+
+void check_statistics(const data::ChannelStatistics& s, const char* who) {
+  if (s.mean.empty() || s.mean.size() != s.std.size())
+    throw InvalidArgument(fmt::format("{}: statistics need one mean and one std per channel, got {} means and {} stds", who,
+                                      s.mean.size(), s.std.size()));
+  for (std::size_t c = 0; c < s.std.size(); ++c) {
+    if (!std::isfinite(s.mean[c])) throw InvalidArgument(fmt::format("{}: statistics mean[{}] is not finite", who, c));
+    if (!(s.std[c] > 0) || !std::isfinite(s.std[c]))
+      throw InvalidArgument(fmt::format("{}: statistics std[{}] must be positive, got {}", who, c, s.std[c]));
+  }
+}
+
+void check_epsilon(double epsilon, const char* who) {
+  if (!(epsilon >= 0) || !std::isfinite(epsilon))
+    throw InvalidArgument(fmt::format("{}: epsilon must be a finite number >= 0, got {}", who, epsilon));
+}
+
+// Per-channel [1, C, 1, 1] tensors: the valid box and ε in normalised units.
+struct Domain {
+  torch::Tensor low, high, epsilon;
+};
+
+Domain make_domain(const AttackOptions& o, const torch::TensorOptions& options) {
+  const auto& s = o.statistics();
+  const auto channels = static_cast<std::int64_t>(s.mean.size());
+  std::vector<double> low, high, epsilon;
+  for (std::size_t c = 0; c < s.mean.size(); ++c) {
+    low.push_back((0.0 - s.mean[c]) / s.std[c]);
+    high.push_back((1.0 - s.mean[c]) / s.std[c]);
+    epsilon.push_back(o.unit() == EpsilonUnit::kPixel ? o.epsilon() / s.std[c] : o.epsilon());
+  }
+  auto make = [&](const std::vector<double>& v) {
+    return torch::tensor(v, torch::kDouble).to(options).view({1, channels, 1, 1});
+  };
+  return {make(low), make(high), make(epsilon)};
+}
+
+double step_fraction(const AttackOptions& o) {
+  if (o.method() == Method::kFgsm) return 1.0;
+  if (o.step_fraction() > 0) return o.step_fraction();
+  const double steps = static_cast<double>(o.steps());
+  return o.method() == Method::kPgd ? 2.5 / steps : 1.0 / steps;
+}
+
+// splitmix64: decorrelated seeds for the batches of a sweep.
+std::uint64_t mix_seed(std::uint64_t seed, std::uint64_t stream) {
+  std::uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (stream + 1);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+double ratio(std::int64_t a, std::int64_t b) {
+  return b > 0 ? static_cast<double>(a) / static_cast<double>(b) : std::numeric_limits<double>::quiet_NaN();
+}
+
+nlohmann::json number_or_null(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
+
+}  // namespace
+
+const char* epsilon_unit_name(EpsilonUnit unit) {
+  return unit == EpsilonUnit::kPixel ? "pixel" : "normalized";
+}
+
+EpsilonUnit parse_epsilon_unit(const std::string& name) {
+  if (name == "normalized") return EpsilonUnit::kNormalized;
+  if (name == "pixel") return EpsilonUnit::kPixel;
+  throw InvalidArgument(fmt::format("unknown epsilon unit '{}' (expected normalized or pixel)", name));
+}
+
+std::string attack_name(const AttackKind& kind) {
+  std::string base = kind.method == Method::kFgsm ? "fgsm" : kind.method == Method::kIterative ? "bim" : "pgd";
+  return kind.targeted ? base + "-targeted" : base;
+}
+
+AttackKind parse_attack(const std::string& name) {
+  std::string known;
+  for (const auto& kind : kAttacks) {
+    if (name == attack_name(kind)) return kind;
+    known += (known.empty() ? "" : ", ") + attack_name(kind);
+  }
+  throw InvalidArgument(fmt::format("unknown attack '{}' (expected one of {})", name, known));
+}
+
+std::vector<double> paper_epsilons() { return {0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3}; }
+
+void AttackOptions::validate() const {
+  check_statistics(statistics_, "attack");
+  check_epsilon(epsilon_, "attack");
+  if (steps_ < 1) throw InvalidArgument(fmt::format("attack: steps must be >= 1, got {}", steps_));
+  if (!(step_fraction_ >= 0) || !std::isfinite(step_fraction_))
+    throw InvalidArgument(fmt::format("attack: step_fraction must be a finite number >= 0, got {}", step_fraction_));
+}
+
+torch::Tensor pgd_random_start(torch::IntArrayRef sizes, std::uint64_t seed) {
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
+  return torch::rand(sizes, generator, torch::kFloat32).mul_(2.0).sub_(1.0);
+}
+
+namespace {
+
+// The sign of each image's own loss gradient at `input` (a leaf that requires grad) from `outputs`.
+torch::Tensor gradient_sign(const torch::Tensor& outputs, const torch::Tensor& input, const torch::Tensor& ids,
+                            const labels::LabelRepresentation& labels, train::LossKind loss, bool retain_graph) {
+  // label_loss is a batch mean; times N, each image's gradient is that of its own loss.
+  const auto total = train::label_loss(outputs, ids, labels, loss) * static_cast<double>(ids.size(0));
+  return torch::autograd::grad({total}, {input}, {}, retain_graph)[0].sign();
+}
+
+// The attack proper, on checked inputs: `x` on the model's device in its dtype, the model in eval
+// mode. `first_sign`, if defined, is the gradient sign at x for these ids (the sweep computes it once
+// for every ε); PGD never uses it (it starts elsewhere).
+torch::Tensor attack_checked(models::Model& model, const labels::LabelRepresentation& labels, const torch::Tensor& x,
+                             const torch::Tensor& ids, const AttackOptions& options, const torch::Tensor& first_sign) {
+  if (options.epsilon() == 0 || x.size(0) == 0) return x.clone();
+  torch::AutoGradMode enable_grad(true);
+  const auto domain = make_domain(options, x.options());
+  // The intersection of the ε-ball around x and the valid box (both axis-aligned boxes).
+  const auto lower = torch::maximum(x - domain.epsilon, domain.low);
+  const auto upper = torch::minimum(x + domain.epsilon, domain.high);
+  const auto step = domain.epsilon * (options.targeted() ? -step_fraction(options) : step_fraction(options));
+
+  torch::Tensor adversarial = x;
+  if (options.method() == Method::kPgd) {
+    const auto start = pgd_random_start(x.sizes(), options.seed()).to(x.options());
+    adversarial = torch::minimum(torch::maximum(x + domain.epsilon * start, domain.low), domain.high);
+  }
+  const std::int64_t steps = options.method() == Method::kFgsm ? 1 : options.steps();
+  for (std::int64_t s = 0; s < steps; ++s) {
+    torch::Tensor sign;
+    if (s == 0 && first_sign.defined() && options.method() != Method::kPgd) {
+      sign = first_sign;
+    } else {
+      // A fresh leaf each step: its gradient is this step's alone (nothing accumulates in .grad).
+      const auto input = adversarial.detach().requires_grad_(true);
+      sign = gradient_sign(model->forward(input), input, ids, labels, options.loss(), false);
+    }
+    adversarial = torch::minimum(torch::maximum(adversarial.detach() + step * sign, lower), upper);
+  }
+  return adversarial.detach();
+}
+
+}  // namespace
+
+torch::Tensor perturb(models::Model& model, const labels::LabelRepresentation& labels, const torch::Tensor& images,
+                      const torch::Tensor& class_ids, const AttackOptions& options) {
+  options.validate();
+  if (model.is_empty()) throw InvalidArgument("attack: the model is empty");
+  if (!images.defined() || images.dim() != 4 || !images.is_floating_point())
+    throw InvalidArgument(fmt::format("attack: images must be floating-point [N, C, H, W], got {}",
+                                      images.defined() ? c10::str(images.sizes(), " ", images.scalar_type()) : "an undefined tensor"));
+  const auto channels = static_cast<std::int64_t>(options.statistics().mean.size());
+  if (images.size(1) != channels)
+    throw InvalidArgument(fmt::format("attack: images have {} channels but the statistics {}", images.size(1), channels));
+  if (!class_ids.defined() || class_ids.dim() != 1 || class_ids.is_floating_point() || class_ids.scalar_type() == torch::kBool)
+    throw InvalidArgument("attack: class_ids must be a 1-D integer tensor [N]");
+  if (class_ids.size(0) != images.size(0))
+    throw InvalidArgument(fmt::format("attack: class_ids has {} entries but images has {}", class_ids.size(0), images.size(0)));
+
+  const auto tensor_options = model_options(model);
+  const auto x = images.detach().to(tensor_options);
+  const auto ids = class_ids.to(tensor_options.device(), torch::kLong);
+  if (ids.numel() > 0) {
+    const auto low = ids.min().item<std::int64_t>(), high = ids.max().item<std::int64_t>();
+    if (low < 0 || high >= labels.num_classes())
+      throw InvalidArgument(fmt::format("attack: class id {} is out of range [0, {})", low < 0 ? low : high, labels.num_classes()));
+  }
+  EvalModeGuard eval_mode(*model);
+  return attack_checked(model, labels, x, ids, options, torch::Tensor());
+}
+
+torch::Tensor random_targets(const torch::Tensor& true_ids, std::int64_t num_classes, std::uint64_t seed) {
+  if (num_classes < 2) throw InvalidArgument(fmt::format("random_targets: need at least 2 classes, got {}", num_classes));
+  if (seed > 0xffffffffULL) throw InvalidArgument(fmt::format("random_targets: seed must be below 2^32, got {}", seed));
+  if (!true_ids.defined() || true_ids.dim() != 1 || true_ids.is_floating_point() || true_ids.scalar_type() == torch::kBool)
+    throw InvalidArgument("random_targets: true_ids must be a 1-D integer tensor");
+  const auto ids = true_ids.to(torch::kCPU, torch::kLong).contiguous();
+  const auto n = ids.size(0);
+  auto targets = torch::empty({n}, torch::kLong);
+  const auto* in = ids.data_ptr<std::int64_t>();
+  auto* out = targets.data_ptr<std::int64_t>();
+  NumpyRandom random(static_cast<std::uint32_t>(seed));
+  for (std::int64_t i = 0; i < n; ++i) {
+    if (in[i] < 0 || in[i] >= num_classes)
+      throw InvalidArgument(fmt::format("random_targets: class id {} at position {} is out of range [0, {})", in[i], i, num_classes));
+    const auto offset = static_cast<std::int64_t>(random.next_interval(static_cast<std::uint64_t>(num_classes - 2)));
+    out[i] = (in[i] + 1 + offset) % num_classes;
+  }
+  return targets;
+}
+
+void SweepOptions::validate() const {
+  check_statistics(statistics_, "attack sweep");
+  if (attacks_.empty()) throw InvalidArgument("attack sweep: no attacks given");
+  for (const auto& name : attacks_) parse_attack(name);
+  if (epsilons_.empty()) throw InvalidArgument("attack sweep: no epsilon values given");
+  for (double e : epsilons_) check_epsilon(e, "attack sweep");
+  if (steps_ < 1) throw InvalidArgument(fmt::format("attack sweep: steps must be >= 1, got {}", steps_));
+  if (!(step_fraction_ >= 0) || !std::isfinite(step_fraction_))
+    throw InvalidArgument(fmt::format("attack sweep: step_fraction must be a finite number >= 0, got {}", step_fraction_));
+  if (batch_size_ < 1) throw InvalidArgument(fmt::format("attack sweep: batch_size must be >= 1, got {}", batch_size_));
+  if (seed_ > 0xffffffffULL) throw InvalidArgument(fmt::format("attack sweep: seed must be below 2^32, got {}", seed_));
+}
+
+std::string SweepResult::to_json() const {
+  nlohmann::json j;
+  j["images"] = images;
+  j["initially_correct"] = initially_correct;
+  j["clean_accuracy"] = clean_accuracy;
+  j["epsilon_unit"] = epsilon_unit_name(unit);
+  j["steps"] = steps;
+  j["step_fraction"] = step_fraction;
+  j["seed"] = seed;
+  j["labels"] = labels;
+  j["seconds"] = seconds;
+  nlohmann::json attacks = nlohmann::json::array();
+  for (const auto& curve : curves) {
+    nlohmann::json c;
+    c["attack"] = curve.attack;
+    c["method"] = curve.kind.method == Method::kFgsm ? "fgsm" : curve.kind.method == Method::kIterative ? "iterative" : "pgd";
+    c["targeted"] = curve.kind.targeted;
+    nlohmann::json points = nlohmann::json::array();
+    for (const auto& p : curve.points) {
+      nlohmann::json q;
+      q["epsilon"] = p.epsilon;
+      q["accuracy"] = number_or_null(p.accuracy);
+      q["subset_accuracy"] = number_or_null(p.subset_accuracy);
+      q["correct"] = p.correct;
+      if (curve.kind.targeted) {
+        q["target_hit_rate"] = number_or_null(p.target_hit_rate);
+        q["target_hits"] = p.target_hits;
+      }
+      q["seconds"] = p.seconds;
+      points.push_back(std::move(q));
+    }
+    c["points"] = std::move(points);
+    attacks.push_back(std::move(c));
+  }
+  j["attacks"] = std::move(attacks);
+  return j.dump(2);
+}
+
+SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelRepresentation> labels,
+                      const data::ImageDataset& dataset, const torch::Tensor& indices, const SweepOptions& options) {
+  options.validate();
+  if (!labels) throw InvalidArgument("attack sweep: labels are null");
+  if (model.is_empty()) throw InvalidArgument("attack sweep: the model is empty");
+  if (dataset.num_classes() != labels->num_classes())
+    throw InvalidArgument(fmt::format("attack sweep: the dataset '{}' has {} classes but the {} labels {}", dataset.name(),
+                                      dataset.num_classes(), labels->name(), labels->num_classes()));
+  if (dataset.channels() != static_cast<std::int64_t>(options.statistics().mean.size()))
+    throw InvalidArgument(fmt::format("attack sweep: the dataset '{}' has {} channels but the statistics {}", dataset.name(),
+                                      dataset.channels(), options.statistics().mean.size()));
+  if (!indices.defined() || indices.dim() != 1 || indices.is_floating_point() || indices.numel() == 0)
+    throw InvalidArgument("attack sweep: indices must be a non-empty 1-D integer tensor");
+  std::vector<AttackKind> kinds;
+  for (const auto& name : options.attacks()) kinds.push_back(parse_attack(name));
+
+  const auto start = std::chrono::steady_clock::now();
+  const eval::NearestNeighborEvaluator evaluator(labels);
+  const auto tensor_options = model_options(model);
+  auto batches = train::evaluation_batches(dataset, indices, options.statistics(), options.batch_size());
+  // Targets for every image, in the order of `indices` (the batches keep that order).
+  const auto true_ids = dataset.targets().to(torch::kCPU).index_select(0, indices.to(torch::kCPU, torch::kLong));
+  const auto targets = random_targets(true_ids, labels->num_classes(), options.seed());
+
+  const auto& epsilons = options.epsilons();
+  const std::size_t n_eps = epsilons.size();
+  std::vector<std::int64_t> correct(kinds.size() * n_eps, 0), hits(kinds.size() * n_eps, 0);
+  std::vector<double> seconds(kinds.size() * n_eps, 0.0);
+  std::int64_t images = 0, initially_correct = 0, batch_number = 0;
+
+  bool any_attack = false, need_true_sign = false, need_target_sign = false;
+  for (double e : epsilons) any_attack = any_attack || e > 0;
+  for (const auto& kind : kinds)
+    if (any_attack && kind.method != Method::kPgd) (kind.targeted ? need_target_sign : need_true_sign) = true;
+
+  EvalModeGuard eval_mode(*model);
+  std::optional<ProgressLine> progress;
+  if (options.progress()) progress.emplace("attack", indices.numel(), "images");
+  batches.start_epoch(0);
+  data::Batch batch;
+  while (batches.next(batch)) {
+    const auto n = batch.images.size(0);
+    const auto x = batch.images.to(tensor_options);
+    const auto y = batch.targets.to(tensor_options.device());
+    const auto t = targets.slice(0, images, images + n).to(tensor_options.device());
+    // The clean pass. When FGSM or BIM will run, it is also their first step's gradient at x (the same
+    // for every ε): one forward and one backward per loss target instead of one per attack and ε.
+    torch::Tensor clean, sign_true, sign_target;
+    if (need_true_sign || need_target_sign) {
+      torch::AutoGradMode enable_grad(true);
+      const auto input = x.detach().requires_grad_(true);
+      const auto outputs = model->forward(input);
+      clean = evaluator.predict(outputs.detach());
+      if (need_true_sign) sign_true = gradient_sign(outputs, input, y, *labels, train::LossKind::kAuto, need_target_sign);
+      if (need_target_sign) sign_target = gradient_sign(outputs, input, t, *labels, train::LossKind::kAuto, false);
+    } else {
+      torch::NoGradGuard no_grad;
+      clean = evaluator.predict(model->forward(x));
+    }
+    const auto keep = clean.eq(y).nonzero().squeeze(1);
+    const auto k = keep.numel();
+    initially_correct += k;
+    const auto xs = x.index_select(0, keep), ys = y.index_select(0, keep), ts = t.index_select(0, keep);
+    if (sign_true.defined()) sign_true = sign_true.index_select(0, keep);
+    if (sign_target.defined()) sign_target = sign_target.index_select(0, keep);
+    for (std::size_t a = 0; a < kinds.size(); ++a) {
+      for (std::size_t e = 0; e < n_eps; ++e) {
+        const std::size_t slot = a * n_eps + e;
+        if (epsilons[e] == 0 || k == 0) {  // unattacked: the clean predictions
+          correct[slot] += k;
+          continue;
+        }
+        const auto tick = std::chrono::steady_clock::now();
+        const auto attack_options = AttackOptions(options.statistics())
+                                        .method(kinds[a].method)
+                                        .targeted(kinds[a].targeted)
+                                        .epsilon(epsilons[e])
+                                        .unit(options.unit())
+                                        .steps(options.steps())
+                                        .step_fraction(options.step_fraction())
+                                        .seed(mix_seed(options.seed(), static_cast<std::uint64_t>(batch_number)));
+        attack_options.validate();
+        const auto adversarial = attack_checked(model, *labels, xs, kinds[a].targeted ? ts : ys, attack_options,
+                                                kinds[a].targeted ? sign_target : sign_true);
+        torch::NoGradGuard no_grad;
+        const auto predicted = evaluator.predict(model->forward(adversarial));
+        correct[slot] += predicted.eq(ys).sum().item<std::int64_t>();
+        if (kinds[a].targeted) hits[slot] += predicted.eq(ts).sum().item<std::int64_t>();
+        seconds[slot] += std::chrono::duration<double>(std::chrono::steady_clock::now() - tick).count();
+      }
+    }
+    images += n;
+    ++batch_number;
+    if (progress) progress->advance(n, fmt::format("{} of {} initially correct", initially_correct, images));
+  }
+  if (progress) progress->finish();
+
+  SweepResult result;
+  result.images = images;
+  result.initially_correct = initially_correct;
+  result.clean_accuracy = ratio(initially_correct, images);
+  result.unit = options.unit();
+  result.steps = options.steps();
+  result.step_fraction = options.step_fraction();
+  result.seed = options.seed();
+  result.labels = labels->name();
+  for (std::size_t a = 0; a < kinds.size(); ++a) {
+    SweepCurve curve;
+    curve.attack = attack_name(kinds[a]);
+    curve.kind = kinds[a];
+    for (std::size_t e = 0; e < n_eps; ++e) {
+      const std::size_t slot = a * n_eps + e;
+      SweepPoint p;
+      p.epsilon = epsilons[e];
+      p.correct = correct[slot];
+      p.target_hits = hits[slot];
+      p.accuracy = ratio(correct[slot], images);
+      p.subset_accuracy = ratio(correct[slot], initially_correct);
+      p.target_hit_rate = kinds[a].targeted ? ratio(hits[slot], initially_correct) : 0.0;
+      p.seconds = seconds[slot];
+      curve.points.push_back(p);
+    }
+    result.curves.push_back(std::move(curve));
+  }
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
+}  // namespace labelrep::attack

@@ -1,0 +1,468 @@
+// Attacks on tiny models trained inside the test: bounds, effect, agreement with a per-image
+// reference written here, mode and gradient hygiene, targets, the sweep's bookkeeping, bad input.
+#include "catch.hpp"
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+#include "labelrep/attack/attack.hpp"
+#include "labelrep/core/error.hpp"
+#include "labelrep/eval/nearest_neighbor.hpp"
+#include "labelrep/labels/kinds.hpp"
+#include "labelrep/models/model.hpp"
+#include "labelrep/train/loss.hpp"
+#include "labelrep/train/trainer.hpp"
+
+using namespace labelrep;
+
+namespace {
+// Four classes of 12×12 images: a bright square in one quadrant, plus noise (as in test_trainer.cpp).
+data::ImageDataset quadrants(std::int64_t n, std::uint64_t seed) {
+  auto generator = torch::make_generator<at::CPUGeneratorImpl>(seed);
+  auto images = torch::randint(0, 60, {n, 1, 12, 12}, generator, torch::kLong);
+  auto targets = torch::arange(n) % 4;
+  for (std::int64_t i = 0; i < n; ++i) {
+    const auto c = targets[i].item<std::int64_t>();
+    images[i][0].slice(0, (c / 2) * 6, (c / 2) * 6 + 6).slice(1, (c % 2) * 6, (c % 2) * 6 + 6) += 150;
+  }
+  return data::ImageDataset(images.to(torch::kUInt8), targets, {"a", "b", "c", "d"}, "quadrants");
+}
+
+const data::ChannelStatistics kStats{{0.3}, {0.3}};
+constexpr double kLow = (0.0 - 0.3) / 0.3, kHigh = (1.0 - 0.3) / 0.3;  // the valid box of normalised pixels
+
+struct Tiny {
+  std::shared_ptr<const labels::LabelRepresentation> labels;
+  models::Model model{nullptr};
+};
+
+// A small CNN trained for 60 SGD steps on the quadrants: categorical or 8×8 composite labels.
+Tiny train_tiny(bool categorical) {
+  Tiny t;
+  if (categorical) t.labels = std::make_shared<const labels::CategoryLabels>(labels::CategoryLabelsOptions(4));
+  else t.labels = std::make_shared<const labels::CompositeLabels>(labels::CompositeLabelsOptions(4).size(8).seed(2));
+  torch::manual_seed(11);
+  t.model = models::Model(models::SmallCnn(models::SmallCnnOptions().in_channels(1).width(8)).ptr(), models::make_decoder(32, *t.labels));
+  torch::optim::SGD optimizer(t.model->parameters(), torch::optim::SGDOptions(0.05).momentum(0.9));
+  const auto set = quadrants(256, 1);
+  data::Batcher batches(set, torch::arange(set.size()),
+                        data::BatcherOptions(kStats.mean, kStats.std).batch_size(32).seed(1).crop_padding(0).horizontal_flip(false));
+  t.model->train();
+  data::Batch batch;
+  for (std::int64_t epoch = 0, steps = 0; steps < 60; ++epoch) {
+    batches.start_epoch(epoch);
+    while (steps < 60 && batches.next(batch)) {
+      train::train_step(t.model, optimizer, batch, *t.labels);
+      ++steps;
+    }
+  }
+  t.model->eval();
+  return t;
+}
+
+Tiny& tiny(bool categorical) {
+  static Tiny category = train_tiny(true), composite = train_tiny(false);
+  return categorical ? category : composite;
+}
+
+// Normalised test images and their classes.
+data::Batch test_batch(std::int64_t n = 48) {
+  auto batches = train::evaluation_batches(quadrants(n, 99), torch::arange(n), kStats, n);
+  data::Batch batch;
+  batches.start_epoch(0);
+  batches.next(batch);
+  return batch;
+}
+
+std::vector<attack::AttackKind> all_kinds() {
+  std::vector<attack::AttackKind> kinds;
+  for (const char* name : {"fgsm", "fgsm-targeted", "bim", "bim-targeted", "pgd", "pgd-targeted"}) kinds.push_back(attack::parse_attack(name));
+  return kinds;
+}
+
+attack::AttackOptions options_for(const attack::AttackKind& kind, double epsilon) {
+  return attack::AttackOptions(kStats).method(kind.method).targeted(kind.targeted).epsilon(epsilon).seed(4);
+}
+
+torch::Tensor predict(Tiny& t, const torch::Tensor& images) {
+  torch::NoGradGuard no_grad;
+  return eval::NearestNeighborEvaluator(t.labels).predict(t.model->forward(images));
+}
+
+double loss_to(Tiny& t, const torch::Tensor& images, const torch::Tensor& ids) {
+  torch::NoGradGuard no_grad;
+  return train::label_loss(t.model->forward(images), ids, *t.labels).item<double>();
+}
+
+// The straightforward version: one image at a time, the loss written out, clip to the ε-ball, then
+// to the box. `epsilon` and `alpha` are in normalised units; `start` (PGD) is U(−1, 1) noise [C, H, W].
+torch::Tensor reference_attack(models::Model& model, const labels::LabelRepresentation& labels, const torch::Tensor& image,
+                               std::int64_t cls, bool targeted, std::int64_t steps, double epsilon, double alpha,
+                               const torch::Tensor& start) {
+  const auto x = image.unsqueeze(0);
+  auto adversarial = x.clone();
+  if (start.defined()) adversarial = (x + epsilon * start.unsqueeze(0).to(x.dtype())).clamp(kLow, kHigh);
+  for (std::int64_t s = 0; s < steps; ++s) {
+    auto input = adversarial.detach().requires_grad_(true);
+    const auto out = model->forward(input);
+    torch::Tensor loss;
+    if (labels.is_categorical()) loss = -torch::log_softmax(out, 1)[0][cls];
+    else loss = torch::smooth_l1_loss(out, labels.matrix()[cls].to(out.dtype()).unsqueeze(0));  // mean, β = 1
+    const auto gradient = torch::autograd::grad({loss}, {input})[0];
+    adversarial = input.detach() + (targeted ? -alpha : alpha) * gradient.sign();
+    adversarial = torch::min(torch::max(adversarial, x - epsilon), x + epsilon).clamp(kLow, kHigh);
+  }
+  return adversarial[0];
+}
+}  // namespace
+
+CATCH_TEST_CASE("attacks stay within epsilon in the unit given and inside the valid pixel box", "[attack]") {
+  const auto batch = test_batch();
+  const auto targets = attack::random_targets(batch.targets, 4, 1);
+  for (const bool categorical : {true, false}) {
+    auto& t = tiny(categorical);
+    for (const auto& kind : all_kinds()) {
+      const auto ids = kind.targeted ? targets : batch.targets;
+      CATCH_INFO("attack " << attack::attack_name(kind) << (categorical ? " categorical" : " composite"));
+      // Normalised units; a step of ε moves some pixels by exactly ε.
+      auto adversarial = attack::perturb(t.model, *t.labels, batch.images, ids, options_for(kind, 0.1));
+      CATCH_CHECK(adversarial.sizes() == batch.images.sizes());
+      CATCH_CHECK(adversarial.scalar_type() == torch::kFloat32);
+      auto delta = (adversarial - batch.images).abs().max().item<double>();
+      CATCH_CHECK(delta <= 0.1 + 1e-6);
+      CATCH_CHECK(delta >= 0.1 - 1e-6);
+      // Pixel units: ε/std on the normalised image.
+      adversarial = attack::perturb(t.model, *t.labels, batch.images, ids, options_for(kind, 0.03).unit(attack::EpsilonUnit::kPixel));
+      delta = ((adversarial - batch.images).abs() * kStats.std[0]).max().item<double>();
+      CATCH_CHECK(delta <= 0.03 + 1e-6);
+      CATCH_CHECK(delta >= 0.03 - 1e-6);
+      CATCH_CHECK(adversarial.min().item<double>() >= kLow - 1e-6);
+      CATCH_CHECK(adversarial.max().item<double>() <= kHigh + 1e-6);
+      // A large ε runs into the box on both sides.
+      adversarial = attack::perturb(t.model, *t.labels, batch.images, ids, options_for(kind, 3.0));
+      CATCH_CHECK((adversarial - batch.images).abs().max().item<double>() <= 3.0 + 1e-6);
+      CATCH_CHECK(adversarial.min().item<double>() >= kLow - 1e-6);
+      CATCH_CHECK(adversarial.max().item<double>() <= kHigh + 1e-6);
+      CATCH_CHECK(adversarial.min().item<double>() <= kLow + 1e-6);
+      CATCH_CHECK(adversarial.max().item<double>() >= kHigh - 1e-6);
+      // ε = 0: the images themselves.
+      CATCH_CHECK(torch::equal(attack::perturb(t.model, *t.labels, batch.images, ids, options_for(kind, 0.0)), batch.images));
+    }
+  }
+}
+
+CATCH_TEST_CASE("on a trained tiny model untargeted attacks raise the loss and targeted ones approach the target label", "[attack]") {
+  const auto batch = test_batch();
+  for (const bool categorical : {true, false}) {
+    auto& t = tiny(categorical);
+    CATCH_INFO((categorical ? "categorical" : "composite"));
+    const auto clean = predict(t, batch.images);
+    const auto keep = clean.eq(batch.targets).nonzero().squeeze(1);
+    CATCH_REQUIRE(keep.numel() >= 40);  // the tiny model has learnt the quadrants
+    const auto x = batch.images.index_select(0, keep), y = batch.targets.index_select(0, keep);
+    const auto target = attack::random_targets(y, 4, 7);
+    const eval::NearestNeighborEvaluator evaluator(t.labels);
+    for (const auto& kind : all_kinds()) {
+      CATCH_INFO("attack " << attack::attack_name(kind));
+      const auto adversarial = attack::perturb(t.model, *t.labels, x, kind.targeted ? target : y, options_for(kind, 0.3));
+      if (!kind.targeted) {
+        CATCH_CHECK(loss_to(t, adversarial, y) > loss_to(t, x, y));
+      } else {
+        CATCH_CHECK(loss_to(t, adversarial, target) < loss_to(t, x, target));
+        if (!categorical) {  // the evaluator's (squared-error) distance to the target label shrinks too
+          torch::NoGradGuard no_grad;
+          const auto before = evaluator.distances(t.model->forward(x)).gather(1, target.unsqueeze(1)).mean().item<double>();
+          const auto after = evaluator.distances(t.model->forward(adversarial)).gather(1, target.unsqueeze(1)).mean().item<double>();
+          CATCH_CHECK(after < before);
+        }
+      }
+    }
+    // Strong iterative attacks succeed: accuracy falls, targets are reached. (Untargeted, the composite
+    // model keeps 75% at ε = 2: raising the loss to the true label need not lead to another label.)
+    auto strong = options_for(attack::parse_attack("bim"), 2.0).steps(10);
+    const auto fooled = predict(t, attack::perturb(t.model, *t.labels, x, y, strong));
+    CATCH_CHECK(fooled.eq(y).to(torch::kFloat).mean().item<double>() < (categorical ? 0.5 : 0.9));
+    const auto reached = predict(t, attack::perturb(t.model, *t.labels, x, target, strong.targeted(true)));
+    CATCH_CHECK(reached.eq(target).to(torch::kFloat).mean().item<double>() > 0.5);
+  }
+}
+
+CATCH_TEST_CASE("batched attacks agree with a per-image reference implementation", "[attack]") {
+  // In float64, so that batched and single-image kernels round alike and sign(∇) cannot flip.
+  const auto batch = test_batch(24);
+  const auto x = batch.images.to(torch::kFloat64);
+  const auto targets = attack::random_targets(batch.targets, 4, 9);
+  for (const bool categorical : {true, false}) {
+    auto model = models::deep_copy(tiny(categorical).model);
+    model->to(torch::kFloat64);
+    model->eval();
+    const auto& labels = *tiny(categorical).labels;
+    for (const auto& kind : all_kinds()) {
+      for (const bool pixel : {false, true}) {
+        CATCH_INFO("attack " << attack::attack_name(kind) << (categorical ? " categorical" : " composite") << (pixel ? " pixel" : ""));
+        const double epsilon = pixel ? 0.05 : 0.15, normalised = pixel ? epsilon / kStats.std[0] : epsilon;
+        const std::int64_t steps = kind.method == attack::Method::kFgsm ? 1 : 4;
+        const double alpha = kind.method == attack::Method::kFgsm ? normalised
+                             : kind.method == attack::Method::kPgd ? 2.5 * normalised / static_cast<double>(steps)
+                                                                  : normalised / static_cast<double>(steps);
+        auto options = options_for(kind, epsilon).steps(steps).seed(21);
+        if (pixel) options.unit(attack::EpsilonUnit::kPixel);
+        const auto ids = kind.targeted ? targets : batch.targets;
+        const auto batched = attack::perturb(model, labels, x, ids, options);
+        CATCH_CHECK(batched.scalar_type() == torch::kFloat64);
+        const auto start = kind.method == attack::Method::kPgd ? attack::pgd_random_start(x.sizes(), 21) : torch::Tensor();
+        std::vector<torch::Tensor> one_by_one;
+        for (std::int64_t i = 0; i < x.size(0); ++i)
+          one_by_one.push_back(reference_attack(model, labels, x[i], ids[i].item<std::int64_t>(), kind.targeted, steps, normalised, alpha,
+                                                start.defined() ? start[i] : torch::Tensor()));
+        const auto reference = torch::stack(one_by_one);
+        CATCH_CHECK((batched - reference).abs().max().item<double>() <= 1e-5);
+        CATCH_CHECK((batched - x).abs().max().item<double>() > 0.5 * normalised);  // it did move
+      }
+    }
+  }
+}
+
+CATCH_TEST_CASE("attacks restore the model's mode, leave weights, statistics and .grad alone, and work under NoGradGuard", "[attack]") {
+  const auto batch = test_batch(16);
+  auto model = models::deep_copy(tiny(false).model);
+  const auto& labels = *tiny(false).labels;
+  std::vector<torch::Tensor> before;
+  for (const auto& p : model->parameters()) before.push_back(p.detach().clone());
+  for (const auto& b : model->buffers()) before.push_back(b.detach().clone());
+  const auto options = options_for(attack::parse_attack("bim"), 0.2);
+
+  model->eval();
+  const auto in_eval = attack::perturb(model, labels, batch.images, batch.targets, options);
+  CATCH_CHECK_FALSE(model->is_training());
+  model->train();
+  const auto in_train = attack::perturb(model, labels, batch.images, batch.targets, options);
+  CATCH_CHECK(model->is_training());
+  CATCH_CHECK(torch::equal(in_train, in_eval));  // attacked in eval mode either way
+  std::size_t i = 0;
+  for (const auto& p : model->parameters()) {
+    CATCH_CHECK(torch::equal(p, before[i++]));
+    CATCH_CHECK_FALSE(p.grad().defined());
+  }
+  for (const auto& b : model->buffers()) CATCH_CHECK(torch::equal(b, before[i++]));  // BatchNorm statistics unchanged
+
+  {
+    torch::NoGradGuard no_grad;
+    const auto guarded = attack::perturb(model, labels, batch.images, batch.targets, options);
+    CATCH_CHECK_FALSE(torch::GradMode::is_enabled());
+    CATCH_CHECK(torch::equal(guarded, in_eval));
+    CATCH_CHECK_FALSE(guarded.requires_grad());
+  }
+
+  const auto sweep = attack::run_sweep(model, tiny(false).labels, quadrants(16, 5), torch::arange(16),
+                                       attack::SweepOptions(kStats).attacks({"bim"}).epsilons({0.2}).progress(false));
+  CATCH_CHECK(sweep.images == 16);
+  CATCH_CHECK(model->is_training());
+}
+
+CATCH_TEST_CASE("targets for targeted attacks are seeded, never the true class, and depend only on seed, classes and labels", "[attack]") {
+  const auto y = torch::arange(1000) % 10;
+  const auto t = attack::random_targets(y, 10, 5);
+  CATCH_REQUIRE(t.sizes() == torch::IntArrayRef({1000}));
+  CATCH_CHECK(t.scalar_type() == torch::kLong);
+  CATCH_CHECK(t.ne(y).all().item<bool>());
+  CATCH_CHECK(t.min().item<std::int64_t>() >= 0);
+  CATCH_CHECK(t.max().item<std::int64_t>() <= 9);
+  CATCH_CHECK(torch::equal(t, attack::random_targets(y.to(torch::kInt), 10, 5)));
+  CATCH_CHECK_FALSE(torch::equal(t, attack::random_targets(y, 10, 6)));
+  CATCH_CHECK(torch::equal(t.slice(0, 0, 100), attack::random_targets(y.slice(0, 0, 100), 10, 5)));
+  // Every other class is drawn, about equally often (900 draws per offset class: 100 ± a few sd).
+  const auto offsets = (t - y + 10) % 10;
+  const auto counts = torch::bincount(offsets, {}, 10);
+  CATCH_CHECK(counts[0].item<std::int64_t>() == 0);
+  CATCH_CHECK(counts.slice(0, 1).min().item<std::int64_t>() > 70);
+  CATCH_CHECK(torch::equal(attack::random_targets(torch::tensor({0L, 1L, 1L, 0L}), 2, 3), torch::tensor({1L, 0L, 0L, 1L})));
+  CATCH_CHECK_THROWS_AS(attack::random_targets(y, 1, 5), InvalidArgument);
+  CATCH_CHECK_THROWS_AS(attack::random_targets(y, 5, 5), InvalidArgument);  // ids up to 9
+  CATCH_CHECK_THROWS_AS(attack::random_targets(y, 10, 1ULL << 32), InvalidArgument);
+  CATCH_CHECK_THROWS_AS(attack::random_targets(y.to(torch::kFloat), 10, 5), InvalidArgument);
+}
+
+CATCH_TEST_CASE("the sweep counts accuracy over all images, over the initially correct ones, and target hits", "[attack]") {
+  const auto set = quadrants(100, 99);
+  // Clean accuracy is evaluation's accuracy.
+  {
+    auto& t = tiny(true);
+    const auto r = attack::run_sweep(t.model, t.labels, set, torch::arange(100),
+                                     attack::SweepOptions(kStats).attacks({"fgsm"}).epsilons({0.0}).progress(false));
+    auto batches = train::evaluation_batches(set, torch::arange(100), kStats);
+    const auto clean = train::evaluate(t.model, eval::NearestNeighborEvaluator(t.labels), batches);
+    CATCH_CHECK(r.clean_accuracy == clean.accuracy);
+    CATCH_CHECK(r.curves[0].points[0].accuracy == clean.accuracy);
+  }
+  // In float64 from here: the sweep takes FGSM's and BIM's first gradient on the whole batch once for
+  // every ε, perturb on the initially correct images alone; in float64 the two round alike.
+  auto model = models::deep_copy(tiny(true).model);
+  model->to(torch::kFloat64);
+  model->eval();
+  const auto labels = tiny(true).labels;
+  const eval::NearestNeighborEvaluator evaluator(labels);
+  const auto options =
+      attack::SweepOptions(kStats).attacks({"fgsm", "bim-targeted", "pgd"}).epsilons({0.0, 0.5, 2.0}).seed(3).batch_size(100).progress(false);
+  const auto r = attack::run_sweep(model, labels, set, torch::arange(100), options);
+  CATCH_REQUIRE(r.curves.size() == 3);
+  CATCH_CHECK(r.images == 100);
+  const auto batch = test_batch(100);
+  const auto x64 = batch.images.to(torch::kFloat64);
+  torch::Tensor clean;
+  {
+    torch::NoGradGuard no_grad;
+    clean = evaluator.predict(model->forward(x64));
+  }
+  CATCH_CHECK(r.initially_correct == clean.eq(batch.targets).sum().item<std::int64_t>());
+  CATCH_CHECK(r.clean_accuracy == static_cast<double>(r.initially_correct) / 100.0);
+  CATCH_REQUIRE(r.initially_correct > 50);
+  for (const auto& curve : r.curves) {
+    CATCH_REQUIRE(curve.points.size() == 3);
+    CATCH_CHECK(curve.points[0].correct == r.initially_correct);
+    CATCH_CHECK(curve.points[0].subset_accuracy == 1.0);
+    CATCH_CHECK(curve.points[0].accuracy == r.clean_accuracy);
+    for (const auto& p : curve.points) {
+      CATCH_CHECK(p.accuracy == static_cast<double>(p.correct) / 100.0);
+      CATCH_CHECK(p.subset_accuracy == static_cast<double>(p.correct) / static_cast<double>(r.initially_correct));
+      if (curve.kind.targeted) {
+        CATCH_CHECK(p.target_hit_rate == static_cast<double>(p.target_hits) / static_cast<double>(r.initially_correct));
+        CATCH_CHECK(p.correct + p.target_hits <= r.initially_correct);
+      }
+    }
+  }
+  CATCH_CHECK(r.curves[1].points[0].target_hits == 0);
+  CATCH_CHECK(r.curves[2].points[2].subset_accuracy < 0.5);  // PGD at ε = 2 breaks the tiny model
+  CATCH_CHECK(r.curves[1].points[2].target_hit_rate > 0.5);
+
+  // The same numbers by hand from perturb on the initially correct images.
+  const auto correct = clean.eq(batch.targets).nonzero().squeeze(1);
+  const auto x = x64.index_select(0, correct), y = batch.targets.index_select(0, correct);
+  const auto target = attack::random_targets(batch.targets, 4, 3).index_select(0, correct);
+  auto predict64 = [&](const torch::Tensor& images) {
+    torch::NoGradGuard no_grad;
+    return evaluator.predict(model->forward(images));
+  };
+  const auto fgsm = predict64(attack::perturb(model, *labels, x, y, options_for(attack::parse_attack("fgsm"), 0.5)));
+  CATCH_CHECK(fgsm.eq(y).sum().item<std::int64_t>() == r.curves[0].points[1].correct);
+  for (const double epsilon : {0.5, 2.0}) {
+    const auto bim = predict64(attack::perturb(model, *labels, x, target, options_for(attack::parse_attack("bim-targeted"), epsilon)));
+    const auto& point = r.curves[1].points[epsilon == 0.5 ? 1 : 2];
+    CATCH_CHECK(bim.eq(target).sum().item<std::int64_t>() == point.target_hits);
+    CATCH_CHECK(bim.eq(y).sum().item<std::int64_t>() == point.correct);
+  }
+
+  const auto j = nlohmann::json::parse(r.to_json());
+  CATCH_CHECK(j["images"] == 100);
+  CATCH_CHECK(j["epsilon_unit"] == "normalized");
+  CATCH_CHECK(j["labels"] == "category");
+  CATCH_REQUIRE(j["attacks"].size() == 3);
+  CATCH_CHECK(j["attacks"][1]["attack"] == "bim-targeted");
+  CATCH_CHECK(j["attacks"][1]["method"] == "iterative");
+  CATCH_CHECK(j["attacks"][1]["targeted"] == true);
+  CATCH_CHECK(j["attacks"][1]["points"][2]["epsilon"] == 2.0);
+  CATCH_CHECK(j["attacks"][1]["points"][2]["target_hits"] == r.curves[1].points[2].target_hits);
+  CATCH_CHECK(j["attacks"][0]["points"][1]["accuracy"].get<double>() == r.curves[0].points[1].accuracy);
+  CATCH_CHECK_FALSE(j["attacks"][0]["points"][1].contains("target_hit_rate"));
+}
+
+CATCH_TEST_CASE("attacks refuse bad input with InvalidArgument", "[attack]") {
+  auto& t = tiny(false);
+  const auto batch = test_batch(8);
+  const auto ok = attack::AttackOptions(kStats).method(attack::Method::kIterative).epsilon(0.1);
+  auto run = [&](const attack::AttackOptions& o, const torch::Tensor& images, const torch::Tensor& ids) {
+    return attack::perturb(t.model, *t.labels, images, ids, o);
+  };
+  CATCH_CHECK_NOTHROW(run(ok, batch.images, batch.targets));
+  auto options = ok;
+  CATCH_CHECK_THROWS_AS(run(options.epsilon(-0.1), batch.images, batch.targets), InvalidArgument);
+  options = ok;
+  CATCH_CHECK_THROWS_AS(run(options.epsilon(std::nan("")), batch.images, batch.targets), InvalidArgument);
+  options = ok;
+  CATCH_CHECK_THROWS_AS(run(options.steps(0), batch.images, batch.targets), InvalidArgument);
+  options = ok;
+  CATCH_CHECK_THROWS_AS(run(options.step_fraction(-1), batch.images, batch.targets), InvalidArgument);
+  CATCH_CHECK_THROWS_AS(run(attack::AttackOptions(data::ChannelStatistics{{0.3}, {0.0}}).epsilon(0.1), batch.images, batch.targets),
+                        InvalidArgument);
+  CATCH_CHECK_THROWS_AS(run(attack::AttackOptions(data::ChannelStatistics{{0.3, 0.3, 0.3}, {0.3, 0.3, 0.3}}).epsilon(0.1), batch.images,
+                            batch.targets),
+                        InvalidArgument);  // 3 channels of statistics, 1-channel images
+  CATCH_CHECK_THROWS_AS(run(ok, batch.images[0], batch.targets), InvalidArgument);                        // [C, H, W]
+  CATCH_CHECK_THROWS_AS(run(ok, batch.images.to(torch::kLong), batch.targets), InvalidArgument);          // not floating point
+  CATCH_CHECK_THROWS_AS(run(ok, batch.images, batch.targets.slice(0, 0, 7)), InvalidArgument);            // 7 ids, 8 images
+  CATCH_CHECK_THROWS_AS(run(ok, batch.images, batch.targets.unsqueeze(1)), InvalidArgument);              // [N, 1]
+  CATCH_CHECK_THROWS_AS(run(ok, batch.images, batch.targets.to(torch::kFloat)), InvalidArgument);
+  CATCH_CHECK_THROWS_AS(run(ok, batch.images, torch::full({8}, 4, torch::kLong)), InvalidArgument);                    // class 4 of 4
+  // Labels whose shape the model's outputs do not have.
+  const labels::UniformLabels other(labels::UniformLabelsOptions(4).height(6).width(6));
+  CATCH_CHECK_THROWS_AS(attack::perturb(t.model, other, batch.images, batch.targets, ok), InvalidArgument);
+  models::Model empty{nullptr};
+  CATCH_CHECK_THROWS_AS(attack::perturb(empty, *t.labels, batch.images, batch.targets, ok), InvalidArgument);
+
+  try {
+    attack::parse_attack("fgsm2");
+    CATCH_FAIL("parse_attack accepted fgsm2");
+  } catch (const InvalidArgument& e) {
+    CATCH_CHECK(std::string(e.what()).find("'fgsm2'") != std::string::npos);
+  }
+  CATCH_CHECK_THROWS_AS(attack::parse_attack(""), InvalidArgument);
+  CATCH_CHECK_THROWS_AS(attack::parse_epsilon_unit("pixels"), InvalidArgument);
+  CATCH_CHECK(attack::parse_epsilon_unit("pixel") == attack::EpsilonUnit::kPixel);
+  for (const auto& kind : all_kinds()) {
+    const auto back = attack::parse_attack(attack::attack_name(kind));
+    CATCH_CHECK(back.method == kind.method);
+    CATCH_CHECK(back.targeted == kind.targeted);
+  }
+
+  const auto set = quadrants(8, 5);
+  const auto sweep = attack::SweepOptions(kStats).progress(false);
+  auto sweep_with = [&](const attack::SweepOptions& o) { return attack::run_sweep(t.model, t.labels, set, torch::arange(8), o); };
+  auto s = sweep;
+  CATCH_CHECK_THROWS_AS(sweep_with(s.attacks({})), InvalidArgument);
+  s = sweep;
+  CATCH_CHECK_THROWS_AS(sweep_with(s.attacks({"fgsm", "cw"})), InvalidArgument);
+  s = sweep;
+  CATCH_CHECK_THROWS_AS(sweep_with(s.epsilons({})), InvalidArgument);
+  s = sweep;
+  CATCH_CHECK_THROWS_AS(sweep_with(s.epsilons({0.1, -0.05})), InvalidArgument);
+  s = sweep;
+  CATCH_CHECK_THROWS_AS(sweep_with(s.batch_size(0)), InvalidArgument);
+  s = sweep;
+  CATCH_CHECK_THROWS_AS(sweep_with(s.steps(0)), InvalidArgument);
+  s = sweep;
+  CATCH_CHECK_THROWS_AS(sweep_with(s.seed(1ULL << 32)), InvalidArgument);
+  CATCH_CHECK_THROWS_AS(attack::run_sweep(t.model, nullptr, set, torch::arange(8), sweep), InvalidArgument);
+  CATCH_CHECK_THROWS_AS(attack::run_sweep(t.model, t.labels, set, torch::arange(9), sweep), InvalidArgument);  // index 8 of 8
+  const auto three = data::ImageDataset(torch::zeros({4, 1, 12, 12}, torch::kUInt8), torch::arange(4) % 3, {"a", "b", "c"}, "three");
+  CATCH_CHECK_THROWS_AS(attack::run_sweep(t.model, t.labels, three, torch::arange(4), sweep), InvalidArgument);  // 3 classes, 4 labels
+}
+
+CATCH_TEST_CASE("attacks run on CUDA on the model's device", "[attack][cuda]") {
+  if (!torch::cuda::is_available()) {
+    CATCH_WARN("no CUDA device: skipped");
+    return;
+  }
+  auto& t = tiny(false);
+  auto model = models::deep_copy(t.model, torch::Device(torch::kCUDA));
+  const auto batch = test_batch(32);
+  for (const auto& kind : all_kinds()) {
+    CATCH_INFO("attack " << attack::attack_name(kind));
+    const auto adversarial = attack::perturb(model, *t.labels, batch.images, batch.targets, options_for(kind, 0.2));  // CPU inputs
+    CATCH_CHECK(adversarial.device().is_cuda());
+    const auto delta = (adversarial.cpu() - batch.images).abs().max().item<double>();
+    CATCH_CHECK(delta <= 0.2 + 1e-6);
+    CATCH_CHECK(delta >= 0.2 - 1e-6);
+    CATCH_CHECK(adversarial.min().item<double>() >= kLow - 1e-6);
+    CATCH_CHECK(adversarial.max().item<double>() <= kHigh + 1e-6);
+    // Mostly the same perturbation as on the CPU (float rounding may flip the sign of tiny gradients).
+    const auto cpu = attack::perturb(t.model, *t.labels, batch.images, batch.targets, options_for(kind, 0.2));
+    CATCH_CHECK((adversarial.cpu() - cpu).abs().gt(1e-4).to(torch::kFloat).mean().item<double>() < 0.01);
+  }
+  const auto r = attack::run_sweep(model, t.labels, quadrants(64, 99).to(torch::kCUDA), torch::arange(64),
+                                   attack::SweepOptions(kStats).attacks({"fgsm", "bim-targeted"}).epsilons({0, 0.3}).progress(false));
+  CATCH_CHECK(r.images == 64);
+  CATCH_CHECK(r.curves[0].points[0].subset_accuracy == 1.0);
+}

@@ -1,0 +1,86 @@
+// `labelrep attack` on a run trained by `labelrep train`, as a user would run it.
+#include "catch.hpp"
+
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "support.hpp"
+
+using labelrep_test::run_command;
+
+CATCH_TEST_CASE("labelrep attack sweeps attacks and epsilons over a run's test images and writes JSON", "[attack][cli]") {
+  const std::string cli = labelrep_test::cli_path();
+  CATCH_REQUIRE_FALSE(cli.empty());  // built with LABELREP_BUILD_TOOLS
+  labelrep_test::TempDir dir;
+  const std::string run = dir.file("run");
+  const auto trained = run_command(cli + " train --dataset fashion-mnist --label composite --label-size 32 --encoder small-cnn --epochs 1 "
+                                         "--level 1 --validation 300 --no-flip --out " + run);
+  CATCH_INFO(trained.output);
+  CATCH_REQUIRE(trained.exit_code == 0);
+
+  const std::string out = dir.file("attack.json");
+  const auto r = run_command(cli + " attack --run " + run + " --attacks fgsm,bim-targeted --eps 0,0.1,0.3 --limit 64 --seed 1 --out " + out);
+  CATCH_INFO(r.output);
+  CATCH_REQUIRE(r.exit_code == 0);
+  CATCH_CHECK(r.output.find("bim-targeted") != std::string::npos);
+  CATCH_CHECK(r.output.find("wrote " + out) != std::string::npos);
+  std::ifstream in(out);
+  const auto j = nlohmann::json::parse(in);
+  CATCH_CHECK(j["images"] == 64);
+  CATCH_CHECK(j["run"] == run);
+  CATCH_CHECK(j["dataset"] == "fashion-mnist");
+  CATCH_CHECK(j["labels"] == "composite");
+  CATCH_CHECK(j["epsilon_unit"] == "normalized");
+  CATCH_CHECK(j["seed"] == 1);
+  const auto initially = j["initially_correct"].get<std::int64_t>();
+  // One epoch on 1% of the pool leaves the model near chance; what matters here is the bookkeeping
+  // (the attacks' effect is tested in test_attack.cpp). The run is seeded: 8 of the 64 are correct.
+  CATCH_REQUIRE(initially > 0);
+  CATCH_REQUIRE(j["attacks"].size() == 2);
+  for (const auto& a : j["attacks"]) {
+    CATCH_REQUIRE(a["points"].size() == 3);
+    CATCH_CHECK(a["points"][0]["epsilon"] == 0.0);
+    CATCH_CHECK(a["points"][0]["accuracy"].get<double>() == j["clean_accuracy"].get<double>());
+    CATCH_CHECK(a["points"][0]["subset_accuracy"].get<double>() == 1.0);
+    for (const auto& p : a["points"]) {
+      CATCH_CHECK(p["accuracy"].get<double>() == static_cast<double>(p["correct"].get<std::int64_t>()) / 64.0);
+      CATCH_CHECK(p["subset_accuracy"].get<double>() <= 1.0);
+    }
+  }
+  CATCH_CHECK(j["attacks"][1]["targeted"] == true);
+  CATCH_CHECK(j["attacks"][1]["points"][0]["target_hit_rate"].get<double>() == 0.0);
+  CATCH_CHECK(j["attacks"][1]["points"][2]["target_hits"].get<std::int64_t>() + j["attacks"][1]["points"][2]["correct"].get<std::int64_t>() <=
+              initially);
+
+  const auto pixel = run_command(cli + " attack --run " + run + " --attacks pgd --eps 0.02 --eps-unit pixel --steps 3 --limit 16 --out " +
+                                 dir.file("pixel.json"));
+  CATCH_INFO(pixel.output);
+  CATCH_REQUIRE(pixel.exit_code == 0);
+  std::ifstream pixel_in(dir.file("pixel.json"));
+  const auto p = nlohmann::json::parse(pixel_in);
+  CATCH_CHECK(p["epsilon_unit"] == "pixel");
+  CATCH_CHECK(p["steps"] == 3);
+  CATCH_CHECK(p["attacks"][0]["attack"] == "pgd");
+
+  const auto name = run_command(cli + " attack --run " + run + " --attacks fgsm,cw --out " + dir.file("x.json"));
+  CATCH_CHECK(name.exit_code == 2);
+  CATCH_CHECK(name.output.find("unknown attack 'cw'") != std::string::npos);
+  const auto eps = run_command(cli + " attack --run " + run + " --eps 0,-0.1 --out " + dir.file("x.json"));
+  CATCH_CHECK(eps.exit_code == 2);
+  CATCH_CHECK(eps.output.find("--eps") != std::string::npos);
+  const auto unit = run_command(cli + " attack --run " + run + " --eps-unit pixels --out " + dir.file("x.json"));
+  CATCH_CHECK(unit.exit_code == 2);
+  CATCH_CHECK(unit.output.find("pixels") != std::string::npos);
+  const auto steps = run_command(cli + " attack --run " + run + " --steps 0 --out " + dir.file("x.json"));
+  CATCH_CHECK(steps.exit_code == 2);
+  CATCH_CHECK(steps.output.find("--steps") != std::string::npos);
+  const auto missing = run_command(cli + " attack --run " + dir.file("no-run") + " --out " + dir.file("x.json"));
+  CATCH_CHECK(missing.exit_code == 1);
+  CATCH_CHECK(missing.output.find(dir.file("no-run")) != std::string::npos);
+  CATCH_CHECK_FALSE(std::filesystem::exists(dir.file("x.json")));
+  const auto no_out = run_command(cli + " attack --run " + run);
+  CATCH_CHECK(no_out.exit_code == 2);
+}
