@@ -74,4 +74,11 @@ inline std::string cli_path() {
 #endif
 }
 
+/// The CLI path for a test that runs it; fails the test when the build has no CLI (include after catch.hpp).
+inline std::string cli() {
+  const std::string path = cli_path();
+  CATCH_REQUIRE_FALSE(path.empty());  // built with LABELREP_BUILD_TOOLS
+  return path;
+}
+
 }  // namespace labelrep_test

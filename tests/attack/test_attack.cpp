@@ -15,21 +15,12 @@
 #include "labelrep/models/model.hpp"
 #include "labelrep/train/loss.hpp"
 #include "labelrep/train/trainer.hpp"
+#include "fixtures.hpp"
 
 using namespace labelrep;
+using labelrep_test::quadrants;
 
 namespace {
-// Four classes of 12×12 images: a bright square in one quadrant, plus noise (as in test_trainer.cpp).
-data::ImageDataset quadrants(std::int64_t n, std::uint64_t seed) {
-  auto generator = torch::make_generator<at::CPUGeneratorImpl>(seed);
-  auto images = torch::randint(0, 60, {n, 1, 12, 12}, generator, torch::kLong);
-  auto targets = torch::arange(n) % 4;
-  for (std::int64_t i = 0; i < n; ++i) {
-    const auto c = targets[i].item<std::int64_t>();
-    images[i][0].slice(0, (c / 2) * 6, (c / 2) * 6 + 6).slice(1, (c % 2) * 6, (c % 2) * 6 + 6) += 150;
-  }
-  return data::ImageDataset(images.to(torch::kUInt8), targets, {"a", "b", "c", "d"}, "quadrants");
-}
 
 const data::ChannelStatistics kStats{{0.3}, {0.3}};
 constexpr double kLow = (0.0 - 0.3) / 0.3, kHigh = (1.0 - 0.3) / 0.3;  // the valid box of normalised pixels

@@ -12,14 +12,10 @@
 #include "labelrep/core/npy.hpp"
 #include "support.hpp"
 
+using labelrep_test::cli;
 using labelrep_test::run_command;
 
 namespace {
-std::string cli() {
-  const std::string path = labelrep_test::cli_path();
-  CATCH_REQUIRE_FALSE(path.empty());  // built with LABELREP_BUILD_TOOLS
-  return path;
-}
 std::string authors(const std::string& name) {
   const std::string dir = labelrep_test::shared_dir();
   CATCH_REQUIRE_FALSE(dir.empty());

@@ -9,14 +9,10 @@
 #include "labelrep/core/npy.hpp"
 #include "support.hpp"
 
+using labelrep_test::cli;
 using labelrep_test::run_command;
 
 namespace {
-std::string cli() {
-  const std::string path = labelrep_test::cli_path();
-  CATCH_REQUIRE_FALSE(path.empty());  // built with LABELREP_BUILD_TOOLS
-  return path;
-}
 std::string read_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});

@@ -12,22 +12,13 @@
 #include "labelrep/labels/kinds.hpp"
 #include "labelrep/train/checkpoint.hpp"
 #include "labelrep/train/trainer.hpp"
+#include "fixtures.hpp"
 #include "support.hpp"
 
 using namespace labelrep;
+using labelrep_test::quadrants;
 
 namespace {
-// Four classes of 12×12 images: a bright square in one quadrant, plus noise.
-data::ImageDataset quadrants(std::int64_t n, std::uint64_t seed) {
-  auto generator = torch::make_generator<at::CPUGeneratorImpl>(seed);
-  auto images = torch::randint(0, 60, {n, 1, 12, 12}, generator, torch::kLong);
-  auto targets = torch::arange(n) % 4;
-  for (std::int64_t i = 0; i < n; ++i) {
-    const auto c = targets[i].item<std::int64_t>();
-    images[i][0].slice(0, (c / 2) * 6, (c / 2) * 6 + 6).slice(1, (c % 2) * 6, (c % 2) * 6 + 6) += 150;
-  }
-  return data::ImageDataset(images.to(torch::kUInt8), targets, {"a", "b", "c", "d"}, "quadrants");
-}
 
 struct Setup {
   data::ImageDataset set = quadrants(240, 1);
