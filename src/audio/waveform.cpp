@@ -64,7 +64,9 @@ struct WavLayout {
   int channels = 0;
   std::uint32_t sample_rate = 0;
   int bits = 0;
-  std::uint64_t frames = 0;  // whole frames in the data chunk
+  std::uint16_t format = 0;        // 1 (PCM) or 3 (IEEE float), after resolving EXTENSIBLE
+  std::uint64_t frames = 0;        // whole frames in the data chunk
+  std::uint64_t data_offset = 0;   // where the data chunk's body starts
 };
 
 std::string format_name(std::uint16_t tag) {
@@ -79,8 +81,9 @@ std::string format_name(std::uint16_t tag) {
   }
 }
 
-// Checks the RIFF/WAVE structure and the fmt chunk so that libsndfile only ever sees PCM or IEEE
-// float data whose sizes agree with the file (RELIABILITY.md G1.4).
+// Checks the RIFF/WAVE structure and the fmt chunk (RELIABILITY.md G1.4). Every chunk up to the end
+// of the RIFF data is walked, not only those up to 'data', because libsndfile would parse chunks after
+// it (a second 'fmt ' there could describe a codec labelrep refuses).
 WavLayout check_riff(const std::string& b, const std::string& path) {
   const std::uint64_t size = b.size();
   if (size < 12) throw FormatError(path, size, fmt::format("a WAV file needs a 12-byte RIFF header, the file has {} bytes", size));
@@ -91,8 +94,7 @@ WavLayout check_riff(const std::string& b, const std::string& path) {
   if (b.compare(8, 4, "WAVE") != 0) throw FormatError(path, 8, "RIFF form type is not 'WAVE'");
   const std::uint64_t end = 8 + riff_size;
   WavLayout layout;
-  int block_align = 0;
-  bool have_fmt = false;
+  bool have_fmt = false, have_data = false;
   std::uint64_t pos = 12;
   while (pos + 8 <= end) {
     const std::string id = b.substr(pos, 4);
@@ -126,22 +128,54 @@ WavLayout check_riff(const std::string& b, const std::string& path) {
       const int bits = le16(b, body + 14);
       const bool bits_ok = tag == 1 ? (bits == 8 || bits == 16 || bits == 24 || bits == 32) : (bits == 32 || bits == 64);
       if (!bits_ok) throw FormatError(path, body + 14, fmt::format("{} bits per sample is not valid for {}", bits, tag == 1 ? "PCM" : "float"));
-      block_align = le16(b, body + 12);
+      const int block_align = le16(b, body + 12);
       if (block_align != channels * bits / 8)
         throw FormatError(path, body + 12, fmt::format("block align {} but {} channels of {} bits need {}", block_align, channels, bits,
                                                        channels * bits / 8));
+      layout.format = tag;
       layout.channels = channels;
       layout.sample_rate = rate;
       layout.bits = bits;
       have_fmt = true;
     } else if (id == "data") {
       if (!have_fmt) throw FormatError(path, pos, "'data' chunk before the 'fmt ' chunk");
-      layout.frames = chunk / static_cast<std::uint64_t>(block_align);
-      return layout;
+      if (have_data) throw FormatError(path, pos, "a second 'data' chunk");
+      const std::uint64_t block_align = static_cast<std::uint64_t>(layout.channels) * static_cast<std::uint64_t>(layout.bits / 8);
+      layout.frames = chunk / block_align;
+      layout.data_offset = body;
+      have_data = true;
     }
     pos = body + chunk + (chunk & 1);  // chunks are padded to an even size
   }
-  throw FormatError(path, std::min(pos, end), have_fmt ? "no 'data' chunk" : "no 'fmt ' chunk");
+  if (!have_data) throw FormatError(path, std::min(pos, end), have_fmt ? "no 'data' chunk" : "no 'fmt ' chunk");
+  return layout;
+}
+
+// The only bytes libsndfile is given: a canonical RIFF/WAVE file rebuilt from the checked fields, a
+// 16-byte 'fmt ' chunk (PCM or IEEE float, so EXTENSIBLE reaches libsndfile as its checked sub-format)
+// and the whole frames of the 'data' chunk. Whatever else the file holds (LIST, cue, smpl, trailing
+// bytes) never reaches libsndfile's chunk parsers.
+std::string canonical_wav(const std::string& b, const WavLayout& layout) {
+  const std::uint64_t block_align = static_cast<std::uint64_t>(layout.channels) * static_cast<std::uint64_t>(layout.bits / 8);
+  const std::uint64_t data_bytes = layout.frames * block_align;
+  std::string out;
+  out.reserve(static_cast<std::size_t>(44 + data_bytes));
+  auto put16 = [&](std::uint32_t v) { out.push_back(static_cast<char>(v & 0xff)), out.push_back(static_cast<char>((v >> 8) & 0xff)); };
+  auto put32 = [&](std::uint64_t v) { put16(static_cast<std::uint32_t>(v & 0xffff)), put16(static_cast<std::uint32_t>((v >> 16) & 0xffff)); };
+  out += "RIFF";
+  put32(36 + data_bytes);  // fits in 32 bits: decode_wav refuses inputs over kMaxWavBytes (1 GiB)
+  out += "WAVEfmt ";
+  put32(16);
+  put16(layout.format);
+  put16(static_cast<std::uint32_t>(layout.channels));
+  put32(layout.sample_rate);
+  put32(layout.sample_rate * block_align);
+  put16(static_cast<std::uint32_t>(block_align));
+  put16(static_cast<std::uint32_t>(layout.bits));
+  out += "data";
+  put32(data_bytes);
+  out.append(b, static_cast<std::size_t>(layout.data_offset), static_cast<std::size_t>(data_bytes));
+  return out;
 }
 
 std::atomic<std::uint64_t> g_sndfile_opens{0};
@@ -198,10 +232,14 @@ namespace detail {
 std::uint64_t sndfile_open_count() noexcept { return g_sndfile_opens.load(); }
 }  // namespace detail
 
-Waveform read_wav(const std::string& path) {
-  std::string bytes = read_file(path, kMaxWavBytes);
-  const WavLayout layout = check_riff(bytes, path);
+Waveform read_wav(const std::string& path) { return decode_wav(read_file(path, kMaxWavBytes), path); }
+
+Waveform decode_wav(const std::string& file_bytes, const std::string& path) {
+  if (file_bytes.size() > kMaxWavBytes)
+    throw FormatError(path, FormatError::kNoOffset, fmt::format("{} bytes, more than the WAV limit of {}", file_bytes.size(), kMaxWavBytes));
+  const WavLayout layout = check_riff(file_bytes, path);
 #ifdef LABELREP_HAS_SNDFILE
+  std::string bytes = canonical_wav(file_bytes, layout);
   MemoryFile file{&bytes};
   SF_VIRTUAL_IO io = memory_io();
   SF_INFO info{};
@@ -213,7 +251,7 @@ Waveform read_wav(const std::string& path) {
     throw FormatError(path, FormatError::kNoOffset,
                       fmt::format("libsndfile reports {} channels at {} Hz, the header says {} at {}", info.channels, info.samplerate,
                                   layout.channels, layout.sample_rate));
-  if (info.frames < 0 || static_cast<std::uint64_t>(info.frames) > layout.frames)
+  if (info.frames < 0 || static_cast<std::uint64_t>(info.frames) != layout.frames)
     throw FormatError(path, FormatError::kNoOffset,
                       fmt::format("libsndfile reports {} frames but the data chunk holds {}", info.frames, layout.frames));
   const auto frames = static_cast<std::size_t>(info.frames);

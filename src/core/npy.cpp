@@ -152,9 +152,11 @@ class HeaderParser {
       if (peek() < '0' || peek() > '9') fail(at, "shape entries must be non-negative integers");
       std::uint64_t value = 0;
       while (pos_ < size_ && text_[pos_] >= '0' && text_[pos_] <= '9') {
-        value = value * 10 + static_cast<std::uint64_t>(text_[pos_] - '0');
-        if (value > static_cast<std::uint64_t>(std::numeric_limits<int64_t>::max()))
+        // Checked before multiplying: value * 10 could wrap around 2^64 to a small, valid-looking size.
+        const auto digit = static_cast<std::uint64_t>(text_[pos_] - '0');
+        if (value > (static_cast<std::uint64_t>(std::numeric_limits<int64_t>::max()) - digit) / 10)
           fail(at, "shape entry is too large");
+        value = value * 10 + digit;
         ++pos_;
       }
       if (pos_ < size_ && text_[pos_] == 'L') ++pos_;  // Python 2 long literal, written by old numpy

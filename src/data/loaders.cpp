@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fmt/format.h>
 #include <limits>
+#include <memory>
 
 #include "labelrep/core/atomic_file.hpp"
 #include "labelrep/core/class_names.hpp"
@@ -66,7 +67,9 @@ class GzipReader {
       stream_.next_out = &extra;
       stream_.avail_out = 1;
       const int rc = inflate(&stream_, Z_NO_FLUSH);
-      if (rc == Z_OK && stream_.avail_out == 0)
+      // Any byte out is one too many, also when zlib reached the end of the stream in the same call
+      // (exactly one extra byte gives Z_STREAM_END, not Z_OK).
+      if ((rc == Z_OK || rc == Z_STREAM_END) && stream_.avail_out == 0)
         throw FormatError(path_, decompressed_offset, "more data than the IDX dimensions declare");
       if (rc == Z_BUF_ERROR && stream_.avail_in == 0 && fed_ == compressed_.size())
         throw FormatError(path_, compressed_.size(), "gzip stream is truncated (its end marker and checksum are missing)");
@@ -99,29 +102,34 @@ std::uint32_t big_endian(const unsigned char* p) {
 }
 
 // IDX: 4-byte magic (0, 0, type, dims), then `dims` big-endian uint32 sizes, then the data.
-template <typename ReadFn>
-torch::Tensor parse_idx(const std::string& path, std::uint64_t size_bound, ReadFn&& read) {
+// `read_header` fills a buffer or throws; `read_data(shape, count, at)` returns the data tensor.
+template <typename ReadFn, typename DataFn>
+torch::Tensor parse_idx(const std::string& path, std::uint64_t size_bound, ReadFn&& read_header, DataFn&& read_data) {
   unsigned char magic[4];
-  read(magic, 4, 0, "IDX magic number");
+  read_header(magic, 4, 0, "IDX magic number");
   if (magic[0] != 0 || magic[1] != 0) throw FormatError(path, 0, "not an IDX file (magic number must start with two zero bytes)");
   if (magic[2] != 0x08)
     throw FormatError(path, 2, fmt::format("IDX data type 0x{:02x} is not supported (only unsigned bytes, 0x08)", magic[2]));
   const int dims = magic[3];
   if (dims < 1 || dims > 4) throw FormatError(path, 3, fmt::format("IDX has {} dimensions (expected 1 to 4)", dims));
   std::vector<unsigned char> header(static_cast<std::size_t>(4 * dims));
-  read(header.data(), header.size(), 4, "IDX dimensions");
+  read_header(header.data(), header.size(), 4, "IDX dimensions");
   std::vector<std::int64_t> shape;
-  std::uint64_t count = 1;
+  // As for .npy: the product of the non-zero sizes must fit in int64 even when another size is 0,
+  // or torch's strides would overflow.
+  std::int64_t nonzero = 1;
+  bool empty = false;
   for (int d = 0; d < dims; ++d) {
-    const std::uint64_t n = big_endian(header.data() + 4 * d);
+    const std::uint32_t n = big_endian(header.data() + 4 * d);
     shape.push_back(static_cast<std::int64_t>(n));
-    if (__builtin_mul_overflow(count, n, &count)) throw FormatError(path, 4 + 4 * static_cast<std::uint64_t>(d), "IDX dimensions overflow");
+    if (n == 0) empty = true;
+    else if (__builtin_mul_overflow(nonzero, static_cast<std::int64_t>(n), &nonzero))
+      throw FormatError(path, 4 + 4 * static_cast<std::uint64_t>(d), "IDX dimensions overflow");
   }
+  const std::uint64_t count = empty ? 0 : static_cast<std::uint64_t>(nonzero);
   if (count > size_bound)
     throw FormatError(path, 4, fmt::format("IDX dimensions declare {} bytes of data, more than the file can hold ({})", count, size_bound));
-  auto out = torch::empty(shape, torch::kUInt8);
-  read(out.data_ptr(), static_cast<std::size_t>(count), 4 + 4 * static_cast<std::uint64_t>(dims), "IDX data");
-  return out;
+  return read_data(shape, count, 4 + 4 * static_cast<std::uint64_t>(dims));
 }
 
 std::string missing_dataset_advice(const std::string& name) {
@@ -150,57 +158,93 @@ void require_files(const std::vector<std::string>& paths, const std::string& dat
                                              fmt::join(names, ", "), hint, missing_dataset_advice(dataset)));
 }
 
-// CIFAR records: `ranges.size()` label bytes (each checked against its class count) then 3×32×32
-// pixels (R, G, B planes, rows top to bottom). The targets come from label byte `use`.
-void read_cifar_file(const std::string& path, const std::vector<std::int64_t>& ranges, std::size_t use,
-                     std::vector<torch::Tensor>& images, std::vector<torch::Tensor>& targets) {
-  const std::string bytes = read_file(path);
-  const auto label_bytes = static_cast<std::int64_t>(ranges.size());
-  const std::int64_t record = label_bytes + 3072;
-  const auto size = static_cast<std::int64_t>(bytes.size());
-  if (size == 0 || size % record != 0)
-    throw FormatError(path, static_cast<std::uint64_t>(size - size % record),
-                      fmt::format("file size {} is not a positive multiple of the {}-byte CIFAR record", size, record));
-  const std::int64_t n = size / record;
-  auto raw = torch::from_blob(const_cast<char*>(bytes.data()), {n, record}, torch::kUInt8);
-  for (std::int64_t b = 0; b < label_bytes; ++b) {
-    const auto labels = raw.select(1, b);
-    const auto too_big = (labels >= ranges[static_cast<std::size_t>(b)]).nonzero();
-    if (too_big.numel() > 0) {
-      const std::int64_t i = too_big[0][0].item<std::int64_t>();
-      throw FormatError(path, static_cast<std::uint64_t>(i * record + b),
-                        fmt::format("label {} of record {} is out of range [0, {})", labels[i].item<int>(), i, ranges[static_cast<std::size_t>(b)]));
-    }
-  }
-  // clone(), not contiguous(): a one-record slice is already contiguous and would keep pointing into `bytes`.
-  images.push_back(raw.slice(1, label_bytes, record).clone(at::MemoryFormat::Contiguous).view({n, 3, 32, 32}));
-  targets.push_back(raw.select(1, static_cast<std::int64_t>(use)).to(torch::kLong));  // to() copies: bytes die here
+// Reads a CIFAR file and appends its images and the targets of label byte `use`.
+void read_cifar_file(const std::string& path, CifarVariant variant, std::size_t use, std::vector<torch::Tensor>& images,
+                     std::vector<torch::Tensor>& targets) {
+  const CifarBatch batch = decode_cifar(read_file(path), path, variant);
+  images.push_back(batch.images);
+  targets.push_back(batch.labels.select(1, static_cast<std::int64_t>(use)).contiguous());
 }
 
 }  // namespace
 
-torch::Tensor read_idx(const std::string& path) {
-  const std::string bytes = read_file(path);
+torch::Tensor read_idx(const std::string& path) { return decode_idx(read_file(path), path); }
+
+torch::Tensor decode_idx(const std::string& bytes, const std::string& path) {
   if (bytes.size() >= 2 && static_cast<unsigned char>(bytes[0]) == 0x1f && static_cast<unsigned char>(bytes[1]) == 0x8b) {
     GzipReader gzip(path, bytes);
     // deflate cannot expand data by more than ~1032:1, so a larger declared size is a lie (or a bomb).
     const std::uint64_t bound = static_cast<std::uint64_t>(bytes.size()) * 1032;
     std::uint64_t end = 0;
-    auto tensor = parse_idx(path, bound, [&](void* out, std::size_t n, std::uint64_t at, const char* what) {
+    auto read_header = [&](void* out, std::size_t n, std::uint64_t at, const char* what) {
       gzip.read(out, n, at, what);
       end = at + n;
-    });
+    };
+    // The payload is allocated as it is inflated (growing geometrically), never from the declared
+    // dimensions alone: a small file that declares a large image set fails after using about as much
+    // memory as it really decompresses to.
+    auto read_data = [&](const std::vector<std::int64_t>& shape, std::uint64_t count, std::uint64_t at) {
+      auto payload = std::make_unique<std::string>();
+      std::uint64_t filled = 0;
+      while (filled < count) {
+        const std::uint64_t target = std::min<std::uint64_t>(count, std::max<std::uint64_t>(filled * 2, std::uint64_t{1} << 20));
+        payload->resize(static_cast<std::size_t>(target));
+        gzip.read(payload->data() + filled, static_cast<std::size_t>(target - filled), at + filled, "IDX data");
+        filled = target;
+      }
+      end = at + count;
+      std::string* owned = payload.release();
+      return torch::from_blob(owned->data(), shape, [owned](void*) { delete owned; }, torch::kUInt8);
+    };
+    auto tensor = parse_idx(path, bound, read_header, read_data);
     gzip.expect_end(end);
     return tensor;
   }
-  auto tensor = parse_idx(path, bytes.size(), [&](void* out, std::size_t n, std::uint64_t at, const char* what) {
+  auto read_header = [&](void* out, std::size_t n, std::uint64_t at, const char* what) {
     if (at + n > bytes.size())
       throw FormatError(path, bytes.size(), fmt::format("file ends inside the {} ({} bytes needed, {} present)", what, n, bytes.size() - at));
     std::memcpy(out, bytes.data() + at, n);
-  });
+  };
+  auto read_data = [&](const std::vector<std::int64_t>& shape, std::uint64_t count, std::uint64_t at) {
+    if (at + count > bytes.size())
+      throw FormatError(path, bytes.size(), fmt::format("file ends inside the IDX data ({} bytes needed, {} present)", count, bytes.size() - at));
+    auto out = torch::empty(shape, torch::kUInt8);
+    if (count > 0) std::memcpy(out.data_ptr(), bytes.data() + at, static_cast<std::size_t>(count));
+    return out;
+  };
+  auto tensor = parse_idx(path, bytes.size(), read_header, read_data);
   const std::uint64_t used = 4 + 4 * static_cast<std::uint64_t>(tensor.dim()) + static_cast<std::uint64_t>(tensor.numel());
   if (used != bytes.size()) throw FormatError(path, used, fmt::format("{} unexpected bytes after the IDX data", bytes.size() - used));
   return tensor;
+}
+
+CifarBatch decode_cifar(const std::string& bytes, const std::string& path, CifarVariant variant) {
+  // Record: the label bytes (CIFAR-100: coarse, fine), each below its class count, then 3×32×32 pixels
+  // (R, G, B planes, rows top to bottom).
+  const std::vector<unsigned> ranges = variant == CifarVariant::kCifar10 ? std::vector<unsigned>{10} : std::vector<unsigned>{20, 100};
+  const std::size_t label_bytes = ranges.size();
+  const std::size_t record = label_bytes + 3072;
+  const std::size_t size = bytes.size();
+  if (size == 0 || size % record != 0)
+    throw FormatError(path, size - size % record,
+                      fmt::format("file size {} is not a positive multiple of the {}-byte CIFAR record", size, record));
+  const std::size_t n = size / record;
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t b = 0; b < label_bytes; ++b)
+      if (p[i * record + b] >= ranges[b])
+        throw FormatError(path, i * record + b, fmt::format("label {} of record {} is out of range [0, {})", p[i * record + b], i, ranges[b]));
+  CifarBatch batch;
+  const auto count = static_cast<std::int64_t>(n);
+  batch.images = torch::empty({count, 3, 32, 32}, torch::kUInt8);
+  batch.labels = torch::empty({count, static_cast<std::int64_t>(label_bytes)}, torch::kLong);
+  auto* pixels = batch.images.data_ptr<std::uint8_t>();
+  auto* labels = batch.labels.data_ptr<std::int64_t>();
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t b = 0; b < label_bytes; ++b) labels[i * label_bytes + b] = p[i * record + b];
+    std::memcpy(pixels + i * 3072, p + i * record + label_bytes, 3072);
+  }
+  return batch;
 }
 
 ImageDataset load_fashion_mnist(const std::string& dir, Split split) {
@@ -233,7 +277,7 @@ ImageDataset load_cifar10(const std::string& dir, Split split) {
   }
   require_files(files, "cifar10");
   std::vector<torch::Tensor> images, targets;
-  for (const auto& f : files) read_cifar_file(f, {10}, 0, images, targets);
+  for (const auto& f : files) read_cifar_file(f, CifarVariant::kCifar10, 0, images, targets);
   return ImageDataset(torch::cat(images), torch::cat(targets), dataset_class_names("cifar10"), "cifar10");
 }
 
@@ -241,7 +285,7 @@ ImageDataset load_cifar100(const std::string& dir, Split split, bool coarse) {
   const std::string file = (fs::path(dir) / (split == Split::kTrain ? "train.bin" : "test.bin")).string();
   require_files({file}, "cifar100");
   std::vector<torch::Tensor> images, targets;
-  read_cifar_file(file, {20, 100}, coarse ? 0 : 1, images, targets);  // record: coarse label, fine label, pixels
+  read_cifar_file(file, CifarVariant::kCifar100, coarse ? 0 : 1, images, targets);  // labels: coarse, fine
   return coarse ? ImageDataset(images[0], targets[0], dataset_class_names("cifar100-coarse"), "cifar100-coarse")
                 : ImageDataset(images[0], targets[0], dataset_class_names("cifar100"), "cifar100");
 }

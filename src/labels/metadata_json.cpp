@@ -27,6 +27,8 @@ LabelMetadata metadata_from_json(const std::string& text, const std::string& pat
     j = nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     throw FormatError(path, e.byte > 0 ? e.byte - 1 : 0, std::string("invalid JSON: ") + e.what());
+  } catch (const nlohmann::json::exception& e) {  // e.g. out_of_range for a number too large for a double
+    throw FormatError(path, FormatError::kNoOffset, std::string("invalid JSON: ") + e.what());
   }
   try {
     if (!j.is_object() || j.value("format", std::string()) != "labelrep-labels")
@@ -36,6 +38,8 @@ LabelMetadata metadata_from_json(const std::string& text, const std::string& pat
     m.class_names = j.value("class_names", std::vector<std::string>{});
     if (j.contains("seed")) {
       m.has_seed = true;
+      // Only from a JSON integer: get<uint64_t>() on a float such as 1e300 is an out-of-range conversion.
+      if (!j.at("seed").is_number_integer()) throw FormatError(path, FormatError::kNoOffset, "\"seed\" must be an integer");
       m.seed = j.at("seed").get<std::uint64_t>();
     }
     if (j.contains("range")) {

@@ -46,12 +46,17 @@ inline constexpr std::uint64_t kMaxWavBytes = std::uint64_t{1} << 30;
 /// Before libsndfile sees a byte, labelrep's own bounded RIFF parser checks the file: a `RIFF`/`WAVE`
 /// header whose size fits the file, chunks inside it, a `fmt ` chunk with format PCM (1), IEEE float
 /// (3) or EXTENSIBLE with one of those, 1..64 channels, a rate in [1, 384000], a consistent block
-/// alignment and bit depth (PCM 8/16/24/32, float 32/64), and a `data` chunk inside the file. After
-/// opening, the frame count libsndfile reports must fit the data chunk, checked before any buffer is
-/// allocated. 16-bit samples become int16/32768 exactly.
+/// alignment and bit depth (PCM 8/16/24/32, float 32/64), exactly one `data` chunk, and every chunk
+/// inside the RIFF data. libsndfile is then given only a canonical file rebuilt from the checked
+/// fields (a 16-byte `fmt ` chunk and the data chunk's whole frames), never the original bytes; the
+/// frame count it reports must equal the data chunk's, checked before any buffer is allocated.
+/// 16-bit samples become int16/32768 exactly.
 /// Throws IoError if the file cannot be read, FormatError (path and byte offset) for any violation,
 /// and Error if this build has no WAV support.
 LABELREP_API Waveform read_wav(const std::string& path);
+
+/// read_wav() on the bytes of a WAV file held in memory; `name` stands for the path in error messages.
+LABELREP_API Waveform decode_wav(const std::string& bytes, const std::string& name);
 
 /// Sample encodings write_wav can write.
 enum class WavEncoding { kPcm16, kFloat32 };

@@ -23,6 +23,27 @@ inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mni
 /// Returns a uint8 tensor of the declared dims.
 LABELREP_API torch::Tensor read_idx(const std::string& path);
 
+/// read_idx() on the bytes of an IDX file (raw or gzip) held in memory; `name` stands for the path in
+/// error messages. Memory use is bounded by the bytes present (raw) or really inflated (gzip), not by
+/// the declared dimensions.
+LABELREP_API torch::Tensor decode_idx(const std::string& bytes, const std::string& name);
+
+/// The two CIFAR binary layouts: a record is 1 label byte (CIFAR-10, < 10) or 2 (CIFAR-100: coarse
+/// < 20, fine < 100), then 3,072 pixel bytes.
+enum class CifarVariant { kCifar10, kCifar100 };
+
+/// The records of one CIFAR binary file: images `[N, 3, 32, 32]` uint8, labels `[N, 1]` (CIFAR-10) or
+/// `[N, 2]` (CIFAR-100: coarse, fine) int64.
+struct LABELREP_API CifarBatch {
+  torch::Tensor images;
+  torch::Tensor labels;
+};
+
+/// Parses the bytes of a CIFAR binary file (e.g. data_batch_1.bin) held in memory; `name` stands for
+/// the path in error messages. Throws FormatError (name, byte offset) for a size that is not a
+/// positive multiple of the record or a label out of range.
+LABELREP_API CifarBatch decode_cifar(const std::string& bytes, const std::string& name, CifarVariant variant);
+
 /// Fashion-MNIST from `dir` (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-...): images
 /// `[N, 1, 28, 28]`, labels checked to be < 10 and as many as the images.
 LABELREP_API ImageDataset load_fashion_mnist(const std::string& dir = kFashionMnistDir, Split split = Split::kTrain);

@@ -14,6 +14,7 @@
 /// \endcode
 
 #include <cstdint>
+#include <iosfwd>
 #include <map>
 #include <string>
 #include <utility>
@@ -36,6 +37,11 @@ LABELREP_API std::vector<std::string> glove_words(const std::string& class_name)
 /// Throws IoError if the file cannot be read, FormatError naming the file and the byte offset of the
 /// offending row or value otherwise (also for an empty file).
 LABELREP_API std::map<std::string, std::vector<float>> read_glove(const std::string& path, const std::vector<std::string>& words);
+
+/// read_glove() from a stream (e.g. a std::istringstream over bytes in memory); `name` stands for the
+/// path in error messages. Reads line by line, so a multi-gigabyte file is never held in memory.
+LABELREP_API std::map<std::string, std::vector<float>> read_glove(std::istream& in, const std::string& name,
+                                                                  const std::vector<std::string>& words);
 
 /// Options of GloveLabels.
 struct LABELREP_API GloveLabelsOptions {

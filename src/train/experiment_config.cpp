@@ -1,0 +1,141 @@
+// ExperimentConfig: validation and the JSON form recorded as a run's config.json. Apart from the
+// experiment runner so that the parser of this user-editable file can be built alone (fuzz/).
+#include <torch/types.h>
+
+#include <fmt/format.h>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+#include "labelrep/core/error.hpp"
+#include "labelrep/train/experiment.hpp"
+
+namespace labelrep::train {
+namespace {
+const char* level_base_name(data::LevelBase base) { return base == data::LevelBase::kPool ? "pool" : "training-set"; }
+
+// Integer fields are read only from JSON integers: nlohmann's get<integer>() on a float such as 1e300
+// would convert out of range, which is undefined behaviour.
+std::uint64_t unsigned_field(const nlohmann::json& value, const std::string& key, const std::string& source) {
+  if (!value.is_number_unsigned() && !(value.is_number_integer() && value.get<std::int64_t>() >= 0))
+    throw FormatError(source, FormatError::kNoOffset, fmt::format("field '{}' must be a non-negative integer, got {}", key, value.dump()));
+  return value.get<std::uint64_t>();
+}
+std::int64_t integer_field(const nlohmann::json& value, const std::string& key, const std::string& source,
+                           std::int64_t low = std::numeric_limits<std::int64_t>::min(),
+                           std::int64_t high = std::numeric_limits<std::int64_t>::max()) {
+  const bool in_range = value.is_number_unsigned() ? value.get<std::uint64_t>() <= static_cast<std::uint64_t>(high)
+                                                   : value.is_number_integer() && value.get<std::int64_t>() >= low &&
+                                                         value.get<std::int64_t>() <= high;
+  if (!in_range)
+    throw FormatError(source, FormatError::kNoOffset, fmt::format("field '{}' must be an integer in [{}, {}], got {}", key, low, high,
+                                                                  value.dump()));
+  return value.get<std::int64_t>();
+}
+}  // namespace
+
+void ExperimentConfig::validate() const {
+  if (out.empty()) throw InvalidArgument("experiment: the run directory (out) is empty");
+  if (epochs < 1 || epochs > 100000) throw InvalidArgument(fmt::format("experiment: epochs must be in [1, 100000], got {}", epochs));
+  if (batch_size < 1 || batch_size > 65536) throw InvalidArgument(fmt::format("experiment: batch size must be in [1, 65536], got {}", batch_size));
+  if (validation < 1) throw InvalidArgument(fmt::format("experiment: validation must be at least 1 image, got {}", validation));
+  if (!(level > 0 && level <= 100)) throw InvalidArgument(fmt::format("experiment: data level must be in (0, 100] percent, got {}", level));
+  if (seed > 0xffffffffULL) throw InvalidArgument(fmt::format("experiment: seed must be below 2^32, got {}", seed));
+  if (pad_to < -1 || pad_to > 4096) throw InvalidArgument(fmt::format("experiment: pad_to must be -1 (auto), 0 (none) or a side up to 4096, got {}", pad_to));
+  if (crop_padding < 0 || crop_padding > 64) throw InvalidArgument(fmt::format("experiment: crop padding must be in [0, 64], got {}", crop_padding));
+  if (threads < 0 || threads > 1024) throw InvalidArgument(fmt::format("experiment: threads must be in [0, 1024], got {}", threads));
+  try {
+    (void)torch::Device(device);
+  } catch (const std::exception&) {
+    throw InvalidArgument(fmt::format("experiment: device '{}' is not cpu, cuda or cuda:N", device));
+  }
+}
+
+std::int64_t ExperimentConfig::padded_side() const {
+  if (pad_to >= 0) return pad_to;
+  // The CIFAR encoders see 32×32 images, as in the reference pipeline (Pad(2) for Fashion-MNIST); the
+  // small CNN runs on any size, and 28×28 costs it a quarter less than 32×32.
+  return encoder == "small-cnn" ? 0 : 32;
+}
+
+std::string ExperimentConfig::to_json() const {
+  nlohmann::json j = {{"dataset", dataset},
+                      {"data_dir", data_dir},
+                      {"label", label},
+                      {"label_size", label_size},
+                      {"encoder", encoder},
+                      {"device", device},
+                      {"epochs", epochs},
+                      {"batch_size", batch_size},
+                      {"learning_rate", learning_rate},
+                      {"momentum", momentum},
+                      {"weight_decay", weight_decay},
+                      {"milestones", milestones},
+                      {"warmup_epochs", warmup_epochs},
+                      {"seed", seed},
+                      {"validation", validation},
+                      {"level", level},
+                      {"level_base", level_base_name(level_base)},
+                      {"threshold", threshold},
+                      {"pad_to", pad_to},
+                      {"crop_padding", crop_padding},
+                      {"horizontal_flip", horizontal_flip},
+                      {"channels_last", channels_last},
+                      {"checkpoint_every_steps", checkpoint_every_steps},
+                      {"threads", threads},
+                      {"out", out}};
+  if (has_label_seed) j["label_seed"] = label_seed;
+  return j.dump(2) + "\n";
+}
+
+ExperimentConfig ExperimentConfig::from_json(const std::string& text, const std::string& source) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw FormatError(source, e.byte > 0 ? e.byte - 1 : 0, std::string("invalid JSON: ") + e.what());
+  } catch (const nlohmann::json::exception& e) {  // e.g. out_of_range for a number too large for a double
+    throw FormatError(source, FormatError::kNoOffset, std::string("invalid JSON: ") + e.what());
+  }
+  if (!j.is_object()) throw FormatError(source, 0, "an experiment configuration must be a JSON object");
+  ExperimentConfig c;
+  try {
+    for (const auto& [key, value] : j.items()) {
+      if (key == "dataset") c.dataset = value.get<std::string>();
+      else if (key == "data_dir") c.data_dir = value.get<std::string>();
+      else if (key == "label") c.label = value.get<std::string>();
+      else if (key == "label_seed") c.has_label_seed = true, c.label_seed = unsigned_field(value, key, source);
+      else if (key == "label_size") c.label_size = integer_field(value, key, source);
+      else if (key == "encoder") c.encoder = value.get<std::string>();
+      else if (key == "device") c.device = value.get<std::string>();
+      else if (key == "epochs") c.epochs = integer_field(value, key, source);
+      else if (key == "batch_size") c.batch_size = integer_field(value, key, source);
+      else if (key == "learning_rate") c.learning_rate = value.get<double>();
+      else if (key == "momentum") c.momentum = value.get<double>();
+      else if (key == "weight_decay") c.weight_decay = value.get<double>();
+      else if (key == "milestones") c.milestones = value.get<std::vector<double>>();
+      else if (key == "warmup_epochs") c.warmup_epochs = value.get<double>();
+      else if (key == "seed") c.seed = unsigned_field(value, key, source);
+      else if (key == "validation") c.validation = integer_field(value, key, source);
+      else if (key == "level") c.level = value.get<double>();
+      else if (key == "level_base") {
+        const auto base = value.get<std::string>();
+        if (base != "pool" && base != "training-set") throw FormatError(source, FormatError::kNoOffset, "level_base must be pool or training-set");
+        c.level_base = base == "pool" ? data::LevelBase::kPool : data::LevelBase::kTrainingSet;
+      } else if (key == "threshold") c.threshold = value.get<double>();
+      else if (key == "crop_padding") c.crop_padding = integer_field(value, key, source);
+      else if (key == "pad_to") c.pad_to = integer_field(value, key, source);
+      else if (key == "horizontal_flip") c.horizontal_flip = value.get<bool>();
+      else if (key == "channels_last") c.channels_last = value.get<bool>();
+      else if (key == "checkpoint_every_steps") c.checkpoint_every_steps = integer_field(value, key, source);
+      else if (key == "threads") c.threads = static_cast<int>(integer_field(value, key, source, std::numeric_limits<int>::min(), std::numeric_limits<int>::max()));
+      else if (key == "progress") c.progress = value.get<bool>();
+      else if (key == "out") c.out = value.get<std::string>();
+      else throw FormatError(source, FormatError::kNoOffset, fmt::format("unknown field '{}'", key));
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw FormatError(source, FormatError::kNoOffset, std::string("a field has the wrong type: ") + e.what());
+  }
+  return c;
+}
+
+}  // namespace labelrep::train
