@@ -52,4 +52,4 @@ nice -n 10 "$build/fuzz/fuzz_$target" "${flags[@]}" "${limit[@]}" "$new" "$corpu
 if [ -n "$(ls -A "$new")" ]; then
   nice -n 10 "$build/fuzz/fuzz_$target" "${flags[@]}" -merge=1 "$corpus" "$new" 2>&1 | grep -E "MERGE-OUTER: [0-9]+ new files" || true
 fi
-echo "corpus $corpus: $(ls "$corpus" | wc -l) files, $(du -sk "$corpus" | cut -f1) KiB"
+echo "corpus $corpus: $(ls "$corpus" | wc -l) files, $(cat "$corpus"/* | wc -c) bytes"

@@ -92,7 +92,7 @@ CATCH_TEST_CASE("malformed IDX files name the file and the offset", "[data]") {
   write_bytes(f, std::string("\x00\x00\x08", 3));
   expect_format_error(read, f, 3, "file ends inside the IDX magic");
   write_bytes(f, idx(0x0803, {0xffffffffu, 0xffffffffu, 0xffffffffu}, ""));
-  expect_format_error(read, f, 12, "IDX dimensions overflow");
+  expect_format_error(read, f, 8, "IDX dimensions overflow");  // the product leaves int64 at the second size
   write_bytes(f, idx(0x0803, {60000, 28, 28}, "tiny"));
   expect_format_error(read, f, 4, "more than the file can hold");
   // gzip: truncated stream, corrupt stream, more data than declared, a "bomb" declaring 4 GB.
