@@ -267,7 +267,7 @@ CATCH_TEST_CASE("two runs with the same seed write byte-identical files and anot
 
 CATCH_TEST_CASE("the trainer killed 3 times resumes to the uninterrupted result", "[train][kill][cli]") { kill_test(3, 2021); }
 
-// About 3 minutes on 2 cores: set LABELREP_KILLS for another count.
+// About 3 minutes on 2 busy cores (175 s measured): set LABELREP_KILLS for another count.
 CATCH_TEST_CASE("the trainer killed with SIGKILL at 100 random moments resumes to the uninterrupted result", "[train][kill][cli][slow]") {
   const char* env = std::getenv("LABELREP_KILLS");
   kill_test(env ? std::atoi(env) : 100, 7);
