@@ -16,7 +16,7 @@ namespace {
 
 void require_classes(std::int64_t classes, std::int64_t minimum, const char* kind) {
   if (classes < minimum)
-    throw InvalidArgument(fmt::format("{} labels: num_classes must be at least {}, got {}", kind, minimum, classes));
+    throw InvalidArgument(fmt::format("{} labels: num_classes is {}, need at least {} classes", kind, classes, minimum));
   if (classes > 1000000) throw InvalidArgument(fmt::format("{} labels: num_classes {} is more than 1,000,000", kind, classes));
 }
 void require_positive(double value, const char* what, const char* kind) {
