@@ -10,6 +10,7 @@
 #include "labelrep/core/atomic_file.hpp"
 #include "labelrep/core/error.hpp"
 #include "labelrep/labels/label_image.hpp"
+#include "core/boundary.hpp"
 
 namespace labelrep::analysis {
 namespace {
@@ -40,7 +41,7 @@ torch::Tensor class_scores(const torch::Tensor& outputs, const torch::Tensor& id
 }  // namespace
 
 torch::Tensor grad_cam(models::Model& model, const torch::Tensor& images, const torch::Tensor& class_ids,
-                       const labels::LabelRepresentation& labels, const GradCamOptions& options) {
+                       const labels::LabelRepresentation& labels, const GradCamOptions& options) try {
   if (model.is_empty()) throw InvalidArgument("grad_cam: model is empty");
   if (options.batch_size() < 1) throw InvalidArgument(fmt::format("grad_cam: batch_size {} must be at least 1", options.batch_size()));
   if (!images.defined() || images.dim() != 4 || !torch::isFloatingType(images.scalar_type()))
@@ -86,9 +87,11 @@ torch::Tensor grad_cam(models::Model& model, const torch::Tensor& images, const 
   }
   if (parts.empty()) return torch::zeros({0, height, width}, images.options().dtype(torch::kFloat32));
   return torch::cat(parts, 0);
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("grad_cam");
 }
 
-torch::Tensor gradcam_overlay(const torch::Tensor& image, const torch::Tensor& heatmap, double alpha, std::int64_t min_side) {
+torch::Tensor gradcam_overlay(const torch::Tensor& image, const torch::Tensor& heatmap, double alpha, std::int64_t min_side) try {
   if (!image.defined() || (image.dim() != 2 && image.dim() != 3) || image.scalar_type() == torch::kBool || image.is_complex())
     throw InvalidArgument("gradcam_overlay: image must be a real tensor [C, H, W] or [H, W]");
   const auto img = image.detach().to(torch::kCPU, torch::kFloat64);
@@ -106,11 +109,15 @@ torch::Tensor gradcam_overlay(const torch::Tensor& image, const torch::Tensor& h
   const std::int64_t factor = side >= min_side ? 1 : (min_side + side - 1) / side;
   if (factor > 1) rgb = rgb.repeat_interleave(factor, 0).repeat_interleave(factor, 1);
   return (rgb * 255.0).round().clamp(0, 255).to(torch::kUInt8).contiguous();
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("gradcam_overlay");
 }
 
 void write_gradcam_overlay(const std::string& path, const torch::Tensor& image, const torch::Tensor& heatmap, double alpha,
-                           std::int64_t min_side) {
+                           std::int64_t min_side) try {
   write_file_atomically(path, labels::encode_png(gradcam_overlay(image, heatmap, alpha, min_side)));
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("write_gradcam_overlay");
 }
 
 }  // namespace labelrep::analysis

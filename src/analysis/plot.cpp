@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "labelrep/core/error.hpp"
+#include "core/boundary.hpp"
 
 namespace labelrep::analysis {
 namespace {
@@ -222,7 +223,7 @@ std::string ScatterPlot::svg(int width, int height) const {
 }
 
 ScatterPlot scatter_by_class(const torch::Tensor& points, const torch::Tensor& classes, const std::vector<std::string>& class_names,
-                             std::string title) {
+                             std::string title) try {
   if (!points.defined() || points.dim() != 2 || points.size(1) != 2 || !torch::isFloatingType(points.scalar_type()))
     throw InvalidArgument("scatter_by_class: points must be a floating-point tensor [N, 2]");
   if (!classes.defined() || classes.dim() != 1 || classes.size(0) != points.size(0) || torch::isFloatingType(classes.scalar_type()) ||
@@ -241,6 +242,8 @@ ScatterPlot scatter_by_class(const torch::Tensor& points, const torch::Tensor& c
     plot.add_point(static_cast<std::size_t>(c[i]), p[2 * i], p[2 * i + 1]);
   }
   return plot;
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("scatter_by_class");
 }
 
 }  // namespace labelrep::analysis

@@ -10,6 +10,7 @@
 
 #include "labelrep/core/error.hpp"
 #include "labelrep/core/random.hpp"
+#include "core/boundary.hpp"
 
 namespace labelrep::analysis {
 namespace {
@@ -412,7 +413,7 @@ std::vector<double> pca_init(const torch::Tensor& x, std::uint64_t seed) {
 
 }  // namespace
 
-torch::Tensor tsne(const torch::Tensor& features, const TsneOptions& options) {
+torch::Tensor tsne(const torch::Tensor& features, const TsneOptions& options) try {
   const auto x = checked_features(features, "features");
   const std::int64_t n = x.size(0);
   validate(options, n);
@@ -454,9 +455,11 @@ torch::Tensor tsne(const torch::Tensor& features, const TsneOptions& options) {
     if (!std::isfinite(v))
       throw InvalidArgument(fmt::format("tsne: the optimisation diverged (learning_rate {}); try a smaller learning rate", learning_rate));
   return torch::from_blob(y.data(), {n, 2}, torch::kFloat64).clone();
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("tsne");
 }
 
-double tsne_kl_divergence(const torch::Tensor& features, const torch::Tensor& embedding, double perplexity) {
+double tsne_kl_divergence(const torch::Tensor& features, const torch::Tensor& embedding, double perplexity) try {
   const auto x = checked_features(features, "features");
   const auto e = checked_features(embedding, "embedding");
   const std::int64_t n = x.size(0);
@@ -482,6 +485,8 @@ double tsne_kl_divergence(const torch::Tensor& features, const torch::Tensor& em
         kl += pij * std::log(std::max(pij, kMachineEpsilon) / q);
       }
   return kl;
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("tsne_kl_divergence");
 }
 
 }  // namespace labelrep::analysis

@@ -17,6 +17,7 @@
 #include "labelrep/core/random.hpp"
 #include "labelrep/eval/nearest_neighbor.hpp"
 #include "labelrep/train/trainer.hpp"
+#include "core/boundary.hpp"
 
 namespace labelrep::attack {
 namespace {
@@ -141,9 +142,11 @@ void AttackOptions::validate() const {
     throw InvalidArgument(fmt::format("attack: step_fraction must be a finite number >= 0, got {}", step_fraction_));
 }
 
-torch::Tensor pgd_random_start(torch::IntArrayRef sizes, std::uint64_t seed) {
+torch::Tensor pgd_random_start(torch::IntArrayRef sizes, std::uint64_t seed) try {
   auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
   return torch::rand(sizes, generator, torch::kFloat32).mul_(2.0).sub_(1.0);
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("pgd_random_start");
 }
 
 namespace {
@@ -192,7 +195,7 @@ torch::Tensor attack_checked(models::Model& model, const labels::LabelRepresenta
 }  // namespace
 
 torch::Tensor perturb(models::Model& model, const labels::LabelRepresentation& labels, const torch::Tensor& images,
-                      const torch::Tensor& class_ids, const AttackOptions& options) {
+                      const torch::Tensor& class_ids, const AttackOptions& options) try {
   options.validate();
   if (model.is_empty()) throw InvalidArgument("attack: the model is empty");
   if (!images.defined() || images.dim() != 4 || !images.is_floating_point())
@@ -216,10 +219,12 @@ torch::Tensor perturb(models::Model& model, const labels::LabelRepresentation& l
   }
   EvalModeGuard eval_mode(*model);
   return attack_checked(model, labels, x, ids, options, torch::Tensor());
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("perturb");
 }
 
-torch::Tensor random_targets(const torch::Tensor& true_ids, std::int64_t num_classes, std::uint64_t seed) {
-  if (num_classes < 2) throw InvalidArgument(fmt::format("random_targets: need at least 2 classes, got {}", num_classes));
+torch::Tensor random_targets(const torch::Tensor& true_ids, std::int64_t num_classes, std::uint64_t seed) try {
+  if (num_classes < 2) throw InvalidArgument(fmt::format("random_targets: num_classes must be at least 2, got {}", num_classes));
   if (seed > 0xffffffffULL) throw InvalidArgument(fmt::format("random_targets: seed must be below 2^32, got {}", seed));
   if (!true_ids.defined() || true_ids.dim() != 1 || true_ids.is_floating_point() || true_ids.scalar_type() == torch::kBool)
     throw InvalidArgument("random_targets: true_ids must be a 1-D integer tensor");
@@ -236,6 +241,8 @@ torch::Tensor random_targets(const torch::Tensor& true_ids, std::int64_t num_cla
     out[i] = (in[i] + 1 + offset) % num_classes;
   }
   return targets;
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("random_targets");
 }
 
 void SweepOptions::validate() const {
@@ -290,7 +297,7 @@ std::string SweepResult::to_json() const {
 }
 
 SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelRepresentation> labels,
-                      const data::ImageDataset& dataset, const torch::Tensor& indices, const SweepOptions& options) {
+                      const data::ImageDataset& dataset, const torch::Tensor& indices, const SweepOptions& options) try {
   options.validate();
   if (!labels) throw InvalidArgument("attack sweep: labels are null");
   if (model.is_empty()) throw InvalidArgument("attack sweep: the model is empty");
@@ -415,6 +422,8 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
   }
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("run_sweep");
 }
 
 }  // namespace labelrep::attack

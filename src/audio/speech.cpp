@@ -15,6 +15,7 @@
 
 #include "labelrep/core/error.hpp"
 #include "labelrep/core/random.hpp"
+#include "core/boundary.hpp"
 
 namespace labelrep::audio {
 namespace {
@@ -42,11 +43,11 @@ void require_fft(int n_fft, int hop, const char* what) {
 
 torch::Tensor cpu_double_2d(const torch::Tensor& t, const char* what) {
   if (!t.defined() || t.dim() != 2 || t.size(0) < 1 || t.size(1) < 1)
-    throw InvalidArgument(fmt::format("{}: need a non-empty 2-D tensor, got {} dimensions", what, t.defined() ? t.dim() : 0));
+    throw InvalidArgument(fmt::format("{} must be a non-empty 2-D tensor, got {} dimensions", what, t.defined() ? t.dim() : 0));
   if (!t.is_floating_point())
-    throw InvalidArgument(fmt::format("{}: need a floating-point tensor, got {}", what, c10::toString(t.scalar_type())));
+    throw InvalidArgument(fmt::format("{} must be a floating-point tensor, got {}", what, c10::toString(t.scalar_type())));
   torch::Tensor d = t.detach().to(torch::kCPU, torch::kFloat64).contiguous();
-  if (!torch::isfinite(d).all().item<bool>()) throw InvalidArgument(fmt::format("{}: the tensor has NaN or infinite values", what));
+  if (!torch::isfinite(d).all().item<bool>()) throw InvalidArgument(fmt::format("{} has NaN or infinite values", what));
   return d;
 }
 
@@ -218,7 +219,7 @@ double mel_to_hz(double m) { return m >= kMinLogMel ? kMinLogHz * std::exp(kLogS
 
 // ---- §2 -------------------------------------------------------------------------------------------
 
-Waveform resample_kaiser_best(const Waveform& input, int target_rate) {
+Waveform resample_kaiser_best(const Waveform& input, int target_rate) try {
   require_rate(input.sample_rate, "resample_kaiser_best (input)");
   require_rate(target_rate, "resample_kaiser_best (target)");
   if (input.sample_rate == target_rate) return input;
@@ -268,11 +269,13 @@ Waveform resample_kaiser_best(const Waveform& input, int target_rate) {
     time += increment;
   }
   return out;
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("resample_kaiser_best");
 }
 
 // ---- §3 -------------------------------------------------------------------------------------------
 
-SampleRange silence_bounds(const std::vector<float>& samples, double top_db, int frame_length, int hop_length) {
+SampleRange silence_bounds(const std::vector<float>& samples, double top_db, int frame_length, int hop_length) try {
   if (frame_length < 2 || frame_length % 2 != 0 || hop_length < 1)
     throw InvalidArgument(fmt::format("silence_bounds: need an even frame_length >= 2 and hop_length >= 1, got {} and {}",
                                       frame_length, hop_length));
@@ -300,11 +303,13 @@ SampleRange silence_bounds(const std::vector<float>& samples, double top_db, int
   if (first < 0) return {};
   // Frame index × hop, without undoing the centring: librosa's mapping, kept for exactness.
   return {hop_length * first, std::min(n, hop_length * (last + 1))};
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("silence_bounds");
 }
 
 // ---- §4–§6 ----------------------------------------------------------------------------------------
 
-torch::Tensor power_spectrogram(const std::vector<float>& samples, int n_fft, int hop_length, PadMode pad) {
+torch::Tensor power_spectrogram(const std::vector<float>& samples, int n_fft, int hop_length, PadMode pad) try {
   require_fft(n_fft, hop_length, "power_spectrogram");
   if (samples.empty()) throw InvalidArgument("power_spectrogram: no samples");
   const std::vector<double> x(samples.begin(), samples.end());
@@ -315,9 +320,11 @@ torch::Tensor power_spectrogram(const std::vector<float>& samples, int n_fft, in
     for (std::int64_t k = 0; k < bins; ++k) p[k * frames + t] = spectrum[k][0] * spectrum[k][0] + spectrum[k][1] * spectrum[k][1];
   });
   return power;
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("power_spectrogram");
 }
 
-torch::Tensor mel_filterbank(int sample_rate, int n_fft, int n_mels, double fmin, double fmax) {
+torch::Tensor mel_filterbank(int sample_rate, int n_fft, int n_mels, double fmin, double fmax) try {
   require_rate(sample_rate, "mel_filterbank");
   require_fft(n_fft, 1, "mel_filterbank");
   if (n_mels < 1 || n_mels > 4096) throw InvalidArgument(fmt::format("mel_filterbank: n_mels must be in [1, 4096], got {}", n_mels));
@@ -342,22 +349,26 @@ torch::Tensor mel_filterbank(int sample_rate, int n_fft, int n_mels, double fmin
     }
   }
   return weights;
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("mel_filterbank");
 }
 
-torch::Tensor power_to_db(const torch::Tensor& power, double amin, double top_db) {
+torch::Tensor power_to_db(const torch::Tensor& power, double amin, double top_db) try {
   if (!(amin > 0)) throw InvalidArgument(fmt::format("power_to_db: amin must be positive, got {}", amin));
-  if (!power.defined() || power.numel() == 0) throw InvalidArgument("power_to_db: empty input");
+  if (!power.defined() || power.numel() == 0) throw InvalidArgument("power_to_db: power is empty or undefined");
   const torch::Tensor x = power.detach().to(torch::kCPU, torch::kFloat64);
   const double ref = std::max(amin, x.max().item<double>());
   torch::Tensor db = 10.0 * torch::log10(torch::clamp_min(x, amin)) - 10.0 * std::log10(ref);
   if (top_db > 0) db = torch::clamp_min(db, db.max().item<double>() - top_db);
   return db;
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("power_to_db");
 }
 
-torch::Tensor resize_label(const torch::Tensor& image, std::int64_t height, std::int64_t width) {
+torch::Tensor resize_label(const torch::Tensor& image, std::int64_t height, std::int64_t width) try {
   if (height < 1 || width < 1 || height > 65536 || width > 65536)
-    throw InvalidArgument(fmt::format("resize_label: output size must be in [1, 65536], got {}x{}", height, width));
-  const torch::Tensor in = cpu_double_2d(image, "resize_label");
+    throw InvalidArgument(fmt::format("resize_label: height and width must be in [1, 65536], got {}x{}", height, width));
+  const torch::Tensor in = cpu_double_2d(image, "resize_label: image");
   const std::int64_t rows = in.size(0), cols = in.size(1);
   std::vector<double> data(in.data_ptr<double>(), in.data_ptr<double>() + in.numel());
   const auto [lo, hi] = std::minmax_element(data.begin(), data.end());
@@ -368,11 +379,13 @@ torch::Tensor resize_label(const torch::Tensor& image, std::int64_t height, std:
   if (rows != height) data = transpose(resize_columns(transpose(data, rows, width), width, rows, height), width, height);
   for (double& v : data) v = std::clamp(v, low, high);  // clip = True (a no-op for linear interpolation)
   return torch::from_blob(data.data(), {height, width}, torch::kFloat64).clone();
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("resize_label");
 }
 
 // ---- the pipeline ----------------------------------------------------------------------------------
 
-SpeechLabelStages speech_label_stages(const Waveform& waveform, const SpeechLabelOptions& o) {
+SpeechLabelStages speech_label_stages(const Waveform& waveform, const SpeechLabelOptions& o) try {
   require_rate(o.sample_rate(), "speech_label");
   require_fft(o.n_fft(), o.hop_length(), "speech_label");
   if (o.size() < 1 || o.size() > 4096) throw InvalidArgument(fmt::format("speech_label: size must be in [1, 4096], got {}", o.size()));
@@ -397,21 +410,25 @@ SpeechLabelStages speech_label_stages(const Waveform& waveform, const SpeechLabe
   s.db = power_to_db(s.mel, 1e-10, o.top_db());
   s.label = resize_label(s.db, o.size(), o.size()).to(torch::kFloat32);
   return s;
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("speech_label_stages");
 }
 
-torch::Tensor speech_label(const Waveform& waveform, const SpeechLabelOptions& options) {
+torch::Tensor speech_label(const Waveform& waveform, const SpeechLabelOptions& options) try {
   return speech_label_stages(waveform, options).label;
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("speech_label");
 }
 
 // ---- inversion -------------------------------------------------------------------------------------
 
-std::vector<float> griffin_lim(const torch::Tensor& magnitude, const GriffinLimOptions& o) {
+std::vector<float> griffin_lim(const torch::Tensor& magnitude, const GriffinLimOptions& o) try {
   require_fft(o.n_fft(), o.hop_length(), "griffin_lim");
   if (o.iterations() < 1 || o.iterations() > 100000)
     throw InvalidArgument(fmt::format("griffin_lim: iterations must be in [1, 100000], got {}", o.iterations()));
   if (!(o.momentum() >= 0 && o.momentum() < 1.0))
     throw InvalidArgument(fmt::format("griffin_lim: momentum must be in [0, 1), got {}", o.momentum()));
-  const torch::Tensor mag = cpu_double_2d(magnitude, "griffin_lim");
+  const torch::Tensor mag = cpu_double_2d(magnitude, "griffin_lim: magnitude");
   const std::int64_t bins = o.n_fft() / 2 + 1, frames = mag.size(1);
   if (mag.size(0) != bins)
     throw InvalidArgument(fmt::format("griffin_lim: magnitude has {} rows, n_fft {} needs {}", mag.size(0), o.n_fft(), bins));
@@ -468,11 +485,13 @@ std::vector<float> griffin_lim(const torch::Tensor& magnitude, const GriffinLimO
   }
   const std::vector<double> y = istft(angles);
   return std::vector<float>(y.begin(), y.end());
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("griffin_lim");
 }
 
-torch::Tensor mel_to_power(const torch::Tensor& mel_power, const torch::Tensor& filterbank, MelInversion method, int iterations) {
-  const torch::Tensor M = cpu_double_2d(mel_power, "mel_to_power (mel)");
-  const torch::Tensor W = cpu_double_2d(filterbank, "mel_to_power (filterbank)");
+torch::Tensor mel_to_power(const torch::Tensor& mel_power, const torch::Tensor& filterbank, MelInversion method, int iterations) try {
+  const torch::Tensor M = cpu_double_2d(mel_power, "mel_to_power: mel_power");
+  const torch::Tensor W = cpu_double_2d(filterbank, "mel_to_power: filterbank");
   if (W.size(0) != M.size(0))
     throw InvalidArgument(fmt::format("mel_to_power: {} mel bands but the filterbank has {}", M.size(0), W.size(0)));
   if (iterations < 0 || iterations > 100000)
@@ -504,10 +523,12 @@ torch::Tensor mel_to_power(const torch::Tensor& mel_power, const torch::Tensor& 
     t = t_next;
   }
   return S;
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("mel_to_power");
 }
 
-Waveform label_to_audio(const torch::Tensor& label, const InversionOptions& o) {
-  const torch::Tensor db = cpu_double_2d(label, "label_to_audio");
+Waveform label_to_audio(const torch::Tensor& label, const InversionOptions& o) try {
+  const torch::Tensor db = cpu_double_2d(label, "label_to_audio: label");
   const std::int64_t frames = o.frames() == 0 ? db.size(1) : o.frames();
   if (frames < 2 || frames > 100000) throw InvalidArgument(fmt::format("label_to_audio: frames must be in [2, 100000], got {}", frames));
   if (!(o.peak() > 0 && o.peak() <= 1.0)) throw InvalidArgument(fmt::format("label_to_audio: peak must be in (0, 1], got {}", o.peak()));
@@ -525,6 +546,8 @@ Waveform label_to_audio(const torch::Tensor& label, const InversionOptions& o) {
   if (peak > 0)
     for (float& v : w.samples) v = static_cast<float>(v * o.peak() / peak);
   return w;
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("label_to_audio");
 }
 
 }  // namespace labelrep::audio

@@ -323,8 +323,14 @@ namespace {
 std::mutex g_espeak_mutex;
 std::vector<short>* g_espeak_sink = nullptr;  // guarded by g_espeak_mutex (or private to a child process)
 
-int collect_samples(short* wav, int count, espeak_EVENT*) {
-  if (wav != nullptr && count > 0 && g_espeak_sink != nullptr) g_espeak_sink->insert(g_espeak_sink->end(), wav, wav + count);
+// Called from espeak-ng's C code: no exception may cross it. An allocation failure stops the synthesis.
+int collect_samples(short* wav, int count, espeak_EVENT*) noexcept {
+  try {
+    if (wav != nullptr && count > 0 && g_espeak_sink != nullptr) g_espeak_sink->insert(g_espeak_sink->end(), wav, wav + count);
+  } catch (...) {
+    g_espeak_sink = nullptr;  // marks the failure for the caller
+    return 1;                 // non-zero: abort synthesis
+  }
   return 0;  // 0: continue synthesis
 }
 
@@ -378,36 +384,43 @@ std::vector<short> synthesise_in_child(const std::string& text, const TtsOptions
     throw Error(fmt::format("labelrep: text_to_speech: fork failed: {}", std::strerror(errno)));
   }
   if (pid == 0) {
-    ::close(fds[0]);
-    std::vector<short> pcm;
-    g_espeak_sink = &pcm;
-    espeak_ERROR status = EE_OK;
-    if (voice.by_language) {
-      espeak_VOICE spec{};
-      spec.languages = voice.value.c_str();
-      status = espeak_SetVoiceByProperties(&spec);
-    } else {
-      status = espeak_SetVoiceByName(voice.value.c_str());
-    }
-    if (status == EE_OK) {
-      espeak_SetParameter(espeakRATE, options.rate(), 0);
-      espeak_SetParameter(espeakPITCH, options.pitch(), 0);
-      status = espeak_Synth(text.c_str(), text.size() + 1, 0, POS_CHARACTER, 0, espeakCHARS_UTF8, nullptr, nullptr);
-      espeak_Synchronize();
-    }
-    const std::int32_t code = status;
-    auto write_all = [&](const void* data, std::size_t size) {
-      const char* p = static_cast<const char*>(data);
-      while (size > 0) {
-        const ssize_t n = ::write(fds[1], p, size);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) ::_exit(3);
-        p += n;
-        size -= static_cast<std::size_t>(n);
+    // The child runs a copy of this process: an exception must not unwind into the caller's frames
+    // (it would go on running the parent's program), so any failure ends the child with code 4.
+    try {
+      ::close(fds[0]);
+      std::vector<short> pcm;
+      g_espeak_sink = &pcm;
+      espeak_ERROR status = EE_OK;
+      if (voice.by_language) {
+        espeak_VOICE spec{};
+        spec.languages = voice.value.c_str();
+        status = espeak_SetVoiceByProperties(&spec);
+      } else {
+        status = espeak_SetVoiceByName(voice.value.c_str());
       }
-    };
-    write_all(&code, sizeof code);
-    write_all(pcm.data(), pcm.size() * sizeof(short));
+      if (status == EE_OK) {
+        espeak_SetParameter(espeakRATE, options.rate(), 0);
+        espeak_SetParameter(espeakPITCH, options.pitch(), 0);
+        status = espeak_Synth(text.c_str(), text.size() + 1, 0, POS_CHARACTER, 0, espeakCHARS_UTF8, nullptr, nullptr);
+        espeak_Synchronize();
+      }
+      if (g_espeak_sink == nullptr) ::_exit(4);  // collect_samples could not store the samples
+      const std::int32_t code = status;
+      auto write_all = [&](const void* data, std::size_t size) {
+        const char* p = static_cast<const char*>(data);
+        while (size > 0) {
+          const ssize_t n = ::write(fds[1], p, size);
+          if (n < 0 && errno == EINTR) continue;
+          if (n <= 0) ::_exit(3);
+          p += n;
+          size -= static_cast<std::size_t>(n);
+        }
+      };
+      write_all(&code, sizeof code);
+      write_all(pcm.data(), pcm.size() * sizeof(short));
+    } catch (...) {
+      ::_exit(4);
+    }
     ::_exit(0);
   }
   ::close(fds[1]);

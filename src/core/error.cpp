@@ -1,6 +1,12 @@
 #include "labelrep/core/error.hpp"
 
+#include <c10/util/Exception.h>
+
+#include <exception>
 #include <fmt/format.h>
+#include <new>
+
+#include "core/boundary.hpp"
 
 namespace labelrep {
 namespace {
@@ -20,4 +26,39 @@ FormatError::FormatError(std::string path, std::uint64_t offset, const std::stri
       path_(std::move(path)),
       offset_(offset) {}
 
+namespace detail {
+namespace {
+// libtorch messages can end in a newline or carry "Exception raised from ..." lines in some builds;
+// keep the text a user can act on.
+std::string concise(std::string text) {
+  const auto raised = text.find("\nException raised from");
+  if (raised != std::string::npos) text.erase(raised);
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  return text;
+}
+}  // namespace
+
+void rethrow_as_labelrep_error(const char* where) {
+  try {
+    throw;
+  } catch (const Error&) {
+    throw;
+  } catch (const c10::OutOfMemoryError& e) {
+    throw OutOfMemory(fmt::format("{}: out of memory: {}", where, concise(e.what_without_backtrace())));
+  } catch (const c10::Error& e) {
+    const std::string text = concise(e.what_without_backtrace());
+    // CPU allocation failures are plain c10::Errors ("DefaultCPUAllocator: can't allocate memory").
+    if (text.find("can't allocate memory") != std::string::npos || text.find("out of memory") != std::string::npos)
+      throw OutOfMemory(fmt::format("{}: out of memory: {}", where, text));
+    throw TorchError(fmt::format("{}: libtorch error: {}", where, text));
+  } catch (const std::bad_alloc& e) {
+    throw OutOfMemory(fmt::format("{}: out of memory ({})", where, e.what()));
+  } catch (const std::exception& e) {
+    throw InternalError(fmt::format("{}: unexpected error: {}", where, e.what()));
+  } catch (...) {
+    throw InternalError(fmt::format("{}: unexpected exception of unknown type", where));
+  }
+}
+
+}  // namespace detail
 }  // namespace labelrep

@@ -5,6 +5,7 @@
 
 #include "labelrep/core/error.hpp"
 #include "labelrep/core/random.hpp"
+#include "core/boundary.hpp"
 
 namespace labelrep::data {
 namespace {
@@ -18,7 +19,7 @@ std::uint32_t epoch_seed(std::uint64_t seed, std::int64_t epoch) {
 }
 }  // namespace
 
-Batcher::Batcher(ImageDataset dataset, const torch::Tensor& indices, BatcherOptions options)
+Batcher::Batcher(ImageDataset dataset, const torch::Tensor& indices, BatcherOptions options) try
     : dataset_(std::move(dataset)), options_(std::move(options)) {
   const auto channels = dataset_.channels();
   if (static_cast<std::int64_t>(options_.mean().size()) != channels || static_cast<std::int64_t>(options_.std().size()) != channels)
@@ -46,6 +47,8 @@ Batcher::Batcher(ImageDataset dataset, const torch::Tensor& indices, BatcherOpti
   const auto float_options = torch::TensorOptions().dtype(torch::kFloat32).device(dataset_.images().device());
   scale_ = torch::tensor(scale, torch::kDouble).to(float_options).view({1, channels, 1, 1});
   shift_ = torch::tensor(shift, torch::kDouble).to(float_options).view({1, channels, 1, 1});
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("Batcher");
 }
 
 std::int64_t Batcher::batches_per_epoch() const {
@@ -53,7 +56,7 @@ std::int64_t Batcher::batches_per_epoch() const {
   return options_.drop_last() ? n / b : (n + b - 1) / b;
 }
 
-void Batcher::start_epoch(std::int64_t epoch) {
+void Batcher::start_epoch(std::int64_t epoch) try {
   if (epoch < 0) throw InvalidArgument(fmt::format("Batcher: epoch must be >= 0, got {}", epoch));
   NumpyRandom random(epoch_seed(options_.seed(), epoch));
   const std::int64_t n = size();
@@ -76,20 +79,24 @@ void Batcher::start_epoch(std::int64_t epoch) {
   }
   epoch_ = epoch;
   position_ = 0;
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("Batcher::start_epoch");
 }
 
-void Batcher::seek(std::int64_t epoch, std::int64_t batch) {
+void Batcher::seek(std::int64_t epoch, std::int64_t batch) try {
   if (batch < 0 || batch > batches_per_epoch())
     throw InvalidArgument(fmt::format("Batcher: batch {} is outside the epoch's {} batches", batch, batches_per_epoch()));
   start_epoch(epoch);
   position_ = batch;
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("Batcher::seek");
 }
 
 torch::Tensor Batcher::normalize(const torch::Tensor& images) const {
   return images.to(torch::kFloat32).mul_(scale_).add_(shift_).to(options_.dtype());
 }
 
-bool Batcher::next(Batch& batch) {
+bool Batcher::next(Batch& batch) try {
   if (epoch_ < 0) throw InvalidArgument("Batcher: call start_epoch() before next()");
   const std::int64_t b = options_.batch_size(), n = size();
   const std::int64_t begin = position_ * b;
@@ -120,6 +127,8 @@ bool Batcher::next(Batch& batch) {
   batch.indices = positions;
   ++position_;
   return true;
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("Batcher::next");
 }
 
 }  // namespace labelrep::data

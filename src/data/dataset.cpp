@@ -4,10 +4,11 @@
 #include <fmt/format.h>
 
 #include "labelrep/core/error.hpp"
+#include "core/boundary.hpp"
 
 namespace labelrep::data {
 
-ImageDataset::ImageDataset(torch::Tensor images, torch::Tensor targets, std::vector<std::string> class_names, std::string name)
+ImageDataset::ImageDataset(torch::Tensor images, torch::Tensor targets, std::vector<std::string> class_names, std::string name) try
     : class_names_(std::move(class_names)), name_(std::move(name)) {
   if (!images.defined() || images.dim() != 4 || images.scalar_type() != torch::kUInt8)
     throw InvalidArgument(fmt::format("dataset '{}': images must be uint8 [N, C, H, W]", name_));
@@ -30,9 +31,11 @@ ImageDataset::ImageDataset(torch::Tensor images, torch::Tensor targets, std::vec
   if (targets.device() != images.device()) targets = targets.to(images.device());
   images_ = images.contiguous();
   targets_ = targets.contiguous();
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("ImageDataset");
 }
 
-ImageDataset ImageDataset::subset(const torch::Tensor& indices) const {
+ImageDataset ImageDataset::subset(const torch::Tensor& indices) const try {
   if (!indices.defined() || indices.dim() != 1 || indices.is_floating_point())
     throw InvalidArgument(fmt::format("dataset '{}': subset indices must be a 1-D integer tensor", name_));
   const auto idx = indices.to(images_.device(), torch::kLong);
@@ -42,13 +45,17 @@ ImageDataset ImageDataset::subset(const torch::Tensor& indices) const {
       throw InvalidArgument(fmt::format("dataset '{}': subset index {} is out of range [0, {})", name_, low < 0 ? low : high, size()));
   }
   return ImageDataset(images_.index_select(0, idx), targets_.index_select(0, idx), class_names_, name_);
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("ImageDataset::subset");
 }
 
-ImageDataset ImageDataset::to(const torch::Device& device) const {
+ImageDataset ImageDataset::to(const torch::Device& device) const try {
   return ImageDataset(images_.to(device), targets_.to(device), class_names_, name_);
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("ImageDataset::to");
 }
 
-ImageDataset ImageDataset::pad_to(std::int64_t side) const {
+ImageDataset ImageDataset::pad_to(std::int64_t side) const try {
   const std::int64_t dh = side - height(), dw = side - width();
   if (dh < 0 || dw < 0 || dh % 2 != 0 || dw % 2 != 0)
     throw InvalidArgument(fmt::format("dataset '{}': cannot pad {}x{} images symmetrically to {}x{}", name_, height(), width(), side, side));
@@ -56,11 +63,17 @@ ImageDataset ImageDataset::pad_to(std::int64_t side) const {
   auto padded = torch::zeros({size(), channels(), side, side}, images_.options());
   padded.slice(2, dh / 2, dh / 2 + height()).slice(3, dw / 2, dw / 2 + width()).copy_(images_);
   return ImageDataset(padded, targets_, class_names_, name_);
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("ImageDataset::pad_to");
 }
 
-torch::Tensor ImageDataset::class_counts() const { return torch::bincount(targets_.cpu(), {}, num_classes()); }
+torch::Tensor ImageDataset::class_counts() const try {
+  return torch::bincount(targets_.cpu(), {}, num_classes());
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("ImageDataset::class_counts");
+}
 
-std::pair<torch::Tensor, torch::Tensor> channel_mean_std(const torch::Tensor& images) {
+std::pair<torch::Tensor, torch::Tensor> channel_mean_std(const torch::Tensor& images) try {
   if (!images.defined() || images.dim() != 4 || images.scalar_type() != torch::kUInt8 || images.numel() == 0)
     throw InvalidArgument("channel_mean_std: images must be non-empty uint8 [N, C, H, W]");
   const auto channels = images.size(1);
@@ -80,6 +93,8 @@ std::pair<torch::Tensor, torch::Tensor> channel_mean_std(const torch::Tensor& im
     std[static_cast<std::size_t>(c)] = std::sqrt(var);
   }
   return {torch::tensor(mean, torch::kDouble), torch::tensor(std, torch::kDouble)};
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("channel_mean_std");
 }
 
 ChannelStatistics dataset_statistics(const std::string& dataset) {

@@ -14,6 +14,7 @@
 #include "labelrep/core/atomic_file.hpp"
 #include "labelrep/core/class_names.hpp"
 #include "labelrep/core/error.hpp"
+#include "core/boundary.hpp"
 
 namespace labelrep::data {
 namespace {
@@ -170,7 +171,7 @@ void read_cifar_file(const std::string& path, CifarVariant variant, std::size_t 
 
 torch::Tensor read_idx(const std::string& path) { return decode_idx(read_file(path), path); }
 
-torch::Tensor decode_idx(const std::string& bytes, const std::string& path) {
+torch::Tensor decode_idx(const std::string& bytes, const std::string& path) try {
   if (bytes.size() >= 2 && static_cast<unsigned char>(bytes[0]) == 0x1f && static_cast<unsigned char>(bytes[1]) == 0x8b) {
     GzipReader gzip(path, bytes);
     // deflate cannot expand data by more than ~1032:1, so a larger declared size is a lie (or a bomb).
@@ -216,9 +217,11 @@ torch::Tensor decode_idx(const std::string& bytes, const std::string& path) {
   const std::uint64_t used = 4 + 4 * static_cast<std::uint64_t>(tensor.dim()) + static_cast<std::uint64_t>(tensor.numel());
   if (used != bytes.size()) throw FormatError(path, used, fmt::format("{} unexpected bytes after the IDX data", bytes.size() - used));
   return tensor;
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("decode_idx");
 }
 
-CifarBatch decode_cifar(const std::string& bytes, const std::string& path, CifarVariant variant) {
+CifarBatch decode_cifar(const std::string& bytes, const std::string& path, CifarVariant variant) try {
   // Record: the label bytes (CIFAR-100: coarse, fine), each below its class count, then 3×32×32 pixels
   // (R, G, B planes, rows top to bottom).
   const std::vector<unsigned> ranges = variant == CifarVariant::kCifar10 ? std::vector<unsigned>{10} : std::vector<unsigned>{20, 100};
@@ -245,9 +248,11 @@ CifarBatch decode_cifar(const std::string& bytes, const std::string& path, Cifar
     std::memcpy(pixels + i * 3072, p + i * record + label_bytes, 3072);
   }
   return batch;
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("decode_cifar");
 }
 
-ImageDataset load_fashion_mnist(const std::string& dir, Split split) {
+ImageDataset load_fashion_mnist(const std::string& dir, Split split) try {
   const std::string prefix = split == Split::kTrain ? "train" : "t10k";
   const std::string image_path = (fs::path(dir) / (prefix + "-images-idx3-ubyte.gz")).string();
   const std::string label_path = (fs::path(dir) / (prefix + "-labels-idx1-ubyte.gz")).string();
@@ -266,9 +271,11 @@ ImageDataset load_fashion_mnist(const std::string& dir, Split split) {
                       fmt::format("label {} of image {} is out of range [0, 10)", labels[i].item<int>(), i));
   }
   return ImageDataset(images.unsqueeze(1), labels.to(torch::kLong), dataset_class_names("fashion-mnist"), "fashion-mnist");
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("load_fashion_mnist");
 }
 
-ImageDataset load_cifar10(const std::string& dir, Split split) {
+ImageDataset load_cifar10(const std::string& dir, Split split) try {
   std::vector<std::string> files;
   if (split == Split::kTrain) {
     for (int i = 1; i <= 5; ++i) files.push_back((fs::path(dir) / fmt::format("data_batch_{}.bin", i)).string());
@@ -279,18 +286,22 @@ ImageDataset load_cifar10(const std::string& dir, Split split) {
   std::vector<torch::Tensor> images, targets;
   for (const auto& f : files) read_cifar_file(f, CifarVariant::kCifar10, 0, images, targets);
   return ImageDataset(torch::cat(images), torch::cat(targets), dataset_class_names("cifar10"), "cifar10");
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("load_cifar10");
 }
 
-ImageDataset load_cifar100(const std::string& dir, Split split, bool coarse) {
+ImageDataset load_cifar100(const std::string& dir, Split split, bool coarse) try {
   const std::string file = (fs::path(dir) / (split == Split::kTrain ? "train.bin" : "test.bin")).string();
   require_files({file}, "cifar100");
   std::vector<torch::Tensor> images, targets;
   read_cifar_file(file, CifarVariant::kCifar100, coarse ? 0 : 1, images, targets);  // labels: coarse, fine
   return coarse ? ImageDataset(images[0], targets[0], dataset_class_names("cifar100-coarse"), "cifar100-coarse")
                 : ImageDataset(images[0], targets[0], dataset_class_names("cifar100"), "cifar100");
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("load_cifar100");
 }
 
-ImageDataset load_dataset(const std::string& name, const std::string& dir, Split split) {
+ImageDataset load_dataset(const std::string& name, const std::string& dir, Split split) try {
   if (name == "fashion-mnist") return load_fashion_mnist(dir.empty() ? kFashionMnistDir : dir, split);
   if (name == "cifar10" || name == "cifar100" || name == "cifar100-coarse") {
     if (dir.empty())
@@ -299,6 +310,8 @@ ImageDataset load_dataset(const std::string& name, const std::string& dir, Split
     return load_cifar100(dir, split, name == "cifar100-coarse");
   }
   throw InvalidArgument(fmt::format("unknown dataset '{}' (known: fashion-mnist, cifar10, cifar100, cifar100-coarse)", name));
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("load_dataset");
 }
 
 }  // namespace labelrep::data

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "labelrep/core/error.hpp"
+#include "core/boundary.hpp"
 
 namespace labelrep::eval {
 namespace {
@@ -15,10 +16,13 @@ std::string shape_text(torch::IntArrayRef sizes) {
 }
 }  // namespace
 
-EvaluationTally::EvaluationTally(std::int64_t num_classes)
-    : classes_(num_classes), confusion_(torch::zeros({num_classes, num_classes}, torch::kLong)) {}
+EvaluationTally::EvaluationTally(std::int64_t num_classes) try
+    : classes_(num_classes), confusion_(torch::zeros({num_classes, num_classes}, torch::kLong)) {
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("EvaluationTally");
+}
 
-EvaluationTally& EvaluationTally::operator+=(const EvaluationTally& other) {
+EvaluationTally& EvaluationTally::operator+=(const EvaluationTally& other) try {
   if (other.count_ == 0) return *this;
   if (count_ == 0 && classes_ == 0) {
     *this = other;
@@ -35,9 +39,11 @@ EvaluationTally& EvaluationTally::operator+=(const EvaluationTally& other) {
   range_max_ = other.range_max_;
   confusion_ += other.confusion_;
   return *this;
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("EvaluationTally::operator+=");
 }
 
-EvaluationResult EvaluationTally::result() const {
+EvaluationResult EvaluationTally::result() const try {
   if (count_ == 0) throw InvalidArgument("evaluation result requested but no outputs were evaluated");
   EvaluationResult r;
   r.count = count_;
@@ -55,10 +61,12 @@ EvaluationResult EvaluationTally::result() const {
   }
   r.confusion = confusion_.clone();
   return r;
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("EvaluationTally::result");
 }
 
 NearestNeighborEvaluator::NearestNeighborEvaluator(std::shared_ptr<const labels::LabelRepresentation> labels,
-                                                   NearestNeighborOptions options)
+                                                   NearestNeighborOptions options) try
     : labels_(std::move(labels)), options_(options) {
   if (!labels_) throw InvalidArgument("NearestNeighborEvaluator: labels are null");
   if (!(options_.threshold() > 0) || !std::isfinite(options_.threshold()))
@@ -67,6 +75,8 @@ NearestNeighborEvaluator::NearestNeighborEvaluator(std::shared_ptr<const labels:
   label_mean_ = flat.mean(0);
   centred_labels_ = (flat - label_mean_).contiguous();
   label_norms_ = centred_labels_.pow(2).sum(1);
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("NearestNeighborEvaluator");
 }
 
 void NearestNeighborEvaluator::check_outputs(const torch::Tensor& outputs) const {
@@ -98,7 +108,7 @@ torch::Tensor NearestNeighborEvaluator::check_ids(const torch::Tensor& class_ids
   return ids;
 }
 
-torch::Tensor NearestNeighborEvaluator::distances(const torch::Tensor& outputs) const {
+torch::Tensor NearestNeighborEvaluator::distances(const torch::Tensor& outputs) const try {
   check_outputs(outputs);
   const auto flat = outputs.flatten(1).to(torch::kFloat32);
   const auto options = flat.options();
@@ -107,9 +117,11 @@ torch::Tensor NearestNeighborEvaluator::distances(const torch::Tensor& outputs) 
   const auto cross = torch::matmul(centred, centred_labels_.to(options).t());
   const auto squared = centred.pow(2).sum(1, true) - 2 * cross + label_norms_.to(options).unsqueeze(0);
   return squared.clamp_min(0) / static_cast<double>(labels_->label_numel());
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("NearestNeighborEvaluator::distances");
 }
 
-torch::Tensor NearestNeighborEvaluator::predict(const torch::Tensor& outputs) const {
+torch::Tensor NearestNeighborEvaluator::predict(const torch::Tensor& outputs) const try {
   check_outputs(outputs);
   if (labels_->is_categorical()) return outputs.argmax(1);
   // ||o||² is the same for every class, so the nearest label minimises ||l||² − 2 o·l.
@@ -118,9 +130,11 @@ torch::Tensor NearestNeighborEvaluator::predict(const torch::Tensor& outputs) co
   const auto centred = flat - label_mean_.to(options);
   const auto score = label_norms_.to(options).unsqueeze(0) - 2 * torch::matmul(centred, centred_labels_.to(options).t());
   return score.argmin(1);
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("NearestNeighborEvaluator::predict");
 }
 
-torch::Tensor NearestNeighborEvaluator::within_threshold(const torch::Tensor& outputs, const torch::Tensor& class_ids) const {
+torch::Tensor NearestNeighborEvaluator::within_threshold(const torch::Tensor& outputs, const torch::Tensor& class_ids) const try {
   check_outputs(outputs);
   if (labels_->is_categorical())
     throw InvalidArgument("the threshold rule applies to label regression, not to categorical labels");
@@ -129,9 +143,11 @@ torch::Tensor NearestNeighborEvaluator::within_threshold(const torch::Tensor& ou
   const auto diff = (outputs - target).abs();
   const auto smooth_l1 = torch::where(diff < 1.0, 0.5 * diff * diff, diff - 0.5);  // β = 1
   return smooth_l1.flatten(1).mean(1) < options_.threshold();
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("NearestNeighborEvaluator::within_threshold");
 }
 
-EvaluationTally NearestNeighborEvaluator::tally(const torch::Tensor& outputs, const torch::Tensor& class_ids) const {
+EvaluationTally NearestNeighborEvaluator::tally(const torch::Tensor& outputs, const torch::Tensor& class_ids) const try {
   const auto predicted = predict(outputs);
   const auto ids = check_ids(class_ids, outputs.size(0), outputs.device());
   const std::int64_t classes = labels_->num_classes();
@@ -146,6 +162,8 @@ EvaluationTally NearestNeighborEvaluator::tally(const torch::Tensor& outputs, co
     t.threshold_hits_ = within_threshold(outputs, ids).sum().item<std::int64_t>();
   }
   return t;
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("NearestNeighborEvaluator::tally");
 }
 
 }  // namespace labelrep::eval

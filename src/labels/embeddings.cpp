@@ -14,6 +14,7 @@
 #include "labelrep/core/error.hpp"
 #include "labelrep/core/npy.hpp"
 #include "labelrep/labels/speech.hpp"
+#include "core/boundary.hpp"
 
 namespace labelrep::labels {
 
@@ -87,9 +88,9 @@ std::pair<torch::Tensor, LabelMetadata> build_bert(const BertLabelsOptions& o) {
 
 }  // namespace
 
-torch::Tensor bert_label(const torch::Tensor& hidden_states, double outlier_sigmas, bool rescale, double value_range) {
+torch::Tensor bert_label(const torch::Tensor& hidden_states, double outlier_sigmas, bool rescale, double value_range) try {
   if (!hidden_states.defined() || hidden_states.dim() != 2 || hidden_states.numel() == 0)
-    throw InvalidArgument("bert_label: hidden states must be a non-empty [tokens, hidden] matrix");
+    throw InvalidArgument("bert_label: hidden_states must be a non-empty [tokens, hidden] matrix");
   if (!(outlier_sigmas > 0) || !std::isfinite(outlier_sigmas))
     throw InvalidArgument(fmt::format("bert_label: outlier_sigmas must be positive, got {}", outlier_sigmas));
   if (rescale && (!(value_range > 0) || !std::isfinite(value_range)))
@@ -109,10 +110,18 @@ torch::Tensor bert_label(const torch::Tensor& hidden_states, double outlier_sigm
   torch::Tensor square = torch::zeros({side * side}, torch::kFloat64);
   square.narrow(0, 0, n).copy_(x);
   return square.view({side, side}).to(torch::kFloat32);
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("bert_label");
 }
 
-GloveLabels::GloveLabels(const GloveLabelsOptions& options) : GloveLabels(build_glove(options)) {}
-BertLabels::BertLabels(const BertLabelsOptions& options) : BertLabels(build_bert(options)) {}
+GloveLabels::GloveLabels(const GloveLabelsOptions& options) try : GloveLabels(build_glove(options)) {
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("GloveLabels");
+}
+BertLabels::BertLabels(const BertLabelsOptions& options) try : BertLabels(build_bert(options)) {
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("BertLabels");
+}
 GloveLabels::GloveLabels(std::pair<torch::Tensor, LabelMetadata> built)
     : LabelRepresentation(std::move(built.first), std::move(built.second)) {}
 BertLabels::BertLabels(std::pair<torch::Tensor, LabelMetadata> built)

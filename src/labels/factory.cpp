@@ -11,6 +11,7 @@
 #include "labelrep/labels/embeddings.hpp"
 #include "labelrep/labels/kinds.hpp"
 #include "labelrep/labels/speech.hpp"
+#include "core/boundary.hpp"
 
 namespace labelrep::labels {
 
@@ -18,7 +19,7 @@ std::vector<std::string> label_kinds() {
   return {"category", "constant", "uniform", "lowdim", "composite", "speech", "shuffle", "glove", "bert"};
 }
 
-std::shared_ptr<const LabelRepresentation> make_labels(const LabelSpec& spec) {
+std::shared_ptr<const LabelRepresentation> make_labels(const LabelSpec& spec) try {
   const auto classes = static_cast<std::int64_t>(spec.class_names.size());
   const auto& k = spec.kind;
   if (k.size() > 4 && k.compare(k.size() - 4, 4, ".npy") == 0) {
@@ -70,9 +71,11 @@ std::shared_ptr<const LabelRepresentation> make_labels(const LabelSpec& spec) {
   }
   throw InvalidArgument(fmt::format("unknown label kind '{}' (known: {}, or a path to a .npy file)", k,
                                     fmt::join(label_kinds(), ", ")));
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("make_labels");
 }
 
-std::string label_kind_of_file(const std::string& path) {
+std::string label_kind_of_file(const std::string& path) try {
   const std::string sidecar = path + ".json";
   if (std::filesystem::exists(sidecar)) return detail::metadata_from_json(read_file(sidecar, 16 << 20), sidecar).kind;
   // Tokens of the file name, e.g. "cifar10_speech" -> {"cifar10", "speech"}.
@@ -90,6 +93,8 @@ std::string label_kind_of_file(const std::string& path) {
     start = end + 1;
   }
   return "file";
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("label_kind_of_file");
 }
 
 }  // namespace labelrep::labels

@@ -9,14 +9,15 @@
 #include "labelrep/core/npy.hpp"
 #include "labelrep/core/random.hpp"
 #include "labels/metadata_json.hpp"
+#include "core/boundary.hpp"
 
 namespace labelrep::labels {
 namespace {
 
 void require_classes(std::int64_t classes, std::int64_t minimum, const char* kind) {
   if (classes < minimum)
-    throw InvalidArgument(fmt::format("{} labels need at least {} classes, got {}", kind, minimum, classes));
-  if (classes > 1000000) throw InvalidArgument(fmt::format("{} labels: {} classes is more than 1,000,000", kind, classes));
+    throw InvalidArgument(fmt::format("{} labels: num_classes is {}, need at least {} classes", kind, classes, minimum));
+  if (classes > 1000000) throw InvalidArgument(fmt::format("{} labels: num_classes {} is more than 1,000,000", kind, classes));
 }
 void require_positive(double value, const char* what, const char* kind) {
   if (!(value > 0) || !std::isfinite(value))
@@ -162,39 +163,57 @@ std::pair<torch::Tensor, LabelMetadata> load_file(const std::string& path) {
 
 }  // namespace
 
-CategoryLabels::CategoryLabels(const CategoryLabelsOptions& o)
+CategoryLabels::CategoryLabels(const CategoryLabelsOptions& o) try
     : LabelRepresentation(category_matrix(o),
                           make_metadata("category", o.class_names(), 0.0, 1.0,
                                         fmt::format("one-hot vectors, label smoothing {}", o.smoothing()))),
-      smoothing_(o.smoothing()) {}
+      smoothing_(o.smoothing()) {
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("CategoryLabels");
+}
 
-ConstantLabels::ConstantLabels(const ConstantLabelsOptions& o)
+ConstantLabels::ConstantLabels(const ConstantLabelsOptions& o) try
     : LabelRepresentation(constant_matrix(o),
                           make_metadata("constant", o.class_names(), 0.0, o.value_range(),
-                                        fmt::format("class i filled with i*{}/(C-1), {}x{}", o.value_range(), o.size(), o.size()))) {}
+                                        fmt::format("class i filled with i*{}/(C-1), {}x{}", o.value_range(), o.size(), o.size()))) {
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("ConstantLabels");
+}
 
-UniformLabels::UniformLabels(const UniformLabelsOptions& o)
+UniformLabels::UniformLabels(const UniformLabelsOptions& o) try
     : LabelRepresentation(uniform_matrix(o),
                           with_seed(make_metadata("uniform", o.class_names(), 0.0, o.value_range(),
                                                   fmt::format("uniform random on [0, {}), {}x{}, NumPy MT19937 stream",
                                                               o.value_range(), o.height(), o.width())),
-                                    o.seed())) {}
+                                    o.seed())) {
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("UniformLabels");
+}
 
-LowDimLabels::LowDimLabels(const LowDimLabelsOptions& o)
+LowDimLabels::LowDimLabels(const LowDimLabelsOptions& o) try
     : LabelRepresentation(lowdim_matrix(o),
                           with_seed(make_metadata("lowdim", o.class_names(), 0.0, o.value_range(),
                                                   fmt::format("uniform random vectors of length {} on [0, {})", o.dimension(),
                                                               o.value_range())),
-                                    o.seed())) {}
+                                    o.seed())) {
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("LowDimLabels");
+}
 
-CompositeLabels::CompositeLabels(const CompositeLabelsOptions& o)
+CompositeLabels::CompositeLabels(const CompositeLabelsOptions& o) try
     : LabelRepresentation(composite_matrix(o),
                           with_seed(make_metadata("composite", o.class_names(), 0.0, o.value_range(),
                                                   fmt::format("sum of {} oriented Gaussians, {}x{}, min-max scaled to [0, {}]",
                                                               o.gaussians(), o.size(), o.size(), o.value_range())),
-                                    o.seed())) {}
+                                    o.seed())) {
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("CompositeLabels");
+}
 
-FileLabels::FileLabels(const std::string& path) : FileLabels(path, load_file(path)) {}
+FileLabels::FileLabels(const std::string& path) try : FileLabels(path, load_file(path)) {
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("FileLabels");
+}
 
 FileLabels::FileLabels(std::string path, std::pair<torch::Tensor, LabelMetadata> loaded)
     : LabelRepresentation(std::move(loaded.first), std::move(loaded.second)),

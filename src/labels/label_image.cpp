@@ -9,6 +9,7 @@
 
 #include "labelrep/core/atomic_file.hpp"
 #include "labelrep/core/error.hpp"
+#include "core/boundary.hpp"
 
 namespace labelrep::labels {
 namespace {
@@ -48,7 +49,9 @@ torch::Tensor enlarge(const torch::Tensor& rgb, std::int64_t minimum) {
 
 }  // namespace
 
-torch::Tensor viridis(const torch::Tensor& unit_values) {
+torch::Tensor viridis(const torch::Tensor& unit_values) try {
+  if (!unit_values.defined() || unit_values.is_complex() || unit_values.scalar_type() == torch::kBool)
+    throw InvalidArgument("viridis: unit_values must be a defined real tensor");
   const auto v = unit_values.detach().to(torch::kCPU, torch::kFloat64).clamp(0, 1).contiguous();
   torch::Tensor out = torch::empty([&] { auto s = v.sizes().vec(); s.push_back(3); return s; }(), torch::kUInt8);
   const double* in = v.data_ptr<double>();
@@ -61,12 +64,15 @@ torch::Tensor viridis(const torch::Tensor& unit_values) {
       o[i * 3 + ch] = static_cast<std::uint8_t>(std::lround(kViridis[k][ch] * (1 - t) + kViridis[k + 1][ch] * t));
   }
   return out;
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("viridis");
 }
 
-std::string encode_png(const torch::Tensor& rgb) {
+std::string encode_png(const torch::Tensor& rgb) try {
   if (!rgb.defined() || rgb.dim() != 3 || rgb.size(2) != 3 || rgb.scalar_type() != torch::kUInt8 || rgb.size(0) < 1 ||
       rgb.size(1) < 1)
-    throw InvalidArgument("encode_png: expected a non-empty uint8 tensor [H, W, 3]");
+    throw InvalidArgument(fmt::format("encode_png: rgb must be a non-empty uint8 tensor [H, W, 3], got {} {}",
+                                      rgb.defined() ? c10::toString(rgb.scalar_type()) : "undefined", rgb.defined() ? c10::str(rgb.sizes()) : ""));
   const auto image = rgb.to(torch::kCPU).contiguous();
   std::string bytes;
   png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, on_png_error, on_png_warning);
@@ -87,9 +93,11 @@ std::string encode_png(const torch::Tensor& rgb) {
     png_write_row(png, const_cast<png_bytep>(base + y * image.size(1) * 3));
   png_write_end(png, nullptr);
   return bytes;
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("encode_png");
 }
 
-std::vector<std::string> write_label_images(const LabelRepresentation& labels, const std::string& directory) {
+std::vector<std::string> write_label_images(const LabelRepresentation& labels, const std::string& directory) try {
   std::error_code ec;
   std::filesystem::create_directories(directory, ec);
   if (ec) throw IoError(directory, "cannot create directory: " + ec.message());
@@ -120,6 +128,8 @@ std::vector<std::string> write_label_images(const LabelRepresentation& labels, c
   write_file_atomically(overview, encode_png(sheet));
   written.push_back(overview);
   return written;
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("write_label_images");
 }
 
 }  // namespace labelrep::labels

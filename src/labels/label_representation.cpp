@@ -6,12 +6,13 @@
 #include "labelrep/core/error.hpp"
 #include "labelrep/core/npy.hpp"
 #include "labels/metadata_json.hpp"
+#include "core/boundary.hpp"
 
 namespace labelrep::labels {
 
 LabelRepresentation::~LabelRepresentation() = default;
 
-LabelRepresentation::LabelRepresentation(torch::Tensor matrix, LabelMetadata metadata)
+LabelRepresentation::LabelRepresentation(torch::Tensor matrix, LabelMetadata metadata) try
     : metadata_(std::move(metadata)) {
   if (!matrix.defined()) throw InvalidArgument("label matrix is undefined");
   if (matrix.dim() < 2)
@@ -32,6 +33,8 @@ LabelRepresentation::LabelRepresentation(torch::Tensor matrix, LabelMetadata met
     metadata_.range_min = matrix_.min().item<double>();
     metadata_.range_max = matrix_.max().item<double>();
   }
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("LabelRepresentation");
 }
 
 std::vector<std::int64_t> LabelRepresentation::label_shape() const {
@@ -41,7 +44,7 @@ std::vector<std::int64_t> LabelRepresentation::label_shape() const {
 
 std::int64_t LabelRepresentation::label_numel() const { return matrix_[0].numel(); }
 
-torch::Tensor LabelRepresentation::targets(const torch::Tensor& class_ids) const {
+torch::Tensor LabelRepresentation::targets(const torch::Tensor& class_ids) const try {
   if (!class_ids.defined()) throw InvalidArgument("targets: class_ids is undefined");
   if (class_ids.dim() != 1)
     throw InvalidArgument(fmt::format("targets: class_ids must be 1-D [N], got {} dimensions", class_ids.dim()));
@@ -56,11 +59,15 @@ torch::Tensor LabelRepresentation::targets(const torch::Tensor& class_ids) const
       throw InvalidArgument(fmt::format("targets: class id {} is out of range [0, {})", low < 0 ? low : high, num_classes()));
   }
   return matrix_.to(ids.device()).index_select(0, ids);
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("LabelRepresentation::targets");
 }
 
-void LabelRepresentation::save(const std::string& path) const {
+void LabelRepresentation::save(const std::string& path) const try {
   write_npy(path, matrix_);
   write_file_atomically(path + ".json", detail::metadata_to_json(metadata_, matrix_));
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("LabelRepresentation::save");
 }
 
 }  // namespace labelrep::labels

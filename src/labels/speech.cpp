@@ -10,6 +10,7 @@
 
 #include "labelrep/core/error.hpp"
 #include "labelrep/core/random.hpp"
+#include "core/boundary.hpp"
 
 namespace labelrep::labels {
 namespace {
@@ -154,15 +155,21 @@ LabelMetadata shuffled_metadata(const LabelRepresentation& speech, std::uint64_t
 
 }  // namespace
 
-SpeechLabels::SpeechLabels(const SpeechLabelsOptions& options) : SpeechLabels(build(options)) {}
+SpeechLabels::SpeechLabels(const SpeechLabelsOptions& options) try : SpeechLabels(build(options)) {
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("SpeechLabels");
+}
 
 SpeechLabels::SpeechLabels(Built built)
     : LabelRepresentation(std::move(built.matrix), std::move(built.metadata)),
       waveforms_(std::move(built.waveforms)),
       frames_(std::move(built.frames)) {}
 
-ShuffledSpeechLabels::ShuffledSpeechLabels(const LabelRepresentation& speech, const ShuffledSpeechLabelsOptions& options)
-    : ShuffledSpeechLabels(shuffle_columns(speech, options.seed()), speech, options.seed()) {}
+ShuffledSpeechLabels::ShuffledSpeechLabels(const LabelRepresentation& speech, const ShuffledSpeechLabelsOptions& options) try
+    : ShuffledSpeechLabels(shuffle_columns(speech, options.seed()), speech, options.seed()) {
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("ShuffledSpeechLabels");
+}
 
 ShuffledSpeechLabels::ShuffledSpeechLabels(std::pair<torch::Tensor, std::vector<std::vector<std::int64_t>>> built,
                                            const LabelRepresentation& speech, std::uint64_t seed)

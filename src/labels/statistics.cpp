@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "labelrep/core/error.hpp"
+#include "core/boundary.hpp"
 
 namespace labelrep::labels {
 namespace {
@@ -49,7 +50,7 @@ StatisticsOptions paper_statistics_options(const std::string& kind) {
   return o;
 }
 
-double shannon_entropy(const torch::Tensor& values) {
+double shannon_entropy(const torch::Tensor& values) try {
   const auto flat = values.detach().to(torch::kCPU, torch::kFloat32).flatten().contiguous();
   const std::int64_t n = flat.numel();
   if (n == 0) throw InvalidArgument("shannon_entropy: no values");
@@ -67,9 +68,11 @@ double shannon_entropy(const torch::Tensor& values) {
     run = 1;
   }
   return entropy == 0.0 ? 0.0 : entropy;  // no "-0"
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("shannon_entropy");
 }
 
-LabelStatistics label_statistics(const torch::Tensor& matrix, const StatisticsOptions& options) {
+LabelStatistics label_statistics(const torch::Tensor& matrix, const StatisticsOptions& options) try {
   if (!matrix.defined() || matrix.dim() < 2)
     throw InvalidArgument("label_statistics: the label matrix must be [classes, ...] with at least 2 dimensions");
   const std::int64_t classes = matrix.size(0);
@@ -112,6 +115,8 @@ LabelStatistics label_statistics(const torch::Tensor& matrix, const StatisticsOp
   stats.l1 = mean_std(l1);
   stats.l2 = mean_std(l2);
   return stats;
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("label_statistics");
 }
 
 }  // namespace labelrep::labels

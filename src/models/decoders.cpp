@@ -10,6 +10,7 @@
 
 #include "labelrep/core/error.hpp"
 #include "models/module_copy.hpp"
+#include "core/boundary.hpp"
 
 namespace labelrep::models {
 namespace {
@@ -60,13 +61,20 @@ torch::Tensor transposed_conv_of_point(const torch::Tensor& x, const torch::Tens
 
 // ---- Decoder ------------------------------------------------------------------------------------
 
-torch::Tensor Decoder::forward(const torch::Tensor& features) {
+torch::Tensor Decoder::forward(const torch::Tensor& features) try {
   if (!features.defined() || features.dim() != 2 || features.size(1) != in_features())
     throw InvalidArgument(fmt::format("{}: features must be [N, {}], got {}", name(), in_features(),
                                       features.defined() ? c10::str(features.sizes()) : std::string("an undefined tensor")));
   if (!features.is_floating_point())
     throw InvalidArgument(fmt::format("{}: features must be floating point, not {}", name(), c10::toString(features.scalar_type())));
+  const auto weights = parameters();
+  if (!weights.empty() && (features.scalar_type() != weights.front().scalar_type() || features.device() != weights.front().device()))
+    throw InvalidArgument(fmt::format("{}: features are {} on {} but the decoder's weights are {} on {}", name(),
+                                      c10::toString(features.scalar_type()), features.device().str(),
+                                      c10::toString(weights.front().scalar_type()), weights.front().device().str()));
   return compute(features);
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("Decoder::forward");
 }
 
 std::shared_ptr<torch::nn::Module> Decoder::clone(const torch::optional<torch::Device>& device) const {
@@ -81,10 +89,12 @@ void Decoder::clone_(torch::nn::Module& other, const torch::optional<torch::Devi
 
 // ---- CategoryDecoder ----------------------------------------------------------------------------
 
-CategoryDecoderImpl::CategoryDecoderImpl(const CategoryDecoderOptions& options_) : Decoder("CategoryDecoder"), options(options_) {
+CategoryDecoderImpl::CategoryDecoderImpl(const CategoryDecoderOptions& options_) try : Decoder("CategoryDecoder"), options(options_) {
   require_size("CategoryDecoder", "in_features", options.in_features());
   require_size("CategoryDecoder", "num_classes", options.num_classes());
   linear_ = register_module("linear", torch::nn::Linear(options.in_features(), options.num_classes()));
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("CategoryDecoder");
 }
 
 torch::Tensor CategoryDecoderImpl::compute(const torch::Tensor& features) { return linear_(features); }
@@ -93,7 +103,7 @@ std::shared_ptr<Decoder> CategoryDecoderImpl::rebuild() const { return std::make
 
 // ---- LabelDecoder -------------------------------------------------------------------------------
 
-LabelDecoderImpl::LabelDecoderImpl(const LabelDecoderOptions& options_) : Decoder("LabelDecoder"), options(options_) {
+LabelDecoderImpl::LabelDecoderImpl(const LabelDecoderOptions& options_) try : Decoder("LabelDecoder"), options(options_) {
   require_size("LabelDecoder", "in_features", options.in_features());
   const std::int64_t size = options.size();
   if (size < 3 || size > 1024) throw InvalidArgument(fmt::format("LabelDecoder: size must be in [3, 1024], got {}", size));
@@ -123,6 +133,8 @@ LabelDecoderImpl::LabelDecoderImpl(const LabelDecoderOptions& options_) : Decode
     up_kinds_.insert(up_kinds_.end(), {UpKind::kModule, UpKind::kModule, UpKind::kModule});
   }
   up_ = register_module("up", up);
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("LabelDecoder");
 }
 
 torch::Tensor LabelDecoderImpl::compute(const torch::Tensor& features) {
@@ -154,11 +166,13 @@ std::shared_ptr<Decoder> LabelDecoderImpl::rebuild() const { return std::make_sh
 
 // ---- DenseDecoder -------------------------------------------------------------------------------
 
-DenseDecoderImpl::DenseDecoderImpl(const DenseDecoderOptions& options_) : Decoder("DenseDecoder"), options(options_) {
+DenseDecoderImpl::DenseDecoderImpl(const DenseDecoderOptions& options_) try : Decoder("DenseDecoder"), options(options_) {
   require_size("DenseDecoder", "in_features", options.in_features());
   require_size("DenseDecoder", "dimension", options.dimension());
   body_ = register_module("body", torch::nn::Sequential(torch::nn::BatchNorm1d(options.in_features()), leaky(),
                                                         torch::nn::Linear(options.in_features(), options.dimension())));
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("DenseDecoder");
 }
 
 torch::Tensor DenseDecoderImpl::compute(const torch::Tensor& features) { return body_->forward(features); }

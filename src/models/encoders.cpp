@@ -9,6 +9,7 @@
 
 #include "labelrep/core/error.hpp"
 #include "models/module_copy.hpp"
+#include "core/boundary.hpp"
 
 namespace labelrep::models {
 namespace detail {
@@ -116,18 +117,26 @@ void check_resnet_depth(std::int64_t depth) {
 
 // ---- Encoder ------------------------------------------------------------------------------------
 
-torch::Tensor Encoder::feature_map(const torch::Tensor& images) {
+torch::Tensor Encoder::feature_map(const torch::Tensor& images) try {
   check_images(images);
   return compute_feature_map(images);
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("Encoder::feature_map");
 }
 
-torch::Tensor Encoder::pool(const torch::Tensor& feature_map) {
+torch::Tensor Encoder::pool(const torch::Tensor& feature_map) try {
   if (!feature_map.defined() || feature_map.dim() != 4 || feature_map.size(1) != feature_dim())
     throw InvalidArgument(fmt::format("{}: pool needs a feature map [N, {}, h, w]", name(), feature_dim()));
   return feature_map.mean({2, 3});
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("Encoder::pool");
 }
 
-torch::Tensor Encoder::forward(const torch::Tensor& images) { return pool(feature_map(images)); }
+torch::Tensor Encoder::forward(const torch::Tensor& images) try {
+  return pool(feature_map(images));
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("Encoder::forward");
+}
 
 std::shared_ptr<torch::nn::Module> Encoder::clone(const torch::optional<torch::Device>& device) const {
   auto copy = rebuild();
@@ -149,11 +158,21 @@ void Encoder::check_images(const torch::Tensor& images) const {
                                       min_input_size(), min_input_size()));
   if (!images.is_floating_point())
     throw InvalidArgument(fmt::format("{}: images must be floating point (normalised), not {}", name(), c10::toString(images.scalar_type())));
+  // libtorch would fail inside the first convolution with its own words; name the argument instead.
+  const auto weights = parameters();
+  if (!weights.empty()) {
+    const auto& w = weights.front();
+    if (images.scalar_type() != w.scalar_type())
+      throw InvalidArgument(fmt::format("{}: images are {} but the encoder's weights are {} (convert the images or the model)", name(),
+                                        c10::toString(images.scalar_type()), c10::toString(w.scalar_type())));
+    if (images.device() != w.device())
+      throw InvalidArgument(fmt::format("{}: images are on {} but the encoder is on {}", name(), images.device().str(), w.device().str()));
+  }
 }
 
 // ---- ResNetCifar --------------------------------------------------------------------------------
 
-ResNetCifarImpl::ResNetCifarImpl(const ResNetCifarOptions& options_) : Encoder("ResNetCifar"), options(options_) {
+ResNetCifarImpl::ResNetCifarImpl(const ResNetCifarOptions& options_) try : Encoder("ResNetCifar"), options(options_) {
   check_resnet_depth(options.depth());
   check_channels("ResNetCifar", options.in_channels());
   const std::int64_t n = (options.depth() - 2) / 6;
@@ -170,6 +189,8 @@ ResNetCifarImpl::ResNetCifarImpl(const ResNetCifarOptions& options_) : Encoder("
     }
   }
   body_ = register_module("body", body);
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("ResNetCifar");
 }
 
 torch::Tensor ResNetCifarImpl::compute_feature_map(const torch::Tensor& images) { return body_->forward(images); }
@@ -178,7 +199,7 @@ std::shared_ptr<Encoder> ResNetCifarImpl::rebuild() const { return std::make_sha
 
 // ---- VGG19 --------------------------------------------------------------------------------------
 
-VGG19Impl::VGG19Impl(const VGG19Options& options_) : Encoder("VGG19"), options(options_) {
+VGG19Impl::VGG19Impl(const VGG19Options& options_) try : Encoder("VGG19"), options(options_) {
   check_channels("VGG19", options.in_channels());
   constexpr std::int64_t kPool = 0;
   const std::int64_t cfg[] = {64,  64,  kPool, 128, 128, kPool, 256, 256, 256, 256, kPool,
@@ -194,6 +215,8 @@ VGG19Impl::VGG19Impl(const VGG19Options& options_) : Encoder("VGG19"), options(o
     }
   }
   body_ = register_module("body", body);
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("VGG19");
 }
 
 torch::Tensor VGG19Impl::compute_feature_map(const torch::Tensor& images) { return body_->forward(images); }
@@ -202,7 +225,7 @@ std::shared_ptr<Encoder> VGG19Impl::rebuild() const { return std::make_shared<VG
 
 // ---- SmallCnn -----------------------------------------------------------------------------------
 
-SmallCnnImpl::SmallCnnImpl(const SmallCnnOptions& options_) : Encoder("SmallCnn"), options(options_) {
+SmallCnnImpl::SmallCnnImpl(const SmallCnnOptions& options_) try : Encoder("SmallCnn"), options(options_) {
   check_channels("SmallCnn", options.in_channels());
   const std::int64_t w = options.width();
   if (w < 1 || w > 512) throw InvalidArgument(fmt::format("SmallCnn width must be in [1, 512], got {}", w));
@@ -217,6 +240,8 @@ SmallCnnImpl::SmallCnnImpl(const SmallCnnOptions& options_) : Encoder("SmallCnn"
   max_pool(body);
   conv_bn_relu(body, 2 * w, 4 * w, false);
   body_ = register_module("body", body);
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("SmallCnn");
 }
 
 torch::Tensor SmallCnnImpl::compute_feature_map(const torch::Tensor& images) { return body_->forward(images); }
@@ -225,7 +250,7 @@ std::shared_ptr<Encoder> SmallCnnImpl::rebuild() const { return std::make_shared
 
 // ---- factory ------------------------------------------------------------------------------------
 
-std::shared_ptr<Encoder> make_encoder(const std::string& name, std::int64_t in_channels) {
+std::shared_ptr<Encoder> make_encoder(const std::string& name, std::int64_t in_channels) try {
   if (name == "vgg19") return std::make_shared<VGG19Impl>(VGG19Options().in_channels(in_channels));
   if (name == "small-cnn") return std::make_shared<SmallCnnImpl>(SmallCnnOptions().in_channels(in_channels));
   // "resnet" + at most 4 digits: longer numbers would overflow nothing but are no ResNet anyone builds.
@@ -237,6 +262,8 @@ std::shared_ptr<Encoder> make_encoder(const std::string& name, std::int64_t in_c
     return std::make_shared<ResNetCifarImpl>(ResNetCifarOptions(depth).in_channels(in_channels));
   }
   throw InvalidArgument(fmt::format("unknown encoder '{}' (known: resnet<6n+2> such as resnet32 and resnet110, vgg19, small-cnn)", name));
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("make_encoder");
 }
 
 }  // namespace labelrep::models

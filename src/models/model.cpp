@@ -6,6 +6,7 @@
 
 #include "labelrep/core/error.hpp"
 #include "models/module_copy.hpp"
+#include "core/boundary.hpp"
 
 namespace labelrep::models {
 
@@ -18,25 +19,39 @@ void check_parts(const std::shared_ptr<Encoder>& encoder, const std::shared_ptr<
 }
 }  // namespace
 
-ModelImpl::ModelImpl(const ModelOptions& options) : torch::nn::Module("Model") {
+ModelImpl::ModelImpl(const ModelOptions& options) try : torch::nn::Module("Model") {
   auto encoder = make_encoder(options.encoder(), options.in_channels());
   auto decoder = make_decoder(encoder->feature_dim(), options.label_shape(), options.categorical());
   encoder_ = register_module("encoder", std::move(encoder));
   decoder_ = register_module("decoder", std::move(decoder));
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("Model");
 }
 
-ModelImpl::ModelImpl(std::shared_ptr<Encoder> encoder, std::shared_ptr<Decoder> decoder) : torch::nn::Module("Model") {
+ModelImpl::ModelImpl(std::shared_ptr<Encoder> encoder, std::shared_ptr<Decoder> decoder) try : torch::nn::Module("Model") {
   check_parts(encoder, decoder);
   encoder_ = register_module("encoder", std::move(encoder));
   decoder_ = register_module("decoder", std::move(decoder));
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("Model");
 }
 
-torch::Tensor ModelImpl::forward(const torch::Tensor& images) { return decoder_->forward(encoder_->forward(images)); }
+torch::Tensor ModelImpl::forward(const torch::Tensor& images) try {
+  return decoder_->forward(encoder_->forward(images));
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("Model::forward");
+}
 
-torch::Tensor ModelImpl::features(const torch::Tensor& images) { return encoder_->forward(images); }
+torch::Tensor ModelImpl::features(const torch::Tensor& images) try {
+  return encoder_->forward(images);
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("Model::features");
+}
 
-torch::Tensor ModelImpl::forward_from_feature_map(const torch::Tensor& feature_map) {
+torch::Tensor ModelImpl::forward_from_feature_map(const torch::Tensor& feature_map) try {
   return decoder_->forward(encoder_->pool(feature_map));
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("Model::forward_from_feature_map");
 }
 
 std::int64_t ModelImpl::parameter_count() const {
@@ -63,19 +78,23 @@ void ModelImpl::clone_(torch::nn::Module& other, const torch::optional<torch::De
   detail::copy_modes(*source, *this);
 }
 
-void set_memory_format(torch::nn::Module& module, c10::MemoryFormat format) {
+void set_memory_format(torch::nn::Module& module, c10::MemoryFormat format) try {
   torch::NoGradGuard no_grad;
   for (auto& t : module.parameters())
     if (t.dim() == 4) t.set_data(t.data().contiguous(format));
   for (auto& t : module.buffers())
     if (t.dim() == 4) t.set_data(t.data().contiguous(format));
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("set_memory_format");
 }
 
-Model deep_copy(const Model& model, const torch::optional<torch::Device>& device) {
+Model deep_copy(const Model& model, const torch::optional<torch::Device>& device) try {
   return Model(std::dynamic_pointer_cast<ModelImpl>(model->clone(device)));
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("deep_copy");
 }
 
-std::shared_ptr<Decoder> make_decoder(std::int64_t in_features, const std::vector<std::int64_t>& shape, bool categorical) {
+std::shared_ptr<Decoder> make_decoder(std::int64_t in_features, const std::vector<std::int64_t>& shape, bool categorical) try {
   if (categorical) {
     if (shape.size() != 1) throw InvalidArgument("categorical labels must be vectors [C]");
     return std::make_shared<CategoryDecoderImpl>(CategoryDecoderOptions(in_features, shape[0]));
@@ -85,6 +104,8 @@ std::shared_ptr<Decoder> make_decoder(std::int64_t in_features, const std::vecto
   std::string text;
   for (auto d : shape) text += (text.empty() ? "" : "x") + std::to_string(d);
   throw InvalidArgument(fmt::format("no decoder for labels of shape [{}] (vectors and square matrices are supported)", text));
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("make_decoder");
 }
 
 std::shared_ptr<Decoder> make_decoder(std::int64_t in_features, const labels::LabelRepresentation& labels) {
@@ -95,12 +116,14 @@ Model make_model(const std::string& encoder, std::int64_t in_channels, const lab
   return make_model(encoder, in_channels, labels.label_shape(), labels.is_categorical());
 }
 
-Model make_model(const std::string& encoder, std::int64_t in_channels, const std::vector<std::int64_t>& label_shape, bool categorical) {
+Model make_model(const std::string& encoder, std::int64_t in_channels, const std::vector<std::int64_t>& label_shape, bool categorical) try {
   return Model(ModelOptions(encoder, label_shape).in_channels(in_channels).categorical(categorical));
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("make_model");
 }
 
 Model make_model(const std::string& encoder, std::int64_t in_channels, const labels::LabelRepresentation& labels,
-                 std::uint64_t seed) {
+                 std::uint64_t seed) try {
   // No lock held here: the initialisers lock the generator themselves. Other threads drawing from the
   // global generator meanwhile would see the seeded stream (documented in the header).
   auto generator = at::detail::getDefaultCPUGenerator();
@@ -109,9 +132,16 @@ Model make_model(const std::string& encoder, std::int64_t in_channels, const lab
   struct Restore {
     at::Generator& generator;
     const at::Tensor& state;
-    ~Restore() { generator.set_state(state); }
+    ~Restore() {
+      try {
+        generator.set_state(state);
+      } catch (...) {  // a destructor must not throw; the state came from this generator, so this cannot fail
+      }
+    }
   } restore{generator, saved};
   return make_model(encoder, in_channels, labels);
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("make_model");
 }
 
 }  // namespace labelrep::models

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "labelrep/core/error.hpp"
+#include "core/boundary.hpp"
 
 namespace labelrep::report {
 namespace {
@@ -21,7 +22,7 @@ std::string label_tag(const std::string& label) {
 }  // namespace
 
 std::vector<train::ExperimentConfig> data_efficiency_grid(const train::ExperimentConfig& base, const std::vector<std::string>& labels,
-                                                          const std::vector<double>& levels, std::int64_t seeds, const std::string& runs_dir) {
+                                                          const std::vector<double>& levels, std::int64_t seeds, const std::string& runs_dir) try {
   if (labels.empty()) throw InvalidArgument("data-efficiency grid: no labels given");
   if (levels.empty()) throw InvalidArgument("data-efficiency grid: no data levels given");
   if (seeds < 1 || seeds > 1000) throw InvalidArgument(fmt::format("data-efficiency grid: seeds must be in [1, 1000], got {}", seeds));
@@ -46,9 +47,11 @@ std::vector<train::ExperimentConfig> data_efficiency_grid(const train::Experimen
         grid.push_back(std::move(c));
       }
   return grid;
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("data_efficiency_grid");
 }
 
-std::vector<GridPoint> summarize_grid(const std::vector<train::ExperimentConfig>& configs, const std::vector<train::ExperimentResult>& results) {
+std::vector<GridPoint> summarize_grid(const std::vector<train::ExperimentConfig>& configs, const std::vector<train::ExperimentResult>& results) try {
   if (configs.size() != results.size())
     throw InvalidArgument(fmt::format("summarize_grid: {} configurations but {} results", configs.size(), results.size()));
   std::vector<GridPoint> points;
@@ -82,6 +85,8 @@ std::vector<GridPoint> summarize_grid(const std::vector<train::ExperimentConfig>
     if (p.has_threshold) std::tie(p.threshold_mean, p.threshold_std) = mean_std(threshold);
   }
   return points;
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("summarize_grid");
 }
 
 std::string grid_summary_json(const std::vector<GridPoint>& points) {

@@ -18,6 +18,7 @@
 #include "labelrep/labels/label_image.hpp"
 #include "labelrep/labels/statistics.hpp"
 #include "labelrep/train/run_directory.hpp"
+#include "core/boundary.hpp"
 
 namespace labelrep::report {
 namespace {
@@ -80,7 +81,7 @@ struct Group {
 
 }  // namespace
 
-std::vector<RunRecord> find_runs(const std::string& root) {
+std::vector<RunRecord> find_runs(const std::string& root) try {
   if (!fs::is_directory(root)) throw IoError(root, "runs directory not found");
   std::vector<std::string> candidates;
   if (fs::exists(fs::path(root) / "result.json")) candidates.push_back(root);
@@ -108,9 +109,11 @@ std::vector<RunRecord> find_runs(const std::string& root) {
     runs.push_back(std::move(r));
   }
   return runs;
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("find_runs");
 }
 
-std::size_t write_report(const std::string& root, const std::string& out_dir, const ReportOptions& options) {
+std::size_t write_report(const std::string& root, const std::string& out_dir, const ReportOptions& options) try {
   const auto runs = find_runs(root);
   if (runs.empty()) throw InvalidArgument(fmt::format("no finished runs (directories with result.json) under {}", root));
   std::error_code ec;
@@ -287,6 +290,8 @@ std::size_t write_report(const std::string& root, const std::string& out_dir, co
   write_file_atomically((fs::path(out_dir) / "index.html").string(), html.str());
   write_file_atomically((fs::path(out_dir) / "report.md").string(), md.str());
   return runs.size();
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("write_report");
 }
 
 }  // namespace labelrep::report

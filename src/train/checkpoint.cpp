@@ -1,19 +1,30 @@
 #include "labelrep/train/checkpoint.hpp"
 
+#include <torch/optim/adagrad.h>
+#include <torch/optim/adam.h>
+#include <torch/optim/adamw.h>
+#include <torch/optim/rmsprop.h>
+#include <torch/optim/sgd.h>
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <atomic>
 #include <sstream>
+#include <type_traits>
 #include <torch/utils.h>
 
 #include "labelrep/core/atomic_file.hpp"
 #include "labelrep/core/envelope.hpp"
 #include "labelrep/core/error.hpp"
+#include "train/checkpoint_probe.hpp"
+#include "core/boundary.hpp"
 
 namespace labelrep::train {
 namespace {
+
+std::atomic<std::uint64_t> g_archive_parses{0};
 
 std::string state_to_json(const TrainingState& s) {
   nlohmann::json j = {{"epoch", s.epoch},
@@ -45,6 +56,103 @@ TrainingState state_from_json(const std::string& text, const std::string& path) 
   }
 }
 
+// ---- Optimizer state in parameter order ----------------------------------------------------------
+// libtorch's Optimizer::save names each parameter's state after the address of its TensorImpl and
+// walks a hash map, so two identical runs write different bytes. labelrep writes the same state by
+// position instead: group g's options as "group<g>/options", parameter j's state as "group<g>/state<j>".
+// Optimizers whose state type labelrep does not know fall back to libtorch's format ("optimizer").
+
+using StateMap = std::decay_t<decltype(std::declval<const torch::optim::Optimizer&>().state())>;
+using StateKey = typename StateMap::key_type;
+
+// The key libtorch's optimizers use for a parameter's state (a string of the TensorImpl address in
+// libtorch 1.x, the address itself in later versions).
+template <typename Key>
+Key state_key(const torch::Tensor& parameter) {
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream text;  // what c10::guts::to_string(TensorImpl*) writes
+    text << parameter.unsafeGetTensorImpl();
+    return text.str();
+  } else {
+    return static_cast<Key>(parameter.unsafeGetTensorImpl());
+  }
+}
+
+std::unique_ptr<torch::optim::OptimizerParamState> new_param_state(const torch::optim::Optimizer& optimizer) {
+  if (dynamic_cast<const torch::optim::SGD*>(&optimizer)) return std::make_unique<torch::optim::SGDParamState>();
+  if (dynamic_cast<const torch::optim::Adam*>(&optimizer)) return std::make_unique<torch::optim::AdamParamState>();
+  if (dynamic_cast<const torch::optim::AdamW*>(&optimizer)) return std::make_unique<torch::optim::AdamWParamState>();
+  if (dynamic_cast<const torch::optim::RMSprop*>(&optimizer)) return std::make_unique<torch::optim::RMSpropParamState>();
+  if (dynamic_cast<const torch::optim::Adagrad*>(&optimizer)) return std::make_unique<torch::optim::AdagradParamState>();
+  return nullptr;
+}
+
+torch::Tensor count_tensor(std::size_t n) { return torch::tensor(static_cast<std::int64_t>(n), torch::kLong); }
+
+void save_optimizer_in_order(const torch::optim::Optimizer& optimizer, torch::serialize::OutputArchive& archive) {
+  const auto& groups = optimizer.param_groups();
+  archive.write("groups", count_tensor(groups.size()));
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    torch::serialize::OutputArchive group(archive.compilation_unit());
+    torch::serialize::OutputArchive options(archive.compilation_unit());
+    groups[g].options().serialize(options);
+    group.write("options", options);
+    const auto& params = groups[g].params();
+    group.write("params", count_tensor(params.size()));
+    for (std::size_t j = 0; j < params.size(); ++j) {
+      const auto it = optimizer.state().find(state_key<StateKey>(params[j]));
+      if (it == optimizer.state().end()) continue;  // no state yet (e.g. SGD without momentum)
+      torch::serialize::OutputArchive state(archive.compilation_unit());
+      it->second->serialize(state);
+      group.write("state" + std::to_string(j), state);
+    }
+    archive.write("group" + std::to_string(g), group);
+  }
+}
+
+std::int64_t read_count(torch::serialize::InputArchive& archive, const char* key, const std::string& path) {
+  torch::Tensor t;
+  if (!archive.try_read(key, t) || t.numel() != 1)
+    throw FormatError(path, FormatError::kNoOffset, fmt::format("checkpoint optimizer state has no '{}' count", key));
+  return t.item<std::int64_t>();
+}
+
+void load_optimizer_in_order(torch::optim::Optimizer& optimizer, torch::serialize::InputArchive& archive, const std::string& path) {
+  auto& groups = optimizer.param_groups();
+  const auto saved_groups = read_count(archive, "groups", path);
+  if (saved_groups != static_cast<std::int64_t>(groups.size()))
+    throw FormatError(path, FormatError::kNoOffset,
+                      fmt::format("checkpoint does not fit this optimizer: {} parameter groups saved, the optimizer has {}", saved_groups,
+                                  groups.size()));
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    torch::serialize::InputArchive group;
+    if (!archive.try_read("group" + std::to_string(g), group))
+      throw FormatError(path, FormatError::kNoOffset, fmt::format("checkpoint optimizer state has no group {}", g));
+    const auto& params = groups[g].params();
+    const auto saved_params = read_count(group, "params", path);
+    if (saved_params != static_cast<std::int64_t>(params.size()))
+      throw FormatError(path, FormatError::kNoOffset,
+                        fmt::format("checkpoint does not fit this optimizer: group {} had {} parameters, it has {}", g, saved_params,
+                                    params.size()));
+    torch::serialize::InputArchive options;
+    if (!group.try_read("options", options))
+      throw FormatError(path, FormatError::kNoOffset, fmt::format("checkpoint optimizer state has no options for group {}", g));
+    groups[g].options().serialize(options);
+    for (std::size_t j = 0; j < params.size(); ++j) {
+      const auto key = state_key<StateKey>(params[j]);
+      torch::serialize::InputArchive saved;
+      if (!group.try_read("state" + std::to_string(j), saved)) {
+        optimizer.state().erase(key);
+        continue;
+      }
+      auto state = new_param_state(optimizer);
+      if (!state) throw FormatError(path, FormatError::kNoOffset, "checkpoint optimizer state is of a kind this optimizer cannot hold");
+      state->serialize(saved);
+      optimizer.state()[key] = std::move(state);
+    }
+  }
+}
+
 torch::Tensor bytes_tensor(const std::string& text) {
   auto t = torch::empty({static_cast<std::int64_t>(text.size())}, torch::kUInt8);
   std::memcpy(t.data_ptr(), text.data(), text.size());
@@ -54,7 +162,7 @@ torch::Tensor bytes_tensor(const std::string& text) {
 }  // namespace
 
 void save_checkpoint(const std::string& path, const torch::nn::Module& model, const torch::optim::Optimizer* optimizer,
-                     const TrainingState& state) {
+                     const TrainingState& state) try {
   std::ostringstream stream;
   try {
     torch::serialize::OutputArchive archive;
@@ -63,8 +171,13 @@ void save_checkpoint(const std::string& path, const torch::nn::Module& model, co
     archive.write("model", model_archive);
     if (optimizer != nullptr) {
       torch::serialize::OutputArchive optimizer_archive;
-      optimizer->save(optimizer_archive);
-      archive.write("optimizer", optimizer_archive);
+      if (new_param_state(*optimizer)) {  // a known optimizer: its state in parameter order (deterministic bytes)
+        save_optimizer_in_order(*optimizer, optimizer_archive);
+        archive.write("optimizer_in_order", optimizer_archive);
+      } else {
+        optimizer->save(optimizer_archive);
+        archive.write("optimizer", optimizer_archive);
+      }
     }
     archive.write("labelrep_state", bytes_tensor(state_to_json(state)));
     archive.save_to(stream);
@@ -72,9 +185,11 @@ void save_checkpoint(const std::string& path, const torch::nn::Module& model, co
     throw TorchError(fmt::format("{}: cannot serialise the checkpoint: {}", path, e.what_without_backtrace()));
   }
   write_file_atomically(path, seal_envelope(stream.str()));
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("save_checkpoint");
 }
 
-TrainingState load_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer) {
+TrainingState load_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer) try {
   std::istringstream stream(open_envelope(read_file(path), path));
   std::string state_text;
   // libtorch loads parameter by parameter; if the checkpoint fits only partly, put the model back.
@@ -92,6 +207,7 @@ TrainingState load_checkpoint(const std::string& path, torch::nn::Module& model,
   };
   try {
     torch::serialize::InputArchive archive;
+    g_archive_parses.fetch_add(1, std::memory_order_relaxed);  // only bytes whose SHA-256 verified get here
     archive.load_from(stream);
     torch::serialize::InputArchive model_archive;
     if (!archive.try_read("model", model_archive))
@@ -99,9 +215,12 @@ TrainingState load_checkpoint(const std::string& path, torch::nn::Module& model,
     model.load(model_archive);
     if (optimizer != nullptr) {
       torch::serialize::InputArchive optimizer_archive;
-      if (!archive.try_read("optimizer", optimizer_archive))
+      if (archive.try_read("optimizer_in_order", optimizer_archive))
+        load_optimizer_in_order(*optimizer, optimizer_archive, path);
+      else if (archive.try_read("optimizer", optimizer_archive))  // libtorch's format (older labelrep, unknown optimizers)
+        optimizer->load(optimizer_archive);
+      else
         throw FormatError(path, FormatError::kNoOffset, "checkpoint has no optimizer state (saved weights only)");
-      optimizer->load(optimizer_archive);
     }
     torch::Tensor state_bytes;
     if (!archive.try_read("labelrep_state", state_bytes))
@@ -120,6 +239,12 @@ TrainingState load_checkpoint(const std::string& path, torch::nn::Module& model,
     throw FormatError(path, FormatError::kNoOffset, fmt::format("checkpoint cannot be read: {}", e.what()));
   }
   return state_from_json(state_text, path);
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("load_checkpoint");
 }
+
+namespace detail {
+std::uint64_t checkpoint_archive_parses() noexcept { return g_archive_parses.load(std::memory_order_relaxed); }
+}  // namespace detail
 
 }  // namespace labelrep::train

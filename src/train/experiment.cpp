@@ -18,6 +18,7 @@
 #include "labelrep/models/model.hpp"
 #include "labelrep/train/trained_run.hpp"
 #include "labelrep/train/trainer.hpp"
+#include "core/boundary.hpp"
 
 namespace labelrep::train {
 namespace {
@@ -55,7 +56,7 @@ void check_same_experiment(const RunDirectory& run, const ExperimentConfig& conf
 
 }  // namespace
 
-ExperimentResult read_experiment_result(const std::string& run_dir) {
+ExperimentResult read_experiment_result(const std::string& run_dir) try {
   const RunDirectory run(run_dir);
   const auto text = run.read_result();
   ExperimentResult r;
@@ -73,6 +74,8 @@ ExperimentResult read_experiment_result(const std::string& run_dir) {
     throw FormatError(run.file("result.json"), FormatError::kNoOffset, std::string("unexpected result.json: ") + e.what());
   }
   return r;
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("read_experiment_result");
 }
 
 data::ImageDataset load_experiment_data(const ExperimentConfig& config, data::Split split) {
@@ -81,7 +84,7 @@ data::ImageDataset load_experiment_data(const ExperimentConfig& config, data::Sp
   return side > 0 && (set.height() < side || set.width() < side) ? set.pad_to(side) : set;
 }
 
-ExperimentResult run_experiment(const ExperimentConfig& config) {
+ExperimentResult run_experiment(const ExperimentConfig& config) try {
   config.validate();
   {
     const RunDirectory existing(config.out);
@@ -122,6 +125,9 @@ ExperimentResult run_experiment(const ExperimentConfig& config) {
                     .warmup_epochs(config.warmup_epochs);
   if (config.weight_decay >= 0) recipe.weight_decay(config.weight_decay);
   auto config_json = nlohmann::json::parse(config.to_json());
+  // Where the run lives is not part of what it is: without it, same-seed runs in two directories
+  // record byte-identical configurations (and a moved run directory stays truthful).
+  config_json.erase("out");
   config_json["label_kind"] = labels->name();
   config_json["weight_decay_used"] = recipe.weight_decay();
   config_json["train_images"] = pool.size(0);
@@ -143,9 +149,11 @@ ExperimentResult run_experiment(const ExperimentConfig& config) {
   result.trained_now = true;
   result.train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("run_experiment");
 }
 
-TrainedRun load_trained_run(const std::string& run_dir, const std::string& device_name) {
+TrainedRun load_trained_run(const std::string& run_dir, const std::string& device_name) try {
   if (!std::filesystem::is_directory(run_dir)) throw IoError(run_dir, "not a run directory (it does not exist)");
   const RunDirectory run(run_dir);
   TrainedRun loaded;
@@ -174,6 +182,8 @@ TrainedRun load_trained_run(const std::string& run_dir, const std::string& devic
   loaded.model->to(device);
   loaded.model->eval();
   return loaded;
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("load_trained_run");
 }
 
 }  // namespace labelrep::train

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "labelrep/core/error.hpp"
+#include "core/boundary.hpp"
 
 namespace labelrep::train {
 
@@ -27,12 +28,14 @@ LossKind parse_loss(const std::string& name) {
 }
 
 torch::Tensor label_loss(const torch::Tensor& outputs, const torch::Tensor& class_ids,
-                         const labels::LabelRepresentation& labels, LossKind kind) {
+                         const labels::LabelRepresentation& labels, LossKind kind) try {
   if (!outputs.defined() || !outputs.is_floating_point())
     throw InvalidArgument("label_loss: outputs must be a floating-point tensor");
-  if (!class_ids.defined() || class_ids.dim() != 1 || outputs.dim() < 1 || class_ids.size(0) != outputs.size(0))
-    throw InvalidArgument(fmt::format("label_loss: class_ids must be [N] with N = {} (the outputs' rows)",
-                                      outputs.dim() > 0 ? outputs.size(0) : 0));
+  if (outputs.dim() < 1) throw InvalidArgument("label_loss: outputs must be [N, ...], got a scalar");
+  if (!class_ids.defined() || class_ids.dim() != 1)
+    throw InvalidArgument(fmt::format("label_loss: class_ids must be a 1-D tensor [N] with N = {} (the outputs' rows)", outputs.size(0)));
+  if (class_ids.size(0) != outputs.size(0))
+    throw InvalidArgument(fmt::format("label_loss: class_ids has {} rows but outputs has {}", class_ids.size(0), outputs.size(0)));
   if (kind == LossKind::kAuto) kind = default_loss(labels);
   // targets() checks the ids' dtype and range and names the offending id.
   const auto target = labels.targets(class_ids.to(outputs.device())).to(outputs.scalar_type());
@@ -50,6 +53,8 @@ torch::Tensor label_loss(const torch::Tensor& outputs, const torch::Tensor& clas
     case LossKind::kAuto: break;
   }
   throw InternalError("label_loss: unhandled loss kind");
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("label_loss");
 }
 
 }  // namespace labelrep::train

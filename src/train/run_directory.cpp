@@ -9,6 +9,7 @@
 
 #include "labelrep/core/atomic_file.hpp"
 #include "labelrep/core/error.hpp"
+#include "core/boundary.hpp"
 
 namespace labelrep::train {
 namespace {
@@ -23,7 +24,7 @@ void require_object(const std::string& text, const char* what) {
 }
 }  // namespace
 
-RunDirectory::RunDirectory(std::string path) : path_(std::move(path)) {
+RunDirectory::RunDirectory(std::string path) try : path_(std::move(path)) {
   if (path_.empty()) throw InvalidArgument("run directory path is empty");
   std::error_code ec;
   std::filesystem::create_directories(path_, ec);
@@ -59,6 +60,8 @@ RunDirectory::RunDirectory(std::string path) : path_(std::move(path)) {
     }
     rows_.push_back(std::move(row));
   }
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("RunDirectory");
 }
 
 std::string RunDirectory::file(const std::string& name) const { return (std::filesystem::path(path_) / name).string(); }
@@ -103,6 +106,13 @@ void RunDirectory::rewrite_metrics() const {
     out += fmt::format("{}\n", fmt::join(cells, ","));
   }
   write_file_atomically(file("metrics.csv"), out);
+}
+
+void RunDirectory::append_timings(std::int64_t epoch, double seconds, double images_per_second) const {
+  const std::string path = file("timings.csv");
+  std::string text = std::filesystem::exists(path) ? read_file(path, 1 << 26) : std::string("epoch,seconds,images_per_second\n");
+  text += fmt::format("{},{:.6f},{:.3f}\n", epoch, seconds, images_per_second);
+  write_file_atomically(path, text);
 }
 
 void RunDirectory::write_result(const std::string& json_object) const {

@@ -3,7 +3,9 @@
 ///
 /// A checkpoint is libtorch's archive of the model's parameters and buffers, the optimizer's state
 /// and labelrep's TrainingState (as JSON), wrapped in a verified envelope (core/envelope.hpp) and
-/// written atomically. Loading verifies the envelope before libtorch parses a byte.
+/// written atomically. Loading verifies the envelope before libtorch parses a byte. The optimizer
+/// state of SGD, Adam, AdamW, RMSprop and Adagrad is stored in parameter order (libtorch's own format
+/// keys it by memory address), so the same training state always gives the same bytes.
 ///
 /// Example:
 /// \code

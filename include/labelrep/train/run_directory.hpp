@@ -2,11 +2,14 @@
 /// \file run_directory.hpp  A run directory: the unit of persistence of one training run.
 ///
 /// Layout: `config.json` (everything that defines the run), `metrics.csv` (one row per epoch),
-/// `last.ckpt` and `best.ckpt` (sealed checkpoints), `result.json` (final test numbers plus the config).
+/// `last.ckpt` and `best.ckpt` (sealed checkpoints), `result.json` (final test numbers plus the config),
+/// `timings.csv` (wall-clock seconds and images/s per epoch run).
 /// Every file is written atomically, so a killed run leaves only complete files; a run is finished
-/// exactly when `result.json` exists. Commands that consume runs (attack, speak, report, t-SNE) take
+/// exactly when `result.json` exists. Every file but timings.csv is a function of the configuration:
+/// two runs with the same seed on CPU (same thread count) write byte-identical files. Commands that consume runs (attack, speak, report, t-SNE) take
 /// the directory.
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -40,6 +43,11 @@ class LABELREP_API RunDirectory {
   const std::vector<std::map<std::string, double>>& metrics() const noexcept { return rows_; }
   /// Drops rows after `epochs` rows (used when resuming from an earlier checkpoint).
   void truncate_metrics(std::size_t rows);
+
+  /// Appends `epoch,seconds,images_per_second` to timings.csv (rewritten atomically). Wall-clock
+  /// figures live apart from metrics.csv so that metrics stay deterministic. An epoch run again after
+  /// a resume gets another row.
+  void append_timings(std::int64_t epoch, double seconds, double images_per_second) const;
 
   /// Writes result.json (a JSON object as text), which marks the run finished.
   void write_result(const std::string& json_object) const;
