@@ -29,7 +29,7 @@ data::ChannelStatistics experiment_statistics(const ExperimentConfig& config) {
 }
 
 // Fields run_experiment adds to the configuration it records (they describe, they do not configure).
-constexpr const char* kRecordedFields[] = {"label_kind", "weight_decay_used", "train_images", "in_channels"};
+constexpr const char* kRecordedFields[] = {"label_kind", "weight_decay_used", "train_images", "in_channels", "precision_used"};
 
 // A run directory holds one experiment: resuming or re-reading it with another configuration would
 // mix two experiments under one name. Fields that do not change the numbers may differ.
@@ -41,11 +41,14 @@ void check_same_experiment(const RunDirectory& run, const ExperimentConfig& conf
     throw FormatError(run.file("config.json"), FormatError::kNoOffset, std::string("invalid JSON: ") + e.what());
   }
   const auto wanted = nlohmann::json::parse(config.to_json());
+  // A field newer than the recorded run counts as its default value, so older runs stay usable.
+  const auto defaults = nlohmann::json::parse(ExperimentConfig{}.to_json());
   for (const auto& [key, value] : wanted.items()) {
     if (key == "out" || key == "progress" || key == "threads" || key == "channels_last" || key == "checkpoint_every_steps" || key == "device" || key == "data_dir") continue;
-    if (!recorded.contains(key) || recorded[key] != value)
+    const auto& recorded_value = recorded.contains(key) ? recorded[key] : defaults.contains(key) ? defaults[key] : nlohmann::json();
+    if (recorded_value != value)
       throw InvalidArgument(fmt::format("{} holds a run with {} = {}, not {}: choose another --out for another experiment", run.path(), key,
-                                        recorded.contains(key) ? recorded[key].dump() : "(unset)", value.dump()));
+                                        recorded_value.is_null() ? "(unset)" : recorded_value.dump(), value.dump()));
   }
   for (const auto& [key, value] : recorded.items()) {
     const bool described = std::find(std::begin(kRecordedFields), std::end(kRecordedFields), key) != std::end(kRecordedFields);
@@ -67,6 +70,10 @@ void ExperimentConfig::validate() const {
   if (pad_to < -1 || pad_to > 4096) throw InvalidArgument(fmt::format("experiment: pad_to must be -1 (auto), 0 (none) or a side up to 4096, got {}", pad_to));
   if (crop_padding < 0 || crop_padding > 64) throw InvalidArgument(fmt::format("experiment: crop padding must be in [0, 64], got {}", crop_padding));
   if (threads < 0 || threads > 1024) throw InvalidArgument(fmt::format("experiment: threads must be in [0, 1024], got {}", threads));
+  if (precision != "auto") (void)parse_precision(precision);
+  (void)parse_schedule(schedule);
+  if (schedule == "one-cycle" && warmup_epochs > 0)
+    throw InvalidArgument("experiment: warm-up is not used with the one-cycle schedule (its rise is the warm-up); leave warmup_epochs at 0");
   try {
     (void)torch::Device(device);
   } catch (const std::exception&) {
@@ -95,6 +102,9 @@ std::string ExperimentConfig::to_json() const {
                       {"weight_decay", weight_decay},
                       {"milestones", milestones},
                       {"warmup_epochs", warmup_epochs},
+                      {"schedule", schedule},
+                      {"nesterov", nesterov},
+                      {"precision", precision},
                       {"seed", seed},
                       {"validation", validation},
                       {"level", level},
@@ -136,6 +146,9 @@ ExperimentConfig ExperimentConfig::from_json(const std::string& text, const std:
       else if (key == "weight_decay") c.weight_decay = value.get<double>();
       else if (key == "milestones") c.milestones = value.get<std::vector<double>>();
       else if (key == "warmup_epochs") c.warmup_epochs = value.get<double>();
+      else if (key == "schedule") c.schedule = value.get<std::string>();
+      else if (key == "nesterov") c.nesterov = value.get<bool>();
+      else if (key == "precision") c.precision = value.get<std::string>();
       else if (key == "seed") c.seed = value.get<std::uint64_t>();
       else if (key == "validation") c.validation = value.get<std::int64_t>();
       else if (key == "level") c.level = value.get<double>();
@@ -224,19 +237,24 @@ ExperimentResult run_experiment(const ExperimentConfig& config) {
                     .learning_rate(config.learning_rate)
                     .momentum(config.momentum)
                     .milestones(config.milestones)
-                    .warmup_epochs(config.warmup_epochs);
+                    .warmup_epochs(config.warmup_epochs)
+                    .schedule(parse_schedule(config.schedule))
+                    .nesterov(config.nesterov);
   if (config.weight_decay >= 0) recipe.weight_decay(config.weight_decay);
+  const Precision precision = config.precision == "auto" ? default_precision(device) : parse_precision(config.precision);
   auto config_json = nlohmann::json::parse(config.to_json());
   config_json["label_kind"] = labels->name();
   config_json["weight_decay_used"] = recipe.weight_decay();
   config_json["train_images"] = pool.size(0);
   config_json["in_channels"] = train_set.channels();
+  config_json["precision_used"] = precision_name(precision);
   const auto options = TrainerOptions(recipe)
                            .seed(config.seed)
                            .threshold(config.threshold)
                            .crop_padding(config.crop_padding)
                            .horizontal_flip(config.horizontal_flip)
                            .channels_last(config.channels_last)
+                           .precision(precision)
                            .progress(config.progress)
                            .checkpoint_every_steps(config.checkpoint_every_steps)
                            .config_json(config_json.dump());
