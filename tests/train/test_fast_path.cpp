@@ -9,6 +9,7 @@
 #include "labelrep/core/error.hpp"
 #include "labelrep/data/split.hpp"
 #include "labelrep/labels/kinds.hpp"
+#include "labelrep/train/experiment.hpp"
 #include "labelrep/train/precision.hpp"
 #include "labelrep/train/recipe.hpp"
 #include "labelrep/train/trainer.hpp"
@@ -139,4 +140,29 @@ CATCH_TEST_CASE("on CUDA, bf16 autocast runs the forward pass in bf16 and the fa
   train::Trainer trainer(model, labels, set, split.train, split.validation, stats, options, train::RunDirectory(dir.file("run")));
   trainer.fit();
   CATCH_CHECK(trainer.finish(labelrep_test::quadrants(80, 99).to(torch::kCUDA)).accuracy >= 0.9);
+}
+
+CATCH_TEST_CASE("experiment configs carry precision, schedule and Nesterov and reject bad values", "[train][precision]") {
+  train::ExperimentConfig c;
+  c.out = "runs/x";
+  CATCH_CHECK(c.precision == "auto");
+  CATCH_CHECK(c.schedule == "step");
+  c.precision = "bf16";
+  c.schedule = "one-cycle";
+  c.nesterov = true;
+  CATCH_CHECK_NOTHROW(c.validate());
+  const auto back = train::ExperimentConfig::from_json(c.to_json(), "config.json");
+  CATCH_CHECK(back.precision == "bf16");
+  CATCH_CHECK(back.schedule == "one-cycle");
+  CATCH_CHECK(back.nesterov);
+  auto bad = c;
+  bad.precision = "fp16";
+  CATCH_CHECK_THROWS_AS(bad.validate(), InvalidArgument);
+  bad = c;
+  bad.schedule = "cosine";
+  CATCH_CHECK_THROWS_AS(bad.validate(), InvalidArgument);
+  bad = c;
+  bad.warmup_epochs = 1;  // one-cycle has its own rise
+  CATCH_CHECK_THROWS_AS(bad.validate(), InvalidArgument);
+  CATCH_CHECK_THROWS_AS(train::ExperimentConfig::from_json(R"({"nesterov": "yes"})", "config.json"), FormatError);
 }
