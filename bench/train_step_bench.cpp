@@ -4,6 +4,9 @@
 // Prints one JSON line {"images_per_s": ..., ...}.
 // Usage: train_step_bench [--model resnet32] [--label speech|category] [--batch 128] [--steps 40]
 //                         [--warmup 5] [--threads 0] [--device cpu|cuda] [--format channels-last|contiguous]
+//                         [--precision fp32|bf16]
+// With --precision bf16 the forward pass runs under bf16 autocast (train::Precision), as
+// `bench/reference_fast_train.py` does for PyTorch's best-practice eager loop.
 #include <labelrep/labelrep.hpp>
 #include <labelrep/labels/kinds.hpp>
 #include <labelrep/models/model.hpp>
@@ -19,7 +22,7 @@
 int main(int argc, char** argv) try {
   std::map<std::string, std::string> args = {{"--model", "resnet32"}, {"--label", "speech"}, {"--batch", "128"}, {"--steps", "40"},
                                              {"--warmup", "5"},       {"--threads", "0"},      {"--device", "cpu"},
-                                             {"--format", "channels-last"}};
+                                             {"--format", "channels-last"}, {"--precision", "fp32"}};
   for (int i = 1; i < argc; i += 2) {
     if (!args.count(argv[i]) || i + 1 >= argc) throw std::invalid_argument(std::string("unknown or incomplete option ") + argv[i]);
     args[argv[i]] = argv[i + 1];
@@ -28,6 +31,7 @@ int main(int argc, char** argv) try {
   if (const int threads = std::stoi(args["--threads"]); threads > 0) torch::set_num_threads(threads);
   const torch::Device device(args["--device"]);
   const bool categorical = args["--label"] == "category";
+  const auto precision = labelrep::train::parse_precision(args["--precision"]);
   namespace labels = labelrep::labels;
   std::shared_ptr<const labels::LabelRepresentation> label_set;
   if (categorical) label_set = std::make_shared<labels::CategoryLabels>(labels::CategoryLabelsOptions(10));
@@ -55,14 +59,14 @@ int main(int argc, char** argv) try {
       sync();
       start = std::chrono::steady_clock::now();
     }
-    loss = labelrep::train::train_step(model, optimizer, batch, *label_set).item<double>();  // as the reference's loss.item()
+    loss = labelrep::train::train_step(model, optimizer, batch, *label_set, labelrep::train::LossKind::kAuto, precision).item<double>();  // as the reference's loss.item()
   }
   sync();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("{\"images_per_s\": %.2f, \"model\": \"%s\", \"label\": \"%s\", \"device\": \"%s\", \"batch\": %lld, \"steps\": %lld, "
-              "\"threads\": %d, \"format\": \"%s\", \"last_loss\": %.4f, \"torch\": \"%s\"}\n",
+              "\"threads\": %d, \"format\": \"%s\", \"precision\": \"%s\", \"last_loss\": %.4f, \"torch\": \"%s\"}\n",
               static_cast<double>(steps * batch_size) / seconds, args["--model"].c_str(), args["--label"].c_str(), args["--device"].c_str(),
-              static_cast<long long>(batch_size), static_cast<long long>(steps), at::get_num_threads(), args["--format"].c_str(), loss,
+              static_cast<long long>(batch_size), static_cast<long long>(steps), at::get_num_threads(), args["--format"].c_str(), args["--precision"].c_str(), loss,
               TORCH_VERSION);
   return 0;
 } catch (const std::exception& e) {

@@ -37,5 +37,6 @@
 #include "labelrep/train/recipe.hpp"
 #include "labelrep/train/run_directory.hpp"
 #include "labelrep/train/trained_run.hpp"
+#include "labelrep/train/precision.hpp"
 #include "labelrep/train/trainer.hpp"
 #include "labelrep/version.hpp"

@@ -28,7 +28,7 @@ data::ChannelStatistics experiment_statistics(const ExperimentConfig& config) {
 }
 
 // Fields run_experiment adds to the configuration it records (they describe, they do not configure).
-constexpr const char* kRecordedFields[] = {"label_kind", "weight_decay_used", "train_images", "in_channels"};
+constexpr const char* kRecordedFields[] = {"label_kind", "weight_decay_used", "train_images", "in_channels", "precision_used"};
 
 // A run directory holds one experiment: resuming or re-reading it with another configuration would
 // mix two experiments under one name. Fields that do not change the numbers may differ.
@@ -40,11 +40,14 @@ void check_same_experiment(const RunDirectory& run, const ExperimentConfig& conf
     throw FormatError(run.file("config.json"), FormatError::kNoOffset, std::string("invalid JSON: ") + e.what());
   }
   const auto wanted = nlohmann::json::parse(config.to_json());
+  // A field newer than the recorded run counts as its default value, so older runs stay usable.
+  const auto defaults = nlohmann::json::parse(ExperimentConfig{}.to_json());
   for (const auto& [key, value] : wanted.items()) {
     if (key == "out" || key == "progress" || key == "threads" || key == "channels_last" || key == "checkpoint_every_steps" || key == "device" || key == "data_dir") continue;
-    if (!recorded.contains(key) || recorded[key] != value)
+    const auto& recorded_value = recorded.contains(key) ? recorded[key] : defaults.contains(key) ? defaults[key] : nlohmann::json();
+    if (recorded_value != value)
       throw InvalidArgument(fmt::format("{} holds a run with {} = {}, not {}: choose another --out for another experiment", run.path(), key,
-                                        recorded.contains(key) ? recorded[key].dump() : "(unset)", value.dump()));
+                                        recorded_value.is_null() ? "(unset)" : recorded_value.dump(), value.dump()));
   }
   for (const auto& [key, value] : recorded.items()) {
     const bool described = std::find(std::begin(kRecordedFields), std::end(kRecordedFields), key) != std::end(kRecordedFields);
@@ -122,8 +125,11 @@ ExperimentResult run_experiment(const ExperimentConfig& config) try {
                     .learning_rate(config.learning_rate)
                     .momentum(config.momentum)
                     .milestones(config.milestones)
-                    .warmup_epochs(config.warmup_epochs);
+                    .warmup_epochs(config.warmup_epochs)
+                    .schedule(parse_schedule(config.schedule))
+                    .nesterov(config.nesterov);
   if (config.weight_decay >= 0) recipe.weight_decay(config.weight_decay);
+  const Precision precision = config.precision == "auto" ? default_precision(device) : parse_precision(config.precision);
   auto config_json = nlohmann::json::parse(config.to_json());
   // Where the run lives is not part of what it is: without it, same-seed runs in two directories
   // record byte-identical configurations (and a moved run directory stays truthful).
@@ -132,12 +138,14 @@ ExperimentResult run_experiment(const ExperimentConfig& config) try {
   config_json["weight_decay_used"] = recipe.weight_decay();
   config_json["train_images"] = pool.size(0);
   config_json["in_channels"] = train_set.channels();
+  config_json["precision_used"] = precision_name(precision);
   const auto options = TrainerOptions(recipe)
                            .seed(config.seed)
                            .threshold(config.threshold)
                            .crop_padding(config.crop_padding)
                            .horizontal_flip(config.horizontal_flip)
                            .channels_last(config.channels_last)
+                           .precision(precision)
                            .progress(config.progress)
                            .checkpoint_every_steps(config.checkpoint_every_steps)
                            .config_json(config_json.dump());

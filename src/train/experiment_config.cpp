@@ -8,6 +8,8 @@
 
 #include "labelrep/core/error.hpp"
 #include "labelrep/train/experiment.hpp"
+#include "labelrep/train/precision.hpp"
+#include "labelrep/train/recipe.hpp"
 
 namespace labelrep::train {
 namespace {
@@ -43,6 +45,10 @@ void ExperimentConfig::validate() const {
   if (pad_to < -1 || pad_to > 4096) throw InvalidArgument(fmt::format("experiment: pad_to must be -1 (auto), 0 (none) or a side up to 4096, got {}", pad_to));
   if (crop_padding < 0 || crop_padding > 64) throw InvalidArgument(fmt::format("experiment: crop padding must be in [0, 64], got {}", crop_padding));
   if (threads < 0 || threads > 1024) throw InvalidArgument(fmt::format("experiment: threads must be in [0, 1024], got {}", threads));
+  if (precision != "auto") (void)parse_precision(precision);
+  (void)parse_schedule(schedule);
+  if (schedule == "one-cycle" && warmup_epochs > 0)
+    throw InvalidArgument("experiment: warm-up is not used with the one-cycle schedule (its rise is the warm-up); leave warmup_epochs at 0");
   try {
     (void)torch::Device(device);
   } catch (const std::exception&) {
@@ -71,6 +77,9 @@ std::string ExperimentConfig::to_json() const {
                       {"weight_decay", weight_decay},
                       {"milestones", milestones},
                       {"warmup_epochs", warmup_epochs},
+                      {"schedule", schedule},
+                      {"nesterov", nesterov},
+                      {"precision", precision},
                       {"seed", seed},
                       {"validation", validation},
                       {"level", level},
@@ -114,6 +123,9 @@ ExperimentConfig ExperimentConfig::from_json(const std::string& text, const std:
       else if (key == "weight_decay") c.weight_decay = value.get<double>();
       else if (key == "milestones") c.milestones = value.get<std::vector<double>>();
       else if (key == "warmup_epochs") c.warmup_epochs = value.get<double>();
+      else if (key == "schedule") c.schedule = value.get<std::string>();
+      else if (key == "nesterov") c.nesterov = value.get<bool>();
+      else if (key == "precision") c.precision = value.get<std::string>();
       else if (key == "seed") c.seed = unsigned_field(value, key, source);
       else if (key == "validation") c.validation = integer_field(value, key, source);
       else if (key == "level") c.level = value.get<double>();

@@ -56,15 +56,30 @@ void set_learning_rate(torch::optim::Optimizer& optimizer, double learning_rate)
   for (auto& group : optimizer.param_groups()) group.options().set_lr(learning_rate);
 }
 
+void apply_schedule(torch::optim::SGD& optimizer, const TrainingRecipe& recipe, double epoch) {
+  const double learning_rate = learning_rate_at(recipe, epoch), momentum = momentum_at(recipe, epoch);
+  for (auto& group : optimizer.param_groups()) {
+    auto& options = static_cast<torch::optim::SGDOptions&>(group.options());
+    options.lr(learning_rate);
+    options.momentum(momentum);
+  }
+}
+
 torch::Tensor train_step(models::Model& model, torch::optim::Optimizer& optimizer, const data::Batch& batch,
-                         const labels::LabelRepresentation& labels, LossKind loss_kind) try {
+                         const labels::LabelRepresentation& labels, LossKind loss_kind, Precision precision) try {
   if (!batch.images.defined() || !batch.targets.defined())
     throw InvalidArgument("train_step: batch.images and batch.targets must both be defined");
   if (batch.images.dim() < 1 || batch.targets.dim() != 1 || batch.targets.size(0) != batch.images.size(0))
     throw InvalidArgument(fmt::format("train_step: batch.targets has {} rows but batch.images has {}",
                                       batch.targets.dim() == 1 ? batch.targets.size(0) : -1, batch.images.dim() > 0 ? batch.images.size(0) : 0));
   optimizer.zero_grad();
-  const auto loss = label_loss(model->forward(batch.images), batch.targets, labels, loss_kind);
+  torch::Tensor outputs;
+  {
+    AutocastGuard autocast(batch.images.device().type(), precision);
+    outputs = model->forward(batch.images);
+  }
+  // The loss in float32 whatever the forward pass ran in: bf16 would round the regression targets.
+  const auto loss = label_loss(outputs.to(torch::kFloat), batch.targets, labels, loss_kind);
   loss.backward();
   optimizer.step();
   return loss.detach();
@@ -72,13 +87,21 @@ torch::Tensor train_step(models::Model& model, torch::optim::Optimizer& optimize
   labelrep::detail::rethrow_as_labelrep_error("train_step");
 }
 
-eval::EvaluationResult evaluate(models::Model& model, const eval::NearestNeighborEvaluator& evaluator, data::Batcher& batches) try {
+eval::EvaluationResult evaluate(models::Model& model, const eval::NearestNeighborEvaluator& evaluator, data::Batcher& batches,
+                                Precision precision) try {
   EvalModeGuard eval_mode(*model);
   torch::NoGradGuard no_grad;
   eval::EvaluationTally tally(evaluator.labels().num_classes());
   batches.start_epoch(0);
   data::Batch batch;
-  while (batches.next(batch)) tally += evaluator.tally(model->forward(batch.images), batch.targets);
+  while (batches.next(batch)) {
+    torch::Tensor outputs;
+    {
+      AutocastGuard autocast(batch.images.device().type(), precision);
+      outputs = model->forward(batch.images);
+    }
+    tally += evaluator.tally(outputs.to(torch::kFloat), batch.targets);
+  }
   return tally.result();
 } catch (...) {
   labelrep::detail::rethrow_as_labelrep_error("evaluate");
@@ -146,7 +169,6 @@ EpochSummary Trainer::train_epoch(std::int64_t max_steps) try {
   EpochSummary summary;
   summary.epoch = epoch + 1;
   summary.learning_rate = learning_rate_at(recipe, static_cast<double>(epoch));
-  set_learning_rate(*optimizer_, summary.learning_rate);
   if (state_.batch_in_epoch > 0) {
     batches_.seek(epoch, state_.batch_in_epoch);
   } else {
@@ -165,7 +187,10 @@ EpochSummary Trainer::train_epoch(std::int64_t max_steps) try {
   std::int64_t steps_now = 0;
   while ((max_steps <= 0 || steps_now < max_steps) && batches_.next(batch)) {
     ++steps_now;
-    loss_sum += train_step(model_, *optimizer_, batch, *labels_, options_.loss()).to(torch::kDouble);
+    // Per step, so that continuous schedules (one-cycle, warm-up) move smoothly inside an epoch.
+    apply_schedule(*optimizer_, recipe,
+                   static_cast<double>(epoch) + static_cast<double>(state_.batch_in_epoch) / static_cast<double>(batches_.batches_per_epoch()));
+    loss_sum += train_step(model_, *optimizer_, batch, *labels_, options_.loss(), options_.precision()).to(torch::kDouble);
     images += batch.images.size(0);
     ++state_.step;
     ++state_.batch_in_epoch;
@@ -196,7 +221,7 @@ EpochSummary Trainer::train_epoch(std::int64_t max_steps) try {
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   summary.images_per_second = static_cast<double>(images) / std::max(1e-9, summary.seconds);
 
-  const auto validation = evaluate(model_, evaluator_, validation_batches_);
+  const auto validation = evaluate(model_, evaluator_, validation_batches_, options_.precision());
   summary.validation_accuracy = validation.accuracy;
   summary.validation_threshold_accuracy = validation.has_threshold ? validation.threshold_accuracy : std::nan("");
   if (progress) {  // the epoch's final line: its loss and validation accuracy stay on screen
@@ -246,7 +271,7 @@ eval::EvaluationResult Trainer::finish(const data::ImageDataset& test_set) try {
     throw InvalidArgument(fmt::format("Trainer: the test set has {} classes, the labels {}", test_set.num_classes(), labels_->num_classes()));
   if (std::filesystem::exists(run_.file("best.ckpt"))) load_checkpoint(run_.file("best.ckpt"), *model_, nullptr);
   auto test_batches = evaluation_batches(test_set, torch::arange(test_set.size(), torch::TensorOptions().dtype(torch::kLong)), statistics_);
-  const auto result = evaluate(model_, evaluator_, test_batches);
+  const auto result = evaluate(model_, evaluator_, test_batches, options_.precision());
   nlohmann::json j;
   j["labelrep_version"] = version();
   j["test"] = result_json(result);

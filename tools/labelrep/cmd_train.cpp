@@ -35,6 +35,13 @@ void add_experiment_options(CLI::App& cmd, train::ExperimentConfig& c) {
   cmd.add_option("--weight-decay", c.weight_decay, "Weight decay (default: the paper's, 1e-4; 5e-4 for VGG19 with categories)");
   cmd.add_option("--milestones", c.milestones, "Epoch fractions where the learning rate drops ×0.1")->delimiter(',')->capture_default_str();
   cmd.add_option("--warmup", c.warmup_epochs, "Linear learning-rate warm-up, in epochs")->capture_default_str();
+  cmd.add_option("--schedule", c.schedule, "Learning-rate schedule: step (the paper's milestones) or one-cycle")
+      ->check(CLI::IsMember({"step", "one-cycle"}))
+      ->capture_default_str();
+  cmd.add_flag("--nesterov", c.nesterov, "Nesterov momentum");
+  cmd.add_option("--precision", c.precision, "fp32 (the paper's), bf16 (autocast) or auto (bf16 on CUDA, fp32 on the CPU)")
+      ->check(CLI::IsMember({"auto", "fp32", "bf16"}))
+      ->capture_default_str();
   cmd.add_option("--label-size", c.label_size, "Side of square label kinds")->capture_default_str();
   cmd.add_option("--pad-to", c.pad_to, "Zero-pad smaller images to this side (-1: 32 for resnet/vgg19, none for small-cnn; 0: never)")
       ->capture_default_str();

@@ -32,6 +32,10 @@ struct LABELREP_API ExperimentConfig {
   double weight_decay = -1;               ///< < 0: the paper's value for the encoder and label type
   std::vector<double> milestones = {0.5, 0.75};
   double warmup_epochs = 0;
+  std::string schedule = "step";          ///< step (the paper's milestones) or one-cycle (recipe.hpp)
+  bool nesterov = false;                  ///< Nesterov momentum
+  /// fp32 (the paper's), bf16 (autocast, precision.hpp) or auto: bf16 on CUDA, fp32 on the CPU.
+  std::string precision = "auto";
   std::uint64_t seed = 0;                 ///< split, data level, batch order, augmentation, initial weights
   std::int64_t validation = 5000;         ///< images held out of the training set for model selection
   double level = 100;                     ///< data level, percent

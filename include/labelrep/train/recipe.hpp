@@ -15,6 +15,18 @@
 
 namespace labelrep::train {
 
+/// How the learning rate moves over training.
+enum class Schedule {
+  kStep,      ///< the paper's: constant, × gamma at each milestone, after an optional linear warm-up
+  kOneCycle,  ///< PyTorch's OneCycleLR defaults: cosine rise from lr/25 to lr over the first
+              ///< `one_cycle_rise` of training, cosine fall to lr/25e4; momentum cycles 0.95 → 0.85 → 0.95
+};
+
+/// "step" or "one-cycle".
+LABELREP_API const char* schedule_name(Schedule schedule);
+/// Parses schedule_name()'s strings. Throws InvalidArgument naming the value otherwise.
+LABELREP_API Schedule parse_schedule(const std::string& name);
+
 struct LABELREP_API TrainingRecipe {
   TORCH_ARG(double, learning_rate) = 0.1;
   TORCH_ARG(double, momentum) = 0.9;
@@ -28,6 +40,10 @@ struct LABELREP_API TrainingRecipe {
   TORCH_ARG(double, gamma) = 0.1;
   /// Linear warm-up over this many epochs from learning_rate/10 (0 = none, the paper's setting).
   TORCH_ARG(double, warmup_epochs) = 0.0;
+  /// kOneCycle ignores milestones, gamma and warm-up (its rise is the warm-up) and sets the momentum.
+  TORCH_ARG(Schedule, schedule) = Schedule::kStep;
+  /// kOneCycle: fraction of training spent rising to the peak (PyTorch's pct_start).
+  TORCH_ARG(double, one_cycle_rise) = 0.25;
 
  public:
   /// Throws InvalidArgument naming the first invalid field.
@@ -39,5 +55,7 @@ LABELREP_API TrainingRecipe paper_recipe(const std::string& encoder, bool catego
 
 /// The learning rate for a (fractional) epoch: step decay at the milestones, after the optional warm-up.
 LABELREP_API double learning_rate_at(const TrainingRecipe& recipe, double epoch);
+/// The SGD momentum for a (fractional) epoch: the recipe's momentum, or the one-cycle momentum.
+LABELREP_API double momentum_at(const TrainingRecipe& recipe, double epoch);
 
 }  // namespace labelrep::train

@@ -32,6 +32,7 @@
 #include "labelrep/models/model.hpp"
 #include "labelrep/train/checkpoint.hpp"
 #include "labelrep/train/loss.hpp"
+#include "labelrep/train/precision.hpp"
 #include "labelrep/train/recipe.hpp"
 #include "labelrep/train/run_directory.hpp"
 
@@ -39,18 +40,24 @@ namespace labelrep::train {
 
 /// Sets the learning rate of every parameter group.
 LABELREP_API void set_learning_rate(torch::optim::Optimizer& optimizer, double learning_rate);
+/// Sets the learning rate (and, for the one-cycle schedule, the momentum) of an SGD optimizer for a
+/// fractional epoch of `recipe` — what the Trainer calls before every step.
+LABELREP_API void apply_schedule(torch::optim::SGD& optimizer, const TrainingRecipe& recipe, double epoch);
 
-/// One optimisation step on a batch: forward (in the model's current mode), label_loss, backward, step.
+/// One optimisation step on a batch: forward (in the model's current mode, under bf16 autocast for
+/// Precision::kBFloat16), label_loss in float32, backward, step.
 /// Returns the loss as a detached scalar tensor on the batch's device (reading it synchronises a GPU,
 /// so read it only when needed; the Trainer checks it for NaN every few steps). Throws InvalidArgument
 /// for a batch whose shape does not fit the model or labels.
 LABELREP_API torch::Tensor train_step(models::Model& model, torch::optim::Optimizer& optimizer, const data::Batch& batch,
-                                      const labels::LabelRepresentation& labels, LossKind loss = LossKind::kAuto);
+                                      const labels::LabelRepresentation& labels, LossKind loss = LossKind::kAuto,
+                                      Precision precision = Precision::kFloat32);
 
 /// Evaluates every batch of an epoch of `batches` (use a batcher without shuffling or augmentation) in
-/// eval mode and without gradients, restoring the model's mode afterwards.
+/// eval mode and without gradients (the forward pass under bf16 autocast for kBFloat16, the decision in
+/// float32), restoring the model's mode afterwards.
 LABELREP_API eval::EvaluationResult evaluate(models::Model& model, const eval::NearestNeighborEvaluator& evaluator,
-                                             data::Batcher& batches);
+                                             data::Batcher& batches, Precision precision = Precision::kFloat32);
 
 /// A Batcher over `indices` of `dataset` for evaluation: no shuffling, no augmentation.
 LABELREP_API data::Batcher evaluation_batches(const data::ImageDataset& dataset, const torch::Tensor& indices,
@@ -72,6 +79,9 @@ struct LABELREP_API TrainerOptions {
   /// Train in channels-last memory format (models::set_memory_format, applied to the model by the
   /// Trainer's constructor): faster convolutions on CPU, the same numbers up to rounding.
   TORCH_ARG(bool, channels_last) = true;
+  /// kBFloat16: bf16 autocast for training and evaluation (train::default_precision picks it on CUDA).
+  /// kFloat32 is the paper's setting and the one whose CPU runs resume bit-identically.
+  TORCH_ARG(Precision, precision) = Precision::kFloat32;
   /// Show a progress line per epoch on a terminal (quiet when stderr is not one).
   TORCH_ARG(bool, progress) = true;
   /// Also checkpoint every this many steps inside an epoch (0: only at the end of each epoch).

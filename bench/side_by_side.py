@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+"""Runs a labelrep benchmark program and its PyTorch counterpart alternately, in the same run on the
+same machine, and reports the medians and their ratio — the one way labelrep quotes a speed-up.
+
+Each command prints one JSON line; `--metric` names the fields compared (higher is better).
+
+  bench/side_by_side.py --name train-speech --rounds 3 --metric images_per_s \
+      --ours "build/bench/train_step_bench --label speech" \
+      --theirs "python3 ../shared/reference/pytorch_reference.py train --label speech" [--jsonl results.jsonl]
+
+Prints one line per metric; with --jsonl also appends one JSON record per metric to that file.
+Exits non-zero (with the command's stderr) when a command fails or prints no JSON line.
+"""
+import argparse, json, shlex, statistics, subprocess, sys
+
+
+def run(command):
+    done = subprocess.run(shlex.split(command), capture_output=True, text=True)
+    lines = [l for l in done.stdout.splitlines() if l.startswith("{")]
+    if done.returncode != 0 or not lines:
+        sys.stderr.write(done.stderr)
+        sys.exit(f"side_by_side: '{command}' failed (exit {done.returncode})")
+    return json.loads(lines[-1])
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--name", required=True)
+    p.add_argument("--ours", required=True)
+    p.add_argument("--theirs", required=True)
+    p.add_argument("--metric", action="append", required=True)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--jsonl")
+    a = p.parse_args()
+    ours, theirs = [], []
+    for _ in range(a.rounds):
+        ours.append(run(a.ours))
+        theirs.append(run(a.theirs))
+    for metric in a.metric:
+        o = [r[metric] for r in ours]
+        t = [r[metric] for r in theirs]
+        mo, mt = statistics.median(o), statistics.median(t)
+        ratio = mo / mt if mt > 0 else float("inf")
+        print(f"{a.name:24s} {metric:24s} labelrep {mo:10.1f}  pytorch {mt:10.1f}  ratio {ratio:6.2f}x  "
+              f"(medians of {a.rounds}; labelrep {[round(v, 1) for v in o]}, pytorch {[round(v, 1) for v in t]})", flush=True)
+        if a.jsonl:
+            with open(a.jsonl, "a") as f:
+                f.write(json.dumps({"name": a.name, "metric": metric, "labelrep": mo, "pytorch": mt, "ratio": ratio,
+                                    "labelrep_runs": o, "pytorch_runs": t, "labelrep_info": ours[0], "pytorch_info": theirs[0],
+                                    "ours_command": a.ours, "theirs_command": a.theirs}) + "\n")
+
+
+if __name__ == "__main__":
+    main()

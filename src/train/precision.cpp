@@ -1,0 +1,87 @@
+#include "labelrep/train/precision.hpp"
+
+#include <ATen/autocast_mode.h>
+#include <fmt/format.h>
+#include <torch/version.h>
+
+#include "labelrep/core/error.hpp"
+
+// PyTorch 2.4 replaced the per-device autocast functions (set_enabled, set_cpu_enabled,
+// set_autocast_gpu_dtype, ...) by ones taking the device type, and deprecated the old ones.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#define LABELREP_AUTOCAST_BY_DEVICE_TYPE 1
+#endif
+
+namespace labelrep::train {
+namespace {
+
+bool autocast_enabled(torch::DeviceType type) {
+#ifdef LABELREP_AUTOCAST_BY_DEVICE_TYPE
+  return at::autocast::is_autocast_enabled(type);
+#else
+  return type == torch::kCUDA ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
+#endif
+}
+
+void set_autocast_enabled(torch::DeviceType type, bool enabled) {
+#ifdef LABELREP_AUTOCAST_BY_DEVICE_TYPE
+  at::autocast::set_autocast_enabled(type, enabled);
+#else
+  if (type == torch::kCUDA) at::autocast::set_enabled(enabled);
+  else at::autocast::set_cpu_enabled(enabled);
+#endif
+}
+
+torch::ScalarType autocast_dtype(torch::DeviceType type) {
+#ifdef LABELREP_AUTOCAST_BY_DEVICE_TYPE
+  return at::autocast::get_autocast_dtype(type);
+#else
+  return type == torch::kCUDA ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype();
+#endif
+}
+
+void set_autocast_dtype(torch::DeviceType type, torch::ScalarType dtype) {
+#ifdef LABELREP_AUTOCAST_BY_DEVICE_TYPE
+  at::autocast::set_autocast_dtype(type, dtype);
+#else
+  if (type == torch::kCUDA) at::autocast::set_autocast_gpu_dtype(dtype);
+  else at::autocast::set_autocast_cpu_dtype(dtype);
+#endif
+}
+
+}  // namespace
+
+const char* precision_name(Precision precision) { return precision == Precision::kBFloat16 ? "bf16" : "fp32"; }
+
+Precision parse_precision(const std::string& name) {
+  if (name == "fp32" || name == "float32") return Precision::kFloat32;
+  if (name == "bf16" || name == "bfloat16") return Precision::kBFloat16;
+  throw InvalidArgument(fmt::format("precision '{}' is not fp32 or bf16", name));
+}
+
+Precision default_precision(const torch::Device& device) {
+  return device.is_cuda() ? Precision::kBFloat16 : Precision::kFloat32;
+}
+
+AutocastGuard::AutocastGuard(torch::DeviceType device_type, Precision precision) : device_type_(device_type) {
+  if (device_type != torch::kCPU && device_type != torch::kCUDA)
+    throw InvalidArgument(fmt::format("AutocastGuard: device type {} is not cpu or cuda", c10::DeviceTypeName(device_type, true)));
+  if (precision == Precision::kFloat32) return;
+  was_enabled_ = autocast_enabled(device_type);
+  previous_dtype_ = autocast_dtype(device_type);
+  set_autocast_dtype(device_type, torch::kBFloat16);
+  set_autocast_enabled(device_type, true);
+  at::autocast::increment_nesting();
+  active_ = true;
+}
+
+AutocastGuard::~AutocastGuard() {
+  if (!active_) return;
+  // The cast cache holds bf16 copies of the weights for this forward pass; outside every autocast
+  // region it must go, or the next step would read stale copies of updated weights.
+  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+  set_autocast_enabled(device_type_, was_enabled_);
+  set_autocast_dtype(device_type_, previous_dtype_);
+}
+
+}  // namespace labelrep::train
