@@ -42,7 +42,9 @@ void check_same_experiment(const RunDirectory& run, const ExperimentConfig& conf
   }
   const auto wanted = nlohmann::json::parse(config.to_json());
   for (const auto& [key, value] : wanted.items()) {
-    if (key == "out" || key == "progress" || key == "threads" || key == "channels_last" || key == "checkpoint_every_steps" || key == "device" || key == "data_dir") continue;
+    if (key == "out" || key == "progress" || key == "threads" || key == "channels_last" || key == "checkpoint_every_steps" || key == "device" || key == "data_dir" ||
+        key == "snapshot_epochs" || key == "snapshot_every")
+      continue;
     if (!recorded.contains(key) || recorded[key] != value)
       throw InvalidArgument(fmt::format("{} holds a run with {} = {}, not {}: choose another --out for another experiment", run.path(), key,
                                         recorded.contains(key) ? recorded[key].dump() : "(unset)", value.dump()));
@@ -66,6 +68,9 @@ void ExperimentConfig::validate() const {
   if (seed > 0xffffffffULL) throw InvalidArgument(fmt::format("experiment: seed must be below 2^32, got {}", seed));
   if (pad_to < -1 || pad_to > 4096) throw InvalidArgument(fmt::format("experiment: pad_to must be -1 (auto), 0 (none) or a side up to 4096, got {}", pad_to));
   if (crop_padding < 0 || crop_padding > 64) throw InvalidArgument(fmt::format("experiment: crop padding must be in [0, 64], got {}", crop_padding));
+  for (const auto e : snapshot_epochs)
+    if (e < 0 || e > epochs) throw InvalidArgument(fmt::format("experiment: snapshot epoch {} is not in [0, {}] (the epochs)", e, epochs));
+  if (snapshot_every < 0) throw InvalidArgument(fmt::format("experiment: snapshot_every must be >= 0, got {}", snapshot_every));
   if (threads < 0 || threads > 1024) throw InvalidArgument(fmt::format("experiment: threads must be in [0, 1024], got {}", threads));
   try {
     (void)torch::Device(device);
@@ -105,6 +110,8 @@ std::string ExperimentConfig::to_json() const {
                       {"horizontal_flip", horizontal_flip},
                       {"channels_last", channels_last},
                       {"checkpoint_every_steps", checkpoint_every_steps},
+                      {"snapshot_epochs", snapshot_epochs},
+                      {"snapshot_every", snapshot_every},
                       {"threads", threads},
                       {"out", out}};
   if (has_label_seed) j["label_seed"] = label_seed;
@@ -149,6 +156,8 @@ ExperimentConfig ExperimentConfig::from_json(const std::string& text, const std:
       else if (key == "horizontal_flip") c.horizontal_flip = value.get<bool>();
       else if (key == "channels_last") c.channels_last = value.get<bool>();
       else if (key == "checkpoint_every_steps") c.checkpoint_every_steps = value.get<std::int64_t>();
+      else if (key == "snapshot_epochs") c.snapshot_epochs = value.get<std::vector<std::int64_t>>();
+      else if (key == "snapshot_every") c.snapshot_every = value.get<std::int64_t>();
       else if (key == "threads") c.threads = value.get<int>();
       else if (key == "progress") c.progress = value.get<bool>();
       else if (key == "out") c.out = value.get<std::string>();
@@ -239,6 +248,8 @@ ExperimentResult run_experiment(const ExperimentConfig& config) {
                            .channels_last(config.channels_last)
                            .progress(config.progress)
                            .checkpoint_every_steps(config.checkpoint_every_steps)
+                           .snapshot_epochs(config.snapshot_epochs)
+                           .snapshot_every(config.snapshot_every)
                            .config_json(config_json.dump());
   Trainer trainer(model, labels, train_set.to(device), pool, split.validation, statistics, options, RunDirectory(config.out));
   const auto start = std::chrono::steady_clock::now();
