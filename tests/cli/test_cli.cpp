@@ -123,7 +123,7 @@ CATCH_TEST_CASE("labelrep demo trains both label kinds on Fashion-MNIST and writ
   const std::string html = labelrep::read_file(dir.file("demo/report/index.html"));
   CATCH_CHECK(html.find("Accuracy under adversarial attack") != std::string::npos);
   CATCH_CHECK(html.find("t-SNE over training") != std::string::npos);
-  CATCH_CHECK(html.find("_at-body_3.png") != std::string::npos);  // Grad-CAM at an early layer
+  CATCH_CHECK(html.find("_at-body_5.png") != std::string::npos);  // Grad-CAM at an early layer (the ReLU after the 2nd conv)
 }
 
 CATCH_TEST_CASE("labelrep train writes a run directory, reads a finished run and checks its options, and speak --run hears it", "[cli]") {

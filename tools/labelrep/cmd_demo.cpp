@@ -49,17 +49,25 @@ void analyse_run(const std::string& run_dir, const DemoAnalysis& analysis, const
   tsne.progression = !train::RunDirectory(run_dir).snapshots().empty();
   run_tsne_job(tsne);
 
-  // Grad-CAM for the first six test images at an early convolution and at the last stage (Figure 9).
+  // Grad-CAM for the first six test images at an early layer and at the last stage (Figure 9).
   GradcamJob cam;
   cam.run = run_dir;
   cam.device = device;
   cam.images = {0, 1, 2, 3, 4, 5};
   cam.min_side = 96;
   run_gradcam_job(cam);
-  const auto convs = train::load_trained_run(run_dir, device).model->encoder().conv_layer_names();
-  if (convs.size() > 1) {
-    cam.layer = convs[1];
-    run_gradcam_job(cam);
+  // The early layer: the activation after the second convolution (its ReLU, or the ResNet block holding
+  // it). A convolution's own output comes before batch norm, whose shift leaves little after
+  // Grad-CAM's ReLU in a trained model.
+  const auto layers = train::load_trained_run(run_dir, device).model->encoder().layers();
+  int convolutions = 0;
+  for (const auto& layer : layers) {
+    convolutions += layer.convolution() ? 1 : 0;
+    if (convolutions >= 2 && (layer.type == "ReLU" || layer.type == "BasicBlock")) {
+      cam.layer = layer.name;
+      run_gradcam_job(cam);
+      break;
+    }
   }
 }
 
