@@ -40,19 +40,18 @@ std::string fmt_row(const nlohmann::json& sweep, std::size_t attack, std::size_t
 
 CATCH_TEST_CASE("snapshots, t-SNE progression, Grad-CAM layers, attack files and the report of them", "[cli][analysis]") {
   labelrep_test::TempDir dir;
-  const std::string composite = dir.file("runs/composite"), category = dir.file("runs/category");
+  // One run (training and its full test evaluation are the slow part); categorical sweeps without a
+  // threshold are covered by tests/attack and the report's grouping by tests/report.
+  const std::string composite = dir.file("runs/composite");
   const std::string common = " --dataset fashion-mnist --label-size 32 --encoder small-cnn --level 1 --validation 300 --no-flip";
   const auto a = run_command(cli() + " train --label composite --epochs 2 --snapshot-epochs 0,1" + common + " --out " + composite);
   CATCH_INFO(a.output);
   CATCH_REQUIRE(a.exit_code == 0);
-  const auto b = run_command(cli() + " train --label category --epochs 1" + common + " --out " + category);
-  CATCH_REQUIRE(b.exit_code == 0);
 
   // Snapshots: sealed checkpoints of the chosen epochs only, with the weights of that moment.
   CATCH_CHECK(std::filesystem::exists(composite + "/snapshots/epoch-0000.ckpt"));
   CATCH_CHECK(std::filesystem::exists(composite + "/snapshots/epoch-0001.ckpt"));
   CATCH_CHECK_FALSE(std::filesystem::exists(composite + "/snapshots/epoch-0002.ckpt"));
-  CATCH_CHECK_FALSE(std::filesystem::exists(category + "/snapshots"));
   {
     auto run = labelrep::train::load_trained_run(composite);
     auto initial = labelrep::models::deep_copy(run.model);
@@ -79,12 +78,9 @@ CATCH_TEST_CASE("snapshots, t-SNE progression, Grad-CAM layers, attack files and
   const auto maps = labelrep::read_npy(composite + "/figures/tsne_progression.npy");
   CATCH_CHECK(maps.sizes() == torch::IntArrayRef({3, 150, 2}));
   CATCH_CHECK_FALSE(torch::allclose(maps[0], maps[2]));  // training changed the features
-  const auto none = run_command(cli() + " tsne --run " + category + " --progression --limit 150");
-  CATCH_CHECK(none.exit_code == 2);
-  CATCH_CHECK(none.output.find("no snapshots") != std::string::npos);
-  const auto plain = run_command(cli() + " tsne --run " + category + " --limit 150 --perplexity 15 --iterations 300");
+  const auto plain = run_command(cli() + " tsne --run " + composite + " --limit 150 --perplexity 15 --iterations 300");
   CATCH_REQUIRE(plain.exit_code == 0);
-  CATCH_CHECK(std::filesystem::exists(category + "/figures/tsne.svg"));
+  CATCH_CHECK(std::filesystem::exists(composite + "/figures/tsne.svg"));
 
   // Grad-CAM: the layers by name, one of them chosen, an unknown one refused with the valid names.
   const auto layers = run_command(cli() + " gradcam --run " + composite + " --list-layers");
@@ -101,20 +97,16 @@ CATCH_TEST_CASE("snapshots, t-SNE progression, Grad-CAM layers, attack files and
   CATCH_CHECK(unknown.exit_code == 2);
   CATCH_CHECK(unknown.output.find("body.0, body.3, body.7, body.10, body.14") != std::string::npos);
 
-  // Attack sweeps written into the runs (the default --out), with threshold accuracy where there is one.
-  for (const auto& run : {composite, category}) {
-    const auto r = run_command(cli() + " attack --run " + run + " --attacks fgsm,bim --eps 0,0.1,0.3 --limit 64");
-    CATCH_INFO(r.output);
-    CATCH_REQUIRE(r.exit_code == 0);
-    CATCH_REQUIRE(std::filesystem::exists(run + "/attack.json"));
-  }
+  // The attack sweep written into the run (the default --out), with threshold accuracy.
+  const auto attacked = run_command(cli() + " attack --run " + composite + " --attacks fgsm,bim --eps 0,0.1,0.3 --limit 64");
+  CATCH_INFO(attacked.output);
+  CATCH_REQUIRE(attacked.exit_code == 0);
+  CATCH_REQUIRE(std::filesystem::exists(composite + "/attack.json"));
   std::ifstream in(composite + "/attack.json");
   const auto sweep = nlohmann::json::parse(in);
   CATCH_CHECK(sweep["threshold"].get<double>() == 3.5);  // the run's
   const auto& fgsm = sweep["attacks"][0]["points"];
   CATCH_CHECK(fgsm[1]["threshold_accuracy"].get<double>() == fgsm[1]["threshold_correct"].get<double>() / 64.0);
-  std::ifstream in_category(category + "/attack.json");
-  CATCH_CHECK_FALSE(nlohmann::json::parse(in_category)["attacks"][0]["points"][1].contains("threshold_accuracy"));
 
   // The report: the sweep's numbers in its table and a figure per attack; the runs' figures.
   const auto report = run_command(cli() + " report " + dir.file("runs") + " --no-labels --out " + dir.file("report"));
@@ -132,4 +124,10 @@ CATCH_TEST_CASE("snapshots, t-SNE progression, Grad-CAM layers, attack files and
   CATCH_CHECK(html.find("data:image/png;base64,") != std::string::npos);  // Grad-CAM pictures, inline
   CATCH_CHECK(std::filesystem::exists(dir.file("report/runs/composite/tsne_progression.svg")));
   CATCH_CHECK(md.find("runs/composite/gradcam/00000_Ankle_boot_cam-Ankle_boot_at-body_3.png") != std::string::npos);
+
+  // Without snapshots there is no progression.
+  std::filesystem::remove_all(composite + "/snapshots");
+  const auto none = run_command(cli() + " tsne --run " + composite + " --progression --limit 150");
+  CATCH_CHECK(none.exit_code == 2);
+  CATCH_CHECK(none.output.find("no snapshots") != std::string::npos);
 }
