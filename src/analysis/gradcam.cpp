@@ -63,21 +63,31 @@ torch::Tensor grad_cam(models::Model& model, const torch::Tensor& images, const 
   std::vector<torch::Tensor> parts;
   for (std::int64_t begin = 0; begin < n; begin += options.batch_size()) {
     const std::int64_t end = std::min(n, begin + options.batch_size());
-    const auto x = images.slice(0, begin, end).detach();
+    auto x = images.slice(0, begin, end).detach();
     const auto ids = class_ids.slice(0, begin, end).to(x.device(), torch::kLong);
-    torch::Tensor map;
-    {
-      torch::NoGradGuard no_grad;  // nothing below the feature map needs a graph
-      map = model->encoder().feature_map(x);
+    torch::Tensor map, outputs;
+    if (options.layer().empty()) {
+      {
+        torch::NoGradGuard no_grad;  // nothing below the feature map needs a graph
+        map = model->encoder().feature_map(x);
+      }
+      map = map.detach().requires_grad_(true);
+      outputs = model->forward_from_feature_map(map);
+    } else {
+      // The layer's output is an inner node of the graph; autograd::grad w.r.t. it leaves the
+      // parameters' .grad untouched.
+      auto tapped = model->encoder().feature_map_tapped(x.requires_grad_(true), options.layer());
+      map = tapped.layer_output;
+      outputs = model->forward_from_feature_map(tapped.feature_map);
     }
-    map = map.detach().requires_grad_(true);
-    const auto outputs = model->forward_from_feature_map(map);
     expected[0] = end - begin;
     if (outputs.sizes().vec() != expected)
       throw InvalidArgument(fmt::format("grad_cam: the model outputs [{}] but the {} labels need [{}]", fmt::join(outputs.sizes(), ", "),
                                         labels.name(), fmt::join(expected, ", ")));
     const auto score = class_scores(outputs, ids, labels).sum();
-    const auto gradient = torch::autograd::grad({score}, {map})[0];
+    auto gradient = torch::autograd::grad({score}, {map}, /*grad_outputs=*/{}, /*retain_graph=*/false, /*create_graph=*/false,
+                                          /*allow_unused=*/true)[0];
+    if (!gradient.defined()) gradient = torch::zeros_like(map);  // a layer the score does not depend on
     const auto weights = gradient.mean({2, 3}, /*keepdim=*/true);
     auto cam = torch::relu((weights * map.detach()).sum(1, /*keepdim=*/true)).to(torch::kFloat32);
     cam = torch::upsample_bilinear2d(cam, {height, width}, /*align_corners=*/false).squeeze(1).clamp_min(0.0);

@@ -67,6 +67,63 @@ std::string svg_axes(int width, int height, const std::string& title, const Fram
 }
 }  // namespace
 
+namespace {
+// The value of attribute `name` in an SVG start tag, as a number; -1 when absent.
+double svg_attribute(const std::string& tag, const std::string& name) {
+  const auto at = tag.find(" " + name + "=\"");
+  if (at == std::string::npos) return -1;
+  try {
+    return std::stod(tag.substr(at + name.size() + 3));
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
+}  // namespace
+
+std::string svg_panels(const std::vector<std::string>& panels, int columns, const std::string& title) {
+  if (panels.empty()) throw InvalidArgument("svg_panels: no panels");
+  if (columns < 1) throw InvalidArgument(fmt::format("svg_panels: columns must be at least 1, got {}", columns));
+  struct Size {
+    double width, height;
+  };
+  std::vector<Size> sizes;
+  for (std::size_t i = 0; i < panels.size(); ++i) {
+    const auto& panel = panels[i];
+    const auto end = panel.find('>');
+    if (panel.rfind("<svg", 0) != 0 || end == std::string::npos) throw InvalidArgument(fmt::format("svg_panels: panel {} is not an SVG document", i));
+    const std::string tag = panel.substr(0, end);
+    const double w = svg_attribute(tag, "width"), h = svg_attribute(tag, "height");
+    if (!(w > 0) || !(h > 0)) throw InvalidArgument(fmt::format("svg_panels: panel {} has no width and height", i));
+    sizes.push_back({w, h});
+  }
+  const double title_height = title.empty() ? 0 : 32;
+  std::vector<double> row_height, row_width;
+  for (std::size_t i = 0; i < panels.size(); ++i) {
+    const std::size_t row = i / static_cast<std::size_t>(columns);
+    if (row_height.size() <= row) row_height.push_back(0), row_width.push_back(0);
+    row_height[row] = std::max(row_height[row], sizes[i].height);
+    row_width[row] += sizes[i].width;
+  }
+  double total_height = title_height, total_width = 0;
+  for (std::size_t r = 0; r < row_height.size(); ++r) total_height += row_height[r], total_width = std::max(total_width, row_width[r]);
+  std::string out = fmt::format("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{:.0f}\" height=\"{:.0f}\" viewBox=\"0 0 {:.0f} {:.0f}\" "
+                                "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
+                                total_width, total_height, total_width, total_height);
+  if (!title.empty())
+    out += fmt::format("<text x=\"{:.1f}\" y=\"22\" text-anchor=\"middle\" font-size=\"16\">{}</text>\n", total_width / 2, escape_xml(title));
+  double y = title_height, x = 0;
+  for (std::size_t i = 0; i < panels.size(); ++i) {
+    const std::size_t row = i / static_cast<std::size_t>(columns);
+    if (i > 0 && i % static_cast<std::size_t>(columns) == 0) y += row_height[row - 1], x = 0;
+    // A nested <svg> with x and y is a positioned viewport: the panel keeps its own coordinates.
+    out += fmt::format("<svg x=\"{:.0f}\" y=\"{:.0f}\"", x, y) + panels[i].substr(4);
+    if (out.back() != '\n') out += '\n';
+    x += sizes[i].width;
+  }
+  out += "</svg>\n";
+  return out;
+}
+
 std::string escape_xml(const std::string& text) {
   std::string out;
   for (char c : text) {
@@ -85,13 +142,13 @@ std::string escape_xml(const std::string& text) {
 LinePlot::LinePlot(std::string title, std::string x_label, std::string y_label)
     : title_(std::move(title)), x_label_(std::move(x_label)), y_label_(std::move(y_label)) {}
 
-void LinePlot::add_series(std::string name, std::vector<double> x, std::vector<double> y, std::vector<double> error) {
+void LinePlot::add_series(std::string name, std::vector<double> x, std::vector<double> y, std::vector<double> error, SeriesStyle style) {
   if (x.empty() || x.size() != y.size() || (!error.empty() && error.size() != y.size()))
     throw InvalidArgument(fmt::format("plot series '{}': x, y (and error) must be non-empty and of equal length", name));
   for (const auto* values : {&x, &y, &error})
     for (double v : *values)
       if (!std::isfinite(v)) throw InvalidArgument(fmt::format("plot series '{}' has a non-finite value", name));
-  series_.push_back({std::move(name), std::move(x), std::move(y), std::move(error)});
+  series_.push_back({std::move(name), std::move(x), std::move(y), std::move(error), style});
 }
 
 void LinePlot::set_y_range(double low, double high) {
@@ -118,7 +175,11 @@ std::string LinePlot::svg(int width, int height) const {
     const double margin = 0.05 * (y1 - y0);
     y0 -= margin, y1 += margin;
   }
-  const double left = 64, right = 150, top = 36, bottom = 48;
+  // The legend sits right of the frame: room for the longest name (about 7 px a character at 12 px).
+  std::size_t longest = 0;
+  for (const auto& s : series_) longest = std::max(longest, s.name.size());
+  const double left = 64, top = 36, bottom = 48;
+  const double right = std::min(std::max(150.0, 48.0 + 7.0 * static_cast<double>(longest)), 0.5 * width);
   const Frame frame{left, top, width - left - right, height - top - bottom, x0, x1, y0, y1};
   const double pw = frame.width, ph = frame.height;
   auto px = [&](double x) { return frame.px(x); };
@@ -129,7 +190,9 @@ std::string LinePlot::svg(int width, int height) const {
                      escape_xml(y_label_));
   for (std::size_t k = 0; k < series_.size(); ++k) {
     const auto& s = series_[k];
-    const char* colour = kColours[k % (sizeof kColours / sizeof kColours[0])];
+    const std::size_t palette = sizeof kColours / sizeof kColours[0];
+    const char* colour = kColours[(s.style.colour >= 0 ? static_cast<std::size_t>(s.style.colour) : k) % palette];
+    const char* dash = s.style.dashed ? " stroke-dasharray=\"5,4\"" : "";
     if (!s.error.empty()) {
       std::string band;
       for (std::size_t i = 0; i < s.x.size(); ++i) band += fmt::format("{:.1f},{:.1f} ", px(s.x[i]), py(s.y[i] + s.error[i]));
@@ -138,12 +201,12 @@ std::string LinePlot::svg(int width, int height) const {
     }
     std::string line;
     for (std::size_t i = 0; i < s.x.size(); ++i) line += fmt::format("{:.1f},{:.1f} ", px(s.x[i]), py(s.y[i]));
-    out += fmt::format("<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\"/>\n", line, colour);
+    out += fmt::format("<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\"{}/>\n", line, colour, dash);
     for (std::size_t i = 0; i < s.x.size(); ++i)
       out += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3\" fill=\"{}\"/>\n", px(s.x[i]), py(s.y[i]), colour);
     const double ly = top + 10 + 18 * static_cast<double>(k);
-    out += fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"{}\" stroke-width=\"2\"/>\n", left + pw + 12, ly,
-                       left + pw + 32, ly, colour);
+    out += fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"{}\" stroke-width=\"2\"{}/>\n", left + pw + 12,
+                       ly, left + pw + 32, ly, colour, dash);
     out += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\">{}</text>\n", left + pw + 38, ly + 4, escape_xml(s.name));
   }
   out += "</svg>\n";

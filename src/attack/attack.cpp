@@ -256,6 +256,8 @@ void SweepOptions::validate() const {
     throw InvalidArgument(fmt::format("attack sweep: step_fraction must be a finite number >= 0, got {}", step_fraction_));
   if (batch_size_ < 1) throw InvalidArgument(fmt::format("attack sweep: batch_size must be >= 1, got {}", batch_size_));
   if (seed_ > 0xffffffffULL) throw InvalidArgument(fmt::format("attack sweep: seed must be below 2^32, got {}", seed_));
+  if (!(threshold_ > 0) || !std::isfinite(threshold_))
+    throw InvalidArgument(fmt::format("attack sweep: threshold must be a finite number > 0, got {}", threshold_));
 }
 
 std::string SweepResult::to_json() const {
@@ -263,6 +265,10 @@ std::string SweepResult::to_json() const {
   j["images"] = images;
   j["initially_correct"] = initially_correct;
   j["clean_accuracy"] = clean_accuracy;
+  if (has_threshold) {
+    j["threshold"] = threshold;
+    j["clean_threshold_accuracy"] = number_or_null(clean_threshold_accuracy);
+  }
   j["epsilon_unit"] = epsilon_unit_name(unit);
   j["steps"] = steps;
   j["step_fraction"] = step_fraction;
@@ -282,6 +288,10 @@ std::string SweepResult::to_json() const {
       q["accuracy"] = number_or_null(p.accuracy);
       q["subset_accuracy"] = number_or_null(p.subset_accuracy);
       q["correct"] = p.correct;
+      if (has_threshold) {
+        q["threshold_accuracy"] = number_or_null(p.threshold_accuracy);
+        q["threshold_correct"] = p.threshold_correct;
+      }
       if (curve.kind.targeted) {
         q["target_hit_rate"] = number_or_null(p.target_hit_rate);
         q["target_hits"] = p.target_hits;
@@ -313,7 +323,8 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
   for (const auto& name : options.attacks()) kinds.push_back(parse_attack(name));
 
   const auto start = std::chrono::steady_clock::now();
-  const eval::NearestNeighborEvaluator evaluator(labels);
+  const eval::NearestNeighborEvaluator evaluator(labels, eval::NearestNeighborOptions().threshold(options.threshold()));
+  const bool has_threshold = !labels->is_categorical();
   const auto tensor_options = model_options(model);
   auto batches = train::evaluation_batches(dataset, indices, options.statistics(), options.batch_size());
   // Targets for every image, in the order of `indices` (the batches keep that order).
@@ -322,7 +333,8 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
 
   const auto& epsilons = options.epsilons();
   const std::size_t n_eps = epsilons.size();
-  std::vector<std::int64_t> correct(kinds.size() * n_eps, 0), hits(kinds.size() * n_eps, 0);
+  std::vector<std::int64_t> correct(kinds.size() * n_eps, 0), hits(kinds.size() * n_eps, 0), within(kinds.size() * n_eps, 0);
+  std::int64_t clean_within = 0;
   std::vector<double> seconds(kinds.size() * n_eps, 0.0);
   std::int64_t images = 0, initially_correct = 0, batch_number = 0;
 
@@ -343,17 +355,27 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
     const auto t = targets.slice(0, images, images + n).to(tensor_options.device());
     // The clean pass. When FGSM or BIM will run, it is also their first step's gradient at x (the same
     // for every ε): one forward and one backward per loss target instead of one per attack and ε.
-    torch::Tensor clean, sign_true, sign_target;
+    torch::Tensor clean, clean_outputs, sign_true, sign_target;
     if (need_true_sign || need_target_sign) {
       torch::AutoGradMode enable_grad(true);
       const auto input = x.detach().requires_grad_(true);
       const auto outputs = model->forward(input);
-      clean = evaluator.predict(outputs.detach());
+      clean_outputs = outputs.detach();
+      clean = evaluator.predict(clean_outputs);
       if (need_true_sign) sign_true = gradient_sign(outputs, input, y, *labels, train::LossKind::kAuto, need_target_sign);
       if (need_target_sign) sign_target = gradient_sign(outputs, input, t, *labels, train::LossKind::kAuto, false);
     } else {
       torch::NoGradGuard no_grad;
-      clean = evaluator.predict(model->forward(x));
+      clean_outputs = model->forward(x);
+      clean = evaluator.predict(clean_outputs);
+    }
+    // Within the threshold without attack: all images (Table 1), and those also correct (the ε = 0 points).
+    std::int64_t kept_within = 0;
+    if (has_threshold) {
+      torch::NoGradGuard no_grad;
+      const auto hit = evaluator.within_threshold(clean_outputs, y);
+      clean_within += hit.sum().item<std::int64_t>();
+      kept_within = (hit & clean.eq(y)).sum().item<std::int64_t>();
     }
     const auto keep = clean.eq(y).nonzero().squeeze(1);
     const auto k = keep.numel();
@@ -366,6 +388,7 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
         const std::size_t slot = a * n_eps + e;
         if (epsilons[e] == 0 || k == 0) {  // unattacked: the clean predictions
           correct[slot] += k;
+          within[slot] += kept_within;
           continue;
         }
         const auto tick = std::chrono::steady_clock::now();
@@ -381,8 +404,10 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
         const auto adversarial = attack_checked(model, *labels, xs, kinds[a].targeted ? ts : ys, attack_options,
                                                 kinds[a].targeted ? sign_target : sign_true);
         torch::NoGradGuard no_grad;
-        const auto predicted = evaluator.predict(model->forward(adversarial));
+        const auto outputs = model->forward(adversarial);
+        const auto predicted = evaluator.predict(outputs);
         correct[slot] += predicted.eq(ys).sum().item<std::int64_t>();
+        if (has_threshold) within[slot] += evaluator.within_threshold(outputs, ys).sum().item<std::int64_t>();
         if (kinds[a].targeted) hits[slot] += predicted.eq(ts).sum().item<std::int64_t>();
         seconds[slot] += std::chrono::duration<double>(std::chrono::steady_clock::now() - tick).count();
       }
@@ -397,6 +422,9 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
   result.images = images;
   result.initially_correct = initially_correct;
   result.clean_accuracy = ratio(initially_correct, images);
+  result.has_threshold = has_threshold;
+  result.threshold = options.threshold();
+  result.clean_threshold_accuracy = has_threshold ? ratio(clean_within, images) : std::nan("");
   result.unit = options.unit();
   result.steps = options.steps();
   result.step_fraction = options.step_fraction();
@@ -413,6 +441,8 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
       p.correct = correct[slot];
       p.target_hits = hits[slot];
       p.accuracy = ratio(correct[slot], images);
+      p.threshold_correct = within[slot];
+      p.threshold_accuracy = has_threshold ? ratio(within[slot], images) : std::nan("");
       p.subset_accuracy = ratio(correct[slot], initially_correct);
       p.target_hit_rate = kinds[a].targeted ? ratio(hits[slot], initially_correct) : 0.0;
       p.seconds = seconds[slot];

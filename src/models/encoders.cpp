@@ -6,6 +6,9 @@
 #include <torch/nn/modules/pooling.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <map>
 
 #include "labelrep/core/error.hpp"
 #include "models/module_copy.hpp"
@@ -61,6 +64,44 @@ void copy_modes(const torch::nn::Module& from, torch::nn::Module& to) {
 
 namespace {
 
+// Who listens to Encoder::tap on this thread: one capture at a time (nested ones chain through
+// `previous`). Thread-local, so concurrent forwards on other threads are not seen.
+struct TapListener {
+  const torch::nn::Module* target = nullptr;                           // one layer, or
+  std::vector<std::pair<const torch::nn::Module*, torch::Tensor>>* all = nullptr;  // every layer
+  torch::Tensor output;
+  TapListener* previous = nullptr;
+};
+thread_local TapListener* current_listener = nullptr;
+
+class ListenScope {
+ public:
+  explicit ListenScope(TapListener& listener) : listener_(listener) {
+    listener_.previous = current_listener;
+    current_listener = &listener_;
+  }
+  ~ListenScope() { current_listener = listener_.previous; }
+  ListenScope(const ListenScope&) = delete;
+  ListenScope& operator=(const ListenScope&) = delete;
+
+ private:
+  TapListener& listener_;
+};
+
+// A module's type without namespace and Impl suffix: "torch::nn::Conv2dImpl" -> "Conv2d".
+std::string short_type(const torch::nn::Module& module) {
+  std::string type = module.name();
+  if (const auto colon = type.rfind("::"); colon != std::string::npos) type = type.substr(colon + 2);
+  if (type.size() > 4 && type.compare(type.size() - 4, 4, "Impl") == 0) type.resize(type.size() - 4);
+  return type;
+}
+
+// Runs a Sequential's elements in order, tapping each (Sequential::forward, with taps).
+torch::Tensor run_tapped(torch::nn::Sequential& body, torch::Tensor x) {
+  for (auto& element : *body) x = Encoder::tap(*element.ptr(), element.forward(x));
+  return x;
+}
+
 torch::nn::Conv2d conv3x3(std::int64_t in, std::int64_t out, std::int64_t stride, bool bias) {
   return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).stride(stride).padding(1).bias(bias));
 }
@@ -83,9 +124,11 @@ class BasicBlockImpl : public torch::nn::Module {
     }
   }
   torch::Tensor forward(const torch::Tensor& x) {
-    auto out = torch::relu(bn1_(conv1_(x)));
-    out = bn2_(conv2_(out));
-    return torch::relu(out + (shortcut_ ? shortcut_->forward(x) : x));
+    auto out = Encoder::tap(*conv1_, conv1_(x));
+    out = torch::relu(Encoder::tap(*bn1_, bn1_(out)));
+    out = Encoder::tap(*conv2_, conv2_(out));
+    out = Encoder::tap(*bn2_, bn2_(out));
+    return torch::relu(out + (shortcut_ ? run_tapped(shortcut_, x) : x));
   }
 
  private:
@@ -136,6 +179,87 @@ torch::Tensor Encoder::forward(const torch::Tensor& images) try {
   return pool(feature_map(images));
 } catch (...) {
   labelrep::detail::rethrow_as_labelrep_error("Encoder::forward");
+}
+
+torch::Tensor Encoder::tap(const torch::nn::Module& layer, const torch::Tensor& output) {
+  if (auto* listener = current_listener) {
+    if (listener->all != nullptr) listener->all->emplace_back(&layer, output);
+    else if (listener->target == &layer) listener->output = output;
+  }
+  return output;
+}
+
+std::vector<EncoderLayer> Encoder::layers(std::int64_t height, std::int64_t width) {
+  if (height == 0) height = min_input_size();
+  if (width == 0) width = min_input_size();
+  std::map<const torch::nn::Module*, std::string> names;
+  for (const auto& item : named_modules()) names.emplace(item.value().get(), item.key());
+  std::vector<std::pair<const torch::nn::Module*, torch::Tensor>> seen;
+  {
+    // Eval mode: batch norm on one image must neither update nor fail on batch statistics. Each
+    // module's own mode is put back afterwards, also when the probe throws.
+    struct RestoreModes {
+      std::vector<std::pair<std::shared_ptr<torch::nn::Module>, bool>> modes;
+      ~RestoreModes() {
+        for (auto& [module, training] : modes) module->train(training);
+      }
+    } restore;
+    for (const auto& m : modules(/*include_self=*/false)) restore.modes.emplace_back(m, m->is_training());
+    const bool was_training = is_training();
+    eval();
+    struct RestoreSelf {
+      Encoder& self;
+      bool training;
+      ~RestoreSelf() { self.train(training); }
+    } restore_self{*this, was_training};
+    torch::NoGradGuard no_grad;
+    TapListener listener;
+    listener.all = &seen;
+    ListenScope scope(listener);
+    const auto params = parameters();
+    const auto options = params.empty() ? torch::TensorOptions().dtype(torch::kFloat32) : params.front().options();
+    feature_map(torch::zeros({1, in_channels(), height, width}, options.requires_grad(false)));
+  }
+  std::vector<EncoderLayer> out;
+  for (const auto& [module, output] : seen) {
+    const auto name = names.find(module);
+    if (name == names.end() || name->second.empty()) continue;  // not a registered submodule of this encoder
+    EncoderLayer layer;
+    layer.name = name->second;
+    layer.type = short_type(*module);
+    layer.output_shape = output.sizes().slice(1).vec();
+    out.push_back(std::move(layer));
+  }
+  return out;
+}
+
+std::vector<std::string> Encoder::conv_layer_names() {
+  std::vector<std::string> names;
+  for (const auto& layer : layers())
+    if (layer.convolution()) names.push_back(layer.name);
+  return names;
+}
+
+TappedFeatures Encoder::feature_map_tapped(const torch::Tensor& images, const std::string& layer) {
+  std::shared_ptr<torch::nn::Module> target;
+  for (const auto& item : named_modules(/*name_prefix=*/"", /*include_self=*/false))
+    if (item.key() == layer) target = item.value();
+  auto unknown = [&] {
+    return InvalidArgument(fmt::format("{}: no layer '{}'; its convolutional layers are: {} (and the layers listed by layers())", name(),
+                                       layer, fmt::join(conv_layer_names(), ", ")));
+  };
+  if (!target) throw unknown();
+  check_images(images);
+  TapListener listener;
+  listener.target = target.get();
+  TappedFeatures out;
+  {
+    ListenScope scope(listener);
+    out.feature_map = compute_feature_map(images);
+  }
+  if (!listener.output.defined()) throw unknown();  // a submodule the forward does not tap (e.g. inside a block)
+  out.layer_output = listener.output;
+  return out;
 }
 
 std::shared_ptr<torch::nn::Module> Encoder::clone(const torch::optional<torch::Device>& device) const {
@@ -193,7 +317,7 @@ ResNetCifarImpl::ResNetCifarImpl(const ResNetCifarOptions& options_) try : Encod
   labelrep::detail::rethrow_as_labelrep_error("ResNetCifar");
 }
 
-torch::Tensor ResNetCifarImpl::compute_feature_map(const torch::Tensor& images) { return body_->forward(images); }
+torch::Tensor ResNetCifarImpl::compute_feature_map(const torch::Tensor& images) { return run_tapped(body_, images); }
 
 std::shared_ptr<Encoder> ResNetCifarImpl::rebuild() const { return std::make_shared<ResNetCifarImpl>(options); }
 
@@ -219,7 +343,7 @@ VGG19Impl::VGG19Impl(const VGG19Options& options_) try : Encoder("VGG19"), optio
   labelrep::detail::rethrow_as_labelrep_error("VGG19");
 }
 
-torch::Tensor VGG19Impl::compute_feature_map(const torch::Tensor& images) { return body_->forward(images); }
+torch::Tensor VGG19Impl::compute_feature_map(const torch::Tensor& images) { return run_tapped(body_, images); }
 
 std::shared_ptr<Encoder> VGG19Impl::rebuild() const { return std::make_shared<VGG19Impl>(options); }
 
@@ -244,7 +368,7 @@ SmallCnnImpl::SmallCnnImpl(const SmallCnnOptions& options_) try : Encoder("Small
   labelrep::detail::rethrow_as_labelrep_error("SmallCnn");
 }
 
-torch::Tensor SmallCnnImpl::compute_feature_map(const torch::Tensor& images) { return body_->forward(images); }
+torch::Tensor SmallCnnImpl::compute_feature_map(const torch::Tensor& images) { return run_tapped(body_, images); }
 
 std::shared_ptr<Encoder> SmallCnnImpl::rebuild() const { return std::make_shared<SmallCnnImpl>(options); }
 

@@ -79,6 +79,160 @@ struct Group {
   std::vector<double> accuracy, threshold_accuracy;
 };
 
+std::string group_name(const Group& g) {
+  return fmt::format("{}{}", g.label_kind, g.level != 100 ? fmt::format(" {:g}%", g.level) : std::string());
+}
+
+// One attack's points over the seeds of a group: ε -> accuracies (one per run).
+struct AttackCurves {
+  std::string description;  // "eps in normalized units, 5 steps"
+  std::map<double, std::vector<double>> accuracy, threshold_accuracy;
+  std::map<double, std::int64_t> images;
+};
+
+double json_number(const json& j, const char* key, const std::string& file) {
+  if (!j.contains(key) || !j[key].is_number()) throw FormatError(file, FormatError::kNoOffset, fmt::format("not an attack sweep: no number '{}'", key));
+  return j[key].get<double>();
+}
+
+// Accuracy under attack (Figure 3): per dataset and encoder, one plot per attack with a colour per
+// label kind (threshold accuracy solid, nearest-label accuracy dotted, ± std over seeds), and a table.
+void write_robustness(const std::map<std::string, Group>& groups, const std::string& out_dir, std::ostringstream& html,
+                      std::ostringstream& md) {
+  // setting ("dataset · encoder") -> attack -> group name -> curves
+  std::map<std::string, std::map<std::string, std::map<std::string, AttackCurves>>> sweeps;
+  std::map<std::string, int> colour_of;  // a label kind keeps its colour in every plot
+  for (const auto& [id, g] : groups) {
+    for (const auto* run : g.runs) {
+      for (const auto& file : run->attack_files) {
+        json sweep;
+        try {
+          sweep = json::parse(read_file(file, 1 << 26));
+        } catch (const json::exception& e) {
+          throw FormatError(file, FormatError::kNoOffset, std::string("invalid JSON: ") + e.what());
+        }
+        if (!sweep.is_object() || !sweep.contains("attacks") || !sweep["attacks"].is_array())
+          throw FormatError(file, FormatError::kNoOffset, "not an attack sweep (no 'attacks' list)");
+        const std::string setting = g.dataset + " · " + g.encoder;
+        for (const auto& a : sweep["attacks"]) {
+          if (!a.contains("attack") || !a["attack"].is_string() || !a.contains("points") || !a["points"].is_array())
+            throw FormatError(file, FormatError::kNoOffset, "not an attack sweep (an attack without name or points)");
+          const std::string unit = str(sweep, "epsilon_unit", "normalized");
+          const std::string attack = a["attack"].get<std::string>() + (unit == "normalized" ? "" : " (" + unit + " ε)");
+          auto& curves = sweeps[setting][attack][group_name(g)];
+          const bool iterative = a.value("method", "") != "fgsm";
+          curves.description = fmt::format("ε in {} units{}", unit, iterative ? fmt::format(", {} steps", sweep.value("steps", 0)) : "");
+          colour_of.emplace(group_name(g), static_cast<int>(colour_of.size()));
+          for (const auto& p : a["points"]) {
+            const double eps = json_number(p, "epsilon", file);
+            curves.accuracy[eps].push_back(json_number(p, "accuracy", file));
+            if (p.contains("threshold_accuracy") && p["threshold_accuracy"].is_number())
+              curves.threshold_accuracy[eps].push_back(p["threshold_accuracy"].get<double>());
+            curves.images[eps] = sweep.value("images", std::int64_t{0});
+          }
+        }
+      }
+    }
+  }
+  if (sweeps.empty()) return;
+  html << "<h2>Accuracy under adversarial attack (Figure 3 form)</h2>\n<p>From the runs' <code>attack*.json</code> sweeps "
+          "(<code>labelrep attack --run RUN</code>): test accuracy against the attack strength ε. Threshold accuracy solid, "
+          "nearest-label accuracy dotted, bands ± std over seeds. Only initially correct images are attacked; the others count as "
+          "failures.</p>\n";
+  md << "## Accuracy under adversarial attack (Figure 3 form)\n\nFrom the runs' `attack*.json` sweeps: test accuracy against ε; "
+        "threshold accuracy solid, nearest-label accuracy dotted (± std over seeds).\n\n";
+  std::ostringstream table_html, table_md;
+  table_html << "<table><tr><th>dataset · encoder</th><th>attack</th><th>label</th><th>ε</th><th>images</th><th>seeds</th>"
+                "<th>accuracy</th><th>threshold accuracy</th></tr>\n";
+  table_md << "| dataset · encoder | attack | label | ε | images | seeds | accuracy | threshold accuracy |\n|---|---|---|---|---|---|---|---|\n";
+  for (const auto& [setting, attacks] : sweeps) {
+    for (const auto& [attack, by_group] : attacks) {
+      std::string description;
+      analysis::LinePlot plot(attack + ": " + setting, "ε", "test accuracy");
+      plot.set_y_range(0.0, 1.0);
+      for (const auto& [name, curves] : by_group) {
+        description = curves.description;
+        const int colour = colour_of.at(name);
+        std::vector<double> x, y, e;
+        for (const auto& [eps, values] : curves.accuracy) {
+          const auto s = stat(values);
+          x.push_back(eps), y.push_back(s.mean), e.push_back(s.std);
+        }
+        if (!curves.threshold_accuracy.empty()) {
+          std::vector<double> tx, ty, te;
+          for (const auto& [eps, values] : curves.threshold_accuracy) {
+            const auto s = stat(values);
+            tx.push_back(eps), ty.push_back(s.mean), te.push_back(s.std);
+          }
+          plot.add_series(name + " threshold", tx, ty, te, analysis::SeriesStyle{false, colour});
+        }
+        plot.add_series(name + " nearest", x, y, e, analysis::SeriesStyle{true, colour});
+        for (const auto& [eps, values] : curves.accuracy) {
+          const auto it = curves.threshold_accuracy.find(eps);
+          const std::string threshold = it == curves.threshold_accuracy.end() ? "–" : percent(stat(it->second));
+          table_html << fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{:g}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                                    analysis::escape_xml(setting), analysis::escape_xml(attack), analysis::escape_xml(name), eps,
+                                    curves.images.at(eps), values.size(), percent(stat(values)), threshold);
+          table_md << fmt::format("| {} | {} | {} | {:g} | {} | {} | {} | {} |\n", setting, attack, name, eps, curves.images.at(eps), values.size(),
+                                  percent(stat(values)), threshold);
+        }
+      }
+      const std::string svg = plot.svg(640, 380);
+      std::string plain = setting;  // "dataset · encoder" -> "dataset_encoder" in file names
+      if (const auto dot = plain.find(" · "); dot != std::string::npos) plain.replace(dot, std::string(" · ").size(), "_");
+      const std::string file = "attack_" + safe_name(plain + "_" + attack) + ".svg";
+      write_file_atomically((fs::path(out_dir) / file).string(), svg);
+      html << "<figure>" << svg << "<figcaption>" << analysis::escape_xml(attack + ", " + description) << "</figcaption></figure>\n";
+      md << "![" << attack << ": " << setting << "](" << file << ")\n\n";
+    }
+  }
+  html << "<h3>Accuracy under attack (percent, mean ± std over seeds)</h3>\n" << table_html.str() << "</table>\n";
+  md << "### Accuracy under attack\n\nPercent, mean ± std over seeds.\n\n" << table_md.str() << "\n";
+}
+
+// The t-SNE, Grad-CAM and other figures the runs keep in figures/: inline in the HTML (at most
+// kMaxPictures PNGs per run, to keep the page light), copied under out_dir/runs/ for the Markdown.
+void write_run_figures(const std::vector<RunRecord>& runs, const std::string& root, const std::string& out_dir, std::ostringstream& html,
+                       std::ostringstream& md) {
+  constexpr std::size_t kMaxPictures = 24;
+  bool any = false;
+  for (const auto& run : runs) any = any || !run.figure_files.empty();
+  if (!any) return;
+  html << "<h2>Figures from the runs (t-SNE, Grad-CAM)</h2>\n<p>The SVG and PNG files in each run's <code>figures/</code> "
+          "(<code>labelrep tsne --run RUN</code>, <code>labelrep gradcam --run RUN</code>).</p>\n";
+  md << "## Figures from the runs (t-SNE, Grad-CAM)\n\n";
+  for (const auto& run : runs) {
+    if (run.figure_files.empty()) continue;
+    const auto result = json::parse(run.result_json);
+    const auto config = json::parse(run.config_json);
+    const std::string heading = fmt::format("{} ({} labels, {}, seed {})", run.directory, result["labels"].value("kind", "?"),
+                                            str(config, "encoder", "?"), config.value("seed", 0));
+    html << "<h3>" << analysis::escape_xml(heading) << "</h3>\n";
+    md << "### " << heading << "\n\n";
+    const fs::path copy_dir = fs::path(out_dir) / "runs" / safe_name(fs::relative(run.directory, root).string());
+    std::size_t pictures = 0;
+    for (const auto& file : run.figure_files) {
+      const auto relative = fs::relative(file, fs::path(run.directory) / "figures");
+      const auto copy = copy_dir / relative;
+      fs::create_directories(copy.parent_path());
+      const std::string bytes = read_file(file, 1 << 26);
+      const bool svg = fs::path(file).extension() == ".svg";
+      if (!svg && ++pictures > kMaxPictures) continue;
+      write_file_atomically(copy.string(), bytes);
+      const std::string caption = analysis::escape_xml(relative.string());
+      if (svg) {
+        html << "<figure>" << bytes << "<figcaption>" << caption << "</figcaption></figure>\n";
+      } else {
+        html << fmt::format("<figure><img alt=\"{}\" src=\"data:image/png;base64,{}\" width=\"160\"><figcaption>{}</figcaption></figure>\n", caption,
+                            base64(bytes), caption);
+      }
+      md << "![" << relative.string() << "](" << fs::relative(copy, out_dir).string() << ")\n";
+    }
+    if (pictures > kMaxPictures) html << fmt::format("<p>… and {} more pictures in {}</p>\n", pictures - kMaxPictures, analysis::escape_xml(run.directory));
+    md << "\n";
+  }
+}
+
 }  // namespace
 
 std::vector<RunRecord> find_runs(const std::string& root) try {
@@ -106,6 +260,20 @@ std::vector<RunRecord> find_runs(const std::string& root) try {
     }
     for (const auto& row : run.metrics())
       if (row.count("epoch") && row.count("validation_accuracy")) r.validation_curve.emplace_back(row.at("epoch"), row.at("validation_accuracy"));
+    for (const auto& entry : fs::directory_iterator(dir)) {
+      const auto name = entry.path().filename().string();
+      if (entry.is_regular_file() && name.rfind("attack", 0) == 0 && entry.path().extension() == ".json") r.attack_files.push_back(entry.path().string());
+    }
+    std::sort(r.attack_files.begin(), r.attack_files.end());
+    const auto figures = fs::path(dir) / "figures";
+    if (fs::is_directory(figures)) {
+      for (auto it = fs::recursive_directory_iterator(figures); it != fs::recursive_directory_iterator(); ++it) {
+        if (it.depth() >= 2) it.disable_recursion_pending();
+        const auto ext = it->path().extension().string();
+        if (it->is_regular_file() && (ext == ".svg" || ext == ".png")) r.figure_files.push_back(it->path().string());
+      }
+      std::sort(r.figure_files.begin(), r.figure_files.end());
+    }
     runs.push_back(std::move(r));
   }
   return runs;
@@ -165,6 +333,8 @@ std::size_t write_report(const std::string& root, const std::string& out_dir, co
   }
   html << "</table>\n";
   md << "\n";
+
+  write_robustness(groups, out_dir, html, md);
 
   // Accuracy against data level (Figure 4 form) when there are several levels.
   std::map<std::string, std::map<double, std::vector<double>>> by_level;  // label -> level -> accuracies
@@ -275,6 +445,8 @@ std::size_t write_report(const std::string& root, const std::string& out_dir, co
          << pictures_html.str();
     md << "\n" << pictures_md.str();
   }
+
+  write_run_figures(runs, root, out_dir, html, md);
 
   // Every run's configuration.
   html << "<h2>Runs</h2>\n";

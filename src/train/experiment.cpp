@@ -43,7 +43,9 @@ void check_same_experiment(const RunDirectory& run, const ExperimentConfig& conf
   // A field newer than the recorded run counts as its default value, so older runs stay usable.
   const auto defaults = nlohmann::json::parse(ExperimentConfig{}.to_json());
   for (const auto& [key, value] : wanted.items()) {
-    if (key == "out" || key == "progress" || key == "threads" || key == "channels_last" || key == "checkpoint_every_steps" || key == "device" || key == "data_dir") continue;
+    if (key == "out" || key == "progress" || key == "threads" || key == "channels_last" || key == "checkpoint_every_steps" || key == "device" || key == "data_dir" ||
+        key == "snapshot_epochs" || key == "snapshot_every")
+      continue;
     const auto& recorded_value = recorded.contains(key) ? recorded[key] : defaults.contains(key) ? defaults[key] : nlohmann::json();
     if (recorded_value != value)
       throw InvalidArgument(fmt::format("{} holds a run with {} = {}, not {}: choose another --out for another experiment", run.path(), key,
@@ -148,6 +150,8 @@ ExperimentResult run_experiment(const ExperimentConfig& config) try {
                            .precision(precision)
                            .progress(config.progress)
                            .checkpoint_every_steps(config.checkpoint_every_steps)
+                           .snapshot_epochs(config.snapshot_epochs)
+                           .snapshot_every(config.snapshot_every)
                            .config_json(config_json.dump());
   Trainer trainer(model, labels, train_set.to(device), pool, split.validation, statistics, options, RunDirectory(config.out));
   const auto start = std::chrono::steady_clock::now();

@@ -44,6 +44,9 @@ void ExperimentConfig::validate() const {
   if (seed > 0xffffffffULL) throw InvalidArgument(fmt::format("experiment: seed must be below 2^32, got {}", seed));
   if (pad_to < -1 || pad_to > 4096) throw InvalidArgument(fmt::format("experiment: pad_to must be -1 (auto), 0 (none) or a side up to 4096, got {}", pad_to));
   if (crop_padding < 0 || crop_padding > 64) throw InvalidArgument(fmt::format("experiment: crop padding must be in [0, 64], got {}", crop_padding));
+  for (const auto e : snapshot_epochs)
+    if (e < 0 || e > epochs) throw InvalidArgument(fmt::format("experiment: snapshot epoch {} is not in [0, {}] (the epochs)", e, epochs));
+  if (snapshot_every < 0) throw InvalidArgument(fmt::format("experiment: snapshot_every must be >= 0, got {}", snapshot_every));
   if (threads < 0 || threads > 1024) throw InvalidArgument(fmt::format("experiment: threads must be in [0, 1024], got {}", threads));
   if (precision != "auto") (void)parse_precision(precision);
   (void)parse_schedule(schedule);
@@ -90,6 +93,8 @@ std::string ExperimentConfig::to_json() const {
                       {"horizontal_flip", horizontal_flip},
                       {"channels_last", channels_last},
                       {"checkpoint_every_steps", checkpoint_every_steps},
+                      {"snapshot_epochs", snapshot_epochs},
+                      {"snapshot_every", snapshot_every},
                       {"threads", threads},
                       {"out", out}};
   if (has_label_seed) j["label_seed"] = label_seed;
@@ -139,6 +144,11 @@ ExperimentConfig ExperimentConfig::from_json(const std::string& text, const std:
       else if (key == "horizontal_flip") c.horizontal_flip = value.get<bool>();
       else if (key == "channels_last") c.channels_last = value.get<bool>();
       else if (key == "checkpoint_every_steps") c.checkpoint_every_steps = integer_field(value, key, source);
+      else if (key == "snapshot_epochs") {
+        if (!value.is_array()) throw FormatError(source, FormatError::kNoOffset, fmt::format("field 'snapshot_epochs' must be an array of integers, got {}", value.dump()));
+        c.snapshot_epochs.clear();
+        for (const auto& e : value) c.snapshot_epochs.push_back(integer_field(e, key, source));
+      } else if (key == "snapshot_every") c.snapshot_every = integer_field(value, key, source);
       else if (key == "threads") c.threads = static_cast<int>(integer_field(value, key, source, std::numeric_limits<int>::min(), std::numeric_limits<int>::max()));
       else if (key == "progress") c.progress = value.get<bool>();
       else if (key == "out") c.out = value.get<std::string>();

@@ -30,6 +30,7 @@ RunDirectory::RunDirectory(std::string path) try : path_(std::move(path)) {
   std::filesystem::create_directories(path_, ec);
   if (ec || !std::filesystem::is_directory(path_)) throw IoError(path_, "cannot create the run directory: " + ec.message());
   remove_stale_temporaries(path_);
+  if (std::filesystem::is_directory(file("snapshots"))) remove_stale_temporaries(file("snapshots"));
   const std::string csv = file("metrics.csv");
   if (!std::filesystem::exists(csv)) return;
   std::istringstream lines(read_file(csv, 1 << 26));
@@ -65,6 +66,32 @@ RunDirectory::RunDirectory(std::string path) try : path_(std::move(path)) {
 }
 
 std::string RunDirectory::file(const std::string& name) const { return (std::filesystem::path(path_) / name).string(); }
+
+std::string RunDirectory::snapshot_file(std::int64_t epoch) const {
+  if (epoch < 0) throw InvalidArgument(fmt::format("snapshot epoch {} is negative", epoch));
+  const auto dir = std::filesystem::path(path_) / "snapshots";
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw IoError(dir.string(), "cannot create the snapshot directory: " + ec.message());
+  return (dir / fmt::format("epoch-{:04d}.ckpt", epoch)).string();
+}
+
+std::vector<std::pair<std::int64_t, std::string>> RunDirectory::snapshots() const {
+  std::vector<std::pair<std::int64_t, std::string>> found;
+  const auto dir = std::filesystem::path(path_) / "snapshots";
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) return found;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const auto name = entry.path().filename().string();
+    // epoch-<digits>.ckpt exactly: temporaries of a killed writer and other files are not snapshots.
+    if (name.size() < 12 || name.rfind("epoch-", 0) != 0 || name.compare(name.size() - 5, 5, ".ckpt") != 0) continue;
+    const auto digits = name.substr(6, name.size() - 11);
+    if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    found.emplace_back(std::stoll(digits), entry.path().string());
+  }
+  std::sort(found.begin(), found.end());
+  return found;
+}
 
 bool RunDirectory::finished() const { return std::filesystem::exists(file("result.json")); }
 

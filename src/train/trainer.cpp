@@ -1,5 +1,6 @@
 #include "labelrep/train/trainer.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -153,8 +154,22 @@ Trainer::Trainer(models::Model model, std::shared_ptr<const labels::LabelReprese
     run_.write_config(options_.config_json());
   }
   state_.config_json = options_.config_json();
+  for (const auto e : options_.snapshot_epochs())
+    if (e < 0) throw InvalidArgument(fmt::format("Trainer: snapshot epoch {} is negative", e));
+  if (options_.snapshot_every() < 0) throw InvalidArgument(fmt::format("Trainer: snapshot_every {} is negative", options_.snapshot_every()));
+  if (state_.epoch == 0 && state_.batch_in_epoch == 0) snapshot_if_wanted();  // the initial weights (epoch 0)
 } catch (...) {
   labelrep::detail::rethrow_as_labelrep_error("Trainer");
+}
+
+void Trainer::snapshot_if_wanted() {
+  const auto& wanted = options_.snapshot_epochs();
+  const std::int64_t epoch = state_.epoch;
+  const bool listed = std::find(wanted.begin(), wanted.end(), epoch) != wanted.end();
+  const bool periodic = options_.snapshot_every() > 0 && epoch > 0 && epoch % options_.snapshot_every() == 0;
+  if (!listed && !periodic) return;
+  state_.threads = at::get_num_threads();
+  save_checkpoint(run_.snapshot_file(epoch), *model_, nullptr, state_);
 }
 
 void Trainer::checkpoint(const std::string& name) {
@@ -246,6 +261,7 @@ EpochSummary Trainer::train_epoch(std::int64_t max_steps) try {
   if (validation.has_threshold) row["validation_threshold_accuracy"] = summary.validation_threshold_accuracy;
   run_.append_metrics(row);
   run_.append_timings(summary.epoch, summary.seconds, summary.images_per_second);
+  snapshot_if_wanted();  // before last.ckpt: a run killed in between redoes the epoch and writes it again
   checkpoint("last.ckpt");
   return summary;
 } catch (...) {

@@ -96,6 +96,19 @@ CATCH_TEST_CASE("grad_cam finds the planted region for category and composite-la
     const auto near = (row >= kTop - 4) & (row < kTop + kPatch + 4) & (col >= kLeft - 4) & (col < kLeft + kPatch + 4);
     CATCH_CHECK(near.to(torch::kFloat64).mean().item<double>() >= 0.9);
 
+    // An early layer: the second convolution (32×32 map, 5-pixel receptive field) finds the patch too.
+    for (const std::string layer : {"body.3", "body.5"}) {
+      CATCH_INFO("layer " << layer);
+      const auto early = analysis::grad_cam(model, images, ids, *labels, analysis::GradCamOptions().layer(layer));
+      CATCH_REQUIRE(early.sizes() == torch::IntArrayRef({64, kSide, kSide}));
+      for (const auto& p : model->parameters()) CATCH_CHECK_FALSE(p.grad().defined());
+      const double early_inside = early.index({torch::indexing::Slice(), mask}).mean().item<double>();
+      const double early_outside = early.index({torch::indexing::Slice(), ~mask}).mean().item<double>();
+      CATCH_INFO("mean heat inside the patch " << early_inside << ", outside " << early_outside);
+      CATCH_CHECK(early_inside > 2.0 * early_outside);
+    }
+    CATCH_CHECK(model->is_training());
+
     labelrep_test::TempDir dir;
     analysis::write_gradcam_overlay(dir.file("cam.png"), images[0], heat[0]);
     std::ifstream png(dir.file("cam.png"), std::ios::binary);
@@ -120,6 +133,13 @@ CATCH_TEST_CASE("grad_cam and gradcam_overlay check their arguments", "[analysis
   CATCH_CHECK_THROWS_AS(analysis::grad_cam(model, images, torch::tensor({0, 1}), composite), InvalidArgument);  // [N,3] vs [N,8,8]
   CATCH_CHECK_THROWS_AS(analysis::grad_cam(model, images, torch::tensor({0, 1}), category, analysis::GradCamOptions().batch_size(0)),
                         InvalidArgument);
+  try {
+    analysis::grad_cam(model, images, torch::tensor({0, 2}), category, analysis::GradCamOptions().layer("body.99"));
+    CATCH_FAIL("an unknown layer was accepted");
+  } catch (const InvalidArgument& e) {
+    CATCH_CHECK(std::string(e.what()).find("body.99") != std::string::npos);
+    CATCH_CHECK(std::string(e.what()).find("body.0, body.3, body.7, body.10, body.14") != std::string::npos);
+  }
   CATCH_CHECK(model->is_training());  // restored after the errors, too
 
   // Overlay: grey image + viridis; small images enlarged by an integer factor.

@@ -360,6 +360,63 @@ CATCH_TEST_CASE("the sweep counts accuracy over all images, over the initially c
   CATCH_CHECK_FALSE(j["attacks"][0]["points"][1].contains("target_hit_rate"));
 }
 
+CATCH_TEST_CASE("the sweep's threshold accuracy: attacked outputs within the threshold of the true label", "[attack]") {
+  const auto set = quadrants(100, 99);  // the images of test_batch(100)
+  auto model = models::deep_copy(tiny(false).model);
+  model->to(torch::kFloat64);  // as above: the sweep's batched first step and perturb round alike in float64
+  model->eval();
+  const auto labels = tiny(false).labels;
+  const auto batch = test_batch(100);
+  const auto x64 = batch.images.to(torch::kFloat64);
+  torch::Tensor clean_outputs;
+  {
+    torch::NoGradGuard no_grad;
+    clean_outputs = model->forward(x64);
+  }
+  // A threshold that splits the clean outputs (the composite labels' scale is not the paper's 3.5).
+  const auto diff = (clean_outputs - labels->targets(batch.targets).to(torch::kFloat64)).abs();
+  const auto huber = torch::where(diff < 1.0, 0.5 * diff * diff, diff - 0.5).flatten(1).mean(1);
+  const double threshold = huber.median().item<double>() * 1.5;
+  const eval::NearestNeighborEvaluator evaluator(labels, eval::NearestNeighborOptions().threshold(threshold));
+  const auto r = attack::run_sweep(model, labels, set, torch::arange(100),
+                                   attack::SweepOptions(kStats).attacks({"fgsm", "bim"}).epsilons({0.0, 0.5}).threshold(threshold).progress(false));
+  CATCH_REQUIRE(r.has_threshold);
+  CATCH_CHECK(r.threshold == threshold);
+  const auto clean = evaluator.predict(clean_outputs);
+  const auto within = evaluator.within_threshold(clean_outputs, batch.targets);
+  CATCH_CHECK(r.clean_threshold_accuracy == within.to(torch::kFloat64).mean().item<double>());
+  CATCH_REQUIRE(r.clean_threshold_accuracy > 0.2);
+  CATCH_REQUIRE(r.clean_threshold_accuracy < 0.99);
+  const auto correct = clean.eq(batch.targets);
+  const auto keep = correct.nonzero().squeeze(1);
+  const auto x = x64.index_select(0, keep), y = batch.targets.index_select(0, keep);
+  for (std::size_t a = 0; a < 2; ++a) {
+    const auto& points = r.curves[a].points;
+    CATCH_CHECK(points[0].threshold_correct == (within & correct).sum().item<std::int64_t>());
+    CATCH_CHECK(points[0].threshold_accuracy == static_cast<double>(points[0].threshold_correct) / 100.0);
+    const auto adversarial = attack::perturb(model, *labels, x, y, options_for(attack::parse_attack(a == 0 ? "fgsm" : "bim"), 0.5));
+    torch::NoGradGuard no_grad;
+    const auto hits = evaluator.within_threshold(model->forward(adversarial), y).sum().item<std::int64_t>();
+    CATCH_CHECK(points[1].threshold_correct == hits);
+    CATCH_CHECK(points[1].threshold_accuracy == static_cast<double>(hits) / 100.0);
+    CATCH_CHECK(points[1].threshold_accuracy < points[0].threshold_accuracy);  // the attack moves outputs away
+  }
+  const auto j = nlohmann::json::parse(r.to_json());
+  CATCH_CHECK(j["threshold"].get<double>() == threshold);
+  CATCH_CHECK(j["attacks"][1]["points"][1]["threshold_accuracy"].get<double>() == r.curves[1].points[1].threshold_accuracy);
+
+  // Categorical labels have no threshold rule: NaN in the result, absent from the JSON.
+  auto& category = tiny(true);
+  const auto c = attack::run_sweep(category.model, category.labels, set, torch::arange(20),
+                                   attack::SweepOptions(kStats).attacks({"fgsm"}).epsilons({0.0, 0.5}).progress(false));
+  CATCH_CHECK_FALSE(c.has_threshold);
+  CATCH_CHECK(std::isnan(c.curves[0].points[1].threshold_accuracy));
+  CATCH_CHECK_FALSE(nlohmann::json::parse(c.to_json())["attacks"][0]["points"][1].contains("threshold_accuracy"));
+  CATCH_CHECK_THROWS_AS(attack::run_sweep(category.model, category.labels, set, torch::arange(20),
+                                          attack::SweepOptions(kStats).threshold(0.0).progress(false)),
+                        InvalidArgument);
+}
+
 CATCH_TEST_CASE("attacks refuse bad input with InvalidArgument", "[attack]") {
   auto& t = tiny(false);
   const auto batch = test_batch(8);

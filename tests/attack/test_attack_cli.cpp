@@ -81,6 +81,8 @@ CATCH_TEST_CASE("labelrep attack sweeps attacks and epsilons over a run's test i
   CATCH_CHECK(missing.exit_code == 1);
   CATCH_CHECK(missing.output.find(dir.file("no-run")) != std::string::npos);
   CATCH_CHECK_FALSE(std::filesystem::exists(dir.file("x.json")));
-  const auto no_out = run_command(cli + " attack --run " + run);
-  CATCH_CHECK(no_out.exit_code == 2);
+  // Without --out the sweep goes into the run directory, where `labelrep report` finds it.
+  const auto no_out = run_command(cli + " attack --run " + run + " --attacks fgsm --eps 0,0.1 --limit 8");
+  CATCH_CHECK(no_out.exit_code == 0);
+  CATCH_CHECK(std::filesystem::exists(run + "/attack.json"));
 }

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "labelrep/audio/waveform.hpp"
+#include "labelrep/core/atomic_file.hpp"
 #include "labelrep/core/npy.hpp"
 #include "support.hpp"
 
@@ -100,8 +101,10 @@ CATCH_TEST_CASE("labelrep reports bad input in one line with a non-zero exit cod
 
 CATCH_TEST_CASE("labelrep demo trains both label kinds on Fashion-MNIST and writes a report", "[cli]") {
   labelrep_test::TempDir dir;
-  // A miniature of the demo: 1% of the pool, one epoch; the real one is `quickstart.sh demo`.
-  const auto r = run_command(cli() + " demo --label composite --epochs 1 --level 1 --validation 500 --out " + dir.file("demo"));
+  // A miniature of the demo: 1% of the pool, two epochs, small analyses; the real one is `quickstart.sh demo`.
+  const auto r = run_command(cli() + " demo --label composite --epochs 2 --level 1 --validation 500 --attack-images 60 --tsne-images 120 --out " +
+                             dir.file("demo"));
+  CATCH_INFO(r.output);
   CATCH_REQUIRE(r.exit_code == 0);
   CATCH_CHECK(std::filesystem::exists(dir.file("demo/report/report.md")));
   CATCH_CHECK(std::filesystem::exists(dir.file("demo/report/index.html")));
@@ -109,8 +112,18 @@ CATCH_TEST_CASE("labelrep demo trains both label kinds on Fashion-MNIST and writ
     const auto run = dir.file("demo/runs/fashion-mnist-" + kind + "-seed0");
     CATCH_CHECK(std::filesystem::exists(run + "/result.json"));
     CATCH_CHECK(r.output.find(kind) != std::string::npos);
+    // The analyses, in the run where the report finds them: snapshots (epoch 1 of 2), the sweep, the
+    // t-SNE progression, Grad-CAM at the second convolution and the last stage.
+    CATCH_CHECK(std::filesystem::exists(run + "/snapshots/epoch-0001.ckpt"));
+    CATCH_CHECK(std::filesystem::exists(run + "/attack.json"));
+    CATCH_CHECK(std::filesystem::exists(run + "/figures/tsne_progression.svg"));
+    CATCH_CHECK(std::filesystem::exists(run + "/figures/gradcam"));
   }
   CATCH_CHECK(r.output.find("test accuracy") != std::string::npos);
+  const std::string html = labelrep::read_file(dir.file("demo/report/index.html"));
+  CATCH_CHECK(html.find("Accuracy under adversarial attack") != std::string::npos);
+  CATCH_CHECK(html.find("t-SNE over training") != std::string::npos);
+  CATCH_CHECK(html.find("_at-body_5.png") != std::string::npos);  // Grad-CAM at an early layer (the ReLU after the 2nd conv)
 }
 
 CATCH_TEST_CASE("labelrep train writes a run directory, reads a finished run and checks its options, and speak --run hears it", "[cli]") {

@@ -4,6 +4,8 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+
 #include "labelrep/core/error.hpp"
 #include "labelrep/labels/kinds.hpp"
 #include "labelrep/models/model.hpp"
@@ -203,6 +205,45 @@ CATCH_TEST_CASE("the feature map: Grad-CAM's split of the forward pass", "[model
   CATCH_CHECK(models::VGG19(models::VGG19Options())->feature_map(torch::randn({1, 3, 32, 32})).sizes().vec() ==
               (std::vector<std::int64_t>{1, 512, 1, 1}));
   CATCH_CHECK_THROWS_AS(model->encoder().pool(torch::randn({2, 63, 8, 8})), InvalidArgument);
+}
+
+CATCH_TEST_CASE("encoder taps: every layer listed by name and its output captured in the same forward", "[models]") {
+  torch::manual_seed(4);
+  // ResNet-20: the stem convolution, 9 blocks of two, and the two 1x1 shortcut convolutions.
+  auto resnet = models::make_encoder("resnet20", 3);
+  resnet->train();
+  const auto convs = resnet->conv_layer_names();
+  CATCH_CHECK(convs.size() == 21);
+  CATCH_CHECK(convs.front() == "body.conv1");
+  CATCH_CHECK(std::find(convs.begin(), convs.end(), "body.layer2_0.shortcut.0") != convs.end());
+  CATCH_CHECK(convs.back() == "body.layer3_2.conv2");
+  CATCH_CHECK(resnet->is_training());  // the probe ran in eval mode and put the modes back
+  const auto layers = resnet->layers(32, 32);
+  const auto block = std::find_if(layers.begin(), layers.end(), [](const auto& l) { return l.name == "body.layer2_0"; });
+  CATCH_REQUIRE(block != layers.end());
+  CATCH_CHECK(block->type == "BasicBlock");
+  CATCH_CHECK(block->output_shape == (std::vector<std::int64_t>{32, 16, 16}));
+  CATCH_CHECK(layers.back().name == "body.layer3_2");
+  CATCH_CHECK(models::make_encoder("vgg19", 3)->conv_layer_names().size() == 16);
+  const auto small = models::make_encoder("small-cnn", 1)->conv_layer_names();
+  CATCH_CHECK(small == (std::vector<std::string>{"body.0", "body.3", "body.7", "body.10", "body.14"}));
+
+  resnet->eval();
+  const auto images = torch::randn({2, 3, 32, 32});
+  const auto tapped = resnet->feature_map_tapped(images, "body.layer1_1.conv2");
+  CATCH_CHECK(tapped.layer_output.sizes().vec() == (std::vector<std::int64_t>{2, 16, 32, 32}));
+  CATCH_CHECK(torch::allclose(tapped.feature_map, resnet->feature_map(images), 1e-5, 1e-5));
+  const auto grad = torch::autograd::grad({tapped.feature_map.sum()}, {tapped.layer_output})[0];
+  CATCH_CHECK(grad.abs().sum().item<double>() > 0);  // one graph: the map depends on the tapped layer
+  try {
+    resnet->feature_map_tapped(images, "body.layer9_0.conv1");
+    CATCH_FAIL("an unknown layer name was accepted");
+  } catch (const InvalidArgument& e) {
+    const std::string message = e.what();
+    CATCH_CHECK(message.find("body.layer9_0.conv1") != std::string::npos);
+    CATCH_CHECK(message.find("body.layer3_2.conv2") != std::string::npos);  // lists the valid names
+  }
+  CATCH_CHECK_THROWS_AS(resnet->feature_map_tapped(images, ""), InvalidArgument);
 }
 
 CATCH_TEST_CASE("parameter names are stable: they are the checkpoint format", "[models]") {

@@ -59,6 +59,57 @@ CATCH_TEST_CASE("a report groups seeds, plots curves and levels, and draws the l
   CATCH_CHECK_THROWS_AS(report::find_runs(dir.file("runs")), FormatError);
 }
 
+namespace {
+// A sweep's JSON as `labelrep attack` writes it: fgsm at ε = 0 and 0.1 over 100 images.
+void fake_attack(const std::string& file, double clean, double attacked, bool threshold) {
+  nlohmann::json points = nlohmann::json::array();
+  for (const auto& [eps, acc] : {std::pair<double, double>{0.0, clean}, {0.1, attacked}}) {
+    nlohmann::json p = {{"epsilon", eps}, {"accuracy", acc}, {"subset_accuracy", acc / clean}, {"correct", 100 * acc}};
+    if (threshold) p["threshold_accuracy"] = acc / 2;
+    points.push_back(p);
+  }
+  nlohmann::json sweep = {{"images", 100}, {"epsilon_unit", "normalized"}, {"steps", 5},
+                          {"attacks", {{{"attack", "fgsm"}, {"method", "fgsm"}, {"targeted", false}, {"points", points}}}}};
+  labelrep::write_file_atomically(file, sweep.dump());
+}
+}  // namespace
+
+CATCH_TEST_CASE("a report plots accuracy under attack from the runs' sweeps and shows their figures", "[report]") {
+  labelrep_test::TempDir dir;
+  fake_run(dir.file("runs/a"), "composite", 0, 100, 0.90, false);
+  fake_run(dir.file("runs/b"), "composite", 1, 100, 0.80, false);
+  fake_run(dir.file("runs/c"), "category", 0, 100, 0.88, true);
+  fake_attack(dir.file("runs/a/attack.json"), 0.90, 0.60, true);
+  fake_attack(dir.file("runs/b/attack.json"), 0.80, 0.40, true);
+  fake_attack(dir.file("runs/c/attack.json"), 0.88, 0.10, false);
+  std::filesystem::create_directories(dir.file("runs/a/figures/gradcam"));
+  labelrep::write_file_atomically(dir.file("runs/a/figures/tsne.svg"), "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"10\" height=\"10\"><title>map-a</title></svg>\n");
+  labelrep::write_file_atomically(dir.file("runs/a/figures/gradcam/0.png"), std::string("\x89PNG\r\n\x1a\n", 8) + "data");
+  const auto runs = report::find_runs(dir.file("runs"));
+  CATCH_REQUIRE(runs.size() == 3);
+  CATCH_CHECK(runs[0].attack_files == std::vector<std::string>{dir.file("runs/a/attack.json")});
+  CATCH_CHECK(runs[0].figure_files.size() == 2);
+  report::write_report(dir.file("runs"), dir.file("out"));
+  const std::string html = read_file(dir.file("out/index.html"));
+  const std::string md = read_file(dir.file("out/report.md"));
+  // Seeds 0 and 1 of the composite runs: 60% and 40% at ε = 0.1, threshold 30% and 20%.
+  CATCH_CHECK(md.find("| fashion-mnist · small-cnn | fgsm | composite | 0.1 | 100 | 2 | 50.00 ± 10.00 | 25.00 ± 5.00 |") != std::string::npos);
+  CATCH_CHECK(md.find("| fashion-mnist · small-cnn | fgsm | category | 0.1 | 100 | 1 | 10.00 | – |") != std::string::npos);
+  const std::string plot = read_file(dir.file("out/attack_fashion_mnist_small_cnn_fgsm.svg"));
+  CATCH_CHECK(plot.find("composite threshold") != std::string::npos);
+  CATCH_CHECK(plot.find("composite nearest") != std::string::npos);
+  CATCH_CHECK(plot.find("category nearest") != std::string::npos);
+  CATCH_CHECK(plot.find("stroke-dasharray") != std::string::npos);  // nearest-label accuracy dotted
+  CATCH_CHECK(html.find(plot.substr(0, 200)) != std::string::npos);   // inline in the HTML
+  CATCH_CHECK(html.find("<title>map-a</title>") != std::string::npos);  // the run's t-SNE, inline
+  CATCH_CHECK(html.find("data:image/png;base64,iVBORw0KGgpkYXRh") != std::string::npos);  // its Grad-CAM picture
+  CATCH_CHECK(md.find("(runs/a/tsne.svg)") != std::string::npos);
+  CATCH_CHECK(std::filesystem::exists(dir.file("out/runs/a/gradcam/0.png")));
+
+  labelrep::write_file_atomically(dir.file("runs/c/attack.json"), "{\"images\": 3}");
+  CATCH_CHECK_THROWS_AS(report::write_report(dir.file("runs"), dir.file("out")), FormatError);
+}
+
 CATCH_TEST_CASE("line plots: axes, series, error bands, escaping, validation", "[report]") {
   analysis::LinePlot plot("Accuracy <vs> ε", "epoch", "accuracy");
   plot.add_series("speech & co", {1, 2, 3}, {0.5, 0.7, 0.9}, {0.1, 0.05, 0.01});

@@ -1,18 +1,77 @@
 // `labelrep demo`: the main job. Trains a classifier on Fashion-MNIST twice with the same seed and
 // encoder — once regressing speech labels (composite Gaussians where text-to-speech is not built in),
-// once with categorical labels — evaluates both on the test set and writes a report.
+// once with categorical labels — evaluates both on the test set, looks at both (a small attack sweep,
+// a t-SNE progression over the training snapshots, Grad-CAM at an early and the last layer) and writes
+// a report with all of it.
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <iostream>
 
+#include "analysis_jobs.hpp"
 #include "commands.hpp"
 #include "labelrep/audio/waveform.hpp"
+#include "labelrep/core/error.hpp"
 #include "labelrep/labels/factory.hpp"
 #include "labelrep/report/report.hpp"
+#include "labelrep/train/run_directory.hpp"
+#include "labelrep/train/trained_run.hpp"
 
 namespace labelrep::cli {
+namespace {
+
+struct DemoAnalysis {
+  bool enabled = true;
+  std::int64_t attack_images = 500, tsne_images = 1000;
+};
+
+// The robustness sweep, t-SNE and Grad-CAM of one trained run, into the run directory (where the
+// report finds them). Small on purpose: the demo shows the figures, the paper's numbers need the
+// full test set (docs/reproducing-the-paper.md).
+void analyse_run(const std::string& run_dir, const DemoAnalysis& analysis, const std::string& device) {
+  AttackJob attack;
+  attack.run = run_dir;
+  attack.device = device;
+  attack.attacks = {"fgsm", "bim"};
+  attack.epsilons = {0.0, 0.05, 0.1, 0.2};
+  attack.limit = analysis.attack_images;
+  attack.progress = false;
+  run_attack_job(attack);
+
+  TsneJob tsne;
+  tsne.run = run_dir;
+  tsne.device = device;
+  tsne.limit = analysis.tsne_images;
+  tsne.perplexity = std::min(30.0, static_cast<double>(analysis.tsne_images - 1) / 3.0 - 1.0);
+  tsne.iterations = 500;
+  tsne.progression = !train::RunDirectory(run_dir).snapshots().empty();
+  run_tsne_job(tsne);
+
+  // Grad-CAM for the first six test images at an early layer and at the last stage (Figure 9).
+  GradcamJob cam;
+  cam.run = run_dir;
+  cam.device = device;
+  cam.images = {0, 1, 2, 3, 4, 5};
+  cam.min_side = 96;
+  run_gradcam_job(cam);
+  // The early layer: the activation after the second convolution (its ReLU, or the ResNet block holding
+  // it). A convolution's own output comes before batch norm, whose shift leaves little after
+  // Grad-CAM's ReLU in a trained model.
+  const auto layers = train::load_trained_run(run_dir, device).model->encoder().layers();
+  int convolutions = 0;
+  for (const auto& layer : layers) {
+    convolutions += layer.convolution() ? 1 : 0;
+    if (convolutions >= 2 && (layer.type == "ReLU" || layer.type == "BasicBlock")) {
+      cam.layer = layer.name;
+      run_gradcam_job(cam);
+      break;
+    }
+  }
+}
+
+}  // namespace
 
 void add_demo_command(CLI::App& app) {
   auto config = std::make_shared<train::ExperimentConfig>();
@@ -20,15 +79,27 @@ void add_demo_command(CLI::App& app) {
   config->epochs = 4;
   auto out = std::make_shared<std::string>("labelrep-demo");
   auto label = std::make_shared<std::string>();
+  auto analysis = std::make_shared<DemoAnalysis>();
   auto* cmd = app.add_subcommand("demo", "The demo experiment: speech vs categorical labels on Fashion-MNIST, with a report");
   cmd->add_option("--out", *out, "Output directory (runs/ and report/ inside)")->capture_default_str();
   cmd->add_option("--label", *label, "The high-dimensional label (default: speech if text-to-speech is built in, else composite)");
+  cmd->add_option("--attack-images", analysis->attack_images, "Test images in each run's attack sweep (FGSM and 5-step BIM)")
+      ->capture_default_str();
+  cmd->add_option("--tsne-images", analysis->tsne_images, "Test images in each run's t-SNE maps (at least 16)")->capture_default_str();
+  cmd->add_flag("!--no-analysis", analysis->enabled, "Skip the attack sweep, t-SNE and Grad-CAM (train and report only)");
   add_experiment_options(*cmd, *config);
-  cmd->callback([config, out, label] {
+  cmd->callback([config, out, label, analysis] {
+    if (analysis->enabled && analysis->attack_images < 1)
+      throw InvalidArgument(fmt::format("--attack-images must be at least 1, got {}", analysis->attack_images));
+    if (analysis->enabled && analysis->tsne_images < 16)
+      throw InvalidArgument(fmt::format("--tsne-images must be at least 16, got {}", analysis->tsne_images));
     // label_kinds() lists speech in every build (it can come from WAV files); text needs espeak-ng.
     const bool has_speech = audio::has_text_to_speech();
     const std::string high = !label->empty() ? *label : has_speech ? "speech" : "composite";
     const std::string runs = (std::filesystem::path(*out) / "runs").string();
+    // Snapshots after every epoch but the last (the best weights close the t-SNE progression).
+    if (analysis->enabled && config->snapshot_epochs.empty() && config->snapshot_every == 0)
+      for (std::int64_t e = 1; e < config->epochs; ++e) config->snapshot_epochs.push_back(e);
     std::vector<train::ExperimentResult> results;
     for (const std::string kind : {high, std::string("category")}) {
       auto c = *config;
@@ -42,6 +113,14 @@ void add_demo_command(CLI::App& app) {
     for (const auto& r : results)
       std::cout << fmt::format("{:<12} {:>13.2f}% {:>19}\n", r.label_kind, 100 * r.test_accuracy,
                                r.has_threshold ? fmt::format("{:.2f}%", 100 * r.test_threshold_accuracy) : "–");
+    if (analysis->enabled) {
+      const auto started = std::chrono::steady_clock::now();
+      for (const auto& r : results) {
+        std::cout << fmt::format("\nanalysing {} (attacks, t-SNE, Grad-CAM)...\n", r.run_dir) << std::flush;
+        analyse_run(r.run_dir, *analysis, config->device);
+      }
+      std::cout << fmt::format("analysis: {:.1f} s\n", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    }
     report::ReportOptions options;
     options.title = "labelrep demo: speech vs categorical labels on " + config->dataset;
     const std::string report_dir = (std::filesystem::path(*out) / "report").string();

@@ -50,6 +50,10 @@ void add_experiment_options(CLI::App& cmd, train::ExperimentConfig& c) {
   cmd.add_flag("!--no-channels-last", c.channels_last, "Keep the contiguous (NCHW) memory format instead of channels-last");
   cmd.add_option("--threshold", c.threshold, "Threshold of the threshold accuracy (mean smooth-L1 to the true label)")->capture_default_str();
   cmd.add_option("--checkpoint-every", c.checkpoint_every_steps, "Also checkpoint every N steps (0: each epoch only)")->capture_default_str();
+  cmd.add_option("--snapshot-epochs", c.snapshot_epochs,
+                 "Keep the weights after these epochs in snapshots/ (0: the initial weights), for `labelrep tsne --progression`")
+      ->delimiter(',');
+  cmd.add_option("--snapshot-every", c.snapshot_every, "Also keep a snapshot every N epochs (0: none)")->capture_default_str();
   cmd.add_option("--threads", c.threads, "Intra-op CPU threads (0: one per hardware thread)")->capture_default_str();
 }
 

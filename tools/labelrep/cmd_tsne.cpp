@@ -1,5 +1,6 @@
-// `labelrep tsne --run RUN_DIR --out tsne.svg`: a t-SNE map of a trained model's test-set features,
-// coloured by class (SVG), with the coordinates as .npy beside it.
+// `labelrep tsne --run RUN_DIR [--out tsne.svg] [--progression]`: a t-SNE map of a trained model's test-set
+// features, coloured by class (SVG), with the coordinates as .npy beside it; with --progression one panel
+// per snapshot checkpoint (the paper's Figure 5).
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 #include <iostream>
 #include <limits>
 
+#include "analysis_jobs.hpp"
 #include "commands.hpp"
 #include "labelrep/analysis/plot.hpp"
 #include "labelrep/analysis/tsne.hpp"
@@ -15,6 +17,8 @@
 #include "labelrep/core/error.hpp"
 #include "labelrep/core/npy.hpp"
 #include "labelrep/core/random.hpp"
+#include "labelrep/train/checkpoint.hpp"
+#include "labelrep/train/run_directory.hpp"
 #include "labelrep/train/trained_run.hpp"
 #include "labelrep/train/trainer.hpp"
 
@@ -38,48 +42,59 @@ double neighbour_agreement(const torch::Tensor& xy, const torch::Tensor& classes
 }
 }  // namespace
 
-void add_tsne_command(CLI::App& app) {
-  struct Args {
-    std::string run, out, device = "cpu";
-    std::int64_t limit = 2000, iterations = 1000;
-    double perplexity = 30, theta = 0.5, learning_rate = 0;
-    std::uint64_t seed = 0;
-    bool exact = false;
+std::string run_tsne_job(const TsneJob& job) {
+  if (job.limit < 0) throw InvalidArgument(fmt::format("--limit {} must be 0 (all) or positive", job.limit));
+  const auto started = std::chrono::steady_clock::now();
+  auto run = train::load_trained_run(job.run, job.device);
+  // The models to map: the best weights, or every snapshot and then the best weights (one panel each).
+  struct Stage {
+    std::string checkpoint, caption;
   };
-  auto args = std::make_shared<Args>();
-  auto* cmd = app.add_subcommand("tsne", "A t-SNE map of a trained model's test-set features, coloured by class (SVG + .npy)");
-  cmd->add_option("--run", args->run, "Run directory (config.json, labels.npy, best.ckpt)")->required();
-  cmd->add_option("--out", args->out, "Output SVG; the coordinates go to <stem>.npy and the classes to <stem>.classes.npy")->required();
-  cmd->add_option("--limit", args->limit, "Test images to embed: a seeded random subset (0: all)")->capture_default_str();
-  cmd->add_option("--perplexity", args->perplexity, "t-SNE perplexity, in (0, (N - 1)/3)")->capture_default_str();
-  cmd->add_option("--seed", args->seed, "Seed of the image subset (and of a random initialisation)")->capture_default_str();
-  cmd->add_option("--iterations", args->iterations, "Gradient-descent iterations")->capture_default_str();
-  cmd->add_option("--theta", args->theta, "Barnes-Hut accuracy in [0, 1]")->capture_default_str();
-  cmd->add_option("--learning-rate", args->learning_rate, "0: max(N/48, 50)")->capture_default_str();
-  cmd->add_flag("--exact", args->exact, "Exact O(N^2) t-SNE instead of Barnes-Hut (a few thousand points at most)");
-  cmd->add_option("--device", args->device, "Where the model computes the features (cpu, cuda, cuda:1)")->capture_default_str();
-  cmd->callback([args] {
-    if (args->limit < 0) throw InvalidArgument(fmt::format("--limit {} must be 0 (all) or positive", args->limit));
-    const auto started = std::chrono::steady_clock::now();
-    auto run = train::load_trained_run(args->run, args->device);
-    const auto test = train::load_experiment_data(run.config, data::Split::kTest);
-    torch::Tensor indices;
-    if (args->limit == 0 || args->limit >= test.size()) {
-      indices = torch::arange(test.size(), torch::kLong);
-    } else {
-      NumpyRandom rng(static_cast<std::uint32_t>(args->seed));
-      auto order = rng.permutation(test.size());
-      order.resize(static_cast<std::size_t>(args->limit));
-      std::sort(order.begin(), order.end());
-      indices = torch::tensor(order, torch::kLong);
+  std::vector<Stage> stages;
+  if (job.progression) {
+    const train::RunDirectory directory(job.run);
+    const auto snapshots = directory.snapshots();
+    if (snapshots.empty())
+      throw InvalidArgument(fmt::format("--progression: {} has no snapshots (train it with --snapshot-epochs or --snapshot-every)", job.run));
+    const double epochs = static_cast<double>(std::max<std::int64_t>(1, run.config.epochs));
+    for (const auto& [epoch, path] : snapshots)
+      stages.push_back({path, fmt::format("epoch {} ({:.0f}% of training)", epoch, 100.0 * static_cast<double>(epoch) / epochs)});
+  }
+  stages.push_back({run.checkpoint, job.progression ? "best weights (model selection)" : ""});
+
+  const auto test = train::load_experiment_data(run.config, data::Split::kTest);
+  torch::Tensor indices;  // one seeded subset for every panel
+  if (job.limit == 0 || job.limit >= test.size()) {
+    indices = torch::arange(test.size(), torch::kLong);
+  } else {
+    NumpyRandom rng(static_cast<std::uint32_t>(job.seed));
+    auto order = rng.permutation(test.size());
+    order.resize(static_cast<std::size_t>(job.limit));
+    std::sort(order.begin(), order.end());
+    indices = torch::tensor(order, torch::kLong);
+  }
+  const std::int64_t n = indices.size(0);
+  const double limit = static_cast<double>(n - 1) / 3.0;
+  if (!(job.perplexity > 0 && job.perplexity < limit))
+    throw InvalidArgument(fmt::format("--perplexity {} must be above 0 and below (N - 1)/3 = {:.4g} for {} images", job.perplexity, limit, n));
+  const auto on_device = test.to(torch::Device(job.device));
+  const auto tsne_options = analysis::TsneOptions()
+                                .perplexity(job.perplexity)
+                                .iterations(job.iterations)
+                                .theta(job.theta)
+                                .learning_rate(job.learning_rate)
+                                .seed(job.seed)
+                                .method(job.exact ? analysis::TsneMethod::kExact : analysis::TsneMethod::kBarnesHut);
+  std::vector<std::string> panels;
+  std::vector<torch::Tensor> maps;
+  torch::Tensor c;
+  std::int64_t feature_dim = 0;
+  for (const auto& stage : stages) {
+    if (stage.checkpoint != run.checkpoint || job.progression) {
+      train::load_checkpoint(stage.checkpoint, *run.model, nullptr);
+      run.model->eval();
     }
-    const std::int64_t n = indices.size(0);
-    const double limit = static_cast<double>(n - 1) / 3.0;
-    if (!(args->perplexity > 0 && args->perplexity < limit))
-      throw InvalidArgument(fmt::format("--perplexity {} must be above 0 and below (N - 1)/3 = {:.4g} for {} images", args->perplexity,
-                                        limit, n));
-    auto batches = train::evaluation_batches(test.to(torch::Device(args->device)), indices,
-                                             run.statistics, 500);
+    auto batches = train::evaluation_batches(on_device, indices, run.statistics, 500);
     std::vector<torch::Tensor> features, classes;
     {
       torch::NoGradGuard no_grad;
@@ -90,29 +105,61 @@ void add_tsne_command(CLI::App& app) {
         classes.push_back(batch.targets.to(torch::kCPU));
       }
     }
-    const auto f = torch::cat(features), c = torch::cat(classes);
-    const auto xy = analysis::tsne(f, analysis::TsneOptions()
-                                          .perplexity(args->perplexity)
-                                          .iterations(args->iterations)
-                                          .theta(args->theta)
-                                          .learning_rate(args->learning_rate)
-                                          .seed(args->seed)
-                                          .method(args->exact ? analysis::TsneMethod::kExact : analysis::TsneMethod::kBarnesHut));
-    const auto title = fmt::format("t-SNE of {} {} test features ({}, {} labels)", n, run.config.dataset, run.config.encoder,
-                                   run.labels->name());
-    const auto svg = analysis::scatter_by_class(xy, c, test.class_names(), title).svg();
-    const std::filesystem::path out(args->out);
-    const auto stem = (out.parent_path() / out.stem()).string();
-    if (!out.parent_path().empty()) std::filesystem::create_directories(out.parent_path());
-    write_file_atomically(args->out, svg);
-    write_npy(stem + ".npy", xy);
-    write_npy(stem + ".classes.npy", c);
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    std::cout << fmt::format("wrote {} ({} test images, {} features each, {} t-SNE, perplexity {}, {:.1f} s)\n", args->out, n, f.size(1),
-                             args->exact ? "exact" : "Barnes-Hut", args->perplexity, seconds);
-    std::cout << fmt::format("coordinates: {}.npy, classes: {}.classes.npy\n", stem, stem);
-    std::cout << fmt::format("10-NN class agreement in the map: {:.2f}%\n", 100.0 * neighbour_agreement(xy, c, 10));
-  });
+    const auto f = torch::cat(features);
+    c = torch::cat(classes);
+    feature_dim = f.size(1);
+    const auto xy = analysis::tsne(f, tsne_options);
+    maps.push_back(xy);
+    const double agreement = neighbour_agreement(xy, c, 10);
+    if (job.progression) {
+      panels.push_back(analysis::scatter_by_class(xy, c, test.class_names(), fmt::format("{}: 10-NN agreement {:.1f}%", stage.caption, 100 * agreement))
+                           .svg(560, 440));
+      std::cout << fmt::format("{}: 10-NN class agreement in the map {:.2f}%\n", stage.caption, 100.0 * agreement);
+    } else {
+      const auto title = fmt::format("t-SNE of {} {} test features ({}, {} labels)", n, run.config.dataset, run.config.encoder, run.labels->name());
+      panels.push_back(analysis::scatter_by_class(xy, c, test.class_names(), title).svg());
+      std::cout << fmt::format("10-NN class agreement in the map: {:.2f}%\n", 100.0 * agreement);
+    }
+  }
+  const std::string out_file =
+      !job.out.empty() ? job.out : (std::filesystem::path(default_figures_dir(job.run)) / (job.progression ? "tsne_progression.svg" : "tsne.svg")).string();
+  const auto svg = job.progression
+                       ? analysis::svg_panels(panels, 3,
+                                              fmt::format("t-SNE over training: {} {} test images ({}, {} labels)", n, run.config.dataset,
+                                                          run.config.encoder, run.labels->name()))
+                       : panels.front();
+  const std::filesystem::path out(out_file);
+  const auto stem = (out.parent_path() / out.stem()).string();
+  if (!out.parent_path().empty()) std::filesystem::create_directories(out.parent_path());
+  write_file_atomically(out_file, svg);
+  write_npy(stem + ".npy", job.progression ? torch::stack(maps) : maps.front());
+  write_npy(stem + ".classes.npy", c);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::cout << fmt::format("wrote {} ({} test images, {} features each, {} t-SNE, perplexity {}{}, {:.1f} s)\n", out_file, n, feature_dim,
+                           job.exact ? "exact" : "Barnes-Hut", job.perplexity,
+                           job.progression ? fmt::format(", {} panels", panels.size()) : std::string(), seconds);
+  std::cout << fmt::format("coordinates: {}.npy, classes: {}.classes.npy\n", stem, stem);
+  return out_file;
+}
+
+void add_tsne_command(CLI::App& app) {
+  auto job = std::make_shared<TsneJob>();
+  auto* cmd = app.add_subcommand("tsne", "A t-SNE map of a trained model's test-set features, coloured by class (SVG + .npy)");
+  cmd->add_option("--run", job->run, "Run directory (config.json, labels.npy, best.ckpt)")->required();
+  cmd->add_option("--out", job->out,
+                  "Output SVG (default: RUN/figures/tsne.svg or tsne_progression.svg); the coordinates go to <stem>.npy and the "
+                  "classes to <stem>.classes.npy");
+  cmd->add_flag("--progression", job->progression,
+                "One panel per snapshot of the run (snapshots/, from train --snapshot-epochs) and the best weights, in one figure");
+  cmd->add_option("--limit", job->limit, "Test images to embed: a seeded random subset (0: all)")->capture_default_str();
+  cmd->add_option("--perplexity", job->perplexity, "t-SNE perplexity, in (0, (N - 1)/3)")->capture_default_str();
+  cmd->add_option("--seed", job->seed, "Seed of the image subset (and of a random initialisation)")->capture_default_str();
+  cmd->add_option("--iterations", job->iterations, "Gradient-descent iterations")->capture_default_str();
+  cmd->add_option("--theta", job->theta, "Barnes-Hut accuracy in [0, 1]")->capture_default_str();
+  cmd->add_option("--learning-rate", job->learning_rate, "0: max(N/48, 50)")->capture_default_str();
+  cmd->add_flag("--exact", job->exact, "Exact O(N^2) t-SNE instead of Barnes-Hut (a few thousand points at most)");
+  cmd->add_option("--device", job->device, "Where the model computes the features (cpu, cuda, cuda:1)")->capture_default_str();
+  cmd->callback([job] { run_tsne_job(*job); });
 }
 
 }  // namespace labelrep::cli

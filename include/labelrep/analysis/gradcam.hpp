@@ -1,8 +1,9 @@
 #pragma once
 /// \file gradcam.hpp  Grad-CAM (Selvaraju et al. 2017) for models trained on any label representation:
-/// which parts of an image the encoder's last convolutional stage used for a class.
+/// which parts of an image a layer of the encoder (by default its last convolutional stage) used for a class.
 ///
-/// For a feature map A = encoder().feature_map(images) `[N, K, h, w]` and a scalar score s per image,
+/// For a feature map A = encoder().feature_map(images) `[N, K, h, w]` (or, with GradCamOptions::layer,
+/// the output of that layer, Encoder::feature_map_tapped) and a scalar score s per image,
 /// the channel weights are α_k = mean over (h, w) of ∂s/∂A_k, the map is ReLU(Σ_k α_k A_k), upsampled
 /// bilinearly to the image size and divided by its maximum (an all-zero map stays zero), so every
 /// heatmap lies in [0, 1]. The score depends on the labels:
@@ -36,6 +37,10 @@ namespace labelrep::analysis {
 struct LABELREP_API GradCamOptions {
   /// Images per forward/backward pass (memory bound), ≥ 1.
   TORCH_ARG(std::int64_t, batch_size) = 64;
+  /// The layer whose output is A: a qualified name from `model->encoder().layers()` (e.g. "body.3",
+  /// "body.layer1_0.conv2"; `conv_layer_names()` lists the convolutions). Empty: the encoder's last
+  /// convolutional stage (its feature map). Earlier layers have finer maps and smaller receptive fields.
+  TORCH_ARG(std::string, layer) = "";
 };
 
 /// Grad-CAM heatmaps of `images` for the classes `class_ids`.
@@ -44,7 +49,7 @@ struct LABELREP_API GradCamOptions {
 /// the model's outputs have the labels' shape (`[N, C]` logits for categorical labels).
 /// ensures: float32 `[N, H, W]` on the images' device, values in [0, 1]; the model's mode is unchanged.
 /// throws: InvalidArgument naming the argument for other shapes, dtypes, ids or a model whose output
-/// does not match the labels.
+/// does not match the labels, and for a layer name the encoder does not have (listing its convolutions).
 LABELREP_API torch::Tensor grad_cam(models::Model& model, const torch::Tensor& images, const torch::Tensor& class_ids,
                                     const labels::LabelRepresentation& labels, const GradCamOptions& options = {});
 

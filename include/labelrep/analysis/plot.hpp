@@ -20,12 +20,20 @@
 
 namespace labelrep::analysis {
 
+/// How a LinePlot series is drawn. Two metrics of one model (the paper's Figure 3: threshold accuracy
+/// solid, nearest-label accuracy dotted) share a colour and differ in the dash.
+struct LABELREP_API SeriesStyle {
+  bool dashed = false;  ///< a dotted line instead of a solid one
+  int colour = -1;      ///< index into the palette; -1: the series' own index
+};
+
 class LABELREP_API LinePlot {
  public:
   LinePlot(std::string title, std::string x_label, std::string y_label);
   /// Adds a series; `error` (optional, same length) draws ± bands. Throws InvalidArgument for
   /// mismatched lengths, an empty series or non-finite values.
-  void add_series(std::string name, std::vector<double> x, std::vector<double> y, std::vector<double> error = {});
+  void add_series(std::string name, std::vector<double> x, std::vector<double> y, std::vector<double> error = {},
+                  SeriesStyle style = {});
   /// Fixes the y range (default: from the data, with a margin).
   void set_y_range(double low, double high);
   /// The plot as a standalone SVG document. Throws InvalidArgument if there is no series.
@@ -35,6 +43,7 @@ class LABELREP_API LinePlot {
   struct Series {
     std::string name;
     std::vector<double> x, y, error;
+    SeriesStyle style;
   };
   std::string title_, x_label_, y_label_;
   std::vector<Series> series_;
@@ -90,6 +99,13 @@ class LABELREP_API ScatterPlot {
 /// Throws InvalidArgument (naming the argument) for other shapes, out-of-range ids or non-finite points.
 LABELREP_API ScatterPlot scatter_by_class(const torch::Tensor& points, const torch::Tensor& classes,
                                           const std::vector<std::string>& class_names, std::string title);
+
+/// Standalone SVG documents (as svg() returns) side by side in one SVG, `columns` per row, each panel
+/// keeping its own size (rows are as tall as their tallest panel), under an optional title: a figure
+/// made of several plots, such as a t-SNE progression over training.
+/// Throws InvalidArgument for no panels, columns < 1, or a panel that is not an `<svg ...>` document
+/// with width and height attributes.
+LABELREP_API std::string svg_panels(const std::vector<std::string>& panels, int columns, const std::string& title = "");
 
 /// Escapes text for XML/HTML (&, <, >, ", ').
 LABELREP_API std::string escape_xml(const std::string& text);

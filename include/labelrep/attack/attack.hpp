@@ -140,7 +140,7 @@ LABELREP_API torch::Tensor random_targets(const torch::Tensor& true_ids, std::in
 struct LABELREP_API SweepOptions {
   explicit SweepOptions(data::ChannelStatistics statistics) : statistics_(std::move(statistics)) {}
   /// Throws InvalidArgument for no attacks, an unknown attack name, no ε, a negative or non-finite ε,
-  /// steps < 1, a batch size < 1, a seed ≥ 2^32, or invalid statistics.
+  /// steps < 1, a batch size < 1, a seed ≥ 2^32, a threshold that is not positive, or invalid statistics.
   void validate() const;
 
   TORCH_ARG(data::ChannelStatistics, statistics);
@@ -157,6 +157,9 @@ struct LABELREP_API SweepOptions {
   TORCH_ARG(std::int64_t, batch_size) = 256;
   /// A progress line on a terminal (quiet otherwise).
   TORCH_ARG(bool, progress) = true;
+  /// The threshold of the threshold accuracy (label regression only; NearestNeighborOptions): use the
+  /// run's (ExperimentConfig::threshold) to compare with its Table 1 numbers.
+  TORCH_ARG(double, threshold) = 3.5;
 };
 
 /// One attack at one ε.
@@ -164,7 +167,12 @@ struct LABELREP_API SweepPoint {
   double epsilon = 0.0;
   std::int64_t correct = 0;          ///< images still classified as their true class (0 for the initially wrong)
   std::int64_t target_hits = 0;      ///< targeted: images classified as their target class
+  std::int64_t threshold_correct = 0;  ///< label regression: attacked images whose output stays within the threshold of the true label
   double accuracy = 0.0;             ///< correct / images: initially misclassified images count as failures (the paper)
+  /// threshold_correct / images (the paper's Figure 3, solid lines): only the initially correct images
+  /// (nearest label) are attacked, the others count as failures, as for `accuracy`; NaN for
+  /// categorical labels, which have no threshold rule.
+  double threshold_accuracy = 0.0;
   double subset_accuracy = 0.0;      ///< correct / initially correct images (the paper's appendix); NaN if none
   double target_hit_rate = 0.0;      ///< targeted: target_hits / initially correct images; NaN if none
   double seconds = 0.0;              ///< time spent attacking and classifying at this ε
@@ -181,6 +189,11 @@ struct LABELREP_API SweepResult {
   std::int64_t images = 0;             ///< images evaluated
   std::int64_t initially_correct = 0;  ///< correctly classified without attack (only these are attacked)
   double clean_accuracy = 0.0;
+  bool has_threshold = false;          ///< label regression (not categorical): threshold accuracies are filled in
+  double threshold = 0.0;              ///< the threshold used
+  /// Images within the threshold of their true label without attack, over all images (the Table 1
+  /// definition; the ε = 0 points count only the initially correct ones). NaN without threshold.
+  double clean_threshold_accuracy = 0.0;
   EpsilonUnit unit = EpsilonUnit::kNormalized;
   std::int64_t steps = 0;
   double step_fraction = 0.0;

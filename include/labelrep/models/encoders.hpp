@@ -7,6 +7,13 @@
 ///   - `pool(map)`: global average pooling of that map, `[N, F]`;
 ///   - `forward(x) == pool(feature_map(x))`: the feature vector (t-SNE, the decoders).
 ///
+/// Grad-CAM on an earlier layer needs that layer's output inside the same forward pass. libtorch's C++
+/// modules have no forward hooks, so the encoders *tap* their layers instead: their forward passes each
+/// layer's output through `Encoder::tap(layer, output)`, which costs one thread-local read when nobody
+/// listens. `layers()` lists the tapped layers by qualified name and `feature_map_tapped()` returns the
+/// output of one of them together with the feature map. Every element of a `body` Sequential is tapped,
+/// and in the ResNet also every block's convolutions, batch norms and shortcut.
+///
 /// Every encoder is a torch module held the torch way: `ResNetCifarImpl` + `TORCH_MODULE(ResNetCifar)`.
 /// Holders share ownership (copying one aliases the weights); `clone()` is the deep copy. The names
 /// under which the submodules are registered are the checkpoint format and never change.
@@ -22,6 +29,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 #include <torch/arg.h>
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/sequential.h>
@@ -36,6 +44,20 @@ namespace labelrep::models {
 /// To write your own encoder, derive from Encoder, register every submodule in the constructor and
 /// implement compute_feature_map(), feature_dim(), in_channels(), min_input_size() and rebuild().
 /// clone() then works: it rebuilds a fresh encoder and copies every parameter and buffer into it.
+/// One layer an encoder taps (Encoder::layers()).
+struct LABELREP_API EncoderLayer {
+  std::string name;                       ///< qualified name, as in named_modules(): "body.0", "body.layer2_0.conv1"
+  std::string type;                       ///< the module's type: "Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d", "BasicBlock"
+  std::vector<std::int64_t> output_shape; ///< `[channels, h, w]` of its output for the probed image size
+  bool convolution() const { return type == "Conv2d"; }
+};
+
+/// A layer's output and the feature map, from one forward pass (Encoder::feature_map_tapped()).
+struct LABELREP_API TappedFeatures {
+  torch::Tensor feature_map;   ///< `[N, feature_dim(), h, w]`, as feature_map()
+  torch::Tensor layer_output;  ///< the tapped layer's output, in the same autograd graph
+};
+
 class LABELREP_API Encoder : public torch::nn::Module {
  public:
   /// Output of the last convolutional stage.
@@ -49,6 +71,23 @@ class LABELREP_API Encoder : public torch::nn::Module {
   /// Images → feature vectors `[N, feature_dim()]`; equals pool(feature_map(images)).
   torch::Tensor forward(const torch::Tensor& images);
 
+  /// The layers whose outputs feature_map_tapped() can return, in the order the forward pass reaches
+  /// them, found by running one zero image of `height` × `width` (default min_input_size()) through
+  /// the encoder in eval mode without gradients (its mode and buffers are left as they were).
+  /// throws: InvalidArgument for a size the encoder refuses.
+  std::vector<EncoderLayer> layers(std::int64_t height = 0, std::int64_t width = 0);
+  /// Qualified names of the tapped convolutions (layers() of type Conv2d), in forward order.
+  std::vector<std::string> conv_layer_names();
+  /// feature_map(images), also returning the output of the layer named `layer` (a name from layers()).
+  /// With gradients enabled both are in one autograd graph, so ∂(score)/∂layer_output can be taken.
+  /// requires: as feature_map(). throws: InvalidArgument for a name that is not a tapped layer (the
+  /// message lists the convolutions), or images the encoder refuses.
+  TappedFeatures feature_map_tapped(const torch::Tensor& images, const std::string& layer);
+
+  /// For encoder authors: call on every layer's output inside compute_feature_map (returns `output`),
+  /// so that the layer can be listed and tapped. `layer` must be a registered submodule.
+  static torch::Tensor tap(const torch::nn::Module& layer, const torch::Tensor& output);
+
   virtual std::int64_t feature_dim() const = 0;
   virtual std::int64_t in_channels() const = 0;
   /// Smallest image side the encoder accepts (VGG19 pools five times: 32).
@@ -60,7 +99,8 @@ class LABELREP_API Encoder : public torch::nn::Module {
 
  protected:
   explicit Encoder(const std::string& name) : torch::nn::Module(name) {}
-  /// The layers up to the last convolutional stage; `images` are already checked.
+  /// The layers up to the last convolutional stage; `images` are already checked. Pass each layer's
+  /// output through tap() to make the layer available to layers() and feature_map_tapped().
   virtual torch::Tensor compute_feature_map(const torch::Tensor& images) = 0;
   /// A new encoder built from the same options (fresh weights): what clone() copies into.
   virtual std::shared_ptr<Encoder> rebuild() const = 0;

@@ -7,7 +7,14 @@
 /// the accuracy table in the form of the paper's Table 1 (nearest-label and threshold accuracy, mean ±
 /// std over seeds), the label statistics of Table 2 for every label used, the label pictures
 /// (Figure 1), validation curves, accuracy against data level when runs have several levels
-/// (Figure 4), and every run's configuration.
+/// (Figure 4), accuracy under attack (Figure 3: nearest-label accuracy dotted, threshold accuracy solid,
+/// per attack, with a table of the numbers) from the runs' robustness sweeps, the t-SNE and Grad-CAM
+/// figures found in the runs, and every run's configuration.
+///
+/// What a run directory may hold besides the training files, and where the report looks for it:
+///   - `attack*.json`: sweeps written by `labelrep attack --run RUN` (default `RUN/attack.json`);
+///   - `figures/`: SVG and PNG figures, e.g. `labelrep tsne --run RUN` (`figures/tsne.svg`,
+///     `figures/tsne_progression.svg`) and `labelrep gradcam --run RUN` (`figures/gradcam/*.png`).
 
 #include <string>
 #include <vector>
@@ -22,11 +29,13 @@ struct LABELREP_API RunRecord {
   std::string config_json;   ///< the run's configuration (from result.json)
   std::string result_json;   ///< result.json
   std::vector<std::pair<double, double>> validation_curve;  ///< (epoch, validation accuracy) from metrics.csv
+  std::vector<std::string> attack_files;  ///< the run's `attack*.json` sweeps, in name order
+  std::vector<std::string> figure_files;  ///< SVG and PNG files under the run's `figures/`, in path order
 };
 
 /// Finished runs under `root` (root itself, or directories up to 3 levels below), in path order.
 /// Unfinished runs are skipped. Throws IoError if root does not exist, FormatError for a malformed
-/// result.json (naming it).
+/// result.json (naming it). Attack files are only listed here; write_report reads them.
 LABELREP_API std::vector<RunRecord> find_runs(const std::string& root);
 
 struct LABELREP_API ReportOptions {
@@ -35,8 +44,10 @@ struct LABELREP_API ReportOptions {
   bool label_sections = true;
 };
 
-/// Writes `out_dir/index.html`, `out_dir/report.md` and the figure files. Returns the number of runs.
-/// Throws IoError if nothing can be written, InvalidArgument if `root` holds no finished run.
+/// Writes `out_dir/index.html`, `out_dir/report.md` and the figure files (the runs' own figures are
+/// copied under `out_dir/runs/` for the Markdown; the HTML has them inline). Returns the number of runs.
+/// Throws IoError if nothing can be written, InvalidArgument if `root` holds no finished run,
+/// FormatError for an attack file that is not a sweep's JSON (naming it).
 LABELREP_API std::size_t write_report(const std::string& root, const std::string& out_dir, const ReportOptions& options = {});
 
 }  // namespace labelrep::report

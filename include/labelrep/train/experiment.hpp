@@ -48,6 +48,11 @@ struct LABELREP_API ExperimentConfig {
   bool horizontal_flip = true;            ///< augmentation: random horizontal flips
   bool channels_last = true;              ///< channels-last memory format (faster on CPU)
   std::int64_t checkpoint_every_steps = 0;
+  /// Keep a snapshot checkpoint (RunDirectory::snapshot_file) after these epochs (0: the initial
+  /// weights), e.g. the paper's Figure 5 at 10/30/50/70/100% of training; and after every
+  /// `snapshot_every` epochs (0: none). Snapshots do not change the run's numbers.
+  std::vector<std::int64_t> snapshot_epochs;
+  std::int64_t snapshot_every = 0;
   int threads = 0;                        ///< intra-op CPU threads; 0: one per hardware thread
   bool progress = true;
   std::string out;                        ///< the run directory

@@ -2,8 +2,11 @@
 /// \file run_directory.hpp  A run directory: the unit of persistence of one training run.
 ///
 /// Layout: `config.json` (everything that defines the run), `metrics.csv` (one row per epoch),
-/// `last.ckpt` and `best.ckpt` (sealed checkpoints), `result.json` (final test numbers plus the config),
+/// `last.ckpt` and `best.ckpt` (sealed checkpoints), `snapshots/epoch-NNNN.ckpt` (weights kept at chosen
+/// epochs, TrainerOptions::snapshot_epochs), `result.json` (final test numbers plus the config),
 /// `timings.csv` (wall-clock seconds and images/s per epoch run).
+/// Analysis commands write beside them by default: `attack.json` (`labelrep attack`) and `figures/`
+/// (`labelrep tsne`, `labelrep gradcam`), which `labelrep report` picks up.
 /// Every file is written atomically, so a killed run leaves only complete files; a run is finished
 /// exactly when `result.json` exists. Every file but timings.csv is a function of the configuration:
 /// two runs with the same seed on CPU (same thread count) write byte-identical files. Commands that consume runs (attack, speak, report, t-SNE) take
@@ -12,6 +15,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "labelrep/export.hpp"
@@ -26,6 +30,12 @@ class LABELREP_API RunDirectory {
 
   const std::string& path() const noexcept { return path_; }
   std::string file(const std::string& name) const;
+
+  /// The snapshot checkpoint of an epoch: `snapshots/epoch-0005.ckpt`; creates `snapshots/`.
+  /// Throws IoError if it cannot be created, InvalidArgument for a negative epoch.
+  std::string snapshot_file(std::int64_t epoch) const;
+  /// The snapshots present, as (epoch, path), by epoch.
+  std::vector<std::pair<std::int64_t, std::string>> snapshots() const;
 
   /// Whether result.json exists (the run finished).
   bool finished() const;

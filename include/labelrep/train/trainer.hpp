@@ -20,6 +20,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 #include <torch/arg.h>
 #include <torch/optim/sgd.h>
 #include <torch/types.h>
@@ -86,6 +87,12 @@ struct LABELREP_API TrainerOptions {
   TORCH_ARG(bool, progress) = true;
   /// Also checkpoint every this many steps inside an epoch (0: only at the end of each epoch).
   TORCH_ARG(std::int64_t, checkpoint_every_steps) = 0;
+  /// Keep the weights after these epochs as snapshots (RunDirectory::snapshot_file; 0: the initial
+  /// weights, written when a new run starts), for looking at training as it progresses (t-SNE, the
+  /// paper's Figure 5). Sealed like every checkpoint, weights and state only (no optimizer).
+  TORCH_ARG(std::vector<std::int64_t>, snapshot_epochs) = {};
+  /// Also keep a snapshot every this many epochs (0: none).
+  TORCH_ARG(std::int64_t, snapshot_every) = 0;
   /// The run's configuration as a JSON object, kept in checkpoints and result.json.
   TORCH_ARG(std::string, config_json) = "{}";
 };
@@ -128,6 +135,7 @@ class LABELREP_API Trainer {
 
  private:
   void checkpoint(const std::string& name);
+  void snapshot_if_wanted();
   models::Model model_;
   std::shared_ptr<const labels::LabelRepresentation> labels_;
   data::ImageDataset train_set_;

@@ -1,0 +1,56 @@
+#pragma once
+// The analyses of a trained run (robustness sweep, t-SNE, Grad-CAM) as plain jobs, so that `labelrep
+// attack`, `tsne`, `gradcam` and `demo` do them one way. Each job prints what it did and writes its files
+// atomically; by default into the run directory, where `labelrep report` finds them:
+//   RUN/attack.json                                   labelrep attack --run RUN
+//   RUN/figures/tsne.svg (+ .npy)                     labelrep tsne --run RUN
+//   RUN/figures/tsne_progression.svg (+ .npy)         labelrep tsne --run RUN --progression
+//   RUN/figures/gradcam/*.png                         labelrep gradcam --run RUN
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "labelrep/attack/attack.hpp"
+
+namespace labelrep::cli {
+
+std::string default_attack_file(const std::string& run);
+std::string default_figures_dir(const std::string& run);
+
+struct AttackJob {
+  std::string run, out, device = "cpu", unit = "normalized";
+  std::vector<std::string> attacks = {"fgsm", "fgsm-targeted", "bim", "bim-targeted"};
+  std::vector<double> epsilons = attack::paper_epsilons();
+  std::int64_t steps = 5, limit = 0, batch_size = 256;
+  double step_fraction = 0;
+  double threshold = -1;  ///< < 0: the run's threshold
+  std::uint64_t seed = 0;
+  int threads = 0;
+  bool channels_last = true, progress = true;
+};
+/// Runs the sweep and writes its JSON (job.out, or default_attack_file(run)); returns the file.
+std::string run_attack_job(const AttackJob& job);
+
+struct TsneJob {
+  std::string run, out, device = "cpu";
+  std::int64_t limit = 2000, iterations = 1000;
+  double perplexity = 30, theta = 0.5, learning_rate = 0;
+  std::uint64_t seed = 0;
+  bool exact = false;
+  bool progression = false;  ///< one panel per snapshot (snapshots/) and the best weights, in one SVG
+};
+/// Writes the SVG (job.out, or figures/tsne.svg / figures/tsne_progression.svg in the run); returns it.
+std::string run_tsne_job(const TsneJob& job);
+
+struct GradcamJob {
+  std::string run, out, target = "true", device = "cpu", layer;
+  std::vector<std::int64_t> images;
+  double alpha = 0.5;
+  std::int64_t min_side = 128;
+};
+/// Writes one PNG per image into job.out (or figures/gradcam in the run); returns the files.
+std::vector<std::string> run_gradcam_job(const GradcamJob& job);
+/// Prints the layers Grad-CAM can use for the run's encoder (at its image size).
+void print_gradcam_layers(const std::string& run, const std::string& device);
+
+}  // namespace labelrep::cli
