@@ -189,8 +189,10 @@ ProcessGroup::ProcessGroup(ProcessGroupOptions options) : impl_(std::make_unique
     }
 #endif
   } catch (const std::exception& e) {
-    throw DistributedError(fmt::format("distributed: rank {} of {}: connecting the {} backend failed: {}", options.rank(), options.world_size(),
-                                       backend, describe(e)));
+    throw DistributedError(fmt::format("distributed: rank {} of {}: rendezvous at {}:{} failed while connecting the {} backend (are all {} "
+                                       "processes started, with the same MASTER_ADDR and MASTER_PORT?): {}",
+                                       options.rank(), options.world_size(), options.master_address(), options.master_port(), backend,
+                                       options.world_size(), describe(e)));
   }
 #endif
 }
