@@ -11,6 +11,7 @@
 #include "commands.hpp"
 #include "labelrep/core/atomic_file.hpp"
 #include "labelrep/core/error.hpp"
+#include "labelrep/dist/process_group.hpp"
 #include "labelrep/report/grid.hpp"
 
 namespace labelrep::cli {
@@ -75,6 +76,10 @@ void add_sweep_command(CLI::App& app) {
   run->add_option("--device", args->device, "Override the grid's device (cpu, cuda, cuda:N)");
   run->add_option("--threads", args->threads, "Override the grid's intra-op CPU threads (0: all)");
   run->callback([args] {
+    // Each shard is one process; ranks of a torchrun group would all run the same shard at once.
+    if (dist::environment_requests_distributed())
+      throw InvalidArgument("sweep run: WORLD_SIZE > 1 is set, but a sweep shard is one process: start one `sweep run --shard i/N` per "
+                            "process instead (docs/scaling.md)");
     auto runs = report::select_shard(load_plan(args->grid, args->out), report::Shard::parse(args->shard));
     std::vector<std::string> failed;
     for (std::size_t i = 0; i < runs.size(); ++i) {
