@@ -20,7 +20,7 @@ jobs=${JOBS:-$(nproc)}
 # Debian packages labelrep builds and tests with (see docs/getting-started.md for what each is for).
 packages=(build-essential cmake ninja-build pkg-config ccache
           libtorch-dev libfftw3-dev libsndfile1-dev libespeak-ng-dev
-          libfmt-dev catch2 zlib1g-dev libpng-dev nlohmann-json3-dev libcli11-dev
+          libfmt-dev catch2 zlib1g-dev libpng-dev nlohmann-json3-dev libcli11-dev libgloo-dev
           dataset-fashion-mnist python3-numpy)
 
 install_missing() {

@@ -32,6 +32,8 @@ Batcher::Batcher(ImageDataset dataset, const torch::Tensor& indices, BatcherOpti
     throw InvalidArgument(fmt::format("Batcher: crop_padding must be in [0, 64], got {}", options_.crop_padding()));
   if (options_.seed() > 0xffffffffffffULL) throw InvalidArgument("Batcher: seed must be below 2^48");
   if (!torch::isFloatingType(options_.dtype())) throw InvalidArgument("Batcher: dtype must be a floating-point type");
+  if (options_.shard_count() < 1 || options_.shard_index() < 0 || options_.shard_index() >= options_.shard_count())
+    throw InvalidArgument(fmt::format("Batcher: shard {} of {} is not in [0, shard_count)", options_.shard_index(), options_.shard_count()));
   if (!indices.defined() || indices.dim() != 1 || indices.is_floating_point() || indices.numel() == 0)
     throw InvalidArgument("Batcher: indices must be a non-empty 1-D integer tensor");
   indices_ = indices.to(dataset_.images().device(), torch::kLong);
@@ -99,11 +101,23 @@ torch::Tensor Batcher::normalize(const torch::Tensor& images) const {
 bool Batcher::next(Batch& batch) try {
   if (epoch_ < 0) throw InvalidArgument("Batcher: call start_epoch() before next()");
   const std::int64_t b = options_.batch_size(), n = size();
-  const std::int64_t begin = position_ * b;
-  if (begin >= n || position_ >= batches_per_epoch()) return false;
-  const std::int64_t end = std::min(n, begin + b);
-  const std::int64_t count = end - begin;
+  const std::int64_t global_begin = position_ * b;
+  if (global_begin >= n || position_ >= batches_per_epoch()) return false;
+  const std::int64_t global_count = std::min(n, global_begin + b) - global_begin;
+  const std::int64_t shards = options_.shard_count(), shard = options_.shard_index();
+  const std::int64_t begin = global_begin + global_count * shard / shards;
+  const std::int64_t count = global_begin + global_count * (shard + 1) / shards - begin;
   const auto device = dataset_.images().device();
+  batch.global_size = global_count;
+  ++position_;
+  if (count == 0) {  // a batch smaller than the number of shards leaves this shard empty
+    const auto long_device = torch::TensorOptions().dtype(torch::kLong).device(device);
+    batch.images = torch::empty({0, dataset_.channels(), dataset_.height(), dataset_.width()},
+                                torch::TensorOptions().dtype(options_.dtype()).device(device));
+    batch.targets = torch::empty({0}, long_device);
+    batch.indices = torch::empty({0}, long_device);
+    return true;
+  }
   const auto order = torch::from_blob(order_.data() + begin, {count}, torch::kLong).to(device);
   const auto positions = indices_.index_select(0, order);
   const auto images = dataset_.images().index_select(0, positions);  // uint8 [B, C, H, W]
@@ -125,7 +139,6 @@ bool Batcher::next(Batch& batch) try {
   batch.images = normalize(augmented);
   batch.targets = dataset_.targets().index_select(0, positions);
   batch.indices = positions;
-  ++position_;
   return true;
 } catch (...) {
   labelrep::detail::rethrow_as_labelrep_error("Batcher::next");

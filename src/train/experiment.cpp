@@ -6,13 +6,17 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <optional>
 #include <filesystem>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <unistd.h>
 
 #include "labelrep/core/error.hpp"
 #include "labelrep/data/loaders.hpp"
+#include "labelrep/dist/process_group.hpp"
 #include "labelrep/labels/factory.hpp"
 #include "labelrep/labels/kinds.hpp"
 #include "labelrep/models/model.hpp"
@@ -61,9 +65,8 @@ void check_same_experiment(const RunDirectory& run, const ExperimentConfig& conf
 
 }  // namespace
 
-ExperimentResult read_experiment_result(const std::string& run_dir) try {
-  const RunDirectory run(run_dir);
-  const auto text = run.read_result();
+// A result.json's text (from `source`) as an ExperimentResult.
+static ExperimentResult parse_experiment_result(const std::string& text, const std::string& run_dir, const std::string& source) try {
   ExperimentResult r;
   r.run_dir = run_dir;
   try {
@@ -76,9 +79,16 @@ ExperimentResult read_experiment_result(const std::string& run_dir) try {
     r.parameters = j.at("parameters").get<std::int64_t>();
     r.label_kind = j.at("labels").at("kind").get<std::string>();
   } catch (const nlohmann::json::exception& e) {
-    throw FormatError(run.file("result.json"), FormatError::kNoOffset, std::string("unexpected result.json: ") + e.what());
+    throw FormatError(source, FormatError::kNoOffset, std::string("unexpected result.json: ") + e.what());
   }
   return r;
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("read_experiment_result");
+}
+
+ExperimentResult read_experiment_result(const std::string& run_dir) try {
+  const RunDirectory run(run_dir);
+  return parse_experiment_result(run.read_result(), run_dir, run.file("result.json"));
 } catch (...) {
   labelrep::detail::rethrow_as_labelrep_error("read_experiment_result");
 }
@@ -89,19 +99,53 @@ data::ImageDataset load_experiment_data(const ExperimentConfig& config, data::Sp
   return side > 0 && (set.height() < side || set.width() < side) ? set.pad_to(side) : set;
 }
 
-ExperimentResult run_experiment(const ExperimentConfig& config) try {
+ExperimentResult run_experiment(const ExperimentConfig& config) { return run_experiment(config, nullptr); }
+
+ExperimentResult run_experiment(const ExperimentConfig& config, const std::shared_ptr<dist::ProcessGroup>& group) try {
   config.validate();
-  {
-    const RunDirectory existing(config.out);
-    if (std::filesystem::exists(existing.file("config.json"))) check_same_experiment(existing, config);
-    if (existing.finished()) return read_experiment_result(config.out);
+  const bool distributed = group && group->world_size() > 1;
+  const bool rank0 = !distributed || group->rank() == 0;
+  // Rank 0 checks the run directory and tells the others what to do: train, read the finished result,
+  // or stop with its error (rather than leaving them to find a dead peer).
+  std::string decision = "train";
+  std::exception_ptr failure;
+  if (rank0) {
+    try {
+      const RunDirectory existing(config.out);
+      if (std::filesystem::exists(existing.file("config.json"))) check_same_experiment(existing, config);
+      if (existing.finished()) decision = "finished";
+    } catch (const std::exception& e) {
+      if (!distributed) throw;
+      failure = std::current_exception();
+      decision = std::string("error:") + e.what();
+    }
   }
-  // libtorch as packaged by Debian starts with one intra-op thread whatever the machine has.
-  const int threads = config.threads > 0 ? config.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (distributed) decision = group->broadcast_bytes(decision);
+  if (failure) std::rethrow_exception(failure);
+  if (decision.rfind("error:", 0) == 0) {
+    std::string message = decision.substr(6);
+    if (message.rfind("labelrep: ", 0) == 0) message = message.substr(10);
+    throw Error(fmt::format("distributed: rank 0 stopped the run: {}", message));
+  }
+  if (decision == "finished") {
+    if (!distributed) return read_experiment_result(config.out);
+    const auto text = group->broadcast_bytes(rank0 ? RunDirectory(config.out).read_result() : std::string());
+    return parse_experiment_result(text, config.out, "rank 0's result.json");
+  }
+  // libtorch as packaged by Debian starts with one intra-op thread whatever the machine has. Processes
+  // sharing a machine share its threads (torchrun sets LOCAL_WORLD_SIZE).
+  int threads = config.threads;
+  if (threads == 0) {
+    int local_processes = 1;
+    if (const char* local = std::getenv("LOCAL_WORLD_SIZE"); distributed && local != nullptr) local_processes = std::max(1, std::atoi(local));
+    threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency() / static_cast<unsigned>(local_processes)));
+  }
   if (at::get_num_threads() != threads) torch::set_num_threads(threads);
-  const torch::Device device(config.device);
+  // "cuda" without an index: one GPU per process of a machine, as torchrun's LOCAL_RANK intends.
+  const torch::Device device(distributed && config.device == "cuda" ? fmt::format("cuda:{}", group->options().local_rank()) : config.device);
   auto train_set = load_experiment_data(config, data::Split::kTrain);
-  auto test_set = load_experiment_data(config, data::Split::kTest);
+  std::optional<data::ImageDataset> test_set;  // only rank 0 tests
+  if (rank0) test_set = load_experiment_data(config, data::Split::kTest);
   const auto statistics = experiment_statistics(config);
   if (config.validation >= train_set.size())
     throw InvalidArgument(fmt::format("experiment: validation of {} images leaves no training images of {}", config.validation, train_set.size()));
@@ -117,7 +161,7 @@ ExperimentResult run_experiment(const ExperimentConfig& config) try {
   const auto labels = labels::make_labels(spec);
   // The exact label set beside the checkpoints: analysis (speak, attacks, t-SNE, the report) reads it
   // back instead of remaking it (text-to-speech voices and label files can change).
-  labels->save(RunDirectory(config.out).file("labels.npy"));
+  if (rank0) labels->save(RunDirectory(config.out).file("labels.npy"));
   auto model = models::make_model(config.encoder, train_set.channels(), *labels, config.seed);
   model->to(device);
 
@@ -148,16 +192,32 @@ ExperimentResult run_experiment(const ExperimentConfig& config) try {
                            .horizontal_flip(config.horizontal_flip)
                            .channels_last(config.channels_last)
                            .precision(precision)
-                           .progress(config.progress)
+                           .progress(config.progress && rank0)
                            .checkpoint_every_steps(config.checkpoint_every_steps)
                            .snapshot_epochs(config.snapshot_epochs)
                            .snapshot_every(config.snapshot_every)
-                           .config_json(config_json.dump());
-  Trainer trainer(model, labels, train_set.to(device), pool, split.validation, statistics, options, RunDirectory(config.out));
+                           .config_json(config_json.dump())
+                           .process_group(distributed ? group : nullptr);
+  // Ranks other than 0 write nothing, but a Trainer needs a directory: a private empty one (opening
+  // the shared run directory from another machine could remove rank 0's temporaries).
+  std::string scratch;
+  if (!rank0) scratch = (std::filesystem::temp_directory_path() / fmt::format("labelrep-rank{}-{}", group->rank(), ::getpid())).string();
+  struct RemoveScratch {
+    const std::string& path;
+    ~RemoveScratch() {
+      std::error_code ignored;
+      if (!path.empty()) std::filesystem::remove_all(path, ignored);
+    }
+  } remove_scratch{scratch};
+  Trainer trainer(model, labels, train_set.to(device), pool, split.validation, statistics, options, RunDirectory(rank0 ? config.out : scratch));
   const auto start = std::chrono::steady_clock::now();
   trainer.fit();
-  trainer.finish(test_set.to(device));
-  auto result = read_experiment_result(config.out);
+  if (rank0) trainer.finish(test_set->to(device));
+  auto result = rank0 ? read_experiment_result(config.out) : ExperimentResult();
+  if (distributed) {
+    const auto text = group->broadcast_bytes(rank0 ? RunDirectory(config.out).read_result() : std::string());
+    if (!rank0) result = parse_experiment_result(text, config.out, "rank 0's result.json");
+  }
   result.trained_now = true;
   result.train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;

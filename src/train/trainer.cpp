@@ -7,9 +7,12 @@
 #include <filesystem>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <unistd.h>
 
+#include "labelrep/core/atomic_file.hpp"
 #include "labelrep/core/error.hpp"
 #include "labelrep/core/progress.hpp"
+#include "labelrep/dist/process_group.hpp"
 #include "labelrep/train/checkpoint.hpp"
 #include "labelrep/version.hpp"
 #include "core/boundary.hpp"
@@ -33,6 +36,33 @@ class EvalModeGuard {
 torch::Device device_of(models::Model& model) {
   const auto parameters = model->parameters();
   return parameters.empty() ? torch::Device(torch::kCPU) : parameters.front().device();
+}
+
+int rank_of(const TrainerOptions& options) { return options.process_group() ? options.process_group()->rank() : 0; }
+int world_of(const TrainerOptions& options) { return options.process_group() ? options.process_group()->world_size() : 1; }
+
+// One optimisation step; with a reducer the gradients are summed over the ranks before the update,
+// each rank's weighted by its share of the global batch. An empty shard contributes zero gradients.
+torch::Tensor step(models::Model& model, torch::optim::Optimizer& optimizer, const data::Batch& batch,
+                   const labels::LabelRepresentation& labels, LossKind loss_kind, Precision precision, dist::GradientReducer* reducer) {
+  optimizer.zero_grad();
+  const std::int64_t images = batch.images.size(0);
+  torch::Tensor loss;
+  if (images > 0) {
+    torch::Tensor outputs;
+    {
+      AutocastGuard autocast(batch.images.device().type(), precision);
+      outputs = model->forward(batch.images);
+    }
+    // The loss in float32 whatever the forward pass ran in: bf16 would round the regression targets.
+    loss = label_loss(outputs.to(torch::kFloat), batch.targets, labels, loss_kind);
+    loss.backward();
+  } else {
+    loss = torch::zeros({}, batch.images.options().dtype(torch::kFloat32));
+  }
+  if (reducer != nullptr) reducer->reduce(static_cast<double>(images) / static_cast<double>(std::max<std::int64_t>(1, batch.global_size)));
+  optimizer.step();
+  return loss.detach();
 }
 
 nlohmann::json result_json(const eval::EvaluationResult& r) {
@@ -73,17 +103,7 @@ torch::Tensor train_step(models::Model& model, torch::optim::Optimizer& optimize
   if (batch.images.dim() < 1 || batch.targets.dim() != 1 || batch.targets.size(0) != batch.images.size(0))
     throw InvalidArgument(fmt::format("train_step: batch.targets has {} rows but batch.images has {}",
                                       batch.targets.dim() == 1 ? batch.targets.size(0) : -1, batch.images.dim() > 0 ? batch.images.size(0) : 0));
-  optimizer.zero_grad();
-  torch::Tensor outputs;
-  {
-    AutocastGuard autocast(batch.images.device().type(), precision);
-    outputs = model->forward(batch.images);
-  }
-  // The loss in float32 whatever the forward pass ran in: bf16 would round the regression targets.
-  const auto loss = label_loss(outputs.to(torch::kFloat), batch.targets, labels, loss_kind);
-  loss.backward();
-  optimizer.step();
-  return loss.detach();
+  return step(model, optimizer, batch, labels, loss_kind, precision, nullptr);
 } catch (...) {
   labelrep::detail::rethrow_as_labelrep_error("train_step");
 }
@@ -128,7 +148,9 @@ Trainer::Trainer(models::Model model, std::shared_ptr<const labels::LabelReprese
                data::BatcherOptions(statistics_.mean, statistics_.std).batch_size(options_.recipe().batch_size())
                                    .seed(options_.seed())
                                    .crop_padding(options_.crop_padding())
-                                   .horizontal_flip(options_.horizontal_flip())),
+                                   .horizontal_flip(options_.horizontal_flip())
+                                   .shard_index(rank_of(options_))
+                                   .shard_count(world_of(options_))),
       validation_batches_(evaluation_batches(train_set_, validation_indices.numel() > 0 ? validation_indices : train_indices.slice(0, 0, 1),
                                              statistics_)) {
   options_.recipe().validate();
@@ -144,22 +166,57 @@ Trainer::Trainer(models::Model model, std::shared_ptr<const labels::LabelReprese
   const auto& r = options_.recipe();
   optimizer_ = std::make_unique<torch::optim::SGD>(
       model_->parameters(), torch::optim::SGDOptions(r.learning_rate()).momentum(r.momentum()).weight_decay(r.weight_decay()).nesterov(r.nesterov()));
-  if (std::filesystem::exists(run_.file("last.ckpt"))) {
-    state_ = load_checkpoint(run_.file("last.ckpt"), *model_, optimizer_.get());
-    run_.truncate_metrics(static_cast<std::size_t>(state_.epoch));
-    if (state_.threads != at::get_num_threads())
+  // Rank 0 owns the run directory: it decides whether to resume and ships its checkpoint to the others.
+  bool resume = is_rank0() && std::filesystem::exists(run_.file("last.ckpt"));
+  std::string checkpoint_copy;
+  if (distributed()) {
+    auto& group = *options_.process_group();
+    resume = group.broadcast_bytes(resume ? "resume" : "new") == "resume";
+    if (resume) {
+      const auto bytes = group.broadcast_bytes(is_rank0() ? read_file(run_.file("last.ckpt")) : std::string());
+      if (!is_rank0()) {
+        checkpoint_copy = (std::filesystem::temp_directory_path() / fmt::format("labelrep-rank{}-{}.ckpt", rank_of(options_), ::getpid())).string();
+        write_file_atomically(checkpoint_copy, bytes);
+      }
+    }
+  }
+  if (resume) {
+    try {
+      state_ = load_checkpoint(checkpoint_copy.empty() ? run_.file("last.ckpt") : checkpoint_copy, *model_, optimizer_.get());
+    } catch (...) {
+      if (!checkpoint_copy.empty()) std::filesystem::remove(checkpoint_copy);
+      throw;
+    }
+    if (!checkpoint_copy.empty()) std::filesystem::remove(checkpoint_copy);
+    if (is_rank0()) run_.truncate_metrics(static_cast<std::size_t>(state_.epoch));
+    if (is_rank0() && state_.threads != at::get_num_threads())
       std::fprintf(stderr, "labelrep: warning: resuming %s with %d threads, it was saved with %d: results will not be bit-identical\n",
                    run_.path().c_str(), at::get_num_threads(), state_.threads);
-  } else {
+  } else if (is_rank0()) {
     run_.write_config(options_.config_json());
   }
   state_.config_json = options_.config_json();
   for (const auto e : options_.snapshot_epochs())
     if (e < 0) throw InvalidArgument(fmt::format("Trainer: snapshot epoch {} is negative", e));
   if (options_.snapshot_every() < 0) throw InvalidArgument(fmt::format("Trainer: snapshot_every {} is negative", options_.snapshot_every()));
-  if (state_.epoch == 0 && state_.batch_in_epoch == 0) snapshot_if_wanted();  // the initial weights (epoch 0)
+  if (distributed()) {
+    dist::broadcast_module(*options_.process_group(), *model_);
+    reducer_ = std::make_shared<dist::GradientReducer>(options_.process_group(), model_->parameters());
+  }
+  if (is_rank0() && state_.epoch == 0 && state_.batch_in_epoch == 0) snapshot_if_wanted();  // the initial weights (epoch 0)
 } catch (...) {
   labelrep::detail::rethrow_as_labelrep_error("Trainer");
+}
+
+bool Trainer::distributed() const noexcept { return world_of(options_) > 1; }
+bool Trainer::is_rank0() const noexcept { return rank_of(options_) == 0; }
+
+double Trainer::sum_over_ranks(const torch::Tensor& scalar) {
+  if (!distributed()) return scalar.item<double>();
+  auto& group = *options_.process_group();
+  std::vector<torch::Tensor> value = {scalar.detach().to(group.device(), torch::kDouble).reshape({1}).clone()};
+  group.all_reduce_sum(value);
+  return value[0].item<double>();
 }
 
 void Trainer::snapshot_if_wanted() {
@@ -173,6 +230,7 @@ void Trainer::snapshot_if_wanted() {
 }
 
 void Trainer::checkpoint(const std::string& name) {
+  if (!is_rank0()) return;
   state_.threads = at::get_num_threads();
   save_checkpoint(run_.file(name), *model_, name == "best.ckpt" ? nullptr : optimizer_.get(), state_);
 }
@@ -193,7 +251,7 @@ EpochSummary Trainer::train_epoch(std::int64_t max_steps) try {
   model_->train();
   const auto start = std::chrono::steady_clock::now();
   std::unique_ptr<ProgressLine> progress;
-  if (options_.progress())
+  if (options_.progress() && is_rank0())
     progress = std::make_unique<ProgressLine>(fmt::format("epoch {}/{}", epoch + 1, recipe.epochs()),
                                               batches_.batches_per_epoch() - state_.batch_in_epoch, "batches");
   torch::Tensor loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kDouble).device(train_set_.images().device()));
@@ -205,38 +263,56 @@ EpochSummary Trainer::train_epoch(std::int64_t max_steps) try {
     // Per step, so that continuous schedules (one-cycle, warm-up) move smoothly inside an epoch.
     apply_schedule(*optimizer_, recipe,
                    static_cast<double>(epoch) + static_cast<double>(state_.batch_in_epoch) / static_cast<double>(batches_.batches_per_epoch()));
-    loss_sum += train_step(model_, *optimizer_, batch, *labels_, options_.loss(), options_.precision()).to(torch::kDouble);
-    images += batch.images.size(0);
+    const auto loss = step(model_, *optimizer_, batch, *labels_, options_.loss(), options_.precision(), reducer_.get()).to(torch::kDouble);
+    // Data parallel: this rank's share of the global batch's mean loss (the shares sum to it).
+    loss_sum += distributed() ? loss * (static_cast<double>(batch.images.size(0)) / static_cast<double>(batch.global_size)) : loss;
+    images += batch.global_size;
     ++state_.step;
     ++state_.batch_in_epoch;
     const bool report = state_.step % 20 == 0;
     if (report || batches_.position() == batches_.batches_per_epoch()) {
-      const double total = state_.epoch_loss_sum + loss_sum.item<double>();
+      const double total = state_.epoch_loss_sum + sum_over_ranks(loss_sum);
       if (!std::isfinite(total))
         throw InvalidArgument(fmt::format("training diverged: the loss is {} at step {} (epoch {}); lower the learning rate", total,
                                           state_.step, epoch + 1));
       if (progress) progress->advance(report ? 20 : 0, fmt::format("loss {:.4f}", total / static_cast<double>(state_.batch_in_epoch)));
     }
     if (options_.checkpoint_every_steps() > 0 && state_.step % options_.checkpoint_every_steps() == 0) {
-      state_.epoch_loss_sum += loss_sum.item<double>();
+      state_.epoch_loss_sum += sum_over_ranks(loss_sum);
       loss_sum.zero_();
       checkpoint("last.ckpt");
     }
   }
   if (batches_.position() < batches_.batches_per_epoch()) {  // stopped by the step budget
     if (progress) progress->finish();
-    state_.epoch_loss_sum += loss_sum.item<double>();
+    state_.epoch_loss_sum += sum_over_ranks(loss_sum);
     checkpoint("last.ckpt");
     summary.complete = false;
     summary.train_loss = state_.epoch_loss_sum / static_cast<double>(std::max<std::int64_t>(1, state_.batch_in_epoch));
     return summary;
   }
-  const double epoch_loss_sum = state_.epoch_loss_sum + loss_sum.item<double>();
+  const double epoch_loss_sum = state_.epoch_loss_sum + sum_over_ranks(loss_sum);
   summary.train_loss = epoch_loss_sum / static_cast<double>(std::max<std::int64_t>(1, state_.batch_in_epoch));
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   summary.images_per_second = static_cast<double>(images) / std::max(1e-9, summary.seconds);
 
-  const auto validation = evaluate(model_, evaluator_, validation_batches_, options_.precision());
+  eval::EvaluationResult validation;
+  if (distributed()) {
+    // As DDP: evaluate with rank 0's BatchNorm statistics. Rank 0 validates alone (the others wait in
+    // the broadcast) and shares the numbers, so every rank keeps the same training state.
+    auto& group = *options_.process_group();
+    dist::broadcast_module(group, *model_, /*buffers_only=*/true);
+    if (is_rank0()) validation = evaluate(model_, evaluator_, validation_batches_, options_.precision());
+    std::vector<torch::Tensor> numbers = {torch::tensor({validation.accuracy, validation.threshold_accuracy, validation.has_threshold ? 1.0 : 0.0},
+                                                        torch::kDouble).to(group.device())};
+    group.broadcast(numbers, 0);
+    const auto host = numbers[0].cpu();
+    validation.accuracy = host[0].item<double>();
+    validation.threshold_accuracy = host[1].item<double>();
+    validation.has_threshold = host[2].item<double>() != 0;
+  } else {
+    validation = evaluate(model_, evaluator_, validation_batches_, options_.precision());
+  }
   summary.validation_accuracy = validation.accuracy;
   summary.validation_threshold_accuracy = validation.has_threshold ? validation.threshold_accuracy : std::nan("");
   if (progress) {  // the epoch's final line: its loss and validation accuracy stay on screen
@@ -259,9 +335,11 @@ EpochSummary Trainer::train_epoch(std::int64_t max_steps) try {
                                        {"train_loss", summary.train_loss},
                                        {"validation_accuracy", summary.validation_accuracy}};
   if (validation.has_threshold) row["validation_threshold_accuracy"] = summary.validation_threshold_accuracy;
-  run_.append_metrics(row);
-  run_.append_timings(summary.epoch, summary.seconds, summary.images_per_second);
-  snapshot_if_wanted();  // before last.ckpt: a run killed in between redoes the epoch and writes it again
+  if (is_rank0()) {
+    run_.append_metrics(row);
+    run_.append_timings(summary.epoch, summary.seconds, summary.images_per_second);
+    snapshot_if_wanted();  // before last.ckpt: a run killed in between redoes the epoch and writes it again
+  }
   checkpoint("last.ckpt");
   return summary;
 } catch (...) {
@@ -283,6 +361,8 @@ std::vector<EpochSummary> Trainer::fit(std::int64_t max_steps) try {
 }
 
 eval::EvaluationResult Trainer::finish(const data::ImageDataset& test_set) try {
+  if (!is_rank0())
+    throw InvalidArgument(fmt::format("Trainer: rank {} called finish(); in data-parallel training only rank 0 tests and writes the result", rank_of(options_)));
   if (test_set.num_classes() != labels_->num_classes())
     throw InvalidArgument(fmt::format("Trainer: the test set has {} classes, the labels {}", test_set.num_classes(), labels_->num_classes()));
   if (std::filesystem::exists(run_.file("best.ckpt"))) load_checkpoint(run_.file("best.ckpt"), *model_, nullptr);

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "commands.hpp"
+#include "labelrep/dist/process_group.hpp"
 #include "labelrep/train/experiment.hpp"
 
 namespace labelrep::cli {
@@ -65,9 +66,30 @@ void add_train_command(CLI::App& app) {
   auto* label_seed = cmd->add_option("--label-seed", config->label_seed, "Seed of random label kinds (default: the kind's)");
   add_experiment_options(*cmd, *config);
   cmd->add_option("--out", config->out, "Run directory (config.json, metrics.csv, checkpoints, result.json)")->required();
-  cmd->callback([config, label_seed] {
+  struct Distributed {
+    std::string mode = "auto", backend = "auto";
+    double timeout = 1800;
+  };
+  auto dist_args = std::make_shared<Distributed>();
+  cmd->add_option("--distributed", dist_args->mode,
+                  "Data-parallel training over the processes described by MASTER_ADDR, MASTER_PORT, RANK, WORLD_SIZE: "
+                  "auto (when WORLD_SIZE > 1), on, off")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->capture_default_str();
+  cmd->add_option("--dist-backend", dist_args->backend, "auto (NCCL for CUDA, else Gloo), gloo or nccl")
+      ->check(CLI::IsMember({"auto", "gloo", "nccl"}))
+      ->capture_default_str();
+  cmd->add_option("--dist-timeout", dist_args->timeout, "Seconds a rank waits for the others before failing")->capture_default_str();
+  cmd->callback([config, label_seed, dist_args] {
     config->has_label_seed = label_seed->count() > 0;
-    print_experiment_result(train::run_experiment(*config));
+    std::shared_ptr<dist::ProcessGroup> group;
+    if (dist_args->mode == "on" || (dist_args->mode == "auto" && dist::environment_requests_distributed())) {
+      auto options = dist::ProcessGroupOptions::from_environment();
+      options.backend(dist_args->backend).device(config->device).timeout_seconds(dist_args->timeout);
+      group = std::make_shared<dist::ProcessGroup>(options);
+    }
+    const auto result = train::run_experiment(*config, group);
+    if (!group || group->rank() == 0) print_experiment_result(result);
   });
 }
 

@@ -45,19 +45,26 @@ struct LABELREP_API BatcherOptions {
   TORCH_ARG(std::uint64_t, seed) = 0;
   /// Output dtype of the images (float32; bfloat16/float16 for mixed-precision training on a GPU).
   TORCH_ARG(torch::ScalarType, dtype) = torch::kFloat32;
+  /// Data-parallel training: every batch is the shard `shard_index` of `shard_count` contiguous,
+  /// nearly equal parts of the global batch (sizes differ by at most one; a part may be empty when a
+  /// batch has fewer images than shards). Order, crops and flips are the global batch's, so the
+  /// shards of all ranks together are exactly what one process would draw.
+  TORCH_ARG(std::int64_t, shard_index) = 0;
+  TORCH_ARG(std::int64_t, shard_count) = 1;
 };
 
 struct LABELREP_API Batch {
   torch::Tensor images;   ///< [B, C, H, W] normalised, options().dtype(), on the dataset's device
   torch::Tensor targets;  ///< [B] int64 class ids, on the dataset's device
   torch::Tensor indices;  ///< [B] int64 positions in the dataset
+  std::int64_t global_size = 0;  ///< images in the global batch this batch is a shard of (B without sharding)
 };
 
 class LABELREP_API Batcher {
  public:
   /// `indices`: the dataset positions this batcher draws from (a split's train or validation part).
   /// Throws InvalidArgument for empty or out-of-range indices, a mean/std of the wrong length or a
-  /// non-positive std, a batch size < 1, or a negative padding.
+  /// non-positive std, a batch size < 1, a negative padding, or a shard index outside [0, shard_count).
   Batcher(ImageDataset dataset, const torch::Tensor& indices, BatcherOptions options);
 
   /// Batches in one epoch.

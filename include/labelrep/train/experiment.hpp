@@ -8,11 +8,16 @@
 /// `labelrep train`, `labelrep demo` and experiment grids are thin layers over it.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "labelrep/data/split.hpp"
 #include "labelrep/export.hpp"
+
+namespace labelrep::dist {
+class ProcessGroup;  // labelrep/dist/process_group.hpp
+}
 
 namespace labelrep::train {
 
@@ -83,6 +88,16 @@ struct LABELREP_API ExperimentResult {
 /// Runs (or resumes, or reads) the experiment. Throws what its parts throw: InvalidArgument for bad
 /// configuration, IoError/FormatError for data and run files.
 LABELREP_API ExperimentResult run_experiment(const ExperimentConfig& config);
+
+/// The same run trained data-parallel by every rank of `group` (each rank calls it with the same
+/// configuration; a null group or one of one process is run_experiment(config)). Rank 0 checks and
+/// owns `config.out` (the other ranks need not see it: nothing they do touches it), trains with the
+/// others (TrainerOptions::process_group), tests and writes result.json; every rank returns rank 0's
+/// result. `recipe batch_size` is the global batch. With device "cuda", rank r uses cuda:LOCAL_RANK;
+/// with threads 0, each rank uses its share of the machine's hardware threads (LOCAL_WORLD_SIZE).
+/// Throws as run_experiment; on a rank other than 0, an error of rank 0 comes back as Error naming it;
+/// a failed peer gives dist::DistributedError.
+LABELREP_API ExperimentResult run_experiment(const ExperimentConfig& config, const std::shared_ptr<dist::ProcessGroup>& group);
 
 /// Reads a finished run's result.json. Throws IoError if the run has not finished.
 LABELREP_API ExperimentResult read_experiment_result(const std::string& run_dir);

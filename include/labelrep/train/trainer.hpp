@@ -37,6 +37,11 @@
 #include "labelrep/train/recipe.hpp"
 #include "labelrep/train/run_directory.hpp"
 
+namespace labelrep::dist {
+class ProcessGroup;     // labelrep/dist/process_group.hpp
+class GradientReducer;
+}  // namespace labelrep::dist
+
 namespace labelrep::train {
 
 /// Sets the learning rate of every parameter group.
@@ -95,6 +100,14 @@ struct LABELREP_API TrainerOptions {
   TORCH_ARG(std::int64_t, snapshot_every) = 0;
   /// The run's configuration as a JSON object, kept in checkpoints and result.json.
   TORCH_ARG(std::string, config_json) = "{}";
+  /// Data-parallel training over this group (null or one process: ordinary training). Every rank
+  /// builds the same Trainer; rank 0's weights and buffers are broadcast at the start (and its
+  /// checkpoint when resuming), each rank trains on its shard of every global batch of
+  /// recipe().batch_size() images, gradients are summed over the ranks (weighted by shard size, so the
+  /// step is the global batch's), BatchNorm statistics are per rank as in PyTorch's DDP without
+  /// SyncBatchNorm and rank 0's are used for evaluation. Only rank 0 validates and writes the run
+  /// directory; the other ranks must be given a directory of their own, which stays empty.
+  TORCH_ARG(std::shared_ptr<dist::ProcessGroup>, process_group) = nullptr;
 };
 
 /// What one epoch did.
@@ -116,6 +129,8 @@ class LABELREP_API Trainer {
           const torch::Tensor& train_indices, const torch::Tensor& validation_indices, data::ChannelStatistics statistics,
           TrainerOptions options, RunDirectory run);
 
+  /// In data-parallel training every call below is collective: all ranks make the same calls.
+  /// A failed peer makes them throw dist::DistributedError.
   /// Runs the remaining epochs (all of them for a new run). Returns the summaries of the epochs run now.
   /// With `max_steps` > 0 it stops after that many optimizer steps, possibly inside an epoch, with a
   /// checkpoint to continue from (for time-sliced or preemptible jobs).
@@ -125,7 +140,8 @@ class LABELREP_API Trainer {
   /// when all epochs are done.
   EpochSummary train_epoch(std::int64_t max_steps = 0);
   /// Loads the best weights (by validation accuracy) into the model, evaluates `test_set` and writes
-  /// result.json with the configuration. Returns the evaluation.
+  /// result.json with the configuration. Returns the evaluation. In data-parallel training only rank 0
+  /// finishes (other ranks: InvalidArgument).
   eval::EvaluationResult finish(const data::ImageDataset& test_set);
 
   const TrainingState& state() const noexcept { return state_; }
@@ -136,6 +152,10 @@ class LABELREP_API Trainer {
  private:
   void checkpoint(const std::string& name);
   void snapshot_if_wanted();
+  bool distributed() const noexcept;
+  bool is_rank0() const noexcept;
+  // The sum over the ranks of a rank's scalar (its own value without data parallelism).
+  double sum_over_ranks(const torch::Tensor& scalar);
   models::Model model_;
   std::shared_ptr<const labels::LabelRepresentation> labels_;
   data::ImageDataset train_set_;
@@ -147,6 +167,7 @@ class LABELREP_API Trainer {
   data::Batcher validation_batches_;
   std::unique_ptr<torch::optim::SGD> optimizer_;
   TrainingState state_;
+  std::shared_ptr<dist::GradientReducer> reducer_;
 };
 
 }  // namespace labelrep::train
