@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Data-parallel scaling on one machine: `labelrep train` as 1 process (1 and 2 threads) and as 2
 # processes of 1 thread each (Gloo on loopback, global batch 128), the same run otherwise. Reports the
-# training throughput of the epoch (metrics.csv: images/s, without validation) and the wall time of the
+# training throughput of the epoch (timings.csv: images/s, without validation) and the wall time of the
 # whole command (data loading, validation and test included), medians over rounds that alternate the
 # configurations so that load changes hit all of them. Usage:
 #   bench/run_scaling_bench.sh [build dir] [encoder] [level %] [rounds]
@@ -14,7 +14,7 @@ labelrep="$build/bin/labelrep"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 common=(train --encoder "$encoder" --epochs 1 --level "$level" --validation 300 --out)
-throughput() { awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "images_per_second") c = i } NR == 2 { print $c }' "$1/metrics.csv"; }
+throughput() { awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "images_per_second") c = i } NR == 2 { print $c }' "$1/timings.csv"; }
 declare -A speed wall
 for round in $(seq "$rounds"); do
   for config in 1x1 1x2 2x1; do
