@@ -10,6 +10,7 @@
 
 #include "labelrep/core/error.hpp"
 #include "models/module_copy.hpp"
+#include "core/autocast_state.hpp"
 #include "core/boundary.hpp"
 
 namespace labelrep::models {
@@ -68,7 +69,10 @@ torch::Tensor Decoder::forward(const torch::Tensor& features) try {
   if (!features.is_floating_point())
     throw InvalidArgument(fmt::format("{}: features must be floating point, not {}", name(), c10::toString(features.scalar_type())));
   const auto weights = parameters();
-  if (!weights.empty() && (features.scalar_type() != weights.front().scalar_type() || features.device() != weights.front().device()))
+  // Under autocast (train::Precision::kBFloat16) lower-precision features meet float32 weights by design.
+  const bool dtype_differs = !weights.empty() && features.scalar_type() != weights.front().scalar_type() &&
+                             !labelrep::detail::autocast_enabled(features.device().type());
+  if (!weights.empty() && (dtype_differs || features.device() != weights.front().device()))
     throw InvalidArgument(fmt::format("{}: features are {} on {} but the decoder's weights are {} on {}", name(),
                                       c10::toString(features.scalar_type()), features.device().str(),
                                       c10::toString(weights.front().scalar_type()), weights.front().device().str()));

@@ -12,6 +12,7 @@
 
 #include "labelrep/core/error.hpp"
 #include "models/module_copy.hpp"
+#include "core/autocast_state.hpp"
 #include "core/boundary.hpp"
 
 namespace labelrep::models {
@@ -286,7 +287,8 @@ void Encoder::check_images(const torch::Tensor& images) const {
   const auto weights = parameters();
   if (!weights.empty()) {
     const auto& w = weights.front();
-    if (images.scalar_type() != w.scalar_type())
+    // Under autocast (train::Precision::kBFloat16) the convolutions cast the images themselves.
+    if (images.scalar_type() != w.scalar_type() && !labelrep::detail::autocast_enabled(images.device().type()))
       throw InvalidArgument(fmt::format("{}: images are {} but the encoder's weights are {} (convert the images or the model)", name(),
                                         c10::toString(images.scalar_type()), c10::toString(w.scalar_type())));
     if (images.device() != w.device())

@@ -1,55 +1,15 @@
 #include "labelrep/train/precision.hpp"
 
-#include <ATen/autocast_mode.h>
 #include <fmt/format.h>
-#include <torch/version.h>
 
+#include "core/autocast_state.hpp"
 #include "labelrep/core/error.hpp"
 
-// PyTorch 2.4 replaced the per-device autocast functions (set_enabled, set_cpu_enabled,
-// set_autocast_gpu_dtype, ...) by ones taking the device type, and deprecated the old ones.
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-#define LABELREP_AUTOCAST_BY_DEVICE_TYPE 1
-#endif
-
 namespace labelrep::train {
-namespace {
-
-bool autocast_enabled(torch::DeviceType type) {
-#ifdef LABELREP_AUTOCAST_BY_DEVICE_TYPE
-  return at::autocast::is_autocast_enabled(type);
-#else
-  return type == torch::kCUDA ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
-#endif
-}
-
-void set_autocast_enabled(torch::DeviceType type, bool enabled) {
-#ifdef LABELREP_AUTOCAST_BY_DEVICE_TYPE
-  at::autocast::set_autocast_enabled(type, enabled);
-#else
-  if (type == torch::kCUDA) at::autocast::set_enabled(enabled);
-  else at::autocast::set_cpu_enabled(enabled);
-#endif
-}
-
-torch::ScalarType autocast_dtype(torch::DeviceType type) {
-#ifdef LABELREP_AUTOCAST_BY_DEVICE_TYPE
-  return at::autocast::get_autocast_dtype(type);
-#else
-  return type == torch::kCUDA ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype();
-#endif
-}
-
-void set_autocast_dtype(torch::DeviceType type, torch::ScalarType dtype) {
-#ifdef LABELREP_AUTOCAST_BY_DEVICE_TYPE
-  at::autocast::set_autocast_dtype(type, dtype);
-#else
-  if (type == torch::kCUDA) at::autocast::set_autocast_gpu_dtype(dtype);
-  else at::autocast::set_autocast_cpu_dtype(dtype);
-#endif
-}
-
-}  // namespace
+using detail::autocast_dtype;
+using detail::autocast_enabled;
+using detail::set_autocast_dtype;
+using detail::set_autocast_enabled;
 
 const char* precision_name(Precision precision) { return precision == Precision::kBFloat16 ? "bf16" : "fp32"; }
 
