@@ -3,7 +3,6 @@
 #include "catch.hpp"
 
 #include <torch/torch.h>
-#include <zlib.h>
 
 #include <filesystem>
 #include <fmt/format.h>
@@ -13,33 +12,16 @@
 #include "labelrep/data/batcher.hpp"
 #include "labelrep/data/loaders.hpp"
 #include "labelrep/data/split.hpp"
+#include "idx_files.hpp"
 #include "support.hpp"
 
 using namespace labelrep;
+using labelrep_test::be32;
+using labelrep_test::gzip;
+using labelrep_test::idx;
 using labelrep_test::write_bytes;
 
 namespace {
-std::string be32(std::uint32_t v) {
-  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};
-}
-std::string idx(std::uint32_t magic, const std::vector<std::uint32_t>& dims, const std::string& payload) {
-  std::string out = be32(magic);
-  for (auto d : dims) out += be32(d);
-  return out + payload;
-}
-std::string gzip(const std::string& raw) {
-  z_stream s{};
-  deflateInit2(&s, Z_BEST_SPEED, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
-  std::string out(deflateBound(&s, raw.size()) + 64, '\0');
-  s.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(raw.data()));
-  s.avail_in = static_cast<uInt>(raw.size());
-  s.next_out = reinterpret_cast<Bytef*>(out.data());
-  s.avail_out = static_cast<uInt>(out.size());
-  deflate(&s, Z_FINISH);
-  out.resize(s.total_out);
-  deflateEnd(&s);
-  return out;
-}
 // A tiny Fashion-MNIST-shaped set: n images of 4x4 with value (i*16 + pixel), labels i % 10.
 void write_fashion(const labelrep_test::TempDir& dir, const std::string& prefix, std::uint32_t n) {
   std::string pixels, labels;

@@ -22,38 +22,24 @@
 #include <string>
 #include <thread>
 #include <vector>
-#include <zlib.h>
 
 #include "labelrep/core/atomic_file.hpp"
 #include "labelrep/core/envelope.hpp"
 #include "labelrep/labels/kinds.hpp"
 #include "labelrep/models/model.hpp"
 #include "labelrep/train/checkpoint.hpp"
+#include "idx_files.hpp"
 #include "support.hpp"
 
 namespace fs = std::filesystem;
+using labelrep_test::be32;
+using labelrep_test::gzip;
 
 namespace {
 
 // A tiny Fashion-MNIST-shaped data set (the loader's file names and format): 10 classes of 12×12
 // images, class c a bright bar in row c + 1 over seeded noise; 400 training and 100 test images.
 // Synthetic data keeps one launch to a second or two, so that a hundred kills take minutes.
-std::string be32(std::uint32_t v) {
-  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};
-}
-std::string gzip(const std::string& raw) {
-  z_stream s{};
-  deflateInit2(&s, Z_BEST_SPEED, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
-  std::string out(deflateBound(&s, raw.size()) + 64, '\0');
-  s.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(raw.data()));
-  s.avail_in = static_cast<uInt>(raw.size());
-  s.next_out = reinterpret_cast<Bytef*>(out.data());
-  s.avail_out = static_cast<uInt>(out.size());
-  deflate(&s, Z_FINISH);
-  out.resize(s.total_out);
-  deflateEnd(&s);
-  return out;
-}
 void write_bars(const std::string& dir, const std::string& prefix, std::uint32_t n, std::uint32_t seed) {
   std::string pixels = be32(2051) + be32(n) + be32(12) + be32(12), labels = be32(2049) + be32(n);
   std::uint32_t state = seed;
