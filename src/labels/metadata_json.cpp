@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "labelrep/core/error.hpp"
+#include "core/json_document.hpp"
 #include "labelrep/version.hpp"
 
 namespace labelrep::labels::detail {
@@ -22,14 +23,7 @@ std::string metadata_to_json(const LabelMetadata& metadata, const torch::Tensor&
 }
 
 LabelMetadata metadata_from_json(const std::string& text, const std::string& path) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw FormatError(path, e.byte > 0 ? e.byte - 1 : 0, std::string("invalid JSON: ") + e.what());
-  } catch (const nlohmann::json::exception& e) {  // e.g. out_of_range for a number too large for a double
-    throw FormatError(path, FormatError::kNoOffset, std::string("invalid JSON: ") + e.what());
-  }
+  const auto j = labelrep::detail::parse_json_document(text, path);
   try {
     if (!j.is_object() || j.value("format", std::string()) != "labelrep-labels")
       throw FormatError(path, FormatError::kNoOffset, "not a labelrep label metadata file (\"format\" is not \"labelrep-labels\")");

@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "labelrep/core/error.hpp"
+#include "core/json_document.hpp"
 #include "core/boundary.hpp"
 
 namespace labelrep::report {
@@ -30,12 +31,7 @@ std::vector<T> json_list(const nlohmann::json& j, const char* key, const std::st
 }  // namespace
 
 GridSpec GridSpec::from_json(const std::string& text, const std::string& source) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw FormatError(source, e.byte > 0 ? e.byte - 1 : 0, std::string("invalid JSON: ") + e.what());
-  }
+  auto j = labelrep::detail::parse_json_document(text, source);
   if (!j.is_object()) throw FormatError(source, 0, "a grid must be a JSON object");
   GridSpec grid;
   if (j.contains("base")) {

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "labelrep/core/error.hpp"
+#include "core/json_document.hpp"
 #include "labelrep/data/loaders.hpp"
 #include "labelrep/dist/process_group.hpp"
 #include "labelrep/labels/factory.hpp"
@@ -37,12 +38,7 @@ constexpr const char* kRecordedFields[] = {"label_kind", "weight_decay_used", "t
 // A run directory holds one experiment: resuming or re-reading it with another configuration would
 // mix two experiments under one name. Fields that do not change the numbers may differ.
 void check_same_experiment(const RunDirectory& run, const ExperimentConfig& config) {
-  nlohmann::json recorded;
-  try {
-    recorded = nlohmann::json::parse(run.read_config());
-  } catch (const nlohmann::json::exception& e) {
-    throw FormatError(run.file("config.json"), FormatError::kNoOffset, std::string("invalid JSON: ") + e.what());
-  }
+  auto recorded = labelrep::detail::parse_json_document(run.read_config(), run.file("config.json"));
   const auto wanted = nlohmann::json::parse(config.to_json());
   // A field newer than the recorded run counts as its default value, so older runs stay usable.
   const auto defaults = nlohmann::json::parse(ExperimentConfig{}.to_json());
@@ -229,12 +225,7 @@ TrainedRun load_trained_run(const std::string& run_dir, const std::string& devic
   if (!std::filesystem::is_directory(run_dir)) throw IoError(run_dir, "not a run directory (it does not exist)");
   const RunDirectory run(run_dir);
   TrainedRun loaded;
-  nlohmann::json recorded;
-  try {
-    recorded = nlohmann::json::parse(run.read_config());
-  } catch (const nlohmann::json::exception& e) {
-    throw FormatError(run.file("config.json"), FormatError::kNoOffset, std::string("invalid JSON: ") + e.what());
-  }
+  auto recorded = labelrep::detail::parse_json_document(run.read_config(), run.file("config.json"));
   std::int64_t in_channels = recorded.value("in_channels", recorded.value("dataset", "") == "fashion-mnist" ? 1 : 3);
   for (const char* field : kRecordedFields) recorded.erase(field);
   loaded.config = ExperimentConfig::from_json(recorded.dump(), run.file("config.json"));

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "labelrep/core/error.hpp"
+#include "core/json_document.hpp"
 #include "labelrep/train/experiment.hpp"
 #include "labelrep/train/precision.hpp"
 #include "labelrep/train/recipe.hpp"
@@ -102,14 +103,7 @@ std::string ExperimentConfig::to_json() const {
 }
 
 ExperimentConfig ExperimentConfig::from_json(const std::string& text, const std::string& source) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw FormatError(source, e.byte > 0 ? e.byte - 1 : 0, std::string("invalid JSON: ") + e.what());
-  } catch (const nlohmann::json::exception& e) {  // e.g. out_of_range for a number too large for a double
-    throw FormatError(source, FormatError::kNoOffset, std::string("invalid JSON: ") + e.what());
-  }
+  const auto j = labelrep::detail::parse_json_document(text, source);
   if (!j.is_object()) throw FormatError(source, 0, "an experiment configuration must be a JSON object");
   ExperimentConfig c;
   try {
