@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fmt/format.h>
 
+#include "core/fault_injection.hpp"
 #include "labelrep/core/error.hpp"
 
 namespace labelrep {
@@ -59,9 +60,12 @@ void write_file_atomically(const std::string& path, const std::string& bytes) {
   if (path.empty()) throw InvalidArgument("output path is empty");
   const std::string temporary = fmt::format("{}.tmp.{}", path, ::getpid());
   TemporaryFile file(temporary, path);
+  // The crash-safety tests stop the process at each step below (core/fault_injection.hpp).
+  const auto cut = detail::mid_write_cut(bytes.size());
+  const std::size_t to_write = cut ? *cut : bytes.size();
   std::size_t written = 0;
-  while (written < bytes.size()) {
-    const ssize_t n = ::write(file.fd(), bytes.data() + written, bytes.size() - written);
+  while (written < to_write) {
+    const ssize_t n = ::write(file.fd(), bytes.data() + written, to_write - written);
     if (n < 0) {
       if (errno == EINTR) continue;
       throw IoError(path, fmt::format("write failed after {} of {} bytes: {}", written, bytes.size(),
@@ -69,11 +73,15 @@ void write_file_atomically(const std::string& path, const std::string& bytes) {
     }
     written += static_cast<std::size_t>(n);
   }
+  if (cut) detail::end_process_for_fault();
+  detail::reach_fault_point(detail::FaultPoint::kBeforeFsync);
   if (::fsync(file.fd()) != 0) throw IoError(path, "fsync failed: " + errno_text());
   file.close_or_throw();
+  detail::reach_fault_point(detail::FaultPoint::kAfterFsync);
   if (::rename(temporary.c_str(), path.c_str()) != 0)
     throw IoError(path, "cannot rename the temporary file into place: " + errno_text());
   file.mark_committed();
+  detail::reach_fault_point(detail::FaultPoint::kAfterRename);
   // The rename is durable only once the directory entry is on disk.
   const std::string directory = parent_directory(path);
   const int dir_fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -82,6 +90,7 @@ void write_file_atomically(const std::string& path, const std::string& bytes) {
   const int saved_errno = errno;
   ::close(dir_fd);
   if (rc != 0) throw IoError(directory, std::string("directory fsync failed: ") + std::strerror(saved_errno));
+  detail::reach_fault_point(detail::FaultPoint::kAfterDirectoryFsync);
 }
 
 std::string read_file(const std::string& path, std::uint64_t max_bytes) {

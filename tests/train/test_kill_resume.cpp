@@ -8,10 +8,12 @@
 #include <torch/torch.h>
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -70,13 +72,25 @@ std::vector<std::string> train_arguments(const std::string& data_dir, const std:
           "--checkpoint-every", "2", "--seed", std::to_string(seed), "--out", run_dir};
 }
 
+struct LaunchOptions {
+  std::string fault;                 // LABELREP_FAULT_INJECTION for the child, if not empty
+  std::uint64_t file_size_limit = 0;  // RLIMIT_FSIZE in bytes for the child, if not 0
+};
+
 // Starts the CLI with its output in `log` (the last launch's output is kept for diagnosis).
-pid_t spawn(const std::vector<std::string>& arguments, const std::string& log) {
+pid_t spawn(const std::vector<std::string>& arguments, const std::string& log, const LaunchOptions& options = {}) {
   std::vector<char*> argv;
   for (const auto& a : arguments) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   const pid_t pid = ::fork();
   if (pid == 0) {
+    if (options.fault.empty()) ::unsetenv("LABELREP_FAULT_INJECTION");
+    else ::setenv("LABELREP_FAULT_INJECTION", options.fault.c_str(), 1);
+    if (options.file_size_limit > 0) {
+      const struct rlimit limit {options.file_size_limit, options.file_size_limit};
+      ::setrlimit(RLIMIT_FSIZE, &limit);
+      ::signal(SIGXFSZ, SIG_DFL);  // the program must protect itself: an ignored signal would survive exec
+    }
     const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd >= 0) {
       ::dup2(fd, STDOUT_FILENO);
@@ -236,7 +250,96 @@ void kill_test(int kills, std::uint32_t seed) {
   CATCH_CHECK(report.completions >= 1);
 }
 
+// The fault hook (src/core/fault_injection.hpp) stops the trainer at each step of an atomic write:
+// `per_point` times at each of the 5 points, the N-th write chosen at random (for mid-write also the
+// byte where the file is cut). After each stop the checkpoints present verify and load; the launches
+// chain on one run directory, and the last, without a fault, must end byte-identical to the reference.
+void fault_test(int per_point, std::uint32_t seed) {
+  labelrep_test::TempDir dir;
+  const std::string data = dir.file("data"), reference = dir.file("reference");
+  write_data(data);
+  reference_run(data, reference);
+  std::mt19937 random(seed);
+  std::uniform_int_distribution<int> arrival(1, 12);
+  std::uniform_int_distribution<int> cut_byte(0, 65535);
+  std::vector<std::string> faults;
+  for (const char* point : {"mid-write", "before-fsync", "after-fsync", "after-rename", "after-directory-fsync"})
+    for (int i = 0; i < per_point; ++i) {
+      std::string name = point;
+      if (name == "mid-write") name += "@" + std::to_string(cut_byte(random));
+      faults.push_back(name + ":" + std::to_string(arrival(random)));
+    }
+  std::shuffle(faults.begin(), faults.end(), random);
+  const auto start = std::chrono::steady_clock::now();
+  int stopped = 0, completions = 0, checked = 0, sequence = 0;
+  std::string run = dir.file("run0");
+  for (const auto& fault : faults) {
+    CATCH_INFO("LABELREP_FAULT_INJECTION=" << fault);
+    const int code = wait_for(spawn(train_arguments(data, run), dir.file("launch.log"), {fault}), 600);
+    CATCH_INFO(labelrep::read_file(dir.file("launch.log")));
+    if (code == 0) {  // the run had fewer writes left than the fault's N: it is complete
+      check_identical(reference, run);
+      ++completions;
+      fs::remove_all(run);
+      run = dir.file("run" + std::to_string(++sequence));
+      continue;
+    }
+    CATCH_REQUIRE(code == 86);  // the hook's exit code: anything else is a crash or an error
+    ++stopped;
+    checked += check_checkpoints_load(run);
+  }
+  const int code = run_to_completion(train_arguments(data, run), dir.file("launch.log"));
+  CATCH_INFO(labelrep::read_file(dir.file("launch.log")));
+  CATCH_REQUIRE(code == 0);
+  check_identical(reference, run);
+  CATCH_CHECK(temporaries_in(run).empty());
+  ++completions;
+  std::printf("fault test: %d stops at the 5 points of an atomic write (%d requested), %d checkpoints verified and loaded after "
+              "stops, %d complete runs byte-identical to the reference, %.1f s\n",
+              stopped, static_cast<int>(faults.size()), checked, completions,
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  // Most faults must land: a run has more than 12 atomic writes, so only resumed runs near their end escape.
+  CATCH_CHECK(stopped * 2 > static_cast<int>(faults.size()));
+}
+
 }  // namespace
+
+CATCH_TEST_CASE("the trainer stopped at each step of an atomic write resumes to the uninterrupted result", "[train][kill][cli]") {
+  fault_test(2, 86);
+}
+
+// 50 stops at each of the 5 points (G2.2 of RELIABILITY.md): several minutes.
+CATCH_TEST_CASE("the trainer stopped 50 times at each step of an atomic write resumes to the uninterrupted result",
+                "[train][kill][cli][slow]") {
+  fault_test(50, 2021);
+}
+
+CATCH_TEST_CASE("a malformed LABELREP_FAULT_INJECTION is an argument error naming the variable", "[train][kill][cli]") {
+  labelrep_test::TempDir dir;
+  write_data(dir.file("data"));
+  for (const char* bad : {"after-fsync", "sideways:1", "after-fsync:0", "after-fsync:x", "before-fsync@3:1"}) {
+    CATCH_INFO(bad);
+    CATCH_CHECK(wait_for(spawn(train_arguments(dir.file("data"), dir.file("run")), dir.file("log"), {bad}), 600) == 2);
+    const std::string log = labelrep::read_file(dir.file("log"));
+    CATCH_CHECK(log.find("LABELREP_FAULT_INJECTION=") != std::string::npos);
+  }
+}
+
+// A full disk or `ulimit -f`: the save fails with an IoError naming the file (exit code 1), instead of
+// SIGXFSZ killing the program, and no temporary file is left behind.
+CATCH_TEST_CASE("labelrep train under a file-size limit fails with an IoError and leaves no temporary file", "[train][kill][cli]") {
+  labelrep_test::TempDir dir;
+  write_data(dir.file("data"));
+  const std::string run = dir.file("run");
+  // 32 KiB: labels.npy (10 KiB) and config.json fit, a checkpoint of the small CNN does not.
+  const int code = wait_for(spawn(train_arguments(dir.file("data"), run), dir.file("log"), {"", 32768}), 600);
+  const std::string log = labelrep::read_file(dir.file("log"));
+  CATCH_INFO(log);
+  CATCH_CHECK(code == 1);
+  CATCH_CHECK(log.find(".ckpt") != std::string::npos);
+  CATCH_CHECK(log.find("File too large") != std::string::npos);
+  CATCH_CHECK(temporaries_in(run).empty());
+}
 
 CATCH_TEST_CASE("two runs with the same seed write byte-identical files and another seed does not", "[train][determinism][cli]") {
   labelrep_test::TempDir dir;

@@ -2,6 +2,7 @@
 // the exit code says what kind of failure it was (1: labelrep error, 2: bad command line, 3: other).
 #include <c10/util/Exception.h>
 
+#include <csignal>
 #include <cstdio>
 #include <exception>
 
@@ -10,6 +11,9 @@
 #include "labelrep/version.hpp"
 
 int main(int argc, char** argv) {
+  // A file-size limit (ulimit -f) would otherwise kill the program in the middle of a save; ignored, the
+  // write fails with EFBIG and the save reports an IoError, leaving the previous file intact.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"labelrep: image classification with label representations beyond categorical labels\n"
                "(Chen et al., ICLR 2021). Run `labelrep demo` for the demo experiment."};
   app.set_version_flag("--version", labelrep::version());
