@@ -76,6 +76,13 @@ if [[ " $stages " == *" test "* ]]; then
   ctest --test-dir "$build" --output-on-failure -j 4 --timeout 600 >"$out/tests.log" 2>&1
   say "tests: $(grep -E 'tests passed|tests failed' "$out/tests.log" | tail -1) in $(( $(date +%s) - start )) s"
   grep -E "^\s+[0-9]+ - .*\((Failed|Timeout|SEGFAULT|Subprocess aborted)\)" "$out/tests.log" | tee -a "$summary"
+  if [ "$device" = cuda ]; then
+    # The [cuda] tests again with libtorch's deterministic algorithms enforced (an op without a
+    # deterministic CUDA kernel throws); cuBLAS needs a fixed workspace for that.
+    CUBLAS_WORKSPACE_CONFIG=:4096:8 LABELREP_DETERMINISTIC_ALGORITHMS=1 timeout 300 \
+      "$build/tests/labelrep_tests" "[cuda]" >"$out/tests-deterministic.log" 2>&1
+    say "[cuda] tests with deterministic algorithms: exit $? ($(grep -E 'All tests passed|test cases:' "$out/tests-deterministic.log" | tail -1))"
+  fi
 fi
 
 if [[ " $stages " == *" bench "* ]]; then

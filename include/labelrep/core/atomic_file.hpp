@@ -11,7 +11,9 @@ namespace labelrep {
 /// Writes `bytes` to `path` so that a reader sees either the old file or the complete new one, even if
 /// the process is killed or the machine loses power: the bytes go to `<path>.tmp.<pid>` in the same
 /// directory, which is fsync'ed, renamed over `path`, and the directory is fsync'ed.
-/// Throws IoError naming the path (and removes the temporary file) on any failure.
+/// Throws IoError naming the path (and removes the temporary file) on any failure. The crash-safety
+/// tests' fault hook (environment variable LABELREP_FAULT_INJECTION, docs/reliability.md) can end the
+/// process at each step; a malformed value of it is an InvalidArgument.
 LABELREP_API void write_file_atomically(const std::string& path, const std::string& bytes);
 
 /// Reads the whole of `path`. Throws IoError if it cannot be opened or read, or if it is larger than
