@@ -99,26 +99,54 @@ struct FftPlans {
 };
 std::mutex g_fftw_mutex;
 
-const FftPlans& plans_for(int n) {
-  std::lock_guard<std::mutex> lock(g_fftw_mutex);
-  static std::map<int, FftPlans> plans;
-  auto it = plans.find(n);
-  if (it != plans.end()) return it->second;
-  double* real = fftw_alloc_real(static_cast<std::size_t>(n));
-  fftw_complex* spec = fftw_alloc_complex(static_cast<std::size_t>(n / 2 + 1));
-  if (real == nullptr || spec == nullptr) {
+// The plans of every size used so far, destroyed at exit (fftw_destroy_plan, like planning, under the
+// planner mutex), so that a leak checker sees nothing of FFTW's left over.
+class FftPlanCache {
+ public:
+  FftPlanCache() = default;
+  FftPlanCache(const FftPlanCache&) = delete;
+  FftPlanCache& operator=(const FftPlanCache&) = delete;
+  ~FftPlanCache() {
+    std::lock_guard<std::mutex> lock(g_fftw_mutex);
+    for (auto& [n, p] : plans_) destroy(p);
+  }
+  // Requires g_fftw_mutex held.
+  const FftPlans& get(int n) {
+    auto it = plans_.find(n);
+    if (it != plans_.end()) return it->second;
+    double* real = fftw_alloc_real(static_cast<std::size_t>(n));
+    fftw_complex* spec = fftw_alloc_complex(static_cast<std::size_t>(n / 2 + 1));
+    if (real == nullptr || spec == nullptr) {
+      fftw_free(real);
+      fftw_free(spec);
+      throw OutOfMemory(fmt::format("labelrep: cannot allocate FFT buffers of size {}", n));
+    }
+    // FFTW_ESTIMATE: no timing-based choice, so the same plan (and the same bits) on every run.
+    FftPlans p;
+    p.forward = fftw_plan_dft_r2c_1d(n, real, spec, FFTW_ESTIMATE);
+    p.inverse = fftw_plan_dft_c2r_1d(n, spec, real, FFTW_ESTIMATE);
     fftw_free(real);
     fftw_free(spec);
-    throw OutOfMemory(fmt::format("labelrep: cannot allocate FFT buffers of size {}", n));
+    if (p.forward == nullptr || p.inverse == nullptr) {
+      destroy(p);
+      throw InternalError(fmt::format("labelrep: FFTW could not plan a size-{} FFT", n));
+    }
+    return plans_.emplace(n, p).first->second;
   }
-  // FFTW_ESTIMATE: no timing-based choice, so the same plan (and the same bits) on every run.
-  FftPlans p;
-  p.forward = fftw_plan_dft_r2c_1d(n, real, spec, FFTW_ESTIMATE);
-  p.inverse = fftw_plan_dft_c2r_1d(n, spec, real, FFTW_ESTIMATE);
-  fftw_free(real);
-  fftw_free(spec);
-  if (p.forward == nullptr || p.inverse == nullptr) throw InternalError(fmt::format("labelrep: FFTW could not plan a size-{} FFT", n));
-  return plans.emplace(n, p).first->second;
+
+ private:
+  static void destroy(FftPlans& p) {
+    if (p.forward != nullptr) fftw_destroy_plan(p.forward);
+    if (p.inverse != nullptr) fftw_destroy_plan(p.inverse);
+    p = FftPlans{};
+  }
+  std::map<int, FftPlans> plans_;
+};
+
+const FftPlans& plans_for(int n) {
+  std::lock_guard<std::mutex> lock(g_fftw_mutex);
+  static FftPlanCache cache;
+  return cache.get(n);
 }
 
 struct FftwDeleter {
