@@ -123,9 +123,14 @@ CATCH_TEST_CASE("the boundary helper translates every foreign exception into a l
   CATCH_CHECK(translated([] { throw CorruptCheckpoint("a.ckpt", 3, "bad"); }) == "FormatError|labelrep: a.ckpt: at byte 3: bad|a.ckpt");
 }
 
-CATCH_TEST_CASE("an allocation libtorch cannot make becomes OutOfMemory and the caller can continue", "[core][errors][boundary]") {
-  // 10^15 indices (8 PB): libtorch's CPU allocator refuses it; labelrep reports OutOfMemory naming the call.
+CATCH_TEST_CASE("an allocation that cannot be made becomes OutOfMemory and the caller can continue", "[core][errors][boundary]") {
+  // 10^15 indices (8 PB): the allocation fails with std::bad_alloc; labelrep reports OutOfMemory naming
+  // the call. AddressSanitizer's operator new reports such a request and ends the process instead of
+  // throwing (even with allocator_may_return_null), so under tools/sanitize.sh only the recovery is
+  // checked here; the translation of std::bad_alloc is checked above.
+#if !defined(__SANITIZE_ADDRESS__)
   EXPECT_ERROR(OutOfMemory, "make_split", data::make_split(1'000'000'000'000'000, 10, 1));
+#endif
   CATCH_CHECK(data::make_split(10, 2, 1).validation.numel() == 2);  // and the library still works
 }
 
