@@ -172,6 +172,45 @@ int check_checkpoints_load(const std::string& run_dir) {
   return checked;
 }
 
+// Launches of the trainer that continue one run directory after each interruption. A launch that
+// completes must give the reference's files and leave no temporary; the chain then starts over in a
+// new directory, so that one test compares several interrupted-and-resumed runs.
+class RunChain {
+ public:
+  RunChain(std::string data, std::string reference, std::string work)
+      : data_(std::move(data)), reference_(std::move(reference)), work_(std::move(work)) {}
+  const std::string& run() const { return run_; }
+  std::string log() const { return work_ + "/launch.log"; }
+  pid_t launch(const LaunchOptions& options = {}) const { return spawn(train_arguments(data_, run_), log(), options); }
+  int completions() const { return completions_; }
+
+  // A launch exited with `code` before its interruption: it must have succeeded and match the reference.
+  void completed(int code) {
+    CATCH_INFO(labelrep::read_file(log()));
+    CATCH_REQUIRE(code == 0);
+    check_completed();
+    fs::remove_all(run_);
+    run_ = work_ + "/run" + std::to_string(++sequence_);
+  }
+  // The last launch, uninterrupted: it must complete and match the reference (the run directory stays).
+  void finish() {
+    const int code = run_to_completion(train_arguments(data_, run_), log());
+    CATCH_INFO(labelrep::read_file(log()));
+    CATCH_REQUIRE(code == 0);
+    check_completed();
+  }
+
+ private:
+  void check_completed() {
+    check_identical(reference_, run_);
+    CATCH_CHECK(temporaries_in(run_).empty());
+    ++completions_;
+  }
+  std::string data_, reference_, work_;
+  std::string run_ = work_ + "/run0";
+  int sequence_ = 0, completions_ = 0;
+};
+
 struct KillReport {
   int kills = 0, completions = 0, checkpoints_checked = 0, temporaries_seen = 0;
   double seconds = 0;
@@ -186,21 +225,14 @@ KillReport kill_and_resume(const std::string& data, const std::string& reference
   const auto start = std::chrono::steady_clock::now();
   std::mt19937 random(seed);
   std::uniform_real_distribution<double> moment(0.0, window);
-  int sequence = 0;
-  std::string run = work + "/run0";
+  RunChain chain(data, reference, work);
   std::set<std::string> left_by_killed;  // temporaries a killed writer left, to be cleaned by the restart
   while (report.kills < kills) {
-    const pid_t pid = spawn(train_arguments(data, run), work + "/launch.log");
+    const pid_t pid = chain.launch();
     const double delay = moment(random);
     const int code = wait_for(pid, delay);
     if (code >= 0) {  // finished before the kill
-      CATCH_INFO(labelrep::read_file(work + "/launch.log"));
-      CATCH_REQUIRE(code == 0);
-      check_identical(reference, run);
-      CATCH_CHECK(temporaries_in(run).empty());
-      ++report.completions;
-      fs::remove_all(run);
-      run = work + "/run" + std::to_string(++sequence);
+      chain.completed(code);
       left_by_killed.clear();
       continue;
     }
@@ -210,20 +242,16 @@ KillReport kill_and_resume(const std::string& data, const std::string& reference
     ++report.kills;
     // The restart that was killed now had its chance to clean the previous writer's temporaries... unless
     // it was killed before opening the run directory; those must still be cleaned by a later start.
-    report.checkpoints_checked += check_checkpoints_load(run);
-    const auto now = temporaries_in(run);
+    report.checkpoints_checked += check_checkpoints_load(chain.run());
+    const auto now = temporaries_in(chain.run());
     report.temporaries_seen += static_cast<int>(now.size());
     left_by_killed.insert(now.begin(), now.end());
   }
   // The last launch runs to the end: the temporaries of every killed writer are gone, the result is
   // the reference's, byte for byte.
-  const int code = run_to_completion(train_arguments(data, run), work + "/launch.log");
-  CATCH_INFO(labelrep::read_file(work + "/launch.log"));
-  CATCH_REQUIRE(code == 0);
-  check_identical(reference, run);
-  for (const auto& name : left_by_killed) CATCH_CHECK_FALSE(fs::exists(run + "/" + name));
-  CATCH_CHECK(temporaries_in(run).empty());
-  ++report.completions;
+  chain.finish();
+  for (const auto& name : left_by_killed) CATCH_CHECK_FALSE(fs::exists(chain.run() + "/" + name));
+  report.completions = chain.completions();
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
 }
@@ -271,32 +299,22 @@ void fault_test(int per_point, std::uint32_t seed) {
     }
   std::shuffle(faults.begin(), faults.end(), random);
   const auto start = std::chrono::steady_clock::now();
-  int stopped = 0, completions = 0, checked = 0, sequence = 0;
-  std::string run = dir.file("run0");
+  int stopped = 0, checked = 0;
+  RunChain chain(data, reference, dir.path().string());
   for (const auto& fault : faults) {
     CATCH_INFO("LABELREP_FAULT_INJECTION=" << fault);
-    const int code = wait_for(spawn(train_arguments(data, run), dir.file("launch.log"), {fault}), 600);
-    CATCH_INFO(labelrep::read_file(dir.file("launch.log")));
-    if (code == 0) {  // the run had fewer writes left than the fault's N: it is complete
-      check_identical(reference, run);
-      ++completions;
-      fs::remove_all(run);
-      run = dir.file("run" + std::to_string(++sequence));
+    const int code = wait_for(chain.launch({fault}), 600);
+    if (code != 86) {  // 86: the hook's exit code; 0: the run had fewer writes left than the fault's N
+      chain.completed(code);  // requires 0: anything else is a crash or an error
       continue;
     }
-    CATCH_REQUIRE(code == 86);  // the hook's exit code: anything else is a crash or an error
     ++stopped;
-    checked += check_checkpoints_load(run);
+    checked += check_checkpoints_load(chain.run());
   }
-  const int code = run_to_completion(train_arguments(data, run), dir.file("launch.log"));
-  CATCH_INFO(labelrep::read_file(dir.file("launch.log")));
-  CATCH_REQUIRE(code == 0);
-  check_identical(reference, run);
-  CATCH_CHECK(temporaries_in(run).empty());
-  ++completions;
+  chain.finish();
   std::printf("fault test: %d stops at the 5 points of an atomic write (%d requested), %d checkpoints verified and loaded after "
               "stops, %d complete runs byte-identical to the reference, %.1f s\n",
-              stopped, static_cast<int>(faults.size()), checked, completions,
+              stopped, static_cast<int>(faults.size()), checked, chain.completions(),
               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   // Most faults must land: a run has more than 12 atomic writes, so only resumed runs near their end escape.
   CATCH_CHECK(stopped * 2 > static_cast<int>(faults.size()));
