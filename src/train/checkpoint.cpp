@@ -19,6 +19,7 @@
 #include "labelrep/core/envelope.hpp"
 #include "labelrep/core/error.hpp"
 #include "train/checkpoint_probe.hpp"
+#include "train/optimizer_state.hpp"
 #include "core/boundary.hpp"
 
 namespace labelrep::train {
@@ -61,22 +62,6 @@ TrainingState state_from_json(const std::string& text, const std::string& path) 
 // walks a hash map, so two identical runs write different bytes. labelrep writes the same state by
 // position instead: group g's options as "group<g>/options", parameter j's state as "group<g>/state<j>".
 // Optimizers whose state type labelrep does not know fall back to libtorch's format ("optimizer").
-
-using StateMap = std::decay_t<decltype(std::declval<const torch::optim::Optimizer&>().state())>;
-using StateKey = typename StateMap::key_type;
-
-// The key libtorch's optimizers use for a parameter's state (a string of the TensorImpl address in
-// libtorch 1.x, the address itself in later versions).
-template <typename Key>
-Key state_key(const torch::Tensor& parameter) {
-  if constexpr (std::is_same_v<Key, std::string>) {
-    std::ostringstream text;  // what c10::guts::to_string(TensorImpl*) writes
-    text << parameter.unsafeGetTensorImpl();
-    return text.str();
-  } else {
-    return static_cast<Key>(parameter.unsafeGetTensorImpl());
-  }
-}
 
 std::unique_ptr<torch::optim::OptimizerParamState> new_param_state(const torch::optim::Optimizer& optimizer) {
   if (dynamic_cast<const torch::optim::SGD*>(&optimizer)) return std::make_unique<torch::optim::SGDParamState>();

@@ -4,6 +4,7 @@
 
 #include "labelrep/core/error.hpp"
 #include "core/boundary.hpp"
+#include "train/loss_core.hpp"
 
 namespace labelrep::train {
 
@@ -42,19 +43,21 @@ torch::Tensor label_loss(const torch::Tensor& outputs, const torch::Tensor& clas
   if (target.sizes() != outputs.sizes())
     throw InvalidArgument(fmt::format("label_loss: outputs has shape {} but the {} targets have shape {}",
                                       c10::str(outputs.sizes()), labels.name(), c10::str(target.sizes())));
+  if (kind == LossKind::kCrossEntropy && outputs.dim() != 2)
+    throw InvalidArgument("label_loss: cross-entropy needs logits [N, C] and vector labels");
+  return loss_against_targets(outputs, target, kind);
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("label_loss");
+}
+
+torch::Tensor loss_against_targets(const torch::Tensor& outputs, const torch::Tensor& target, LossKind kind) {
   switch (kind) {
-    case LossKind::kCrossEntropy: {
-      if (outputs.dim() != 2)
-        throw InvalidArgument("label_loss: cross-entropy needs logits [N, C] and vector labels");
-      return -(target * torch::log_softmax(outputs, 1)).sum(1).mean();
-    }
+    case LossKind::kCrossEntropy: return -(target * torch::log_softmax(outputs, 1)).sum(1).mean();
     case LossKind::kSmoothL1: return torch::smooth_l1_loss(outputs, target, /*reduction=mean*/ 1, /*beta=*/1.0);
     case LossKind::kMse: return torch::mse_loss(outputs, target, /*reduction=mean*/ 1);
     case LossKind::kAuto: break;
   }
   throw InternalError("label_loss: unhandled loss kind");
-} catch (...) {
-  labelrep::detail::rethrow_as_labelrep_error("label_loss");
 }
 
 }  // namespace labelrep::train

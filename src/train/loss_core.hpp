@@ -1,0 +1,15 @@
+#pragma once
+// The arithmetic of label_loss without its checks (internal): the graphed training step computes the
+// loss inside a CUDA graph, where the class-id range check of LabelRepresentation::targets (a device
+// to host copy) cannot run, from targets it gathered itself.
+#include <torch/types.h>
+
+#include "labelrep/train/loss.hpp"
+
+namespace labelrep::train {
+
+// Requires: `kind` resolved (not kAuto); `target` of `outputs`' shape and dtype (logits [N, C] for
+// cross-entropy). The one place each loss formula is written.
+torch::Tensor loss_against_targets(const torch::Tensor& outputs, const torch::Tensor& target, LossKind kind);
+
+}  // namespace labelrep::train
