@@ -74,6 +74,18 @@ inline std::string cli_path() {
 #endif
 }
 
+/// Checks that `call` throws `E` with `fragment` in its message (include after catch.hpp).
+template <typename E, typename F>
+void check_throws_with(F&& call, const std::string& fragment) {
+  try {
+    call();
+    CATCH_FAIL("no exception; expected one saying: " + fragment);
+  } catch (const E& e) {
+    CATCH_INFO("message: " << e.what());
+    CATCH_CHECK(std::string(e.what()).find(fragment) != std::string::npos);
+  }
+}
+
 /// The CLI path for a test that runs it; fails the test when the build has no CLI (include after catch.hpp).
 inline std::string cli() {
   const std::string path = cli_path();

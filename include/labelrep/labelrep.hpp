@@ -37,6 +37,7 @@
 #include "labelrep/train/recipe.hpp"
 #include "labelrep/train/run_directory.hpp"
 #include "labelrep/train/trained_run.hpp"
+#include "labelrep/train/graphed_step.hpp"
 #include "labelrep/train/precision.hpp"
 #include "labelrep/train/trainer.hpp"
 #include "labelrep/version.hpp"
