@@ -4,9 +4,10 @@
 // Prints one JSON line {"images_per_s": ..., ...}.
 // Usage: train_step_bench [--model resnet32] [--label speech|category] [--batch 128] [--steps 40]
 //                         [--warmup 5] [--threads 0] [--device cpu|cuda] [--format channels-last|contiguous]
-//                         [--precision fp32|bf16]
+//                         [--precision fp32|bf16] [--cuda-graphs 0|1]
 // With --precision bf16 the forward pass runs under bf16 autocast (train::Precision), as
-// `bench/reference_fast_train.py` does for PyTorch's best-practice eager loop.
+// `bench/reference_fast_train.py` does for PyTorch's best-practice eager loop. With --cuda-graphs 1
+// every step replays one captured CUDA graph (train::GraphedTrainStep, captured during warm-up).
 #include <labelrep/labelrep.hpp>
 #include <labelrep/labels/kinds.hpp>
 #include <labelrep/models/model.hpp>
@@ -16,13 +17,15 @@
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <memory>
 #include <stdexcept>
 #include <string>
 
 int main(int argc, char** argv) try {
   std::map<std::string, std::string> args = {{"--model", "resnet32"}, {"--label", "speech"}, {"--batch", "128"}, {"--steps", "40"},
                                              {"--warmup", "5"},       {"--threads", "0"},      {"--device", "cpu"},
-                                             {"--format", "channels-last"}, {"--precision", "fp32"}};
+                                             {"--format", "channels-last"}, {"--precision", "fp32"},
+                                             {"--cuda-graphs", "0"}};
   for (int i = 1; i < argc; i += 2) {
     if (!args.count(argv[i]) || i + 1 >= argc) throw std::invalid_argument(std::string("unknown or incomplete option ") + argv[i]);
     args[argv[i]] = argv[i + 1];
@@ -32,6 +35,8 @@ int main(int argc, char** argv) try {
   const torch::Device device(args["--device"]);
   const bool categorical = args["--label"] == "category";
   const auto precision = labelrep::train::parse_precision(args["--precision"]);
+  if (args["--cuda-graphs"] != "0" && args["--cuda-graphs"] != "1") throw std::invalid_argument("--cuda-graphs must be 0 or 1");
+  const bool cuda_graphs = args["--cuda-graphs"] == "1";
   namespace labels = labelrep::labels;
   std::shared_ptr<const labels::LabelRepresentation> label_set;
   if (categorical) label_set = std::make_shared<labels::CategoryLabels>(labels::CategoryLabelsOptions(10));
@@ -49,6 +54,10 @@ int main(int argc, char** argv) try {
   batch.images = torch::randn({batch_size, 3, 32, 32}, torch::TensorOptions(device));
   batch.targets = torch::randint(0, 10, {batch_size}, torch::TensorOptions(device).dtype(torch::kLong));
   batch.indices = torch::arange(batch_size);
+  std::unique_ptr<labelrep::train::GraphedTrainStep> graphed;
+  if (cuda_graphs)
+    graphed = std::make_unique<labelrep::train::GraphedTrainStep>(
+        model, optimizer, label_set, labelrep::train::GraphedStepOptions().precision(precision).batch_size(batch_size));
   auto sync = [&] {
     if (device.is_cuda()) torch::cuda::synchronize();
   };
@@ -59,14 +68,17 @@ int main(int argc, char** argv) try {
       sync();
       start = std::chrono::steady_clock::now();
     }
-    loss = labelrep::train::train_step(model, optimizer, batch, *label_set, labelrep::train::LossKind::kAuto, precision).item<double>();  // as the reference's loss.item()
+    const auto step_loss = graphed ? graphed->step(batch)
+                                   : labelrep::train::train_step(model, optimizer, batch, *label_set, labelrep::train::LossKind::kAuto, precision);
+    loss = step_loss.item<double>();  // as the reference's loss.item()
   }
   sync();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("{\"images_per_s\": %.2f, \"model\": \"%s\", \"label\": \"%s\", \"device\": \"%s\", \"batch\": %lld, \"steps\": %lld, "
-              "\"threads\": %d, \"format\": \"%s\", \"precision\": \"%s\", \"last_loss\": %.4f, \"torch\": \"%s\"}\n",
+              "\"threads\": %d, \"format\": \"%s\", \"precision\": \"%s\", \"cuda_graphs\": %s, \"last_loss\": %.4f, \"torch\": \"%s\"}\n",
               static_cast<double>(steps * batch_size) / seconds, args["--model"].c_str(), args["--label"].c_str(), args["--device"].c_str(),
-              static_cast<long long>(batch_size), static_cast<long long>(steps), at::get_num_threads(), args["--format"].c_str(), args["--precision"].c_str(), loss,
+              static_cast<long long>(batch_size), static_cast<long long>(steps), at::get_num_threads(), args["--format"].c_str(), args["--precision"].c_str(),
+              cuda_graphs ? "true" : "false", loss,
               TORCH_VERSION);
   return 0;
 } catch (const std::exception& e) {

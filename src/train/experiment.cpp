@@ -43,7 +43,7 @@ void check_same_experiment(const RunDirectory& run, const ExperimentConfig& conf
   // A field newer than the recorded run counts as its default value, so older runs stay usable.
   const auto defaults = nlohmann::json::parse(ExperimentConfig{}.to_json());
   for (const auto& [key, value] : wanted.items()) {
-    if (key == "out" || key == "progress" || key == "threads" || key == "channels_last" || key == "checkpoint_every_steps" || key == "device" || key == "data_dir" ||
+    if (key == "out" || key == "progress" || key == "threads" || key == "channels_last" || key == "cuda_graphs" || key == "checkpoint_every_steps" || key == "device" || key == "data_dir" ||
         key == "snapshot_epochs" || key == "snapshot_every")
       continue;
     const auto& recorded_value = recorded.contains(key) ? recorded[key] : defaults.contains(key) ? defaults[key] : nlohmann::json();
@@ -187,6 +187,7 @@ ExperimentResult run_experiment(const ExperimentConfig& config, const std::share
                            .crop_padding(config.crop_padding)
                            .horizontal_flip(config.horizontal_flip)
                            .channels_last(config.channels_last)
+                           .cuda_graphs(config.cuda_graphs)
                            .precision(precision)
                            .progress(config.progress && rank0)
                            .checkpoint_every_steps(config.checkpoint_every_steps)

@@ -53,11 +53,13 @@ void ExperimentConfig::validate() const {
   (void)parse_schedule(schedule);
   if (schedule == "one-cycle" && warmup_epochs > 0)
     throw InvalidArgument("experiment: warm-up is not used with the one-cycle schedule (its rise is the warm-up); leave warmup_epochs at 0");
+  bool cuda_device = false;
   try {
-    (void)torch::Device(device);
+    cuda_device = torch::Device(device).is_cuda();
   } catch (const std::exception&) {
     throw InvalidArgument(fmt::format("experiment: device '{}' is not cpu, cuda or cuda:N", device));
   }
+  if (cuda_graphs && !cuda_device) throw InvalidArgument(fmt::format("experiment: cuda_graphs needs a CUDA device, the device is '{}'", device));
 }
 
 std::int64_t ExperimentConfig::padded_side() const {
@@ -93,6 +95,7 @@ std::string ExperimentConfig::to_json() const {
                       {"crop_padding", crop_padding},
                       {"horizontal_flip", horizontal_flip},
                       {"channels_last", channels_last},
+                      {"cuda_graphs", cuda_graphs},
                       {"checkpoint_every_steps", checkpoint_every_steps},
                       {"snapshot_epochs", snapshot_epochs},
                       {"snapshot_every", snapshot_every},
@@ -137,6 +140,7 @@ ExperimentConfig ExperimentConfig::from_json(const std::string& text, const std:
       else if (key == "pad_to") c.pad_to = integer_field(value, key, source);
       else if (key == "horizontal_flip") c.horizontal_flip = value.get<bool>();
       else if (key == "channels_last") c.channels_last = value.get<bool>();
+      else if (key == "cuda_graphs") c.cuda_graphs = value.get<bool>();
       else if (key == "checkpoint_every_steps") c.checkpoint_every_steps = integer_field(value, key, source);
       else if (key == "snapshot_epochs") {
         if (!value.is_array()) throw FormatError(source, FormatError::kNoOffset, fmt::format("field 'snapshot_epochs' must be an array of integers, got {}", value.dump()));

@@ -162,6 +162,13 @@ Trainer::Trainer(models::Model model, std::shared_ptr<const labels::LabelReprese
   if (device_of(model_) != train_set_.images().device())
     throw InvalidArgument(fmt::format("Trainer: the model is on {} but the data on {}", device_of(model_).str(),
                                       train_set_.images().device().str()));
+  if (options_.cuda_graphs()) {
+    if (!device_of(model_).is_cuda())
+      throw InvalidArgument(fmt::format("Trainer: cuda_graphs needs the model on a CUDA device, it is on {}", device_of(model_).str()));
+    if (!cuda_graphs_available())
+      throw Error("labelrep: Trainer: cuda_graphs: this labelrep was built without CUDA graph support (see docs/gpu.md)");
+    if (world_of(options_) > 1) throw InvalidArgument("Trainer: cuda_graphs does not support data-parallel training yet");
+  }
   if (options_.channels_last()) models::set_memory_format(*model_, c10::MemoryFormat::ChannelsLast);
   const auto& r = options_.recipe();
   optimizer_ = std::make_unique<torch::optim::SGD>(
@@ -231,6 +238,7 @@ void Trainer::snapshot_if_wanted() {
 
 void Trainer::checkpoint(const std::string& name) {
   if (!is_rank0()) return;
+  if (graphed_step_) graphed_step_->check_targets();  // no weights trained on a clamped class id are saved
   state_.threads = at::get_num_threads();
   save_checkpoint(run_.file(name), *model_, name == "best.ckpt" ? nullptr : optimizer_.get(), state_);
 }
@@ -263,7 +271,12 @@ EpochSummary Trainer::train_epoch(std::int64_t max_steps) try {
     // Per step, so that continuous schedules (one-cycle, warm-up) move smoothly inside an epoch.
     apply_schedule(*optimizer_, recipe,
                    static_cast<double>(epoch) + static_cast<double>(state_.batch_in_epoch) / static_cast<double>(batches_.batches_per_epoch()));
-    const auto loss = step(model_, *optimizer_, batch, *labels_, options_.loss(), options_.precision(), reducer_.get()).to(torch::kDouble);
+    if (options_.cuda_graphs() && !graphed_step_)
+      graphed_step_ = std::make_unique<GraphedTrainStep>(
+          model_, *optimizer_, labels_, GraphedStepOptions().loss(options_.loss()).precision(options_.precision()).batch_size(recipe.batch_size()));
+    const auto loss = (graphed_step_ ? graphed_step_->step(batch)
+                                     : step(model_, *optimizer_, batch, *labels_, options_.loss(), options_.precision(), reducer_.get()))
+                          .to(torch::kDouble);
     // Data parallel: this rank's share of the global batch's mean loss (the shares sum to it).
     loss_sum += distributed() ? loss * (static_cast<double>(batch.images.size(0)) / static_cast<double>(batch.global_size)) : loss;
     images += batch.global_size;
@@ -271,6 +284,7 @@ EpochSummary Trainer::train_epoch(std::int64_t max_steps) try {
     ++state_.batch_in_epoch;
     const bool report = state_.step % 20 == 0;
     if (report || batches_.position() == batches_.batches_per_epoch()) {
+      if (graphed_step_) graphed_step_->check_targets();
       const double total = state_.epoch_loss_sum + sum_over_ranks(loss_sum);
       if (!std::isfinite(total))
         throw InvalidArgument(fmt::format("training diverged: the loss is {} at step {} (epoch {}); lower the learning rate", total,
@@ -365,6 +379,7 @@ eval::EvaluationResult Trainer::finish(const data::ImageDataset& test_set) try {
     throw InvalidArgument(fmt::format("Trainer: rank {} called finish(); in data-parallel training only rank 0 tests and writes the result", rank_of(options_)));
   if (test_set.num_classes() != labels_->num_classes())
     throw InvalidArgument(fmt::format("Trainer: the test set has {} classes, the labels {}", test_set.num_classes(), labels_->num_classes()));
+  graphed_step_.reset();  // loading replaces the weights a captured graph points at
   if (std::filesystem::exists(run_.file("best.ckpt"))) load_checkpoint(run_.file("best.ckpt"), *model_, nullptr);
   auto test_batches = evaluation_batches(test_set, torch::arange(test_set.size(), torch::TensorOptions().dtype(torch::kLong)), statistics_);
   const auto result = evaluate(model_, evaluator_, test_batches, options_.precision());

@@ -183,6 +183,10 @@ CATCH_TEST_CASE("labelrep train writes a run directory, reads a finished run and
   const auto level = run_command(cli() + " train --level 0 --out " + dir.file("y"));
   CATCH_CHECK(level.exit_code == 2);
   CATCH_CHECK(level.output.find("level") != std::string::npos);
+  const auto graphs = run_command(cli() + " train --cuda-graphs --out " + dir.file("g"));
+  CATCH_CHECK(graphs.exit_code == 2);
+  CATCH_CHECK(graphs.output.find("cuda_graphs needs a CUDA device") != std::string::npos);
+  CATCH_CHECK_FALSE(std::filesystem::exists(dir.file("g")));
   const auto cifar = run_command(cli() + " train --dataset cifar10 --data-dir " + dir.file("nothing") + " --out " + dir.file("z"));
   CATCH_CHECK(cifar.exit_code == 1);
   CATCH_CHECK(cifar.output.find(dir.file("nothing")) != std::string::npos);

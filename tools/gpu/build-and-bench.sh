@@ -11,7 +11,8 @@
 # Environment: OUT, BUILD_DIR (build-gpu), DEVICE (cuda), PYTHON (python3: the one with torch),
 # REFERENCE_DIR (the directory of pytorch_reference.py; default ../shared/reference or shared/reference),
 # DEPS (.gpu-deps), ROUNDS (2), QUICK=1 (few steps and images, a smoke run of the script itself; also
-# works with DEVICE=cpu on a CPU machine), STAGES (default "build test bench tta").
+# works with DEVICE=cpu on a CPU machine), STAGES (default "build test bench tta"), TTA_GRAPHS (1: the
+# time-to-accuracy runs also train with CUDA graphs; 0: eager only).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -106,6 +107,10 @@ if [[ " $stages " == *" bench "* ]]; then
     side --name "train-fast-vs-eager-bf16-$label" --metric images_per_s \
       --ours "$b/train_step_bench --label $label --device $device --steps $steps --precision bf16 --batch 512" \
       --theirs "$python bench/reference_fast_train.py --reference-dir $reference_dir --label $label --device $device --steps $steps --batch 512"
+    # The same fast path with every step one replayed CUDA graph (train::GraphedTrainStep).
+    [ "$device" = cuda ] && side --name "train-graphs-vs-eager-bf16-$label" --metric images_per_s \
+      --ours "$b/train_step_bench --label $label --device $device --steps $steps --precision bf16 --batch 512 --cuda-graphs 1" \
+      --theirs "$python bench/reference_fast_train.py --reference-dir $reference_dir --label $label --device $device --steps $steps --batch 512"
   done
   side --name attack-resnet32 --metric fgsm_images_per_s --metric iterative_images_per_s \
     --ours "$b/attack_bench --device $device --images $images --batch 1024" \
@@ -120,24 +125,32 @@ if [[ " $stages " == *" tta "* ]]; then
   epochs=15; quick_args=()
   [ "$quick" = 1 ] && epochs=1 && quick_args=(--level 2 --validation 500)
   speech_labels="$reference_dir/authors-labels/cifar10_speech.npy"
+  # Each label trains eagerly and, on CUDA (TTA_GRAPHS=0 skips it), with every full batch one CUDA graph.
+  variants=(eager); [ "$device" = cuda ] && [ "${TTA_GRAPHS:-1}" = 1 ] && variants+=(graphs)
   for label in category speech; do
     kind=$label; [ "$label" = speech ] && kind=$speech_labels
-    run="$out/tta-$label"
-    rm -rf "$run"
-    start=$(date +%s.%N)
-    "$build/bin/labelrep" train --dataset fashion-mnist --data-dir "$fmnist" --encoder resnet32 --label "$kind" \
-      --device "$device" --epochs "$epochs" --batch-size 512 --lr 0.2 --weight-decay 5e-4 --nesterov \
-      --schedule one-cycle --precision bf16 "${quick_args[@]}" --out "$run" >"$out/tta-$label.log" 2>&1 || say "labelrep train ($label) failed: $(tail -3 "$out/tta-$label.log")"
-    end=$(date +%s.%N)
-    "$python" - "$run" "$start" "$end" "$label" "$epochs" <<'PY' | tee -a "$summary"
+    for variant in "${variants[@]}"; do
+      name=$label; graph_args=()
+      [ "$variant" = graphs ] && name=$label-graphs && graph_args=(--cuda-graphs)
+      run="$out/tta-$name"
+      rm -rf "$run"
+      start=$(date +%s.%N)
+      "$build/bin/labelrep" train --dataset fashion-mnist --data-dir "$fmnist" --encoder resnet32 --label "$kind" \
+        --device "$device" --epochs "$epochs" --batch-size 512 --lr 0.2 --weight-decay 5e-4 --nesterov \
+        --schedule one-cycle --precision bf16 "${graph_args[@]}" "${quick_args[@]}" --out "$run" >"$out/tta-$name.log" 2>&1 ||
+        say "labelrep train ($name) failed: $(tail -3 "$out/tta-$name.log")"
+      end=$(date +%s.%N)
+      "$python" - "$run" "$start" "$end" "$label" "$epochs" "$variant" <<'PY' | tee -a "$summary"
 import json, sys
-run, start, end, label, epochs = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5]
+run, start, end, label, epochs, variant = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6]
 try:
     acc = json.load(open(f"{run}/result.json"))["test"]["accuracy"]
 except Exception as e:
     acc = float("nan")
-print(json.dumps({"tta": "labelrep", "label": label, "epochs": int(epochs), "seconds": round(end - start, 2), "test_accuracy": acc}))
+print(json.dumps({"tta": "labelrep", "label": label, "step": variant, "epochs": int(epochs), "seconds": round(end - start, 2),
+                  "test_accuracy": acc}))
 PY
+    done
   done
   if [ "$device" = cuda ]; then
     "$python" "$reference_dir/time_to_accuracy.py" --data "$fmnist" --epochs "$epochs" 2>&1 | tail -1 | tee "$out/tta-reference.json" | tee -a "$summary"

@@ -52,6 +52,7 @@ struct LABELREP_API ExperimentConfig {
   std::int64_t crop_padding = 4;          ///< augmentation: random crops of the image padded by this (0: none)
   bool horizontal_flip = true;            ///< augmentation: random horizontal flips
   bool channels_last = true;              ///< channels-last memory format (faster on CPU)
+  bool cuda_graphs = false;               ///< full batches as captured CUDA graphs (TrainerOptions::cuda_graphs; CUDA only)
   std::int64_t checkpoint_every_steps = 0;
   /// Keep a snapshot checkpoint (RunDirectory::snapshot_file) after these epochs (0: the initial
   /// weights), e.g. the paper's Figure 5 at 10/30/50/70/100% of training; and after every

@@ -32,6 +32,7 @@
 #include "labelrep/labels/label_representation.hpp"
 #include "labelrep/models/model.hpp"
 #include "labelrep/train/checkpoint.hpp"
+#include "labelrep/train/graphed_step.hpp"
 #include "labelrep/train/loss.hpp"
 #include "labelrep/train/precision.hpp"
 #include "labelrep/train/recipe.hpp"
@@ -88,6 +89,10 @@ struct LABELREP_API TrainerOptions {
   /// kBFloat16: bf16 autocast for training and evaluation (train::default_precision picks it on CUDA).
   /// kFloat32 is the paper's setting and the one whose CPU runs resume bit-identically.
   TORCH_ARG(Precision, precision) = Precision::kFloat32;
+  /// Run every full training batch as one captured CUDA graph (GraphedTrainStep; the last, smaller
+  /// batch of an epoch runs eagerly). Requires the model on a CUDA device, a build with
+  /// cuda_graphs_available() and no data parallelism. The same training up to rounding.
+  TORCH_ARG(bool, cuda_graphs) = false;
   /// Show a progress line per epoch on a terminal (quiet when stderr is not one).
   TORCH_ARG(bool, progress) = true;
   /// Also checkpoint every this many steps inside an epoch (0: only at the end of each epoch).
@@ -166,6 +171,7 @@ class LABELREP_API Trainer {
   data::Batcher batches_;
   data::Batcher validation_batches_;
   std::unique_ptr<torch::optim::SGD> optimizer_;
+  std::unique_ptr<GraphedTrainStep> graphed_step_;  // made at the first step with cuda_graphs
   TrainingState state_;
   std::shared_ptr<dist::GradientReducer> reducer_;
 };
