@@ -37,7 +37,8 @@ torch::nn::ConvTranspose2d transposed(std::int64_t in, std::int64_t out, std::in
 torch::Tensor transposed_conv_4x4_stride2(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
   const std::int64_t n = x.size(0), h = x.size(2), wd = x.size(3), out = w.size(1);
   const auto index = torch::TensorOptions().dtype(torch::kLong).device(w.device());
-  const torch::Tensor taps[2] = {torch::tensor({3, 1}, index), torch::tensor({2, 0}, index)};
+  // Made on the device, not copied from the host: a host-to-device copy cannot be captured in a CUDA graph.
+  const torch::Tensor taps[2] = {torch::arange(3, 0, -2, index), torch::arange(2, -1, -2, index)};  // {3, 1}, {2, 0}
   std::vector<torch::Tensor> kernels;
   for (int a = 0; a < 2; ++a)
     for (int c = 0; c < 2; ++c) kernels.push_back(w.index_select(2, taps[a]).index_select(3, taps[c]).transpose(0, 1));

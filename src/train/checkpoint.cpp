@@ -193,7 +193,13 @@ TrainingState load_checkpoint(const std::string& path, torch::nn::Module& model,
   try {
     torch::serialize::InputArchive archive;
     g_archive_parses.fetch_add(1, std::memory_order_relaxed);  // only bytes whose SHA-256 verified get here
-    archive.load_from(stream);
+    // Onto the model's device, whatever device the checkpoint was saved from: a run trained on a GPU
+    // loads on a machine without one, and libtorch would otherwise move a parameter whose device
+    // differs to the checkpoint's device (set_data) instead of keeping the model where it is.
+    const auto parameters = model.parameters();
+    const auto buffers = model.buffers();
+    const torch::Device device = !parameters.empty() ? parameters.front().device() : !buffers.empty() ? buffers.front().device() : torch::Device(torch::kCPU);
+    archive.load_from(stream, device);
     torch::serialize::InputArchive model_archive;
     if (!archive.try_read("model", model_archive))
       throw FormatError(path, FormatError::kNoOffset, "checkpoint has no model");

@@ -64,7 +64,7 @@ TORCH_MODULE(Tiny);
 void train_steps(Tiny& model, torch::optim::SGD& optimizer, int steps) {
   for (int i = 0; i < steps; ++i) {
     optimizer.zero_grad();
-    const auto x = torch::arange(0, 32, torch::kFloat32).view({8, 4}) / (i + 1);
+    const auto x = torch::arange(0, 32, torch::kFloat32).view({8, 4}).to(model->fc->weight.device()) / (i + 1);
     model(x).pow(2).mean().backward();
     optimizer.step();
   }
@@ -99,6 +99,34 @@ CATCH_TEST_CASE("a checkpoint restores weights, buffers, momentum and state exac
   train_steps(model, optimizer, 2);
   train_steps(other, other_optimizer, 2);
   CATCH_CHECK(torch::equal(other->fc->weight, model->fc->weight));
+}
+
+// Registered only where libtorch has CUDA (LABELREP_CUDA_TESTS); hidden from a bare run of the binary.
+CATCH_TEST_CASE("a checkpoint loads onto the model's device, whichever device saved it", "[train][checkpoint][.cuda]") {
+  CATCH_REQUIRE(torch::cuda::is_available());
+  labelrep_test::TempDir dir;
+  torch::manual_seed(1);
+  Tiny gpu_model;
+  gpu_model->to(torch::kCUDA);
+  torch::optim::SGD gpu_optimizer(gpu_model->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9));
+  train_steps(gpu_model, gpu_optimizer, 2);
+  train::save_checkpoint(dir.file("gpu.ckpt"), *gpu_model, &gpu_optimizer, train::TrainingState{});
+  // Trained on the GPU, analysed on the CPU: the model stays on the CPU.
+  Tiny cpu_model;
+  torch::optim::SGD cpu_optimizer(cpu_model->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9));
+  train::load_checkpoint(dir.file("gpu.ckpt"), *cpu_model, &cpu_optimizer);
+  CATCH_CHECK(cpu_model->fc->weight.device().is_cpu());
+  CATCH_CHECK(cpu_model->bn->running_mean.device().is_cpu());
+  CATCH_CHECK(torch::equal(cpu_model->fc->weight, gpu_model->fc->weight.cpu()));
+  // And the other way.
+  train::save_checkpoint(dir.file("cpu.ckpt"), *cpu_model, &cpu_optimizer, train::TrainingState{});
+  Tiny back;
+  back->to(torch::kCUDA);
+  torch::optim::SGD back_optimizer(back->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9));
+  train::load_checkpoint(dir.file("cpu.ckpt"), *back, &back_optimizer);
+  CATCH_CHECK(back->fc->weight.device().is_cuda());
+  CATCH_CHECK(torch::equal(back->fc->weight.cpu(), cpu_model->fc->weight));
+  train_steps(back, back_optimizer, 1);  // the momentum buffers came onto the GPU too
 }
 
 CATCH_TEST_CASE("damaged or mismatched checkpoints are refused and leave the model as it was", "[train][checkpoint]") {
