@@ -130,17 +130,21 @@ struct GraphedTrainStep::Impl {
     }
   }
 
-  // Everything the graph reads or writes by address: parameters, gradients, momentum buffers and the
-  // model's buffers (BatchNorm statistics). A change means something replaced them.
+  // Everything the graph reads or writes by address: parameters, gradients, momentum buffers, the
+  // groups' scalars and the model's buffers (BatchNorm statistics). A change means something replaced them.
   std::vector<const void*> addresses() {
     std::vector<const void*> a;
-    for (auto& group : groups)
+    for (auto& group : groups) {
+      a.push_back(group.learning_rate.data_ptr());
+      a.push_back(group.momentum.data_ptr());
+      a.push_back(group.weight_decay.data_ptr());
       for (std::size_t j = 0; j < group.params.size(); ++j) {
         const auto& p = group.params[j];
         a.push_back(p.data_ptr());
         a.push_back(p.grad().defined() ? p.grad().data_ptr() : nullptr);
         a.push_back(group.momentum_buffers[j].data_ptr());
       }
+    }
     for (const auto& b : model->buffers()) a.push_back(b.defined() ? b.data_ptr() : nullptr);
     return a;
   }
@@ -199,10 +203,27 @@ struct GraphedTrainStep::Impl {
     return run(batch.images, batch.targets);
   }
 
+  // Drops the captured graph once the device has finished its launches.
+  void drop_graph() {
+#ifdef LABELREP_HAS_CUDA_GRAPHS
+    if (graph) {
+      c10::cuda::getCurrentCUDAStream(device.index()).synchronize();
+      graph.reset();
+    }
+#endif
+    is_captured = false;
+  }
+
+  ~Impl() {
+    try {
+      drop_graph();
+    } catch (...) {  // a destructor does not throw; a device error shows at the next call anyway
+    }
+  }
+
 #ifdef LABELREP_HAS_CUDA_GRAPHS
   void capture(const data::Batch& batch) {
-    graph.reset();
-    is_captured = false;
+    drop_graph();
     static_images = torch::empty_like(batch.images);
     static_ids = torch::empty_like(batch.targets);
     static_images.copy_(batch.images);
@@ -291,9 +312,8 @@ struct GraphedTrainStep::Impl {
 #ifdef LABELREP_HAS_CUDA_GRAPHS
     const std::int64_t wanted = is_captured ? capture_size : options.batch_size() > 0 ? options.batch_size() : images.size(0);
     if (images.size(0) != wanted) return run_eagerly(batch);
-    if (is_captured && (static_images.sizes() != images.sizes() || static_images.scalar_type() != images.scalar_type() ||
-                        static_images.strides() != images.strides()))
-      return run_eagerly(batch);  // same batch size, other images: not what was captured
+    if (is_captured && (static_images.sizes() != images.sizes() || static_images.scalar_type() != images.scalar_type()))
+      return run_eagerly(batch);  // same batch size, other images: not what was captured (copy_ takes any layout)
     if (!is_captured || captured_addresses != addresses() || captured_nesterov != nesterov_flags()) capture(batch);
     return replay(batch);
 #else
@@ -349,11 +369,10 @@ void GraphedTrainStep::check_targets() try {
   labelrep::detail::rethrow_as_labelrep_error("GraphedTrainStep::check_targets");
 }
 
-void GraphedTrainStep::invalidate() {
-#ifdef LABELREP_HAS_CUDA_GRAPHS
-  impl_->graph.reset();
-#endif
-  impl_->is_captured = false;
+void GraphedTrainStep::invalidate() try {
+  impl_->drop_graph();
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("GraphedTrainStep::invalidate");
 }
 
 bool GraphedTrainStep::captured() const noexcept { return impl_->is_captured; }

@@ -79,7 +79,8 @@ class LABELREP_API GraphedTrainStep {
   /// Throws InvalidArgument if a batch since the last call held a class id outside [0, C), then clears
   /// the record. Synchronises the device. Call it before trusting or saving the weights.
   void check_targets();
-  /// Drops the captured graph; the next full batch captures again.
+  /// Drops the captured graph (after the device finished its launches); the next full batch captures
+  /// again. Throws TorchError if the device reports an error.
   void invalidate();
   /// Whether a graph is captured now.
   bool captured() const noexcept;
