@@ -192,15 +192,20 @@ struct GraphedTrainStep::Impl {
     return loss.detach();
   }
 
-  torch::Tensor run_eagerly(const data::Batch& batch) {
+  // The step without a graph: gradients zeroed in place (a captured graph holds their addresses).
+  torch::Tensor run_eagerly(const torch::Tensor& images, const torch::Tensor& ids) {
     {
       torch::NoGradGuard no_grad;
       for (auto& group : groups)
         for (auto& p : group.params)
-          if (p.grad().defined()) p.mutable_grad().zero_();  // in place: a captured graph holds these addresses
+          if (p.grad().defined()) p.mutable_grad().zero_();
     }
+    return run(images, ids);
+  }
+
+  torch::Tensor eager_step(const data::Batch& batch) {
     ++eager;
-    return run(batch.images, batch.targets);
+    return run_eagerly(batch.images, batch.targets);
   }
 
   // Drops the captured graph once the device has finished its launches.
@@ -246,8 +251,7 @@ struct GraphedTrainStep::Impl {
     {
       AutocastCacheOff no_cache;
       c10::cuda::CUDAStreamGuard on_side(side);
-      for (std::int64_t i = 0; i < options.warmup_steps(); ++i) run_eagerly(batch_of_static());
-      eager -= options.warmup_steps();
+      for (std::int64_t i = 0; i < options.warmup_steps(); ++i) run_eagerly(static_images, static_ids);
       {
         torch::NoGradGuard no_grad;
         for (std::size_t i = 0; i < state.size(); ++i) state[i].copy_(saved[i]);
@@ -278,13 +282,6 @@ struct GraphedTrainStep::Impl {
     ++capture_count;
   }
 
-  data::Batch batch_of_static() const {
-    data::Batch b;
-    b.images = static_images;
-    b.targets = static_ids;
-    return b;
-  }
-
   torch::Tensor replay(const data::Batch& batch) {
     static_images.copy_(batch.images);
     static_ids.copy_(batch.targets);
@@ -308,12 +305,12 @@ struct GraphedTrainStep::Impl {
       throw InvalidArgument(fmt::format("GraphedTrainStep::step: the batch is on {} (images) and {} (targets), the model on {}",
                                         images.device().str(), ids.device().str(), device.str()));
     sync_groups();
-    if (!options.capture()) return run_eagerly(batch);
+    if (!options.capture()) return eager_step(batch);
 #ifdef LABELREP_HAS_CUDA_GRAPHS
     const std::int64_t wanted = is_captured ? capture_size : options.batch_size() > 0 ? options.batch_size() : images.size(0);
-    if (images.size(0) != wanted) return run_eagerly(batch);
+    if (images.size(0) != wanted) return eager_step(batch);
     if (is_captured && (static_images.sizes() != images.sizes() || static_images.scalar_type() != images.scalar_type()))
-      return run_eagerly(batch);  // same batch size, other images: not what was captured (copy_ takes any layout)
+      return eager_step(batch);  // same batch size, other images: not what was captured (copy_ takes any layout)
     if (!is_captured || captured_addresses != addresses() || captured_nesterov != nesterov_flags()) capture(batch);
     return replay(batch);
 #else

@@ -188,8 +188,7 @@ CATCH_TEST_CASE("on CUDA, the captured step replays the eager step's training an
     train::GraphedTrainStep eager(eager_model, eager_sgd, labels, train::GraphedStepOptions().capture(false).precision(precision));
     train::GraphedTrainStep graphed(graphed_model, graphed_sgd, labels, train::GraphedStepOptions().precision(precision).batch_size(16));
     for (int i = 0; i < 9; ++i) {
-      for (auto* sgd : {&eager_sgd, &graphed_sgd})
-        for (auto& group : sgd->param_groups()) static_cast<torch::optim::SGDOptions&>(group.options()).lr(0.05 + 0.01 * i);
+      for (auto* sgd : {&eager_sgd, &graphed_sgd}) train::set_learning_rate(*sgd, 0.05 + 0.01 * i);
       const auto batch = make_batch(i == 6 ? 5 : 16, 300 + i, cuda);
       const double a = eager.step(batch).item<double>(), b = graphed.step(batch).item<double>();
       CATCH_CHECK(b == labelrep_test::Approx(a).epsilon(precision == train::Precision::kFloat32 ? 1e-4 : 2e-2));

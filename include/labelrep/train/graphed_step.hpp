@@ -45,7 +45,7 @@ LABELREP_API bool cuda_graphs_available() noexcept;
 struct LABELREP_API GraphedStepOptions {
   TORCH_ARG(LossKind, loss) = LossKind::kAuto;
   TORCH_ARG(Precision, precision) = Precision::kFloat32;
-  /// Capture a CUDA graph (CUDA only). false runs the same static-buffer step eagerly on any device —
+  /// Capture a CUDA graph (CUDA only). false runs the same step eagerly on any device —
   /// what the CPU tests check the arithmetic with.
   TORCH_ARG(bool, capture) = true;
   /// The batch size to capture (0: the first batch's). Batches of another size run eagerly.
