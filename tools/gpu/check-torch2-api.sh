@@ -11,14 +11,16 @@
 #   tools/gpu/check-torch2-api.sh [build-dir]        # default: build
 #
 # Environment: WORK (scratch directory, default /tmp/labelrep-torch2), JOBS (default: nproc),
-# CUDA_HEADERS, ONLY (a regular expression: only the sources whose path matches it). Exit status 1 if any file fails; the compiler's errors are printed.
+# CUDA_HEADERS, ONLY (a regular expression: only the sources whose path matches it), DEB_URL (another
+# libtorch-dev .deb, e.g. sid's 2.14), CXX_STD (the language standard to compile with, e.g. c++20, which
+# libtorch 2.14 and later require; default: the build's own). Exit status 1 if any file fails; the compiler's errors are printed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
 build=$(cd "${1:-build}" && pwd)
 work=${WORK:-/tmp/labelrep-torch2}
 jobs=${JOBS:-$(nproc)}
-deb_url=http://deb.debian.org/debian/pool/main/p/pytorch/libtorch-dev_2.6.0+dfsg-7_amd64.deb
+deb_url=${DEB_URL:-http://deb.debian.org/debian/pool/main/p/pytorch/libtorch-dev_2.6.0+dfsg-7_amd64.deb}
 mkdir -p "$work"
 if [ ! -f "$work/prefix/usr/include/torch/csrc/api/include/torch/version.h" ]; then
   echo "fetching $deb_url"
@@ -39,6 +41,7 @@ while IFS= read -r line; do
   cmd=${line#ccache }
   cmd=$(sed -E "s/ -include [^ ]*cmake_pch.hxx//; s/ -Winvalid-pch//; s/ -MD -MT [^ ]* -MF [^ ]*//; s/ -o [^ ]*\.o / /;
                 s# -isystem /usr/include/torch/csrc/api/include# -isystem $torch_include/torch/csrc/api/include -isystem $torch_include#" <<<"$cmd")
+  [ -n "${CXX_STD:-}" ] && cmd=$(sed -E "s/ -std=[a-z+0-9]+/ -std=$CXX_STD/" <<<"$cmd")
   echo "$cmd -fsyntax-only" >"$commands/$i.sh"
 done < <(ninja -C "$build" -t commands | grep -E "(c\+\+|g\+\+) .* -c $root/" | grep -E -- "-c [^ ]*(${ONLY:-})")
 if [ -n "${CUDA_HEADERS:-}" ]; then
@@ -46,7 +49,7 @@ if [ -n "${CUDA_HEADERS:-}" ]; then
   mkdir -p "$work/stub/c10/cuda/impl" && echo '#pragma once' >"$work/stub/c10/cuda/impl/cuda_cmake_macros.h"
   graphs=$(grep -l "src/train/graphed_step.cpp" "$commands"/*.sh | head -1)
   [ -n "$graphs" ] && echo "$(cat "$graphs") -DLABELREP_HAS_CUDA_GRAPHS=1 -isystem $CUDA_HEADERS -isystem $work/stub" >"$commands/cuda-graphs.sh"
-  echo "g++ -std=c++17 -fsyntax-only -isystem $torch_include/torch/csrc/api/include -isystem $torch_include -isystem $work/stub -isystem $CUDA_HEADERS $root/cmake/check_cuda_graphs.cpp" >"$commands/cuda-graphs-check.sh"
+  echo "g++ -std=${CXX_STD:-c++17} -fsyntax-only -isystem $torch_include/torch/csrc/api/include -isystem $torch_include -isystem $work/stub -isystem $CUDA_HEADERS $root/cmake/check_cuda_graphs.cpp" >"$commands/cuda-graphs-check.sh"
 fi
 total=$(ls "$commands" | wc -l)
 echo "compiling $total files against libtorch 2.x headers, $jobs at a time"
