@@ -216,7 +216,8 @@ TrainingState load_checkpoint(const std::string& path, torch::nn::Module& model,
     torch::Tensor state_bytes;
     if (!archive.try_read("labelrep_state", state_bytes))
       throw FormatError(path, FormatError::kNoOffset, "checkpoint has no training state");
-    state_bytes = state_bytes.contiguous();
+    // The archive was loaded onto the model's device: the bytes may be on a GPU, out of the host's reach.
+    state_bytes = state_bytes.to(torch::kCPU).contiguous();
     state_text.assign(static_cast<const char*>(state_bytes.data_ptr()), static_cast<std::size_t>(state_bytes.numel()));
   } catch (const c10::Error& e) {
     restore();
