@@ -9,9 +9,12 @@ Each command prints one JSON line; `--metric` names the fields compared (higher 
       --theirs "python3 ../shared/reference/pytorch_reference.py train --label speech" [--jsonl results.jsonl]
 
 Prints one line per metric; with --jsonl also appends one JSON record per metric to that file.
+With --cache FILE, a command's results of earlier rows of the same run are reused instead of measured
+again (round i of a command is measured once): when several rows share a command, as the GPU script's
+rows do, each configuration still runs `--rounds` times, in the same run, and device time is saved.
 Exits non-zero (with the command's stderr) when a command fails or prints no JSON line.
 """
-import argparse, json, shlex, statistics, subprocess, sys
+import argparse, json, os, shlex, statistics, subprocess, sys
 
 
 def run(command):
@@ -23,6 +26,29 @@ def run(command):
     return json.loads(lines[-1])
 
 
+def cached_runner(path):
+    """run(), memoised per (command, round) in a JSON file shared by the rows of one benchmark run."""
+    def load():
+        try:
+            with open(path) as f:
+                return json.load(f)
+        except FileNotFoundError:
+            return {}
+
+    def run_round(command, round_index):
+        cache = load()
+        earlier = cache.get(command, [])
+        if round_index < len(earlier):
+            return earlier[round_index]
+        result = run(command)
+        cache.setdefault(command, []).append(result)
+        with open(path + ".tmp", "w") as f:
+            json.dump(cache, f)
+        os.replace(path + ".tmp", path)
+        return result
+    return run_round
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--name", required=True)
@@ -31,11 +57,13 @@ def main():
     p.add_argument("--metric", action="append", required=True)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--jsonl")
+    p.add_argument("--cache", help="JSON file of results to reuse across the rows of one run")
     a = p.parse_args()
+    run_round = cached_runner(a.cache) if a.cache else (lambda command, _: run(command))
     ours, theirs = [], []
-    for _ in range(a.rounds):
-        ours.append(run(a.ours))
-        theirs.append(run(a.theirs))
+    for i in range(a.rounds):
+        ours.append(run_round(a.ours, i))
+        theirs.append(run_round(a.theirs, i))
     for metric in a.metric:
         o = [r[metric] for r in ours]
         t = [r[metric] for r in theirs]

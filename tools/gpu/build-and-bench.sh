@@ -12,8 +12,9 @@
 # REFERENCE_DIR (the directory of pytorch_reference.py; default ../shared/reference or shared/reference),
 # DEPS (.gpu-deps), ROUNDS (2), QUICK=1 (few steps and images, a smoke run of the script itself; also
 # works with DEVICE=cpu on a CPU machine), STAGES (default "build test bench tta"), TTA_GRAPHS (1: the
-# time-to-accuracy runs also train with CUDA graphs; 0: eager only), TESTS (all: the whole ctest suite;
-# cuda: only the [cuda] tests, where device time is short).
+# time-to-accuracy runs also train with CUDA graphs; 0: eager only), TTA_EPOCHS (15), TESTS (all: the
+# whole ctest suite; cuda: only the [cuda] tests, where device time is short). The stages run in the
+# order STAGES gives (e.g. "tta test": the timings first, then the long test suite).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -51,13 +52,18 @@ prefix_path="$("$python" -c 'import torch; print(torch.utils.cmake_prefix_path)'
 if [ -d "$deps/prefix/usr/lib/x86_64-linux-gnu" ]; then
   export LD_LIBRARY_PATH="$deps/prefix/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 fi
+# A Catch2 v3 carried in $deps/catch2 (an install prefix) is used only where the machine has no Catch2
+# package of its own: the test suite needs one, and the GPU machine cannot fetch it.
+if [ -d "$deps/catch2" ] && [ -z "$(find /usr /usr/local /opt -name 'Catch2Config.cmake' -print -quit 2>/dev/null)" ]; then
+  prefix_path="$prefix_path;$deps/catch2"
+fi
 fmnist=/usr/share/datasets/fashion-mnist
 if [ ! -d "$fmnist" ] && [ -d "$deps/fashion-mnist" ]; then
   # The tests that read the real dataset look in Debian's place; give them the carried copy.
   mkdir -p "$fmnist" 2>/dev/null && cp "$deps"/fashion-mnist/*.gz "$fmnist/" 2>/dev/null || fmnist="$deps/fashion-mnist"
 fi
 
-if [[ " $stages " == *" build "* ]]; then
+run_build() {
   stage build
   start=$(date +%s)
   generator=(); command -v ninja >/dev/null && generator=(-G Ninja)
@@ -69,10 +75,10 @@ if [[ " $stages " == *" build "* ]]; then
   else
     say "BUILD FAILED after $(( $(date +%s) - start )) s; last lines:"; tail -30 "$out/build.log" | tee -a "$summary"; exit 1
   fi
-  grep -E "labelrep audio|labelrep distributed|Catch2" "$out/build.log" | head -5 >>"$summary"
-fi
+  grep -E "labelrep audio|labelrep distributed|labelrep CUDA graphs|Catch2" "$out/build.log" | head -5 >>"$summary"
+}
 
-if [[ " $stages " == *" test "* ]]; then
+run_test() {
   stage test
   start=$(date +%s)
   if [ "${TESTS:-all}" = cuda ]; then
@@ -80,7 +86,7 @@ if [[ " $stages " == *" test "* ]]; then
     timeout 600 "$build/tests/labelrep_tests" "[cuda]" >"$out/tests.log" 2>&1
     say "[cuda] tests: exit $? ($(grep -E 'All tests passed|test cases:' "$out/tests.log" | tail -1)) in $(( $(date +%s) - start )) s"
   else
-    ctest --test-dir "$build" --output-on-failure -j 4 --timeout 600 >"$out/tests.log" 2>&1
+    ctest --test-dir "$build" --output-on-failure -j "$(nproc)" --timeout 600 >"$out/tests.log" 2>&1
     say "tests: $(grep -E 'tests passed|tests failed' "$out/tests.log" | tail -1) in $(( $(date +%s) - start )) s"
     grep -E "^\s+[0-9]+ - .*\((Failed|Timeout|SEGFAULT|Subprocess aborted)\)" "$out/tests.log" | tee -a "$summary"
   fi
@@ -91,15 +97,18 @@ if [[ " $stages " == *" test "* ]]; then
       "$build/tests/labelrep_tests" "[cuda]" >"$out/tests-deterministic.log" 2>&1
     say "[cuda] tests with deterministic algorithms: exit $? ($(grep -E 'All tests passed|test cases:' "$out/tests-deterministic.log" | tail -1))"
   fi
-fi
+}
 
-if [[ " $stages " == *" bench "* ]]; then
+run_bench() {
   stage bench
   jsonl="$out/bench.jsonl"
   : >"$jsonl"
+  # Rows that share a command reuse its measurement of this run (side_by_side.py --cache).
+  cache="$out/bench-cache.json"
+  rm -f "$cache"
   steps=40; ref_images=200; images=4096; outputs=10000
   [ "$quick" = 1 ] && steps=3 && ref_images=4 && images=64 && outputs=1000 && rounds=1
-  side() { "$python" bench/side_by_side.py --rounds "$rounds" --jsonl "$jsonl" "$@" 2>&1 | tee -a "$summary"; }
+  side() { "$python" bench/side_by_side.py --rounds "$rounds" --jsonl "$jsonl" --cache "$cache" "$@" 2>&1 | tee -a "$summary"; }
   b="$build/bench"
   for label in speech category; do
     # The paper-exact path (fp32, batch 128) against the reference loop it mirrors.
@@ -125,11 +134,11 @@ if [[ " $stages " == *" bench "* ]]; then
   side --name nn-eval --metric outputs_per_s \
     --ours "$b/nn_eval_bench --device $device --outputs $outputs --chunk $outputs" \
     --theirs "$python $reference nn --device $device --outputs $outputs"
-fi
+}
 
-if [[ " $stages " == *" tta "* ]]; then
+run_tta() {
   stage "time to accuracy"
-  epochs=15; quick_args=()
+  epochs=${TTA_EPOCHS:-15}; quick_args=()
   [ "$quick" = 1 ] && epochs=1 && quick_args=(--level 2 --validation 500)
   speech_labels="$reference_dir/authors-labels/cifar10_speech.npy"
   # Each label trains eagerly and, on CUDA (TTA_GRAPHS=0 skips it), with every full batch one CUDA graph.
@@ -162,5 +171,16 @@ PY
   if [ "$device" = cuda ]; then
     "$python" "$reference_dir/time_to_accuracy.py" --data "$fmnist" --epochs "$epochs" 2>&1 | tail -1 | tee "$out/tta-reference.json" | tee -a "$summary"
   fi
-fi
+}
+
+# The stages run in the order STAGES names them.
+for name in $stages; do
+  case $name in
+    build) run_build ;;
+    test) run_test ;;
+    bench) run_bench ;;
+    tta) run_tta ;;
+    *) say "unknown stage '$name' (build, test, bench, tta)"; exit 2 ;;
+  esac
+done
 stage done
