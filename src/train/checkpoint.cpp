@@ -57,6 +57,67 @@ TrainingState state_from_json(const std::string& text, const std::string& path) 
   }
 }
 
+// ---- Loading into the model's own tensors --------------------------------------------------------
+// libtorch's Module::load replaces each parameter's storage with the archive's tensor (set_), or, where
+// the devices differ, the parameter's data (set_data) — the model would move to the checkpoint's device
+// and a CUDA graph captured on the old storage would point at freed memory. labelrep reads the archive
+// on the CPU and copies each tensor into the model's own, on whatever device that lives.
+
+std::string describe(const torch::Tensor& t) {
+  std::string shape = "[";
+  for (std::size_t i = 0; i < t.sizes().size(); ++i) shape += (i ? ", " : "") + std::to_string(t.sizes()[i]);
+  return shape + "] " + std::string(c10::toString(t.scalar_type()));
+}
+
+void copy_module_state(torch::nn::Module& module, torch::serialize::InputArchive& archive, const std::string& prefix,
+                       const std::string& path) {
+  const auto copy_one = [&](const std::string& key, torch::Tensor& target) {
+    if (!target.defined()) return;  // libtorch saves no tensor for an unset parameter (e.g. no bias)
+    torch::Tensor saved;
+    if (!archive.try_read(key, saved))
+      throw FormatError(path, FormatError::kNoOffset, fmt::format("checkpoint does not fit this model: it has no '{}{}'", prefix, key));
+    if (saved.sizes() != target.sizes() || saved.scalar_type() != target.scalar_type())
+      throw FormatError(path, FormatError::kNoOffset,
+                        fmt::format("checkpoint does not fit this model: '{}{}' is {} in the checkpoint and {} in the model", prefix, key,
+                                    describe(saved), describe(target)));
+    torch::NoGradGuard no_grad;
+    target.copy_(saved);
+  };
+  for (auto& parameter : module.named_parameters(/*recurse=*/false)) copy_one(parameter.key(), parameter.value());
+  for (auto& buffer : module.named_buffers(/*recurse=*/false)) copy_one(buffer.key(), buffer.value());
+  for (const auto& child : module.named_children()) {
+    torch::serialize::InputArchive child_archive;
+    if (!archive.try_read(child.key(), child_archive))
+      throw FormatError(path, FormatError::kNoOffset,
+                        fmt::format("checkpoint does not fit this model: it has no module '{}{}'", prefix, child.key()));
+    copy_module_state(*child.value(), child_archive, prefix + child.key() + ".", path);
+  }
+}
+
+// The optimizer state read from the CPU archive, moved to its parameter's device.
+void move_state_to(torch::optim::OptimizerParamState& state, const torch::Device& device) {
+  const auto moved = [&](const torch::Tensor& t) { return t.defined() ? t.to(device) : t; };
+  if (auto* sgd = dynamic_cast<torch::optim::SGDParamState*>(&state)) {
+    sgd->momentum_buffer(moved(sgd->momentum_buffer()));
+  } else if (auto* adam = dynamic_cast<torch::optim::AdamParamState*>(&state)) {
+    adam->exp_avg(moved(adam->exp_avg())).exp_avg_sq(moved(adam->exp_avg_sq())).max_exp_avg_sq(moved(adam->max_exp_avg_sq()));
+  } else if (auto* adamw = dynamic_cast<torch::optim::AdamWParamState*>(&state)) {
+    adamw->exp_avg(moved(adamw->exp_avg())).exp_avg_sq(moved(adamw->exp_avg_sq())).max_exp_avg_sq(moved(adamw->max_exp_avg_sq()));
+  } else if (auto* rmsprop = dynamic_cast<torch::optim::RMSpropParamState*>(&state)) {
+    rmsprop->square_avg(moved(rmsprop->square_avg())).momentum_buffer(moved(rmsprop->momentum_buffer())).grad_avg(moved(rmsprop->grad_avg()));
+  } else if (auto* adagrad = dynamic_cast<torch::optim::AdagradParamState*>(&state)) {
+    adagrad->sum(moved(adagrad->sum()));
+  }
+}
+
+torch::serialize::InputArchive parse_archive(const std::string& payload, const torch::Device& device) {
+  g_archive_parses.fetch_add(1, std::memory_order_relaxed);  // only bytes whose SHA-256 verified get here
+  std::istringstream stream(payload);
+  torch::serialize::InputArchive archive;
+  archive.load_from(stream, device);
+  return archive;
+}
+
 // ---- Optimizer state in parameter order ----------------------------------------------------------
 // libtorch's Optimizer::save names each parameter's state after the address of its TensorImpl and
 // walks a hash map, so two identical runs write different bytes. labelrep writes the same state by
@@ -133,6 +194,7 @@ void load_optimizer_in_order(torch::optim::Optimizer& optimizer, torch::serializ
       auto state = new_param_state(optimizer);
       if (!state) throw FormatError(path, FormatError::kNoOffset, "checkpoint optimizer state is of a kind this optimizer cannot hold");
       state->serialize(saved);
+      move_state_to(*state, params[j].device());
       optimizer.state()[key] = std::move(state);
     }
   }
@@ -175,9 +237,9 @@ void save_checkpoint(const std::string& path, const torch::nn::Module& model, co
 }
 
 TrainingState load_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer) try {
-  std::istringstream stream(open_envelope(read_file(path), path));
+  const std::string payload = open_envelope(read_file(path), path);
   std::string state_text;
-  // libtorch loads parameter by parameter; if the checkpoint fits only partly, put the model back.
+  // A checkpoint that fits only partly is found out midway: put the model back as it was.
   std::vector<torch::Tensor> saved;
   {
     torch::NoGradGuard no_grad;
@@ -191,33 +253,33 @@ TrainingState load_checkpoint(const std::string& path, torch::nn::Module& model,
     for (auto& t : model.buffers()) t.copy_(saved[i++]);
   };
   try {
-    torch::serialize::InputArchive archive;
-    g_archive_parses.fetch_add(1, std::memory_order_relaxed);  // only bytes whose SHA-256 verified get here
-    // Onto the model's device, whatever device the checkpoint was saved from: a run trained on a GPU
-    // loads on a machine without one, and libtorch would otherwise move a parameter whose device
-    // differs to the checkpoint's device (set_data) instead of keeping the model where it is.
-    const auto parameters = model.parameters();
-    const auto buffers = model.buffers();
-    const torch::Device device = !parameters.empty() ? parameters.front().device() : !buffers.empty() ? buffers.front().device() : torch::Device(torch::kCPU);
-    archive.load_from(stream, device);
+    // Read on the CPU, whatever device saved it, and copied into the model's tensors where they are.
+    auto archive = parse_archive(payload, torch::kCPU);
     torch::serialize::InputArchive model_archive;
     if (!archive.try_read("model", model_archive))
       throw FormatError(path, FormatError::kNoOffset, "checkpoint has no model");
-    model.load(model_archive);
+    copy_module_state(model, model_archive, "", path);
     if (optimizer != nullptr) {
       torch::serialize::InputArchive optimizer_archive;
-      if (archive.try_read("optimizer_in_order", optimizer_archive))
+      if (archive.try_read("optimizer_in_order", optimizer_archive)) {
         load_optimizer_in_order(*optimizer, optimizer_archive, path);
-      else if (archive.try_read("optimizer", optimizer_archive))  // libtorch's format (older labelrep, unknown optimizers)
-        optimizer->load(optimizer_archive);
-      else
+      } else if (archive.try_read("optimizer", optimizer_archive)) {
+        // libtorch's own format (older labelrep, optimizers labelrep does not know): their states cannot
+        // be moved one by one, so this archive is read again onto the parameters' device.
+        const auto parameters = model.parameters();
+        const torch::Device device = parameters.empty() ? torch::Device(torch::kCPU) : parameters.front().device();
+        auto on_device = parse_archive(payload, device);
+        torch::serialize::InputArchive libtorch_format;
+        on_device.read("optimizer", libtorch_format);
+        optimizer->load(libtorch_format);
+      } else {
         throw FormatError(path, FormatError::kNoOffset, "checkpoint has no optimizer state (saved weights only)");
+      }
     }
     torch::Tensor state_bytes;
     if (!archive.try_read("labelrep_state", state_bytes))
       throw FormatError(path, FormatError::kNoOffset, "checkpoint has no training state");
-    // The archive was loaded onto the model's device: the bytes may be on a GPU, out of the host's reach.
-    state_bytes = state_bytes.to(torch::kCPU).contiguous();
+    state_bytes = state_bytes.to(torch::kCPU, torch::kUInt8).contiguous();
     state_text.assign(static_cast<const char*>(state_bytes.data_ptr()), static_cast<std::size_t>(state_bytes.numel()));
   } catch (const c10::Error& e) {
     restore();

@@ -199,7 +199,8 @@ CATCH_TEST_CASE("on CUDA, the captured step replays the eager step's training an
     CATCH_CHECK(max_difference(eager_model->parameters(), graphed_model->parameters()) < (precision == train::Precision::kFloat32 ? 1e-4 : 2e-2));
     graphed.check_targets();
 
-    // load_checkpoint replaces the weights the graph points at: the next step captures again.
+    // load_checkpoint gives the optimizer new momentum buffers, which the graph does not point at: the
+    // next step captures again.
     labelrep_test::TempDir dir;
     train::save_checkpoint(dir.file("a.ckpt"), *eager_model, &eager_sgd, train::TrainingState{});
     train::load_checkpoint(dir.file("a.ckpt"), *graphed_model, &graphed_sgd);

@@ -40,8 +40,12 @@ LABELREP_API void save_checkpoint(const std::string& path, const torch::nn::Modu
                                   const torch::optim::Optimizer* optimizer, const TrainingState& state);
 
 /// Loads a checkpoint into `model` (and `optimizer` when not null) and returns the training state.
+/// Ensures: the values are copied into the model's own tensors, which keep their device and storage
+/// (a checkpoint saved on a GPU loads into a model on the CPU and the other way round, and a captured
+/// CUDA graph stays valid); the optimizer's state lands on each parameter's device.
 /// Throws IoError (unreadable), CorruptCheckpoint (damaged or not a checkpoint: nothing is loaded),
-/// FormatError (a sound checkpoint of a different model or optimizer, naming the mismatch).
+/// FormatError (a sound checkpoint of a different model or optimizer, naming the mismatch — a missing
+/// tensor, or a shape or dtype that differs; the model is left as it was).
 LABELREP_API TrainingState load_checkpoint(const std::string& path, torch::nn::Module& model,
                                            torch::optim::Optimizer* optimizer);
 

@@ -70,7 +70,8 @@ class LABELREP_API GraphedTrainStep {
   /// One optimisation step on `batch` with the optimizer's current learning rate, momentum, weight
   /// decay and Nesterov setting: forward (bf16 autocast for Precision::kBFloat16), the loss in
   /// float32, backward, SGD update. Captures the graph at the first batch of the capture size, and
-  /// again when the parameters, buffers or momentum buffers were replaced (load_checkpoint) or the
+  /// again when the parameters, buffers or momentum buffers were replaced (load_checkpoint copies into
+  /// the parameters and buffers but gives the optimizer new momentum buffers) or the
   /// weight decay, Nesterov setting or parameter groups changed. Returns the loss as a detached float32
   /// scalar on the device (reading it synchronises). Does not check the class ids' values (that would
   /// synchronise the GPU every step): an id out of [0, C) trains on a clamped id and is reported by
