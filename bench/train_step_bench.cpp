@@ -4,10 +4,14 @@
 // Prints one JSON line {"images_per_s": ..., ...}.
 // Usage: train_step_bench [--model resnet32] [--label speech|category] [--batch 128] [--steps 40]
 //                         [--warmup 5] [--threads 0] [--device cpu|cuda] [--format channels-last|contiguous]
-//                         [--precision fp32|bf16] [--cuda-graphs 0|1]
+//                         [--precision fp32|bf16] [--cuda-graphs 0|1] [--read-loss every-step|end]
+//                         [--decoder-upsampling phases|transposed]
 // With --precision bf16 the forward pass runs under bf16 autocast (train::Precision), as
 // `bench/reference_fast_train.py` does for PyTorch's best-practice eager loop. With --cuda-graphs 1
 // every step replays one captured CUDA graph (train::GraphedTrainStep, captured during warm-up).
+// --read-loss every-step reads the loss after each step (loss.item(), which waits for the GPU), as
+// `pytorch_reference.py train` does; `end` reads it once after the timed steps, as
+// `reference_fast_train.py` does. --decoder-upsampling picks models::DecoderUpsampling.
 #include <labelrep/labelrep.hpp>
 #include <labelrep/labels/kinds.hpp>
 #include <labelrep/models/model.hpp>
@@ -25,7 +29,8 @@ int main(int argc, char** argv) try {
   std::map<std::string, std::string> args = {{"--model", "resnet32"}, {"--label", "speech"}, {"--batch", "128"}, {"--steps", "40"},
                                              {"--warmup", "5"},       {"--threads", "0"},      {"--device", "cpu"},
                                              {"--format", "channels-last"}, {"--precision", "fp32"},
-                                             {"--cuda-graphs", "0"}};
+                                             {"--cuda-graphs", "0"}, {"--read-loss", "every-step"},
+                                             {"--decoder-upsampling", "phases"}};
   for (int i = 1; i < argc; i += 2) {
     if (!args.count(argv[i]) || i + 1 >= argc) throw std::invalid_argument(std::string("unknown or incomplete option ") + argv[i]);
     args[argv[i]] = argv[i + 1];
@@ -37,6 +42,9 @@ int main(int argc, char** argv) try {
   const auto precision = labelrep::train::parse_precision(args["--precision"]);
   if (args["--cuda-graphs"] != "0" && args["--cuda-graphs"] != "1") throw std::invalid_argument("--cuda-graphs must be 0 or 1");
   const bool cuda_graphs = args["--cuda-graphs"] == "1";
+  if (args["--read-loss"] != "every-step" && args["--read-loss"] != "end") throw std::invalid_argument("--read-loss must be every-step or end");
+  const bool read_loss_every_step = args["--read-loss"] == "every-step";
+  labelrep::models::set_decoder_upsampling(labelrep::models::parse_decoder_upsampling(args["--decoder-upsampling"]));
   namespace labels = labelrep::labels;
   std::shared_ptr<const labels::LabelRepresentation> label_set;
   if (categorical) label_set = std::make_shared<labels::CategoryLabels>(labels::CategoryLabelsOptions(10));
@@ -63,22 +71,25 @@ int main(int argc, char** argv) try {
   };
   std::chrono::steady_clock::time_point start;
   double loss = 0;
+  torch::Tensor step_loss;
   for (std::int64_t i = 0; i < warmup + steps; ++i) {
     if (i == warmup) {
       sync();
       start = std::chrono::steady_clock::now();
     }
-    const auto step_loss = graphed ? graphed->step(batch)
-                                   : labelrep::train::train_step(model, optimizer, batch, *label_set, labelrep::train::LossKind::kAuto, precision);
-    loss = step_loss.item<double>();  // as the reference's loss.item()
+    step_loss = graphed ? graphed->step(batch)
+                        : labelrep::train::train_step(model, optimizer, batch, *label_set, labelrep::train::LossKind::kAuto, precision);
+    if (read_loss_every_step) loss = step_loss.item<double>();  // as the reference's loss.item()
   }
+  if (!read_loss_every_step) loss = step_loss.item<double>();
   sync();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("{\"images_per_s\": %.2f, \"model\": \"%s\", \"label\": \"%s\", \"device\": \"%s\", \"batch\": %lld, \"steps\": %lld, "
-              "\"threads\": %d, \"format\": \"%s\", \"precision\": \"%s\", \"cuda_graphs\": %s, \"last_loss\": %.4f, \"torch\": \"%s\"}\n",
+              "\"threads\": %d, \"format\": \"%s\", \"precision\": \"%s\", \"cuda_graphs\": %s, \"read_loss\": \"%s\", "
+              "\"decoder_upsampling\": \"%s\", \"last_loss\": %.4f, \"torch\": \"%s\"}\n",
               static_cast<double>(steps * batch_size) / seconds, args["--model"].c_str(), args["--label"].c_str(), args["--device"].c_str(),
               static_cast<long long>(batch_size), static_cast<long long>(steps), at::get_num_threads(), args["--format"].c_str(), args["--precision"].c_str(),
-              cuda_graphs ? "true" : "false", loss,
+              cuda_graphs ? "true" : "false", args["--read-loss"].c_str(), args["--decoder-upsampling"].c_str(), loss,
               TORCH_VERSION);
   return 0;
 } catch (const std::exception& e) {

@@ -1,6 +1,7 @@
 #include "labelrep/models/decoders.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <vector>
 #include <torch/nn/modules/activation.h>
 #include <torch/nn/modules/batchnorm.h>
@@ -15,6 +16,8 @@
 
 namespace labelrep::models {
 namespace {
+
+std::atomic<int> g_decoder_upsampling{static_cast<int>(DecoderUpsampling::kPhaseConvolution)};
 
 // 2^24 outputs or features is far beyond any label and keeps the Linear layers' sizes sane.
 void require_size(const char* decoder, const char* what, std::int64_t v) {
@@ -60,6 +63,20 @@ torch::Tensor transposed_conv_of_point(const torch::Tensor& x, const torch::Tens
 }
 
 }  // namespace
+
+void set_decoder_upsampling(DecoderUpsampling upsampling) noexcept {
+  g_decoder_upsampling.store(static_cast<int>(upsampling), std::memory_order_relaxed);
+}
+
+DecoderUpsampling decoder_upsampling() noexcept {
+  return static_cast<DecoderUpsampling>(g_decoder_upsampling.load(std::memory_order_relaxed));
+}
+
+DecoderUpsampling parse_decoder_upsampling(const std::string& name) {
+  if (name == "phases") return DecoderUpsampling::kPhaseConvolution;
+  if (name == "transposed") return DecoderUpsampling::kTransposedConvolution;
+  throw InvalidArgument(fmt::format("decoder upsampling must be 'phases' or 'transposed', got '{}'", name));
+}
 
 // ---- Decoder ------------------------------------------------------------------------------------
 
@@ -146,6 +163,7 @@ torch::Tensor LabelDecoderImpl::compute(const torch::Tensor& features) {
   auto x = dense_->forward(features).view({features.size(0), -1, 1, 1});
   // up_ runs layer by layer so that its transposed convolutions take the faster equivalent forms
   // above; the modules, their parameters and their names stay those of Table 5.
+  const bool phases = decoder_upsampling() == DecoderUpsampling::kPhaseConvolution;
   std::size_t i = 0;
   for (auto& layer : *up_) {
     switch (up_kinds_[i++]) {
@@ -155,6 +173,10 @@ torch::Tensor LabelDecoderImpl::compute(const torch::Tensor& features) {
         break;
       }
       case UpKind::kDoubling: {
+        if (!phases) {
+          x = layer.forward(x);
+          break;
+        }
         const auto& conv = *layer.get<torch::nn::ConvTranspose2d>();
         x = transposed_conv_4x4_stride2(x, conv.weight, conv.bias);
         break;

@@ -5,10 +5,13 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <set>
 
 #include "labelrep/core/error.hpp"
 #include "labelrep/labels/kinds.hpp"
 #include "labelrep/models/model.hpp"
+
+#include "support.hpp"
 
 using namespace labelrep;
 
@@ -155,6 +158,43 @@ CATCH_TEST_CASE("the label decoder's fast transposed convolutions equal libtorch
       for (std::size_t i = 0; i < fast_grads.size(); ++i) CATCH_CHECK(torch::allclose(fast_grads[i], plain_grads[i], 1e-3, 1e-3));
     }
   }
+}
+
+CATCH_TEST_CASE("the label decoder's two upsampling forms give the same values and gradients", "[models]") {
+  struct Restore {
+    ~Restore() { models::set_decoder_upsampling(models::DecoderUpsampling::kPhaseConvolution); }
+  } restore;
+  CATCH_CHECK(models::decoder_upsampling() == models::DecoderUpsampling::kPhaseConvolution);
+  CATCH_CHECK(models::parse_decoder_upsampling("transposed") == models::DecoderUpsampling::kTransposedConvolution);
+  labelrep_test::check_throws_with<InvalidArgument>([] { models::parse_decoder_upsampling("cudnn"); }, "'cudnn'");
+  torch::manual_seed(9);
+  models::LabelDecoder decoder(models::LabelDecoderOptions(16, 64));
+  models::set_memory_format(*decoder, c10::MemoryFormat::ChannelsLast);
+  decoder->train();
+  const auto features = torch::randn({3, 16});
+  // Whether the autograd graph of an output holds an index_select (the phase form picks kernel taps).
+  const auto picks_taps = [](const torch::Tensor& y) {
+    std::vector<torch::autograd::Node*> todo{y.grad_fn().get()};
+    std::set<torch::autograd::Node*> seen;
+    while (!todo.empty()) {
+      auto* node = todo.back();
+      todo.pop_back();
+      if (node == nullptr || !seen.insert(node).second) continue;
+      if (node->name().find("IndexSelect") != std::string::npos) return true;
+      for (const auto& edge : node->next_edges()) todo.push_back(edge.function.get());
+    }
+    return false;
+  };
+  std::vector<torch::Tensor> outputs, gradients;
+  for (const auto form : {models::DecoderUpsampling::kPhaseConvolution, models::DecoderUpsampling::kTransposedConvolution}) {
+    models::set_decoder_upsampling(form);
+    const auto y = decoder->forward(features);
+    CATCH_CHECK(picks_taps(y) == (form == models::DecoderUpsampling::kPhaseConvolution));
+    outputs.push_back(y);
+    gradients.push_back(torch::autograd::grad({y.pow(2).sum()}, {decoder->parameters()[2]})[0]);  // the Linear's weight
+  }
+  CATCH_CHECK(torch::allclose(outputs[0], outputs[1], 1e-4, 1e-4));
+  CATCH_CHECK(torch::allclose(gradients[0], gradients[1], 1e-3, 1e-3));
 }
 
 CATCH_TEST_CASE("output shapes for every encoder, decoder, channel count and image size", "[models]") {
