@@ -9,7 +9,8 @@
 #   OUT=/some/dir tools/gpu/build-and-bench.sh
 #
 # Environment: OUT, BUILD_DIR (build-gpu), DEVICE (cuda), PYTHON (python3: the one with torch),
-# REFERENCE_DIR (the directory of pytorch_reference.py; default ../shared/reference or shared/reference),
+# REFERENCE_DIR (the directory of pytorch_reference.py; default ../shared/reference, shared/reference or
+# the copy fetch-deps.sh puts in .gpu-deps/reference),
 # DEPS (.gpu-deps), ROUNDS (2), QUICK=1 (few steps and images, a smoke run of the script itself; also
 # works with DEVICE=cpu on a CPU machine), STAGES (default "build test bench tta"), TTA_GRAPHS (1: the
 # time-to-accuracy runs also train with CUDA graphs; 0: eager only), TTA_EPOCHS (15), TESTS (all: the
@@ -33,7 +34,7 @@ say() { echo "$*" | tee -a "$summary"; }
 stage() { say "== $1 ($(date -u +%H:%M:%S))"; }
 
 reference_dir=${REFERENCE_DIR:-}
-for candidate in "$root/../shared/reference" "$root/shared/reference"; do
+for candidate in "$root/../shared/reference" "$root/shared/reference" "$deps/reference"; do
   [ -z "$reference_dir" ] && [ -f "$candidate/pytorch_reference.py" ] && reference_dir=$candidate
 done
 [ -n "$reference_dir" ] || { say "no pytorch_reference.py: set REFERENCE_DIR"; exit 2; }
