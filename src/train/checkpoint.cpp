@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <algorithm>
 #include <atomic>
 #include <sstream>
 #include <type_traits>
@@ -69,7 +70,7 @@ std::string describe(const torch::Tensor& t) {
   return shape + "] " + std::string(c10::toString(t.scalar_type()));
 }
 
-void copy_module_state(torch::nn::Module& module, torch::serialize::InputArchive& archive, const std::string& prefix,
+void load_module_in_place(torch::nn::Module& module, torch::serialize::InputArchive& archive, const std::string& prefix,
                        const std::string& path) {
   const auto copy_one = [&](const std::string& key, torch::Tensor& target) {
     if (!target.defined()) return;  // libtorch saves no tensor for an unset parameter (e.g. no bias)
@@ -90,7 +91,7 @@ void copy_module_state(torch::nn::Module& module, torch::serialize::InputArchive
     if (!archive.try_read(child.key(), child_archive))
       throw FormatError(path, FormatError::kNoOffset,
                         fmt::format("checkpoint does not fit this model: it has no module '{}{}'", prefix, child.key()));
-    copy_module_state(*child.value(), child_archive, prefix + child.key() + ".", path);
+    load_module_in_place(*child.value(), child_archive, prefix + child.key() + ".", path);
   }
 }
 
@@ -258,20 +259,19 @@ TrainingState load_checkpoint(const std::string& path, torch::nn::Module& model,
     torch::serialize::InputArchive model_archive;
     if (!archive.try_read("model", model_archive))
       throw FormatError(path, FormatError::kNoOffset, "checkpoint has no model");
-    copy_module_state(model, model_archive, "", path);
+    load_module_in_place(model, model_archive, "", path);
     if (optimizer != nullptr) {
       torch::serialize::InputArchive optimizer_archive;
       if (archive.try_read("optimizer_in_order", optimizer_archive)) {
         load_optimizer_in_order(*optimizer, optimizer_archive, path);
-      } else if (archive.try_read("optimizer", optimizer_archive)) {
+      } else if (const auto keys = archive.keys(); std::find(keys.begin(), keys.end(), "optimizer") != keys.end()) {
         // libtorch's own format (older labelrep, optimizers labelrep does not know): their states cannot
         // be moved one by one, so this archive is read again onto the parameters' device.
         const auto parameters = model.parameters();
         const torch::Device device = parameters.empty() ? torch::Device(torch::kCPU) : parameters.front().device();
         auto on_device = parse_archive(payload, device);
-        torch::serialize::InputArchive libtorch_format;
-        on_device.read("optimizer", libtorch_format);
-        optimizer->load(libtorch_format);
+        on_device.read("optimizer", optimizer_archive);
+        optimizer->load(optimizer_archive);
       } else {
         throw FormatError(path, FormatError::kNoOffset, "checkpoint has no optimizer state (saved weights only)");
       }

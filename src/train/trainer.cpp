@@ -379,7 +379,7 @@ eval::EvaluationResult Trainer::finish(const data::ImageDataset& test_set) try {
     throw InvalidArgument(fmt::format("Trainer: rank {} called finish(); in data-parallel training only rank 0 tests and writes the result", rank_of(options_)));
   if (test_set.num_classes() != labels_->num_classes())
     throw InvalidArgument(fmt::format("Trainer: the test set has {} classes, the labels {}", test_set.num_classes(), labels_->num_classes()));
-  graphed_step_.reset();  // loading replaces the weights a captured graph points at
+  graphed_step_.reset();  // training is over: the captured graph and its memory pool go before the test
   if (std::filesystem::exists(run_.file("best.ckpt"))) load_checkpoint(run_.file("best.ckpt"), *model_, nullptr);
   auto test_batches = evaluation_batches(test_set, torch::arange(test_set.size(), torch::TensorOptions().dtype(torch::kLong)), statistics_);
   const auto result = evaluate(model_, evaluator_, test_batches, options_.precision());

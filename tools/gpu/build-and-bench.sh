@@ -2,8 +2,8 @@
 # The whole GPU check in one command (docs/gpu.md): configure labelrep against the machine's CUDA
 # libtorch, build, run the test suite with the [cuda] tests, then the benchmarks side by side with the
 # PyTorch reference on the same GPU in the same run, and time-to-accuracy on Fashion-MNIST.
-# Everything lands in $OUT (default ./gpu-results): build.log, tests.log, bench.jsonl, tta.json,
-# summary.txt. Each stage is timed and a failed stage does not stop the later ones.
+# Everything lands in $OUT (default ./gpu-results): build.log, tests.log, tests-deterministic.log,
+# bench.jsonl, tta-<run>.log and run directories, tta-reference.json, summary.txt. Each stage is timed and a failed stage does not stop the later ones.
 #
 #   tools/gpu/fetch-deps.sh                 # once, on a Debian machine: .gpu-deps/ (carry it)
 #   OUT=/some/dir tools/gpu/build-and-bench.sh
