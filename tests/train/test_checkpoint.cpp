@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <random>
+#include <sstream>
 
 #include "core/sha256.hpp"
 #include "labelrep/core/atomic_file.hpp"
@@ -159,6 +160,34 @@ CATCH_TEST_CASE("loading copies into the model's own tensors and names a tensor 
                                                 "it has no module 'fc'");
 }
 
+CATCH_TEST_CASE("a checkpoint with the optimizer in libtorch's own format (older labelrep) still loads", "[train][checkpoint]") {
+  labelrep_test::TempDir dir;
+  torch::manual_seed(5);
+  TinyRun source(torch::kCPU);
+  train_steps(source.model, source.optimizer, 2);
+  // What labelrep wrote before it saved optimizer state in parameter order: libtorch's Optimizer::save.
+  torch::serialize::OutputArchive archive, model_archive, optimizer_archive;
+  source.model->save(model_archive);
+  source.optimizer.save(optimizer_archive);
+  archive.write("model", model_archive);
+  archive.write("optimizer", optimizer_archive);
+  const std::string state = R"({"epoch": 1, "step": 2, "batch_in_epoch": 0, "epoch_loss_sum": 0.0, "best_validation_accuracy": -1.0, )"
+                            R"("best_epoch": -1, "threads": 1, "config": {}})";
+  archive.write("labelrep_state", torch::from_blob(const_cast<char*>(state.data()), {static_cast<std::int64_t>(state.size())}, torch::kUInt8).clone());
+  std::ostringstream bytes;
+  archive.save_to(bytes);
+  labelrep_test::write_bytes(dir.file("old.ckpt"), seal_envelope(bytes.str()));
+
+  TinyRun target(torch::kCPU);
+  const auto parses_before = train::detail::checkpoint_archive_parses();
+  const auto loaded = train::load_checkpoint(dir.file("old.ckpt"), *target.model, &target.optimizer);
+  CATCH_CHECK(train::detail::checkpoint_archive_parses() == parses_before + 2);  // read again onto the parameters' device
+  CATCH_CHECK(loaded.step == 2);
+  CATCH_CHECK(torch::equal(target.model->fc->weight, source.model->fc->weight));
+  train_steps(source.model, source.optimizer, 1);  // the momentum came along
+  train_steps(target.model, target.optimizer, 1);
+  CATCH_CHECK(torch::equal(target.model->fc->weight, source.model->fc->weight));
+}
 
 // Registered only where libtorch has CUDA (LABELREP_CUDA_TESTS); hidden from a bare run of the binary.
 // One case per direction, so that a crash in one on a GPU machine does not hide the other.
