@@ -8,7 +8,8 @@
 //                         [--decoder-upsampling phases|transposed]
 // With --precision bf16 the forward pass runs under bf16 autocast (train::Precision), as
 // `bench/reference_fast_train.py` does for PyTorch's best-practice eager loop. With --cuda-graphs 1
-// every step replays one captured CUDA graph (train::GraphedTrainStep, captured during warm-up).
+// every step replays one captured CUDA graph (train::GraphedTrainStep, captured during warm-up); without
+// it a GPU runs the same step uncaptured, as the Trainer does ("step": "device"), the CPU train_step.
 // --read-loss every-step reads the loss after each step (loss.item(), which waits for the GPU), as
 // `pytorch_reference.py train` does; `end` reads it once after the timed steps, as
 // `reference_fast_train.py` does. --decoder-upsampling picks models::DecoderUpsampling.
@@ -62,10 +63,14 @@ int main(int argc, char** argv) try {
   batch.images = torch::randn({batch_size, 3, 32, 32}, torch::TensorOptions(device));
   batch.targets = torch::randint(0, 10, {batch_size}, torch::TensorOptions(device).dtype(torch::kLong));
   batch.indices = torch::arange(batch_size);
+  // The step the Trainer runs: on a GPU GraphedTrainStep (a captured graph with --cuda-graphs 1, else
+  // the same step eagerly, never waiting for the device); on the CPU train_step.
   std::unique_ptr<labelrep::train::GraphedTrainStep> graphed;
-  if (cuda_graphs)
+  if (cuda_graphs || device.is_cuda())
     graphed = std::make_unique<labelrep::train::GraphedTrainStep>(
-        model, optimizer, label_set, labelrep::train::GraphedStepOptions().precision(precision).batch_size(batch_size));
+        model, optimizer, label_set,
+        labelrep::train::GraphedStepOptions().precision(precision).capture(cuda_graphs).batch_size(batch_size));
+  const char* step_kind = cuda_graphs ? "graph" : graphed ? "device" : "train_step";
   auto sync = [&] {
     if (device.is_cuda()) torch::cuda::synchronize();
   };
@@ -85,11 +90,11 @@ int main(int argc, char** argv) try {
   sync();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("{\"images_per_s\": %.2f, \"model\": \"%s\", \"label\": \"%s\", \"device\": \"%s\", \"batch\": %lld, \"steps\": %lld, "
-              "\"threads\": %d, \"format\": \"%s\", \"precision\": \"%s\", \"cuda_graphs\": %s, \"read_loss\": \"%s\", "
+              "\"threads\": %d, \"format\": \"%s\", \"precision\": \"%s\", \"cuda_graphs\": %s, \"step\": \"%s\", \"read_loss\": \"%s\", "
               "\"decoder_upsampling\": \"%s\", \"last_loss\": %.4f, \"torch\": \"%s\"}\n",
               static_cast<double>(steps * batch_size) / seconds, args["--model"].c_str(), args["--label"].c_str(), args["--device"].c_str(),
               static_cast<long long>(batch_size), static_cast<long long>(steps), at::get_num_threads(), args["--format"].c_str(), args["--precision"].c_str(),
-              cuda_graphs ? "true" : "false", args["--read-loss"].c_str(), args["--decoder-upsampling"].c_str(), loss,
+              cuda_graphs ? "true" : "false", step_kind, args["--read-loss"].c_str(), args["--decoder-upsampling"].c_str(), loss,
               TORCH_VERSION);
   return 0;
 } catch (const std::exception& e) {

@@ -49,6 +49,9 @@ Batcher::Batcher(ImageDataset dataset, const torch::Tensor& indices, BatcherOpti
   const auto float_options = torch::TensorOptions().dtype(torch::kFloat32).device(dataset_.images().device());
   scale_ = torch::tensor(scale, torch::kDouble).to(float_options).view({1, channels, 1, 1});
   shift_ = torch::tensor(shift, torch::kDouble).to(float_options).view({1, channels, 1, 1});
+  const auto long_options = torch::TensorOptions().dtype(torch::kLong).device(dataset_.images().device());
+  rows_ = torch::arange(dataset_.height(), long_options).unsqueeze(0);
+  columns_ = torch::arange(dataset_.width(), long_options).unsqueeze(0);
 } catch (...) {
   labelrep::detail::rethrow_as_labelrep_error("Batcher");
 }
@@ -62,23 +65,29 @@ void Batcher::start_epoch(std::int64_t epoch) try {
   if (epoch < 0) throw InvalidArgument(fmt::format("Batcher: epoch must be >= 0, got {}", epoch));
   NumpyRandom random(epoch_seed(options_.seed(), epoch));
   const std::int64_t n = size();
-  if (options_.shuffle()) {
-    order_ = random.permutation(n);
-  } else {
-    order_.resize(static_cast<std::size_t>(n));
-    std::iota(order_.begin(), order_.end(), std::int64_t{0});
-  }
   const auto span = static_cast<std::uint64_t>(2 * options_.crop_padding());
-  offsets_y_.assign(static_cast<std::size_t>(n), options_.crop_padding());
-  offsets_x_.assign(static_cast<std::size_t>(n), options_.crop_padding());
-  flips_.assign(static_cast<std::size_t>(n), 0);
-  for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) {
-    if (span > 0) {
-      offsets_y_[i] = static_cast<std::int64_t>(random.next_interval(span));
-      offsets_x_[i] = static_cast<std::int64_t>(random.next_interval(span));
-    }
-    if (options_.horizontal_flip()) flips_[i] = static_cast<std::uint8_t>(random.next_uint32() & 1u);
+  std::vector<std::int64_t> order;
+  if (options_.shuffle()) {
+    order = random.permutation(n);
+  } else {
+    order.resize(static_cast<std::size_t>(n));
+    std::iota(order.begin(), order.end(), std::int64_t{0});
   }
+  // Drawn in the same sequence as always (offsets y, x, then the flip, per position), so an epoch's
+  // batches are the same whatever the device.
+  auto plan = torch::empty({n, 4}, torch::kLong);
+  auto* row = plan.data_ptr<std::int64_t>();
+  for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i, row += 4) {
+    row[0] = order[i];
+    row[1] = row[2] = options_.crop_padding();
+    row[3] = 0;
+    if (span > 0) {
+      row[1] = static_cast<std::int64_t>(random.next_interval(span));
+      row[2] = static_cast<std::int64_t>(random.next_interval(span));
+    }
+    if (options_.horizontal_flip()) row[3] = static_cast<std::int64_t>(random.next_uint32() & 1u);
+  }
+  plan_ = plan.to(dataset_.images().device());
   epoch_ = epoch;
   position_ = 0;
 } catch (...) {
@@ -118,21 +127,17 @@ bool Batcher::next(Batch& batch) try {
     batch.indices = torch::empty({0}, long_device);
     return true;
   }
-  const auto order = torch::from_blob(order_.data() + begin, {count}, torch::kLong).to(device);
-  const auto positions = indices_.index_select(0, order);
+  const auto plan = plan_.slice(0, begin, begin + count);  // [B, 4], already on the device
+  const auto positions = indices_.index_select(0, plan.select(1, 0));
   const auto images = dataset_.images().index_select(0, positions);  // uint8 [B, C, H, W]
   const std::int64_t c = dataset_.channels(), h = dataset_.height(), w = dataset_.width(), p = options_.crop_padding();
   torch::Tensor augmented = images;
   if (p > 0 || options_.horizontal_flip()) {
     const auto padded = p > 0 ? torch::constant_pad_nd(images, {p, p, p, p}, 0) : images;
     const std::int64_t pw = w + 2 * p;
-    const auto long_device = torch::TensorOptions().dtype(torch::kLong).device(device);
-    const auto oy = torch::from_blob(offsets_y_.data() + begin, {count, 1}, torch::kLong).to(device);
-    const auto ox = torch::from_blob(offsets_x_.data() + begin, {count, 1}, torch::kLong).to(device);
-    const auto flip = torch::from_blob(flips_.data() + begin, {count, 1}, torch::kUInt8).to(device).to(torch::kBool);
-    const auto rows = oy + torch::arange(h, long_device).unsqueeze(0);                // [B, H]
-    const auto columns = torch::arange(w, long_device).unsqueeze(0);                  // [1, W]
-    const auto cols = ox + torch::where(flip, (w - 1) - columns, columns);            // [B, W]
+    const auto oy = plan.slice(1, 1, 2), ox = plan.slice(1, 2, 3), flip = plan.slice(1, 3, 4).to(torch::kBool);  // [B, 1]
+    const auto rows = oy + rows_;                                                      // [B, H]
+    const auto cols = ox + torch::where(flip, (w - 1) - columns_, columns_);           // [B, W]
     const auto linear = (rows.unsqueeze(2) * pw + cols.unsqueeze(1)).view({count, 1, h * w}).expand({count, c, h * w});
     augmented = padded.reshape({count, c, -1}).gather(2, linear).view({count, c, h, w});
   }

@@ -1,6 +1,9 @@
 #include "labelrep/labels/label_representation.hpp"
 
 #include <fmt/format.h>
+#include <mutex>
+#include <utility>
+#include <vector>
 
 #include "labelrep/core/atomic_file.hpp"
 #include "labelrep/core/error.hpp"
@@ -10,10 +13,15 @@
 
 namespace labelrep::labels {
 
+struct LabelRepresentation::DeviceCopies {
+  std::mutex mutex;
+  std::vector<std::pair<torch::Device, torch::Tensor>> copies;
+};
+
 LabelRepresentation::~LabelRepresentation() = default;
 
 LabelRepresentation::LabelRepresentation(torch::Tensor matrix, LabelMetadata metadata) try
-    : metadata_(std::move(metadata)) {
+    : metadata_(std::move(metadata)), device_copies_(std::make_unique<DeviceCopies>()) {
   if (!matrix.defined()) throw InvalidArgument("label matrix is undefined");
   if (matrix.dim() < 2)
     throw InvalidArgument(fmt::format("label matrix must be [classes, ...] with at least 2 dimensions, got {} dimension(s)",
@@ -53,14 +61,27 @@ torch::Tensor LabelRepresentation::targets(const torch::Tensor& class_ids) const
                                       c10::toString(class_ids.scalar_type())));
   const auto ids = class_ids.to(torch::kLong);
   if (ids.numel() > 0) {
-    const auto low = ids.min().item<std::int64_t>();
-    const auto high = ids.max().item<std::int64_t>();
+    const auto bounds = torch::stack({ids.min(), ids.max()}).to(torch::kCPU);  // one copy to the host, not two
+    const auto low = bounds[0].item<std::int64_t>();
+    const auto high = bounds[1].item<std::int64_t>();
     if (low < 0 || high >= num_classes())
       throw InvalidArgument(fmt::format("targets: class id {} is out of range [0, {})", low < 0 ? low : high, num_classes()));
   }
-  return matrix_.to(ids.device()).index_select(0, ids);
+  return matrix_on(ids.device()).index_select(0, ids);
 } catch (...) {
   labelrep::detail::rethrow_as_labelrep_error("LabelRepresentation::targets");
+}
+
+torch::Tensor LabelRepresentation::matrix_on(const torch::Device& device) const try {
+  if (device.is_cpu()) return matrix_;
+  std::lock_guard<std::mutex> lock(device_copies_->mutex);
+  for (const auto& [where, copy] : device_copies_->copies)
+    if (where == device) return copy;
+  // A copy from pageable host memory waits for the device: once per device, not once per batch.
+  device_copies_->copies.emplace_back(device, matrix_.to(device));
+  return device_copies_->copies.back().second;
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("LabelRepresentation::matrix_on");
 }
 
 void LabelRepresentation::save(const std::string& path) const try {

@@ -238,7 +238,7 @@ void Trainer::snapshot_if_wanted() {
 
 void Trainer::checkpoint(const std::string& name) {
   if (!is_rank0()) return;
-  if (graphed_step_) graphed_step_->check_targets();  // no weights trained on a clamped class id are saved
+  if (device_step_) device_step_->check_targets();  // no weights trained on a clamped class id are saved
   state_.threads = at::get_num_threads();
   save_checkpoint(run_.file(name), *model_, name == "best.ckpt" ? nullptr : optimizer_.get(), state_);
 }
@@ -271,10 +271,17 @@ EpochSummary Trainer::train_epoch(std::int64_t max_steps) try {
     // Per step, so that continuous schedules (one-cycle, warm-up) move smoothly inside an epoch.
     apply_schedule(*optimizer_, recipe,
                    static_cast<double>(epoch) + static_cast<double>(state_.batch_in_epoch) / static_cast<double>(batches_.batches_per_epoch()));
-    if (options_.cuda_graphs() && !graphed_step_)
-      graphed_step_ = std::make_unique<GraphedTrainStep>(
-          model_, *optimizer_, labels_, GraphedStepOptions().loss(options_.loss()).precision(options_.precision()).batch_size(recipe.batch_size()));
-    const auto loss = (graphed_step_ ? graphed_step_->step(batch)
+    // On a GPU every step is GraphedTrainStep's, captured as a graph or not: it never waits for the
+    // device (label_loss's class-id check and libtorch's host-scalar update would, every step, and
+    // an eager GPU step is paced by how far ahead the host can launch).
+    if (!device_step_ && (options_.cuda_graphs() || (train_set_.images().is_cuda() && !distributed())))
+      device_step_ = std::make_unique<GraphedTrainStep>(model_, *optimizer_, labels_,
+                                                         GraphedStepOptions()
+                                                             .loss(options_.loss())
+                                                             .precision(options_.precision())
+                                                             .capture(options_.cuda_graphs())
+                                                             .batch_size(recipe.batch_size()));
+    const auto loss = (device_step_ ? device_step_->step(batch)
                                      : step(model_, *optimizer_, batch, *labels_, options_.loss(), options_.precision(), reducer_.get()))
                           .to(torch::kDouble);
     // Data parallel: this rank's share of the global batch's mean loss (the shares sum to it).
@@ -284,7 +291,7 @@ EpochSummary Trainer::train_epoch(std::int64_t max_steps) try {
     ++state_.batch_in_epoch;
     const bool report = state_.step % 20 == 0;
     if (report || batches_.position() == batches_.batches_per_epoch()) {
-      if (graphed_step_) graphed_step_->check_targets();
+      if (device_step_) device_step_->check_targets();
       const double total = state_.epoch_loss_sum + sum_over_ranks(loss_sum);
       if (!std::isfinite(total))
         throw InvalidArgument(fmt::format("training diverged: the loss is {} at step {} (epoch {}); lower the learning rate", total,
@@ -379,7 +386,7 @@ eval::EvaluationResult Trainer::finish(const data::ImageDataset& test_set) try {
     throw InvalidArgument(fmt::format("Trainer: rank {} called finish(); in data-parallel training only rank 0 tests and writes the result", rank_of(options_)));
   if (test_set.num_classes() != labels_->num_classes())
     throw InvalidArgument(fmt::format("Trainer: the test set has {} classes, the labels {}", test_set.num_classes(), labels_->num_classes()));
-  graphed_step_.reset();  // training is over: the captured graph and its memory pool go before the test
+  device_step_.reset();  // training is over: the captured graph and its memory pool go before the test
   if (std::filesystem::exists(run_.file("best.ckpt"))) load_checkpoint(run_.file("best.ckpt"), *model_, nullptr);
   auto test_batches = evaluation_batches(test_set, torch::arange(test_set.size(), torch::TensorOptions().dtype(torch::kLong)), statistics_);
   const auto result = evaluate(model_, evaluator_, test_batches, options_.precision());

@@ -90,9 +90,12 @@ class LABELREP_API Batcher {
   BatcherOptions options_;
   torch::Tensor scale_, shift_;  // [1, C, 1, 1]: x/255 − mean)/std = x·scale + shift
   std::int64_t epoch_ = -1, position_ = 0;
-  std::vector<std::int64_t> order_;                 // this epoch's permutation of [0, size)
-  std::vector<std::int64_t> offsets_y_, offsets_x_;  // crop offsets per position in the order
-  std::vector<std::uint8_t> flips_;
+  // This epoch's plan on the dataset's device, one row per position in the order: [size, 4] of
+  // (position in [0, size), crop offset y, crop offset x, flip 0/1). Drawn on the host (NumPy's
+  // stream) and copied once per epoch: a copy per batch from pageable memory would make the host wait
+  // for the GPU before every batch, and the GPU then wait for the host.
+  torch::Tensor plan_;
+  torch::Tensor rows_, columns_;  // arange(H), arange(W) on the device, [1, H] and [1, W]
 };
 
 }  // namespace labelrep::data

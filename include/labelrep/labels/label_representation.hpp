@@ -17,6 +17,7 @@
 /// Ownership: not copyable (polymorphic); share it as std::shared_ptr<const LabelRepresentation>.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 #include <torch/types.h>
@@ -58,8 +59,14 @@ class LABELREP_API LabelRepresentation {
 
   /// Targets for a batch of class ids. Requires: `class_ids` a 1-D integer tensor with values in
   /// [0, C). Ensures: a float32 tensor `[N, ...label_shape]` on the device of `class_ids`.
-  /// Throws InvalidArgument (naming the offending id) otherwise.
+  /// Throws InvalidArgument (naming the offending id) otherwise. On a GPU the range check reads the
+  /// ids' minimum and maximum on the host (one wait for the device per call); the class matrix is
+  /// copied to a device once and kept there.
   torch::Tensor targets(const torch::Tensor& class_ids) const;
+
+  /// The class matrix on `device`: matrix() itself for the CPU, else a copy made at the first call
+  /// for that device and kept (thread-safe).
+  torch::Tensor matrix_on(const torch::Device& device) const;
 
   /// Writes the matrix as .npy and the metadata as `<path>.json`, both atomically.
   /// Throws IoError if either cannot be written.
@@ -71,8 +78,10 @@ class LABELREP_API LabelRepresentation {
   LabelRepresentation(torch::Tensor matrix, LabelMetadata metadata);
 
  private:
+  struct DeviceCopies;  // the matrix's copies on other devices, made on demand
   torch::Tensor matrix_;
   LabelMetadata metadata_;
+  std::unique_ptr<DeviceCopies> device_copies_;
 };
 
 }  // namespace labelrep::labels

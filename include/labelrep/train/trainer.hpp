@@ -91,7 +91,9 @@ struct LABELREP_API TrainerOptions {
   TORCH_ARG(Precision, precision) = Precision::kFloat32;
   /// Run every full training batch as one captured CUDA graph (GraphedTrainStep; the last, smaller
   /// batch of an epoch runs eagerly). Requires the model on a CUDA device, a build with
-  /// cuda_graphs_available() and no data parallelism. The same training up to rounding.
+  /// cuda_graphs_available() and no data parallelism. The same training up to rounding. (Without it a
+  /// single-process Trainer on a GPU runs the same GraphedTrainStep without capture, so that no step
+  /// waits for the device; on the CPU, and data-parallel, it runs train_step's libtorch SGD.)
   TORCH_ARG(bool, cuda_graphs) = false;
   /// Show a progress line per epoch on a terminal (quiet when stderr is not one).
   TORCH_ARG(bool, progress) = true;
@@ -171,7 +173,7 @@ class LABELREP_API Trainer {
   data::Batcher batches_;
   data::Batcher validation_batches_;
   std::unique_ptr<torch::optim::SGD> optimizer_;
-  std::unique_ptr<GraphedTrainStep> graphed_step_;  // made at the first step with cuda_graphs
+  std::unique_ptr<GraphedTrainStep> device_step_;  // made at the first step on a GPU; captured as a graph with cuda_graphs
   TrainingState state_;
   std::shared_ptr<dist::GradientReducer> reducer_;
 };
