@@ -1,6 +1,6 @@
 // The fast path in a training loop of your own: the dataset and its augmentation on the GPU, bf16
-// autocast, channels-last, batch 512 with the one-cycle schedule, and every full batch one replayed
-// CUDA graph (train::GraphedTrainStep). Without CUDA the same loop runs on the CPU, in fp32 and
+// autocast, channels-last, batch 512 with the one-cycle schedule, standardized label regression
+// (models::standardize), and every full batch one replayed CUDA graph (train::GraphedTrainStep). Without CUDA the same loop runs on the CPU, in fp32 and
 // without capture (the graphed step's eager mode does the same arithmetic).
 // Usage: fast_training_loop_example [epochs=15] [percent of the training pool=100] [encoder=resnet32]
 //        (on a CPU try: fast_training_loop_example 1 5 small-cnn)
@@ -26,6 +26,8 @@ int main(int argc, char** argv) try {
   const auto labels = std::make_shared<const lr::labels::CompositeLabels>(
       lr::labels::CompositeLabelsOptions(train_set.num_classes()).size(32).class_names(train_set.class_names()));
   auto model = lr::models::make_model(encoder, train_set.channels(), *labels, /*seed=*/0);
+  // Regress the labels standardized (mean 0, std 1); outputs and nearest-label decisions stay in label units.
+  model = lr::models::Model(model->encoder_ptr(), lr::models::standardize(model->decoder_ptr(), *labels));
   model->to(device);
   lr::models::set_memory_format(*model, c10::MemoryFormat::ChannelsLast);
 

@@ -151,11 +151,14 @@ torch::Tensor pgd_random_start(torch::IntArrayRef sizes, std::uint64_t seed) try
 
 namespace {
 
-// The sign of each image's own loss gradient at `input` (a leaf that requires grad) from `outputs`.
-torch::Tensor gradient_sign(const torch::Tensor& outputs, const torch::Tensor& input, const torch::Tensor& ids,
+// The sign of each image's own loss gradient at `input` (a leaf that requires grad) from `outputs`:
+// the model's training loss, in its decoder's loss scale (a standardized model's).
+torch::Tensor gradient_sign(models::Model& model, const torch::Tensor& outputs, const torch::Tensor& input, const torch::Tensor& ids,
                             const labels::LabelRepresentation& labels, train::LossKind loss, bool retain_graph) {
+  const auto kind = loss == train::LossKind::kAuto ? train::default_loss(labels) : loss;
+  const auto scale = kind == train::LossKind::kCrossEntropy ? torch::Tensor() : model->decoder().loss_scale();
   // label_loss is a batch mean; times N, each image's gradient is that of its own loss.
-  const auto total = train::label_loss(outputs, ids, labels, loss) * static_cast<double>(ids.size(0));
+  const auto total = train::label_loss(outputs, ids, labels, loss, scale) * static_cast<double>(ids.size(0));
   return torch::autograd::grad({total}, {input}, {}, retain_graph)[0].sign();
 }
 
@@ -185,7 +188,7 @@ torch::Tensor attack_checked(models::Model& model, const labels::LabelRepresenta
     } else {
       // A fresh leaf each step: its gradient is this step's alone (nothing accumulates in .grad).
       const auto input = adversarial.detach().requires_grad_(true);
-      sign = gradient_sign(model->forward(input), input, ids, labels, options.loss(), false);
+      sign = gradient_sign(model, model->forward(input), input, ids, labels, options.loss(), false);
     }
     adversarial = torch::minimum(torch::maximum(adversarial.detach() + step * sign, lower), upper);
   }
@@ -362,8 +365,8 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
       const auto outputs = model->forward(input);
       clean_outputs = outputs.detach();
       clean = evaluator.predict(clean_outputs);
-      if (need_true_sign) sign_true = gradient_sign(outputs, input, y, *labels, train::LossKind::kAuto, need_target_sign);
-      if (need_target_sign) sign_target = gradient_sign(outputs, input, t, *labels, train::LossKind::kAuto, false);
+      if (need_true_sign) sign_true = gradient_sign(model, outputs, input, y, *labels, train::LossKind::kAuto, need_target_sign);
+      if (need_target_sign) sign_target = gradient_sign(model, outputs, input, t, *labels, train::LossKind::kAuto, false);
     } else {
       torch::NoGradGuard no_grad;
       clean_outputs = model->forward(x);

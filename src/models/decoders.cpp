@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <vector>
 #include <torch/nn/modules/activation.h>
 #include <torch/nn/modules/batchnorm.h>
@@ -205,5 +206,29 @@ DenseDecoderImpl::DenseDecoderImpl(const DenseDecoderOptions& options_) try : De
 torch::Tensor DenseDecoderImpl::compute(const torch::Tensor& features) { return body_->forward(features); }
 
 std::shared_ptr<Decoder> DenseDecoderImpl::rebuild() const { return std::make_shared<DenseDecoderImpl>(options); }
+
+// ---- StandardizedDecoder ------------------------------------------------------------------------
+
+StandardizedDecoderImpl::StandardizedDecoderImpl(std::shared_ptr<Decoder> inner, double mean, double standard_deviation) try
+    : Decoder("StandardizedDecoder"), mean_(mean), standard_deviation_(standard_deviation) {
+  if (!inner) throw InvalidArgument("StandardizedDecoder: the inner decoder is null");
+  if (!std::isfinite(mean)) throw InvalidArgument(fmt::format("StandardizedDecoder: the mean must be finite, got {}", mean));
+  if (!std::isfinite(standard_deviation) || !(standard_deviation > 0))
+    throw InvalidArgument(fmt::format("StandardizedDecoder: the standard deviation must be finite and > 0, got {}", standard_deviation));
+  inner_ = register_module("inner", std::move(inner));
+  const auto device = inner_->parameters().empty() ? torch::Device(torch::kCPU) : inner_->parameters().front().device();
+  label_mean_ = register_buffer("label_mean", torch::tensor(mean, torch::TensorOptions().dtype(torch::kFloat).device(device)));
+  label_std_ = register_buffer("label_std", torch::tensor(standard_deviation, torch::TensorOptions().dtype(torch::kFloat).device(device)));
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("StandardizedDecoder");
+}
+
+torch::Tensor StandardizedDecoderImpl::compute(const torch::Tensor& features) {
+  return inner_->forward(features).to(torch::kFloat) * label_std_ + label_mean_;
+}
+
+std::shared_ptr<Decoder> StandardizedDecoderImpl::rebuild() const {
+  return std::make_shared<StandardizedDecoderImpl>(std::dynamic_pointer_cast<Decoder>(inner_->clone()), mean_, standard_deviation_);
+}
 
 }  // namespace labelrep::models

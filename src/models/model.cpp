@@ -112,6 +112,22 @@ std::shared_ptr<Decoder> make_decoder(std::int64_t in_features, const labels::La
   return make_decoder(in_features, labels.label_shape(), labels.is_categorical());
 }
 
+std::shared_ptr<Decoder> standardize(std::shared_ptr<Decoder> decoder, const labels::LabelRepresentation& labels) try {
+  if (!decoder) throw InvalidArgument("the decoder is null");
+  if (labels.is_categorical())
+    throw InvalidArgument(fmt::format("the {} labels are categorical: only regression labels can be standardized", labels.name()));
+  if (decoder->output_shape() != labels.label_shape())
+    throw InvalidArgument(fmt::format("the decoder's outputs have shape {} but the {} labels have shape {}", c10::str(decoder->output_shape()),
+                                      labels.name(), c10::str(labels.label_shape())));
+  const auto values = labels.matrix().to(torch::kDouble);
+  const double mean = values.mean().item<double>();
+  const double deviation = (values - mean).pow(2).mean().sqrt().item<double>();  // the population's
+  if (!(deviation > 0)) throw InvalidArgument(fmt::format("the {} labels' values are all equal: there is no scale to standardize by", labels.name()));
+  return std::make_shared<StandardizedDecoderImpl>(std::move(decoder), mean, deviation);
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("standardize");
+}
+
 Model make_model(const std::string& encoder, std::int64_t in_channels, const labels::LabelRepresentation& labels) {
   return make_model(encoder, in_channels, labels.label_shape(), labels.is_categorical());
 }

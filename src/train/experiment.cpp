@@ -159,6 +159,7 @@ ExperimentResult run_experiment(const ExperimentConfig& config, const std::share
   // back instead of remaking it (text-to-speech voices and label files can change).
   if (rank0) labels->save(RunDirectory(config.out).file("labels.npy"));
   auto model = models::make_model(config.encoder, train_set.channels(), *labels, config.seed);
+  if (config.standardize_labels) model = models::Model(model->encoder_ptr(), models::standardize(model->decoder_ptr(), *labels));
   model->to(device);
 
   auto recipe = paper_recipe(config.encoder, labels->is_categorical())
@@ -235,6 +236,8 @@ TrainedRun load_trained_run(const std::string& run_dir, const std::string& devic
   loaded.checkpoint = run.file(std::filesystem::exists(run.file("best.ckpt")) ? "best.ckpt" : "last.ckpt");
   if (!std::filesystem::exists(loaded.checkpoint)) throw IoError(loaded.checkpoint, "the run has no checkpoint (best.ckpt or last.ckpt) yet");
   loaded.model = models::make_model(loaded.config.encoder, in_channels, *loaded.labels);
+  if (loaded.config.standardize_labels)
+    loaded.model = models::Model(loaded.model->encoder_ptr(), models::standardize(loaded.model->decoder_ptr(), *loaded.labels));
   load_checkpoint(loaded.checkpoint, *loaded.model, nullptr);
   torch::Device device(torch::kCPU);
   try {

@@ -59,6 +59,8 @@ void ExperimentConfig::validate() const {
   } catch (const std::exception&) {
     throw InvalidArgument(fmt::format("experiment: device '{}' is not cpu, cuda or cuda:N", device));
   }
+  if (standardize_labels && label == "category")
+    throw InvalidArgument("experiment: standardize_labels applies to regression labels, not to category");
   if (cuda_graphs && !cuda_device) throw InvalidArgument(fmt::format("experiment: cuda_graphs needs a CUDA device, the device is '{}'", device));
 }
 
@@ -85,6 +87,7 @@ std::string ExperimentConfig::to_json() const {
                       {"warmup_epochs", warmup_epochs},
                       {"schedule", schedule},
                       {"nesterov", nesterov},
+                      {"standardize_labels", standardize_labels},
                       {"precision", precision},
                       {"seed", seed},
                       {"validation", validation},
@@ -127,6 +130,7 @@ ExperimentConfig ExperimentConfig::from_json(const std::string& text, const std:
       else if (key == "warmup_epochs") c.warmup_epochs = value.get<double>();
       else if (key == "schedule") c.schedule = value.get<std::string>();
       else if (key == "nesterov") c.nesterov = value.get<bool>();
+      else if (key == "standardize_labels") c.standardize_labels = value.get<bool>();
       else if (key == "precision") c.precision = value.get<std::string>();
       else if (key == "seed") c.seed = unsigned_field(value, key, source);
       else if (key == "validation") c.validation = integer_field(value, key, source);

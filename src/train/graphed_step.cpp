@@ -188,7 +188,7 @@ struct GraphedTrainStep::Impl {
       throw InvalidArgument(fmt::format("GraphedTrainStep: the model's outputs have shape {} but the {} targets have shape {}",
                                         c10::str(outputs.sizes()), labels->name(), c10::str(targets.sizes())));
     // The loss in float32 whatever the forward pass ran in, as train_step.
-    auto loss = loss_against_targets(outputs.to(torch::kFloat), targets, loss_kind);
+    auto loss = loss_against_targets(outputs.to(torch::kFloat), targets, loss_kind, model->decoder().loss_scale());
     loss.backward();
     update();
     return loss.detach();

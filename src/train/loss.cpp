@@ -29,7 +29,7 @@ LossKind parse_loss(const std::string& name) {
 }
 
 torch::Tensor label_loss(const torch::Tensor& outputs, const torch::Tensor& class_ids,
-                         const labels::LabelRepresentation& labels, LossKind kind) try {
+                         const labels::LabelRepresentation& labels, LossKind kind, const torch::Tensor& scale) try {
   if (!outputs.defined() || !outputs.is_floating_point())
     throw InvalidArgument("label_loss: outputs must be a floating-point tensor");
   if (outputs.dim() < 1) throw InvalidArgument("label_loss: outputs must be [N, ...], got a scalar");
@@ -45,16 +45,23 @@ torch::Tensor label_loss(const torch::Tensor& outputs, const torch::Tensor& clas
                                       c10::str(outputs.sizes()), labels.name(), c10::str(target.sizes())));
   if (kind == LossKind::kCrossEntropy && outputs.dim() != 2)
     throw InvalidArgument("label_loss: cross-entropy needs logits [N, C] and vector labels");
-  return loss_against_targets(outputs, target, kind);
+  if (scale.defined() && scale.dim() != 0)
+    throw InvalidArgument(fmt::format("label_loss: the scale must be a scalar tensor, got shape {}", c10::str(scale.sizes())));
+  if (scale.defined() && kind == LossKind::kCrossEntropy)
+    throw InvalidArgument("label_loss: cross-entropy takes no scale (only regression losses measure differences)");
+  return loss_against_targets(outputs, target, kind, scale.defined() ? scale.to(outputs.device()) : scale);
 } catch (...) {
   labelrep::detail::rethrow_as_labelrep_error("label_loss");
 }
 
-torch::Tensor loss_against_targets(const torch::Tensor& outputs, const torch::Tensor& target, LossKind kind) {
+torch::Tensor loss_against_targets(const torch::Tensor& outputs, const torch::Tensor& target, LossKind kind, const torch::Tensor& scale) {
+  // Both sides divided by the scale: the loss of (output − target) / scale, i.e. of the standardized
+  // regression (a StandardizedDecoder's mean cancels in the difference).
+  const auto scaled = [&](const torch::Tensor& t) { return scale.defined() ? t / scale : t; };
   switch (kind) {
     case LossKind::kCrossEntropy: return -(target * torch::log_softmax(outputs, 1)).sum(1).mean();
-    case LossKind::kSmoothL1: return torch::smooth_l1_loss(outputs, target, /*reduction=mean*/ 1, /*beta=*/1.0);
-    case LossKind::kMse: return torch::mse_loss(outputs, target, /*reduction=mean*/ 1);
+    case LossKind::kSmoothL1: return torch::smooth_l1_loss(scaled(outputs), scaled(target), /*reduction=mean*/ 1, /*beta=*/1.0);
+    case LossKind::kMse: return torch::mse_loss(scaled(outputs), scaled(target), /*reduction=mean*/ 1);
     case LossKind::kAuto: break;
   }
   throw InternalError("label_loss: unhandled loss kind");

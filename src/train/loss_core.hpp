@@ -9,7 +9,9 @@
 namespace labelrep::train {
 
 // Requires: `kind` resolved (not kAuto); `target` of `outputs`' shape and dtype (logits [N, C] for
-// cross-entropy). The one place each loss formula is written.
-torch::Tensor loss_against_targets(const torch::Tensor& outputs, const torch::Tensor& target, LossKind kind);
+// cross-entropy); `scale` undefined or a scalar on their device (regression losses only). The one
+// place each loss formula is written.
+torch::Tensor loss_against_targets(const torch::Tensor& outputs, const torch::Tensor& target, LossKind kind,
+                                   const torch::Tensor& scale = {});
 
 }  // namespace labelrep::train

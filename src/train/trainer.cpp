@@ -55,7 +55,7 @@ torch::Tensor step(models::Model& model, torch::optim::Optimizer& optimizer, con
       outputs = model->forward(batch.images);
     }
     // The loss in float32 whatever the forward pass ran in: bf16 would round the regression targets.
-    loss = label_loss(outputs.to(torch::kFloat), batch.targets, labels, loss_kind);
+    loss = label_loss(outputs.to(torch::kFloat), batch.targets, labels, loss_kind, model->decoder().loss_scale());
     loss.backward();
   } else {
     loss = torch::zeros({}, batch.images.options().dtype(torch::kFloat32));

@@ -13,7 +13,7 @@ void print_experiment_result(const train::ExperimentResult& r) {
   std::cout << fmt::format("{}: {} labels, test accuracy {:.2f}%", r.run_dir, r.label_kind, 100 * r.test_accuracy);
   if (r.has_threshold) std::cout << fmt::format(", threshold accuracy {:.2f}%", 100 * r.test_threshold_accuracy);
   std::cout << fmt::format(" (best epoch {}, validation {:.2f}%{})\n", r.best_epoch, 100 * r.best_validation_accuracy,
-                           r.trained_now ? fmt::format(", trained in {:.0f} s", r.train_seconds) : ", already finished");
+                           r.trained_now ? fmt::format(", trained in {:.1f} s", r.train_seconds) : ", already finished");
 }
 
 void add_experiment_options(CLI::App& cmd, train::ExperimentConfig& c) {
@@ -40,6 +40,8 @@ void add_experiment_options(CLI::App& cmd, train::ExperimentConfig& c) {
       ->check(CLI::IsMember({"step", "one-cycle"}))
       ->capture_default_str();
   cmd.add_flag("--nesterov", c.nesterov, "Nesterov momentum");
+  cmd.add_flag("--standardize-labels", c.standardize_labels,
+               "Regress the labels scaled to mean 0, std 1 (one scalar each: nearest-label decisions unchanged; outputs in label units)");
   cmd.add_option("--precision", c.precision, "fp32 (the paper's), bf16 (autocast) or auto (bf16 on CUDA, fp32 on the CPU)")
       ->check(CLI::IsMember({"auto", "fp32", "bf16"}))
       ->capture_default_str();

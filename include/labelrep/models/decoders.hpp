@@ -44,6 +44,10 @@ class LABELREP_API Decoder : public torch::nn::Module {
 
   /// Deep copy: a rebuilt decoder with this one's parameters, buffers and train/eval modes.
   std::shared_ptr<torch::nn::Module> clone(const torch::optional<torch::Device>& device = torch::nullopt) const override;
+  /// The scale a training loss measures this decoder's errors in: a scalar tensor on the decoder's
+  /// device that output − target differences are divided by (StandardizedDecoder: the labels'
+  /// standard deviation), or an undefined tensor for 1 (every other decoder).
+  virtual torch::Tensor loss_scale() const { return {}; }
 
  protected:
   explicit Decoder(const std::string& name) : torch::nn::Module(name) {}
@@ -175,5 +179,38 @@ class LABELREP_API DenseDecoderImpl final : public Decoder {
   torch::nn::Sequential body_{nullptr};
 };
 TORCH_MODULE(DenseDecoder);
+
+/// Regression on standardized labels: `output = mean + std · inner(features)`, with `mean` and `std`
+/// one scalar each over all values of the label set (models::standardize computes them). The network
+/// learns labels of mean 0 and standard deviation 1 — speech spectrograms in dB (mean −46, std 19) make
+/// a raw regression spend its first epochs learning the offset and scale — while its outputs stay in
+/// the labels' own units, so nearest-label decisions, the threshold rule, attacks and label images are
+/// those of the unscaled labels (one scalar for all values scales every distance alike). The training
+/// loss divides output − target by `std` (loss_scale()), which makes it the loss of the standardized
+/// regression. Registered names: `inner.<the inner decoder's names>`, buffers `label_mean`,
+/// `label_std` (float32 scalars).
+class LABELREP_API StandardizedDecoderImpl final : public Decoder {
+ public:
+  /// throws: InvalidArgument for a null inner decoder, a non-finite mean, or a std that is not finite
+  /// and > 0.
+  StandardizedDecoderImpl(std::shared_ptr<Decoder> inner, double mean, double standard_deviation);
+  std::int64_t in_features() const override { return inner_->in_features(); }
+  std::vector<std::int64_t> output_shape() const override { return inner_->output_shape(); }
+  torch::Tensor loss_scale() const override { return label_std_; }
+  double mean() const noexcept { return mean_; }
+  double standard_deviation() const noexcept { return standard_deviation_; }
+  Decoder& inner() { return *inner_; }
+
+ protected:
+  /// float32 outputs whatever precision the inner decoder ran in: mean + std · z is rounded once.
+  torch::Tensor compute(const torch::Tensor& features) override;
+  std::shared_ptr<Decoder> rebuild() const override;
+
+ private:
+  std::shared_ptr<Decoder> inner_;
+  double mean_, standard_deviation_;
+  torch::Tensor label_mean_, label_std_;
+};
+TORCH_MODULE(StandardizedDecoder);
 
 }  // namespace labelrep::models

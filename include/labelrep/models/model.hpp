@@ -109,6 +109,12 @@ LABELREP_API std::shared_ptr<Decoder> make_decoder(std::int64_t in_features, con
 /// The decoder a label set needs (its label_shape() and is_categorical()).
 LABELREP_API std::shared_ptr<Decoder> make_decoder(std::int64_t in_features, const labels::LabelRepresentation& labels);
 
+/// `decoder` wrapped in a StandardizedDecoder with the mean and (population) standard deviation of
+/// all values of `labels`' class matrix, for `Model(encoder, standardize(decoder, labels))`. Requires:
+/// regression labels (not categorical) whose shape is the decoder's output shape. Throws
+/// InvalidArgument for a null decoder, categorical labels, another shape, or labels whose values are
+/// all equal (nothing to standardize by).
+LABELREP_API std::shared_ptr<Decoder> standardize(std::shared_ptr<Decoder> decoder, const labels::LabelRepresentation& labels);
 /// make_encoder(encoder, in_channels) + make_decoder(...). Throws InvalidArgument for unknown names.
 LABELREP_API Model make_model(const std::string& encoder, std::int64_t in_channels, const labels::LabelRepresentation& labels);
 

@@ -39,6 +39,9 @@ struct LABELREP_API ExperimentConfig {
   double warmup_epochs = 0;
   std::string schedule = "step";          ///< step (the paper's milestones) or one-cycle (recipe.hpp)
   bool nesterov = false;                  ///< Nesterov momentum
+  /// Regress the labels standardized to mean 0 and standard deviation 1 (models::standardize; the
+  /// outputs stay in label units). Regression labels only.
+  bool standardize_labels = false;
   /// fp32 (the paper's), bf16 (autocast, precision.hpp) or auto: bf16 on CUDA, fp32 on the CPU.
   std::string precision = "auto";
   std::uint64_t seed = 0;                 ///< split, data level, batch order, augmentation, initial weights

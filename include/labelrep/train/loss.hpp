@@ -28,9 +28,14 @@ LABELREP_API const char* loss_name(LossKind kind);
 LABELREP_API LossKind parse_loss(const std::string& name);
 
 /// Mean loss of a batch. Requires: outputs `[N, ...label_shape]` (logits `[N, C]` for cross-entropy),
-/// class_ids 1-D integer `[N]` in [0, C) on any device. Throws InvalidArgument (naming both shapes) for
-/// mismatches, and for cross-entropy on labels whose rows are not probability vectors.
+/// class_ids 1-D integer `[N]` in [0, C) on any device. `scale`: a positive scalar tensor that the
+/// regression losses measure output − target in (the model's `decoder().loss_scale()`: a
+/// StandardizedDecoder's label standard deviation, so that the loss is the standardized regression's),
+/// or undefined for 1. Throws InvalidArgument (naming both shapes) for mismatches, for a scale with
+/// cross-entropy or one that is not a scalar, and for cross-entropy on labels whose rows are not
+/// probability vectors.
 LABELREP_API torch::Tensor label_loss(const torch::Tensor& outputs, const torch::Tensor& class_ids,
-                                      const labels::LabelRepresentation& labels, LossKind kind = LossKind::kAuto);
+                                      const labels::LabelRepresentation& labels, LossKind kind = LossKind::kAuto,
+                                      const torch::Tensor& scale = {});
 
 }  // namespace labelrep::train
