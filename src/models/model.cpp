@@ -117,8 +117,9 @@ std::shared_ptr<Decoder> standardize(std::shared_ptr<Decoder> decoder, const lab
   if (labels.is_categorical())
     throw InvalidArgument(fmt::format("the {} labels are categorical: only regression labels can be standardized", labels.name()));
   if (decoder->output_shape() != labels.label_shape())
-    throw InvalidArgument(fmt::format("the decoder's outputs have shape {} but the {} labels have shape {}", c10::str(decoder->output_shape()),
-                                      labels.name(), c10::str(labels.label_shape())));
+    throw InvalidArgument(fmt::format("the decoder's outputs have shape {} but the {} labels have shape {}",
+                                      c10::str(c10::IntArrayRef(decoder->output_shape())), labels.name(),
+                                      c10::str(c10::IntArrayRef(labels.label_shape()))));
   const auto values = labels.matrix().to(torch::kDouble);
   const double mean = values.mean().item<double>();
   const double deviation = (values - mean).pow(2).mean().sqrt().item<double>();  // the population's

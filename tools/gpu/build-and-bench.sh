@@ -188,9 +188,15 @@ except Exception:
 # "trained in X s": from the Trainer's start (data and model on the device) to the test evaluation's
 # end -- what time_to_accuracy.py's clock covers. The command's wall time adds process start-up.
 m = re.search(r"trained in ([0-9.]+) s", open(log).read())
+# The training loops alone (timings.csv); the rest of train_seconds is validation, checkpoints and the test.
+try:
+    rows = open(f"{run}/timings.csv").read().split("\n")[1:]
+    loops = round(sum(float(r.split(",")[1]) for r in rows if r), 2)
+except Exception:
+    loops = None
 print(json.dumps({"tta": "labelrep", "label": label, "step": variant, "epochs": int(epochs),
-                  "train_seconds": float(m.group(1)) if m else None, "wall_seconds": round(float(end) - float(start), 2),
-                  "test_accuracy": acc}))
+                  "train_seconds": float(m.group(1)) if m else None, "loop_seconds": loops,
+                  "wall_seconds": round(float(end) - float(start), 2), "test_accuracy": acc}))
 PY
       done
     done
