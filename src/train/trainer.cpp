@@ -272,8 +272,8 @@ EpochSummary Trainer::train_epoch(std::int64_t max_steps) try {
     apply_schedule(*optimizer_, recipe,
                    static_cast<double>(epoch) + static_cast<double>(state_.batch_in_epoch) / static_cast<double>(batches_.batches_per_epoch()));
     // On a GPU every step is GraphedTrainStep's, captured as a graph or not: it never waits for the
-    // device (label_loss's class-id check and libtorch's host-scalar update would, every step, and
-    // an eager GPU step is paced by how far ahead the host can launch).
+    // device (label_loss's class-id range check would, every step, and an eager GPU step is paced by
+    // how far ahead of the device the host can launch).
     if (!device_step_ && (options_.cuda_graphs() || (train_set_.images().is_cuda() && !distributed())))
       device_step_ = std::make_unique<GraphedTrainStep>(model_, *optimizer_, labels_,
                                                          GraphedStepOptions()
