@@ -225,3 +225,44 @@ CATCH_TEST_CASE("on CUDA, the captured step replays the eager step's training an
   trainer.fit();
   CATCH_CHECK(trainer.finish(labelrep_test::quadrants(80, 99).to(cuda)).accuracy >= 0.9);
 }
+
+CATCH_TEST_CASE("on CUDA, the Trainer's steps without graphs equal libtorch's SGD, and standardized labels train with graphs",
+                "[train][graphs][.cuda]") {
+  CATCH_REQUIRE(torch::cuda::is_available());
+  const torch::Device cuda(torch::kCUDA);
+  // The uncaptured device step (what a single-process Trainer on CUDA runs without cuda_graphs) against
+  // train_step's libtorch SGD, on the GPU, with a standardized model (the loss in its scale on both sides).
+  const auto labels = composite_labels();
+  auto make = [&] {
+    auto m = models::make_model("small-cnn", 1, *labels, /*seed=*/4);
+    m = models::Model(m->encoder_ptr(), models::standardize(m->decoder_ptr(), *labels));
+    m->to(cuda);
+    return m;
+  };
+  auto reference = make(), device_model = make();
+  torch::optim::SGD reference_sgd(reference->parameters(), sgd_options(true));
+  torch::optim::SGD device_sgd(device_model->parameters(), sgd_options(true));
+  train::GraphedTrainStep device_step(device_model, device_sgd, labels, train::GraphedStepOptions().capture(false));
+  for (int i = 0; i < 6; ++i) {
+    const auto batch = make_batch(16, 500 + i, cuda);
+    const double expected = train::train_step(reference, reference_sgd, batch, *labels).item<double>();
+    CATCH_CHECK(device_step.step(batch).item<double>() == labelrep_test::Approx(expected).epsilon(1e-4));
+  }
+  CATCH_CHECK(max_difference(reference->parameters(), device_model->parameters()) < 1e-4);
+  CATCH_CHECK(device_step.eager_steps() == 6);
+
+  // The Trainer on CUDA, eager and with graphs, learns the tiny problem with standardized labels.
+  const auto set = labelrep_test::quadrants(240, 1).to(cuda);
+  const auto split = data::make_split(240, 40, 3);
+  const data::ChannelStatistics stats{{0.3}, {0.3}};
+  for (const bool graphs : {false, true}) {
+    labelrep_test::TempDir dir;
+    auto model = make();
+    const auto recipe = train::TrainingRecipe().epochs(6).batch_size(32).learning_rate(0.1).nesterov(true).schedule(train::Schedule::kOneCycle);
+    const auto options = train::TrainerOptions(recipe).seed(7).horizontal_flip(false).crop_padding(2).progress(false)
+                             .precision(train::Precision::kBFloat16).cuda_graphs(graphs);
+    train::Trainer trainer(model, labels, set, split.train, split.validation, stats, options, train::RunDirectory(dir.file("run")));
+    trainer.fit();
+    CATCH_CHECK(trainer.finish(labelrep_test::quadrants(80, 99).to(cuda)).accuracy >= 0.9);
+  }
+}
