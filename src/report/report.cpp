@@ -298,6 +298,11 @@ std::size_t write_report(const std::string& root, const std::string& out_dir, co
     key.encoder = str(config, "encoder", "?");
     key.label = str(config, "label", "?");
     key.label_kind = result.at("labels").value("kind", key.label);
+    // Standardized regression is another method on the same labels: its own group and name.
+    if (config.value("standardize_labels", false)) {
+      key.label += " (standardized)";
+      key.label_kind += " (standardized)";
+    }
     key.level = config.value("level", 100.0);
     const std::string id = fmt::format("{}|{}|{}|{:g}", key.dataset, key.encoder, key.label, key.level);
     auto& g = groups.emplace(id, key).first->second;
