@@ -32,6 +32,14 @@ data::ChannelStatistics experiment_statistics(const ExperimentConfig& config) {
   return data::dataset_statistics(config.dataset == "cifar100-coarse" ? "cifar100" : config.dataset);
 }
 
+// The model an experiment trains, and load_trained_run rebuilds before loading its weights: one place
+// for every configuration field that shapes the model.
+models::Model experiment_model(const ExperimentConfig& config, std::int64_t in_channels, const labels::LabelRepresentation& labels) {
+  auto model = models::make_model(config.encoder, in_channels, labels, config.seed);
+  if (config.standardize_labels) model = models::Model(model->encoder_ptr(), models::standardize(model->decoder_ptr(), labels));
+  return model;
+}
+
 // Fields run_experiment adds to the configuration it records (they describe, they do not configure).
 constexpr const char* kRecordedFields[] = {"label_kind", "weight_decay_used", "train_images", "in_channels", "precision_used"};
 
@@ -158,8 +166,7 @@ ExperimentResult run_experiment(const ExperimentConfig& config, const std::share
   // The exact label set beside the checkpoints: analysis (speak, attacks, t-SNE, the report) reads it
   // back instead of remaking it (text-to-speech voices and label files can change).
   if (rank0) labels->save(RunDirectory(config.out).file("labels.npy"));
-  auto model = models::make_model(config.encoder, train_set.channels(), *labels, config.seed);
-  if (config.standardize_labels) model = models::Model(model->encoder_ptr(), models::standardize(model->decoder_ptr(), *labels));
+  auto model = experiment_model(config, train_set.channels(), *labels);
   model->to(device);
 
   auto recipe = paper_recipe(config.encoder, labels->is_categorical())
@@ -235,9 +242,7 @@ TrainedRun load_trained_run(const std::string& run_dir, const std::string& devic
   loaded.statistics = experiment_statistics(loaded.config);
   loaded.checkpoint = run.file(std::filesystem::exists(run.file("best.ckpt")) ? "best.ckpt" : "last.ckpt");
   if (!std::filesystem::exists(loaded.checkpoint)) throw IoError(loaded.checkpoint, "the run has no checkpoint (best.ckpt or last.ckpt) yet");
-  loaded.model = models::make_model(loaded.config.encoder, in_channels, *loaded.labels);
-  if (loaded.config.standardize_labels)
-    loaded.model = models::Model(loaded.model->encoder_ptr(), models::standardize(loaded.model->decoder_ptr(), *loaded.labels));
+  loaded.model = experiment_model(loaded.config, in_channels, *loaded.labels);
   load_checkpoint(loaded.checkpoint, *loaded.model, nullptr);
   torch::Device device(torch::kCPU);
   try {

@@ -172,6 +172,23 @@ CATCH_TEST_CASE("cuda_graphs is refused on the CPU by the trainer and the experi
   CATCH_CHECK_THROWS_AS(train::ExperimentConfig::from_json(R"({"cuda_graphs": 1})", "config.json"), FormatError);
 }
 
+namespace {
+// A Trainer on the GPU (bf16, one-cycle, Nesterov) fits the tiny quadrant problem with `model` (on
+// the GPU already); returns its test accuracy.
+double tiny_trainer_accuracy_on_cuda(models::Model model, const LabelsPtr& labels, bool graphs) {
+  const torch::Device cuda(torch::kCUDA);
+  const auto split = data::make_split(240, 40, 3);
+  labelrep_test::TempDir dir;
+  const auto recipe = train::TrainingRecipe().epochs(6).batch_size(32).learning_rate(0.1).nesterov(true).schedule(train::Schedule::kOneCycle);
+  const auto options = train::TrainerOptions(recipe).seed(7).horizontal_flip(false).crop_padding(2).progress(false)
+                           .precision(train::Precision::kBFloat16).cuda_graphs(graphs);
+  train::Trainer trainer(model, labels, labelrep_test::quadrants(240, 1).to(cuda), split.train, split.validation,
+                         data::ChannelStatistics{{0.3}, {0.3}}, options, train::RunDirectory(dir.file("run")));
+  trainer.fit();
+  return trainer.finish(labelrep_test::quadrants(80, 99).to(cuda)).accuracy;
+}
+}  // namespace
+
 // Registered only where libtorch has CUDA (LABELREP_CUDA_TESTS); hidden from a bare run of the binary.
 CATCH_TEST_CASE("on CUDA, the captured step replays the eager step's training and recaptures after a load", "[train][graphs][.cuda]") {
   CATCH_REQUIRE(torch::cuda::is_available());
@@ -211,19 +228,10 @@ CATCH_TEST_CASE("on CUDA, the captured step replays the eager step's training an
   }
 
   // The Trainer with cuda_graphs learns the tiny problem as the eager fast path does.
-  const auto set = labelrep_test::quadrants(240, 1).to(cuda);
-  const auto split = data::make_split(240, 40, 3);
-  const data::ChannelStatistics stats{{0.3}, {0.3}};
   const auto labels = composite_labels();
-  labelrep_test::TempDir dir;
   auto model = models::make_model("small-cnn", 1, *labels, /*seed=*/5);
   model->to(cuda);
-  const auto recipe = train::TrainingRecipe().epochs(6).batch_size(32).learning_rate(0.1).nesterov(true).schedule(train::Schedule::kOneCycle);
-  const auto options = train::TrainerOptions(recipe).seed(7).horizontal_flip(false).crop_padding(2).progress(false)
-                           .precision(train::Precision::kBFloat16).cuda_graphs(true);
-  train::Trainer trainer(model, labels, set, split.train, split.validation, stats, options, train::RunDirectory(dir.file("run")));
-  trainer.fit();
-  CATCH_CHECK(trainer.finish(labelrep_test::quadrants(80, 99).to(cuda)).accuracy >= 0.9);
+  CATCH_CHECK(tiny_trainer_accuracy_on_cuda(model, labels, /*graphs=*/true) >= 0.9);
 }
 
 CATCH_TEST_CASE("on CUDA, the Trainer's steps without graphs equal libtorch's SGD, and standardized labels train with graphs",
@@ -252,17 +260,5 @@ CATCH_TEST_CASE("on CUDA, the Trainer's steps without graphs equal libtorch's SG
   CATCH_CHECK(device_step.eager_steps() == 6);
 
   // The Trainer on CUDA, eager and with graphs, learns the tiny problem with standardized labels.
-  const auto set = labelrep_test::quadrants(240, 1).to(cuda);
-  const auto split = data::make_split(240, 40, 3);
-  const data::ChannelStatistics stats{{0.3}, {0.3}};
-  for (const bool graphs : {false, true}) {
-    labelrep_test::TempDir dir;
-    auto model = make();
-    const auto recipe = train::TrainingRecipe().epochs(6).batch_size(32).learning_rate(0.1).nesterov(true).schedule(train::Schedule::kOneCycle);
-    const auto options = train::TrainerOptions(recipe).seed(7).horizontal_flip(false).crop_padding(2).progress(false)
-                             .precision(train::Precision::kBFloat16).cuda_graphs(graphs);
-    train::Trainer trainer(model, labels, set, split.train, split.validation, stats, options, train::RunDirectory(dir.file("run")));
-    trainer.fit();
-    CATCH_CHECK(trainer.finish(labelrep_test::quadrants(80, 99).to(cuda)).accuracy >= 0.9);
-  }
+  for (const bool graphs : {false, true}) CATCH_CHECK(tiny_trainer_accuracy_on_cuda(make(), labels, graphs) >= 0.9);
 }
