@@ -36,8 +36,12 @@ data::ChannelStatistics experiment_statistics(const ExperimentConfig& config) {
 // for every configuration field that shapes the model.
 models::Model experiment_model(const ExperimentConfig& config, std::int64_t in_channels, const labels::LabelRepresentation& labels) {
   auto model = models::make_model(config.encoder, in_channels, labels, config.seed);
-  if (config.standardize_labels) model = models::Model(model->encoder_ptr(), models::standardize(model->decoder_ptr(), labels));
-  return model;
+  if (!config.standardize_labels) return model;
+  try {
+    return models::Model(model->encoder_ptr(), models::standardize(model->decoder_ptr(), labels));
+  } catch (const InvalidArgument& e) {  // name the label the user gave (a file's path), not only its kind
+    throw InvalidArgument(fmt::format("standardize_labels with label '{}': {}", config.label, e.what()));
+  }
 }
 
 // Fields run_experiment adds to the configuration it records (they describe, they do not configure).

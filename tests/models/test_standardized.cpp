@@ -196,4 +196,14 @@ CATCH_TEST_CASE("labelrep train --standardize-labels: the run reloads standardiz
                                                   dir.file("category"));
   CATCH_CHECK(refused.exit_code == 2);
   CATCH_CHECK(refused.output.find("standardize_labels") != std::string::npos);
+
+  // A label file with nothing to standardize by: the error names the file.
+  const std::string flat = dir.file("flat.npy");
+  write_npy(flat, torch::full({10, 32, 32}, -40.0));
+  const auto nothing = labelrep_test::run_command(labelrep_test::cli() + " train --label " + flat + " --standardize-labels" + common +
+                                                  " --out " + dir.file("flat"));
+  CATCH_INFO(nothing.output);
+  CATCH_CHECK(nothing.exit_code == 2);
+  CATCH_CHECK(nothing.output.find(flat) != std::string::npos);
+  CATCH_CHECK(nothing.output.find("all equal") != std::string::npos);
 }
