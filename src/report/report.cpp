@@ -303,6 +303,11 @@ std::size_t write_report(const std::string& root, const std::string& out_dir, co
       key.label += " (standardized)";
       key.label_kind += " (standardized)";
     }
+    // Mirror-averaged evaluation measures another protocol than the paper's single view.
+    if (config.value("mirror_evaluation", false)) {
+      key.label += " (mirror-evaluated)";
+      key.label_kind += " (mirror-evaluated)";
+    }
     key.level = config.value("level", 100.0);
     const std::string id = fmt::format("{}|{}|{}|{:g}", key.dataset, key.encoder, key.label, key.level);
     auto& g = groups.emplace(id, key).first->second;

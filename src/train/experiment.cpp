@@ -200,6 +200,7 @@ ExperimentResult run_experiment(const ExperimentConfig& config, const std::share
                            .horizontal_flip(config.horizontal_flip)
                            .channels_last(config.channels_last)
                            .cuda_graphs(config.cuda_graphs)
+                           .evaluation_views(config.mirror_evaluation ? EvaluationViews::kImageAndMirror : EvaluationViews::kImage)
                            .precision(precision)
                            .progress(config.progress && rank0)
                            .checkpoint_every_steps(config.checkpoint_every_steps)

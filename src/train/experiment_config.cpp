@@ -61,6 +61,9 @@ void ExperimentConfig::validate() const {
   }
   if (standardize_labels && label == "category")
     throw InvalidArgument("experiment: standardize_labels applies to regression labels, not to category");
+  if (mirror_evaluation && !horizontal_flip)
+    throw InvalidArgument("experiment: mirror_evaluation averages each image's output with its mirror image's, which needs training with "
+                          "horizontal flips (horizontal_flip)");
   if (cuda_graphs && !cuda_device) throw InvalidArgument(fmt::format("experiment: cuda_graphs needs a CUDA device, the device is '{}'", device));
 }
 
@@ -97,6 +100,7 @@ std::string ExperimentConfig::to_json() const {
                       {"pad_to", pad_to},
                       {"crop_padding", crop_padding},
                       {"horizontal_flip", horizontal_flip},
+                      {"mirror_evaluation", mirror_evaluation},
                       {"channels_last", channels_last},
                       {"cuda_graphs", cuda_graphs},
                       {"checkpoint_every_steps", checkpoint_every_steps},
@@ -143,6 +147,7 @@ ExperimentConfig ExperimentConfig::from_json(const std::string& text, const std:
       else if (key == "crop_padding") c.crop_padding = integer_field(value, key, source);
       else if (key == "pad_to") c.pad_to = integer_field(value, key, source);
       else if (key == "horizontal_flip") c.horizontal_flip = value.get<bool>();
+      else if (key == "mirror_evaluation") c.mirror_evaluation = value.get<bool>();
       else if (key == "channels_last") c.channels_last = value.get<bool>();
       else if (key == "cuda_graphs") c.cuda_graphs = value.get<bool>();
       else if (key == "checkpoint_every_steps") c.checkpoint_every_steps = integer_field(value, key, source);

@@ -109,7 +109,7 @@ torch::Tensor train_step(models::Model& model, torch::optim::Optimizer& optimize
 }
 
 eval::EvaluationResult evaluate(models::Model& model, const eval::NearestNeighborEvaluator& evaluator, data::Batcher& batches,
-                                Precision precision) try {
+                                Precision precision, EvaluationViews views) try {
   EvalModeGuard eval_mode(*model);
   torch::NoGradGuard no_grad;
   eval::EvaluationTally tally(evaluator.labels().num_classes());
@@ -119,7 +119,15 @@ eval::EvaluationResult evaluate(models::Model& model, const eval::NearestNeighbo
     torch::Tensor outputs;
     {
       AutocastGuard autocast(batch.images.device().type(), precision);
-      outputs = model->forward(batch.images);
+      if (views == EvaluationViews::kImageAndMirror) {
+        // One pass over images and mirror images: in eval mode BatchNorm uses its running statistics,
+        // so each output is the one the image would get alone.
+        const auto both = model->forward(torch::cat({batch.images, batch.images.flip({-1})}));
+        const auto halves = both.to(torch::kFloat).chunk(2);
+        outputs = (halves[0] + halves[1]) * 0.5;
+      } else {
+        outputs = model->forward(batch.images);
+      }
     }
     tally += evaluator.tally(outputs.to(torch::kFloat), batch.targets);
   }
@@ -323,7 +331,7 @@ EpochSummary Trainer::train_epoch(std::int64_t max_steps) try {
     // the broadcast) and shares the numbers, so every rank keeps the same training state.
     auto& group = *options_.process_group();
     dist::broadcast_module(group, *model_, /*buffers_only=*/true);
-    if (is_rank0()) validation = evaluate(model_, evaluator_, validation_batches_, options_.precision());
+    if (is_rank0()) validation = evaluate(model_, evaluator_, validation_batches_, options_.precision(), options_.evaluation_views());
     std::vector<torch::Tensor> numbers = {torch::tensor({validation.accuracy, validation.threshold_accuracy, validation.has_threshold ? 1.0 : 0.0},
                                                         torch::kDouble).to(group.device())};
     group.broadcast(numbers, 0);
@@ -332,7 +340,7 @@ EpochSummary Trainer::train_epoch(std::int64_t max_steps) try {
     validation.threshold_accuracy = host[1].item<double>();
     validation.has_threshold = host[2].item<double>() != 0;
   } else {
-    validation = evaluate(model_, evaluator_, validation_batches_, options_.precision());
+    validation = evaluate(model_, evaluator_, validation_batches_, options_.precision(), options_.evaluation_views());
   }
   summary.validation_accuracy = validation.accuracy;
   summary.validation_threshold_accuracy = validation.has_threshold ? validation.threshold_accuracy : std::nan("");
@@ -389,7 +397,7 @@ eval::EvaluationResult Trainer::finish(const data::ImageDataset& test_set) try {
   device_step_.reset();  // training is over: the captured graph and its memory pool go before the test
   if (std::filesystem::exists(run_.file("best.ckpt"))) load_checkpoint(run_.file("best.ckpt"), *model_, nullptr);
   auto test_batches = evaluation_batches(test_set, torch::arange(test_set.size(), torch::TensorOptions().dtype(torch::kLong)), statistics_);
-  const auto result = evaluate(model_, evaluator_, test_batches, options_.precision());
+  const auto result = evaluate(model_, evaluator_, test_batches, options_.precision(), options_.evaluation_views());
   nlohmann::json j;
   j["labelrep_version"] = version();
   j["test"] = result_json(result);

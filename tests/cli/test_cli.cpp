@@ -152,6 +152,23 @@ CATCH_TEST_CASE("labelrep train writes a run directory, reads a finished run and
   CATCH_CHECK(j["config"]["horizontal_flip"] == false);
   CATCH_CHECK(j["labels"]["kind"] == "composite");
   CATCH_CHECK(j["labels"]["shape"] == nlohmann::json::array({32, 32}));
+  // labelrep evaluate: the best weights on the test set again, by image (as result.json) and with mirrors.
+  const auto evaluated = run_command(cli() + " evaluate --json --run " + run);
+  CATCH_INFO(evaluated.output);
+  CATCH_REQUIRE(evaluated.exit_code == 0);
+  // This run trained without flips: a note says what the mirror views assume, then the JSON line.
+  CATCH_CHECK(evaluated.output.find("trained without horizontal flips") != std::string::npos);
+  const auto e = nlohmann::json::parse(evaluated.output.substr(evaluated.output.find('{')));
+  CATCH_CHECK(e["images"] == 10000);
+  CATCH_CHECK(std::abs(e["image"]["accuracy"].get<double>() - j["test"]["accuracy"].get<double>()) <= 2e-4);  // rounding: 2 images
+  CATCH_CHECK(e["image+mirror"].contains("accuracy"));  // what it decides is the [train] test's
+  CATCH_CHECK(e["image+mirror"].contains("threshold_accuracy"));
+  const auto table = run_command(cli() + " evaluate --views image --run " + run);
+  CATCH_CHECK(table.output.find("image+mirror") == std::string::npos);
+  CATCH_CHECK(table.output.find("image ") != std::string::npos);
+  const auto no_run = run_command(cli() + " evaluate --run " + dir.file("no-such-run"));
+  CATCH_CHECK(no_run.exit_code == 1);
+  CATCH_CHECK(no_run.output.find(dir.file("no-such-run")) != std::string::npos);
   const auto again = run_command(cli() + args);
   CATCH_CHECK(again.exit_code == 0);
   CATCH_CHECK(again.output.find("test accuracy") != std::string::npos);
@@ -187,6 +204,10 @@ CATCH_TEST_CASE("labelrep train writes a run directory, reads a finished run and
   CATCH_CHECK(graphs.exit_code == 2);
   CATCH_CHECK(graphs.output.find("cuda_graphs needs a CUDA device") != std::string::npos);
   CATCH_CHECK_FALSE(std::filesystem::exists(dir.file("g")));
+  const auto mirror = run_command(cli() + " train --mirror-evaluation --no-flip --out " + dir.file("m"));
+  CATCH_CHECK(mirror.exit_code == 2);
+  CATCH_CHECK(mirror.output.find("mirror_evaluation") != std::string::npos);
+  CATCH_CHECK_FALSE(std::filesystem::exists(dir.file("m")));
   const auto cifar = run_command(cli() + " train --dataset cifar10 --data-dir " + dir.file("nothing") + " --out " + dir.file("z"));
   CATCH_CHECK(cifar.exit_code == 1);
   CATCH_CHECK(cifar.output.find(dir.file("nothing")) != std::string::npos);

@@ -17,11 +17,11 @@ using namespace labelrep;
 
 namespace {
 void fake_run(const std::string& dir, const std::string& label, std::uint64_t seed, double level, double accuracy, bool categorical,
-              bool standardized = false) {
+              const nlohmann::json& method_options = nlohmann::json::object()) {
   train::RunDirectory run(dir);
   nlohmann::json config = {{"dataset", "fashion-mnist"}, {"encoder", "small-cnn"}, {"label", label}, {"seed", seed}, {"level", level},
                            {"label_size", 16}};
-  if (standardized) config["standardize_labels"] = true;
+  config.update(method_options);  // e.g. standardize_labels
   run.write_config(config.dump());
   for (int e = 1; e <= 3; ++e) run.append_metrics({{"epoch", e}, {"validation_accuracy", accuracy * e / 3.0}});
   nlohmann::json test = {{"accuracy", accuracy}};
@@ -61,15 +61,19 @@ CATCH_TEST_CASE("a report groups seeds, plots curves and levels, and draws the l
   CATCH_CHECK_THROWS_AS(report::find_runs(dir.file("runs")), FormatError);
 }
 
-CATCH_TEST_CASE("a report keeps standardized regression apart from the raw one on the same labels", "[report]") {
+CATCH_TEST_CASE("a report keeps standardized regression and mirror evaluation apart from the paper's method on the same labels", "[report]") {
   labelrep_test::TempDir dir;
   fake_run(dir.file("runs/raw"), "composite", 0, 100, 0.90, false);
-  fake_run(dir.file("runs/standardized"), "composite", 1, 100, 0.80, false, true);
-  CATCH_CHECK(report::write_report(dir.file("runs"), dir.file("out")) == 2);
+  fake_run(dir.file("runs/standardized"), "composite", 1, 100, 0.80, false, {{"standardize_labels", true}});
+  fake_run(dir.file("runs/mirror"), "composite", 2, 100, 0.70, false, {{"standardize_labels", true}, {"mirror_evaluation", true}});
+  CATCH_CHECK(report::write_report(dir.file("runs"), dir.file("out")) == 3);
   const std::string md = read_file(dir.file("out/report.md"));
   CATCH_CHECK(md.find("| fashion-mnist | small-cnn | composite | 100 | 1 | 90.00 |") != std::string::npos);
   CATCH_CHECK(md.find("| fashion-mnist | small-cnn | composite (standardized) | 100 | 1 | 80.00 |") != std::string::npos);
+  // Evaluation on image and mirror image is another protocol: its own row too.
+  CATCH_CHECK(md.find("| fashion-mnist | small-cnn | composite (standardized) (mirror-evaluated) | 100 | 1 | 70.00 |") != std::string::npos);
   CATCH_CHECK(md.find("85.00") == std::string::npos);  // not averaged as two seeds of one method
+  CATCH_CHECK(md.find("75.00") == std::string::npos);
 }
 
 namespace {

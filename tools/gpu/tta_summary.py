@@ -3,7 +3,7 @@
 
   tta_summary.py tta.jsonl tta-reference.json [--target 0.93]
 
-tta.jsonl: one line per `labelrep train` run (build-and-bench.sh's tta stage): label, step, epochs,
+tta.jsonl: one line per `labelrep train` run (build-and-bench.sh's tta stage): label, variant, epochs,
 train_seconds (the Trainer's clock: data and model on the device, to the end of the test evaluation),
 wall_seconds (the whole command), test_accuracy. tta-reference.json: time_to_accuracy.py's line, for each
 label and epoch budget [epoch, seconds since its start, test accuracy] after every epoch.
@@ -51,7 +51,7 @@ def main():
             entry["ratio_wall"] = ours["wall_seconds"] / base["seconds"]
             entry["goal_met"] = entry["ratio"] <= 1 / 3
         summary["labels"][label] = entry
-        tried = ", ".join(f"{r['step']} {r['epochs']} ep: {100 * r['test_accuracy']:.2f}% in {r['train_seconds']} s"
+        tried = ", ".join(f"{r['variant']} {r['epochs']} ep: {100 * r['test_accuracy']:.2f}% in {r['train_seconds']} s"
                           for r in entry["runs"])
         if not base:
             print(f"tta {label}: the baseline never reached {100 * a.target:.0f}%; labelrep runs: {tried}")
@@ -59,7 +59,7 @@ def main():
             print(f"tta {label}: baseline {base['seconds']:.1f} s (epoch {base['epoch']} of {base['budget']}); "
                   f"no labelrep run reached {100 * a.target:.0f}% ({tried})")
         else:
-            print(f"tta {label}: labelrep {ours['train_seconds']:.1f} s ({ours['step']}, {ours['epochs']} epochs, "
+            print(f"tta {label}: labelrep {ours['train_seconds']:.1f} s ({ours['variant']}, {ours['epochs']} epochs, "
                   f"{100 * ours['test_accuracy']:.2f}%; {ours['wall_seconds']:.1f} s with start-up) vs baseline "
                   f"{base['seconds']:.1f} s (epoch {base['epoch']} of {base['budget']}, {100 * base['accuracy']:.2f}%): "
                   f"{entry['ratio']:.2f}x the time, goal <= 0.33: {'met' if entry['goal_met'] else 'not met'}")

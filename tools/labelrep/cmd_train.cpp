@@ -50,6 +50,8 @@ void add_experiment_options(CLI::App& cmd, train::ExperimentConfig& c) {
       ->capture_default_str();
   cmd.add_option("--crop-padding", c.crop_padding, "Augmentation: random crops of the image zero-padded by this many pixels (0: none)")->capture_default_str();
   cmd.add_flag("!--no-flip", c.horizontal_flip, "Augmentation: no random horizontal flips");
+  cmd.add_flag("--mirror-evaluation", c.mirror_evaluation,
+               "Validation and test decide on the mean output of each image and its mirror image (test-time flips)");
   cmd.add_flag("!--no-channels-last", c.channels_last, "Keep the contiguous (NCHW) memory format instead of channels-last");
   cmd.add_flag("--cuda-graphs", c.cuda_graphs, "Run each full training batch as one captured CUDA graph (CUDA only; docs/gpu.md)");
   cmd.add_option("--threshold", c.threshold, "Threshold of the threshold accuracy (mean smooth-L1 to the true label)")->capture_default_str();

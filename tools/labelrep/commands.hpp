@@ -17,6 +17,7 @@ void add_efficiency_command(CLI::App& app);
 void add_tsne_command(CLI::App& app);
 void add_gradcam_command(CLI::App& app);
 void add_attack_command(CLI::App& app);
+void add_evaluate_command(CLI::App& app);
 void add_sweep_command(CLI::App& app);
 
 // Shared by the commands that run experiments (train, demo).

@@ -54,6 +54,9 @@ struct LABELREP_API ExperimentConfig {
   std::int64_t pad_to = -1;
   std::int64_t crop_padding = 4;          ///< augmentation: random crops of the image padded by this (0: none)
   bool horizontal_flip = true;            ///< augmentation: random horizontal flips
+  /// Validation and test decide on the mean of the outputs for each image and its mirror image
+  /// (EvaluationViews::kImageAndMirror, test-time flip augmentation). Needs horizontal_flip.
+  bool mirror_evaluation = false;
   bool channels_last = true;              ///< channels-last memory format (faster on CPU)
   bool cuda_graphs = false;               ///< full batches as captured CUDA graphs (TrainerOptions::cuda_graphs; CUDA only)
   std::int64_t checkpoint_every_steps = 0;

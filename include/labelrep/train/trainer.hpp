@@ -60,11 +60,20 @@ LABELREP_API torch::Tensor train_step(models::Model& model, torch::optim::Optimi
                                       const labels::LabelRepresentation& labels, LossKind loss = LossKind::kAuto,
                                       Precision precision = Precision::kFloat32);
 
+/// What evaluate() decides on: each image's own output (the paper's protocol), or the mean of the
+/// outputs for the image and its horizontal mirror image (test-time flip augmentation; for a model
+/// trained with random horizontal flips, on data whose classes look the same mirrored). The mean is
+/// taken in output units (label values, or logits for categorical labels) before the nearest-label
+/// decision and the threshold rule.
+enum class EvaluationViews { kImage, kImageAndMirror };
+
 /// Evaluates every batch of an epoch of `batches` (use a batcher without shuffling or augmentation) in
 /// eval mode and without gradients (the forward pass under bf16 autocast for kBFloat16, the decision in
-/// float32), restoring the model's mode afterwards.
+/// float32), restoring the model's mode afterwards. kImageAndMirror runs the images and their mirror
+/// images as one forward pass of twice the batch.
 LABELREP_API eval::EvaluationResult evaluate(models::Model& model, const eval::NearestNeighborEvaluator& evaluator,
-                                             data::Batcher& batches, Precision precision = Precision::kFloat32);
+                                             data::Batcher& batches, Precision precision = Precision::kFloat32,
+                                             EvaluationViews views = EvaluationViews::kImage);
 
 /// A Batcher over `indices` of `dataset` for evaluation: no shuffling, no augmentation.
 LABELREP_API data::Batcher evaluation_batches(const data::ImageDataset& dataset, const torch::Tensor& indices,
@@ -95,6 +104,9 @@ struct LABELREP_API TrainerOptions {
   /// single-process Trainer on a GPU runs the same GraphedTrainStep without capture, so that no step
   /// waits for the device; on the CPU, and data-parallel, it runs train_step's libtorch SGD.)
   TORCH_ARG(bool, cuda_graphs) = false;
+  /// Validation and test outputs from each image alone (the paper's) or averaged with its mirror image
+  /// (EvaluationViews; model selection then follows the same rule as the test).
+  TORCH_ARG(EvaluationViews, evaluation_views) = EvaluationViews::kImage;
   /// Show a progress line per epoch on a terminal (quiet when stderr is not one).
   TORCH_ARG(bool, progress) = true;
   /// Also checkpoint every this many steps inside an epoch (0: only at the end of each epoch).
