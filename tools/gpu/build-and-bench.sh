@@ -162,6 +162,8 @@ run_tta() {
   # Speech labels train standardized (--standardize-labels), or raw as the label speech-raw.
   variants=${TTA_VARIANTS:-graphs+mirror+native graphs+mirror}
   [ "$device" = cuda ] || variants=${variants//graphs/eager}
+  # bf16 on the GPU, as the baseline; a CPU smoke run in fp32 (bf16 autocast on the CPU is many times slower).
+  precision=fp32; [ "$device" = cuda ] && precision=bf16
   labels_to_run=${TTA_LABELS:-category speech}
   : >"$out/tta.jsonl"
   for label in $labels_to_run; do
@@ -188,7 +190,7 @@ run_tta() {
         start=$(date +%s.%N)
         "$build/bin/labelrep" train --dataset fashion-mnist --data-dir "$fmnist" --encoder resnet32 --label "$kind" "${label_args[@]}" \
           --device "$device" --epochs "$epochs" --batch-size 512 --lr 0.2 --weight-decay 5e-4 --nesterov \
-          --schedule one-cycle --precision bf16 "${step_args[@]}" "${quick_args[@]}" --out "$run" >"$out/tta-$name.log" 2>&1 ||
+          --schedule one-cycle --precision "$precision" "${step_args[@]}" "${quick_args[@]}" --out "$run" >"$out/tta-$name.log" 2>&1 ||
           say "labelrep train ($name) failed: $(tail -3 "$out/tta-$name.log")"
         end=$(date +%s.%N)
         "$python" - "$run" "$start" "$end" "$label" "$epochs" "$variant" "$out/tta-$name.log" <<'PY' | tee -a "$summary" >>"$out/tta.jsonl"
