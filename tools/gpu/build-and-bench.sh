@@ -12,7 +12,7 @@
 # REFERENCE_DIR (the directory of pytorch_reference.py; default ../shared/reference, shared/reference or
 # the copy fetch-deps.sh puts in .gpu-deps/reference),
 # DEPS (.gpu-deps), ROUNDS (2), QUICK=1 (few steps and images, a smoke run of the script itself; also
-# works with DEVICE=cpu on a CPU machine), STAGES (default "build test bench tta"), TTA_EPOCHS (labelrep's
+# works with DEVICE=cpu on a CPU machine), STAGES (default "build test deterministic bench tta"), TTA_EPOCHS (labelrep's
 # epoch budgets, "6 7 8"), TTA_REFERENCE_EPOCHS (the baseline's, "6 8 15"), TTA_VARIANTS (labelrep's
 # recipes, "graphs+mirror+native graphs+mirror": words joined by +, see run_tta), TTA_LABELS ("category
 # speech"; speech trains standardized, "speech-raw" without), TTA_TARGET (0.93), TESTS (all: the
@@ -27,7 +27,7 @@ device=${DEVICE:-cuda}
 python=${PYTHON:-python3}
 deps=${DEPS:-$root/.gpu-deps}
 rounds=${ROUNDS:-2}
-stages=${STAGES:-build test bench tta}
+stages=${STAGES:-build test deterministic bench tta}
 quick=${QUICK:-0}
 mkdir -p "$out"
 summary="$out/summary.txt"
@@ -87,7 +87,7 @@ run_test() {
   if [ "${TESTS:-all}" = cuda ]; then
     # Only the [cuda] tests (ctest label "cuda", one process each): where device time is short, the
     # rest is what CPU CI already runs.
-    ctest --test-dir "$build" -L cuda --output-on-failure --timeout 300 >"$out/tests.log" 2>&1
+    ctest --test-dir "$build" -L cuda --output-on-failure --timeout 180 >"$out/tests.log" 2>&1
     say "[cuda] tests: $(grep -E 'tests passed|tests failed' "$out/tests.log" | tail -1) in $(( $(date +%s) - start )) s"
     grep -E "^\s+[0-9]+ - .*\((Failed|Timeout|SEGFAULT|Subprocess aborted)\)" "$out/tests.log" | tee -a "$summary"
   else
@@ -95,13 +95,18 @@ run_test() {
     say "tests: $(grep -E 'tests passed|tests failed' "$out/tests.log" | tail -1) in $(( $(date +%s) - start )) s"
     grep -E "^\s+[0-9]+ - .*\((Failed|Timeout|SEGFAULT|Subprocess aborted)\)" "$out/tests.log" | tee -a "$summary"
   fi
-  if [ "$device" = cuda ]; then
-    # The [cuda] tests again with libtorch's deterministic algorithms enforced (an op without a
-    # deterministic CUDA kernel throws); cuBLAS needs a fixed workspace for that.
-    CUBLAS_WORKSPACE_CONFIG=:4096:8 LABELREP_DETERMINISTIC_ALGORITHMS=1 \
-      ctest --test-dir "$build" -L cuda --output-on-failure --timeout 300 >"$out/tests-deterministic.log" 2>&1
-    say "[cuda] tests with deterministic algorithms: $(grep -E 'tests passed|tests failed' "$out/tests-deterministic.log" | tail -1)"
-  fi
+}
+
+run_deterministic() {
+  stage "deterministic [cuda] tests"
+  [ "$device" = cuda ] || { say "skipped: no CUDA device"; return 0; }
+  start=$(date +%s)
+  # The [cuda] tests again with libtorch's deterministic algorithms enforced (an op without a
+  # deterministic CUDA kernel throws); cuBLAS needs a fixed workspace for that.
+  CUBLAS_WORKSPACE_CONFIG=:4096:8 LABELREP_DETERMINISTIC_ALGORITHMS=1 \
+    ctest --test-dir "$build" -L cuda --output-on-failure --timeout 180 >"$out/tests-deterministic.log" 2>&1
+  say "[cuda] tests with deterministic algorithms: $(grep -E 'tests passed|tests failed' "$out/tests-deterministic.log" | tail -1) in $(( $(date +%s) - start )) s"
+  grep -E "^\s+[0-9]+ - .*\((Failed|Timeout|SEGFAULT|Subprocess aborted)\)" "$out/tests-deterministic.log" | tee -a "$summary"
 }
 
 run_bench() {
@@ -228,9 +233,10 @@ for name in $stages; do
   case $name in
     build) run_build ;;
     test) run_test ;;
+    deterministic) run_deterministic ;;
     bench) run_bench ;;
     tta) run_tta ;;
-    *) say "unknown stage '$name' (build, test, bench, tta)"; exit 2 ;;
+    *) say "unknown stage '$name' (build, test, deterministic, bench, tta)"; exit 2 ;;
   esac
 done
 stage done
