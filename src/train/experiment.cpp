@@ -183,7 +183,7 @@ ExperimentResult run_experiment(const ExperimentConfig& config, const std::share
                     .schedule(parse_schedule(config.schedule))
                     .nesterov(config.nesterov);
   if (config.weight_decay >= 0) recipe.weight_decay(config.weight_decay);
-  const Precision precision = config.precision == "auto" ? default_precision(device) : parse_precision(config.precision);
+  const Precision precision = resolve_precision(config.precision, device);
   auto config_json = nlohmann::json::parse(config.to_json());
   // Where the run lives is not part of what it is: without it, same-seed runs in two directories
   // record byte-identical configurations (and a moved run directory stays truthful).

@@ -49,7 +49,7 @@ void ExperimentConfig::validate() const {
     if (e < 0 || e > epochs) throw InvalidArgument(fmt::format("experiment: snapshot epoch {} is not in [0, {}] (the epochs)", e, epochs));
   if (snapshot_every < 0) throw InvalidArgument(fmt::format("experiment: snapshot_every must be >= 0, got {}", snapshot_every));
   if (threads < 0 || threads > 1024) throw InvalidArgument(fmt::format("experiment: threads must be in [0, 1024], got {}", threads));
-  if (precision != "auto") (void)parse_precision(precision);
+  (void)resolve_precision(precision, torch::Device(torch::kCPU));
   (void)parse_schedule(schedule);
   if (schedule == "one-cycle" && warmup_epochs > 0)
     throw InvalidArgument("experiment: warm-up is not used with the one-cycle schedule (its rise is the warm-up); leave warmup_epochs at 0");

@@ -23,6 +23,12 @@ Precision default_precision(const torch::Device& device) {
   return device.is_cuda() ? Precision::kBFloat16 : Precision::kFloat32;
 }
 
+Precision resolve_precision(const std::string& name, const torch::Device& device) {
+  if (name == "auto") return default_precision(device);
+  if (name == "fp32" || name == "float32" || name == "bf16" || name == "bfloat16") return parse_precision(name);
+  throw InvalidArgument(fmt::format("precision '{}' is not auto, fp32 or bf16", name));
+}
+
 AutocastGuard::AutocastGuard(torch::DeviceType device_type, Precision precision) : device_type_(device_type) {
   if (device_type != torch::kCPU && device_type != torch::kCUDA)
     throw InvalidArgument(fmt::format("AutocastGuard: device type {} is not cpu or cuda", c10::DeviceTypeName(device_type, true)));

@@ -26,6 +26,10 @@ CATCH_TEST_CASE("precision names parse and the default is bf16 on CUDA only", "[
   CATCH_CHECK_THROWS_AS(train::parse_precision("fp16"), InvalidArgument);
   CATCH_CHECK(train::default_precision(torch::Device("cuda:0")) == train::Precision::kBFloat16);
   CATCH_CHECK(train::default_precision(torch::Device("cpu")) == train::Precision::kFloat32);
+  CATCH_CHECK(train::resolve_precision("auto", torch::Device("cuda:0")) == train::Precision::kBFloat16);
+  CATCH_CHECK(train::resolve_precision("auto", torch::Device("cpu")) == train::Precision::kFloat32);
+  CATCH_CHECK(train::resolve_precision("bf16", torch::Device("cpu")) == train::Precision::kBFloat16);
+  labelrep_test::check_throws_with<InvalidArgument>([] { train::resolve_precision("fp16", torch::Device("cpu")); }, "'fp16' is not auto");
 }
 
 CATCH_TEST_CASE("AutocastGuard runs convolutions in bf16 inside its scope and restores the state", "[train][precision]") {

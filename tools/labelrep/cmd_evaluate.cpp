@@ -31,14 +31,16 @@ void add_evaluate_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::IsMember({"image", "mirror", "both"}));
   cmd->add_option("--device", args->device, "cpu, cuda or cuda:N")->capture_default_str();
-  cmd->add_option("--precision", args->precision, "fp32, bf16 or auto (bf16 on CUDA, fp32 on the CPU)")->capture_default_str();
+  cmd->add_option("--precision", args->precision, "fp32, bf16 or auto (bf16 on CUDA, fp32 on the CPU)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "fp32", "bf16"}));
   cmd->add_option("--batch-size", args->batch_size, "Images per forward pass")->capture_default_str()->check(CLI::Range(1, 65536));
   cmd->add_option("--threads", args->threads, "Intra-op CPU threads (0: one per hardware thread)")->capture_default_str()->check(CLI::Range(0, 1024));
   cmd->add_flag("--json", args->json, "Print one JSON line instead of the table");
   cmd->callback([args] {
     if (args->threads > 0) torch::set_num_threads(args->threads);
     auto run = train::load_trained_run(args->run, args->device);
-    const auto precision = args->precision == "auto" ? train::default_precision(torch::Device(args->device)) : train::parse_precision(args->precision);
+    const auto precision = train::resolve_precision(args->precision, torch::Device(args->device));
     // The memory format the run trained and tested in (the same numbers up to rounding).
     if (run.config.channels_last) models::set_memory_format(*run.model, c10::MemoryFormat::ChannelsLast);
     const auto test = train::load_experiment_data(run.config, data::Split::kTest).to(torch::Device(args->device));

@@ -32,6 +32,9 @@ LABELREP_API Precision parse_precision(const std::string& name);
 /// The precision the fast path picks for a device when the user asks for "auto": bf16 on CUDA, where
 /// it keeps the accuracy and uses the tensor cores, fp32 elsewhere (CPUs without bf16 units get slower).
 LABELREP_API Precision default_precision(const torch::Device& device);
+/// A user's precision setting for a device: "auto" gives default_precision(device); the other names
+/// are parse_precision's. Throws InvalidArgument naming the value when it is none of them.
+LABELREP_API Precision resolve_precision(const std::string& name, const torch::Device& device);
 
 /// Turns autocast on for one device type in a scope (kFloat32: leaves it as it is) and restores the
 /// previous state, dtype and cache on exit. Requires: device type CPU or CUDA. Not copyable; one thread.
