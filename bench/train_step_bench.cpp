@@ -5,14 +5,15 @@
 // Usage: train_step_bench [--model resnet32] [--label speech|category] [--batch 128] [--steps 40]
 //                         [--warmup 5] [--threads 0] [--device cpu|cuda] [--format channels-last|contiguous]
 //                         [--precision fp32|bf16] [--cuda-graphs 0|1] [--read-loss every-step|end]
-//                         [--decoder-upsampling phases|transposed]
+//                         [--decoder-upsampling auto|phases|transposed]
 // With --precision bf16 the forward pass runs under bf16 autocast (train::Precision), as
 // `bench/reference_fast_train.py` does for PyTorch's best-practice eager loop. With --cuda-graphs 1
 // every step replays one captured CUDA graph (train::GraphedTrainStep, captured during warm-up); without
 // it a GPU runs the same step uncaptured, as the Trainer does ("step": "device"), the CPU train_step.
 // --read-loss every-step reads the loss after each step (loss.item(), which waits for the GPU), as
 // `pytorch_reference.py train` does; `end` reads it once after the timed steps, as
-// `reference_fast_train.py` does. --decoder-upsampling picks models::DecoderUpsampling.
+// `reference_fast_train.py` does. --decoder-upsampling picks models::DecoderUpsampling (auto: the phase form on
+// the CPU, ConvTranspose2d on CUDA); the JSON names the form that ran.
 #include <labelrep/labelrep.hpp>
 #include <labelrep/labels/kinds.hpp>
 #include <labelrep/models/model.hpp>
@@ -31,7 +32,7 @@ int main(int argc, char** argv) try {
                                              {"--warmup", "5"},       {"--threads", "0"},      {"--device", "cpu"},
                                              {"--format", "channels-last"}, {"--precision", "fp32"},
                                              {"--cuda-graphs", "0"}, {"--read-loss", "every-step"},
-                                             {"--decoder-upsampling", "phases"}};
+                                             {"--decoder-upsampling", "auto"}};
   for (int i = 1; i < argc; i += 2) {
     if (!args.count(argv[i]) || i + 1 >= argc) throw std::invalid_argument(std::string("unknown or incomplete option ") + argv[i]);
     args[argv[i]] = argv[i + 1];
@@ -94,7 +95,7 @@ int main(int argc, char** argv) try {
               "\"decoder_upsampling\": \"%s\", \"last_loss\": %.4f, \"torch\": \"%s\"}\n",
               static_cast<double>(steps * batch_size) / seconds, args["--model"].c_str(), args["--label"].c_str(), args["--device"].c_str(),
               static_cast<long long>(batch_size), static_cast<long long>(steps), at::get_num_threads(), args["--format"].c_str(), args["--precision"].c_str(),
-              cuda_graphs ? "true" : "false", step_kind, args["--read-loss"].c_str(), args["--decoder-upsampling"].c_str(), loss,
+              cuda_graphs ? "true" : "false", step_kind, args["--read-loss"].c_str(), labelrep::models::decoder_upsampling_name(labelrep::models::decoder_upsampling_on(device)), loss,
               TORCH_VERSION);
   return 0;
 } catch (const std::exception& e) {

@@ -162,10 +162,15 @@ CATCH_TEST_CASE("the label decoder's fast transposed convolutions equal libtorch
 
 CATCH_TEST_CASE("the label decoder's two upsampling forms give the same values and gradients", "[models]") {
   struct Restore {
-    ~Restore() { models::set_decoder_upsampling(models::DecoderUpsampling::kPhaseConvolution); }
+    ~Restore() { models::set_decoder_upsampling(models::DecoderUpsampling::kAuto); }
   } restore;
-  CATCH_CHECK(models::decoder_upsampling() == models::DecoderUpsampling::kPhaseConvolution);
+  // The default picks by device: the phase form on the CPU, cuDNN's transposed convolution on CUDA.
+  CATCH_CHECK(models::decoder_upsampling() == models::DecoderUpsampling::kAuto);
+  CATCH_CHECK(models::decoder_upsampling_on(torch::Device("cpu")) == models::DecoderUpsampling::kPhaseConvolution);
+  CATCH_CHECK(models::decoder_upsampling_on(torch::Device("cuda:0")) == models::DecoderUpsampling::kTransposedConvolution);
   CATCH_CHECK(models::parse_decoder_upsampling("transposed") == models::DecoderUpsampling::kTransposedConvolution);
+  for (const auto form : {models::DecoderUpsampling::kPhaseConvolution, models::DecoderUpsampling::kTransposedConvolution, models::DecoderUpsampling::kAuto})
+    CATCH_CHECK(models::parse_decoder_upsampling(models::decoder_upsampling_name(form)) == form);
   labelrep_test::check_throws_with<InvalidArgument>([] { models::parse_decoder_upsampling("cudnn"); }, "'cudnn'");
   torch::manual_seed(9);
   models::LabelDecoder decoder(models::LabelDecoderOptions(16, 64));
@@ -186,15 +191,17 @@ CATCH_TEST_CASE("the label decoder's two upsampling forms give the same values a
     return false;
   };
   std::vector<torch::Tensor> outputs, gradients;
-  for (const auto form : {models::DecoderUpsampling::kPhaseConvolution, models::DecoderUpsampling::kTransposedConvolution}) {
+  for (const auto form : {models::DecoderUpsampling::kPhaseConvolution, models::DecoderUpsampling::kTransposedConvolution, models::DecoderUpsampling::kAuto}) {
     models::set_decoder_upsampling(form);
     const auto y = decoder->forward(features);
-    CATCH_CHECK(picks_taps(y) == (form == models::DecoderUpsampling::kPhaseConvolution));
+    // kAuto on these CPU tensors runs the phase form.
+    CATCH_CHECK(picks_taps(y) == (form != models::DecoderUpsampling::kTransposedConvolution));
     outputs.push_back(y);
     gradients.push_back(torch::autograd::grad({y.pow(2).sum()}, {decoder->parameters()[2]})[0]);  // the Linear's weight
   }
   CATCH_CHECK(torch::allclose(outputs[0], outputs[1], 1e-4, 1e-4));
   CATCH_CHECK(torch::allclose(gradients[0], gradients[1], 1e-3, 1e-3));
+  CATCH_CHECK(torch::equal(outputs[2], outputs[0]));
 }
 
 CATCH_TEST_CASE("output shapes for every encoder, decoder, channel count and image size", "[models]") {

@@ -97,17 +97,24 @@ struct LABELREP_API LabelDecoderOptions {
 
 /// How LabelDecoder computes its 4×4, stride-2 transposed convolutions. Both forms use the same
 /// parameters and give the same values and gradients up to rounding:
-///   - kPhaseConvolution (the default): one 2×2 convolution that produces the four output phases —
-///     3–6× faster than libtorch 1.13's CPU transposed convolution (docs/performance.md);
-///   - kTransposedConvolution: libtorch's ConvTranspose2d (cuDNN on a GPU), what PyTorch code runs.
-/// Which is faster on a GPU is measured by `train_step_bench --decoder-upsampling` (docs/gpu.md).
-enum class DecoderUpsampling { kPhaseConvolution, kTransposedConvolution };
+///   - kPhaseConvolution: one 2×2 convolution that produces the four output phases — 3–6× faster than
+///     libtorch 1.13's CPU transposed convolution (docs/performance.md);
+///   - kTransposedConvolution: libtorch's ConvTranspose2d (cuDNN on a GPU), what PyTorch code runs;
+///   - kAuto (the default): the phase form on the CPU, ConvTranspose2d on CUDA, chosen by the device of
+///     each forward pass's input (docs/models.md says on what evidence).
+/// `train_step_bench --decoder-upsampling` measures each form on a device (docs/gpu.md).
+enum class DecoderUpsampling { kPhaseConvolution, kTransposedConvolution, kAuto };
 /// Process-wide, read at every forward pass (thread-safe). Changing it between the steps of a
 /// captured CUDA graph needs a new capture (train::GraphedTrainStep captures what ran at capture).
 LABELREP_API void set_decoder_upsampling(DecoderUpsampling upsampling) noexcept;
 LABELREP_API DecoderUpsampling decoder_upsampling() noexcept;
-/// "phases" or "transposed" → DecoderUpsampling. throws: InvalidArgument naming the value.
+/// The form a forward pass on `device` runs: the process-wide setting, kAuto resolved for the device.
+/// ensures: never kAuto.
+LABELREP_API DecoderUpsampling decoder_upsampling_on(const torch::Device& device) noexcept;
+/// "phases", "transposed" or "auto" → DecoderUpsampling. throws: InvalidArgument naming the value.
 LABELREP_API DecoderUpsampling parse_decoder_upsampling(const std::string& name);
+/// "phases", "transposed" or "auto".
+LABELREP_API const char* decoder_upsampling_name(DecoderUpsampling upsampling) noexcept;
 
 /// The paper's label decoder (Table 5), generalised to any side S ≥ 3.
 ///
