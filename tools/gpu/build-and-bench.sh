@@ -3,21 +3,27 @@
 # libtorch, build, run the test suite with the [cuda] tests, then the benchmarks side by side with the
 # PyTorch reference on the same GPU in the same run, and time-to-accuracy on Fashion-MNIST.
 # Everything lands in $OUT (default ./gpu-results): build.log, tests.log, tests-deterministic.log,
-# bench.jsonl, tta-<run>.log and run directories, tta-reference.json, summary.txt. Each stage is timed and a failed stage does not stop the later ones.
+# bench.jsonl, tta-<run>.log and run directories, tta-reference.json, summary.txt. Each stage is timed,
+# and a failed stage does not stop the later ones.
 #
 #   tools/gpu/fetch-deps.sh                 # once, on a Debian machine: .gpu-deps/ (carry it)
 #   OUT=/some/dir tools/gpu/build-and-bench.sh
 #
-# Environment: OUT, BUILD_DIR (build-gpu), DEVICE (cuda), PYTHON (python3: the one with torch),
-# REFERENCE_DIR (the directory of pytorch_reference.py; default ../shared/reference, shared/reference or
-# the copy fetch-deps.sh puts in .gpu-deps/reference),
-# DEPS (.gpu-deps), ROUNDS (2), QUICK=1 (few steps and images, a smoke run of the script itself; also
-# works with DEVICE=cpu on a CPU machine), STAGES (default "build test deterministic bench tta"), TTA_EPOCHS (labelrep's
-# epoch budgets for categorical labels, "6 7 8"), TTA_SPEECH_EPOCHS (for speech labels, "8 10 12"), TTA_REFERENCE_EPOCHS (the baseline's, "6 8 15"), TTA_VARIANTS (labelrep's
-# recipes, "graphs+mirror+native graphs+mirror": words joined by +, see run_tta), TTA_LABELS ("category
-# speech"; speech trains standardized, "speech-raw" without), TTA_TARGET (0.93), TESTS (all: the
-# whole ctest suite; cuda: only the [cuda] tests, where device time is short). The stages run in the
-# order STAGES gives (e.g. "tta test": the timings first, then the long test suite).
+# Environment:
+#   OUT, BUILD_DIR (build-gpu), DEVICE (cuda), PYTHON (python3: the one with torch), DEPS (.gpu-deps)
+#   REFERENCE_DIR  the directory of pytorch_reference.py; default ../shared/reference,
+#                  shared/reference or the copy fetch-deps.sh puts in .gpu-deps/reference
+#   STAGES         default "build test deterministic bench tta", run in the order given (e.g.
+#                  "tta test": the timings first, then the long test suite)
+#   TESTS          all (the whole ctest suite) or cuda (only the [cuda] tests, where device time is short)
+#   ROUNDS         bench rounds (2)
+#   QUICK=1        few steps and images: a smoke run of the script itself (also with DEVICE=cpu)
+#   TTA_EPOCHS     labelrep's epoch budgets for categorical labels ("6 7 8")
+#   TTA_SPEECH_EPOCHS  the same for speech labels ("8 10 12")
+#   TTA_REFERENCE_EPOCHS  the baseline's ("6 8 15")
+#   TTA_VARIANTS   labelrep's recipes, words joined by + ("graphs+mirror+native graphs+mirror"; run_tta)
+#   TTA_LABELS     "category speech" (speech trains standardized; "speech-raw" without)
+#   TTA_TARGET     0.93
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
