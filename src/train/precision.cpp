@@ -1,6 +1,7 @@
 #include "labelrep/train/precision.hpp"
 
 #include <fmt/format.h>
+#include <optional>
 
 #include "core/autocast_state.hpp"
 #include "labelrep/core/error.hpp"
@@ -13,9 +14,16 @@ using detail::set_autocast_enabled;
 
 const char* precision_name(Precision precision) { return precision == Precision::kBFloat16 ? "bf16" : "fp32"; }
 
-Precision parse_precision(const std::string& name) {
+namespace {
+std::optional<Precision> named_precision(const std::string& name) {
   if (name == "fp32" || name == "float32") return Precision::kFloat32;
   if (name == "bf16" || name == "bfloat16") return Precision::kBFloat16;
+  return std::nullopt;
+}
+}  // namespace
+
+Precision parse_precision(const std::string& name) {
+  if (const auto precision = named_precision(name)) return *precision;
   throw InvalidArgument(fmt::format("precision '{}' is not fp32 or bf16", name));
 }
 
@@ -25,7 +33,7 @@ Precision default_precision(const torch::Device& device) {
 
 Precision resolve_precision(const std::string& name, const torch::Device& device) {
   if (name == "auto") return default_precision(device);
-  if (name == "fp32" || name == "float32" || name == "bf16" || name == "bfloat16") return parse_precision(name);
+  if (const auto precision = named_precision(name)) return *precision;
   throw InvalidArgument(fmt::format("precision '{}' is not auto, fp32 or bf16", name));
 }
 
