@@ -87,6 +87,9 @@ run_build() {
   grep -E "labelrep audio|labelrep distributed|labelrep CUDA graphs|Catch2" "$out/build.log" | head -5 >>"$summary"
 }
 
+# The lines of a ctest log that name a test that did not pass, into the summary.
+failed_tests() { grep -E "^\s+[0-9]+ - .*\((Failed|Timeout|SEGFAULT|Subprocess aborted)\)" "$1" | tee -a "$summary"; }
+
 run_test() {
   stage test
   start=$(date +%s)
@@ -95,11 +98,11 @@ run_test() {
     # rest is what CPU CI already runs.
     ctest --test-dir "$build" -L cuda --output-on-failure --timeout 180 >"$out/tests.log" 2>&1
     say "[cuda] tests: $(grep -E 'tests passed|tests failed' "$out/tests.log" | tail -1) in $(( $(date +%s) - start )) s"
-    grep -E "^\s+[0-9]+ - .*\((Failed|Timeout|SEGFAULT|Subprocess aborted)\)" "$out/tests.log" | tee -a "$summary"
+    failed_tests "$out/tests.log"
   else
     ctest --test-dir "$build" --output-on-failure -j "$(nproc)" --timeout 600 >"$out/tests.log" 2>&1
     say "tests: $(grep -E 'tests passed|tests failed' "$out/tests.log" | tail -1) in $(( $(date +%s) - start )) s"
-    grep -E "^\s+[0-9]+ - .*\((Failed|Timeout|SEGFAULT|Subprocess aborted)\)" "$out/tests.log" | tee -a "$summary"
+    failed_tests "$out/tests.log"
   fi
 }
 
@@ -112,7 +115,7 @@ run_deterministic() {
   CUBLAS_WORKSPACE_CONFIG=:4096:8 LABELREP_DETERMINISTIC_ALGORITHMS=1 \
     ctest --test-dir "$build" -L cuda --output-on-failure --timeout 180 >"$out/tests-deterministic.log" 2>&1
   say "[cuda] tests with deterministic algorithms: $(grep -E 'tests passed|tests failed' "$out/tests-deterministic.log" | tail -1) in $(( $(date +%s) - start )) s"
-  grep -E "^\s+[0-9]+ - .*\((Failed|Timeout|SEGFAULT|Subprocess aborted)\)" "$out/tests-deterministic.log" | tee -a "$summary"
+  failed_tests "$out/tests-deterministic.log"
 }
 
 run_bench() {
