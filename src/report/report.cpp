@@ -402,7 +402,9 @@ std::size_t write_report(const std::string& root, const std::string& out_dir, co
     std::map<std::string, std::string> label_files;                  // label -> a run's labels.npy
     for (const auto& run : runs) {
       const auto config = json::parse(run.config_json);
-      const std::string id = str(config, "dataset") + "|" + str(config, "label") + "|" + std::to_string(config.value("label_size", 64));
+      // Smoothed category labels are a label set of their own.
+      const std::string id = str(config, "dataset") + "|" + str(config, "label") + "|" + std::to_string(config.value("label_size", 64)) +
+                             "|" + std::to_string(config.value("label_smoothing", 0.0));
       label_sets.emplace(id, std::make_pair(str(config, "dataset"), config));
       const auto saved = fs::path(run.directory) / "labels.npy";
       if (fs::exists(saved)) label_files.emplace(id, saved.string());
@@ -416,6 +418,7 @@ std::size_t write_report(const std::string& root, const std::string& out_dir, co
       labels::LabelSpec spec;
       spec.kind = str(config, "label");
       spec.size = config.value("label_size", 64);
+      spec.smoothing = config.value("label_smoothing", 0.0);
       if (config.contains("label_seed")) spec.has_seed = true, spec.seed = config["label_seed"].get<std::uint64_t>();
       std::shared_ptr<const labels::LabelRepresentation> set;
       try {

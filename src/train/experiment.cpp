@@ -166,6 +166,7 @@ ExperimentResult run_experiment(const ExperimentConfig& config, const std::share
   spec.size = config.label_size;
   spec.has_seed = config.has_label_seed;
   spec.seed = config.label_seed;
+  spec.smoothing = config.label_smoothing;
   const auto labels = labels::make_labels(spec);
   // The exact label set beside the checkpoints: analysis (speak, attacks, t-SNE, the report) reads it
   // back instead of remaking it (text-to-speech voices and label files can change).

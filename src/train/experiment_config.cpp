@@ -59,6 +59,10 @@ void ExperimentConfig::validate() const {
   } catch (const std::exception&) {
     throw InvalidArgument(fmt::format("experiment: device '{}' is not cpu, cuda or cuda:N", device));
   }
+  if (!(label_smoothing >= 0 && label_smoothing < 1))
+    throw InvalidArgument(fmt::format("experiment: label smoothing must be in [0, 1), got {}", label_smoothing));
+  if (label_smoothing > 0 && label != "category")
+    throw InvalidArgument(fmt::format("experiment: label smoothing applies to category labels, not to '{}'", label));
   if (standardize_labels && label == "category")
     throw InvalidArgument("experiment: standardize_labels applies to regression labels, not to category");
   if (mirror_evaluation && !horizontal_flip)
@@ -79,6 +83,7 @@ std::string ExperimentConfig::to_json() const {
                       {"data_dir", data_dir},
                       {"label", label},
                       {"label_size", label_size},
+                      {"label_smoothing", label_smoothing},
                       {"encoder", encoder},
                       {"device", device},
                       {"epochs", epochs},
@@ -123,6 +128,7 @@ ExperimentConfig ExperimentConfig::from_json(const std::string& text, const std:
       else if (key == "label") c.label = value.get<std::string>();
       else if (key == "label_seed") c.has_label_seed = true, c.label_seed = unsigned_field(value, key, source);
       else if (key == "label_size") c.label_size = integer_field(value, key, source);
+      else if (key == "label_smoothing") c.label_smoothing = value.get<double>();
       else if (key == "encoder") c.encoder = value.get<std::string>();
       else if (key == "device") c.device = value.get<std::string>();
       else if (key == "epochs") c.epochs = integer_field(value, key, source);

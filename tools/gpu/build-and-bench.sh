@@ -21,7 +21,7 @@
 #   TTA_EPOCHS     labelrep's epoch budgets for categorical labels ("6 7 8")
 #   TTA_SPEECH_EPOCHS  the same for speech labels ("8 10 12")
 #   TTA_REFERENCE_EPOCHS  the baseline's ("6 8 15")
-#   TTA_VARIANTS   labelrep's recipes, words joined by + ("graphs+mirror+native graphs+mirror"; run_tta)
+#   TTA_VARIANTS   labelrep's recipes, words joined by + ("graphs+mirror+native+crop2+smooth graphs+mirror+crop2+smooth"; run_tta)
 #   TTA_LABELS     "category speech" (speech trains standardized; "speech-raw" without)
 #   TTA_TARGET     0.93
 set -uo pipefail
@@ -176,9 +176,11 @@ run_tta() {
   speech_labels="$reference_dir/authors-labels/cifar10_speech.npy"
   # A variant is a recipe, words joined by +: graphs (every full batch one CUDA graph; CUDA only) or
   # eager; mirror (validation and test on each image and its mirror image, --mirror-evaluation);
-  # native (Fashion-MNIST's own 28x28 instead of padded to 32, --pad-to 0: a quarter fewer pixels).
+  # native (Fashion-MNIST's own 28x28 instead of padded to 32, --pad-to 0: a quarter fewer pixels);
+  # crop2 (random crops of the image padded by 2 pixels instead of 4, --crop-padding 2); smooth (label
+  # smoothing 0.2, --label-smoothing 0.2; categorical labels only, the speech runs leave it out).
   # Speech labels train standardized (--standardize-labels), or raw as the label speech-raw.
-  variants=${TTA_VARIANTS:-graphs+mirror+native graphs+mirror}
+  variants=${TTA_VARIANTS:-graphs+mirror+native+crop2+smooth graphs+mirror+crop2+smooth}
   [ "$device" = cuda ] || variants=${variants//graphs/eager}
   # bf16 on the GPU, as the baseline; a CPU smoke run in fp32 (bf16 autocast on the CPU is many times slower).
   precision=fp32; [ "$device" = cuda ] && precision=bf16
@@ -203,7 +205,9 @@ run_tta() {
           eager) ;;
           mirror) step_args+=(--mirror-evaluation) ;;
           native) step_args+=(--pad-to 0) ;;
-          *) say "TTA_VARIANTS: unknown word '$word' in '$variant' (graphs, eager, mirror, native)"; return 1 ;;
+          crop2) step_args+=(--crop-padding 2) ;;
+          smooth) [ "$label" = category ] && step_args+=(--label-smoothing 0.2) ;;
+          *) say "TTA_VARIANTS: unknown word '$word' in '$variant' (graphs, eager, mirror, native, crop2, smooth)"; return 1 ;;
         esac
       done
       for epochs in $budgets; do

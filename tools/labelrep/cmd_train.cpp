@@ -46,6 +46,8 @@ void add_experiment_options(CLI::App& cmd, train::ExperimentConfig& c) {
       ->check(CLI::IsMember({"auto", "fp32", "bf16"}))
       ->capture_default_str();
   cmd.add_option("--label-size", c.label_size, "Side of square label kinds")->capture_default_str();
+  cmd.add_option("--label-smoothing", c.label_smoothing, "Label smoothing of category labels, in [0, 1) (cross-entropy to 1-e+e/C and e/C)")
+      ->capture_default_str();
   cmd.add_option("--pad-to", c.pad_to, "Zero-pad smaller images to this side (-1: 32 for resnet/vgg19, none for small-cnn; 0: never)")
       ->capture_default_str();
   cmd.add_option("--crop-padding", c.crop_padding, "Augmentation: random crops of the image zero-padded by this many pixels (0: none)")->capture_default_str();

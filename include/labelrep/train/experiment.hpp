@@ -28,6 +28,9 @@ struct LABELREP_API ExperimentConfig {
   bool has_label_seed = false;            ///< false: the kind's default seed
   std::uint64_t label_seed = 0;
   std::int64_t label_size = 64;           ///< side of square label kinds
+  /// Label smoothing ε in [0, 1) of category labels (CategoryLabelsOptions::smoothing): the
+  /// cross-entropy target gives the true class 1 − ε + ε/C and each other class ε/C. 0: one-hot.
+  double label_smoothing = 0;
   std::string encoder = "resnet32";
   std::string device = "cpu";             ///< cpu, cuda, cuda:N
   std::int64_t epochs = 10;
