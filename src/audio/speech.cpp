@@ -67,6 +67,8 @@ double bessel_i0(double x) {
 
 constexpr int kZeroCrossings = 64;
 constexpr int kTableRate = 512;  // taps per zero crossing (resampy "precision" 9)
+// At most this many samples out of the resampler: about 50 minutes at 22,050 Hz, far beyond a spoken word.
+constexpr std::int64_t kMaxResampledSamples = std::int64_t{1} << 26;
 
 // resampy 0.2.2's kaiser_best half-window: ρ·sinc(ρ·m/P) · I0(β·sqrt(1 − (m/n)²)) / I0(β), m = 0..n,
 // evaluated in the order numpy/scipy do so that the table equals the shipped .npz to rounding.
@@ -264,6 +266,15 @@ Waveform resample_kaiser_best(const Waveform& input, int target_rate) try {
   for (std::size_t m = 0; m < base.size(); ++m) h[m] = ratio < 1.0 ? base[m] * ratio : base[m];
   for (std::size_t m = 0; m + 1 < base.size(); ++m) delta[m] = h[m + 1] - h[m];
   const auto step = static_cast<std::int64_t>(scale * kTableRate);
+  // The filter table has kTableRate entries per zero crossing: below 1/kTableRate a downsampling step
+  // would be 0 entries (resampy divides by zero there too).
+  if (step < 1)
+    throw InvalidArgument(fmt::format("resample_kaiser_best: {} Hz to {} Hz is a ratio below 1/{}, which the filter table cannot resolve",
+                                      input.sample_rate, target_rate, kTableRate));
+  // Without a bound a tiny file at 1 Hz would ask for gigabytes at the target rate.
+  if (n_fix > kMaxResampledSamples)
+    throw InvalidArgument(fmt::format("resample_kaiser_best: {} samples at {} Hz would become {} at {} Hz, more than the limit of {}",
+                                      n_in, input.sample_rate, n_fix, target_rate, kMaxResampledSamples));
   const double increment = 1.0 / ratio;
 
   Waveform out;
@@ -427,6 +438,8 @@ SpeechLabelStages speech_label_stages(const Waveform& waveform, const SpeechLabe
   // librosa's trim keeps an all-zero signal whole (every frame is 0 dB below its max), which would
   // give a label of zeros that says nothing: refuse it.
   if (!audible) throw InvalidArgument("speech_label: the waveform is all zeros");
+  // The filter bank checks fmin/fmax against the target rate: before the (costly) resampling.
+  const torch::Tensor filter_bank = mel_filterbank(o.sample_rate(), o.n_fft(), o.n_mels(), o.fmin(), o.fmax());
   SpeechLabelStages s;
   s.resampled = resample_kaiser_best(waveform, o.sample_rate());
   const std::vector<float>& y = s.resampled.samples;
@@ -434,7 +447,7 @@ SpeechLabelStages speech_label_stages(const Waveform& waveform, const SpeechLabe
   if (s.trim.end <= s.trim.start) throw InvalidArgument("speech_label: the waveform is silent (nothing above the trim threshold)");
   const std::vector<float> kept(y.begin() + s.trim.start, y.begin() + s.trim.end);
   s.power = power_spectrogram(kept, o.n_fft(), o.hop_length(), o.pad_mode());
-  s.mel = torch::matmul(mel_filterbank(o.sample_rate(), o.n_fft(), o.n_mels(), o.fmin(), o.fmax()), s.power);
+  s.mel = torch::matmul(filter_bank, s.power);
   s.db = power_to_db(s.mel, 1e-10, o.top_db());
   s.label = resize_label(s.db, o.size(), o.size()).to(torch::kFloat32);
   return s;

@@ -13,6 +13,7 @@
 
 #include "labelrep/core/atomic_file.hpp"
 #include "labelrep/core/error.hpp"
+#include "core/boundary.hpp"
 
 #ifdef LABELREP_HAS_SNDFILE
 #include <sndfile.h>
@@ -142,6 +143,8 @@ WavLayout check_riff(const std::string& b, const std::string& path) {
       if (have_data) throw FormatError(path, pos, "a second 'data' chunk");
       const std::uint64_t block_align = static_cast<std::uint64_t>(layout.channels) * static_cast<std::uint64_t>(layout.bits / 8);
       layout.frames = chunk / block_align;
+      if (layout.frames == 0)
+        throw FormatError(path, pos + 4, fmt::format("the 'data' chunk holds {} bytes, less than one frame of {}: no samples", chunk, block_align));
       layout.data_offset = body;
       have_data = true;
     }
@@ -232,9 +235,13 @@ namespace detail {
 std::uint64_t sndfile_open_count() noexcept { return g_sndfile_opens.load(); }
 }  // namespace detail
 
-Waveform read_wav(const std::string& path) { return decode_wav(read_file(path, kMaxWavBytes), path); }
+Waveform read_wav(const std::string& path) try {
+  return decode_wav(read_file(path, kMaxWavBytes), path);
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error(fmt::format("read_wav({})", path));
+}
 
-Waveform decode_wav(const std::string& file_bytes, const std::string& path) {
+Waveform decode_wav(const std::string& file_bytes, const std::string& path) try {
   if (file_bytes.size() > kMaxWavBytes)
     throw FormatError(path, FormatError::kNoOffset, fmt::format("{} bytes, more than the WAV limit of {}", file_bytes.size(), kMaxWavBytes));
   const WavLayout layout = check_riff(file_bytes, path);
@@ -259,6 +266,12 @@ Waveform decode_wav(const std::string& file_bytes, const std::string& path) {
   std::vector<float> interleaved(frames * channels);
   if (frames > 0 && sf_readf_float(sf.get(), interleaved.data(), info.frames) != info.frames)
     throw FormatError(path, FormatError::kNoOffset, fmt::format("libsndfile could not read {} frames: {}", frames, sf_strerror(sf.get())));
+  // A float WAV can hold NaN or infinities; nothing downstream can use them.
+  if (layout.format == 3)
+    for (std::size_t i = 0; i < interleaved.size(); ++i)
+      if (!std::isfinite(interleaved[i]))
+        throw FormatError(path, layout.data_offset + i * static_cast<std::uint64_t>(layout.bits / 8),
+                          fmt::format("sample {} of channel {} is {}", i / channels, i % channels, interleaved[i]));
   Waveform w;
   w.sample_rate = info.samplerate;
   if (channels == 1) {
@@ -276,9 +289,11 @@ Waveform decode_wav(const std::string& file_bytes, const std::string& path) {
   (void)layout;
   no_wav("read_wav(" + path + ")");
 #endif
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error(fmt::format("decode_wav({})", path));
 }
 
-void write_wav(const std::string& path, const Waveform& waveform, WavEncoding encoding) {
+void write_wav(const std::string& path, const Waveform& waveform, WavEncoding encoding) try {
   if (waveform.samples.empty()) throw InvalidArgument(fmt::format("write_wav({}): the waveform is empty", path));
   if (waveform.sample_rate < 1 || waveform.sample_rate > static_cast<int>(kMaxRate))
     throw InvalidArgument(fmt::format("write_wav({}): sample rate {} outside [1, {}]", path, waveform.sample_rate, kMaxRate));
@@ -313,6 +328,8 @@ void write_wav(const std::string& path, const Waveform& waveform, WavEncoding en
   (void)encoding;
   no_wav("write_wav(" + path + ")");
 #endif
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error(fmt::format("write_wav({})", path));
 }
 
 // ---- text-to-speech -----------------------------------------------------------------------------

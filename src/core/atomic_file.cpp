@@ -13,6 +13,7 @@
 
 #include "core/fault_injection.hpp"
 #include "labelrep/core/error.hpp"
+#include "core/boundary.hpp"
 
 namespace labelrep {
 namespace {
@@ -93,8 +94,9 @@ void write_file_atomically(const std::string& path, const std::string& bytes) {
   detail::reach_fault_point(detail::FaultPoint::kAfterDirectoryFsync);
 }
 
-std::string read_file(const std::string& path, std::uint64_t max_bytes) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+std::string read_file(const std::string& path, std::uint64_t max_bytes) try {
+  // O_NONBLOCK: a FIFO must be refused below, not wait for a writer here (no effect on regular files).
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) throw IoError(path, "cannot open: " + errno_text());
   struct FdCloser {
     int fd;
@@ -103,6 +105,8 @@ std::string read_file(const std::string& path, std::uint64_t max_bytes) {
   struct stat info {};
   if (::fstat(fd, &info) != 0) throw IoError(path, "cannot stat: " + errno_text());
   if (S_ISDIR(info.st_mode)) throw IoError(path, "is a directory, expected a file");
+  // Pipes, devices and /proc files report a size of 0 (or none): reading them would be a silent partial result.
+  if (!S_ISREG(info.st_mode)) throw IoError(path, "not a regular file");
   if (static_cast<std::uint64_t>(info.st_size) > max_bytes)
     throw IoError(path, fmt::format("file has {} bytes, more than the limit of {}", info.st_size, max_bytes));
   std::string bytes;
@@ -120,6 +124,8 @@ std::string read_file(const std::string& path, std::uint64_t max_bytes) {
   if (got != bytes.size())
     throw IoError(path, fmt::format("short read: {} of {} bytes (file changed while reading?)", got, bytes.size()));
   return bytes;
+} catch (...) {
+  detail::rethrow_as_labelrep_error(fmt::format("read_file({})", path));
 }
 
 int remove_stale_temporaries(const std::string& directory) {

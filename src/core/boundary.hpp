@@ -14,6 +14,8 @@
 // initialisers). The cost is zero on the path that does not throw. Exported only so that the tests can
 // call it directly.
 
+#include <string>
+
 #include "labelrep/export.hpp"
 
 namespace labelrep::detail {
@@ -23,5 +25,7 @@ namespace labelrep::detail {
 /// without libtorch's stack trace); any other std::exception or unknown object as InternalError. Every
 /// translated message starts "labelrep: <where>: ".
 [[noreturn]] LABELREP_API void rethrow_as_labelrep_error(const char* where);
+/// The same with a composed place, e.g. "read_npy(<path>)", so that a translated error names the file.
+[[noreturn]] LABELREP_API void rethrow_as_labelrep_error(const std::string& where);
 
 }  // namespace labelrep::detail

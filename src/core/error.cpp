@@ -60,5 +60,7 @@ void rethrow_as_labelrep_error(const char* where) {
   }
 }
 
+void rethrow_as_labelrep_error(const std::string& where) { rethrow_as_labelrep_error(where.c_str()); }
+
 }  // namespace detail
 }  // namespace labelrep

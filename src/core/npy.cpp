@@ -17,6 +17,7 @@
 
 #include "labelrep/core/atomic_file.hpp"
 #include "labelrep/core/error.hpp"
+#include "core/boundary.hpp"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "labelrep's .npy code assumes a little-endian host");
 
@@ -314,15 +315,18 @@ std::string descr_for(torch::ScalarType type) {
 
 }  // namespace
 
-torch::Tensor decode_npy(const std::string& bytes, const std::string& name) {
+torch::Tensor decode_npy(const std::string& bytes, const std::string& name) try {
   const Header header = parse_header(name, bytes, bytes.size());
   torch::Tensor raw = allocate_for(header);
   if (header.data_bytes > 0) std::memcpy(raw.data_ptr(), bytes.data() + header.data_offset, header.data_bytes);
   return finish(name, header, std::move(raw));
+} catch (...) {
+  detail::rethrow_as_labelrep_error(fmt::format("decode_npy({})", name));
 }
 
-torch::Tensor read_npy(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+torch::Tensor read_npy(const std::string& path) try {
+  // O_NONBLOCK: a FIFO must be refused below, not wait for a writer here (no effect on regular files).
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) throw IoError(path, std::string("cannot open: ") + std::strerror(errno));
   struct FdCloser {
     int fd;
@@ -354,10 +358,15 @@ torch::Tensor read_npy(const std::string& path) {
   torch::Tensor raw = allocate_for(header);
   read_exactly(raw.data_ptr(), header.data_bytes, header.data_offset);
   return finish(path, header, std::move(raw));
+} catch (...) {
+  detail::rethrow_as_labelrep_error(fmt::format("read_npy({})", path));
 }
 
-std::string encode_npy(const torch::Tensor& tensor) {
+std::string encode_npy(const torch::Tensor& tensor) try {
   if (!tensor.defined()) throw InvalidArgument("encode_npy: tensor is undefined");
+  if (tensor.layout() != torch::kStrided)
+    throw InvalidArgument(fmt::format("encode_npy: a {} tensor has no .npy form; convert it to a dense one (to_dense())",
+                                      c10::str(tensor.layout())));
   const std::string descr = descr_for(tensor.scalar_type());
   // numpy 1.x (NPY_MAXDIMS) and read_npy stop at 32 dimensions: never write a file they cannot read.
   if (tensor.dim() > 32)
@@ -393,10 +402,14 @@ std::string encode_npy(const torch::Tensor& tensor) {
   out += dict;
   out.append(static_cast<const char*>(data.data_ptr()), nbytes);
   return out;
+} catch (...) {
+  detail::rethrow_as_labelrep_error("encode_npy");
 }
 
-void write_npy(const std::string& path, const torch::Tensor& tensor) {
+void write_npy(const std::string& path, const torch::Tensor& tensor) try {
   write_file_atomically(path, encode_npy(tensor));
+} catch (...) {
+  detail::rethrow_as_labelrep_error(fmt::format("write_npy({})", path));
 }
 
 }  // namespace labelrep

@@ -1,6 +1,8 @@
 #include "labelrep/data/batcher.hpp"
 
 #include <fmt/format.h>
+
+#include <cmath>
 #include <numeric>
 
 #include "labelrep/core/error.hpp"
@@ -26,8 +28,12 @@ Batcher::Batcher(ImageDataset dataset, const torch::Tensor& indices, BatcherOpti
     throw InvalidArgument(fmt::format("Batcher: mean and std need {} values (one per channel), got {} and {}", channels,
                                       options_.mean().size(), options_.std().size()));
   for (double s : options_.std())
-    if (!(s > 0)) throw InvalidArgument(fmt::format("Batcher: std values must be positive, got {}", s));
-  if (options_.batch_size() < 1) throw InvalidArgument(fmt::format("Batcher: batch_size must be >= 1, got {}", options_.batch_size()));
+    if (!(s > 0) || !std::isfinite(s)) throw InvalidArgument(fmt::format("Batcher: std values must be positive and finite, got {}", s));
+  for (double m : options_.mean())
+    if (!std::isfinite(m)) throw InvalidArgument(fmt::format("Batcher: mean values must be finite, got {}", m));
+  // Bounded so that the batch count (n + b − 1) / b cannot overflow.
+  if (options_.batch_size() < 1 || options_.batch_size() > (std::int64_t{1} << 31))
+    throw InvalidArgument(fmt::format("Batcher: batch_size must be in [1, 2^31], got {}", options_.batch_size()));
   if (options_.crop_padding() < 0 || options_.crop_padding() > 64)
     throw InvalidArgument(fmt::format("Batcher: crop_padding must be in [0, 64], got {}", options_.crop_padding()));
   if (options_.seed() > 0xffffffffffffULL) throw InvalidArgument("Batcher: seed must be below 2^48");

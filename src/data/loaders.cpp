@@ -145,13 +145,24 @@ std::string missing_dataset_advice(const std::string& name) {
 // Checks that every expected file exists before reading any, and names them all when one is missing.
 void require_files(const std::vector<std::string>& paths, const std::string& dataset) {
   std::vector<std::string> missing;
+  // The error_code forms: a path the file system refuses (too long, no permission) is an IoError naming it.
+  const auto regular = [](const fs::path& p) {
+    std::error_code ec;
+    const bool is = fs::is_regular_file(p, ec);
+    if (ec && ec != std::errc::no_such_file_or_directory && ec != std::errc::not_a_directory) throw IoError(p.string(), ec.message());
+    return is;
+  };
+  const auto exists = [](const fs::path& p) {
+    std::error_code ec;
+    return fs::exists(p, ec);
+  };
   for (const auto& p : paths)
-    if (!fs::is_regular_file(p)) missing.push_back(p);
+    if (!regular(p)) missing.push_back(p);
   if (missing.empty()) return;
   const fs::path dir = fs::path(paths.front()).parent_path();
   std::string hint;
   // The python-pickle version has files without the .bin suffix: say what we need instead.
-  if (fs::exists(dir / "data_batch_1") || fs::exists(dir / "train") || fs::exists(dir / "batches.meta"))
+  if (exists(dir / "data_batch_1") || exists(dir / "train") || exists(dir / "batches.meta"))
     hint = " This directory holds the python-pickle version; labelrep reads the binary version.";
   std::vector<std::string> names;
   for (const auto& p : paths) names.push_back(fs::path(p).filename().string());
@@ -169,7 +180,11 @@ void read_cifar_file(const std::string& path, CifarVariant variant, std::size_t 
 
 }  // namespace
 
-torch::Tensor read_idx(const std::string& path) { return decode_idx(read_file(path), path); }
+torch::Tensor read_idx(const std::string& path) try {
+  return decode_idx(read_file(path), path);
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error(fmt::format("read_idx({})", path));
+}
 
 torch::Tensor decode_idx(const std::string& bytes, const std::string& path) try {
   if (bytes.size() >= 2 && static_cast<unsigned char>(bytes[0]) == 0x1f && static_cast<unsigned char>(bytes[1]) == 0x8b) {

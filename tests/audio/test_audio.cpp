@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <iostream>
+#include <limits>
 #include <thread>
 
 #include "labelrep/audio/speech.hpp"
@@ -162,6 +163,9 @@ CATCH_TEST_CASE("malformed and non-PCM WAVs are rejected with the offset before 
       {"not WAVE", good_header.substr(0, 8) + "AVI " + good_header.substr(12), 8},
       {"no fmt chunk", riff(data_chunk(payload)), 12},
       {"short file", std::string("RIFF"), 4},
+      // The data chunk (at 36, its size at 40) has one byte: no whole 16-bit frame, so no samples.
+      {"data chunk shorter than a frame", riff(fmt_chunk(1, 1, 24000, 16) + data_chunk(std::string(1, '\x01')) + std::string(1, '\0')), 40},
+      {"empty data chunk", riff(fmt_chunk(1, 1, 24000, 16) + data_chunk("")), 40},
   };
   const std::uint64_t opens = audio::detail::sndfile_open_count();
   for (const auto& c : checks) {
@@ -186,6 +190,30 @@ CATCH_TEST_CASE("malformed and non-PCM WAVs are rejected with the offset before 
   }
   CATCH_CHECK(audio::detail::sndfile_open_count() == opens);
   CATCH_CHECK_THROWS_AS(audio::read_wav(dir.file("missing.wav")), labelrep::IoError);
+  CATCH_CHECK_THROWS_AS(audio::read_wav(dir.path().string()), labelrep::IoError);  // a directory
+}
+
+CATCH_TEST_CASE("a float WAV holding NaN or infinity is rejected with the sample's offset", "[audio]") {
+  if (!audio::has_wav_io()) return;
+  labelrep_test::TempDir dir;
+  for (const float bad : {std::nanf(""), std::numeric_limits<float>::infinity()}) {
+    std::string payload;
+    for (const float v : {0.25f, -0.5f, bad, 0.0f}) {
+      std::uint32_t bits = 0;
+      std::memcpy(&bits, &v, sizeof bits);
+      put32(payload, bits);
+    }
+    const std::string path = dir.file("nan.wav");
+    labelrep_test::write_bytes(path, riff(fmt_chunk(3, 1, 22050, 32) + data_chunk(payload)));
+    try {
+      audio::read_wav(path);
+      CATCH_FAIL("accepted a non-finite sample");
+    } catch (const FormatError& e) {
+      CATCH_CHECK(e.path() == path);
+      CATCH_CHECK(e.offset() == 44 + 2 * 4);  // the data chunk's body starts at 44; the third sample
+      CATCH_CHECK(std::string(e.what()).find("sample 2") != std::string::npos);
+    }
+  }
 }
 
 // ---- text-to-speech ----------------------------------------------------------------------------------
@@ -350,6 +378,21 @@ CATCH_TEST_CASE("the resampler keeps a tone and the rate identity", "[audio]") {
   CATCH_CHECK(audio::resample_kaiser_best(r, 22050).samples == r.samples);
   const audio::Waveform up = audio::resample_kaiser_best(tone, 48000);
   CATCH_CHECK(up.samples.size() == 48000);
+}
+
+CATCH_TEST_CASE("the resampler refuses ratios its table cannot resolve and outputs beyond its limit", "[audio]") {
+  audio::Waveform w;
+  w.sample_rate = 22050;
+  w.samples.assign(2205, 0.25f);
+  // 22050 → 40 Hz is a ratio below 1/512: a step of zero table entries (it used to divide by zero).
+  CATCH_CHECK_THROWS_AS(audio::resample_kaiser_best(w, 40), InvalidArgument);
+  CATCH_CHECK_THROWS_AS(audio::speech_label(w, audio::SpeechLabelOptions().sample_rate(40)), InvalidArgument);
+  CATCH_CHECK(audio::resample_kaiser_best(w, 44).samples.size() == 5);  // 1/501: still resolvable; ceil(2205 · 44 / 22050)
+  // 1 Hz to 22,050 Hz: 4,000 samples would become 88 million.
+  audio::Waveform slow;
+  slow.sample_rate = 1;
+  slow.samples.assign(4000, 0.25f);
+  labelrep_test::check_throws_with<InvalidArgument>([&] { audio::resample_kaiser_best(slow, 22050); }, "more than the limit");
 }
 
 // ---- inversion --------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 
 #include "labelrep/core/atomic_file.hpp"
 #include "labelrep/core/error.hpp"
+#include "labelrep/core/npy.hpp"
 #include "support.hpp"
 
 namespace fs = std::filesystem;
@@ -179,6 +181,25 @@ CATCH_TEST_CASE("read_file reads whole files up to a limit and names the file in
   CATCH_CHECK(missing.path() == dir.file("missing"));
   const auto directory = expect_io_error([&] { labelrep::read_file(dir.path().string()); });
   CATCH_CHECK(directory.path() == dir.path().string());
+}
+
+CATCH_TEST_CASE("read_file and read_npy refuse pipes and devices instead of hanging or reading nothing", "[core][atomic]") {
+  labelrep_test::TempDir dir;
+  const std::string fifo = dir.file("pipe.npy");
+  CATCH_REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  // With no writer, opening a FIFO for reading would wait forever; it must fail at once instead.
+  for (const std::string& path : {fifo, std::string("/dev/null")}) {
+    CATCH_INFO(path);
+    const auto file_error = expect_io_error([&] { labelrep::read_file(path); });
+    CATCH_CHECK(file_error.path() == path);
+    CATCH_CHECK(std::string(file_error.what()).find("not a regular file") != std::string::npos);
+    try {
+      labelrep::read_npy(path);
+      CATCH_FAIL("read_npy accepted " + path);
+    } catch (const labelrep::IoError& e) {
+      CATCH_CHECK(e.path() == path);
+    }
+  }
 }
 
 CATCH_TEST_CASE("remove_stale_temporaries removes dead writers' files only", "[core][atomic]") {

@@ -29,7 +29,8 @@ namespace labelrep::audio {
 /// Resamples as resampy 0.2.2 `kaiser_best` followed by librosa's fix_length did (LABELS-SPEC §2): a
 /// 64-zero-crossing Kaiser-windowed sinc table interpolated linearly, accumulated in float32, then
 /// zero-padded to ceil(N·r) samples. The same rate returns the input unchanged (librosa skips it).
-/// Throws InvalidArgument for a rate outside [1, 384000].
+/// Throws InvalidArgument for a rate outside [1, 384000], a downsampling ratio below 1/512 (the
+/// filter table's resolution) or an output of more than 2^26 samples.
 LABELREP_API Waveform resample_kaiser_best(const Waveform& input, int target_rate = 22050);
 
 /// [start, end) of the non-silent part as librosa.effects.trim (ref = max, frame 2048, hop 512):

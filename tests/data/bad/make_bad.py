@@ -401,6 +401,7 @@ def wav():
     f.bad("second-data.wav", riff(fmt_chunk(1, 1, 24000, 16) + data + data), 44 + 200, "a second 'data' chunk")
     f.bad("chunk-after-data-past-end.wav", riff(fmt_chunk(1, 1, 24000, 16) + data + chunk(b"LIST", b"", size=50)),
           44 + 200 + 4, "runs past the end")
+    f.bad("data-empty.wav", riff(fmt_chunk(1, 1, 24000, 16) + chunk(b"data", b"")), 40, "less than one frame")
     f.accept("valid-accept.wav", good)
     f.accept("list-after-data-accept.wav", riff(fmt_chunk(1, 1, 24000, 16) + data + chunk(b"LIST", b"INFOabcd")))
     f.accept("trailing-bytes-accept.wav", good + b"\0" * 7)
