@@ -52,36 +52,90 @@ std::pair<torch::Tensor, LabelMetadata> build_glove(const GloveLabelsOptions& o)
   return {m, meta};
 }
 
+void check_bert_options(double outlier_sigmas, bool rescale, double value_range) {
+  if (!(outlier_sigmas > 0) || !std::isfinite(outlier_sigmas))
+    throw InvalidArgument(fmt::format("BERT labels: outlier_sigmas must be positive, got {}", outlier_sigmas));
+  if (rescale && (!(value_range > 0) || !std::isfinite(value_range)))
+    throw InvalidArgument(fmt::format("BERT labels: value_range must be positive, got {}", value_range));
+}
+
+// The labels of all classes from their hidden states (each [tokens, hidden], one shape), as the
+// authors' scripts make them: the outlier threshold (mean + k·σ) and the min-max scaling are taken over
+// the whole set, not per class, so that the labels keep their relative scales.
+torch::Tensor bert_matrix(const std::vector<torch::Tensor>& states, double outlier_sigmas, bool rescale, double value_range) {
+  std::vector<torch::Tensor> rows;
+  for (const auto& s : states) rows.push_back(s.detach().to(torch::kCPU, torch::kFloat64).flatten());
+  torch::Tensor x = torch::stack(rows);  // [C, tokens·hidden]
+  const double mean = x.mean().item<double>();
+  const double sd = std::sqrt((x - mean).square().mean().item<double>());  // population σ, as numpy's std
+  x.masked_fill_(x.abs() > mean + outlier_sigmas * sd, 0.0);
+  if (rescale) {
+    const double lo = x.min().item<double>(), hi = x.max().item<double>();
+    x = hi > lo ? (x - lo) / (hi - lo) * value_range : torch::zeros_like(x);
+  }
+  const auto n = x.size(1);
+  auto side = static_cast<std::int64_t>(std::ceil(std::sqrt(static_cast<double>(n))));
+  while (side * side < n) ++side;  // guard the floating-point square root
+  torch::Tensor square = torch::zeros({x.size(0), side * side}, torch::kFloat64);
+  square.narrow(1, 0, n).copy_(x);
+  return square.view({x.size(0), side, side}).to(torch::kFloat32);
+}
+
+// One class's hidden states from `source` (a file, or a file and its class index): [tokens, hidden],
+// also from Hugging Face's [1, tokens, hidden]; finite; cut to the first max_tokens tokens when asked.
+torch::Tensor checked_states(torch::Tensor states, const std::string& source, const std::string& file, std::int64_t max_tokens) {
+  if (states.dim() == 3 && states.size(0) == 1) states = states[0];  // last_hidden_state of a batch of one
+  if (states.dim() != 2 || states.numel() == 0)
+    throw FormatError(file, FormatError::kNoOffset,
+                      fmt::format("{}: hidden states must be a non-empty [tokens, hidden] matrix (or [1, tokens, hidden]), got shape [{}]",
+                                  source, fmt::join(states.sizes(), ", ")));
+  if (!states.is_floating_point()) states = states.to(torch::kFloat64);
+  if (!torch::isfinite(states).all().item<bool>())
+    throw FormatError(file, FormatError::kNoOffset, fmt::format("{}: the hidden states have NaN or infinite values", source));
+  if (max_tokens > 0 && states.size(0) > max_tokens) states = states.narrow(0, 0, max_tokens);
+  return states;
+}
+
 std::pair<torch::Tensor, LabelMetadata> build_bert(const BertLabelsOptions& o) {
+  check_bert_options(o.outlier_sigmas(), o.rescale(), o.value_range());
+  if (o.max_tokens() < 0) throw InvalidArgument(fmt::format("BERT labels: max_tokens must be 0 (all) or positive, got {}", o.max_tokens()));
   std::vector<torch::Tensor> states;
+  std::vector<std::string> sources;  // where each class came from, for the errors
   if (std::filesystem::is_directory(o.path())) {
-    for (const auto& f : files_in_name_order(o.path(), ".npy")) states.push_back(read_npy(f));
+    for (const auto& f : files_in_name_order(o.path(), ".npy")) {
+      states.push_back(checked_states(read_npy(f), f, f, o.max_tokens()));
+      sources.push_back(f);
+    }
     if (states.empty()) throw InvalidArgument(fmt::format("BERT labels: no .npy files in {}", o.path()));
   } else {
     const torch::Tensor all = read_npy(o.path());
-    if (all.dim() != 3)
-      throw InvalidArgument(fmt::format("BERT labels: {} must hold [classes, tokens, hidden], got {} dimensions", o.path(), all.dim()));
-    for (std::int64_t c = 0; c < all.size(0); ++c) states.push_back(all[c]);
+    if (all.dim() != 3 || all.size(0) < 1)
+      throw FormatError(o.path(), FormatError::kNoOffset,
+                        fmt::format("BERT labels must hold [classes, tokens, hidden] with at least one class, got shape [{}]",
+                                    fmt::join(all.sizes(), ", ")));
+    for (std::int64_t c = 0; c < all.size(0); ++c) {
+      sources.push_back(fmt::format("class {} of {}", c, o.path()));
+      states.push_back(checked_states(all[c], sources.back(), o.path(), o.max_tokens()));
+    }
   }
   if (!o.class_names().empty() && o.class_names().size() != states.size())
     throw InvalidArgument(fmt::format("BERT labels: {} class names but {} classes of hidden states in {}", o.class_names().size(),
                                       states.size(), o.path()));
-  std::vector<torch::Tensor> labels;
-  for (std::size_t c = 0; c < states.size(); ++c) {
+  for (std::size_t c = 1; c < states.size(); ++c)
     if (states[c].sizes() != states[0].sizes())
-      throw InvalidArgument(fmt::format("BERT labels: class {} has hidden states of shape [{}] but class 0 [{}] in {}", c,
-                                        fmt::join(states[c].sizes(), ", "), fmt::join(states[0].sizes(), ", "), o.path()));
-    labels.push_back(bert_label(states[c], o.outlier_sigmas(), o.rescale(), o.value_range()));
-  }
-  torch::Tensor m = torch::stack(labels);
+      throw InvalidArgument(fmt::format("BERT labels: {} has hidden states of shape [{}] but {} [{}]; every class needs as many tokens "
+                                        "(max_tokens, --bert-tokens, keeps the first N of each)",
+                                        sources[c], fmt::join(states[c].sizes(), ", "), sources[0], fmt::join(states[0].sizes(), ", ")));
+  torch::Tensor m = bert_matrix(states, o.outlier_sigmas(), o.rescale(), o.value_range());
   LabelMetadata meta;
   meta.kind = "bert";
   meta.class_names = o.class_names();
   meta.range_min = o.rescale() ? 0.0 : m.min().item<double>();
   meta.range_max = o.rescale() ? o.value_range() : m.max().item<double>();
-  meta.description = fmt::format("BERT hidden states [{}] from {}, |x| > mean + {} sd set to 0, {}, {}x{}", fmt::join(states[0].sizes(), "x"),
-                                 o.path(), o.outlier_sigmas(),
-                                 o.rescale() ? fmt::format("min-max scaled to [0, {}]", o.value_range()) : std::string("not rescaled"),
+  meta.description = fmt::format("BERT hidden states [{}] from {}, |x| > mean + {} sd (over all classes) set to 0, {}, {}x{}",
+                                 fmt::join(states[0].sizes(), "x"), o.path(), o.outlier_sigmas(),
+                                 o.rescale() ? fmt::format("min-max scaled to [0, {}] over all classes", o.value_range())
+                                             : std::string("not rescaled"),
                                  m.size(1), m.size(2));
   return {m, meta};
 }
@@ -91,25 +145,10 @@ std::pair<torch::Tensor, LabelMetadata> build_bert(const BertLabelsOptions& o) {
 torch::Tensor bert_label(const torch::Tensor& hidden_states, double outlier_sigmas, bool rescale, double value_range) try {
   if (!hidden_states.defined() || hidden_states.dim() != 2 || hidden_states.numel() == 0)
     throw InvalidArgument("bert_label: hidden_states must be a non-empty [tokens, hidden] matrix");
-  if (!(outlier_sigmas > 0) || !std::isfinite(outlier_sigmas))
-    throw InvalidArgument(fmt::format("bert_label: outlier_sigmas must be positive, got {}", outlier_sigmas));
-  if (rescale && (!(value_range > 0) || !std::isfinite(value_range)))
-    throw InvalidArgument(fmt::format("bert_label: value_range must be positive, got {}", value_range));
-  torch::Tensor x = hidden_states.detach().to(torch::kCPU, torch::kFloat64).flatten().clone();
-  if (!torch::isfinite(x).all().item<bool>()) throw InvalidArgument("bert_label: the hidden states have NaN or infinite values");
-  const double mean = x.mean().item<double>();
-  const double sd = std::sqrt((x - mean).square().mean().item<double>());  // population σ, as numpy's std
-  x.masked_fill_(x.abs() > mean + outlier_sigmas * sd, 0.0);
-  if (rescale) {
-    const double lo = x.min().item<double>(), hi = x.max().item<double>();
-    x = hi > lo ? (x - lo) / (hi - lo) * value_range : torch::zeros_like(x);
-  }
-  const auto n = x.numel();
-  auto side = static_cast<std::int64_t>(std::ceil(std::sqrt(static_cast<double>(n))));
-  while (side * side < n) ++side;  // guard the floating-point square root
-  torch::Tensor square = torch::zeros({side * side}, torch::kFloat64);
-  square.narrow(0, 0, n).copy_(x);
-  return square.view({side, side}).to(torch::kFloat32);
+  check_bert_options(outlier_sigmas, rescale, value_range);
+  if (!torch::isfinite(hidden_states.to(torch::kFloat64)).all().item<bool>())
+    throw InvalidArgument("bert_label: the hidden states have NaN or infinite values");
+  return bert_matrix({hidden_states}, outlier_sigmas, rescale, value_range)[0];
 } catch (...) {
   labelrep::detail::rethrow_as_labelrep_error("bert_label");
 }

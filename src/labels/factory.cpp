@@ -67,6 +67,7 @@ std::shared_ptr<const LabelRepresentation> make_labels(const LabelSpec& spec) tr
     return std::make_shared<const BertLabels>(BertLabelsOptions(spec.bert_file)
                                                   .class_names(spec.class_names)
                                                   .rescale(spec.bert_rescale)
+                                                  .max_tokens(spec.bert_max_tokens)
                                                   .value_range(spec.value_range));
   }
   throw InvalidArgument(fmt::format("unknown label kind '{}' (known: {}, or a path to a .npy file)", k,

@@ -13,6 +13,7 @@
 #include <set>
 
 #include "labelrep/core/error.hpp"
+#include "core/boundary.hpp"
 
 namespace labelrep::labels {
 
@@ -37,7 +38,7 @@ std::map<std::string, std::vector<float>> read_glove(const std::string& path, co
   return read_glove(in, path, words);
 }
 
-std::map<std::string, std::vector<float>> read_glove(std::istream& in, const std::string& path, const std::vector<std::string>& words) {
+std::map<std::string, std::vector<float>> read_glove(std::istream& in, const std::string& path, const std::vector<std::string>& words) try {
   const std::set<std::string> wanted(words.begin(), words.end());
   std::map<std::string, std::vector<float>> found;
   std::string line;
@@ -82,6 +83,8 @@ std::map<std::string, std::vector<float>> read_glove(std::istream& in, const std
   if (in.bad()) throw IoError(path, "read error");
   if (dimension == 0) throw FormatError(path, 0, "the GloVe file has no rows");
   return found;
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error(fmt::format("read_glove({})", path));
 }
 
 }  // namespace labelrep::labels

@@ -139,8 +139,10 @@ std::pair<torch::Tensor, LabelMetadata> load_file(const std::string& path) {
   torch::Tensor matrix = read_npy(path);
   const std::string sidecar = path + ".json";
   LabelMetadata metadata;
+  std::string sidecar_text;
   if (std::filesystem::exists(sidecar)) {
-    metadata = detail::metadata_from_json(read_file(sidecar, 16 << 20), sidecar);
+    sidecar_text = read_file(sidecar, 16 << 20);
+    metadata = detail::metadata_from_json(sidecar_text, sidecar);
   } else {
     metadata.kind = "file";
     metadata.description = "read from " + path;
@@ -150,6 +152,7 @@ std::pair<torch::Tensor, LabelMetadata> load_file(const std::string& path) {
                       fmt::format("a label file must hold [classes, ...] with at least 2 dimensions, got {}", matrix.dim()));
   if (matrix.size(0) < 1 || matrix[0].numel() < 1)
     throw FormatError(path, FormatError::kNoOffset, "a label file must hold at least one non-empty label");
+  if (!sidecar_text.empty()) detail::check_metadata_fits(sidecar_text, sidecar, matrix, path);
   if (matrix.scalar_type() == torch::kBool) matrix = matrix.to(torch::kUInt8);
   if (!torch::isfinite(matrix.to(torch::kFloat64)).all().item<bool>())
     throw FormatError(path, FormatError::kNoOffset, "label values must be finite (found NaN or infinity)");

@@ -85,8 +85,11 @@ torch::Tensor LabelRepresentation::matrix_on(const torch::Device& device) const 
 }
 
 void LabelRepresentation::save(const std::string& path) const try {
+  // The sidecar's text first: metadata that cannot be written (a name that is not UTF-8) must not
+  // leave a new .npy beside an old sidecar.
+  const std::string sidecar = detail::metadata_to_json(metadata_, matrix_);
   write_npy(path, matrix_);
-  write_file_atomically(path + ".json", detail::metadata_to_json(metadata_, matrix_));
+  write_file_atomically(path + ".json", sidecar);
 } catch (...) {
   labelrep::detail::rethrow_as_labelrep_error("LabelRepresentation::save");
 }

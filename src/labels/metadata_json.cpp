@@ -1,5 +1,6 @@
 #include "labels/metadata_json.hpp"
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "labelrep/core/error.hpp"
@@ -19,7 +20,29 @@ std::string metadata_to_json(const LabelMetadata& metadata, const torch::Tensor&
   if (metadata.has_seed) j["seed"] = metadata.seed;
   j["range"] = {metadata.range_min, metadata.range_max};
   j["description"] = metadata.description;
-  return j.dump(2) + "\n";
+  try {
+    return j.dump(2) + "\n";
+  } catch (const nlohmann::json::type_error& e) {  // 316: a string that is not valid UTF-8
+    throw InvalidArgument(fmt::format("label metadata cannot be written as JSON: a class name or the description ('{}') is not valid "
+                                      "UTF-8 ({})", metadata.description, e.what()));
+  }
+}
+
+void check_metadata_fits(const std::string& text, const std::string& sidecar, const torch::Tensor& matrix, const std::string& path) {
+  const auto j = labelrep::detail::parse_json_document(text, sidecar);
+  const std::vector<std::int64_t> shape(matrix.sizes().begin() + 1, matrix.sizes().end());
+  try {
+    if (j.contains("classes") && j.at("classes").get<std::int64_t>() != matrix.size(0))
+      throw FormatError(sidecar, FormatError::kNoOffset,
+                        fmt::format("says {} classes but {} has {}: the sidecar belongs to another label file", j.at("classes").dump(),
+                                    path, matrix.size(0)));
+    if (j.contains("label_shape") && j.at("label_shape").get<std::vector<std::int64_t>>() != shape)
+      throw FormatError(sidecar, FormatError::kNoOffset,
+                        fmt::format("says labels of shape {} but {} holds {}: the sidecar belongs to another label file",
+                                    j.at("label_shape").dump(), path, nlohmann::json(shape).dump()));
+  } catch (const nlohmann::json::exception& e) {
+    throw FormatError(sidecar, FormatError::kNoOffset, std::string("bad metadata field: ") + e.what());
+  }
 }
 
 LabelMetadata metadata_from_json(const std::string& text, const std::string& path) {

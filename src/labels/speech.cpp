@@ -45,7 +45,7 @@ bool natural_less(const std::string& a, const std::string& b) {
 
 }  // namespace
 
-std::vector<std::string> files_in_name_order(const std::string& directory, const std::string& extension) {
+std::vector<std::string> files_in_name_order(const std::string& directory, const std::string& extension) try {
   std::string wanted = extension;
   std::transform(wanted.begin(), wanted.end(), wanted.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   std::vector<std::string> names;
@@ -60,6 +60,10 @@ std::vector<std::string> files_in_name_order(const std::string& directory, const
   std::sort(names.begin(), names.end(), natural_less);
   for (auto& n : names) n = (std::filesystem::path(directory) / n).string();
   return names;
+} catch (const std::filesystem::filesystem_error& e) {  // the listing failed midway (a directory removed, an I/O error)
+  throw IoError(directory, std::string("cannot list the directory: ") + e.code().message());
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("files_in_name_order");
 }
 
 std::string spoken_text(const std::string& class_name) {

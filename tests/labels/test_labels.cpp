@@ -170,6 +170,31 @@ CATCH_TEST_CASE("save and load keep values and metadata, sidecar errors name the
   CATCH_CHECK_THROWS_AS(FileLabels(dir.file("missing.npy")), labelrep::IoError);
 }
 
+CATCH_TEST_CASE("a sidecar that describes another matrix is refused, and unwritable metadata leaves no file behind", "[labels]") {
+  labelrep_test::TempDir dir;
+  const std::string path = dir.file("labels.npy");
+  const CompositeLabels composite(CompositeLabelsOptions(10).size(16).seed(3));
+  composite.save(path);
+  // Another matrix written over the .npy alone (a copy, an edit): its old sidecar no longer fits.
+  labelrep::write_npy(path, torch::rand({7, 4, 4}));
+  try {
+    FileLabels stale(path);
+    CATCH_FAIL("a sidecar of 10 classes was applied to 7");
+  } catch (const FormatError& e) {
+    CATCH_CHECK(e.path() == path + ".json");
+    CATCH_CHECK(std::string(e.what()).find("says 10 classes") != std::string::npos);
+  }
+  labelrep::write_npy(path, torch::rand({10, 8, 8}));
+  labelrep_test::check_throws_with<FormatError>([&] { FileLabels stale(path); }, "says labels of shape [16,16]");
+
+  // A class name that is not UTF-8 cannot go into the JSON sidecar: refused before anything is written.
+  const CategoryLabels latin1(CategoryLabelsOptions(2).class_names({"caf\xe9", "tea"}));
+  const std::string fresh = dir.file("latin1.npy");
+  CATCH_CHECK_THROWS_AS(latin1.save(fresh), InvalidArgument);
+  CATCH_CHECK_FALSE(std::filesystem::exists(fresh));
+  CATCH_CHECK_FALSE(std::filesystem::exists(fresh + ".json"));
+}
+
 CATCH_TEST_CASE("the authors' files load as file labels with their data range", "[labels]") {
   const FileLabels speech(authors_file("cifar10_speech.npy"));
   CATCH_CHECK(speech.name() == "file");

@@ -209,6 +209,47 @@ CATCH_TEST_CASE("BERT labels zero outliers and fold hidden states into a square"
   CATCH_CHECK(theirs.abs().max().item<float>() < 1.1f);
 }
 
+CATCH_TEST_CASE("BERT labels take the outlier threshold and the scaling over all classes, as the authors' scripts", "[labels]") {
+  labelrep_test::TempDir dir;
+  torch::manual_seed(2);
+  // Two classes of very different scales: per class, both would span [0, 80]; over the set, the quiet
+  // class stays in a narrow band and the loud one's outliers set the threshold.
+  const torch::Tensor loud = torch::randn({3, 768}, torch::kFloat64) * 2.0, quiet = torch::randn({3, 768}, torch::kFloat64) * 0.1;
+  labelrep::write_npy(dir.file("states.npy"), torch::stack({loud, quiet}));
+  torch::Tensor x = torch::stack({loud.flatten(), quiet.flatten()});  // numpy's global statistics, written out
+  const double mean = x.mean().item<double>(), sd = std::sqrt((x - mean).square().mean().item<double>());
+  x = torch::where(x.abs() > mean + 2 * sd, torch::zeros_like(x), x);
+  const double lo = x.min().item<double>(), hi = x.max().item<double>();
+  const torch::Tensor expected = ((x - lo) / (hi - lo) * 80.0).view({2, 48, 48}).to(torch::kFloat32);
+  const BertLabels labels(BertLabelsOptions(dir.file("states.npy")));
+  CATCH_CHECK(torch::allclose(labels.matrix(), expected, 1e-5, 1e-4));
+  CATCH_CHECK(labels.matrix()[1].max().item<float>() - labels.matrix()[1].min().item<float>() < 40.0f);  // not stretched to [0, 80]
+
+  // Hugging Face's [1, tokens, hidden], and classes of more tokens cut to the first N (the CIFAR-100 script keeps 3).
+  std::filesystem::create_directories(dir.file("per-class"));
+  labelrep::write_npy(dir.file("per-class/0.npy"), loud.unsqueeze(0));
+  labelrep::write_npy(dir.file("per-class/1.npy"), torch::cat({quiet, torch::randn({2, 768}, torch::kFloat64)}));  // 5 tokens
+  labelrep_test::check_throws_with<InvalidArgument>([&] { BertLabels(BertLabelsOptions(dir.file("per-class"))); }, "per-class/1.npy");
+  const BertLabels cut(BertLabelsOptions(dir.file("per-class")).max_tokens(3));
+  CATCH_CHECK(torch::allclose(cut.matrix(), expected, 1e-5, 1e-4));
+  CATCH_CHECK_THROWS_AS(BertLabels(BertLabelsOptions(dir.file("per-class")).max_tokens(-1)), InvalidArgument);
+
+  // A file with a NaN, or of the wrong shape, is named.
+  torch::Tensor broken = quiet.clone();
+  broken[1][5] = std::nan("");
+  labelrep::write_npy(dir.file("per-class/1.npy"), broken);
+  try {
+    BertLabels bad(BertLabelsOptions(dir.file("per-class")));
+    CATCH_FAIL("a NaN was accepted");
+  } catch (const FormatError& e) {
+    CATCH_CHECK(e.path() == dir.file("per-class/1.npy"));
+  }
+  labelrep::write_npy(dir.file("per-class/1.npy"), torch::randn({768}));
+  labelrep_test::check_throws_with<FormatError>([&] { BertLabels(BertLabelsOptions(dir.file("per-class"))); }, "got shape [768]");
+  labelrep::write_npy(dir.file("none.npy"), torch::zeros({0, 3, 768}));
+  CATCH_CHECK_THROWS_AS(BertLabels(BertLabelsOptions(dir.file("none.npy"))), FormatError);
+}
+
 CATCH_TEST_CASE("labels speech and speak commands", "[labels][audio][cli]") {
   const std::string cli = labelrep_test::cli_path();
   CATCH_REQUIRE_FALSE(cli.empty());

@@ -20,7 +20,7 @@ void add_labels_command(CLI::App& app) {
     std::string kind, classes, out, png_dir, voice = "en-us", wav_dir, save_wav_dir, glove, bert;
     bool bert_raw = false;
     std::uint64_t seed = 0;
-    std::int64_t size = 64, dimension = 10;
+    std::int64_t size = 64, dimension = 10, bert_tokens = 0;
     double range = 80.0, smoothing = 0.0;
   };
   auto args = std::make_shared<Args>();
@@ -41,6 +41,9 @@ void add_labels_command(CLI::App& app) {
   cmd->add_option("--glove", args->glove, "glove: the GloVe text file (e.g. glove.6B.50d.txt)");
   cmd->add_option("--bert", args->bert, "bert: BERT hidden states, a [C, tokens, 768] .npy or a directory of [tokens, 768] .npy files");
   cmd->add_flag("--bert-raw", args->bert_raw, "bert: do not min-max scale to [0, range] (as the authors' cifar10_bert.npy)");
+  cmd->add_option("--bert-tokens", args->bert_tokens, "bert: keep the first N tokens of each class (0: all; the authors' CIFAR-100 labels: 3)")
+      ->capture_default_str()
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 20));
   cmd->callback([args, seed] {
     labels::LabelSpec spec;
     spec.kind = args->kind;
@@ -56,6 +59,7 @@ void add_labels_command(CLI::App& app) {
     spec.glove_file = args->glove;
     spec.bert_file = args->bert;
     spec.bert_rescale = !args->bert_raw;
+    spec.bert_max_tokens = args->bert_tokens;
     std::shared_ptr<const labels::LabelRepresentation> labels;
     if (spec.kind == "speech" || spec.kind == "shuffle") {
       // Built here rather than by make_labels so that the audio is at hand for --save-wav.

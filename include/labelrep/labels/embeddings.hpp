@@ -66,28 +66,35 @@ class LABELREP_API GloveLabels final : public LabelRepresentation {
 /// Options of BertLabels.
 struct LABELREP_API BertLabelsOptions {
   explicit BertLabelsOptions(std::string path) : path_(std::move(path)) {}
-  /// A .npy of shape [C, tokens, hidden], or a directory of one .npy [tokens, hidden] per class
-  /// (file-name order, digit runs compared as numbers).
+  /// A .npy of shape [C, tokens, hidden], or a directory of one .npy [tokens, hidden] (or Hugging
+  /// Face's [1, tokens, hidden]) per class (file-name order, digit runs compared as numbers).
   TORCH_ARG(std::string, path);
   TORCH_ARG(std::vector<std::string>, class_names) = {};
-  /// Values with |x| > mean + outlier_sigmas·σ (of that class's states) become 0.
+  /// Values with |x| > mean + outlier_sigmas·σ (mean and σ of all classes' states together, as the
+  /// authors' scripts) become 0.
   TORCH_ARG(double, outlier_sigmas) = 2.0;
-  /// Min-max scale each label to [0, value_range], as the paper describes. The authors' shipped
-  /// cifar10_bert.npy was *not* rescaled (values in [−1.03, 1.03]); set false to reproduce that.
+  /// Min-max scale the labels to [0, value_range] with one min and max over all classes, as the
+  /// authors' scripts. Their shipped cifar10_bert.npy was *not* rescaled (values in [−1.03, 1.03]);
+  /// set false to reproduce that.
   TORCH_ARG(bool, rescale) = true;
   TORCH_ARG(double, value_range) = 80.0;
+  /// Keep only the first max_tokens tokens of each class (0: all, and all classes need as many). The
+  /// authors' CIFAR-100 script keeps 3, so that multi-word names fit the 48 × 48 label.
+  TORCH_ARG(std::int64_t, max_tokens) = 0;
 };
 
 /// The paper's BERT label of one class from its hidden states [tokens, hidden]: outliers zeroed, then
 /// optionally min-max scaled, then laid out row-major in a square of side ceil(sqrt(tokens·hidden))
-/// (3 × 768 → 48 × 48; a non-square count is padded with zeros at the end). Float32.
+/// (3 × 768 → 48 × 48; a non-square count is padded with zeros at the end). Float32. The statistics
+/// are this class's alone; BertLabels takes them over all classes.
 /// Throws InvalidArgument for a non-2-D, empty or non-finite input or bad options.
 LABELREP_API torch::Tensor bert_label(const torch::Tensor& hidden_states, double outlier_sigmas = 2.0, bool rescale = true,
                                       double value_range = 80.0);
 
-/// bert_label() of every class. Kind "bert". Throws IoError / FormatError for unreadable files,
-/// InvalidArgument for classes whose token counts or hidden sizes differ, or a class count that
-/// differs from class_names.
+/// The BERT labels of every class, the outlier threshold and scaling taken over all of them. Kind
+/// "bert". Throws IoError for unreadable files; FormatError naming the file for hidden states that are
+/// not [tokens, hidden], are empty or hold NaN or infinity; InvalidArgument for bad options, classes
+/// whose token counts or hidden sizes differ (naming both), or a class count that differs from class_names.
 class LABELREP_API BertLabels final : public LabelRepresentation {
  public:
   explicit BertLabels(const BertLabelsOptions& options);

@@ -25,6 +25,7 @@ struct LABELREP_API LabelSpec {
   std::string glove_file;                 ///< glove: a GloVe text file (required)
   std::string bert_file;                  ///< bert: hidden states, a [C, tokens, hidden] .npy or a directory (required)
   bool bert_rescale = true;               ///< bert: min-max scale to [0, value_range]
+  std::int64_t bert_max_tokens = 0;       ///< bert: keep the first N tokens of each class (0: all)
 };
 
 /// The kind names make_labels() accepts.

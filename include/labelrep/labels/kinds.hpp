@@ -114,8 +114,9 @@ class LABELREP_API CompositeLabels final : public LabelRepresentation {
 /// Labels read from a .npy file `[C, ...]` (e.g. the authors' files). If `<path>.json` exists (written
 /// by LabelRepresentation::save) its metadata is used, and a "category" kind stays categorical;
 /// otherwise the kind is "file" and the range is the data's min and max.
-/// Throws IoError / FormatError for unreadable files or sidecars, InvalidArgument for a matrix
-/// that is not a valid label set (fewer than 2 dimensions, non-finite values).
+/// Throws IoError for an unreadable file; FormatError for a malformed file or sidecar, a sidecar whose
+/// classes or label shape differ from the matrix, or a matrix that is not a valid label set (fewer
+/// than 2 dimensions, no labels, non-finite values).
 class LABELREP_API FileLabels final : public LabelRepresentation {
  public:
   explicit FileLabels(const std::string& path);

@@ -11,7 +11,8 @@
 namespace labelrep::labels {
 
 /// Writes one PNG per class (`<dir>/<index>_<name>.png`, viridis colour map over the set's value
-/// range, small labels enlarged with nearest-neighbour pixels to at least 128 px) and an overview
+/// range, small labels enlarged with nearest-neighbour pixels to at least 128 px on the shorter side, but
+/// never beyond 2048 px on the longer: a 50-value vector strip stays 40 px tall) and an overview
 /// `<dir>/labels.png` with all classes in a grid. Vectors are drawn as a one-row strip. The directory
 /// is created if needed; every file is written atomically. Returns the paths written.
 /// Throws IoError if a file cannot be written.

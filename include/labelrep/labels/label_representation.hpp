@@ -69,7 +69,8 @@ class LABELREP_API LabelRepresentation {
   torch::Tensor matrix_on(const torch::Device& device) const;
 
   /// Writes the matrix as .npy and the metadata as `<path>.json`, both atomically.
-  /// Throws IoError if either cannot be written.
+  /// Throws InvalidArgument if a class name or the description is not valid UTF-8 (nothing is
+  /// written), IoError if either file cannot be written.
   void save(const std::string& path) const;
 
  protected:
