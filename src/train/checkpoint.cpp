@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <algorithm>
 #include <atomic>
+#include <set>
 #include <sstream>
 #include <type_traits>
 #include <torch/utils.h>
@@ -93,6 +94,16 @@ void load_module_in_place(torch::nn::Module& module, torch::serialize::InputArch
                         fmt::format("checkpoint does not fit this model: it has no module '{}{}'", prefix, child.key()));
     load_module_in_place(*child.value(), child_archive, prefix + child.key() + ".", path);
   }
+  // The other direction: a checkpoint of a larger model (resnet110 into resnet32) has every tensor this
+  // model asks for, and more (load_checkpoint puts back what was copied before a mismatch).
+  std::set<std::string> own;
+  for (const auto& parameter : module.named_parameters(/*recurse=*/false)) own.insert(parameter.key());
+  for (const auto& buffer : module.named_buffers(/*recurse=*/false)) own.insert(buffer.key());
+  for (const auto& child : module.named_children()) own.insert(child.key());
+  for (const auto& key : archive.keys())
+    if (own.count(key) == 0)
+      throw FormatError(path, FormatError::kNoOffset,
+                        fmt::format("checkpoint does not fit this model: it has '{}{}', which the model lacks (a larger or other model?)", prefix, key));
 }
 
 // The optimizer state read from the CPU archive, moved to its parameter's device.
@@ -247,12 +258,24 @@ TrainingState load_checkpoint(const std::string& path, torch::nn::Module& model,
     for (const auto& t : model.parameters()) saved.push_back(t.detach().clone());
     for (const auto& t : model.buffers()) saved.push_back(t.detach().clone());
   }
+  // The optimizer's options and states likewise (replaced group by group while loading).
+  std::vector<std::unique_ptr<torch::optim::OptimizerOptions>> saved_options;
+  std::remove_reference_t<decltype(optimizer->state())> saved_states;
+  if (optimizer != nullptr) {
+    for (auto& group : optimizer->param_groups()) saved_options.push_back(group.options().clone());
+    for (const auto& [key, state] : optimizer->state()) saved_states[key] = state->clone();
+  }
   const auto restore = [&] {
     torch::NoGradGuard no_grad;
     std::size_t i = 0;
     for (auto& t : model.parameters()) t.copy_(saved[i++]);
     for (auto& t : model.buffers()) t.copy_(saved[i++]);
+    if (optimizer != nullptr) {
+      for (std::size_t g = 0; g < saved_options.size(); ++g) optimizer->param_groups()[g].set_options(std::move(saved_options[g]));
+      optimizer->state() = std::move(saved_states);
+    }
   };
+  TrainingState state;
   try {
     // Read on the CPU, whatever device saved it, and copied into the model's tensors where they are.
     auto archive = parse_archive(payload, torch::kCPU);
@@ -281,6 +304,7 @@ TrainingState load_checkpoint(const std::string& path, torch::nn::Module& model,
       throw FormatError(path, FormatError::kNoOffset, "checkpoint has no training state");
     state_bytes = state_bytes.to(torch::kCPU, torch::kUInt8).contiguous();
     state_text.assign(static_cast<const char*>(state_bytes.data_ptr()), static_cast<std::size_t>(state_bytes.numel()));
+    state = state_from_json(state_text, path);  // inside: a bad state puts the model and optimizer back too
   } catch (const c10::Error& e) {
     restore();
     throw FormatError(path, FormatError::kNoOffset,
@@ -292,7 +316,7 @@ TrainingState load_checkpoint(const std::string& path, torch::nn::Module& model,
     restore();
     throw FormatError(path, FormatError::kNoOffset, fmt::format("checkpoint cannot be read: {}", e.what()));
   }
-  return state_from_json(state_text, path);
+  return state;
 } catch (...) {
   labelrep::detail::rethrow_as_labelrep_error("load_checkpoint");
 }

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <limits>
 #include <optional>
 #include <filesystem>
 #include <fmt/format.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "labelrep/core/error.hpp"
+#include "labelrep/core/npy.hpp"
 #include "core/json_document.hpp"
 #include "labelrep/data/loaders.hpp"
 #include "labelrep/dist/process_group.hpp"
@@ -69,6 +71,28 @@ void check_same_experiment(const RunDirectory& run, const ExperimentConfig& conf
       throw InvalidArgument(fmt::format("{} holds a run with {} = {}, unset here: choose another --out for another experiment", run.path(),
                                         key, value.dump()));
   }
+}
+
+// Called before a run starts or resumes in `run`. Once a run has a checkpoint, its labels.npy and the
+// precision it recorded are part of it.
+void check_resumable_as_recorded(const RunDirectory& run, const labels::LabelRepresentation& labels, Precision precision,
+                                 const ExperimentConfig& config) {
+  if (!std::filesystem::exists(run.file("last.ckpt"))) return;
+  const std::string labels_file = run.file("labels.npy");
+  if (std::filesystem::exists(labels_file)) {
+    const torch::Tensor recorded = read_npy(labels_file);
+    const torch::Tensor& remade = labels.matrix();
+    if (recorded.sizes() != remade.sizes() || !torch::equal(recorded.to(remade.scalar_type()), remade))
+      throw InvalidArgument(fmt::format("--label {} now gives other labels than the ones {} was trained on ({}): the label file or the "
+                                        "voice changed; restore it, or choose another --out for a new run",
+                                        config.label, run.path(), labels_file));
+  }
+  const auto recorded = labelrep::detail::parse_json_document(run.read_config(), run.file("config.json"));
+  if (recorded.contains("precision_used") && recorded["precision_used"].is_string() &&
+      recorded["precision_used"].get<std::string>() != precision_name(precision))
+    throw InvalidArgument(fmt::format("--precision {} resolves to {} on {}, but {} was trained in {}: resume it with --precision {}",
+                                      config.precision, precision_name(precision), config.device, run.path(),
+                                      recorded["precision_used"].get<std::string>(), recorded["precision_used"].get<std::string>()));
 }
 
 }  // namespace
@@ -136,6 +160,7 @@ ExperimentResult run_experiment(const ExperimentConfig& config, const std::share
     throw Error(fmt::format("distributed: rank 0 stopped the run: {}", message));
   }
   if (decision == "finished") {
+    if (rank0) RunDirectory(config.out).require_snapshots(config.snapshot_epochs, std::numeric_limits<std::int64_t>::max());
     if (!distributed) return read_experiment_result(config.out);
     const auto text = group->broadcast_bytes(rank0 ? RunDirectory(config.out).read_result() : std::string());
     return parse_experiment_result(text, config.out, "rank 0's result.json");
@@ -168,6 +193,10 @@ ExperimentResult run_experiment(const ExperimentConfig& config, const std::share
   spec.seed = config.label_seed;
   spec.smoothing = config.label_smoothing;
   const auto labels = labels::make_labels(spec);
+  const Precision precision = resolve_precision(config.precision, device);
+  // A run resumes only as the experiment it was: labels remade from an edited file (or another
+  // text-to-speech voice), or "auto" precision resolved on another device, would continue it as another.
+  if (rank0) check_resumable_as_recorded(RunDirectory(config.out), *labels, precision, config);
   // The exact label set beside the checkpoints: analysis (speak, attacks, t-SNE, the report) reads it
   // back instead of remaking it (text-to-speech voices and label files can change).
   if (rank0) labels->save(RunDirectory(config.out).file("labels.npy"));
@@ -184,7 +213,6 @@ ExperimentResult run_experiment(const ExperimentConfig& config, const std::share
                     .schedule(parse_schedule(config.schedule))
                     .nesterov(config.nesterov);
   if (config.weight_decay >= 0) recipe.weight_decay(config.weight_decay);
-  const Precision precision = resolve_precision(config.precision, device);
   auto config_json = nlohmann::json::parse(config.to_json());
   // Where the run lives is not part of what it is: without it, same-seed runs in two directories
   // record byte-identical configurations (and a moved run directory stays truthful).

@@ -3,6 +3,8 @@
 #include <torch/types.h>
 
 #include <fmt/format.h>
+
+#include <cmath>
 #include <limits>
 #include <nlohmann/json.hpp>
 
@@ -49,6 +51,21 @@ void ExperimentConfig::validate() const {
     if (e < 0 || e > epochs) throw InvalidArgument(fmt::format("experiment: snapshot epoch {} is not in [0, {}] (the epochs)", e, epochs));
   if (snapshot_every < 0) throw InvalidArgument(fmt::format("experiment: snapshot_every must be >= 0, got {}", snapshot_every));
   if (threads < 0 || threads > 1024) throw InvalidArgument(fmt::format("experiment: threads must be in [0, 1024], got {}", threads));
+  // The recipe's own checks, here so that a bad value stops the run before any data is read or file written.
+  if (!(learning_rate > 0) || !std::isfinite(learning_rate))
+    throw InvalidArgument(fmt::format("experiment: learning_rate (--lr) must be positive and finite, got {}", learning_rate));
+  if (!(momentum >= 0 && momentum < 1)) throw InvalidArgument(fmt::format("experiment: momentum must be in [0, 1), got {}", momentum));
+  // -1 means the paper's value; any other negative, NaN or infinity is a mistake, not a request for the default.
+  if (!(weight_decay == -1 || (weight_decay >= 0 && std::isfinite(weight_decay))))
+    throw InvalidArgument(fmt::format("experiment: weight_decay must be >= 0 and finite (or -1 for the paper's), got {}", weight_decay));
+  for (const double m : milestones)
+    if (!(m > 0 && m < 1)) throw InvalidArgument(fmt::format("experiment: milestones are epoch fractions in (0, 1), got {}", m));
+  if (!(warmup_epochs >= 0 && warmup_epochs < static_cast<double>(epochs)))
+    throw InvalidArgument(fmt::format("experiment: warmup_epochs must be in [0, epochs = {}), got {}", epochs, warmup_epochs));
+  if (!(threshold > 0) || !std::isfinite(threshold))
+    throw InvalidArgument(fmt::format("experiment: threshold must be positive and finite, got {}", threshold));
+  if (checkpoint_every_steps < 0)
+    throw InvalidArgument(fmt::format("experiment: checkpoint_every_steps must be >= 0 (0: each epoch only), got {}", checkpoint_every_steps));
   (void)resolve_precision(precision, torch::Device(torch::kCPU));
   (void)parse_schedule(schedule);
   if (schedule == "one-cycle" && warmup_epochs > 0)

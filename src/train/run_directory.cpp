@@ -5,6 +5,7 @@
 #include <fmt/ranges.h>
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "labelrep/core/atomic_file.hpp"
@@ -98,6 +99,18 @@ bool RunDirectory::finished() const { return std::filesystem::exists(file("resul
 void RunDirectory::write_config(const std::string& json_object) const {
   require_object(json_object, "run config");
   write_file_atomically(file("config.json"), json_object);
+}
+
+void RunDirectory::require_snapshots(const std::vector<std::int64_t>& epochs, std::int64_t passed_up_to) const {
+  std::set<std::int64_t> kept;
+  for (const auto& [epoch, path] : snapshots()) kept.insert(epoch);
+  std::vector<std::int64_t> missing;
+  for (const auto e : epochs)
+    if (e <= passed_up_to && kept.count(e) == 0) missing.push_back(e);
+  if (!missing.empty())
+    throw InvalidArgument(fmt::format("{} is past epoch(s) {} of --snapshot-epochs without their snapshots (a run keeps snapshots only as "
+                                      "it trains): train into another --out to get them",
+                                      path_, fmt::join(missing, ", ")));
 }
 
 std::string RunDirectory::read_config() const { return read_file(file("config.json"), 1 << 24); }

@@ -208,12 +208,18 @@ Trainer::Trainer(models::Model model, std::shared_ptr<const labels::LabelReprese
       std::fprintf(stderr, "labelrep: warning: resuming %s with %d threads, it was saved with %d: results will not be bit-identical\n",
                    run_.path().c_str(), at::get_num_threads(), state_.threads);
   } else if (is_rank0()) {
+    // No last.ckpt: a start from scratch. A run stopped during its first epoch's writes may have left
+    // that epoch's metrics row and best.ckpt; the epoch runs again and writes them anew.
+    run_.truncate_metrics(0);
+    std::filesystem::remove(run_.file("best.ckpt"));
     run_.write_config(options_.config_json());
   }
   state_.config_json = options_.config_json();
   for (const auto e : options_.snapshot_epochs())
     if (e < 0) throw InvalidArgument(fmt::format("Trainer: snapshot epoch {} is negative", e));
   if (options_.snapshot_every() < 0) throw InvalidArgument(fmt::format("Trainer: snapshot_every {} is negative", options_.snapshot_every()));
+  // A resumed run cannot go back for snapshots of epochs it trained without asking for them.
+  if (is_rank0() && (state_.epoch > 0 || state_.batch_in_epoch > 0)) run_.require_snapshots(options_.snapshot_epochs(), state_.epoch);
   if (distributed()) {
     dist::broadcast_module(*options_.process_group(), *model_);
     reducer_ = std::make_shared<dist::GradientReducer>(options_.process_group(), model_->parameters());
@@ -224,6 +230,12 @@ Trainer::Trainer(models::Model model, std::shared_ptr<const labels::LabelReprese
 }
 
 bool Trainer::distributed() const noexcept { return world_of(options_) > 1; }
+
+void Trainer::require_finite_loss(double loss_sum, std::int64_t epoch) const {
+  if (!std::isfinite(loss_sum))
+    throw InvalidArgument(fmt::format("training diverged: the loss is {} at step {} (epoch {}); lower the learning rate", loss_sum,
+                                      state_.step, epoch + 1));
+}
 bool Trainer::is_rank0() const noexcept { return rank_of(options_) == 0; }
 
 double Trainer::sum_over_ranks(const torch::Tensor& scalar) {
@@ -301,20 +313,20 @@ EpochSummary Trainer::train_epoch(std::int64_t max_steps) try {
     if (report || batches_.position() == batches_.batches_per_epoch()) {
       if (device_step_) device_step_->check_targets();
       const double total = state_.epoch_loss_sum + sum_over_ranks(loss_sum);
-      if (!std::isfinite(total))
-        throw InvalidArgument(fmt::format("training diverged: the loss is {} at step {} (epoch {}); lower the learning rate", total,
-                                          state_.step, epoch + 1));
+      require_finite_loss(total, epoch);
       if (progress) progress->advance(report ? 20 : 0, fmt::format("loss {:.4f}", total / static_cast<double>(state_.batch_in_epoch)));
     }
     if (options_.checkpoint_every_steps() > 0 && state_.step % options_.checkpoint_every_steps() == 0) {
       state_.epoch_loss_sum += sum_over_ranks(loss_sum);
       loss_sum.zero_();
+      require_finite_loss(state_.epoch_loss_sum, epoch);  // never a checkpoint of diverged weights over the last good one
       checkpoint("last.ckpt");
     }
   }
   if (batches_.position() < batches_.batches_per_epoch()) {  // stopped by the step budget
     if (progress) progress->finish();
     state_.epoch_loss_sum += sum_over_ranks(loss_sum);
+    require_finite_loss(state_.epoch_loss_sum, epoch);
     checkpoint("last.ckpt");
     summary.complete = false;
     summary.train_loss = state_.epoch_loss_sum / static_cast<double>(std::max<std::int64_t>(1, state_.batch_in_epoch));

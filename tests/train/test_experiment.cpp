@@ -3,7 +3,9 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
 #include <cstdio>
+#include <limits>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -67,6 +69,25 @@ CATCH_TEST_CASE("an experiment configuration survives JSON and refuses typos and
   bad = c;
   bad.out.clear();
   CATCH_CHECK_THROWS_AS(bad.validate(), InvalidArgument);
+  // The recipe's values are checked before any data is read: NaN or a stray negative weight decay is
+  // a mistake, not a request for the paper's value (-1 is).
+  const auto refused = [&](auto change, const char* field) {
+    auto b = c;
+    change(b);
+    labelrep_test::check_throws_with<InvalidArgument>([&] { b.validate(); }, field);
+  };
+  refused([](auto& b) { b.weight_decay = std::nan(""); }, "weight_decay");
+  refused([](auto& b) { b.weight_decay = -3; }, "weight_decay");
+  refused([](auto& b) { b.weight_decay = std::numeric_limits<double>::infinity(); }, "weight_decay");
+  refused([](auto& b) { b.learning_rate = -1; }, "learning_rate");
+  refused([](auto& b) { b.momentum = 1.5; }, "momentum");
+  refused([](auto& b) { b.milestones = {2.0}; }, "milestones");
+  refused([](auto& b) { b.warmup_epochs = 1e9; }, "warmup_epochs");
+  refused([](auto& b) { b.threshold = -1; }, "threshold");
+  refused([](auto& b) { b.checkpoint_every_steps = -5; }, "checkpoint_every_steps");
+  auto paper = c;
+  paper.weight_decay = -1;
+  CATCH_CHECK_NOTHROW(paper.validate());
 }
 
 // The stated accuracy of the small CNN: 20% of the Fashion-MNIST pool (11,000 images), 5 epochs,

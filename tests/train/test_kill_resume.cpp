@@ -27,6 +27,7 @@
 
 #include "labelrep/core/atomic_file.hpp"
 #include "labelrep/core/envelope.hpp"
+#include "labelrep/core/npy.hpp"
 #include "labelrep/labels/kinds.hpp"
 #include "labelrep/models/model.hpp"
 #include "labelrep/train/checkpoint.hpp"
@@ -66,10 +67,11 @@ void write_data(const std::string& dir) {
 // The small CNN on that data: 300 training images after 100 for validation, 2 epochs of 10 steps,
 // composite labels, 1 thread, a checkpoint every 2 steps as well as after each epoch (so that kills
 // often land in a save).
-std::vector<std::string> train_arguments(const std::string& data_dir, const std::string& run_dir, int seed = 5) {
+std::vector<std::string> train_arguments(const std::string& data_dir, const std::string& run_dir, int seed = 5,
+                                         const std::string& checkpoint_every = "2") {
   return {labelrep_test::cli(), "train", "--dataset", "fashion-mnist", "--data-dir", data_dir, "--encoder", "small-cnn", "--label", "composite",
           "--label-size", "16", "--epochs", "2", "--validation", "100", "--batch-size", "32", "--no-flip", "--threads", "1",
-          "--checkpoint-every", "2", "--seed", std::to_string(seed), "--out", run_dir};
+          "--checkpoint-every", checkpoint_every, "--seed", std::to_string(seed), "--out", run_dir};
 }
 
 struct LaunchOptions {
@@ -330,6 +332,69 @@ CATCH_TEST_CASE("the trainer stopped at each step of an atomic write resumes to 
 CATCH_TEST_CASE("the trainer stopped 50 times at each step of an atomic write resumes to the uninterrupted result",
                 "[train][kill][cli][slow]") {
   fault_test(50, 2021);
+}
+
+// With checkpoints only after each epoch, a run stopped during epoch 1's writes (best.ckpt, metrics.csv,
+// timings.csv, then last.ckpt) has no last.ckpt and starts again: the rows it wrote must not stay.
+CATCH_TEST_CASE("a run stopped before its first checkpoint starts again without the rows it had written", "[train][kill][cli]") {
+  labelrep_test::TempDir dir;
+  const std::string data = dir.file("data"), reference = dir.file("reference");
+  write_data(data);
+  CATCH_REQUIRE(run_to_completion(train_arguments(data, reference, 5, "0"), dir.file("reference.log")) == 0);
+  int stopped_without_checkpoint = 0;
+  for (int n = 1; n <= 8; ++n) {
+    const std::string run = dir.file("run" + std::to_string(n));
+    const std::string fault = "after-directory-fsync:" + std::to_string(n);
+    CATCH_INFO("LABELREP_FAULT_INJECTION=" << fault);
+    CATCH_REQUIRE(wait_for(spawn(train_arguments(data, run, 5, "0"), dir.file("launch.log"), {fault}), 600) == 86);
+    if (fs::exists(run + "/metrics.csv") && !fs::exists(run + "/last.ckpt")) ++stopped_without_checkpoint;
+    CATCH_REQUIRE(run_to_completion(train_arguments(data, run, 5, "0"), dir.file("launch.log")) == 0);
+    check_identical(reference, run);
+  }
+  CATCH_CHECK(stopped_without_checkpoint >= 1);  // the case this test is for was reached
+}
+
+// Once a run has a checkpoint, the labels it trained on (labels.npy) and the precision it recorded are
+// part of it: an edited label file, or "auto" precision on another device, must not continue it.
+CATCH_TEST_CASE("a run resumes only with the labels and the precision it started with", "[train][kill][cli]") {
+  labelrep_test::TempDir dir;
+  const std::string data = dir.file("data"), run = dir.file("run"), log = dir.file("launch.log"), label_file = dir.file("given.npy");
+  write_data(data);
+  torch::manual_seed(3);
+  const torch::Tensor given = torch::rand({10, 16, 16}) * 80;
+  labelrep::write_npy(label_file, given);
+  auto arguments = train_arguments(data, run, 5, "0");
+  std::replace(arguments.begin(), arguments.end(), std::string("composite"), label_file);
+  // Stop the run just after its first last.ckpt.
+  for (int n = 1; n <= 16 && !fs::exists(run + "/last.ckpt"); ++n) {
+    fs::remove_all(run);
+    CATCH_REQUIRE(wait_for(spawn(arguments, log, {"after-directory-fsync:" + std::to_string(n)}), 600) == 86);
+  }
+  CATCH_REQUIRE(fs::exists(run + "/last.ckpt"));
+  CATCH_REQUIRE_FALSE(fs::exists(run + "/result.json"));
+  const std::string trained_on = labelrep::read_file(run + "/labels.npy");
+
+  labelrep::write_npy(label_file, given / 2);  // the label file was edited since
+  CATCH_CHECK(run_to_completion(arguments, log) == 2);
+  const std::string refusal = labelrep::read_file(log);
+  CATCH_INFO(refusal);
+  CATCH_CHECK(refusal.find(run + "/labels.npy") != std::string::npos);
+  CATCH_CHECK(labelrep::read_file(run + "/labels.npy") == trained_on);  // kept, not overwritten
+  labelrep::write_npy(label_file, given);
+
+  // As if it had started on a GPU: "auto" resolves to fp32 on this CPU, the run recorded bf16.
+  const std::string config = labelrep::read_file(run + "/config.json");
+  const auto at = config.find("\"precision_used\":\"fp32\"");
+  CATCH_REQUIRE(at != std::string::npos);
+  std::string as_bf16 = config;
+  as_bf16.replace(at, std::string("\"precision_used\":\"fp32\"").size(), "\"precision_used\":\"bf16\"");
+  labelrep_test::write_bytes(run + "/config.json", as_bf16);
+  CATCH_CHECK(run_to_completion(arguments, log) == 2);
+  CATCH_CHECK(labelrep::read_file(log).find("resume it with --precision bf16") != std::string::npos);
+  labelrep_test::write_bytes(run + "/config.json", config);
+
+  CATCH_CHECK(run_to_completion(arguments, log) == 0);  // as it was: it resumes and finishes
+  CATCH_CHECK(fs::exists(run + "/result.json"));
 }
 
 CATCH_TEST_CASE("a malformed LABELREP_FAULT_INJECTION is an argument error naming the variable", "[train][kill][cli]") {

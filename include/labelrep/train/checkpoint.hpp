@@ -45,7 +45,8 @@ LABELREP_API void save_checkpoint(const std::string& path, const torch::nn::Modu
 /// CUDA graph stays valid); the optimizer's state lands on each parameter's device.
 /// Throws IoError (unreadable), CorruptCheckpoint (damaged or not a checkpoint: nothing is loaded),
 /// FormatError (a sound checkpoint of a different model or optimizer, naming the mismatch — a missing
-/// tensor, or a shape or dtype that differs; the model is left as it was).
+/// tensor, a tensor or module the model lacks, or a shape or dtype that differs; the model and the
+/// optimizer are left as they were).
 LABELREP_API TrainingState load_checkpoint(const std::string& path, torch::nn::Module& model,
                                            torch::optim::Optimizer* optimizer);
 

@@ -37,6 +37,11 @@ class LABELREP_API RunDirectory {
   /// The snapshots present, as (epoch, path), by epoch.
   std::vector<std::pair<std::int64_t, std::string>> snapshots() const;
 
+  /// Requires a snapshot for each of `epochs` up to `passed_up_to` (epochs the run has trained): a run
+  /// resumed, or read back finished, with snapshot epochs it passed without them cannot make them any
+  /// more. Throws InvalidArgument naming the directory and the missing epochs.
+  void require_snapshots(const std::vector<std::int64_t>& epochs, std::int64_t passed_up_to) const;
+
   /// Whether result.json exists (the run finished).
   bool finished() const;
 

@@ -142,7 +142,9 @@ class LABELREP_API Trainer {
  public:
   /// `train_set` holds the training images; `train_indices` / `validation_indices` select from it (a
   /// DataSplit and a data level). `run` is where checkpoints, metrics and the result go; if it holds a
-  /// last.ckpt the Trainer resumes from it. Requires the model and data on the same device.
+  /// last.ckpt the Trainer resumes from it; otherwise it starts from scratch and drops metrics rows and a
+  /// best.ckpt left by an earlier start that was stopped before its first last.ckpt. Requires the model
+  /// and data on the same device.
   /// Throws InvalidArgument for inconsistent inputs (class counts, devices, empty index sets).
   Trainer(models::Model model, std::shared_ptr<const labels::LabelRepresentation> labels, data::ImageDataset train_set,
           const torch::Tensor& train_indices, const torch::Tensor& validation_indices, data::ChannelStatistics statistics,
@@ -172,6 +174,8 @@ class LABELREP_API Trainer {
   void checkpoint(const std::string& name);
   void snapshot_if_wanted();
   bool distributed() const noexcept;
+  // Throws InvalidArgument (training diverged) for a non-finite sum of batch losses.
+  void require_finite_loss(double loss_sum, std::int64_t epoch) const;
   bool is_rank0() const noexcept;
   // The sum over the ranks of a rank's scalar (its own value without data parallelism).
   double sum_over_ranks(const torch::Tensor& scalar);
