@@ -109,7 +109,8 @@ torch::Tensor gradcam_overlay(const torch::Tensor& image, const torch::Tensor& h
   if (!heatmap.defined() || heatmap.dim() != 2 || heatmap.sizes() != grey.sizes())
     throw InvalidArgument(fmt::format("gradcam_overlay: heatmap must be [{}], the image's height and width", fmt::join(grey.sizes(), ", ")));
   if (!(alpha >= 0.0 && alpha <= 1.0)) throw InvalidArgument(fmt::format("gradcam_overlay: alpha {} must be in [0, 1]", alpha));
-  if (min_side < 1) throw InvalidArgument(fmt::format("gradcam_overlay: min_side {} must be at least 1", min_side));
+  // Bounded: the overlay is built in float64 at the enlarged size (4096² × 3 values is 400 MB).
+  if (min_side < 1 || min_side > 4096) throw InvalidArgument(fmt::format("gradcam_overlay: min_side {} must be in [1, 4096]", min_side));
   const double low = grey.min().item<double>(), high = grey.max().item<double>();
   const auto unit = high > low ? (grey - low) / (high - low) : torch::full_like(grey, 0.5);
   const auto heat = heatmap.detach().to(torch::kCPU, torch::kFloat64).nan_to_num(0.0).clamp(0.0, 1.0);

@@ -14,13 +14,13 @@
 #include "core/boundary.hpp"
 
 namespace labelrep::report {
-namespace {
 
-// A label as it appears in run directory names: a kind, or a label file's stem.
 std::string label_tag(const std::string& label) {
   if (label.size() > 4 && label.compare(label.size() - 4, 4, ".npy") == 0) return std::filesystem::path(label).stem().string();
   return label;
 }
+
+namespace {
 
 template <typename T>
 std::vector<T> json_list(const nlohmann::json& j, const char* key, const std::string& source) {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -72,6 +73,13 @@ std::string str(const json& j, const char* key, const std::string& fallback = ""
 }
 
 // A group of runs that differ only in the seed.
+// Configuration fields that do not make another experiment: the seeds (a row's runs differ in them),
+// where and how fast a run ran, what it kept on the side, and the fields that name the row itself.
+constexpr const char* kNotTheExperiment[] = {"seed", "out", "progress", "threads", "channels_last", "cuda_graphs",
+                                             "checkpoint_every_steps", "device", "data_dir", "snapshot_epochs", "snapshot_every",
+                                             "dataset", "encoder", "label", "level", "standardize_labels", "mirror_evaluation",
+                                             "label_kind", "weight_decay_used", "train_images", "in_channels", "precision_used"};
+
 struct Group {
   std::string dataset, encoder, label, label_kind;
   double level = 100;
@@ -253,8 +261,24 @@ std::vector<RunRecord> find_runs(const std::string& root) try {
     json result;
     try {
       result = json::parse(r.result_json);
-      r.config_json = result.at("config").dump();
-      (void)result.at("test").at("accuracy").get<double>();
+      // Every field the report reads, with its type: a result.json edited by hand or by another tool is
+      // named here rather than failing later in the middle of a table.
+      const auto want = [&](bool ok, const std::string& what) {
+        if (!ok) throw FormatError(run.file("result.json"), FormatError::kNoOffset, "not a labelrep result: " + what);
+      };
+      want(result.is_object() && result.contains("config") && result["config"].is_object(), "no \"config\" object");
+      want(result.contains("labels") && result["labels"].is_object(), "no \"labels\" object");
+      want(!result["labels"].contains("kind") || result["labels"]["kind"].is_string(), "\"labels\".\"kind\" is not a string");
+      want(result.contains("test") && result["test"].is_object() && result["test"].contains("accuracy") && result["test"]["accuracy"].is_number(),
+           "no number \"test\".\"accuracy\"");
+      want(!result["test"].contains("threshold_accuracy") || result["test"]["threshold_accuracy"].is_number(),
+           "\"test\".\"threshold_accuracy\" is not a number");
+      const auto& config = result["config"];
+      for (const char* key : {"level", "seed", "label_size", "label_smoothing", "label_seed"})
+        want(!config.contains(key) || config[key].is_number(), fmt::format("\"config\".\"{}\" is not a number", key));
+      for (const char* key : {"standardize_labels", "mirror_evaluation"})
+        want(!config.contains(key) || config[key].is_boolean(), fmt::format("\"config\".\"{}\" is not true or false", key));
+      r.config_json = config.dump();
     } catch (const json::exception& e) {
       throw FormatError(run.file("result.json"), FormatError::kNoOffset, std::string("not a labelrep result: ") + e.what());
     }
@@ -288,7 +312,23 @@ std::size_t write_report(const std::string& root, const std::string& out_dir, co
   fs::create_directories(out_dir, ec);
   if (ec) throw IoError(out_dir, "cannot create the report directory: " + ec.message());
 
-  // Group by everything but the seed.
+  // Group by everything but the seed: dataset, encoder, label and level name a row; any other field of
+  // the configuration that differs (epochs, label size, smoothing, learning rate, ...) makes another
+  // experiment, never another seed of the same one.
+  std::map<std::string, std::set<std::string>> recipes_of;  // row id -> the recipes seen with it
+  std::map<std::string, json> recipe_json;
+  const auto recipe_of = [](json config) {
+    for (const char* key : kNotTheExperiment) config.erase(key);
+    return config;
+  };
+  for (const auto& run : runs) {
+    const auto config = json::parse(run.config_json);
+    const std::string row = fmt::format("{}|{}|{}|{:g}|{}|{}", str(config, "dataset", "?"), str(config, "encoder", "?"), str(config, "label", "?"),
+                                        config.value("level", 100.0), config.value("standardize_labels", false), config.value("mirror_evaluation", false));
+    const auto recipe = recipe_of(config);
+    recipes_of[row].insert(recipe.dump());
+    recipe_json[recipe.dump()] = recipe;
+  }
   std::map<std::string, Group> groups;
   for (const auto& run : runs) {
     const auto config = json::parse(run.config_json);
@@ -309,7 +349,27 @@ std::size_t write_report(const std::string& root, const std::string& out_dir, co
       key.label_kind += " (mirror-evaluated)";
     }
     key.level = config.value("level", 100.0);
-    const std::string id = fmt::format("{}|{}|{}|{:g}", key.dataset, key.encoder, key.label, key.level);
+    const std::string row = fmt::format("{}|{}|{}|{:g}|{}|{}", str(config, "dataset", "?"), str(config, "encoder", "?"), str(config, "label", "?"),
+                                        key.level, config.value("standardize_labels", false), config.value("mirror_evaluation", false));
+    const std::string recipe = recipe_of(config).dump();
+    if (const auto& seen = recipes_of.at(row); seen.size() > 1) {
+      // Name what tells this recipe apart from the others of its row: the fields that are not the same in all.
+      std::vector<std::string> differences;
+      for (const auto& [field, value] : recipe_json.at(recipe).items()) {
+        bool shared = true;
+        for (const auto& other : seen) shared = shared && recipe_json.at(other).contains(field) && recipe_json.at(other)[field] == value;
+        if (!shared) differences.push_back(fmt::format("{} {}", field, value.dump()));
+      }
+      for (const auto& other : seen)  // a field this run lacks but another has
+        for (const auto& [field, value] : recipe_json.at(other).items())
+          if (!recipe_json.at(recipe).contains(field) &&
+              std::find(differences.begin(), differences.end(), fmt::format("{} (unset)", field)) == differences.end())
+            differences.push_back(fmt::format("{} (unset)", field));
+      const std::string suffix = fmt::format(" [{}]", fmt::join(differences, ", "));
+      key.label += suffix;
+      key.label_kind += suffix;
+    }
+    const std::string id = fmt::format("{}|{}|{}|{:g}|{}", key.dataset, key.encoder, key.label, key.level, recipe);
     auto& g = groups.emplace(id, key).first->second;
     g.runs.push_back(&run);
     g.accuracy.push_back(result["test"]["accuracy"].get<double>());
@@ -413,6 +473,7 @@ std::size_t write_report(const std::string& root, const std::string& out_dir, co
             "<th>shape</th><th>entropy (bits)</th><th>L1</th><th>L2</th></tr>\n";
     md << "## Label statistics (Table 2 form)\n\n| dataset | label | shape | entropy (bits) | L1 | L2 |\n|---|---|---|---|---|---|\n";
     std::ostringstream pictures_html, pictures_md;
+    std::set<std::string> names_used;
     for (const auto& [id, entry] : label_sets) {
       const auto& [dataset, config] = entry;
       labels::LabelSpec spec;
@@ -421,6 +482,7 @@ std::size_t write_report(const std::string& root, const std::string& out_dir, co
       spec.smoothing = config.value("label_smoothing", 0.0);
       if (config.contains("label_seed")) spec.has_seed = true, spec.seed = config["label_seed"].get<std::uint64_t>();
       std::shared_ptr<const labels::LabelRepresentation> set;
+      std::string statistics_kind, name;
       try {
         // The label set a run trained on (labels.npy) where it kept one, else made again from its spec.
         if (const auto file = label_files.find(id); file != label_files.end()) {
@@ -429,28 +491,43 @@ std::size_t write_report(const std::string& root, const std::string& out_dir, co
           spec.class_names = dataset_class_names(dataset);
           set = labels::make_labels(spec);
         }
+        // A run trained on a label file records the kind "file": its statistics take the convention of the
+        // kind the file's sidecar or name says (cifar10_speech.npy: speech), as `labelrep stats` does, and
+        // it is named by its file, so that two label files keep two rows and two sets of pictures.
+        statistics_kind = set->name();
+        name = set->name();
+        if (statistics_kind == "file") {
+          statistics_kind = labels::label_kind_of_file(spec.kind);
+          name = fmt::format("{} ({})", fs::path(spec.kind).filename().string(), statistics_kind);
+        }
       } catch (const Error& e) {  // e.g. a label file that has moved: say so in the report
         html << fmt::format("<tr><td>{}</td><td>{}</td><td colspan=\"4\">not available: {}</td></tr>\n", analysis::escape_xml(dataset),
                             analysis::escape_xml(spec.kind), analysis::escape_xml(e.what()));
         continue;
       }
-      const auto stats = labels::label_statistics(set->matrix(), labels::paper_statistics_options(set->name()));
+      const auto stats = labels::label_statistics(set->matrix(), labels::paper_statistics_options(statistics_kind));
       std::string shape;
       for (auto d : set->label_shape()) shape += (shape.empty() ? "" : "×") + std::to_string(d);
+      // Two sets of one kind (composite 16×16 and 32×32, or smoothed categories) keep two names and two folders.
+      if (!names_used.insert(dataset + "|" + name).second) {
+        name += " " + shape;
+        if (!names_used.insert(dataset + "|" + name).second) name += fmt::format(" smoothing {:g}", spec.smoothing);
+        names_used.insert(dataset + "|" + name);
+      }
       const auto row = fmt::format("{:.2f} ± {:.2f}|{:.2f} ± {:.2f}|{:.2f} ± {:.2f}", stats.entropy.mean, stats.entropy.std, stats.l1.mean,
                                    stats.l1.std, stats.l2.mean, stats.l2.std);
       html << fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.2f} ± {:.2f}</td><td>{:.2f} ± {:.2f}</td><td>{:.2f} ± {:.2f}</td></tr>\n",
-                          analysis::escape_xml(dataset), analysis::escape_xml(set->name()), shape, stats.entropy.mean, stats.entropy.std,
+                          analysis::escape_xml(dataset), analysis::escape_xml(name), shape, stats.entropy.mean, stats.entropy.std,
                           stats.l1.mean, stats.l1.std, stats.l2.mean, stats.l2.std);
-      md << fmt::format("| {} | {} | {} | {:.2f} ± {:.2f} | {:.2f} ± {:.2f} | {:.2f} ± {:.2f} |\n", dataset, set->name(), shape,
+      md << fmt::format("| {} | {} | {} | {:.2f} ± {:.2f} | {:.2f} ± {:.2f} | {:.2f} ± {:.2f} |\n", dataset, name, shape,
                         stats.entropy.mean, stats.entropy.std, stats.l1.mean, stats.l1.std, stats.l2.mean, stats.l2.std);
-      const std::string dir = (fs::path(out_dir) / ("labels_" + safe_name(dataset + "_" + set->name()))).string();
+      const std::string dir = (fs::path(out_dir) / ("labels_" + safe_name(dataset + "_" + name))).string();
       const auto files = labels::write_label_images(*set, dir);
       const std::string overview = files.back();
       pictures_html << fmt::format("<figure><img alt=\"{} labels\" src=\"data:image/png;base64,{}\"><figcaption>{}: {}</figcaption></figure>\n",
-                                   analysis::escape_xml(set->name()), base64(read_file(overview)), analysis::escape_xml(dataset),
-                                   analysis::escape_xml(set->name()));
-      pictures_md << fmt::format("**{}: {}**\n\n![{}]({})\n\n", dataset, set->name(), set->name(),
+                                   analysis::escape_xml(name), base64(read_file(overview)), analysis::escape_xml(dataset),
+                                   analysis::escape_xml(name));
+      pictures_md << fmt::format("**{}: {}**\n\n![{}]({})\n\n", dataset, name, name,
                                  fs::relative(overview, out_dir).string());
     }
     html << "</table>\n<p>Conventions as the paper (docs/labels.md): per-label normalisation with matrix L1 and Frobenius L2 for "

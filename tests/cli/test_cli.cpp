@@ -97,6 +97,17 @@ CATCH_TEST_CASE("labelrep reports bad input in one line with a non-zero exit cod
   const auto unwritable = run_command(cli() + " labels constant --classes 3 --out /nonexistent-dir/x.npy");
   CATCH_CHECK(unwritable.exit_code == 1);
   CATCH_CHECK(unwritable.output.find("/nonexistent-dir/x.npy") != std::string::npos);
+
+  // An empty value is not 0 (CLI11 would read it so): refused for every numeric option, before anything runs.
+  for (const std::string& arguments : {" train --weight-decay '' --out " + dir.file("wd"), " train --crop-padding '' --out " + dir.file("cp"),
+                                       " labels uniform --classes 3 --seed '' --out " + dir.file("s.npy"),
+                                       " train --weight-decay nan --out " + dir.file("nan"), " train --lr -1 --out " + dir.file("lr"),
+                                       " train --checkpoint-every -5 --out " + dir.file("ck")}) {
+    CATCH_INFO(arguments);
+    const auto empty = run_command(cli() + arguments);
+    CATCH_CHECK(empty.exit_code == 2);
+  }
+  for (const char* name : {"wd", "cp", "s.npy", "nan", "lr", "ck"}) CATCH_CHECK_FALSE(std::filesystem::exists(dir.file(name)));
 }
 
 CATCH_TEST_CASE("labelrep demo trains both label kinds on Fashion-MNIST and writes a report", "[cli]") {
@@ -172,6 +183,11 @@ CATCH_TEST_CASE("labelrep train writes a run directory, reads a finished run and
   const auto again = run_command(cli() + args);
   CATCH_CHECK(again.exit_code == 0);
   CATCH_CHECK(again.output.find("test accuracy") != std::string::npos);
+  // Snapshots asked of a finished run that trained without them: refused, not "already finished" without them.
+  const auto snapshots = run_command(cli() + args + " --snapshot-epochs 0,1");
+  CATCH_INFO(snapshots.output);
+  CATCH_CHECK(snapshots.exit_code == 2);
+  CATCH_CHECK(snapshots.output.find("epoch(s) 0, 1 of --snapshot-epochs") != std::string::npos);
   // The same run directory with another experiment is refused, naming the field.
   const auto other = run_command(cli() + args + " --seed 3");
   CATCH_CHECK(other.exit_code == 2);

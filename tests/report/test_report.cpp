@@ -3,12 +3,17 @@
 
 #include <torch/torch.h>
 
+#include <fmt/format.h>
+
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "labelrep/analysis/plot.hpp"
 #include "labelrep/core/atomic_file.hpp"
 #include "labelrep/core/error.hpp"
+#include "labelrep/core/npy.hpp"
+#include "labelrep/labels/kinds.hpp"
+#include "labelrep/labels/statistics.hpp"
 #include "labelrep/report/report.hpp"
 #include "labelrep/train/run_directory.hpp"
 #include "support.hpp"
@@ -59,6 +64,24 @@ CATCH_TEST_CASE("a report groups seeds, plots curves and levels, and draws the l
   CATCH_CHECK_THROWS_AS(report::find_runs(dir.file("nowhere")), IoError);
   labelrep_test::write_bytes(dir.file("runs/a/result.json"), "{\"test\": 1}");
   CATCH_CHECK_THROWS_AS(report::find_runs(dir.file("runs")), FormatError);
+  // Each field the report reads, missing or of the wrong type: FormatError naming the file.
+  const nlohmann::json good = {{"test", {{"accuracy", 0.9}, {"threshold_accuracy", 0.4}}}, {"labels", {{"kind", "composite"}}},
+                               {"config", {{"dataset", "fashion-mnist"}, {"level", 100}}}, {"best_epoch", 1}};
+  const std::vector<std::pair<std::string, nlohmann::json>> broken = {
+      {"labels", nullptr}, {"/test/threshold_accuracy", nullptr}, {"/config/level", "all"}, {"/config/mirror_evaluation", 1}};
+  for (const auto& [where, value] : broken) {
+    CATCH_INFO(where);
+    nlohmann::json j = good;
+    if (where == "labels") j.erase("labels");
+    else j[nlohmann::json::json_pointer(where)] = value;
+    labelrep_test::write_bytes(dir.file("runs/a/result.json"), j.dump());
+    try {
+      report::find_runs(dir.file("runs"));
+      CATCH_FAIL("accepted");
+    } catch (const FormatError& e) {
+      CATCH_CHECK(e.path() == dir.file("runs/a/result.json"));
+    }
+  }
 }
 
 CATCH_TEST_CASE("a report keeps standardized regression and mirror evaluation apart from the paper's method on the same labels", "[report]") {
@@ -74,6 +97,41 @@ CATCH_TEST_CASE("a report keeps standardized regression and mirror evaluation ap
   CATCH_CHECK(md.find("| fashion-mnist | small-cnn | composite (standardized) (mirror-evaluated) | 100 | 1 | 70.00 |") != std::string::npos);
   CATCH_CHECK(md.find("85.00") == std::string::npos);  // not averaged as two seeds of one method
   CATCH_CHECK(md.find("75.00") == std::string::npos);
+}
+
+CATCH_TEST_CASE("a report never averages runs of different recipes as seeds, and names what differs", "[report]") {
+  labelrep_test::TempDir dir;
+  fake_run(dir.file("runs/short"), "composite", 0, 100, 0.60, false, {{"epochs", 2}});
+  fake_run(dir.file("runs/long0"), "composite", 0, 100, 0.90, false, {{"epochs", 200}});
+  fake_run(dir.file("runs/long1"), "composite", 1, 100, 0.80, false, {{"epochs", 200}, {"threads", 4}});  // threads: not the experiment
+  fake_run(dir.file("runs/category"), "category", 0, 100, 0.88, true);
+  CATCH_CHECK(report::write_report(dir.file("runs"), dir.file("out")) == 4);
+  const std::string md = read_file(dir.file("out/report.md"));
+  CATCH_INFO(md);
+  CATCH_CHECK(md.find("| fashion-mnist | small-cnn | composite [epochs 200] | 100 | 2 | 85.00 ± 5.00 |") != std::string::npos);
+  CATCH_CHECK(md.find("| fashion-mnist | small-cnn | composite [epochs 2] | 100 | 1 | 60.00 |") != std::string::npos);
+  CATCH_CHECK(md.find("| fashion-mnist | small-cnn | category | 100 | 1 | 88.00 |") != std::string::npos);  // alone: no suffix
+  CATCH_CHECK(md.find("76.67") == std::string::npos);  // not the three composite runs as three seeds
+}
+
+CATCH_TEST_CASE("a run trained on a label file gets the statistics convention of the kind its file name says", "[report]") {
+  labelrep_test::TempDir dir;
+  // Labels of very different ranges: normalised per label or over the whole set, the distances differ.
+  torch::manual_seed(11);
+  const torch::Tensor matrix = torch::rand({10, 8, 8}) * torch::arange(1, 11, torch::kFloat32).view({10, 1, 1});
+  const std::string given = dir.file("my_speech.npy");
+  write_npy(given, matrix);
+  fake_run(dir.file("runs/a"), given, 0, 100, 0.9, false);
+  labels::FileLabels(given).save(dir.file("runs/a/labels.npy"));  // what run_experiment keeps: kind "file"
+  CATCH_CHECK(report::write_report(dir.file("runs"), dir.file("out")) == 1);
+  const std::string md = read_file(dir.file("out/report.md"));
+  CATCH_INFO(md);
+  const auto expected = labels::label_statistics(matrix, labels::paper_statistics_options("speech"));
+  const auto global = labels::label_statistics(matrix, labels::paper_statistics_options("file"));
+  const auto l2 = [](const labels::LabelStatistics& s) { return fmt::format("{:.2f} ± {:.2f} |\n", s.l2.mean, s.l2.std); };
+  CATCH_REQUIRE(l2(expected) != l2(global));
+  CATCH_CHECK(md.find("| fashion-mnist | my_speech.npy (speech) | 8×8 |") != std::string::npos);
+  CATCH_CHECK(md.find(l2(expected)) != std::string::npos);
 }
 
 namespace {

@@ -41,9 +41,7 @@ std::string run_attack_job(const AttackJob& job) {
     }
   }
   const auto unit = attack::parse_epsilon_unit(job.unit);
-  // libtorch as packaged by Debian starts with one intra-op thread whatever the machine has.
-  const int threads = job.threads > 0 ? job.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  if (at::get_num_threads() != threads) torch::set_num_threads(threads);
+  use_threads(job.threads);
 
   auto run = train::load_trained_run(job.run, job.device);
   if (job.channels_last) models::set_memory_format(*run.model, c10::MemoryFormat::ChannelsLast);
@@ -104,7 +102,7 @@ void add_attack_command(CLI::App& app) {
   cmd->add_option("--threshold", job->threshold, "Threshold of the threshold accuracy (default: the run's)");
   cmd->add_option("--batch-size", job->batch_size, "Images attacked at once")->capture_default_str();
   cmd->add_option("--device", job->device, "cpu, cuda or cuda:N")->capture_default_str();
-  cmd->add_option("--threads", job->threads, "Intra-op CPU threads (0: one per hardware thread)")->capture_default_str();
+  cmd->add_option("--threads", job->threads, "Intra-op CPU threads (0: one per hardware thread)")->capture_default_str()->check(CLI::Range(0, 1024));
   cmd->add_flag("!--no-channels-last", job->channels_last, "Keep the contiguous (NCHW) memory format instead of channels-last");
   cmd->add_option("--out", job->out, "Output JSON file (default: RUN/attack.json, where `labelrep report` finds it)");
   cmd->callback([job] { run_attack_job(*job); });

@@ -15,6 +15,7 @@
 #include "labelrep/audio/waveform.hpp"
 #include "labelrep/core/error.hpp"
 #include "labelrep/labels/factory.hpp"
+#include "labelrep/report/grid.hpp"
 #include "labelrep/report/report.hpp"
 #include "labelrep/train/run_directory.hpp"
 #include "labelrep/train/trained_run.hpp"
@@ -96,6 +97,8 @@ void add_demo_command(CLI::App& app) {
     // label_kinds() lists speech in every build (it can come from WAV files); text needs espeak-ng.
     const bool has_speech = audio::has_text_to_speech();
     const std::string high = !label->empty() ? *label : has_speech ? "speech" : "composite";
+    if (high == "category")
+      throw InvalidArgument("--label category: the demo compares a high-dimensional label with category labels; give another label");
     const std::string runs = (std::filesystem::path(*out) / "runs").string();
     // Snapshots after every epoch but the last (the best weights close the t-SNE progression).
     if (analysis->enabled && config->snapshot_epochs.empty() && config->snapshot_every == 0)
@@ -104,7 +107,8 @@ void add_demo_command(CLI::App& app) {
     for (const std::string kind : {high, std::string("category")}) {
       auto c = *config;
       c.label = kind;
-      c.out = (std::filesystem::path(runs) / fmt::format("{}-{}-seed{}", c.dataset, kind, c.seed)).string();
+      // A label file is named by its file name: its path would nest directories where the report does not look.
+      c.out = (std::filesystem::path(runs) / fmt::format("{}-{}-seed{}", c.dataset, report::label_tag(kind), c.seed)).string();
       std::cout << fmt::format("training {} with {} labels ({} epochs on {})...\n", c.encoder, kind, c.epochs, c.dataset) << std::flush;
       results.push_back(train::run_experiment(c));
       print_experiment_result(results.back());

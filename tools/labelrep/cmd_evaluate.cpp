@@ -38,7 +38,7 @@ void add_evaluate_command(CLI::App& app) {
   cmd->add_option("--threads", args->threads, "Intra-op CPU threads (0: one per hardware thread)")->capture_default_str()->check(CLI::Range(0, 1024));
   cmd->add_flag("--json", args->json, "Print one JSON line instead of the table");
   cmd->callback([args] {
-    if (args->threads > 0) torch::set_num_threads(args->threads);
+    use_threads(args->threads);
     auto run = train::load_trained_run(args->run, args->device);
     const auto precision = train::resolve_precision(args->precision, torch::Device(args->device));
     // The memory format the run trained and tested in (the same numbers up to rounding).

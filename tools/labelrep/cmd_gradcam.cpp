@@ -103,8 +103,10 @@ void add_gradcam_command(CLI::App& app) {
   cmd->add_option("--layer", job->layer, "Encoder layer to explain, by qualified name (see --list-layers; default: the last stage)");
   cmd->add_flag("--list-layers", *list, "List the encoder's layers (name, type, output shape) and exit");
   cmd->add_option("--out", job->out, "Output directory (created if needed; default: RUN/figures/gradcam)");
-  cmd->add_option("--alpha", job->alpha, "Heatmap opacity over the grey image, in [0, 1]")->capture_default_str();
-  cmd->add_option("--min-side", job->min_side, "Enlarge small images (nearest neighbour) to at least this many pixels")->capture_default_str();
+  cmd->add_option("--alpha", job->alpha, "Heatmap opacity over the grey image, in [0, 1]")->capture_default_str()->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--min-side", job->min_side, "Enlarge small images (nearest neighbour) to at least this many pixels")
+      ->capture_default_str()
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{4096}));
   cmd->add_option("--device", job->device, "Where the model runs (cpu, cuda, cuda:1)")->capture_default_str();
   cmd->callback([job, list] {
     if (*list) return print_gradcam_layers(job->run, job->device);

@@ -74,7 +74,7 @@ void add_sweep_command(CLI::App& app) {
   run->add_option("--out", args->out, "Sweep directory (runs in OUT/runs/<id>)")->capture_default_str();
   run->add_option("--shard", args->shard, "i/N: run the runs at positions i, i+N, i+2N, ... of the plan")->capture_default_str();
   run->add_option("--device", args->device, "Override the grid's device (cpu, cuda, cuda:N)");
-  run->add_option("--threads", args->threads, "Override the grid's intra-op CPU threads (0: all)");
+  run->add_option("--threads", args->threads, "Override the grid's intra-op CPU threads (0: all)")->check(CLI::Range(0, 1024));
   run->callback([args] {
     // Each shard is one process; ranks of a torchrun group would all run the same shard at once.
     if (dist::environment_requests_distributed())

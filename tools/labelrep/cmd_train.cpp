@@ -1,7 +1,10 @@
 // `labelrep train ... --out RUN_DIR`: one run of the paper's protocol (see train/experiment.hpp).
+#include <ATen/Parallel.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <iostream>
+#include <thread>
 
 #include "commands.hpp"
 #include "labelrep/dist/process_group.hpp"
@@ -14,6 +17,11 @@ void print_experiment_result(const train::ExperimentResult& r) {
   if (r.has_threshold) std::cout << fmt::format(", threshold accuracy {:.2f}%", 100 * r.test_threshold_accuracy);
   std::cout << fmt::format(" (best epoch {}, validation {:.2f}%{})\n", r.best_epoch, 100 * r.best_validation_accuracy,
                            r.trained_now ? fmt::format(", trained in {:.1f} s", r.train_seconds) : ", already finished");
+}
+
+void use_threads(int requested) {
+  const int threads = requested > 0 ? requested : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (at::get_num_threads() != threads) at::set_num_threads(threads);
 }
 
 void add_experiment_options(CLI::App& cmd, train::ExperimentConfig& c) {

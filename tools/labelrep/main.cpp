@@ -6,9 +6,28 @@
 #include <cstdio>
 #include <exception>
 
+#include <string>
+
 #include "commands.hpp"
 #include "labelrep/core/error.hpp"
 #include "labelrep/version.hpp"
+
+namespace {
+
+// CLI11 converts an empty string to 0 for a number: `--eps ""` would sweep ε = 0 alone and
+// `--weight-decay ""` train without weight decay. Every numeric option of every command refuses it.
+void refuse_empty_numbers(CLI::App& app) {
+  for (CLI::Option* option : app.get_options([](CLI::Option*) { return true; })) {
+    if (option->get_type_size() == 0) continue;  // a flag
+    const std::string type = option->get_type_name();
+    if (type.rfind("INT", 0) == 0 || type.rfind("UINT", 0) == 0 || type.rfind("FLOAT", 0) == 0)
+      option->check(CLI::Validator(
+          [](std::string& value) { return value.empty() ? std::string("an empty value is not a number") : std::string(); }, "", "NOT_EMPTY"));
+  }
+  for (CLI::App* command : app.get_subcommands([](CLI::App*) { return true; })) refuse_empty_numbers(*command);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   // A file-size limit (ulimit -f) would otherwise kill the program in the middle of a save; ignored, the
@@ -32,6 +51,7 @@ int main(int argc, char** argv) {
   labelrep::cli::add_attack_command(app);
   labelrep::cli::add_evaluate_command(app);
   labelrep::cli::add_sweep_command(app);
+  refuse_empty_numbers(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -58,7 +58,7 @@ LABELREP_API torch::Tensor grad_cam(models::Model& model, const torch::Tensor& i
 /// (1 − alpha)·grey + alpha·viridis(heat). Small images are enlarged with nearest-neighbour pixels until
 /// the shorter side is at least `min_side` (an integer factor).
 /// requires: image `[C, H, W]` or `[H, W]` real; heatmap `[H, W]` with values in [0, 1] (clamped);
-/// alpha in [0, 1]; min_side ≥ 1. ensures: uint8 `[H·f, W·f, 3]` on the CPU.
+/// alpha in [0, 1]; min_side in [1, 4096]. ensures: uint8 `[H·f, W·f, 3]` on the CPU.
 /// throws: InvalidArgument for other shapes or values.
 LABELREP_API torch::Tensor gradcam_overlay(const torch::Tensor& image, const torch::Tensor& heatmap, double alpha = 0.5,
                                            std::int64_t min_side = 128);

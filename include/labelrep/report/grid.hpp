@@ -54,6 +54,10 @@ struct LABELREP_API PlannedRun {
   train::ExperimentConfig config;
 };
 
+/// A label as it appears in run directory names: a kind (`speech`), or a label file's name without
+/// directory and extension (`/data/cifar10_speech.npy` → `cifar10_speech`).
+LABELREP_API std::string label_tag(const std::string& label);
+
 /// The id of a run: `<dataset>-<encoder>-<label>-level<level>-seed<seed>`, where a label file
 /// contributes its file name without extension. It depends only on these five values, so it stays the
 /// same when a grid grows.
