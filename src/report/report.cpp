@@ -18,6 +18,7 @@
 #include "labelrep/labels/kinds.hpp"
 #include "labelrep/labels/label_image.hpp"
 #include "labelrep/labels/statistics.hpp"
+#include "labelrep/train/experiment.hpp"
 #include "labelrep/train/run_directory.hpp"
 #include "core/boundary.hpp"
 
@@ -73,12 +74,9 @@ std::string str(const json& j, const char* key, const std::string& fallback = ""
 }
 
 // A group of runs that differ only in the seed.
-// Configuration fields that do not make another experiment: the seeds (a row's runs differ in them),
-// where and how fast a run ran, what it kept on the side, and the fields that name the row itself.
-constexpr const char* kNotTheExperiment[] = {"seed", "out", "progress", "threads", "channels_last", "cuda_graphs",
-                                             "checkpoint_every_steps", "device", "data_dir", "snapshot_epochs", "snapshot_every",
-                                             "dataset", "encoder", "label", "level", "standardize_labels", "mirror_evaluation",
-                                             "label_kind", "weight_decay_used", "train_images", "in_channels", "precision_used"};
+// The fields that name a row of the accuracy table; with the seed (a row's runs differ in it) they are
+// left out of the recipe that tells experiments apart.
+constexpr const char* kRowFields[] = {"seed", "dataset", "encoder", "label", "level", "standardize_labels", "mirror_evaluation"};
 
 struct Group {
   std::string dataset, encoder, label, label_kind;
@@ -317,9 +315,13 @@ std::size_t write_report(const std::string& root, const std::string& out_dir, co
   // experiment, never another seed of the same one.
   std::map<std::string, std::set<std::string>> recipes_of;  // row id -> the recipes seen with it
   std::map<std::string, json> recipe_json;
-  const auto recipe_of = [](json config) {
-    for (const char* key : kNotTheExperiment) config.erase(key);
-    return config;
+  const auto recipe_of = [](const json& config) {
+    json recipe = json::object();
+    for (const auto& [key, value] : config.items())
+      if (!train::ExperimentConfig::is_execution_field(key) && !train::ExperimentConfig::is_recorded_field(key) &&
+          std::find(std::begin(kRowFields), std::end(kRowFields), key) == std::end(kRowFields))
+        recipe[key] = value;
+    return recipe;
   };
   for (const auto& run : runs) {
     const auto config = json::parse(run.config_json);

@@ -46,9 +46,6 @@ models::Model experiment_model(const ExperimentConfig& config, std::int64_t in_c
   }
 }
 
-// Fields run_experiment adds to the configuration it records (they describe, they do not configure).
-constexpr const char* kRecordedFields[] = {"label_kind", "weight_decay_used", "train_images", "in_channels", "precision_used"};
-
 // A run directory holds one experiment: resuming or re-reading it with another configuration would
 // mix two experiments under one name. Fields that do not change the numbers may differ.
 void check_same_experiment(const RunDirectory& run, const ExperimentConfig& config) {
@@ -57,17 +54,14 @@ void check_same_experiment(const RunDirectory& run, const ExperimentConfig& conf
   // A field newer than the recorded run counts as its default value, so older runs stay usable.
   const auto defaults = nlohmann::json::parse(ExperimentConfig{}.to_json());
   for (const auto& [key, value] : wanted.items()) {
-    if (key == "out" || key == "progress" || key == "threads" || key == "channels_last" || key == "cuda_graphs" || key == "checkpoint_every_steps" || key == "device" || key == "data_dir" ||
-        key == "snapshot_epochs" || key == "snapshot_every")
-      continue;
+    if (ExperimentConfig::is_execution_field(key)) continue;
     const auto& recorded_value = recorded.contains(key) ? recorded[key] : defaults.contains(key) ? defaults[key] : nlohmann::json();
     if (recorded_value != value)
       throw InvalidArgument(fmt::format("{} holds a run with {} = {}, not {}: choose another --out for another experiment", run.path(), key,
                                         recorded_value.is_null() ? "(unset)" : recorded_value.dump(), value.dump()));
   }
   for (const auto& [key, value] : recorded.items()) {
-    const bool described = std::find(std::begin(kRecordedFields), std::end(kRecordedFields), key) != std::end(kRecordedFields);
-    if (!described && !wanted.contains(key))
+    if (!ExperimentConfig::is_recorded_field(key) && !wanted.contains(key))
       throw InvalidArgument(fmt::format("{} holds a run with {} = {}, unset here: choose another --out for another experiment", run.path(),
                                         key, value.dump()));
   }
@@ -270,7 +264,8 @@ TrainedRun load_trained_run(const std::string& run_dir, const std::string& devic
   TrainedRun loaded;
   auto recorded = labelrep::detail::parse_json_document(run.read_config(), run.file("config.json"));
   std::int64_t in_channels = recorded.value("in_channels", recorded.value("dataset", "") == "fashion-mnist" ? 1 : 3);
-  for (const char* field : kRecordedFields) recorded.erase(field);
+  for (auto field = recorded.begin(); field != recorded.end();)
+    field = ExperimentConfig::is_recorded_field(field.key()) ? recorded.erase(field) : std::next(field);
   loaded.config = ExperimentConfig::from_json(recorded.dump(), run.file("config.json"));
   loaded.labels = std::make_shared<const labels::FileLabels>(run.file("labels.npy"));
   loaded.statistics = experiment_statistics(loaded.config);

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <limits>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "labelrep/core/error.hpp"
@@ -86,6 +87,17 @@ void ExperimentConfig::validate() const {
     throw InvalidArgument("experiment: mirror_evaluation averages each image's output with its mirror image's, which needs training with "
                           "horizontal flips (horizontal_flip)");
   if (cuda_graphs && !cuda_device) throw InvalidArgument(fmt::format("experiment: cuda_graphs needs a CUDA device, the device is '{}'", device));
+}
+
+bool ExperimentConfig::is_execution_field(const std::string& key) {
+  static const std::set<std::string> kFields = {"out",         "progress", "threads",  "channels_last",   "cuda_graphs",
+                                                "checkpoint_every_steps", "device", "data_dir", "snapshot_epochs", "snapshot_every"};
+  return kFields.count(key) != 0;
+}
+
+bool ExperimentConfig::is_recorded_field(const std::string& key) {
+  static const std::set<std::string> kFields = {"label_kind", "weight_decay_used", "train_images", "in_channels", "precision_used"};
+  return kFields.count(key) != 0;
 }
 
 std::int64_t ExperimentConfig::padded_side() const {

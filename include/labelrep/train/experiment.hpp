@@ -80,6 +80,14 @@ struct LABELREP_API ExperimentConfig {
   /// Throws FormatError (naming `source`) for malformed JSON or fields of the wrong type; unknown
   /// fields are errors too, so that a typo does not silently fall back to a default.
   static ExperimentConfig from_json(const std::string& json, const std::string& source);
+
+  /// Whether a field of the configuration says where or how a run ran (out, threads, device, memory
+  /// format, CUDA graphs, checkpoints, snapshots, data directory, progress) rather than what it
+  /// computes: runs that differ only in these are the same experiment.
+  static bool is_execution_field(const std::string& key);
+  /// Whether a field is one run_experiment adds to config.json to describe the run (label_kind,
+  /// weight_decay_used, train_images, in_channels, precision_used).
+  static bool is_recorded_field(const std::string& key);
 };
 
 struct LABELREP_API ExperimentResult {
