@@ -73,11 +73,11 @@ std::string str(const json& j, const char* key, const std::string& fallback = ""
   return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : fallback;
 }
 
-// A group of runs that differ only in the seed.
 // The fields that name a row of the accuracy table; with the seed (a row's runs differ in it) they are
 // left out of the recipe that tells experiments apart.
 constexpr const char* kRowFields[] = {"seed", "dataset", "encoder", "label", "level", "standardize_labels", "mirror_evaluation"};
 
+// A group of runs that differ only in the seed.
 struct Group {
   std::string dataset, encoder, label, label_kind;
   double level = 100;
@@ -313,8 +313,10 @@ std::size_t write_report(const std::string& root, const std::string& out_dir, co
   // Group by everything but the seed: dataset, encoder, label and level name a row; any other field of
   // the configuration that differs (epochs, label size, smoothing, learning rate, ...) makes another
   // experiment, never another seed of the same one.
-  std::map<std::string, std::set<std::string>> recipes_of;  // row id -> the recipes seen with it
-  std::map<std::string, json> recipe_json;
+  const auto row_of = [](const json& config) {
+    return fmt::format("{}|{}|{}|{:g}|{}|{}", str(config, "dataset", "?"), str(config, "encoder", "?"), str(config, "label", "?"),
+                       config.value("level", 100.0), config.value("standardize_labels", false), config.value("mirror_evaluation", false));
+  };
   const auto recipe_of = [](const json& config) {
     json recipe = json::object();
     for (const auto& [key, value] : config.items())
@@ -323,13 +325,12 @@ std::size_t write_report(const std::string& root, const std::string& out_dir, co
         recipe[key] = value;
     return recipe;
   };
+  std::map<std::string, std::vector<json>> recipes_of;  // row -> the distinct recipes of its runs
   for (const auto& run : runs) {
     const auto config = json::parse(run.config_json);
-    const std::string row = fmt::format("{}|{}|{}|{:g}|{}|{}", str(config, "dataset", "?"), str(config, "encoder", "?"), str(config, "label", "?"),
-                                        config.value("level", 100.0), config.value("standardize_labels", false), config.value("mirror_evaluation", false));
+    auto& recipes = recipes_of[row_of(config)];
     const auto recipe = recipe_of(config);
-    recipes_of[row].insert(recipe.dump());
-    recipe_json[recipe.dump()] = recipe;
+    if (std::find(recipes.begin(), recipes.end(), recipe) == recipes.end()) recipes.push_back(recipe);
   }
   std::map<std::string, Group> groups;
   for (const auto& run : runs) {
@@ -351,27 +352,25 @@ std::size_t write_report(const std::string& root, const std::string& out_dir, co
       key.label_kind += " (mirror-evaluated)";
     }
     key.level = config.value("level", 100.0);
-    const std::string row = fmt::format("{}|{}|{}|{:g}|{}|{}", str(config, "dataset", "?"), str(config, "encoder", "?"), str(config, "label", "?"),
-                                        key.level, config.value("standardize_labels", false), config.value("mirror_evaluation", false));
-    const std::string recipe = recipe_of(config).dump();
-    if (const auto& seen = recipes_of.at(row); seen.size() > 1) {
-      // Name what tells this recipe apart from the others of its row: the fields that are not the same in all.
+    const json recipe = recipe_of(config);
+    if (const auto& recipes = recipes_of.at(row_of(config)); recipes.size() > 1) {
+      // Name what tells this recipe apart from the others of its row: the fields whose values are not
+      // the same in all of them (a field a recipe lacks counts as unset).
+      const auto value_in = [](const json& r, const std::string& field) { return r.contains(field) ? r[field] : json(); };
+      std::set<std::string> fields;
+      for (const auto& r : recipes)
+        for (const auto& [field, value] : r.items()) fields.insert(field);
       std::vector<std::string> differences;
-      for (const auto& [field, value] : recipe_json.at(recipe).items()) {
-        bool shared = true;
-        for (const auto& other : seen) shared = shared && recipe_json.at(other).contains(field) && recipe_json.at(other)[field] == value;
-        if (!shared) differences.push_back(fmt::format("{} {}", field, value.dump()));
+      for (const auto& field : fields) {
+        const json mine = value_in(recipe, field);
+        if (std::any_of(recipes.begin(), recipes.end(), [&](const json& r) { return value_in(r, field) != mine; }))
+          differences.push_back(mine.is_null() ? field + " (unset)" : field + " " + mine.dump());
       }
-      for (const auto& other : seen)  // a field this run lacks but another has
-        for (const auto& [field, value] : recipe_json.at(other).items())
-          if (!recipe_json.at(recipe).contains(field) &&
-              std::find(differences.begin(), differences.end(), fmt::format("{} (unset)", field)) == differences.end())
-            differences.push_back(fmt::format("{} (unset)", field));
       const std::string suffix = fmt::format(" [{}]", fmt::join(differences, ", "));
       key.label += suffix;
       key.label_kind += suffix;
     }
-    const std::string id = fmt::format("{}|{}|{}|{:g}|{}", key.dataset, key.encoder, key.label, key.level, recipe);
+    const std::string id = fmt::format("{}|{}|{}|{:g}|{}", key.dataset, key.encoder, key.label, key.level, recipe.dump());
     auto& g = groups.emplace(id, key).first->second;
     g.runs.push_back(&run);
     g.accuracy.push_back(result["test"]["accuracy"].get<double>());
@@ -516,8 +515,6 @@ std::size_t write_report(const std::string& root, const std::string& out_dir, co
         if (!names_used.insert(dataset + "|" + name).second) name += fmt::format(" smoothing {:g}", spec.smoothing);
         names_used.insert(dataset + "|" + name);
       }
-      const auto row = fmt::format("{:.2f} ± {:.2f}|{:.2f} ± {:.2f}|{:.2f} ± {:.2f}", stats.entropy.mean, stats.entropy.std, stats.l1.mean,
-                                   stats.l1.std, stats.l2.mean, stats.l2.std);
       html << fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.2f} ± {:.2f}</td><td>{:.2f} ± {:.2f}</td><td>{:.2f} ± {:.2f}</td></tr>\n",
                           analysis::escape_xml(dataset), analysis::escape_xml(name), shape, stats.entropy.mean, stats.entropy.std,
                           stats.l1.mean, stats.l1.std, stats.l2.mean, stats.l2.std);
