@@ -14,6 +14,7 @@
 #include "core/fault_injection.hpp"
 #include "labelrep/core/error.hpp"
 #include "core/boundary.hpp"
+#include "core/regular_file.hpp"
 
 namespace labelrep {
 namespace {
@@ -94,23 +95,32 @@ void write_file_atomically(const std::string& path, const std::string& bytes) {
   detail::reach_fault_point(detail::FaultPoint::kAfterDirectoryFsync);
 }
 
-std::string read_file(const std::string& path, std::uint64_t max_bytes) try {
-  // O_NONBLOCK: a FIFO must be refused below, not wait for a writer here (no effect on regular files).
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) throw IoError(path, "cannot open: " + errno_text());
-  struct FdCloser {
-    int fd;
-    ~FdCloser() { ::close(fd); }
-  } closer{fd};
+namespace detail {
+
+RegularFile::RegularFile(const std::string& path) {
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd_ < 0) throw IoError(path, "cannot open: " + errno_text());
   struct stat info {};
-  if (::fstat(fd, &info) != 0) throw IoError(path, "cannot stat: " + errno_text());
-  if (S_ISDIR(info.st_mode)) throw IoError(path, "is a directory, expected a file");
-  // Pipes, devices and /proc files report a size of 0 (or none): reading them would be a silent partial result.
-  if (!S_ISREG(info.st_mode)) throw IoError(path, "not a regular file");
-  if (static_cast<std::uint64_t>(info.st_size) > max_bytes)
-    throw IoError(path, fmt::format("file has {} bytes, more than the limit of {}", info.st_size, max_bytes));
+  const auto fail = [&](const std::string& why) {
+    ::close(fd_);
+    throw IoError(path, why);
+  };
+  if (::fstat(fd_, &info) != 0) fail("cannot stat: " + errno_text());
+  if (S_ISDIR(info.st_mode)) fail("is a directory, expected a file");
+  if (!S_ISREG(info.st_mode)) fail("not a regular file");
+  size_ = static_cast<std::uint64_t>(info.st_size);
+}
+
+RegularFile::~RegularFile() { ::close(fd_); }
+
+}  // namespace detail
+
+std::string read_file(const std::string& path, std::uint64_t max_bytes) try {
+  const detail::RegularFile file(path);
+  const int fd = file.fd();
+  if (file.size() > max_bytes) throw IoError(path, fmt::format("file has {} bytes, more than the limit of {}", file.size(), max_bytes));
   std::string bytes;
-  bytes.resize(static_cast<std::size_t>(info.st_size));
+  bytes.resize(static_cast<std::size_t>(file.size()));
   std::size_t got = 0;
   while (got < bytes.size()) {
     const ssize_t n = ::read(fd, bytes.data() + got, bytes.size() - got);

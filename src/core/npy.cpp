@@ -4,7 +4,6 @@
 #include "labelrep/core/npy.hpp"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,6 +17,7 @@
 #include "labelrep/core/atomic_file.hpp"
 #include "labelrep/core/error.hpp"
 #include "core/boundary.hpp"
+#include "core/regular_file.hpp"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "labelrep's .npy code assumes a little-endian host");
 
@@ -325,17 +325,9 @@ torch::Tensor decode_npy(const std::string& bytes, const std::string& name) try 
 }
 
 torch::Tensor read_npy(const std::string& path) try {
-  // O_NONBLOCK: a FIFO must be refused below, not wait for a writer here (no effect on regular files).
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) throw IoError(path, std::string("cannot open: ") + std::strerror(errno));
-  struct FdCloser {
-    int fd;
-    ~FdCloser() { ::close(fd); }
-  } closer{fd};
-  struct stat info {};
-  if (::fstat(fd, &info) != 0) throw IoError(path, std::string("cannot stat: ") + std::strerror(errno));
-  if (!S_ISREG(info.st_mode)) throw IoError(path, "not a regular file");
-  const auto file_size = static_cast<std::uint64_t>(info.st_size);
+  const detail::RegularFile file(path);
+  const int fd = file.fd();
+  const std::uint64_t file_size = file.size();
 
   auto read_exactly = [&](void* destination, std::uint64_t count, std::uint64_t at) {
     auto* out = static_cast<char*>(destination);
