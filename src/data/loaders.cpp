@@ -45,6 +45,7 @@ class GzipReader {
       const int rc = inflate(&stream_, Z_NO_FLUSH);
       remaining -= chunk - stream_.avail_out;
       if (rc == Z_STREAM_END) {
+        if (next_member()) continue;
         if (remaining > 0) {
           throw FormatError(path_, decompressed_offset + size - remaining,
                             fmt::format("decompressed data ends inside the {} ({} of {} bytes missing)", what, remaining, size));
@@ -60,11 +61,11 @@ class GzipReader {
                           fmt::format("gzip data is corrupt: {}", stream_.msg != nullptr ? stream_.msg : "zlib error"));
     }
   }
-  // After the payload: the stream must end here, with nothing left over.
+  // After the payload: the stream (every member of it) must end here, with nothing left over.
   void expect_end(std::uint64_t decompressed_offset) {
     unsigned char extra = 0;
-    refill();
-    if (!ended_) {
+    while (!ended_) {
+      refill();
       stream_.next_out = &extra;
       stream_.avail_out = 1;
       const int rc = inflate(&stream_, Z_NO_FLUSH);
@@ -72,13 +73,17 @@ class GzipReader {
       // (exactly one extra byte gives Z_STREAM_END, not Z_OK).
       if ((rc == Z_OK || rc == Z_STREAM_END) && stream_.avail_out == 0)
         throw FormatError(path_, decompressed_offset, "more data than the IDX dimensions declare");
+      if (rc == Z_STREAM_END) {
+        if (!next_member()) ended_ = true;
+        continue;
+      }
       if (rc == Z_BUF_ERROR && stream_.avail_in == 0 && fed_ == compressed_.size())
         throw FormatError(path_, compressed_.size(), "gzip stream is truncated (its end marker and checksum are missing)");
-      if (rc != Z_STREAM_END)
+      if (rc == Z_BUF_ERROR && stream_.avail_in == 0) continue;  // the next piece of input
+      if (rc != Z_OK)
         throw FormatError(path_, compressed_offset(), fmt::format("gzip data is corrupt: {}", stream_.msg != nullptr ? stream_.msg : "zlib error"));
+      // Z_OK without output: zlib read the trailer or the next member's header; go on.
     }
-    if (compressed_offset() != compressed_.size())
-      throw FormatError(path_, compressed_offset(), "unexpected bytes after the gzip stream");
   }
 
  private:
@@ -91,6 +96,18 @@ class GzipReader {
     fed_ += piece;
   }
   std::uint64_t compressed_offset() const { return fed_ - stream_.avail_in; }
+  // At the end of a gzip member: a file may hold several (`cat a.gz b.gz`, pigz, bgzip), which gzip
+  // reads as one stream; so does this. Returns false at the end of the file; bytes after a member that
+  // do not start another one are refused, never ignored.
+  bool next_member() {
+    const std::uint64_t at = compressed_offset();
+    if (at == compressed_.size()) return false;
+    const auto byte = [&](std::uint64_t i) { return static_cast<unsigned char>(compressed_[static_cast<std::size_t>(i)]); };
+    if (compressed_.size() - at < 2 || byte(at) != 0x1f || byte(at + 1) != 0x8b)
+      throw FormatError(path_, at, "unexpected bytes after the gzip stream (neither the end of the file nor another gzip member)");
+    if (inflateReset(&stream_) != Z_OK) throw FormatError(path_, at, "cannot restart zlib for the next gzip member");
+    return true;
+  }
   std::size_t fed_ = 0;
   std::string path_;
   const std::string& compressed_;

@@ -57,6 +57,35 @@ CATCH_TEST_CASE("IDX files, raw and gzip, read completely", "[data]") {
   }
 }
 
+CATCH_TEST_CASE("a gzip IDX file of several members reads as one stream, as gzip reads it", "[data]") {
+  labelrep_test::TempDir dir;
+  const auto f = dir.file("multi.gz");
+  std::string payload;
+  for (int i = 0; i < 24; ++i) payload += static_cast<char>(i);
+  const std::string file = idx(0x0803, {2, 3, 4}, payload);
+  // Split anywhere (inside the header, between header and data, inside the data), plus an empty member
+  // (`cat a.gz b.gz`, pigz and bgzip write such files).
+  for (const std::size_t cut : {std::size_t{2}, std::size_t{16}, std::size_t{20}, file.size() - 1}) {
+    write_bytes(f, gzip(file.substr(0, cut)) + gzip("") + gzip(file.substr(cut)));
+    const auto t = data::read_idx(f);
+    CATCH_REQUIRE(t.sizes() == torch::IntArrayRef({2, 3, 4}));
+    CATCH_CHECK(t[1][2][3].item<int>() == 23);
+  }
+  write_bytes(f, gzip(file) + gzip(""));
+  CATCH_CHECK(data::read_idx(f).numel() == 24);
+  // Still refused: a second member with data beyond the dimensions, a truncated second member, and
+  // bytes after a member that start no other one (offsets are compressed-file offsets).
+  const auto read = [&] { data::read_idx(f); };
+  write_bytes(f, gzip(file) + gzip("x"));
+  expect_format_error(read, f, 4 + 4 * 3 + 24, "more data than the IDX dimensions declare");
+  const std::string second = gzip(file.substr(20));
+  write_bytes(f, gzip(file.substr(0, 20)) + second.substr(0, second.size() - 5));
+  CATCH_CHECK_THROWS_AS(read(), FormatError);
+  const std::string first = gzip(file);
+  write_bytes(f, first + std::string(4, '\0'));
+  expect_format_error(read, f, first.size(), "neither the end of the file nor another gzip member");
+}
+
 CATCH_TEST_CASE("malformed IDX files name the file and the offset", "[data]") {
   labelrep_test::TempDir dir;
   const auto f = dir.file("bad");

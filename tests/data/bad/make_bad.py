@@ -239,7 +239,8 @@ def idx_gzip():
     stored = good[:10] + bytes([0x01]) + struct.pack("<HH", 12, 12) + labels  # NLEN is not ~LEN
     f.bad("stored-length-mismatch.gz", stored, 15, "invalid stored block lengths")
     f.bad("trailing-garbage.gz", good + b"garbage", n, "unexpected bytes after the gzip stream")
-    f.bad("two-members.gz", good + good, n, "unexpected bytes after the gzip stream")
+    # Several members read as one stream (as gzip does): a second copy is data beyond the dimensions.
+    f.bad("two-members.gz", good + good, 8 + 4, "more data than the IDX dimensions declare")
     f.bad("idx-data-short.gz", gz(idx(2049, [8], b"abc")), 8 + 3, "decompressed data ends inside the IDX data")
     f.bad("idx-data-long.gz", gz(idx(2049, [3], b"abcdef")), 8 + 3, "more data than the IDX dimensions declare")
     # Exactly one extra byte: zlib reports the end of the stream in the same call that returns it.
@@ -259,6 +260,7 @@ def idx_gzip():
         size = len(gz(idx(0x0801, [size * 1032 + 1], b"")))
     f.bad("bomb-ratio.gz", gz(idx(0x0801, [size * 1032 + 1], b"")), 4, "more than the file can hold")
     f.accept("labels-accept.gz", good)
+    f.accept("split-members-accept.gz", gz(labels[:6]) + gz(b"") + gz(labels[6:]))
     f.accept("images-accept.gz", gz(idx(2051, [2, 3, 3], bytes(range(18)))))
     f.close()
 
