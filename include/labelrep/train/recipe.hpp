@@ -19,7 +19,9 @@ namespace labelrep::train {
 enum class Schedule {
   kStep,      ///< the paper's: constant, × gamma at each milestone, after an optional linear warm-up
   kOneCycle,  ///< PyTorch's OneCycleLR defaults: cosine rise from lr/25 to lr over the first
-              ///< `one_cycle_rise` of training, cosine fall to lr/25e4; momentum cycles 0.95 → 0.85 → 0.95
+              ///< `one_cycle_rise` of training, cosine fall to lr/25e4; momentum cycles 0.95 → 0.85 → 0.95.
+              ///< A function of the fractional epoch, so it peaks one step later than OneCycleLR
+              ///< (docs/gpu.md gives the difference: 0.2 % of the peak rate at 1,755 steps).
 };
 
 /// "step" or "one-cycle".
