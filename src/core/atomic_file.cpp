@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -30,11 +31,19 @@ std::string parent_directory(const std::string& path) {
 // the path the caller asked for, and mention the temporary file in the message.
 class TemporaryFile {
  public:
-  TemporaryFile(std::string path, std::string destination)
-      : path_(std::move(path)), destination_(std::move(destination)) {
-    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  // Creates `<destination>.tmp.<pid>.<n>` with a name nobody holds: O_EXCL never opens (or truncates
+  // through a symbolic link) a file that is already there, whether another thread of this process
+  // writes the same destination or a dead process with a recycled pid left one.
+  explicit TemporaryFile(std::string destination) : destination_(std::move(destination)) {
+    static std::atomic<unsigned> next_number{0};
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      path_ = fmt::format("{}.tmp.{}.{}", destination_, ::getpid(), next_number.fetch_add(1));
+      fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+      if (fd_ >= 0 || errno != EEXIST) break;
+    }
     if (fd_ < 0) throw IoError(destination_, fmt::format("cannot create temporary file {}: {}", path_, errno_text()));
   }
+  const std::string& path() const noexcept { return path_; }
   TemporaryFile(const TemporaryFile&) = delete;
   TemporaryFile& operator=(const TemporaryFile&) = delete;
   ~TemporaryFile() {
@@ -60,8 +69,7 @@ class TemporaryFile {
 
 void write_file_atomically(const std::string& path, const std::string& bytes) {
   if (path.empty()) throw InvalidArgument("output path is empty");
-  const std::string temporary = fmt::format("{}.tmp.{}", path, ::getpid());
-  TemporaryFile file(temporary, path);
+  TemporaryFile file(path);
   // The crash-safety tests stop the process at each step below (core/fault_injection.hpp).
   const auto cut = detail::mid_write_cut(bytes.size());
   const std::size_t to_write = cut ? *cut : bytes.size();
@@ -80,7 +88,7 @@ void write_file_atomically(const std::string& path, const std::string& bytes) {
   if (::fsync(file.fd()) != 0) throw IoError(path, "fsync failed: " + errno_text());
   file.close_or_throw();
   detail::reach_fault_point(detail::FaultPoint::kAfterFsync);
-  if (::rename(temporary.c_str(), path.c_str()) != 0)
+  if (::rename(file.path().c_str(), path.c_str()) != 0)
     throw IoError(path, "cannot rename the temporary file into place: " + errno_text());
   file.mark_committed();
   detail::reach_fault_point(detail::FaultPoint::kAfterRename);
@@ -149,7 +157,13 @@ int remove_stale_temporaries(const std::string& directory) {
     const std::string name = it->path().filename().string();
     const auto marker = name.rfind(".tmp.");
     if (marker == std::string::npos) continue;
-    const std::string pid_text = name.substr(marker + 5);
+    // `.tmp.<pid>.<n>` (and `.tmp.<pid>` of earlier versions): the pid is what tells a dead writer.
+    std::string pid_text = name.substr(marker + 5);
+    if (const auto dot = pid_text.find('.'); dot != std::string::npos) {
+      const std::string number = pid_text.substr(dot + 1);
+      if (number.empty() || number.size() > 10 || number.find_first_not_of("0123456789") != std::string::npos) continue;
+      pid_text.resize(dot);
+    }
     // write_file_atomically only makes regular files named with a real pid; anything else is not ours.
     // (A number beyond pid_t would wrap to -1 or another process: kill(-1, 0) asks about every process.)
     if (pid_text.empty() || pid_text.size() > 9 || pid_text.find_first_not_of("0123456789") != std::string::npos)

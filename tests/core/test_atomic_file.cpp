@@ -12,6 +12,9 @@
 #include <iterator>
 #include <set>
 #include <string>
+#include <thread>
+#include <atomic>
+#include <vector>
 
 #include "labelrep/core/atomic_file.hpp"
 #include "labelrep/core/error.hpp"
@@ -210,6 +213,8 @@ CATCH_TEST_CASE("remove_stale_temporaries removes dead writers' files only", "[c
   const std::set<std::string> kept = {
       "labels.npy",                              // a real file
       "labels.npy.tmp." + alive,                 // this process is still writing it
+      "labels.npy.tmp." + alive + ".7",          // the same, as named now
+      "notes.tmp." + dead + ".txt",              // a pid, but not followed by a write number
       "notes.tmp.txt",                           // not a pid
       "empty.tmp.",                              // no pid at all
       "huge.tmp.99999999999999999999",           // not a pid of this system
@@ -221,11 +226,49 @@ CATCH_TEST_CASE("remove_stale_temporaries removes dead writers' files only", "[c
   }
   labelrep_test::write_bytes(dir.file("labels.npy.tmp." + dead), "torn");
   labelrep_test::write_bytes(dir.file("model.ckpt.tmp." + dead), "torn");
+  labelrep_test::write_bytes(dir.file("result.json.tmp." + dead + ".12"), "torn");
 
-  CATCH_CHECK(labelrep::remove_stale_temporaries(dir.path().string()) == 2);
+  CATCH_CHECK(labelrep::remove_stale_temporaries(dir.path().string()) == 3);
   CATCH_CHECK(names_in(dir.path()) == kept);
   CATCH_CHECK(labelrep::remove_stale_temporaries(dir.path().string()) == 0);
 
   const auto e = expect_io_error([&] { labelrep::remove_stale_temporaries(dir.file("missing")); });
   CATCH_CHECK(e.path() == dir.file("missing"));
+}
+
+CATCH_TEST_CASE("concurrent writes of one file never share a temporary or follow a planted link", "[core][atomic]") {
+  labelrep_test::TempDir dir;
+  const std::string path = dir.file("result.json");
+  // The name the old `<path>.tmp.<pid>` scheme used and the first 50 of the new `<path>.tmp.<pid>.<n>`
+  // (this process's first writes, when ctest runs this test alone) are links to a file that must not
+  // be touched: the writer skips names that exist.
+  const std::string victim = dir.file("victim");
+  labelrep_test::write_bytes(victim, "keep me");
+  const std::string pid = std::to_string(::getpid());
+  fs::create_symlink(victim, path + ".tmp." + pid);
+  for (int n = 0; n < 50; ++n) fs::create_symlink(victim, path + ".tmp." + pid + "." + std::to_string(n));
+  // Eight threads write the same destination 50 times each: each write must be whole, and the
+  // temporaries must all be gone afterwards.
+  std::vector<std::thread> writers;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 8; ++t) {
+    writers.emplace_back([&, t] {
+      const std::string text(1000 + t, static_cast<char>('a' + t));
+      for (int i = 0; i < 50; ++i) {
+        try {
+          labelrep::write_file_atomically(path, text);
+        } catch (const std::exception&) {
+          ++failures;
+        }
+      }
+    });
+  }
+  for (auto& w : writers) w.join();
+  CATCH_CHECK(failures == 0);
+  const std::string final_text = contents(path);
+  CATCH_REQUIRE(final_text.size() >= 1000);
+  CATCH_CHECK(final_text == std::string(final_text.size(), final_text[0]));
+  CATCH_CHECK(final_text.size() == 1000 + static_cast<std::size_t>(final_text[0] - 'a'));
+  CATCH_CHECK(contents(victim) == "keep me");
+  CATCH_CHECK(temporaries_in(dir.path()) == 51);  // only the planted links
 }

@@ -9,8 +9,9 @@
 namespace labelrep {
 
 /// Writes `bytes` to `path` so that a reader sees either the old file or the complete new one, even if
-/// the process is killed or the machine loses power: the bytes go to `<path>.tmp.<pid>` in the same
-/// directory, which is fsync'ed, renamed over `path`, and the directory is fsync'ed.
+/// the process is killed or the machine loses power: the bytes go to a new `<path>.tmp.<pid>.<n>` in the
+/// same directory (never an existing file or link), which is fsync'ed, renamed over `path`, and the
+/// directory is fsync'ed. Safe to call from several threads, also for the same `path` (the last rename wins).
 /// Throws IoError naming the path (and removes the temporary file) on any failure. The crash-safety
 /// tests' fault hook (environment variable LABELREP_FAULT_INJECTION, docs/reliability.md) can end the
 /// process at each step; a malformed value of it is an InvalidArgument.
@@ -21,8 +22,9 @@ LABELREP_API void write_file_atomically(const std::string& path, const std::stri
 LABELREP_API std::string read_file(const std::string& path,
                                    std::uint64_t max_bytes = std::uint64_t{1} << 34);
 
-/// Removes stale `<name>.tmp.<pid>` files left in `directory` by writers that were killed mid-write.
-/// Returns how many were removed. Files of still-running processes are left alone.
+/// Removes stale `<name>.tmp.<pid>.<n>` files left in `directory` by writers that were killed mid-write.
+/// Returns how many were removed. Files of processes still running on this machine are left alone; pids
+/// of other machines mean nothing here, so only the one writer of a directory should call this.
 LABELREP_API int remove_stale_temporaries(const std::string& directory);
 
 }  // namespace labelrep
