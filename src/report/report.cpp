@@ -254,7 +254,7 @@ std::vector<RunRecord> find_runs(const std::string& root) try {
   for (const auto& dir : candidates) {
     RunRecord r;
     r.directory = dir;
-    const train::RunDirectory run(dir);
+    const auto run = train::RunDirectory::open_read_only(dir);
     r.result_json = run.read_result();
     json result;
     try {

@@ -113,7 +113,7 @@ static ExperimentResult parse_experiment_result(const std::string& text, const s
 }
 
 ExperimentResult read_experiment_result(const std::string& run_dir) try {
-  const RunDirectory run(run_dir);
+  const auto run = RunDirectory::open_read_only(run_dir);
   return parse_experiment_result(run.read_result(), run_dir, run.file("result.json"));
 } catch (...) {
   labelrep::detail::rethrow_as_labelrep_error("read_experiment_result");
@@ -259,8 +259,7 @@ ExperimentResult run_experiment(const ExperimentConfig& config, const std::share
 }
 
 TrainedRun load_trained_run(const std::string& run_dir, const std::string& device_name) try {
-  if (!std::filesystem::is_directory(run_dir)) throw IoError(run_dir, "not a run directory (it does not exist)");
-  const RunDirectory run(run_dir);
+  const auto run = RunDirectory::open_read_only(run_dir);
   TrainedRun loaded;
   auto recorded = labelrep::detail::parse_json_document(run.read_config(), run.file("config.json"));
   std::int64_t in_channels = recorded.value("in_channels", recorded.value("dataset", "") == "fashion-mnist" ? 1 : 3);

@@ -25,13 +25,21 @@ void require_object(const std::string& text, const char* what) {
 }
 }  // namespace
 
-RunDirectory::RunDirectory(std::string path) try : path_(std::move(path)) {
+RunDirectory::RunDirectory(std::string path) : RunDirectory(std::move(path), true) {}
+
+RunDirectory RunDirectory::open_read_only(std::string path) { return RunDirectory(std::move(path), false); }
+
+RunDirectory::RunDirectory(std::string path, bool writable) try : path_(std::move(path)), writable_(writable) {
   if (path_.empty()) throw InvalidArgument("run directory path is empty");
   std::error_code ec;
-  std::filesystem::create_directories(path_, ec);
-  if (ec || !std::filesystem::is_directory(path_)) throw IoError(path_, "cannot create the run directory: " + ec.message());
-  remove_stale_temporaries(path_);
-  if (std::filesystem::is_directory(file("snapshots"))) remove_stale_temporaries(file("snapshots"));
+  if (writable_) {
+    std::filesystem::create_directories(path_, ec);
+    if (ec || !std::filesystem::is_directory(path_)) throw IoError(path_, "cannot create the run directory: " + ec.message());
+    remove_stale_temporaries(path_);
+    if (std::filesystem::is_directory(file("snapshots"))) remove_stale_temporaries(file("snapshots"));
+  } else if (!std::filesystem::is_directory(path_, ec)) {
+    throw IoError(path_, std::filesystem::exists(path_, ec) ? "not a run directory (it is not a directory)" : "not a run directory (it does not exist)");
+  }
   const std::string csv = file("metrics.csv");
   if (!std::filesystem::exists(csv)) return;
   std::istringstream lines(read_file(csv, 1 << 26));
@@ -68,7 +76,12 @@ RunDirectory::RunDirectory(std::string path) try : path_(std::move(path)) {
 
 std::string RunDirectory::file(const std::string& name) const { return (std::filesystem::path(path_) / name).string(); }
 
+void RunDirectory::require_writable(const char* what) const {
+  if (!writable_) throw InvalidArgument(fmt::format("{}: cannot {}: the run directory was opened read-only", path_, what));
+}
+
 std::string RunDirectory::snapshot_file(std::int64_t epoch) const {
+  require_writable("make a snapshot");
   if (epoch < 0) throw InvalidArgument(fmt::format("snapshot epoch {} is negative", epoch));
   const auto dir = std::filesystem::path(path_) / "snapshots";
   std::error_code ec;
@@ -97,6 +110,7 @@ std::vector<std::pair<std::int64_t, std::string>> RunDirectory::snapshots() cons
 bool RunDirectory::finished() const { return std::filesystem::exists(file("result.json")); }
 
 void RunDirectory::write_config(const std::string& json_object) const {
+  require_writable("write config.json");
   require_object(json_object, "run config");
   write_file_atomically(file("config.json"), json_object);
 }
@@ -116,6 +130,7 @@ void RunDirectory::require_snapshots(const std::vector<std::int64_t>& epochs, st
 std::string RunDirectory::read_config() const { return read_file(file("config.json"), 1 << 24); }
 
 void RunDirectory::append_metrics(const std::map<std::string, double>& row) {
+  require_writable("write metrics.csv");
   std::vector<std::string> keys;
   for (const auto& [k, v] : row) {
     if (k.empty() || k.find_first_of(",\n\"") != std::string::npos)
@@ -133,6 +148,7 @@ void RunDirectory::append_metrics(const std::map<std::string, double>& row) {
 }
 
 void RunDirectory::truncate_metrics(std::size_t rows) {
+  require_writable("write metrics.csv");
   if (rows >= rows_.size()) return;
   rows_.resize(rows);
   rewrite_metrics();
@@ -149,6 +165,7 @@ void RunDirectory::rewrite_metrics() const {
 }
 
 void RunDirectory::append_timings(std::int64_t epoch, double seconds, double images_per_second) const {
+  require_writable("write timings.csv");
   const std::string path = file("timings.csv");
   std::string text = std::filesystem::exists(path) ? read_file(path, 1 << 26) : std::string("epoch,seconds,images_per_second\n");
   text += fmt::format("{},{:.6f},{:.3f}\n", epoch, seconds, images_per_second);
@@ -156,6 +173,7 @@ void RunDirectory::append_timings(std::int64_t epoch, double seconds, double ima
 }
 
 void RunDirectory::write_result(const std::string& json_object) const {
+  require_writable("write result.json");
   require_object(json_object, "run result");
   write_file_atomically(file("result.json"), json_object);
 }

@@ -162,6 +162,7 @@ Trainer::Trainer(models::Model model, std::shared_ptr<const labels::LabelReprese
       validation_batches_(evaluation_batches(train_set_, validation_indices.numel() > 0 ? validation_indices : train_indices.slice(0, 0, 1),
                                              statistics_)) {
   options_.recipe().validate();
+  if (!run_.writable()) throw InvalidArgument(fmt::format("Trainer: the run directory {} was opened read-only", run_.path()));
   if (validation_indices.numel() == 0)
     throw InvalidArgument("Trainer: the validation set is empty (model selection needs one; use a validation size > 0)");
   if (labels_->num_classes() != train_set_.num_classes())

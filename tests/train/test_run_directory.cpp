@@ -47,3 +47,37 @@ CATCH_TEST_CASE("a run directory keeps config, metrics and result across process
   labelrep_test::write_bytes(dir.file("file"), "x");
   CATCH_CHECK_THROWS_AS(RunDirectory(dir.file("file")), labelrep::IoError);
 }
+
+CATCH_TEST_CASE("a run directory opened read-only creates, removes and writes nothing", "[train]") {
+  labelrep_test::TempDir dir;
+  const std::string path = dir.file("run");
+  // Reading a run that does not exist is an error, not a new empty run.
+  labelrep_test::check_throws_with<labelrep::IoError>([&] { RunDirectory::open_read_only(path); }, "does not exist");
+  CATCH_CHECK_FALSE(std::filesystem::exists(path));
+  {
+    RunDirectory run(path);
+    run.write_config(R"({"seed": 1})");
+    run.append_metrics({{"epoch", 1}, {"loss", 0.5}});
+  }
+  // A temporary of a writer this process cannot see (another machine of a shared file system, where its
+  // pid means nothing here) stays: only the writer of a run cleans up after killed writers.
+  labelrep_test::write_bytes(path + "/result.json.tmp.999999", "in flight");
+  const auto run = RunDirectory::open_read_only(path);
+  CATCH_CHECK_FALSE(run.writable());
+  CATCH_CHECK(std::filesystem::exists(path + "/result.json.tmp.999999"));
+  CATCH_CHECK(run.metrics().size() == 1);
+  CATCH_CHECK(run.read_config().find("seed") != std::string::npos);
+  labelrep_test::check_throws_with<labelrep::InvalidArgument>([&] { run.write_result("{}"); }, "read-only");
+  CATCH_CHECK_FALSE(run.finished());
+  CATCH_CHECK_THROWS_AS(run.write_config("{}"), labelrep::InvalidArgument);
+  CATCH_CHECK_THROWS_AS(run.append_timings(1, 1.0, 1.0), labelrep::InvalidArgument);
+  CATCH_CHECK_THROWS_AS(run.snapshot_file(1), labelrep::InvalidArgument);
+  CATCH_CHECK_FALSE(std::filesystem::exists(path + "/snapshots"));
+  CATCH_CHECK_FALSE(std::filesystem::exists(path + "/timings.csv"));
+  auto copy = run;
+  CATCH_CHECK_THROWS_AS(copy.append_metrics({{"epoch", 2}, {"loss", 0.25}}), labelrep::InvalidArgument);
+  CATCH_CHECK_THROWS_AS(copy.truncate_metrics(0), labelrep::InvalidArgument);
+  CATCH_CHECK(RunDirectory::open_read_only(path).metrics().size() == 1);
+  labelrep_test::write_bytes(dir.file("file"), "x");
+  CATCH_CHECK_THROWS_AS(RunDirectory::open_read_only(dir.file("file")), labelrep::IoError);
+}

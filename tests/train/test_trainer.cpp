@@ -178,6 +178,12 @@ CATCH_TEST_CASE("trainer inputs are checked", "[train]") {
   CATCH_CHECK_THROWS_AS(train::Trainer(good, four, s.set, s.split.train, s.split.validation, s.stats,
                                        train::TrainerOptions(train::TrainingRecipe().epochs(0)), train::RunDirectory(dir.file("c"))),
                         InvalidArgument);
+  // A run directory opened for reading cannot be trained into.
+  std::filesystem::create_directories(dir.file("d"));
+  labelrep_test::check_throws_with<InvalidArgument>(
+      [&] { train::Trainer(good, four, s.set, s.split.train, s.split.validation, s.stats, options, train::RunDirectory::open_read_only(dir.file("d"))); },
+      "read-only");
+  CATCH_CHECK(std::filesystem::is_empty(dir.file("d")));
   // Same seed, same initial weights; the global generator is left as it was.
   torch::manual_seed(11);
   const auto expected = torch::rand({3});

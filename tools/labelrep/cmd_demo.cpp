@@ -47,7 +47,7 @@ void analyse_run(const std::string& run_dir, const DemoAnalysis& analysis, const
   tsne.limit = analysis.tsne_images;
   tsne.perplexity = std::min(30.0, static_cast<double>(analysis.tsne_images - 1) / 3.0 - 1.0);
   tsne.iterations = 500;
-  tsne.progression = !train::RunDirectory(run_dir).snapshots().empty();
+  tsne.progression = !train::RunDirectory::open_read_only(run_dir).snapshots().empty();
   run_tsne_job(tsne);
 
   // Grad-CAM for the first six test images at an early layer and at the last stage (Figure 9).

@@ -52,7 +52,7 @@ std::string run_tsne_job(const TsneJob& job) {
   };
   std::vector<Stage> stages;
   if (job.progression) {
-    const train::RunDirectory directory(job.run);
+    const auto directory = train::RunDirectory::open_read_only(job.run);
     const auto snapshots = directory.snapshots();
     if (snapshots.empty())
       throw InvalidArgument(fmt::format("--progression: {} has no snapshots (train it with --snapshot-epochs or --snapshot-every)", job.run));

@@ -24,15 +24,23 @@ namespace labelrep::train {
 
 class LABELREP_API RunDirectory {
  public:
-  /// Opens (creating if needed) a run directory and removes temporaries of killed writers.
-  /// Throws IoError if it cannot be created.
+  /// Opens a run directory to write it: creates it if needed and removes temporaries of killed
+  /// writers. Only the process that trains the run should do this. Throws IoError if it cannot be
+  /// created, InvalidArgument for an empty path.
   explicit RunDirectory(std::string path);
+  /// Opens an existing run directory to read it (report, attack, t-SNE, ...): creates nothing and
+  /// removes nothing, so it is safe while another process, perhaps on another machine, writes the run.
+  /// Every writing member then throws InvalidArgument. Throws IoError if `path` is not a directory.
+  static RunDirectory open_read_only(std::string path);
 
   const std::string& path() const noexcept { return path_; }
+  /// False for a directory from open_read_only.
+  bool writable() const noexcept { return writable_; }
   std::string file(const std::string& name) const;
 
-  /// The snapshot checkpoint of an epoch: `snapshots/epoch-0005.ckpt`; creates `snapshots/`.
-  /// Throws IoError if it cannot be created, InvalidArgument for a negative epoch.
+  /// The snapshot checkpoint of an epoch, to write: `snapshots/epoch-0005.ckpt`; creates `snapshots/`.
+  /// Throws IoError if it cannot be created, InvalidArgument for a negative epoch or a read-only
+  /// directory.
   std::string snapshot_file(std::int64_t epoch) const;
   /// The snapshots present, as (epoch, path), by epoch.
   std::vector<std::pair<std::int64_t, std::string>> snapshots() const;
@@ -70,8 +78,11 @@ class LABELREP_API RunDirectory {
   std::string read_result() const;
 
  private:
+  RunDirectory(std::string path, bool writable);
+  void require_writable(const char* what) const;
   void rewrite_metrics() const;
   std::string path_;
+  bool writable_ = true;
   std::vector<std::string> columns_;
   std::vector<std::map<std::string, double>> rows_;
 };

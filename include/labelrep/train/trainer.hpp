@@ -144,8 +144,9 @@ class LABELREP_API Trainer {
   /// DataSplit and a data level). `run` is where checkpoints, metrics and the result go; if it holds a
   /// last.ckpt the Trainer resumes from it; otherwise it starts from scratch and drops metrics rows and a
   /// best.ckpt left by an earlier start that was stopped before its first last.ckpt. Requires the model
-  /// and data on the same device.
-  /// Throws InvalidArgument for inconsistent inputs (class counts, devices, empty index sets).
+  /// and data on the same device and a writable `run` (not RunDirectory::open_read_only).
+  /// Throws InvalidArgument for inconsistent inputs (class counts, devices, empty index sets) and a
+  /// read-only run directory.
   Trainer(models::Model model, std::shared_ptr<const labels::LabelRepresentation> labels, data::ImageDataset train_set,
           const torch::Tensor& train_indices, const torch::Tensor& validation_indices, data::ChannelStatistics statistics,
           TrainerOptions options, RunDirectory run);
