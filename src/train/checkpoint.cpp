@@ -321,6 +321,22 @@ TrainingState load_checkpoint(const std::string& path, torch::nn::Module& model,
   labelrep::detail::rethrow_as_labelrep_error("load_checkpoint");
 }
 
+TrainingState read_checkpoint_state(const std::string& path) try {
+  const std::string payload = open_envelope(read_file(path), path);
+  torch::Tensor state_bytes;
+  try {
+    auto archive = parse_archive(payload, torch::kCPU);
+    if (!archive.try_read("labelrep_state", state_bytes))
+      throw FormatError(path, FormatError::kNoOffset, "checkpoint has no training state");
+  } catch (const c10::Error& e) {
+    throw FormatError(path, FormatError::kNoOffset, fmt::format("checkpoint cannot be read: {}", e.what_without_backtrace()));
+  }
+  state_bytes = state_bytes.to(torch::kCPU, torch::kUInt8).contiguous();
+  return state_from_json(std::string(static_cast<const char*>(state_bytes.data_ptr()), static_cast<std::size_t>(state_bytes.numel())), path);
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("read_checkpoint_state");
+}
+
 namespace detail {
 std::uint64_t checkpoint_archive_parses() noexcept { return g_archive_parses.load(std::memory_order_relaxed); }
 }  // namespace detail

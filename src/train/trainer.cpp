@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <sstream>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <unistd.h>
@@ -205,6 +206,19 @@ Trainer::Trainer(models::Model model, std::shared_ptr<const labels::LabelReprese
     }
     if (!checkpoint_copy.empty()) std::filesystem::remove(checkpoint_copy);
     if (is_rank0()) run_.truncate_metrics(static_cast<std::size_t>(state_.epoch));
+    // best.ckpt is written before last.ckpt. A run stopped in between has a best.ckpt from an epoch past
+    // last.ckpt's, of the attempt that is now replayed. On the CPU the replay is bit-identical and
+    // writes it again; on a GPU it may not be, and best.ckpt would no longer be the weights the record
+    // names. The record follows the file instead: best.ckpt holds weights that scored this on
+    // validation, and only a better epoch of the replay replaces them.
+    std::string best_record;
+    if (is_rank0() && std::filesystem::exists(run_.file("best.ckpt"))) {
+      const auto best = read_checkpoint_state(run_.file("best.ckpt"));
+      if (best.epoch > state_.epoch && best.best_validation_accuracy > state_.best_validation_accuracy)
+        best_record = fmt::format("{:.17g} {}", best.best_validation_accuracy, best.best_epoch);
+    }
+    if (distributed()) best_record = options_.process_group()->broadcast_bytes(best_record);  // every rank keeps one state
+    if (!best_record.empty()) std::istringstream(best_record) >> state_.best_validation_accuracy >> state_.best_epoch;
     if (is_rank0() && state_.threads != at::get_num_threads())
       std::fprintf(stderr, "labelrep: warning: resuming %s with %d threads, it was saved with %d: results will not be bit-identical\n",
                    run_.path().c_str(), at::get_num_threads(), state_.threads);

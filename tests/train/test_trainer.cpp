@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "labelrep/core/atomic_file.hpp"
+#include "labelrep/core/envelope.hpp"
 #include "labelrep/core/error.hpp"
 #include "labelrep/data/split.hpp"
 #include "labelrep/labels/kinds.hpp"
@@ -159,6 +160,55 @@ CATCH_TEST_CASE("resuming from a checkpoint gives bit-identical weights to an un
   const train::RunDirectory c(dir.file("mid"));
   CATCH_REQUIRE(c.metrics().size() == 4);
   for (std::size_t i = 0; i < 4; ++i) CATCH_CHECK(a.metrics()[i].at("train_loss") == c.metrics()[i].at("train_loss"));
+}
+
+CATCH_TEST_CASE("a resume keeps best.ckpt and its record together when the replayed epoch differs", "[train]") {
+  // A run stopped between best.ckpt and last.ckpt of epoch 2 resumes from epoch 1 and replays epoch 2.
+  // On the CPU the replay is bit-identical; on a GPU it may not be. Simulated here with a best.ckpt of
+  // epoch 2 whose record (validation accuracy 0.999) no replay reaches: it must stay the run's best, with
+  // its record, rather than be named by a record of epoch 1 or overwritten by a worse replayed epoch.
+  torch::set_num_threads(1);
+  const Setup s;
+  labelrep_test::TempDir dir;
+  const auto labels = std::make_shared<const labels::CompositeLabels>(labels::CompositeLabelsOptions(4).size(16).seed(2));
+  const std::string run_dir = dir.file("run");
+  train::TrainingState other_attempt;
+  {
+    auto first = make_trainer(s, labels, run_dir, 3);
+    first.train_epoch();  // last.ckpt after epoch 1
+    other_attempt = first.state();
+    other_attempt.epoch = 2;
+    other_attempt.step *= 2;
+    other_attempt.best_validation_accuracy = 0.999;
+    other_attempt.best_epoch = 2;
+    train::save_checkpoint(dir.file("run/best.ckpt"), *first.model(), nullptr, other_attempt);
+  }
+  const std::string best_bytes = read_file(dir.file("run/best.ckpt"));
+  auto resumed = make_trainer(s, labels, run_dir, 3);
+  CATCH_CHECK(resumed.state().epoch == 1);
+  CATCH_CHECK(resumed.state().best_validation_accuracy == 0.999);
+  CATCH_CHECK(resumed.state().best_epoch == 2);
+  resumed.fit();
+  resumed.finish(quadrants(40, 99));
+  CATCH_CHECK(read_file(dir.file("run/best.ckpt")) == best_bytes);
+  const auto result = nlohmann::json::parse(train::RunDirectory::open_read_only(run_dir).read_result());
+  CATCH_CHECK(result["best_epoch"] == 2);
+  CATCH_CHECK(result["best_validation_accuracy"] == 0.999);
+  CATCH_CHECK(train::read_checkpoint_state(dir.file("run/best.ckpt")).best_validation_accuracy == 0.999);
+
+  // A best.ckpt of an epoch the resume does not replay is the record's own: nothing is adopted.
+  const std::string other_dir = dir.file("other");
+  {
+    auto first = make_trainer(s, labels, other_dir, 3);
+    first.train_epoch();
+  }
+  const auto record = train::read_checkpoint_state(dir.file("other/last.ckpt"));
+  auto again = make_trainer(s, labels, other_dir, 3);
+  CATCH_CHECK(again.state().best_validation_accuracy == record.best_validation_accuracy);
+  CATCH_CHECK(again.state().best_epoch == 1);
+  // A damaged best.ckpt stops the resume, naming it (finish() would otherwise test broken weights).
+  labelrep_test::write_bytes(dir.file("other/best.ckpt"), "not a checkpoint");
+  labelrep_test::check_throws_with<CorruptCheckpoint>([&] { make_trainer(s, labels, other_dir, 3); }, "best.ckpt");
 }
 
 CATCH_TEST_CASE("trainer inputs are checked", "[train]") {

@@ -50,4 +50,8 @@ LABELREP_API void save_checkpoint(const std::string& path, const torch::nn::Modu
 LABELREP_API TrainingState load_checkpoint(const std::string& path, torch::nn::Module& model,
                                            torch::optim::Optimizer* optimizer);
 
+/// The training state of a checkpoint alone, without a model (to inspect a checkpoint, or to compare
+/// best.ckpt with last.ckpt). Verifies the envelope first. Throws as load_checkpoint.
+LABELREP_API TrainingState read_checkpoint_state(const std::string& path);
+
 }  // namespace labelrep::train
