@@ -6,9 +6,11 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <vector>
 
 #include "labelrep/core/error.hpp"
+#include "labelrep/core/progress.hpp"
 #include "labelrep/core/random.hpp"
 #include "core/boundary.hpp"
 
@@ -431,6 +433,8 @@ torch::Tensor tsne(const torch::Tensor& features, const TsneOptions& options) tr
                                    ? options.learning_rate()
                                    : std::max(static_cast<double>(n) / options.early_exaggeration() / 4.0, 50.0);
   std::vector<double> grad(y.size()), update(y.size()), gains(y.size());
+  std::optional<ProgressLine> progress;
+  if (!options.progress_label().empty()) progress.emplace(options.progress_label(), options.iterations(), "iterations");
   for (std::int64_t it = 0; it < options.iterations(); ++it) {
     const bool early = it < options.exaggeration_iterations();
     if (it == 0 || it == options.exaggeration_iterations()) {  // each phase starts afresh, as sklearn
@@ -450,7 +454,9 @@ torch::Tensor tsne(const torch::Tensor& features, const TsneOptions& options) tr
       update[c] = momentum * update[c] - learning_rate * gains[c] * grad[c];
       y[c] += update[c];
     }
+    if (progress) progress->advance(1, early ? "early exaggeration" : "");
   }
+  if (progress) progress->finish();
   for (double v : y)
     if (!std::isfinite(v))
       throw InvalidArgument(fmt::format("tsne: the optimisation diverged (learning_rate {}); try a smaller learning rate", learning_rate));

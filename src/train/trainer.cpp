@@ -110,7 +110,7 @@ torch::Tensor train_step(models::Model& model, torch::optim::Optimizer& optimize
 }
 
 eval::EvaluationResult evaluate(models::Model& model, const eval::NearestNeighborEvaluator& evaluator, data::Batcher& batches,
-                                Precision precision, EvaluationViews views) try {
+                                Precision precision, EvaluationViews views, ProgressLine* progress) try {
   EvalModeGuard eval_mode(*model);
   torch::NoGradGuard no_grad;
   eval::EvaluationTally tally(evaluator.labels().num_classes());
@@ -131,7 +131,9 @@ eval::EvaluationResult evaluate(models::Model& model, const eval::NearestNeighbo
       }
     }
     tally += evaluator.tally(outputs.to(torch::kFloat), batch.targets);
+    if (progress != nullptr) progress->advance(batch.images.size(0));
   }
+  if (progress != nullptr) progress->finish();
   return tally.result();
 } catch (...) {
   labelrep::detail::rethrow_as_labelrep_error("evaluate");

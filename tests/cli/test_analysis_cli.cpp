@@ -81,6 +81,16 @@ CATCH_TEST_CASE("snapshots, t-SNE progression, Grad-CAM layers, attack files and
   const auto plain = run_command(cli() + " tsne --run " + composite + " --limit 150 --perplexity 15 --iterations 300");
   CATCH_REQUIRE(plain.exit_code == 0);
   CATCH_CHECK(std::filesystem::exists(composite + "/figures/tsne.svg"));
+  CATCH_CHECK(plain.output.find("iterations/s") == std::string::npos);  // piped: no progress line
+  // On a terminal (script(1) gives the command one), a progress line counts the iterations; the map is
+  // the same.
+  const auto plain_map = labelrep::read_npy(composite + "/figures/tsne.npy");
+  const auto on_terminal =
+      run_command("script -qec '" + cli() + " tsne --run " + composite + " --limit 150 --perplexity 15 --iterations 300' /dev/null");
+  CATCH_INFO(on_terminal.output);
+  CATCH_REQUIRE(on_terminal.exit_code == 0);
+  CATCH_CHECK(on_terminal.output.find("t-SNE: 300/300 (100%) iterations") != std::string::npos);
+  CATCH_CHECK(torch::equal(labelrep::read_npy(composite + "/figures/tsne.npy"), plain_map));
 
   // Grad-CAM: the layers by name, one of them chosen, an unknown one refused with the valid names.
   const auto layers = run_command(cli() + " gradcam --run " + composite + " --list-layers");

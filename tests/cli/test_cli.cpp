@@ -177,6 +177,13 @@ CATCH_TEST_CASE("labelrep train writes a run directory, reads a finished run and
   const auto table = run_command(cli() + " evaluate --views image --run " + run);
   CATCH_CHECK(table.output.find("image+mirror") == std::string::npos);
   CATCH_CHECK(table.output.find("image ") != std::string::npos);
+  CATCH_CHECK(table.output.find("images/s") == std::string::npos);  // piped: no progress line
+  // On a terminal (script(1) gives the command one), a progress line counts the test images.
+  const auto on_terminal = run_command("script -qec '" + cli() + " evaluate --views image --run " + run + "' /dev/null");
+  CATCH_INFO(on_terminal.output);
+  CATCH_CHECK(on_terminal.exit_code == 0);
+  CATCH_CHECK(on_terminal.output.find("evaluate (image): 10000/10000 (100%) images") != std::string::npos);
+  CATCH_CHECK(on_terminal.output.find("images/s") != std::string::npos);
   const auto no_run = run_command(cli() + " evaluate --run " + dir.file("no-such-run"));
   CATCH_CHECK(no_run.exit_code == 1);
   CATCH_CHECK(no_run.output.find(dir.file("no-such-run")) != std::string::npos);

@@ -9,6 +9,7 @@
 
 #include "commands.hpp"
 #include "labelrep/core/error.hpp"
+#include "labelrep/core/progress.hpp"
 #include "labelrep/eval/nearest_neighbor.hpp"
 #include "labelrep/models/model.hpp"
 #include "labelrep/train/precision.hpp"
@@ -59,7 +60,8 @@ void add_evaluate_command(CLI::App& app) {
       std::cout << fmt::format("{}: {} test images of {} ({} weights, {})\n{:<14} {:>9} {:>10}\n", args->run, test.size(), run.config.dataset,
                                run.checkpoint, precision_name(precision), "views", "accuracy", "threshold");
     for (const auto& [name, views] : wanted) {
-      const auto result = train::evaluate(run.model, evaluator, batches, precision, views);
+      ProgressLine progress(fmt::format("evaluate ({})", name), test.size(), "images");
+      const auto result = train::evaluate(run.model, evaluator, batches, precision, views, &progress);
       j[name] = {{"accuracy", result.accuracy}};
       if (result.has_threshold) j[name]["threshold_accuracy"] = result.threshold_accuracy;
       if (!args->json)

@@ -22,6 +22,7 @@
 /// \endcode
 
 #include <cstdint>
+#include <string>
 #include <torch/arg.h>
 #include <torch/types.h>
 
@@ -48,6 +49,9 @@ struct LABELREP_API TsneOptions {
   TORCH_ARG(TsneInit, init) = TsneInit::kPca;
   /// Seeds the random initialisation (TsneInit::kRandom, or the PCA fallback for constant features).
   TORCH_ARG(std::uint64_t, seed) = 0;
+  /// Non-empty: while optimising, a progress line with this label, iterations, rate and time left on
+  /// stderr when it is a terminal (core/progress.hpp); nothing otherwise. Changes no result.
+  TORCH_ARG(std::string, progress_label) = "";
 };
 
 /// Embeds `features` in two dimensions.

@@ -38,6 +38,10 @@
 #include "labelrep/train/recipe.hpp"
 #include "labelrep/train/run_directory.hpp"
 
+namespace labelrep {
+class ProgressLine;
+}  // namespace labelrep
+
 namespace labelrep::dist {
 class ProcessGroup;     // labelrep/dist/process_group.hpp
 class GradientReducer;
@@ -70,10 +74,11 @@ enum class EvaluationViews { kImage, kImageAndMirror };
 /// Evaluates every batch of an epoch of `batches` (use a batcher without shuffling or augmentation) in
 /// eval mode and without gradients (the forward pass under bf16 autocast for kBFloat16, the decision in
 /// float32), restoring the model's mode afterwards. kImageAndMirror runs the images and their mirror
-/// images as one forward pass of twice the batch.
+/// images as one forward pass of twice the batch. A `progress` line, when given, advances by each
+/// batch's images (see core/progress.hpp; it changes no result).
 LABELREP_API eval::EvaluationResult evaluate(models::Model& model, const eval::NearestNeighborEvaluator& evaluator,
                                              data::Batcher& batches, Precision precision = Precision::kFloat32,
-                                             EvaluationViews views = EvaluationViews::kImage);
+                                             EvaluationViews views = EvaluationViews::kImage, ProgressLine* progress = nullptr);
 
 /// A Batcher over `indices` of `dataset` for evaluation: no shuffling, no augmentation.
 LABELREP_API data::Batcher evaluation_batches(const data::ImageDataset& dataset, const torch::Tensor& indices,
