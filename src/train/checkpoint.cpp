@@ -130,6 +130,14 @@ torch::serialize::InputArchive parse_archive(const std::string& payload, const t
   return archive;
 }
 
+// labelrep's TrainingState, stored in the archive as the bytes of its JSON.
+TrainingState state_from_archive(torch::serialize::InputArchive& archive, const std::string& path) {
+  torch::Tensor state_bytes;
+  if (!archive.try_read("labelrep_state", state_bytes)) throw FormatError(path, FormatError::kNoOffset, "checkpoint has no training state");
+  state_bytes = state_bytes.to(torch::kCPU, torch::kUInt8).contiguous();
+  return state_from_json(std::string(static_cast<const char*>(state_bytes.data_ptr()), static_cast<std::size_t>(state_bytes.numel())), path);
+}
+
 // ---- Optimizer state in parameter order ----------------------------------------------------------
 // libtorch's Optimizer::save names each parameter's state after the address of its TensorImpl and
 // walks a hash map, so two identical runs write different bytes. labelrep writes the same state by
@@ -250,7 +258,6 @@ void save_checkpoint(const std::string& path, const torch::nn::Module& model, co
 
 TrainingState load_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer) try {
   const std::string payload = open_envelope(read_file(path), path);
-  std::string state_text;
   // A checkpoint that fits only partly is found out midway: put the model back as it was.
   std::vector<torch::Tensor> saved;
   {
@@ -299,12 +306,7 @@ TrainingState load_checkpoint(const std::string& path, torch::nn::Module& model,
         throw FormatError(path, FormatError::kNoOffset, "checkpoint has no optimizer state (saved weights only)");
       }
     }
-    torch::Tensor state_bytes;
-    if (!archive.try_read("labelrep_state", state_bytes))
-      throw FormatError(path, FormatError::kNoOffset, "checkpoint has no training state");
-    state_bytes = state_bytes.to(torch::kCPU, torch::kUInt8).contiguous();
-    state_text.assign(static_cast<const char*>(state_bytes.data_ptr()), static_cast<std::size_t>(state_bytes.numel()));
-    state = state_from_json(state_text, path);  // inside: a bad state puts the model and optimizer back too
+    state = state_from_archive(archive, path);  // inside: a bad state puts the model and optimizer back too
   } catch (const c10::Error& e) {
     restore();
     throw FormatError(path, FormatError::kNoOffset,
@@ -323,16 +325,12 @@ TrainingState load_checkpoint(const std::string& path, torch::nn::Module& model,
 
 TrainingState read_checkpoint_state(const std::string& path) try {
   const std::string payload = open_envelope(read_file(path), path);
-  torch::Tensor state_bytes;
   try {
     auto archive = parse_archive(payload, torch::kCPU);
-    if (!archive.try_read("labelrep_state", state_bytes))
-      throw FormatError(path, FormatError::kNoOffset, "checkpoint has no training state");
+    return state_from_archive(archive, path);
   } catch (const c10::Error& e) {
     throw FormatError(path, FormatError::kNoOffset, fmt::format("checkpoint cannot be read: {}", e.what_without_backtrace()));
   }
-  state_bytes = state_bytes.to(torch::kCPU, torch::kUInt8).contiguous();
-  return state_from_json(std::string(static_cast<const char*>(state_bytes.data_ptr()), static_cast<std::size_t>(state_bytes.numel())), path);
 } catch (...) {
   labelrep::detail::rethrow_as_labelrep_error("read_checkpoint_state");
 }
