@@ -38,7 +38,6 @@ struct TsneJob {
   std::uint64_t seed = 0;
   bool exact = false;
   bool progression = false;  ///< one panel per snapshot (snapshots/) and the best weights, in one SVG
-  bool progress = true;      ///< a progress line per map on a terminal
 };
 /// Writes the SVG (job.out, or figures/tsne.svg / figures/tsne_progression.svg in the run); returns it.
 std::string run_tsne_job(const TsneJob& job);

@@ -108,8 +108,8 @@ std::string run_tsne_job(const TsneJob& job) {
     const auto f = torch::cat(features);
     c = torch::cat(classes);
     feature_dim = f.size(1);
-    auto options = tsne_options;
-    if (job.progress) options.progress_label(job.progression ? fmt::format("t-SNE, {}", stage.caption) : std::string("t-SNE"));
+    auto options = tsne_options;  // a progress line per map, on a terminal
+    options.progress_label(job.progression ? fmt::format("t-SNE, {}", stage.caption) : std::string("t-SNE"));
     const auto xy = analysis::tsne(f, options);
     maps.push_back(xy);
     const double agreement = neighbour_agreement(xy, c, 10);
