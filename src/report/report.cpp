@@ -435,8 +435,12 @@ std::size_t write_report(const std::string& root, const std::string& out_dir, co
     const auto config = json::parse(run.config_json);
     by_setting[str(config, "dataset") + " · " + str(config, "encoder")].push_back(&run);
   }
-  html << "<h2>Validation accuracy during training</h2>\n";
-  md << "## Validation accuracy during training\n\n";
+  // Runs without a validation set (--validation 0) have no curve; a report of only such runs has no section.
+  const bool any_curve = std::any_of(runs.begin(), runs.end(), [](const RunRecord& run) { return !run.validation_curve.empty(); });
+  if (any_curve) {
+    html << "<h2>Validation accuracy during training</h2>\n";
+    md << "## Validation accuracy during training\n\n";
+  }
   for (const auto& [setting, members] : by_setting) {
     analysis::LinePlot plot("Validation accuracy: " + setting, "epoch", "validation accuracy");
     for (const auto* run : members) {

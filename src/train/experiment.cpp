@@ -5,6 +5,7 @@
 #include <torch/types.h>
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <cstdlib>
 #include <limits>
@@ -100,7 +101,9 @@ static ExperimentResult parse_experiment_result(const std::string& text, const s
     r.test_accuracy = j.at("test").at("accuracy").get<double>();
     r.has_threshold = j.at("test").contains("threshold_accuracy");
     if (r.has_threshold) r.test_threshold_accuracy = j.at("test").at("threshold_accuracy").get<double>();
-    r.best_validation_accuracy = j.at("best_validation_accuracy").get<double>();
+    // null: the run had no validation set (its last epoch is the result).
+    const auto& best = j.at("best_validation_accuracy");
+    r.best_validation_accuracy = best.is_null() ? std::nan("") : best.get<double>();
     r.best_epoch = j.at("best_epoch").get<std::int64_t>();
     r.parameters = j.at("parameters").get<std::int64_t>();
     r.label_kind = j.at("labels").at("kind").get<std::string>();

@@ -43,7 +43,8 @@ void ExperimentConfig::validate() const {
   if (out.empty()) throw InvalidArgument("experiment: the run directory (out) is empty");
   if (epochs < 1 || epochs > 100000) throw InvalidArgument(fmt::format("experiment: epochs must be in [1, 100000], got {}", epochs));
   if (batch_size < 1 || batch_size > 65536) throw InvalidArgument(fmt::format("experiment: batch size must be in [1, 65536], got {}", batch_size));
-  if (validation < 1) throw InvalidArgument(fmt::format("experiment: validation must be at least 1 image, got {}", validation));
+  if (validation < 0)
+    throw InvalidArgument(fmt::format("experiment: validation must be 0 (no validation set: the last epoch is the result) or more images, got {}", validation));
   if (!(level > 0 && level <= 100)) throw InvalidArgument(fmt::format("experiment: data level must be in (0, 100] percent, got {}", level));
   if (seed > 0xffffffffULL) throw InvalidArgument(fmt::format("experiment: seed must be below 2^32, got {}", seed));
   if (pad_to < -1 || pad_to > 4096) throw InvalidArgument(fmt::format("experiment: pad_to must be -1 (auto), 0 (none) or a side up to 4096, got {}", pad_to));

@@ -163,11 +163,10 @@ Trainer::Trainer(models::Model model, std::shared_ptr<const labels::LabelReprese
                                    .shard_index(rank_of(options_))
                                    .shard_count(world_of(options_))),
       validation_batches_(evaluation_batches(train_set_, validation_indices.numel() > 0 ? validation_indices : train_indices.slice(0, 0, 1),
-                                             statistics_)) {
+                                             statistics_)),
+      validated_(validation_indices.numel() > 0) {
   options_.recipe().validate();
   if (!run_.writable()) throw InvalidArgument(fmt::format("Trainer: the run directory {} was opened read-only", run_.path()));
-  if (validation_indices.numel() == 0)
-    throw InvalidArgument("Trainer: the validation set is empty (model selection needs one; use a validation size > 0)");
   if (labels_->num_classes() != train_set_.num_classes())
     throw InvalidArgument(fmt::format("Trainer: the labels have {} classes but dataset '{}' has {}", labels_->num_classes(),
                                       train_set_.name(), train_set_.num_classes()));
@@ -214,7 +213,7 @@ Trainer::Trainer(models::Model model, std::shared_ptr<const labels::LabelReprese
     // names. The record follows the file instead: best.ckpt holds weights that scored this on
     // validation, and only a better epoch of the replay replaces them.
     std::string best_record;
-    if (is_rank0() && std::filesystem::exists(run_.file("best.ckpt"))) {
+    if (validated_ && is_rank0() && std::filesystem::exists(run_.file("best.ckpt"))) {
       const auto best = read_checkpoint_state(run_.file("best.ckpt"));
       if (best.epoch > state_.epoch && best.best_validation_accuracy > state_.best_validation_accuracy)
         best_record = fmt::format("{:.17g} {}", best.best_validation_accuracy, best.best_epoch);
@@ -355,7 +354,10 @@ EpochSummary Trainer::train_epoch(std::int64_t max_steps) try {
   summary.images_per_second = static_cast<double>(images) / std::max(1e-9, summary.seconds);
 
   eval::EvaluationResult validation;
-  if (distributed()) {
+  validation.accuracy = std::nan("");
+  if (!validated_) {
+    // No validation set: nothing to evaluate, and every epoch's weights are the selected ones so far.
+  } else if (distributed()) {
     // As DDP: evaluate with rank 0's BatchNorm statistics. Rank 0 validates alone (the others wait in
     // the broadcast) and shares the numbers, so every rank keeps the same training state.
     auto& group = *options_.process_group();
@@ -374,14 +376,15 @@ EpochSummary Trainer::train_epoch(std::int64_t max_steps) try {
   summary.validation_accuracy = validation.accuracy;
   summary.validation_threshold_accuracy = validation.has_threshold ? validation.threshold_accuracy : std::nan("");
   if (progress) {  // the epoch's final line: its loss and validation accuracy stay on screen
-    progress->advance(0, fmt::format("loss {:.4f} | validation {:.2f}%", summary.train_loss, 100 * validation.accuracy));
+    progress->advance(0, validated_ ? fmt::format("loss {:.4f} | validation {:.2f}%", summary.train_loss, 100 * validation.accuracy)
+                                    : fmt::format("loss {:.4f}", summary.train_loss));
     progress->finish();
   }
   state_.epoch = epoch + 1;
   state_.batch_in_epoch = 0;
   state_.epoch_loss_sum = 0;
-  if (validation.accuracy > state_.best_validation_accuracy) {
-    state_.best_validation_accuracy = validation.accuracy;
+  if (!validated_ || validation.accuracy > state_.best_validation_accuracy) {
+    if (validated_) state_.best_validation_accuracy = validation.accuracy;
     state_.best_epoch = state_.epoch;
     summary.best = true;
     checkpoint("best.ckpt");
@@ -390,8 +393,8 @@ EpochSummary Trainer::train_epoch(std::int64_t max_steps) try {
   // wall-clock figures go to timings.csv.
   std::map<std::string, double> row = {{"epoch", static_cast<double>(summary.epoch)},
                                        {"learning_rate", summary.learning_rate},
-                                       {"train_loss", summary.train_loss},
-                                       {"validation_accuracy", summary.validation_accuracy}};
+                                       {"train_loss", summary.train_loss}};
+  if (validated_) row["validation_accuracy"] = summary.validation_accuracy;
   if (validation.has_threshold) row["validation_threshold_accuracy"] = summary.validation_threshold_accuracy;
   if (is_rank0()) {
     run_.append_metrics(row);
@@ -431,7 +434,8 @@ eval::EvaluationResult Trainer::finish(const data::ImageDataset& test_set) try {
   j["labelrep_version"] = version();
   j["test"] = result_json(result);
   j["best_epoch"] = state_.best_epoch;
-  j["best_validation_accuracy"] = state_.best_validation_accuracy;
+  j["best_validation_accuracy"] = validated_ ? nlohmann::json(state_.best_validation_accuracy) : nlohmann::json(nullptr);
+  j["selection"] = validated_ ? "validation" : "last epoch";
   j["epochs"] = state_.epoch;
   j["labels"] = {{"kind", labels_->name()}, {"classes", labels_->num_classes()}, {"shape", labels_->label_shape()},
                  {"categorical", labels_->is_categorical()}};

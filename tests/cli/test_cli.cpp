@@ -190,6 +190,21 @@ CATCH_TEST_CASE("labelrep train writes a run directory, reads a finished run and
   const auto again = run_command(cli() + args);
   CATCH_CHECK(again.exit_code == 0);
   CATCH_CHECK(again.output.find("test accuracy") != std::string::npos);
+  CATCH_CHECK(again.output.find("(best epoch 1, validation ") != std::string::npos);
+  // --validation 0: the whole training set is the pool (1 % of 60,000, not of 59,700) and the last epoch is the result.
+  const std::string all = dir.file("all");
+  const auto unvalidated = run_command(cli() + " train --dataset fashion-mnist --label composite --label-size 32 --encoder small-cnn --epochs 1 "
+                                               "--level 1 --validation 0 --no-flip --out " + all);
+  CATCH_INFO(unvalidated.output);
+  CATCH_CHECK(unvalidated.exit_code == 0);
+  CATCH_CHECK(unvalidated.output.find("(last epoch 1, no validation set") != std::string::npos);
+  const auto all_result = nlohmann::json::parse(labelrep::read_file(all + "/result.json"));
+  CATCH_CHECK(all_result["config"]["train_images"] == 600);
+  CATCH_CHECK(all_result["selection"] == "last epoch");
+  CATCH_CHECK(j["config"]["train_images"] == 597);
+  const auto negative = run_command(cli() + " train --encoder small-cnn --validation -1 --out " + dir.file("negative"));
+  CATCH_CHECK(negative.exit_code == 2);
+  CATCH_CHECK(negative.output.find("validation must be 0") != std::string::npos);
   // Snapshots asked of a finished run that trained without them: refused, not "already finished" without them.
   const auto snapshots = run_command(cli() + args + " --snapshot-epochs 0,1");
   CATCH_INFO(snapshots.output);

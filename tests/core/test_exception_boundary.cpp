@@ -235,8 +235,8 @@ CATCH_TEST_CASE("the trainer checks its inputs and its batches and stops a diver
   const auto labels = composite4();
   auto model = models::make_model("small-cnn", 1, *labels, 5);
   const auto options = train::TrainerOptions(train::TrainingRecipe().epochs(1).batch_size(16)).progress(false).horizontal_flip(false);
-  EXPECT_ERROR(InvalidArgument, "validation set is empty",
-               train::Trainer(model, labels, set, split.train, torch::empty({0}, torch::kLong), kStats, options, train::RunDirectory(dir.file("a"))));
+  EXPECT_ERROR(InvalidArgument, "indices must be a non-empty",
+               train::Trainer(model, labels, set, torch::empty({0}, torch::kLong), split.validation, kStats, options, train::RunDirectory(dir.file("a"))));
   EXPECT_ERROR(InvalidArgument, "5 classes",
                train::Trainer(model, std::make_shared<const labels::CategoryLabels>(labels::CategoryLabelsOptions(5)), set, split.train,
                               split.validation, kStats, options, train::RunDirectory(dir.file("b"))));

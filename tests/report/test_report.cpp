@@ -28,10 +28,17 @@ void fake_run(const std::string& dir, const std::string& label, std::uint64_t se
                            {"label_size", 16}};
   config.update(method_options);  // e.g. standardize_labels
   run.write_config(config.dump());
-  for (int e = 1; e <= 3; ++e) run.append_metrics({{"epoch", e}, {"validation_accuracy", accuracy * e / 3.0}});
+  // As the Trainer writes them: a run without a validation set (validation 0) has no validation column.
+  const bool validated = config.value("validation", 5000) > 0;
+  for (int e = 1; e <= 3; ++e) {
+    std::map<std::string, double> row = {{"epoch", e}, {"train_loss", 1.0 / e}};
+    if (validated) row["validation_accuracy"] = accuracy * e / 3.0;
+    run.append_metrics(row);
+  }
   nlohmann::json test = {{"accuracy", accuracy}};
   if (!categorical) test["threshold_accuracy"] = accuracy / 2;
-  nlohmann::json result = {{"test", test}, {"best_epoch", 3}, {"best_validation_accuracy", accuracy}, {"parameters", 1000},
+  nlohmann::json result = {{"test", test}, {"best_epoch", 3}, {"best_validation_accuracy", validated ? nlohmann::json(accuracy) : nlohmann::json()},
+                           {"selection", validated ? "validation" : "last epoch"}, {"parameters", 1000},
                            {"labels", {{"kind", label}}}, {"config", config}};
   run.write_result(result.dump());
 }
@@ -223,4 +230,26 @@ CATCH_TEST_CASE("the HTML report renders offline in headless Chromium", "[report
   CATCH_REQUIRE(shot.exit_code == 0);
   CATCH_REQUIRE(std::filesystem::exists(dir.file("shot.png")));
   CATCH_CHECK(std::filesystem::file_size(dir.file("shot.png")) > 20000);  // a page with tables, plots and pictures, not a blank one
+}
+
+CATCH_TEST_CASE("a report takes runs without a validation set as a recipe of their own, without a curve", "[report]") {
+  labelrep_test::TempDir dir;
+  fake_run(dir.file("runs/all/a"), "composite", 0, 100, 0.91, false, {{"validation", 0}});
+  fake_run(dir.file("runs/all/b"), "composite", 1, 100, 0.89, false, {{"validation", 0}});
+  const auto runs = report::find_runs(dir.file("runs/all"));
+  CATCH_REQUIRE(runs.size() == 2);
+  CATCH_CHECK(runs[0].validation_curve.empty());
+  CATCH_CHECK(report::write_report(dir.file("runs/all"), dir.file("out-all")) == 2);
+  const std::string md_all = read_file(dir.file("out-all/report.md"));
+  CATCH_INFO(md_all);
+  CATCH_CHECK(md_all.find("| fashion-mnist | small-cnn | composite | 100 | 2 | 90.00 ± 1.00 |") != std::string::npos);
+  CATCH_CHECK(md_all.find("Validation accuracy during training") == std::string::npos);  // no run has a curve to plot
+
+  fake_run(dir.file("runs/held-out"), "composite", 0, 100, 0.80, false);
+  CATCH_CHECK(report::write_report(dir.file("runs"), dir.file("out")) == 3);
+  const std::string md = read_file(dir.file("out/report.md"));
+  CATCH_INFO(md);
+  CATCH_CHECK(md.find("| fashion-mnist | small-cnn | composite [validation 0] | 100 | 2 | 90.00 ± 1.00 |") != std::string::npos);
+  CATCH_CHECK(md.find("| fashion-mnist | small-cnn | composite [validation (unset)] | 100 | 1 | 80.00 |") != std::string::npos);
+  CATCH_CHECK(md.find("Validation accuracy during training") != std::string::npos);
 }

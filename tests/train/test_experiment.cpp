@@ -85,8 +85,11 @@ CATCH_TEST_CASE("an experiment configuration survives JSON and refuses typos and
   refused([](auto& b) { b.warmup_epochs = 1e9; }, "warmup_epochs");
   refused([](auto& b) { b.threshold = -1; }, "threshold");
   refused([](auto& b) { b.checkpoint_every_steps = -5; }, "checkpoint_every_steps");
+  refused([](auto& b) { b.validation = -1; }, "validation");
   auto paper = c;
   paper.weight_decay = -1;
+  CATCH_CHECK_NOTHROW(paper.validate());
+  paper.validation = 0;  // no validation set: the last epoch is the result
   CATCH_CHECK_NOTHROW(paper.validate());
 }
 

@@ -3,6 +3,7 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -12,6 +13,7 @@
 #include "labelrep/data/split.hpp"
 #include "labelrep/labels/kinds.hpp"
 #include "labelrep/train/checkpoint.hpp"
+#include "labelrep/train/experiment.hpp"
 #include "labelrep/train/trainer.hpp"
 #include "fixtures.hpp"
 #include "support.hpp"
@@ -76,10 +78,55 @@ CATCH_TEST_CASE("the trainer learns a tiny problem with category and label-matri
     CATCH_CHECK(j["test"]["accuracy"].get<double>() == result.accuracy);
     CATCH_CHECK(j["config"]["test"] == true);
     CATCH_CHECK(j["best_epoch"].get<std::int64_t>() == trainer.state().best_epoch);
+    CATCH_CHECK(j["selection"] == "validation");
+    CATCH_CHECK(j["best_validation_accuracy"].get<double>() == trainer.state().best_validation_accuracy);
     CATCH_CHECK(std::filesystem::exists(run.file("best.ckpt")));
     CATCH_CHECK(nlohmann::json::parse(run.read_config())["test"] == true);
     CATCH_CHECK_THROWS_AS(trainer.train_epoch(), InvalidArgument);  // all epochs done
   }
+}
+
+CATCH_TEST_CASE("without a validation set every image trains and the last epoch's weights are the result", "[train]") {
+  torch::set_num_threads(1);
+  const Setup s;
+  labelrep_test::TempDir dir;
+  const auto labels = std::make_shared<const labels::CompositeLabels>(labels::CompositeLabelsOptions(4).size(16).seed(2));
+  auto model = models::make_model("small-cnn", 1, *labels, /*seed=*/5);
+  const auto options = train::TrainerOptions(train::TrainingRecipe().epochs(3).batch_size(32).learning_rate(0.05))
+                           .seed(7)
+                           .horizontal_flip(false)
+                           .progress(false)
+                           .config_json("{}");
+  const auto everything = torch::arange(s.set.size(), torch::kLong);
+  train::Trainer trainer(model, labels, s.set, everything, torch::empty({0}, torch::kLong), s.stats, options, train::RunDirectory(dir.file("run")));
+  for (std::int64_t epoch = 1; epoch <= 3; ++epoch) {
+    const auto summary = trainer.train_epoch();
+    CATCH_CHECK(summary.best);
+    CATCH_CHECK(std::isnan(summary.validation_accuracy));
+    CATCH_CHECK(trainer.state().best_epoch == epoch);
+    // best.ckpt is rewritten after every epoch: it holds the weights just trained.
+    auto reloaded = models::make_model("small-cnn", 1, *labels, /*seed=*/6);
+    train::load_checkpoint(trainer.run().file("best.ckpt"), *reloaded, nullptr);
+    CATCH_CHECK(same_weights(reloaded, trainer.model()));
+  }
+  CATCH_CHECK(trainer.state().best_validation_accuracy == -1.0);
+  const train::RunDirectory run(dir.file("run"));
+  const auto rows = run.metrics();
+  CATCH_REQUIRE(rows.size() == 3);
+  for (const auto& row : rows) {
+    CATCH_CHECK(row.count("validation_accuracy") == 0);
+    CATCH_CHECK(row.count("train_loss") == 1);
+  }
+  const auto test = trainer.finish(quadrants(80, 99));
+  const auto j = nlohmann::json::parse(run.read_result());
+  CATCH_CHECK(j["selection"] == "last epoch");
+  CATCH_CHECK(j["best_validation_accuracy"].is_null());
+  CATCH_CHECK(j["best_epoch"] == 3);
+  CATCH_CHECK(j["test"]["accuracy"].get<double>() == test.accuracy);
+  const auto read_back = train::read_experiment_result(dir.file("run"));
+  CATCH_CHECK(std::isnan(read_back.best_validation_accuracy));
+  CATCH_CHECK(read_back.best_epoch == 3);
+  CATCH_CHECK(read_back.test_accuracy == test.accuracy);
 }
 
 CATCH_TEST_CASE("mirror evaluation decides on the mean of each image's and its mirror image's outputs", "[train]") {
@@ -222,9 +269,9 @@ CATCH_TEST_CASE("trainer inputs are checked", "[train]") {
                         InvalidArgument);  // 5 labels for 4 classes
   const auto four = std::make_shared<const labels::CategoryLabels>(labels::CategoryLabelsOptions(4));
   auto good = models::make_model("small-cnn", 1, *four, 1);
-  CATCH_CHECK_THROWS_AS(train::Trainer(good, four, s.set, s.split.train, torch::empty({0}, torch::kLong), s.stats, options,
-                                       train::RunDirectory(dir.file("b"))),
-                        InvalidArgument);
+  labelrep_test::check_throws_with<InvalidArgument>(  // a validation index past the 240 images
+      [&] { train::Trainer(good, four, s.set, s.split.train, torch::tensor({3, 240}, torch::kLong), s.stats, options, train::RunDirectory(dir.file("b"))); },
+      "out of range");
   CATCH_CHECK_THROWS_AS(train::Trainer(good, four, s.set, s.split.train, s.split.validation, s.stats,
                                        train::TrainerOptions(train::TrainingRecipe().epochs(0)), train::RunDirectory(dir.file("c"))),
                         InvalidArgument);

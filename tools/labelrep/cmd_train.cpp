@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <iostream>
 #include <thread>
 
@@ -15,8 +16,10 @@ namespace labelrep::cli {
 void print_experiment_result(const train::ExperimentResult& r) {
   std::cout << fmt::format("{}: {} labels, test accuracy {:.2f}%", r.run_dir, r.label_kind, 100 * r.test_accuracy);
   if (r.has_threshold) std::cout << fmt::format(", threshold accuracy {:.2f}%", 100 * r.test_threshold_accuracy);
-  std::cout << fmt::format(" (best epoch {}, validation {:.2f}%{})\n", r.best_epoch, 100 * r.best_validation_accuracy,
-                           r.trained_now ? fmt::format(", trained in {:.1f} s", r.train_seconds) : ", already finished");
+  const std::string selected = std::isnan(r.best_validation_accuracy)
+                                   ? fmt::format("last epoch {}, no validation set", r.best_epoch)
+                                   : fmt::format("best epoch {}, validation {:.2f}%", r.best_epoch, 100 * r.best_validation_accuracy);
+  std::cout << fmt::format(" ({}{})\n", selected, r.trained_now ? fmt::format(", trained in {:.1f} s", r.train_seconds) : ", already finished");
 }
 
 void use_threads(int requested) {
@@ -36,7 +39,8 @@ void add_experiment_options(CLI::App& cmd, train::ExperimentConfig& c) {
          [&c](const std::string& v) { c.level_base = v == "training-set" ? data::LevelBase::kTrainingSet : data::LevelBase::kPool; },
          "What the level is a percentage of: pool (default) or training-set (the authors' code)")
       ->check(CLI::IsMember({"pool", "training-set"}));
-  cmd.add_option("--validation", c.validation, "Training images held out for model selection")->capture_default_str();
+  cmd.add_option("--validation", c.validation, "Training images held out for model selection (0: none, the last epoch is the result)")
+      ->capture_default_str();
   cmd.add_option("--device", c.device, "cpu, cuda or cuda:N")->capture_default_str();
   cmd.add_option("--batch-size", c.batch_size, "Batch size")->capture_default_str();
   cmd.add_option("--lr", c.learning_rate, "Initial learning rate (×0.1 at each milestone)")->capture_default_str();

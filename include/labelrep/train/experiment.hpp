@@ -48,7 +48,9 @@ struct LABELREP_API ExperimentConfig {
   /// fp32 (the paper's), bf16 (autocast, precision.hpp) or auto: bf16 on CUDA, fp32 on the CPU.
   std::string precision = "auto";
   std::uint64_t seed = 0;                 ///< split, data level, batch order, augmentation, initial weights
-  std::int64_t validation = 5000;         ///< images held out of the training set for model selection
+  /// Images held out of the training set for model selection. 0: none; every training image is
+  /// trained on and the last epoch's weights are the result (as time_to_accuracy.py's baseline).
+  std::int64_t validation = 5000;
   double level = 100;                     ///< data level, percent
   data::LevelBase level_base = data::LevelBase::kPool;
   double threshold = 3.5;
@@ -96,8 +98,8 @@ struct LABELREP_API ExperimentResult {
   double test_accuracy = 0;          ///< nearest label (argmax for categorical labels)
   bool has_threshold = false;
   double test_threshold_accuracy = 0;
-  double best_validation_accuracy = 0;
-  std::int64_t best_epoch = 0;
+  double best_validation_accuracy = 0;   ///< NaN for a run without a validation set
+  std::int64_t best_epoch = 0;           ///< the selected epoch: the best on validation, or the last
   std::int64_t parameters = 0;
   double train_seconds = 0;          ///< training time of this call (0 if nothing was trained)
   std::string label_kind;

@@ -137,20 +137,24 @@ struct LABELREP_API TrainerOptions {
 /// What one epoch did.
 struct LABELREP_API EpochSummary {
   std::int64_t epoch = 0;  ///< 1-based
+  /// The validation accuracies are NaN for a Trainer without a validation set.
   double learning_rate = 0, train_loss = 0, validation_accuracy = 0, validation_threshold_accuracy = 0;
   double images_per_second = 0, seconds = 0;
-  bool best = false;      ///< validation accuracy improved (best.ckpt written)
+  bool best = false;      ///< validation accuracy improved, or no validation set (best.ckpt written)
   bool complete = true;   ///< false: stopped inside the epoch by a step budget (no validation yet)
 };
 
 class LABELREP_API Trainer {
  public:
   /// `train_set` holds the training images; `train_indices` / `validation_indices` select from it (a
-  /// DataSplit and a data level). `run` is where checkpoints, metrics and the result go; if it holds a
+  /// DataSplit and a data level). `validation_indices` may be empty: then no epoch is validated and the
+  /// last epoch's weights are the selected ones (best.ckpt after every epoch, best_epoch the last,
+  /// best_validation_accuracy left at -1; result.json says "selection": "last epoch"). `run` is where
+  /// checkpoints, metrics and the result go; if it holds a
   /// last.ckpt the Trainer resumes from it; otherwise it starts from scratch and drops metrics rows and a
   /// best.ckpt left by an earlier start that was stopped before its first last.ckpt. Requires the model
   /// and data on the same device and a writable `run` (not RunDirectory::open_read_only).
-  /// Throws InvalidArgument for inconsistent inputs (class counts, devices, empty index sets) and a
+  /// Throws InvalidArgument for inconsistent inputs (class counts, devices, no training indices) and a
   /// read-only run directory.
   Trainer(models::Model model, std::shared_ptr<const labels::LabelRepresentation> labels, data::ImageDataset train_set,
           const torch::Tensor& train_indices, const torch::Tensor& validation_indices, data::ChannelStatistics statistics,
@@ -166,7 +170,8 @@ class LABELREP_API Trainer {
   /// stops after that many steps and returns a summary with complete = false. Throws InvalidArgument
   /// when all epochs are done.
   EpochSummary train_epoch(std::int64_t max_steps = 0);
-  /// Loads the best weights (by validation accuracy) into the model, evaluates `test_set` and writes
+  /// Loads the selected weights (the best by validation accuracy, or the last epoch's without a
+  /// validation set) into the model, evaluates `test_set` and writes
   /// result.json with the configuration. Returns the evaluation. In data-parallel training only rank 0
   /// finishes (other ranks: InvalidArgument).
   eval::EvaluationResult finish(const data::ImageDataset& test_set);
@@ -194,6 +199,7 @@ class LABELREP_API Trainer {
   eval::NearestNeighborEvaluator evaluator_;
   data::Batcher batches_;
   data::Batcher validation_batches_;
+  bool validated_;  // a validation set selects the epoch; without one the last epoch is the result
   std::unique_ptr<torch::optim::SGD> optimizer_;
   std::unique_ptr<GraphedTrainStep> device_step_;  // made at the first step on a GPU; captured as a graph with cuda_graphs
   TrainingState state_;
