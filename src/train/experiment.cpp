@@ -5,8 +5,8 @@
 #include <torch/types.h>
 
 #include <algorithm>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <limits>
 #include <optional>
