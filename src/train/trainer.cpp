@@ -162,9 +162,9 @@ Trainer::Trainer(models::Model model, std::shared_ptr<const labels::LabelReprese
                                    .horizontal_flip(options_.horizontal_flip())
                                    .shard_index(rank_of(options_))
                                    .shard_count(world_of(options_))),
-      validation_batches_(evaluation_batches(train_set_, validation_indices.numel() > 0 ? validation_indices : train_indices.slice(0, 0, 1),
-                                             statistics_)),
-      validated_(validation_indices.numel() > 0) {
+      validation_batches_(validation_indices.numel() > 0
+                              ? std::optional<data::Batcher>(evaluation_batches(train_set_, validation_indices, statistics_))
+                              : std::nullopt) {
   options_.recipe().validate();
   if (!run_.writable()) throw InvalidArgument(fmt::format("Trainer: the run directory {} was opened read-only", run_.path()));
   if (labels_->num_classes() != train_set_.num_classes())
@@ -213,7 +213,7 @@ Trainer::Trainer(models::Model model, std::shared_ptr<const labels::LabelReprese
     // names. The record follows the file instead: best.ckpt holds weights that scored this on
     // validation, and only a better epoch of the replay replaces them.
     std::string best_record;
-    if (validated_ && is_rank0() && std::filesystem::exists(run_.file("best.ckpt"))) {
+    if (validation_batches_ && is_rank0() && std::filesystem::exists(run_.file("best.ckpt"))) {
       const auto best = read_checkpoint_state(run_.file("best.ckpt"));
       if (best.epoch > state_.epoch && best.best_validation_accuracy > state_.best_validation_accuracy)
         best_record = fmt::format("{:.17g} {}", best.best_validation_accuracy, best.best_epoch);
@@ -354,15 +354,13 @@ EpochSummary Trainer::train_epoch(std::int64_t max_steps) try {
   summary.images_per_second = static_cast<double>(images) / std::max(1e-9, summary.seconds);
 
   eval::EvaluationResult validation;
-  validation.accuracy = std::nan("");
-  if (!validated_) {
-    // No validation set: nothing to evaluate, and every epoch's weights are the selected ones so far.
-  } else if (distributed()) {
+  validation.accuracy = std::nan("");  // stays so without a validation set
+  if (validation_batches_ && distributed()) {
     // As DDP: evaluate with rank 0's BatchNorm statistics. Rank 0 validates alone (the others wait in
     // the broadcast) and shares the numbers, so every rank keeps the same training state.
     auto& group = *options_.process_group();
     dist::broadcast_module(group, *model_, /*buffers_only=*/true);
-    if (is_rank0()) validation = evaluate(model_, evaluator_, validation_batches_, options_.precision(), options_.evaluation_views());
+    if (is_rank0()) validation = evaluate(model_, evaluator_, *validation_batches_, options_.precision(), options_.evaluation_views());
     std::vector<torch::Tensor> numbers = {torch::tensor({validation.accuracy, validation.threshold_accuracy, validation.has_threshold ? 1.0 : 0.0},
                                                         torch::kDouble).to(group.device())};
     group.broadcast(numbers, 0);
@@ -370,21 +368,21 @@ EpochSummary Trainer::train_epoch(std::int64_t max_steps) try {
     validation.accuracy = host[0].item<double>();
     validation.threshold_accuracy = host[1].item<double>();
     validation.has_threshold = host[2].item<double>() != 0;
-  } else {
-    validation = evaluate(model_, evaluator_, validation_batches_, options_.precision(), options_.evaluation_views());
+  } else if (validation_batches_) {
+    validation = evaluate(model_, evaluator_, *validation_batches_, options_.precision(), options_.evaluation_views());
   }
   summary.validation_accuracy = validation.accuracy;
   summary.validation_threshold_accuracy = validation.has_threshold ? validation.threshold_accuracy : std::nan("");
   if (progress) {  // the epoch's final line: its loss and validation accuracy stay on screen
-    progress->advance(0, validated_ ? fmt::format("loss {:.4f} | validation {:.2f}%", summary.train_loss, 100 * validation.accuracy)
+    progress->advance(0, validation_batches_ ? fmt::format("loss {:.4f} | validation {:.2f}%", summary.train_loss, 100 * validation.accuracy)
                                     : fmt::format("loss {:.4f}", summary.train_loss));
     progress->finish();
   }
   state_.epoch = epoch + 1;
   state_.batch_in_epoch = 0;
   state_.epoch_loss_sum = 0;
-  if (!validated_ || validation.accuracy > state_.best_validation_accuracy) {
-    if (validated_) state_.best_validation_accuracy = validation.accuracy;
+  if (!validation_batches_ || validation.accuracy > state_.best_validation_accuracy) {  // without one, every epoch is the latest result
+    if (validation_batches_) state_.best_validation_accuracy = validation.accuracy;
     state_.best_epoch = state_.epoch;
     summary.best = true;
     checkpoint("best.ckpt");
@@ -394,7 +392,7 @@ EpochSummary Trainer::train_epoch(std::int64_t max_steps) try {
   std::map<std::string, double> row = {{"epoch", static_cast<double>(summary.epoch)},
                                        {"learning_rate", summary.learning_rate},
                                        {"train_loss", summary.train_loss}};
-  if (validated_) row["validation_accuracy"] = summary.validation_accuracy;
+  if (validation_batches_) row["validation_accuracy"] = summary.validation_accuracy;
   if (validation.has_threshold) row["validation_threshold_accuracy"] = summary.validation_threshold_accuracy;
   if (is_rank0()) {
     run_.append_metrics(row);
@@ -434,8 +432,8 @@ eval::EvaluationResult Trainer::finish(const data::ImageDataset& test_set) try {
   j["labelrep_version"] = version();
   j["test"] = result_json(result);
   j["best_epoch"] = state_.best_epoch;
-  j["best_validation_accuracy"] = validated_ ? nlohmann::json(state_.best_validation_accuracy) : nlohmann::json(nullptr);
-  j["selection"] = validated_ ? "validation" : "last epoch";
+  j["best_validation_accuracy"] = validation_batches_ ? nlohmann::json(state_.best_validation_accuracy) : nlohmann::json(nullptr);
+  j["selection"] = validation_batches_ ? "validation" : "last epoch";
   j["epochs"] = state_.epoch;
   j["labels"] = {{"kind", labels_->name()}, {"classes", labels_->num_classes()}, {"shape", labels_->label_shape()},
                  {"categorical", labels_->is_categorical()}};

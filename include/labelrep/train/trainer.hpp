@@ -198,8 +198,8 @@ class LABELREP_API Trainer {
   RunDirectory run_;
   eval::NearestNeighborEvaluator evaluator_;
   data::Batcher batches_;
-  data::Batcher validation_batches_;
-  bool validated_;  // a validation set selects the epoch; without one the last epoch is the result
+  // None without a validation set: then no epoch is validated and the last one is the result.
+  std::optional<data::Batcher> validation_batches_;
   std::unique_ptr<torch::optim::SGD> optimizer_;
   std::unique_ptr<GraphedTrainStep> device_step_;  // made at the first step on a GPU; captured as a graph with cuda_graphs
   TrainingState state_;
