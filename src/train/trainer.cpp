@@ -374,8 +374,9 @@ EpochSummary Trainer::train_epoch(std::int64_t max_steps) try {
   summary.validation_accuracy = validation.accuracy;
   summary.validation_threshold_accuracy = validation.has_threshold ? validation.threshold_accuracy : std::nan("");
   if (progress) {  // the epoch's final line: its loss and validation accuracy stay on screen
-    progress->advance(0, validation_batches_ ? fmt::format("loss {:.4f} | validation {:.2f}%", summary.train_loss, 100 * validation.accuracy)
-                                    : fmt::format("loss {:.4f}", summary.train_loss));
+    progress->advance(0, validation_batches_
+                             ? fmt::format("loss {:.4f} | validation {:.2f}%", summary.train_loss, 100 * validation.accuracy)
+                             : fmt::format("loss {:.4f}", summary.train_loss));
     progress->finish();
   }
   state_.epoch = epoch + 1;
