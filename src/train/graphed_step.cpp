@@ -341,6 +341,7 @@ GraphedTrainStep::GraphedTrainStep(models::Model model, torch::optim::SGD& optim
   s.loss_kind = options.loss() == LossKind::kAuto ? default_loss(*s.labels) : options.loss();
   if (s.loss_kind == LossKind::kCrossEntropy && s.labels->label_shape().size() != 1)
     throw InvalidArgument("GraphedTrainStep: cross-entropy needs vector labels (logits [N, C])");
+  if (s.loss_kind == LossKind::kCrossEntropy) require_probability_rows(*s.labels, "GraphedTrainStep");
   const auto classes = torch::arange(s.labels->num_classes(), torch::TensorOptions().dtype(torch::kLong));
   s.target_table = s.labels->targets(classes).to(s.device, torch::kFloat);
   s.invalid_ids = torch::zeros({}, torch::TensorOptions().dtype(torch::kLong).device(s.device));

@@ -45,6 +45,7 @@ torch::Tensor label_loss(const torch::Tensor& outputs, const torch::Tensor& clas
                                       c10::str(outputs.sizes()), labels.name(), c10::str(target.sizes())));
   if (kind == LossKind::kCrossEntropy && outputs.dim() != 2)
     throw InvalidArgument("label_loss: cross-entropy needs logits [N, C] and vector labels");
+  if (kind == LossKind::kCrossEntropy) require_probability_rows(labels, "label_loss");
   if (scale.defined() && scale.dim() != 0)
     throw InvalidArgument(fmt::format("label_loss: the scale must be a scalar tensor, got shape {}", c10::str(scale.sizes())));
   if (scale.defined() && kind == LossKind::kCrossEntropy)
@@ -52,6 +53,19 @@ torch::Tensor label_loss(const torch::Tensor& outputs, const torch::Tensor& clas
   return loss_against_targets(outputs, target, kind, scale.defined() ? scale.to(outputs.device()) : scale);
 } catch (...) {
   labelrep::detail::rethrow_as_labelrep_error("label_loss");
+}
+
+void require_probability_rows(const labels::LabelRepresentation& labels, const char* where) {
+  const auto rows = labels.matrix().reshape({labels.num_classes(), -1}).to(torch::kDouble);
+  const auto negative = (rows < 0).any(1);
+  const auto off_sum = (rows.sum(1) - 1.0).abs() > 1e-4;
+  const auto bad = (negative | off_sum).nonzero();
+  if (bad.numel() == 0) return;
+  const auto c = bad[0][0].item<std::int64_t>();
+  throw InvalidArgument(fmt::format("{}: cross-entropy needs labels whose rows are probability vectors (non-negative, summing to 1), "
+                                    "but the {} label of class {} has minimum {:.4g} and sum {:.6g}; regress such labels with "
+                                    "smooth-l1 or mse",
+                                    where, labels.name(), c, rows[c].min().item<double>(), rows[c].sum().item<double>()));
 }
 
 torch::Tensor loss_against_targets(const torch::Tensor& outputs, const torch::Tensor& target, LossKind kind, const torch::Tensor& scale) {

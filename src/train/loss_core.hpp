@@ -14,4 +14,9 @@ namespace labelrep::train {
 torch::Tensor loss_against_targets(const torch::Tensor& outputs, const torch::Tensor& target, LossKind kind,
                                    const torch::Tensor& scale = {});
 
+// Throws InvalidArgument (naming `where` and the first offending class) unless every row of the
+// labels' class matrix is a probability vector: non-negative and summing to 1 (to 1e-4). Reads the
+// CPU class matrix only, so it never waits for a device.
+void require_probability_rows(const labels::LabelRepresentation& labels, const char* where);
+
 }  // namespace labelrep::train

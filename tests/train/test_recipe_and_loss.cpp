@@ -57,3 +57,30 @@ CATCH_TEST_CASE("the loss follows the labels: cross-entropy for categories, smoo
   CATCH_CHECK_THROWS_AS(train::label_loss(outputs, torch::tensor({0, 1, 2}, torch::kLong), uniform), InvalidArgument);
   CATCH_CHECK_THROWS_AS(train::label_loss(outputs, torch::tensor({0, 3}, torch::kLong), uniform), InvalidArgument);
 }
+
+namespace {
+// Labels with a given class matrix (the constructor every label kind uses).
+labels::LabelMetadata file_metadata() {
+  labels::LabelMetadata metadata;
+  metadata.kind = "file";
+  return metadata;
+}
+struct MatrixLabels final : labels::LabelRepresentation {
+  explicit MatrixLabels(torch::Tensor matrix) : LabelRepresentation(std::move(matrix), file_metadata()) {}
+};
+}  // namespace
+
+CATCH_TEST_CASE("cross-entropy refuses labels whose rows are not probability vectors", "[train]") {
+  const labels::LowDimLabels lowdim(labels::LowDimLabelsOptions(3).dimension(3).seed(1));
+  const auto logits = torch::zeros({2, 3});
+  const auto ids = torch::tensor({0, 2}, torch::kLong);
+  CATCH_CHECK_THROWS_AS(train::label_loss(logits, ids, lowdim, train::LossKind::kCrossEntropy), InvalidArgument);
+  CATCH_CHECK_NOTHROW(train::label_loss(logits, ids, lowdim, train::LossKind::kSmoothL1));
+  // The same values as probability rows are accepted, and so are smoothed one-hot rows.
+  const MatrixLabels rows(torch::tensor({{0.5f, 0.5f, 0.0f}, {0.0f, 1.0f, 0.0f}, {0.2f, 0.3f, 0.5f}}));
+  CATCH_CHECK_NOTHROW(train::label_loss(logits, ids, rows, train::LossKind::kCrossEntropy));
+  const labels::CategoryLabels smooth(labels::CategoryLabelsOptions(3).smoothing(0.2));
+  CATCH_CHECK_NOTHROW(train::label_loss(logits, ids, smooth));
+  const MatrixLabels negative(torch::tensor({{1.5f, -0.5f, 0.0f}, {0.0f, 1.0f, 0.0f}, {0.0f, 0.0f, 1.0f}}));
+  CATCH_CHECK_THROWS_AS(train::label_loss(logits, ids, negative, train::LossKind::kCrossEntropy), InvalidArgument);
+}

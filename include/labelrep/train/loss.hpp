@@ -7,6 +7,8 @@
 
 #include <torch/types.h>
 
+#include <string>
+
 #include "labelrep/export.hpp"
 #include "labelrep/labels/label_representation.hpp"
 
@@ -31,9 +33,10 @@ LABELREP_API LossKind parse_loss(const std::string& name);
 /// class_ids 1-D integer `[N]` in [0, C) on any device. `scale`: a positive scalar tensor that the
 /// regression losses measure output − target in (the model's `decoder().loss_scale()`: a
 /// StandardizedDecoder's label standard deviation, so that the loss is the standardized regression's),
-/// or undefined for 1. Throws InvalidArgument (naming both shapes) for mismatches, for a scale with
+/// or undefined for 1; its sign is not checked (that would wait for the device every step). Throws
+/// InvalidArgument (naming both shapes) for mismatches, for an id out of range, for a scale with
 /// cross-entropy or one that is not a scalar, and for cross-entropy on labels whose rows are not
-/// probability vectors.
+/// probability vectors (non-negative, summing to 1; checked on the CPU class matrix).
 LABELREP_API torch::Tensor label_loss(const torch::Tensor& outputs, const torch::Tensor& class_ids,
                                       const labels::LabelRepresentation& labels, LossKind kind = LossKind::kAuto,
                                       const torch::Tensor& scale = {});
