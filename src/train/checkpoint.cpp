@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <set>
 #include <sstream>
 #include <type_traits>
@@ -30,6 +31,18 @@ namespace {
 std::atomic<std::uint64_t> g_archive_parses{0};
 
 std::string state_to_json(const TrainingState& s) {
+  // JSON has no NaN or infinity (nlohmann writes null, which the loader would then refuse): a state that
+  // cannot be read back is refused here, before anything is written.
+  if (!std::isfinite(s.epoch_loss_sum) || !std::isfinite(s.best_validation_accuracy))
+    throw InvalidArgument(fmt::format("save_checkpoint: the training state holds a non-finite value (epoch_loss_sum {}, "
+                                      "best_validation_accuracy {}); a diverged state is not saved",
+                                      s.epoch_loss_sum, s.best_validation_accuracy));
+  nlohmann::json config;
+  try {
+    config = nlohmann::json::parse(s.config_json.empty() ? "{}" : s.config_json);
+  } catch (const nlohmann::json::exception& e) {
+    throw InvalidArgument(fmt::format("save_checkpoint: TrainingState::config_json is not valid JSON: {}", e.what()));
+  }
   nlohmann::json j = {{"epoch", s.epoch},
                       {"step", s.step},
                       {"batch_in_epoch", s.batch_in_epoch},
@@ -37,7 +50,7 @@ std::string state_to_json(const TrainingState& s) {
                       {"best_validation_accuracy", s.best_validation_accuracy},
                       {"best_epoch", s.best_epoch},
                       {"threads", s.threads},
-                      {"config", nlohmann::json::parse(s.config_json.empty() ? "{}" : s.config_json)}};
+                      {"config", std::move(config)}};
   return j.dump();
 }
 

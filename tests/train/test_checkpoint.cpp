@@ -3,6 +3,7 @@
 
 #include <torch/torch.h>
 
+#include <limits>
 #include <random>
 #include <sstream>
 
@@ -135,6 +136,26 @@ CATCH_TEST_CASE("a checkpoint restores weights, buffers, momentum and state exac
   train_steps(model, optimizer, 2);
   train_steps(other, other_optimizer, 2);
   CATCH_CHECK(torch::equal(other->fc->weight, model->fc->weight));
+}
+
+CATCH_TEST_CASE("a training state that could not be read back is refused and the last checkpoint kept", "[train][checkpoint]") {
+  labelrep_test::TempDir dir;
+  Tiny model;
+  train::TrainingState good;
+  good.epoch = 1;
+  train::save_checkpoint(dir.file("a.ckpt"), *model, nullptr, good);
+  const std::string before = labelrep::read_file(dir.file("a.ckpt"));
+  train::TrainingState bad_config;
+  bad_config.config_json = "{\"label\": ";
+  CATCH_CHECK_THROWS_AS(train::save_checkpoint(dir.file("a.ckpt"), *model, nullptr, bad_config), InvalidArgument);
+  train::TrainingState diverged;
+  diverged.epoch_loss_sum = std::numeric_limits<double>::quiet_NaN();
+  CATCH_CHECK_THROWS_AS(train::save_checkpoint(dir.file("a.ckpt"), *model, nullptr, diverged), InvalidArgument);
+  train::TrainingState infinite;
+  infinite.best_validation_accuracy = std::numeric_limits<double>::infinity();
+  CATCH_CHECK_THROWS_AS(train::save_checkpoint(dir.file("a.ckpt"), *model, nullptr, infinite), InvalidArgument);
+  CATCH_CHECK(labelrep::read_file(dir.file("a.ckpt")) == before);
+  CATCH_CHECK(train::load_checkpoint(dir.file("a.ckpt"), *model, nullptr).epoch == 1);
 }
 
 CATCH_TEST_CASE("loading copies into the model's own tensors and names a tensor that does not fit", "[train][checkpoint]") {

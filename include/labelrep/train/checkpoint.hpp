@@ -34,8 +34,10 @@ struct LABELREP_API TrainingState {
   std::string config_json = "{}";    ///< the run's configuration, for inspection
 };
 
-/// Writes a checkpoint atomically. `optimizer` may be null (weights only).
-/// Throws IoError if the file cannot be written.
+/// Writes a checkpoint atomically. `optimizer` may be null (weights only). Requires: a non-empty path,
+/// `state.config_json` valid JSON, `state`'s loss sum and best accuracy finite. Throws InvalidArgument
+/// otherwise (nothing written), TorchError if libtorch cannot serialise the model or optimizer, IoError
+/// if the file cannot be written (the previous file, if any, is left as it was).
 LABELREP_API void save_checkpoint(const std::string& path, const torch::nn::Module& model,
                                   const torch::optim::Optimizer* optimizer, const TrainingState& state);
 
