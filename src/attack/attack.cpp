@@ -18,6 +18,7 @@
 #include "labelrep/eval/nearest_neighbor.hpp"
 #include "labelrep/train/trainer.hpp"
 #include "core/boundary.hpp"
+#include "core/json_document.hpp"
 
 namespace labelrep::attack {
 namespace {
@@ -306,7 +307,7 @@ std::string SweepResult::to_json() const {
     attacks.push_back(std::move(c));
   }
   j["attacks"] = std::move(attacks);
-  return j.dump(2);
+  return labelrep::detail::dump_json_document(j, 2, "the attack sweep's result");
 }
 
 SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelRepresentation> labels,

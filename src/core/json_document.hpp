@@ -5,6 +5,8 @@
 // for a double (out_of_range) into a FormatError too.
 #include <nlohmann/json.hpp>
 
+#include <fmt/format.h>
+
 #include <string>
 
 #include "labelrep/core/error.hpp"
@@ -19,6 +21,27 @@ inline nlohmann::json parse_json_document(const std::string& text, const std::st
     throw FormatError(source, e.byte > 0 ? e.byte - 1 : 0, std::string("invalid JSON: ") + e.what());
   } catch (const nlohmann::json::exception& e) {
     throw FormatError(source, FormatError::kNoOffset, std::string("invalid JSON: ") + e.what());
+  }
+}
+
+/// `j` as JSON text (`indent` as nlohmann's dump). JSON strings must be UTF-8: a path or name that is
+/// not (possible on Linux) throws InvalidArgument saying what could not be written, never nlohmann's
+/// type_error.
+inline std::string dump_json_document(const nlohmann::json& j, int indent, const std::string& what) {
+  try {
+    return j.dump(indent);
+  } catch (const nlohmann::json::type_error& e) {
+    throw InvalidArgument(fmt::format("{} cannot be written as JSON: a text in it is not valid UTF-8 ({})", what, e.what()));
+  }
+}
+
+/// Throws InvalidArgument naming `field` unless `text` is valid UTF-8 (JSON's rule, so that whatever
+/// passes can be written to a JSON file later).
+inline void require_utf8(const std::string& text, const std::string& field) {
+  try {
+    (void)nlohmann::json(text).dump();
+  } catch (const nlohmann::json::type_error&) {
+    throw InvalidArgument(fmt::format("{} is not valid UTF-8 text; labelrep records it in JSON files, which need UTF-8", field));
   }
 }
 

@@ -201,7 +201,7 @@ std::string grid_summary_json(const std::vector<GridPoint>& points) {
     if (p.has_threshold) row["threshold_accuracy"] = {{"mean", p.threshold_mean}, {"std", p.threshold_std}};
     j.push_back(row);
   }
-  return j.dump(2) + "\n";
+  return labelrep::detail::dump_json_document(j, 2, "the grid summary") + "\n";
 }
 
 }  // namespace labelrep::report

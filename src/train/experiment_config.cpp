@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 #include <set>
+#include <utility>
 #include <nlohmann/json.hpp>
 
 #include "labelrep/core/error.hpp"
@@ -41,6 +42,11 @@ std::int64_t integer_field(const nlohmann::json& value, const std::string& key, 
 
 void ExperimentConfig::validate() const {
   if (out.empty()) throw InvalidArgument("experiment: the run directory (out) is empty");
+  // Every text field goes into config.json: one that JSON cannot hold is refused before any file is written.
+  for (const auto& [field, text] : {std::pair<const char*, const std::string*>{"out", &out}, {"dataset", &dataset}, {"data_dir", &data_dir},
+                                    {"label", &label}, {"encoder", &encoder}, {"device", &device}, {"schedule", &schedule},
+                                    {"precision", &precision}})
+    labelrep::detail::require_utf8(*text, fmt::format("experiment: {}", field));
   if (epochs < 1 || epochs > 100000) throw InvalidArgument(fmt::format("experiment: epochs must be in [1, 100000], got {}", epochs));
   if (batch_size < 1 || batch_size > 65536) throw InvalidArgument(fmt::format("experiment: batch size must be in [1, 65536], got {}", batch_size));
   if (validation < 0)
@@ -144,7 +150,7 @@ std::string ExperimentConfig::to_json() const {
                       {"threads", threads},
                       {"out", out}};
   if (has_label_seed) j["label_seed"] = label_seed;
-  return j.dump(2) + "\n";
+  return labelrep::detail::dump_json_document(j, 2, "the experiment's configuration") + "\n";
 }
 
 ExperimentConfig ExperimentConfig::from_json(const std::string& text, const std::string& source) {

@@ -203,6 +203,7 @@ struct LABELREP_API SweepResult {
   std::vector<SweepCurve> curves;      ///< in the order of SweepOptions::attacks
 
   /// The result as a JSON object (NaN written as null); see docs/robustness.md for the fields.
+  /// Throws InvalidArgument if a text in it (label or attack name) is not valid UTF-8.
   std::string to_json() const;
 };
 

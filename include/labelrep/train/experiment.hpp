@@ -74,10 +74,12 @@ struct LABELREP_API ExperimentConfig {
   bool progress = true;
   std::string out;                        ///< the run directory
 
-  /// Throws InvalidArgument naming the first invalid field.
+  /// Throws InvalidArgument naming the first invalid field (a text field that is not valid UTF-8, which
+  /// config.json could not hold, included).
   void validate() const;
   /// The side images are padded to (pad_to with -1 resolved by the encoder); 0: none.
   std::int64_t padded_side() const;
+  /// The configuration as JSON (config.json). Throws InvalidArgument for a text field that is not valid UTF-8.
   std::string to_json() const;
   /// Throws FormatError (naming `source`) for malformed JSON or fields of the wrong type; unknown
   /// fields are errors too, so that a typo does not silently fall back to a default.
