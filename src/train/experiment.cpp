@@ -14,6 +14,11 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <cerrno>
+#include <cstring>
+#include <exception>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "labelrep/core/error.hpp"
@@ -31,6 +36,54 @@
 namespace labelrep::train {
 namespace {
 
+// An exclusive lock on a run directory for as long as one process trains in it: two processes writing one
+// run would interleave its metrics and overwrite each other's checkpoints. flock on the directory itself,
+// so nothing is left behind, and the kernel releases it when the process ends however it ends.
+class RunDirectoryLock {
+ public:
+  explicit RunDirectoryLock(const std::string& directory) {
+    fd_ = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd_ < 0) throw IoError(directory, std::string("cannot open the run directory to lock it: ") + std::strerror(errno));
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      const int error = errno;
+      ::close(fd_);
+      if (error == EWOULDBLOCK)
+        throw IoError(directory, "another process is training this run (it holds the run directory's lock); wait for it to finish or "
+                                 "choose another --out");
+      throw IoError(directory, std::string("cannot lock the run directory: ") + std::strerror(error));
+    }
+  }
+  ~RunDirectoryLock() { ::close(fd_); }
+  RunDirectoryLock(const RunDirectoryLock&) = delete;
+  RunDirectoryLock& operator=(const RunDirectoryLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
+// A run directory that this call created is removed again if the call fails before the run's first
+// checkpoint: a failed start (a label size the kind refuses, a device that is not there, a first epoch
+// that diverges) leaves nothing behind that looks like a run. Directories that existed are left alone, and
+// so is one whose lock this process did not get (another process may be training in it): arm() is called
+// once the lock is held.
+class RemoveFailedStart {
+ public:
+  explicit RemoveFailedStart(std::string directory) : directory_(std::move(directory)) {}
+  void arm() { armed_ = true; }
+  ~RemoveFailedStart() {
+    if (!armed_ || std::uncaught_exceptions() == 0) return;
+    std::error_code ignored;
+    if (std::filesystem::exists(std::filesystem::path(directory_) / "last.ckpt", ignored)) return;
+    std::filesystem::remove_all(directory_, ignored);
+  }
+  RemoveFailedStart(const RemoveFailedStart&) = delete;
+  RemoveFailedStart& operator=(const RemoveFailedStart&) = delete;
+
+ private:
+  std::string directory_;
+  bool armed_ = false;
+};
+
 data::ChannelStatistics experiment_statistics(const ExperimentConfig& config) {
   return data::dataset_statistics(config.dataset == "cifar100-coarse" ? "cifar100" : config.dataset);
 }
@@ -47,10 +100,18 @@ models::Model experiment_model(const ExperimentConfig& config, std::int64_t in_c
   }
 }
 
+// The run's config.json as a JSON object; FormatError naming the file for anything else (valid JSON that
+// is an array or a number included), so no JSON library message reaches the user.
+nlohmann::json read_recorded_config(const RunDirectory& run) {
+  auto recorded = labelrep::detail::parse_json_document(run.read_config(), run.file("config.json"));
+  if (!recorded.is_object()) throw FormatError(run.file("config.json"), 0, "a run's configuration must be a JSON object");
+  return recorded;
+}
+
 // A run directory holds one experiment: resuming or re-reading it with another configuration would
 // mix two experiments under one name. Fields that do not change the numbers may differ.
 void check_same_experiment(const RunDirectory& run, const ExperimentConfig& config) {
-  auto recorded = labelrep::detail::parse_json_document(run.read_config(), run.file("config.json"));
+  const auto recorded = read_recorded_config(run);
   const auto wanted = nlohmann::json::parse(config.to_json());
   // A field newer than the recorded run counts as its default value, so older runs stay usable.
   const auto defaults = nlohmann::json::parse(ExperimentConfig{}.to_json());
@@ -110,6 +171,14 @@ static ExperimentResult parse_experiment_result(const std::string& text, const s
   } catch (const nlohmann::json::exception& e) {
     throw FormatError(source, FormatError::kNoOffset, std::string("unexpected result.json: ") + e.what());
   }
+  // Accuracies are fractions: anything else is a damaged or hand-edited file, not a result to tabulate.
+  const auto fraction = [&](double value, const char* field) {
+    if (!(value >= 0 && value <= 1))
+      throw FormatError(source, FormatError::kNoOffset, fmt::format("{} is {}, not an accuracy in [0, 1]", field, value));
+  };
+  fraction(r.test_accuracy, "test.accuracy");
+  if (r.has_threshold) fraction(r.test_threshold_accuracy, "test.threshold_accuracy");
+  if (!std::isnan(r.best_validation_accuracy)) fraction(r.best_validation_accuracy, "best_validation_accuracy");
   return r;
 } catch (...) {
   labelrep::detail::rethrow_as_labelrep_error("read_experiment_result");
@@ -138,9 +207,15 @@ ExperimentResult run_experiment(const ExperimentConfig& config, const std::share
   // or stop with its error (rather than leaving them to find a dead peer).
   std::string decision = "train";
   std::exception_ptr failure;
+  std::optional<RunDirectoryLock> lock;
+  std::error_code no_error;
+  const bool created_here = rank0 && !std::filesystem::exists(config.out, no_error);
+  RemoveFailedStart remove_failed_start(config.out);
   if (rank0) {
     try {
       const RunDirectory existing(config.out);
+      lock.emplace(config.out);
+      if (created_here) remove_failed_start.arm();
       if (std::filesystem::exists(existing.file("config.json"))) check_same_experiment(existing, config);
       if (existing.finished()) decision = "finished";
     } catch (const std::exception& e) {
@@ -264,7 +339,7 @@ ExperimentResult run_experiment(const ExperimentConfig& config, const std::share
 TrainedRun load_trained_run(const std::string& run_dir, const std::string& device_name) try {
   const auto run = RunDirectory::open_read_only(run_dir);
   TrainedRun loaded;
-  auto recorded = labelrep::detail::parse_json_document(run.read_config(), run.file("config.json"));
+  auto recorded = read_recorded_config(run);
   std::int64_t in_channels = recorded.value("in_channels", recorded.value("dataset", "") == "fashion-mnist" ? 1 : 3);
   for (auto field = recorded.begin(); field != recorded.end();)
     field = ExperimentConfig::is_recorded_field(field.key()) ? recorded.erase(field) : std::next(field);

@@ -225,6 +225,9 @@ CATCH_TEST_CASE("losses and recipes and checkpoints and run directories name wha
   EXPECT_ERROR(InvalidArgument, "device 'tpu'", config.validate());
   EXPECT_ERROR(FormatError, "epoch", train::ExperimentConfig::from_json(R"({"epoch": 3})", "c.json"));
   EXPECT_ERROR(IoError, dir.file("nowhere"), train::load_trained_run(dir.file("nowhere"), "cpu"));
+  std::filesystem::create_directories(dir.file("array"));  // valid JSON that is not an object, written by hand
+  labelrep_test::write_bytes(dir.file("array/config.json"), "[]");
+  EXPECT_ERROR(FormatError, dir.file("array/config.json"), train::load_trained_run(dir.file("array"), "cpu"));
 }
 
 CATCH_TEST_CASE("the trainer checks its inputs and its batches and stops a diverging loss", "[train][errors][boundary]") {

@@ -9,6 +9,11 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "labelrep/core/atomic_file.hpp"
 #include "labelrep/core/error.hpp"
 #include "labelrep/data/loaders.hpp"
 #include "labelrep/train/experiment.hpp"
@@ -86,11 +91,34 @@ CATCH_TEST_CASE("an experiment configuration survives JSON and refuses typos and
   refused([](auto& b) { b.threshold = -1; }, "threshold");
   refused([](auto& b) { b.checkpoint_every_steps = -5; }, "checkpoint_every_steps");
   refused([](auto& b) { b.validation = -1; }, "validation");
+  // Text that config.json cannot hold (a Linux path need not be UTF-8) is refused by name, not later by the JSON writer.
+  refused([](auto& b) { b.out = "runs/bad\xff"; }, "out");
+  refused([](auto& b) { b.label = "labels/\xc3("; }, "label");
   auto paper = c;
   paper.weight_decay = -1;
   CATCH_CHECK_NOTHROW(paper.validate());
   paper.validation = 0;  // no validation set: the last epoch is the result
   CATCH_CHECK_NOTHROW(paper.validate());
+}
+
+CATCH_TEST_CASE("a run directory another process is training in is refused, and left as it was", "[train]") {
+  labelrep_test::TempDir dir;
+  const std::string run = dir.file("busy");
+  std::filesystem::create_directories(run);
+  labelrep_test::write_bytes(run + "/metrics.csv", "epoch,train_loss\n1,0.5\n");
+  // Another open file description holding the lock stands for another process (flock locks conflict
+  // between descriptions, also within one process).
+  const int held = ::open(run.c_str(), O_RDONLY | O_DIRECTORY);
+  CATCH_REQUIRE(held >= 0);
+  CATCH_REQUIRE(::flock(held, LOCK_EX | LOCK_NB) == 0);
+  train::ExperimentConfig c;
+  c.encoder = "small-cnn";
+  c.epochs = 1;
+  c.out = run;
+  c.progress = false;
+  labelrep_test::check_throws_with<IoError>([&] { train::run_experiment(c); }, "another process is training this run");
+  CATCH_CHECK(labelrep::read_file(run + "/metrics.csv") == "epoch,train_loss\n1,0.5\n");
+  ::close(held);
 }
 
 // The stated accuracy of the small CNN: 20% of the Fashion-MNIST pool (11,000 images), 5 epochs,
