@@ -109,8 +109,18 @@ void Batcher::seek(std::int64_t epoch, std::int64_t batch) try {
   labelrep::detail::rethrow_as_labelrep_error("Batcher::seek");
 }
 
-torch::Tensor Batcher::normalize(const torch::Tensor& images) const {
-  return images.to(torch::kFloat32).mul_(scale_).add_(shift_).to(options_.dtype());
+torch::Tensor Batcher::normalize(const torch::Tensor& images) const try {
+  if (!images.defined() || images.dim() != 4 || images.scalar_type() != torch::kUInt8)
+    throw InvalidArgument(fmt::format("Batcher::normalize: images must be uint8 [B, C, H, W], got {} {}",
+                                      images.defined() ? c10::toString(images.scalar_type()) : "undefined",
+                                      images.defined() ? c10::str(images.sizes()) : std::string()));
+  if (images.size(1) != dataset_.channels())
+    throw InvalidArgument(fmt::format("Batcher::normalize: images have {} channels but the dataset '{}' has {}", images.size(1),
+                                      dataset_.name(), dataset_.channels()));
+  // The result is on the images' device (the statistics follow them; a no-op when they already match).
+  return images.to(torch::kFloat32).mul_(scale_.to(images.device())).add_(shift_.to(images.device())).to(options_.dtype());
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("Batcher::normalize");
 }
 
 bool Batcher::next(Batch& batch) try {

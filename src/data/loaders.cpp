@@ -8,8 +8,11 @@
 #include <fmt/ranges.h>
 #include <filesystem>
 #include <fmt/format.h>
+#include <fstream>
 #include <limits>
 #include <memory>
+#include <optional>
+#include <utility>
 
 #include "labelrep/core/atomic_file.hpp"
 #include "labelrep/core/class_names.hpp"
@@ -187,6 +190,29 @@ void require_files(const std::vector<std::string>& paths, const std::string& dat
                                              fmt::join(names, ", "), hint, missing_dataset_advice(dataset)));
 }
 
+// The [rows, cols] an IDX image file (3 dimensions) declares, from the first bytes of the file alone (a
+// few inflated for gzip). Empty when they cannot be read as such: that file's own loading reports why.
+std::optional<std::pair<std::uint32_t, std::uint32_t>> idx_image_size(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string head(64 * 1024, '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<std::size_t>(in.gcount()));
+  unsigned char header[16];
+  try {
+    if (head.size() >= 2 && static_cast<unsigned char>(head[0]) == 0x1f && static_cast<unsigned char>(head[1]) == 0x8b) {
+      GzipReader gzip(path, head);
+      gzip.read(header, sizeof header, 0, "IDX header");
+    } else {
+      if (head.size() < sizeof header) return std::nullopt;
+      std::memcpy(header, head.data(), sizeof header);
+    }
+  } catch (const FormatError&) {
+    return std::nullopt;
+  }
+  if (header[0] != 0 || header[1] != 0 || header[2] != 0x08 || header[3] != 3) return std::nullopt;
+  return std::make_pair(big_endian(header + 8), big_endian(header + 12));
+}
+
 // Reads a CIFAR file and appends its images and the targets of label byte `use`.
 void read_cifar_file(const std::string& path, CifarVariant variant, std::size_t use, std::vector<torch::Tensor>& images,
                      std::vector<torch::Tensor>& targets) {
@@ -294,6 +320,15 @@ ImageDataset load_fashion_mnist(const std::string& dir, Split split) try {
   if (images.dim() != 3) throw FormatError(image_path, 3, fmt::format("image file has {} dimensions, expected 3 (N, rows, cols)", images.dim()));
   if (labels.dim() != 1) throw FormatError(label_path, 3, fmt::format("label file has {} dimensions, expected 1", labels.dim()));
   if (images.size(0) == 0) throw FormatError(image_path, 4, "the image file holds no images");
+  // A test set of another image size than the training set would be evaluated without a word (the CIFAR
+  // encoders pool globally): it is refused here, from the training file's header.
+  if (split == Split::kTest) {
+    const std::string train_path = (fs::path(dir) / "train-images-idx3-ubyte.gz").string();
+    const auto train_size = idx_image_size(train_path);
+    if (train_size && (std::int64_t{train_size->first} != images.size(1) || std::int64_t{train_size->second} != images.size(2)))
+      throw FormatError(image_path, 8, fmt::format("the test images are {}x{} but the training images ({}) are {}x{}", images.size(1),
+                                                   images.size(2), train_path, train_size->first, train_size->second));
+  }
   if (labels.size(0) != images.size(0))
     throw FormatError(label_path, 4, fmt::format("{} labels for {} images in {}", labels.size(0), images.size(0), image_path));
   const auto too_big = (labels >= 10).nonzero();

@@ -145,6 +145,12 @@ CATCH_TEST_CASE("Fashion-MNIST from IDX.gz: images, labels, checks", "[data]") {
   CATCH_CHECK(padded.images()[2][0][0][0].item<int>() == 0);
   CATCH_CHECK_THROWS_AS(train.pad_to(7), InvalidArgument);
 
+  // A test set whose images have another size than the training images is refused, naming both files.
+  write_bytes(dir.file("t10k-images-idx3-ubyte.gz"), gzip(idx(2051, {10, 5, 4}, std::string(200, '\x01'))));
+  expect_format_error([&] { data::load_fashion_mnist(dir.path().string(), data::Split::kTest); }, dir.file("t10k-images-idx3-ubyte.gz"), 8,
+                      "the test images are 5x4 but the training images (" + dir.file("train-images-idx3-ubyte.gz") + ") are 4x4");
+  write_fashion(dir, "t10k", 10);
+
   // Labels out of range, and counts that disagree.
   write_bytes(dir.file("train-labels-idx1-ubyte.gz"), gzip(idx(2049, {30}, std::string(29, '\x01') + "\x0a")));
   expect_format_error([&] { data::load_fashion_mnist(dir.path().string()); }, dir.file("train-labels-idx1-ubyte.gz"), 8 + 29,
@@ -333,6 +339,9 @@ CATCH_TEST_CASE("batches: every image once per epoch, crops and flips equal a pe
   plain.start_epoch(0);
   CATCH_REQUIRE(plain.next(batch));
   CATCH_CHECK(torch::allclose(batch.images, plain.normalize(images.slice(0, 10, 50))));
+  CATCH_CHECK_THROWS_AS(plain.normalize(images.slice(0, 10, 50).to(torch::kFloat32)), InvalidArgument);  // not uint8
+  CATCH_CHECK_THROWS_AS(plain.normalize(images.slice(0, 10, 50).slice(1, 0, 1)), InvalidArgument);  // one channel of two
+  CATCH_CHECK_THROWS_AS(plain.normalize(images[10]), InvalidArgument);  // 3-D
   CATCH_CHECK(torch::allclose(batch.images[0][1], (images[10][1].to(torch::kFloat32) / 255.0 - 0.25) / 0.25, 1e-5, 1e-5));
   CATCH_CHECK_FALSE(plain.next(batch));
 }

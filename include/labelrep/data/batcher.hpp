@@ -63,17 +63,20 @@ struct LABELREP_API Batch {
 class LABELREP_API Batcher {
  public:
   /// `indices`: the dataset positions this batcher draws from (a split's train or validation part).
-  /// Throws InvalidArgument for empty or out-of-range indices, a mean/std of the wrong length or a
-  /// non-positive std, a batch size < 1, a negative padding, or a shard index outside [0, shard_count).
+  /// Throws InvalidArgument for empty or out-of-range indices, a mean/std of the wrong length, not
+  /// finite or (std) not positive, a batch size outside [1, 2^31], a padding outside [0, 64], a seed of
+  /// 2^48 or more, a non-floating-point dtype, or a shard index outside [0, shard_count).
   Batcher(ImageDataset dataset, const torch::Tensor& indices, BatcherOptions options);
 
   /// Batches in one epoch.
   std::int64_t batches_per_epoch() const;
-  /// Begins epoch `epoch` (any order of calls; the order depends only on seed and epoch).
+  /// Begins epoch `epoch` (any order of calls; the order depends only on seed and epoch). Throws
+  /// InvalidArgument for a negative epoch.
   void start_epoch(std::int64_t epoch);
   /// Moves to batch `batch` of epoch `epoch` (resuming). Throws InvalidArgument if out of range.
   void seek(std::int64_t epoch, std::int64_t batch);
   /// Fills `batch` with the next batch and returns true, or returns false at the end of the epoch.
+  /// Throws InvalidArgument if no epoch was started.
   bool next(Batch& batch);
   std::int64_t epoch() const noexcept { return epoch_; }
   /// Batches already returned in this epoch.
@@ -82,6 +85,8 @@ class LABELREP_API Batcher {
   const ImageDataset& dataset() const noexcept { return dataset_; }
 
   /// Normalises uint8 images `[B, C, H, W]` the way batches are (no augmentation): for evaluation.
+  /// Requires: uint8, 4-D, the dataset's channel count; any device. Ensures: the options' dtype, on the
+  /// images' device. Throws InvalidArgument otherwise.
   torch::Tensor normalize(const torch::Tensor& images) const;
 
  private:
