@@ -22,6 +22,9 @@ std::vector<std::string> label_kinds() {
 std::shared_ptr<const LabelRepresentation> make_labels(const LabelSpec& spec) try {
   const auto classes = static_cast<std::int64_t>(spec.class_names.size());
   const auto& k = spec.kind;
+  // Smoothing belongs to category labels: asked of any other kind it would be dropped without a word.
+  if (spec.smoothing != 0 && k != "category")
+    throw InvalidArgument(fmt::format("label smoothing ({}) applies to category labels only, not to '{}'", spec.smoothing, k));
   if (k.size() > 4 && k.compare(k.size() - 4, 4, ".npy") == 0) {
     auto labels = std::make_shared<const FileLabels>(k);
     if (classes > 0 && labels->num_classes() != classes)

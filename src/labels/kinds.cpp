@@ -3,6 +3,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fmt/format.h>
+#include <limits>
 
 #include "labelrep/core/atomic_file.hpp"
 #include "labelrep/core/error.hpp"
@@ -156,6 +157,12 @@ std::pair<torch::Tensor, LabelMetadata> load_file(const std::string& path) {
   if (matrix.scalar_type() == torch::kBool) matrix = matrix.to(torch::kUInt8);
   if (!torch::isfinite(matrix.to(torch::kFloat64)).all().item<bool>())
     throw FormatError(path, FormatError::kNoOffset, "label values must be finite (found NaN or infinity)");
+  // Labels are kept as float32: a float64 value beyond its range would become infinity there.
+  if (!torch::isfinite(matrix.to(torch::kFloat32)).all().item<bool>())
+    throw FormatError(path, FormatError::kNoOffset,
+                      fmt::format("label values must fit float32 (|x| <= {:.6g}), as labels are kept; the largest is {:.6g}",
+                                  static_cast<double>(std::numeric_limits<float>::max()),
+                                  matrix.to(torch::kFloat64).abs().max().item<double>()));
   if (!metadata.class_names.empty() && static_cast<std::int64_t>(metadata.class_names.size()) != matrix.size(0))
     throw FormatError(sidecar, FormatError::kNoOffset,
                       fmt::format("lists {} class names but {} has {} classes", metadata.class_names.size(), path, matrix.size(0)));

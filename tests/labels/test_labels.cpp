@@ -167,6 +167,14 @@ CATCH_TEST_CASE("save and load keep values and metadata, sidecar errors name the
   CATCH_CHECK_THROWS_AS(FileLabels(dir.file("vector.npy")), FormatError);
   labelrep::write_npy(dir.file("nan.npy"), torch::full({2, 2}, std::nanf("")));
   CATCH_CHECK_THROWS_AS(FileLabels(dir.file("nan.npy")), FormatError);
+  // float64 values beyond float32's range (labels are kept as float32): FormatError naming the file.
+  labelrep::write_npy(dir.file("big.npy"), torch::full({2, 2}, 1e300, torch::kFloat64));
+  try {
+    FileLabels labels(dir.file("big.npy"));
+    CATCH_FAIL("float64 values beyond float32 accepted");
+  } catch (const FormatError& e) {
+    CATCH_CHECK(e.path() == dir.file("big.npy"));
+  }
   CATCH_CHECK_THROWS_AS(FileLabels(dir.file("missing.npy")), labelrep::IoError);
 }
 
@@ -232,6 +240,13 @@ CATCH_TEST_CASE("make_labels builds every kind by name and refuses unknown kinds
   CATCH_CHECK(make_labels(spec)->num_classes() == 10);
   spec.class_names = labelrep::resolve_class_names("cifar100");
   CATCH_CHECK_THROWS_AS(make_labels(spec), InvalidArgument);  // 10 labels for 100 classes
+  // Smoothing is for category labels: asked of another kind it is refused, not dropped.
+  spec.class_names = labelrep::resolve_class_names("fashion-mnist");
+  spec.smoothing = 0.1;
+  spec.kind = "composite";
+  CATCH_CHECK_THROWS_AS(make_labels(spec), InvalidArgument);
+  spec.kind = "category";
+  CATCH_CHECK(make_labels(spec)->matrix()[0][0].item<float>() == labelrep_test::Approx(0.91));
 }
 
 CATCH_TEST_CASE("label images: one PNG per class plus an overview", "[labels]") {

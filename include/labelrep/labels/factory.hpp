@@ -19,7 +19,7 @@ struct LABELREP_API LabelSpec {
   bool has_seed = false;                  ///< false: the kind's default seed
   std::uint64_t seed = 0;
   double value_range = 80.0;
-  double smoothing = 0.0;                 ///< category only
+  double smoothing = 0.0;                 ///< category only (make_labels refuses it for other kinds)
   std::string voice = "en-us";            ///< speech, shuffle: espeak-ng voice (when no wav_dir)
   std::string wav_dir;                    ///< speech, shuffle: one WAV per class instead of text-to-speech
   std::string glove_file;                 ///< glove: a GloVe text file (required)
@@ -33,7 +33,10 @@ LABELREP_API std::vector<std::string> label_kinds();
 
 /// Builds the label set a spec describes; a kind ending in ".npy" loads that file (FileLabels) and
 /// checks that its class count matches. Throws InvalidArgument for an unknown kind (listing the known
-/// ones) or invalid options, and what FileLabels throws for files.
+/// ones), invalid options (smoothing for a kind other than category included) or a class count that
+/// does not match a label file; what FileLabels throws for files; for speech and shuffle, what text to
+/// speech or reading `wav_dir` throws (Error without espeak-ng, IoError/FormatError for WAV files); for
+/// glove and bert, IoError/FormatError for their files.
 LABELREP_API std::shared_ptr<const LabelRepresentation> make_labels(const LabelSpec& spec);
 
 /// The kind of a label file: the `kind` in its `<path>.json` sidecar when there is one, else a kind
