@@ -80,6 +80,7 @@ CATCH_TEST_CASE("labelrep reports bad input in one line with a non-zero exit cod
   const auto missing = run_command(cli() + " stats " + dir.file("nope.npy"));
   CATCH_CHECK(missing.exit_code == 1);
   CATCH_CHECK(missing.output.find("nope.npy: cannot open") != std::string::npos);
+  CATCH_CHECK(missing.output.find("entropy") == std::string::npos);  // no table header without a row
 
   const auto kind = run_command(cli() + " labels spech --classes cifar10 --out " + dir.file("x.npy"));
   CATCH_CHECK(kind.exit_code == 2);
@@ -97,6 +98,17 @@ CATCH_TEST_CASE("labelrep reports bad input in one line with a non-zero exit cod
   const auto unwritable = run_command(cli() + " labels constant --classes 3 --out /nonexistent-dir/x.npy");
   CATCH_CHECK(unwritable.exit_code == 1);
   CATCH_CHECK(unwritable.output.find("/nonexistent-dir/x.npy") != std::string::npos);
+  CATCH_CHECK_FALSE(std::filesystem::exists("/nonexistent-dir"));
+  // A --png directory that cannot be made (a file in the way) is found before the .npy is written.
+  labelrep_test::write_bytes(dir.file("in-the-way"), "x");
+  const auto blocked = run_command(cli() + " labels constant --classes 3 --out " + dir.file("y.npy") + " --png " + dir.file("in-the-way/png"));
+  CATCH_CHECK(blocked.exit_code == 1);
+  CATCH_CHECK(blocked.output.find(dir.file("in-the-way/png")) != std::string::npos);
+  CATCH_CHECK_FALSE(std::filesystem::exists(dir.file("y.npy")));
+  // Smoothing is for category labels only.
+  const auto smoothing = run_command(cli() + " labels uniform --classes 3 --smoothing 0.5 --out " + dir.file("s.npy"));
+  CATCH_CHECK(smoothing.exit_code == 2);
+  CATCH_CHECK(smoothing.output.find("--smoothing") != std::string::npos);
 
   // An empty value is not 0 (CLI11 would read it so): refused for every numeric option, before anything runs.
   for (const std::string& arguments : {" train --weight-decay '' --out " + dir.file("wd"), " train --crop-padding '' --out " + dir.file("cp"),
@@ -235,6 +247,18 @@ CATCH_TEST_CASE("labelrep train writes a run directory, reads a finished run and
   const auto encoder = run_command(cli() + " train --encoder resnet31 --epochs 1 --out " + dir.file("x"));
   CATCH_CHECK(encoder.exit_code == 2);
   CATCH_CHECK(encoder.output.find("resnet31") != std::string::npos);
+  CATCH_CHECK_FALSE(std::filesystem::exists(dir.file("x")));  // a failed start leaves no run directory behind
+  // ... also when it fails after the labels were made (a label size the kind refuses) ...
+  const auto tiny = run_command(cli() + " train --encoder small-cnn --label composite --label-size 1 --epochs 1 --level 1 --out " +
+                                dir.file("tiny"));
+  CATCH_CHECK(tiny.exit_code == 2);
+  CATCH_CHECK_FALSE(std::filesystem::exists(dir.file("tiny")));
+  // ... but a directory that existed before is left as it was.
+  std::filesystem::create_directories(dir.file("kept"));
+  const auto kept = run_command(cli() + " train --encoder small-cnn --label composite --label-size 1 --epochs 1 --level 1 --out " +
+                                dir.file("kept"));
+  CATCH_CHECK(kept.exit_code == 2);
+  CATCH_CHECK(std::filesystem::is_directory(dir.file("kept")));
   const auto level = run_command(cli() + " train --level 0 --out " + dir.file("y"));
   CATCH_CHECK(level.exit_code == 2);
   CATCH_CHECK(level.output.find("level") != std::string::npos);

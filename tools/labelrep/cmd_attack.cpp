@@ -32,7 +32,8 @@ std::string run_attack_job(const AttackJob& job) {
   if (!(job.step_fraction >= 0) || !std::isfinite(job.step_fraction))
     throw InvalidArgument(fmt::format("--step-fraction must be a finite number >= 0, got {}", job.step_fraction));
   if (job.seed > 0xffffffffULL) throw InvalidArgument(fmt::format("--seed must be below 2^32, got {}", job.seed));
-  if (job.threshold >= 0 && !(job.threshold > 0)) throw InvalidArgument(fmt::format("--threshold must be > 0, got {}", job.threshold));
+  if (job.threshold != -1 && !(job.threshold > 0 && std::isfinite(job.threshold)))  // -1: left out, the run's threshold
+    throw InvalidArgument(fmt::format("--threshold must be a finite number > 0 (leave it out for the run's), got {}", job.threshold));
   for (const auto& name : job.attacks) {  // before any loading
     try {
       attack::parse_attack(name);
@@ -44,6 +45,8 @@ std::string run_attack_job(const AttackJob& job) {
   use_threads(job.threads);
 
   auto run = train::load_trained_run(job.run, job.device);
+  const std::string out = job.out.empty() ? default_attack_file(job.run) : job.out;
+  create_output_directory(std::filesystem::path(out).parent_path());
   if (job.channels_last) models::set_memory_format(*run.model, c10::MemoryFormat::ChannelsLast);
   const auto test = train::load_experiment_data(run.config, data::Split::kTest);
   const auto n = job.limit > 0 ? std::min(job.limit, test.size()) : test.size();
@@ -59,14 +62,12 @@ std::string run_attack_job(const AttackJob& job) {
                            .progress(job.progress);
   const auto result = attack::run_sweep(run.model, run.labels, test.to(torch::Device(job.device)), torch::arange(n), options);
 
-  const std::string out = job.out.empty() ? default_attack_file(job.run) : job.out;
   auto j = nlohmann::json::parse(result.to_json());
   j["run"] = job.run;
   j["checkpoint"] = run.checkpoint;
   j["dataset"] = run.config.dataset;
   j["encoder"] = run.config.encoder;
   j["device"] = job.device;
-  if (const auto parent = std::filesystem::path(out).parent_path(); !parent.empty()) std::filesystem::create_directories(parent);
   write_file_atomically(out, j.dump(2) + "\n");
 
   std::cout << fmt::format("{}: {} {} labels, {} test images, {} initially correct ({:.2f}%), eps in {} units\n", job.run,

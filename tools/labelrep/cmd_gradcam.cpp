@@ -55,6 +55,8 @@ std::vector<std::string> run_gradcam_job(const GradcamJob& job) {
     if (used != job.target.size() || fixed_class < 0 || fixed_class >= classes)
       throw InvalidArgument(fmt::format("--class {}: expected 'true', 'predicted' or a class index in 0..{}", job.target, classes - 1));
   }
+  const std::string out_dir = !job.out.empty() ? job.out : (std::filesystem::path(default_figures_dir(job.run)) / "gradcam").string();
+  create_output_directory(out_dir);
   const auto indices = torch::tensor(job.images, torch::kLong);
   auto batches = train::evaluation_batches(test, indices, run.statistics, static_cast<std::int64_t>(job.images.size()));
   data::Batch batch;
@@ -72,8 +74,6 @@ std::vector<std::string> run_gradcam_job(const GradcamJob& job) {
   const auto targets = job.target == "true" ? truth : job.target == "predicted" ? predicted : torch::full_like(truth, fixed_class);
   const auto heat =
       analysis::grad_cam(run.model, images, targets, *run.labels, analysis::GradCamOptions().layer(job.layer)).to(torch::kCPU);
-  const std::string out_dir = !job.out.empty() ? job.out : (std::filesystem::path(default_figures_dir(job.run)) / "gradcam").string();
-  std::filesystem::create_directories(out_dir);
   const auto& names = test.class_names();
   auto name = [&](const torch::Tensor& ids, std::size_t k) { return names[static_cast<std::size_t>(ids[static_cast<std::int64_t>(k)].item<std::int64_t>())]; };
   const std::string layer_part = job.layer.empty() ? "" : "_at-" + file_part(job.layer);

@@ -45,6 +45,15 @@ void add_labels_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 20));
   cmd->callback([args, seed] {
+    if (args->smoothing != 0 && args->kind != "category")
+      throw InvalidArgument(fmt::format("--smoothing applies to category labels only, not to '{}'", args->kind));
+    // Every output place before the first file, so a failure never leaves some outputs written. --out is a
+    // file in an existing directory (a typo there should not create directories); --png and --save-wav
+    // directories are created.
+    if (const auto parent = std::filesystem::path(args->out).parent_path(); !parent.empty() && !std::filesystem::is_directory(parent))
+      throw IoError(args->out, "cannot write the labels: the directory " + parent.string() + " does not exist");
+    if (!args->png_dir.empty()) create_output_directory(args->png_dir);
+    if (!args->save_wav_dir.empty()) create_output_directory(args->save_wav_dir);
     labels::LabelSpec spec;
     spec.kind = args->kind;
     spec.class_names = resolve_class_names(args->classes);
@@ -67,9 +76,6 @@ void add_labels_command(CLI::App& app) {
       options.pipeline().size(spec.size);
       const auto speech = std::make_shared<const labels::SpeechLabels>(options);
       if (!args->save_wav_dir.empty()) {
-        std::error_code ec;
-        std::filesystem::create_directories(args->save_wav_dir, ec);
-        if (ec) throw IoError(args->save_wav_dir, "cannot create the directory: " + ec.message());
         for (std::size_t i = 0; i < speech->waveforms().size(); ++i) {
           std::string name = speech->metadata().class_names[i];
           for (char& c : name)

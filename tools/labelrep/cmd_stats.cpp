@@ -37,9 +37,8 @@ void add_stats_command(CLI::App& app) {
       ->check(CLI::IsMember({"paper"}));
   cmd->add_flag("--json", args->json, "Print one JSON object per file, one per line");
   cmd->callback([args, normalize, l1, l2] {
-    if (!args->json)
-      std::cout << fmt::format("{:<40} {:>7} {:>10} {:>18} {:>18} {:>18}  {}\n", "file", "classes", "kind", "entropy",
-                               "L1", "L2", "convention");
+    // The table's header goes out with its first row, so a first file that cannot be read prints only its error.
+    bool header_written = args->json;
     for (const auto& file : args->files) {
       const labels::FileLabels labels(file);
       const std::string kind = labels::label_kind_of_file(file);
@@ -51,7 +50,14 @@ void add_stats_command(CLI::App& app) {
         options.l1 = args->l1 == "elementwise" ? labels::L1Norm::kElementwise : labels::L1Norm::kMatrix;
       if (l2->count() > 0 || args->preset.empty())
         options.l2 = args->l2 == "spectral" ? labels::L2Norm::kSpectral : labels::L2Norm::kFrobenius;
-      const auto stats = labels::label_statistics(labels.matrix(), options);
+      const auto stats = [&] {
+        try {
+          return labels::label_statistics(labels.matrix(), options);
+        } catch (const InvalidArgument& e) {  // e.g. a single class: say which file
+          const std::string what = e.what();
+          throw InvalidArgument(fmt::format("{}: {}", file, what.rfind("labelrep: ", 0) == 0 ? what.substr(10) : what));
+        }
+      }();
       if (args->json) {
         nlohmann::json j;
         j["file"] = file;
@@ -64,6 +70,10 @@ void add_stats_command(CLI::App& app) {
         j["l2"] = {{"mean", stats.l2.mean}, {"std", stats.l2.std}};
         std::cout << j.dump() << "\n";
       } else {
+        if (!header_written)
+          std::cout << fmt::format("{:<40} {:>7} {:>10} {:>18} {:>18} {:>18}  {}\n", "file", "classes", "kind", "entropy", "L1",
+                                   "L2", "convention");
+        header_written = true;
         std::cout << fmt::format("{:<40} {:>7} {:>10} {:>8.2f} ± {:<7.2f} {:>8.2f} ± {:<7.2f} {:>8.2f} ± {:<7.2f}  {}/{}/{}\n", file,
                                  stats.classes, kind, stats.entropy.mean, stats.entropy.std, stats.l1.mean, stats.l1.std,
                                  stats.l2.mean, stats.l2.std, to_text(options.normalization), to_text(options.l1),

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "commands.hpp"
+#include "labelrep/core/error.hpp"
 #include "labelrep/dist/process_group.hpp"
 #include "labelrep/train/experiment.hpp"
 
@@ -100,6 +101,9 @@ void add_train_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--dist-timeout", dist_args->timeout, "Seconds a rank waits for the others before failing")->capture_default_str();
   cmd->callback([config, label_seed, dist_args] {
+    // Checked whether or not this run is distributed, so a typo never waits for the day it matters.
+    if (!(dist_args->timeout > 0 && dist_args->timeout <= 604800))
+      throw InvalidArgument(fmt::format("--dist-timeout must be a number of seconds in (0, 604800], got {}", dist_args->timeout));
     config->has_label_seed = label_seed->count() > 0;
     std::shared_ptr<dist::ProcessGroup> group;
     if (dist_args->mode == "on" || (dist_args->mode == "auto" && dist::environment_requests_distributed())) {

@@ -77,6 +77,14 @@ std::string run_tsne_job(const TsneJob& job) {
   const double limit = static_cast<double>(n - 1) / 3.0;
   if (!(job.perplexity > 0 && job.perplexity < limit))
     throw InvalidArgument(fmt::format("--perplexity {} must be above 0 and below (N - 1)/3 = {:.4g} for {} images", job.perplexity, limit, n));
+  const std::string out_file =
+      !job.out.empty() ? job.out : (std::filesystem::path(default_figures_dir(job.run)) / (job.progression ? "tsne_progression.svg" : "tsne.svg")).string();
+  const std::filesystem::path out(out_file);
+  const auto stem = (out.parent_path() / out.stem()).string();
+  // All three files or none: a directory in the way of one is found before the work, not after the first is written.
+  create_output_directory(out.parent_path());
+  for (const auto& file : {out_file, stem + ".npy", stem + ".classes.npy"})
+    if (std::filesystem::is_directory(file)) throw IoError(file, "cannot write the t-SNE output: a directory is in the way");
   const auto on_device = test.to(torch::Device(job.device));
   const auto tsne_options = analysis::TsneOptions()
                                 .perplexity(job.perplexity)
@@ -123,16 +131,11 @@ std::string run_tsne_job(const TsneJob& job) {
       std::cout << fmt::format("10-NN class agreement in the map: {:.2f}%\n", 100.0 * agreement);
     }
   }
-  const std::string out_file =
-      !job.out.empty() ? job.out : (std::filesystem::path(default_figures_dir(job.run)) / (job.progression ? "tsne_progression.svg" : "tsne.svg")).string();
   const auto svg = job.progression
                        ? analysis::svg_panels(panels, 3,
                                               fmt::format("t-SNE over training: {} {} test images ({}, {} labels)", n, run.config.dataset,
                                                           run.config.encoder, run.labels->name()))
                        : panels.front();
-  const std::filesystem::path out(out_file);
-  const auto stem = (out.parent_path() / out.stem()).string();
-  if (!out.parent_path().empty()) std::filesystem::create_directories(out.parent_path());
   write_file_atomically(out_file, svg);
   write_npy(stem + ".npy", job.progression ? torch::stack(maps) : maps.front());
   write_npy(stem + ".classes.npy", c);

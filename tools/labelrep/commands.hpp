@@ -2,6 +2,8 @@
 // Each subcommand registers itself on the app; its callback does the work through the public API.
 #include <CLI/CLI.hpp>
 
+#include <filesystem>
+
 #include "labelrep/train/experiment.hpp"
 
 namespace labelrep::cli {
@@ -26,4 +28,8 @@ void print_experiment_result(const train::ExperimentResult& result);
 // Sets libtorch's intra-op threads for commands with --threads: `requested`, or one per hardware thread
 // for 0 (Debian's libtorch starts with one thread whatever the machine has).
 void use_threads(int requested);
+// Creates `directory` and its parents for a command's outputs; throws IoError naming it if that fails or a
+// file is in the way. Commands call it after their inputs are known to be good and before the work, so a
+// long job never fails at its end for want of a directory.
+void create_output_directory(const std::filesystem::path& directory);
 }  // namespace labelrep::cli
