@@ -246,7 +246,8 @@ std::vector<RunRecord> find_runs(const std::string& root) try {
   std::vector<std::string> candidates;
   if (fs::exists(fs::path(root) / "result.json")) candidates.push_back(root);
   for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator(); ++it) {
-    if (it.depth() >= 3) it.disable_recursion_pending();
+    // depth() 0 is one level below the root: entries at depth 2 (three levels below) are the deepest looked at.
+    if (it.depth() >= 2) it.disable_recursion_pending();
     if (it->is_directory() && fs::exists(it->path() / "result.json")) candidates.push_back(it->path().string());
   }
   std::sort(candidates.begin(), candidates.end());
@@ -271,6 +272,11 @@ std::vector<RunRecord> find_runs(const std::string& root) try {
            "no number \"test\".\"accuracy\"");
       want(!result["test"].contains("threshold_accuracy") || result["test"]["threshold_accuracy"].is_number(),
            "\"test\".\"threshold_accuracy\" is not a number");
+      // Accuracies are fractions; a value outside [0, 1] would be tabulated as, say, 750 %.
+      const auto fraction = [](const json& v) { return v.get<double>() >= 0 && v.get<double>() <= 1; };
+      want(fraction(result["test"]["accuracy"]), "\"test\".\"accuracy\" is not in [0, 1]");
+      want(!result["test"].contains("threshold_accuracy") || fraction(result["test"]["threshold_accuracy"]),
+           "\"test\".\"threshold_accuracy\" is not in [0, 1]");
       const auto& config = result["config"];
       for (const char* key : {"level", "seed", "label_size", "label_smoothing", "label_seed"})
         want(!config.contains(key) || config[key].is_number(), fmt::format("\"config\".\"{}\" is not a number", key));
@@ -505,9 +511,10 @@ std::size_t write_report(const std::string& root, const std::string& out_dir, co
           statistics_kind = labels::label_kind_of_file(spec.kind);
           name = fmt::format("{} ({})", fs::path(spec.kind).filename().string(), statistics_kind);
         }
-      } catch (const Error& e) {  // e.g. a label file that has moved: say so in the report
+      } catch (const Error& e) {  // e.g. a label file that has moved or been damaged: say so in both reports
         html << fmt::format("<tr><td>{}</td><td>{}</td><td colspan=\"4\">not available: {}</td></tr>\n", analysis::escape_xml(dataset),
                             analysis::escape_xml(spec.kind), analysis::escape_xml(e.what()));
+        md << fmt::format("| {} | {} | not available: {} | | | |\n", dataset, spec.kind, e.what());
         continue;
       }
       const auto stats = labels::label_statistics(set->matrix(), labels::paper_statistics_options(statistics_kind));

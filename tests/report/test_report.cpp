@@ -44,6 +44,15 @@ void fake_run(const std::string& dir, const std::string& label, std::uint64_t se
 }
 }  // namespace
 
+CATCH_TEST_CASE("find_runs looks for runs up to three levels below the root, as documented", "[report]") {
+  labelrep_test::TempDir dir;
+  fake_run(dir.file("runs/x/y/z"), "composite", 0, 100, 0.90, false);
+  fake_run(dir.file("runs/p/q/r/s"), "composite", 1, 100, 0.80, false);
+  const auto runs = report::find_runs(dir.file("runs"));
+  CATCH_REQUIRE(runs.size() == 1);
+  CATCH_CHECK(runs[0].directory == dir.file("runs/x/y/z"));
+}
+
 CATCH_TEST_CASE("a report groups seeds, plots curves and levels, and draws the labels", "[report]") {
   labelrep_test::TempDir dir;
   fake_run(dir.file("runs/a"), "composite", 0, 100, 0.90, false);
@@ -75,7 +84,8 @@ CATCH_TEST_CASE("a report groups seeds, plots curves and levels, and draws the l
   const nlohmann::json good = {{"test", {{"accuracy", 0.9}, {"threshold_accuracy", 0.4}}}, {"labels", {{"kind", "composite"}}},
                                {"config", {{"dataset", "fashion-mnist"}, {"level", 100}}}, {"best_epoch", 1}};
   const std::vector<std::pair<std::string, nlohmann::json>> broken = {
-      {"labels", nullptr}, {"/test/threshold_accuracy", nullptr}, {"/config/level", "all"}, {"/config/mirror_evaluation", 1}};
+      {"labels", nullptr}, {"/test/threshold_accuracy", nullptr}, {"/config/level", "all"}, {"/config/mirror_evaluation", 1},
+      {"/test/accuracy", 7.5}, {"/test/threshold_accuracy", -0.1}};
   for (const auto& [where, value] : broken) {
     CATCH_INFO(where);
     nlohmann::json j = good;
@@ -139,6 +149,13 @@ CATCH_TEST_CASE("a run trained on a label file gets the statistics convention of
   CATCH_REQUIRE(l2(expected) != l2(global));
   CATCH_CHECK(md.find("| fashion-mnist | my_speech.npy (speech) | 8×8 |") != std::string::npos);
   CATCH_CHECK(md.find(l2(expected)) != std::string::npos);
+
+  // A damaged labels.npy: the row says so in both reports rather than vanishing from the table.
+  const std::string saved = read_file(dir.file("runs/a/labels.npy"));
+  labelrep_test::write_bytes(dir.file("runs/a/labels.npy"), saved.substr(0, 100));
+  CATCH_CHECK(report::write_report(dir.file("runs"), dir.file("out2")) == 1);
+  CATCH_CHECK(read_file(dir.file("out2/report.md")).find("not available: ") != std::string::npos);
+  CATCH_CHECK(read_file(dir.file("out2/index.html")).find("not available: ") != std::string::npos);
 }
 
 namespace {

@@ -63,8 +63,8 @@ LABELREP_API std::string label_tag(const std::string& label);
 /// same when a grid grows.
 LABELREP_API std::string run_id(const train::ExperimentConfig& config);
 
-/// Every run of the grid, nested dataset, encoder, label, level, seed (the last varies fastest).
-/// Throws InvalidArgument for an empty axis, an empty runs_dir, a level outside (0, 100], a run whose
+/// Every run of the grid, nested dataset, encoder, label, level, seed (the last varies fastest); an
+/// empty axis takes the base configuration's value. Throws InvalidArgument for an empty runs_dir, a level outside (0, 100], a run whose
 /// configuration is invalid, or two runs with the same id (a repeated value, two label files with
 /// the same name).
 LABELREP_API std::vector<PlannedRun> expand_grid(const GridSpec& grid);
@@ -106,7 +106,7 @@ LABELREP_API std::vector<GridPoint> summarize_grid(const std::vector<train::Expe
                                                    const std::vector<train::ExperimentResult>& results);
 
 /// The summary as a JSON array of objects {dataset, encoder, label, level, runs, accuracy: {mean, std},
-/// threshold_accuracy?}.
+/// threshold_accuracy?}. Throws InvalidArgument if a name in it is not valid UTF-8.
 LABELREP_API std::string grid_summary_json(const std::vector<GridPoint>& points);
 
 }  // namespace labelrep::report

@@ -16,7 +16,9 @@
 ///   - `figures/`: SVG and PNG figures, e.g. `labelrep tsne --run RUN` (`figures/tsne.svg`,
 ///     `figures/tsne_progression.svg`) and `labelrep gradcam --run RUN` (`figures/gradcam/*.png`).
 
+#include <cstddef>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "labelrep/export.hpp"
