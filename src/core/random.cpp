@@ -1,7 +1,11 @@
 #include "labelrep/core/random.hpp"
 
+#include <fmt/format.h>
+
 #include <numeric>
 #include <utility>
+
+#include "labelrep/core/error.hpp"
 
 namespace labelrep {
 
@@ -43,11 +47,12 @@ std::uint64_t NumpyRandom::next_interval(std::uint64_t max) {
   return value;
 }
 
-std::vector<int64_t> NumpyRandom::permutation(int64_t n) {
-  std::vector<int64_t> out(static_cast<std::size_t>(n < 0 ? 0 : n));
-  std::iota(out.begin(), out.end(), int64_t{0});
-  for (int64_t i = n - 1; i >= 1; --i) {
-    const auto j = static_cast<int64_t>(next_interval(static_cast<std::uint64_t>(i)));
+std::vector<std::int64_t> NumpyRandom::permutation(std::int64_t n) {
+  if (n < 0) throw InvalidArgument(fmt::format("NumpyRandom::permutation: the length must be >= 0, got {}", n));
+  std::vector<std::int64_t> out(static_cast<std::size_t>(n));
+  std::iota(out.begin(), out.end(), std::int64_t{0});
+  for (std::int64_t i = n - 1; i >= 1; --i) {
+    const auto j = static_cast<std::int64_t>(next_interval(static_cast<std::uint64_t>(i)));
     std::swap(out[static_cast<std::size_t>(i)], out[static_cast<std::size_t>(j)]);
   }
   return out;

@@ -29,8 +29,9 @@ class LABELREP_API NumpyRandom {
   std::vector<double> uniform_doubles(std::size_t n);
   /// A uniform integer on [0, max] by masked rejection, as numpy's legacy `random_interval`.
   std::uint64_t next_interval(std::uint64_t max);
-  /// Shuffles indices [0, n) in place as `numpy.random.shuffle(list(range(n)))` does.
-  std::vector<int64_t> permutation(int64_t n);
+  /// Indices [0, n) shuffled as `numpy.random.shuffle(list(range(n)))` does. Requires n >= 0; throws
+  /// InvalidArgument otherwise (as numpy.random.permutation raises for a negative length).
+  std::vector<std::int64_t> permutation(std::int64_t n);
 
  private:
   std::mt19937 engine_;
