@@ -190,9 +190,11 @@ torch::Tensor Encoder::tap(const torch::nn::Module& layer, const torch::Tensor& 
   return output;
 }
 
-std::vector<EncoderLayer> Encoder::layers(std::int64_t height, std::int64_t width) {
+std::vector<EncoderLayer> Encoder::layers(std::int64_t height, std::int64_t width) try {
   if (height == 0) height = min_input_size();
   if (width == 0) width = min_input_size();
+  if (height < 0 || width < 0)
+    throw InvalidArgument(fmt::format("{}: layers: the probe size must be 0 (the smallest accepted) or positive, got {}x{}", name(), height, width));
   std::map<const torch::nn::Module*, std::string> names;
   for (const auto& item : named_modules()) names.emplace(item.value().get(), item.key());
   std::vector<std::pair<const torch::nn::Module*, torch::Tensor>> seen;
@@ -232,6 +234,8 @@ std::vector<EncoderLayer> Encoder::layers(std::int64_t height, std::int64_t widt
     out.push_back(std::move(layer));
   }
   return out;
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("Encoder::layers");
 }
 
 std::vector<std::string> Encoder::conv_layer_names() {
@@ -241,7 +245,7 @@ std::vector<std::string> Encoder::conv_layer_names() {
   return names;
 }
 
-TappedFeatures Encoder::feature_map_tapped(const torch::Tensor& images, const std::string& layer) {
+TappedFeatures Encoder::feature_map_tapped(const torch::Tensor& images, const std::string& layer) try {
   std::shared_ptr<torch::nn::Module> target;
   for (const auto& item : named_modules(/*name_prefix=*/"", /*include_self=*/false))
     if (item.key() == layer) target = item.value();
@@ -261,6 +265,8 @@ TappedFeatures Encoder::feature_map_tapped(const torch::Tensor& images, const st
   if (!listener.output.defined()) throw unknown();  // a submodule the forward does not tap (e.g. inside a block)
   out.layer_output = listener.output;
   return out;
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("Encoder::feature_map_tapped");
 }
 
 std::shared_ptr<torch::nn::Module> Encoder::clone(const torch::optional<torch::Device>& device) const {

@@ -271,6 +271,9 @@ CATCH_TEST_CASE("encoder taps: every layer listed by name and its output capture
   CATCH_CHECK(block->type == "BasicBlock");
   CATCH_CHECK(block->output_shape == (std::vector<std::int64_t>{32, 16, 16}));
   CATCH_CHECK(layers.back().name == "body.layer3_2");
+  CATCH_CHECK_THROWS_AS(resnet->layers(-1, 32), InvalidArgument);
+  CATCH_CHECK_THROWS_AS(resnet->layers(4, 4), InvalidArgument);  // below the encoder's smallest side
+  CATCH_CHECK(resnet->is_training());
   CATCH_CHECK(models::make_encoder("vgg19", 3)->conv_layer_names().size() == 16);
   const auto small = models::make_encoder("small-cnn", 1)->conv_layer_names();
   CATCH_CHECK(small == (std::vector<std::string>{"body.0", "body.3", "body.7", "body.10", "body.14"}));

@@ -39,11 +39,6 @@
 
 namespace labelrep::models {
 
-/// The interface every encoder implements; a torch module, so it registers, moves and saves as one.
-///
-/// To write your own encoder, derive from Encoder, register every submodule in the constructor and
-/// implement compute_feature_map(), feature_dim(), in_channels(), min_input_size() and rebuild().
-/// clone() then works: it rebuilds a fresh encoder and copies every parameter and buffer into it.
 /// One layer an encoder taps (Encoder::layers()).
 struct LABELREP_API EncoderLayer {
   std::string name;                       ///< qualified name, as in named_modules(): "body.0", "body.layer2_0.conv1"
@@ -58,6 +53,11 @@ struct LABELREP_API TappedFeatures {
   torch::Tensor layer_output;  ///< the tapped layer's output, in the same autograd graph
 };
 
+/// The interface every encoder implements; a torch module, so it registers, moves and saves as one.
+///
+/// To write your own encoder, derive from Encoder, register every submodule in the constructor and
+/// implement compute_feature_map(), feature_dim(), in_channels(), min_input_size() and rebuild().
+/// clone() then works: it rebuilds a fresh encoder and copies every parameter and buffer into it.
 class LABELREP_API Encoder : public torch::nn::Module {
  public:
   /// Output of the last convolutional stage.
