@@ -7,6 +7,7 @@
 /// (uint64 little endian), the SHA-256 of the payload (32 bytes), then the payload.
 /// A hash detects corruption, not tampering: checkpoints from others remain untrusted code-like data.
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 

@@ -16,6 +16,7 @@
 /// \endcode
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <torch/arg.h>
 #include <torch/nn/module.h>

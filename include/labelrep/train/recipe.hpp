@@ -42,7 +42,8 @@ struct LABELREP_API TrainingRecipe {
   TORCH_ARG(double, gamma) = 0.1;
   /// Linear warm-up over this many epochs from learning_rate/10 (0 = none, the paper's setting).
   TORCH_ARG(double, warmup_epochs) = 0.0;
-  /// kOneCycle ignores milestones, gamma and warm-up (its rise is the warm-up) and sets the momentum.
+  /// kOneCycle ignores milestones and gamma, refuses a warm-up above 0 (its rise is the warm-up) and sets
+  /// the momentum.
   TORCH_ARG(Schedule, schedule) = Schedule::kStep;
   /// kOneCycle: fraction of training spent rising to the peak (PyTorch's pct_start).
   TORCH_ARG(double, one_cycle_rise) = 0.25;

@@ -12,6 +12,7 @@
 /// two runs with the same seed on CPU (same thread count) write byte-identical files. Commands that consume runs (attack, speak, report, t-SNE) take
 /// the directory.
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <string>

@@ -1,14 +1,17 @@
 #pragma once
 /// \file trainer.hpp  Training a model on a label representation: the step-level pieces and a Trainer.
 ///
-/// The pieces — `train_step`, `evaluate`, `set_learning_rate`, checkpoints (checkpoint.hpp) and the
+/// The pieces — `train_step`, `evaluate`, `apply_schedule`, checkpoints (checkpoint.hpp) and the
 /// recipe (recipe.hpp) — are public, so a custom loop is a few lines:
 /// \code
 ///   for (std::int64_t epoch = 0; epoch < recipe.epochs(); ++epoch) {
-///     labelrep::train::set_learning_rate(optimizer, labelrep::train::learning_rate_at(recipe, epoch));
 ///     batches.start_epoch(epoch);
 ///     labelrep::data::Batch batch;
-///     while (batches.next(batch)) labelrep::train::train_step(model, optimizer, batch, *labels);
+///     for (std::int64_t i = 0; batches.next(batch); ++i) {
+///       // Before every step, at the fractional epoch: the one-cycle schedule moves lr and momentum per step.
+///       labelrep::train::apply_schedule(optimizer, recipe, epoch + static_cast<double>(i) / batches.batches_per_epoch());
+///       labelrep::train::train_step(model, optimizer, batch, *labels);
+///     }
 ///     auto validation = labelrep::train::evaluate(model, evaluator, validation_batches);
 ///   }
 /// \endcode
@@ -49,7 +52,8 @@ class GradientReducer;
 
 namespace labelrep::train {
 
-/// Sets the learning rate of every parameter group.
+/// Sets the learning rate of every parameter group (for any optimizer; an SGD loop following a recipe
+/// calls apply_schedule instead, which also sets the one-cycle momentum).
 LABELREP_API void set_learning_rate(torch::optim::Optimizer& optimizer, double learning_rate);
 /// Sets the learning rate (and, for the one-cycle schedule, the momentum) of an SGD optimizer for a
 /// fractional epoch of `recipe` — what the Trainer calls before every step.
