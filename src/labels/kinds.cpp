@@ -10,6 +10,7 @@
 #include "labelrep/core/npy.hpp"
 #include "labelrep/core/random.hpp"
 #include "labels/metadata_json.hpp"
+#include "labels/probability_rows.hpp"
 #include "core/boundary.hpp"
 
 namespace labelrep::labels {
@@ -168,6 +169,11 @@ std::pair<torch::Tensor, LabelMetadata> load_file(const std::string& path) {
                       fmt::format("lists {} class names but {} has {} classes", metadata.class_names.size(), path, matrix.size(0)));
   if (metadata.kind == "category" && matrix.size(0) != matrix[0].numel())
     throw FormatError(path, FormatError::kNoOffset, "metadata says category but the matrix is not [C, C]");
+  // Category labels train with cross-entropy, whose targets are probability vectors (is_categorical()'s promise).
+  if (metadata.kind == "category")
+    if (const auto row = detail::first_non_probability_row(matrix))
+      throw FormatError(path, FormatError::kNoOffset,
+                        fmt::format("metadata says category but row {} is not a probability vector (non-negative, summing to 1)", *row));
   return {std::move(matrix), std::move(metadata)};
 }
 

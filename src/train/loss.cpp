@@ -4,6 +4,7 @@
 
 #include "labelrep/core/error.hpp"
 #include "core/boundary.hpp"
+#include "labels/probability_rows.hpp"
 #include "train/loss_core.hpp"
 
 namespace labelrep::train {
@@ -45,7 +46,9 @@ torch::Tensor label_loss(const torch::Tensor& outputs, const torch::Tensor& clas
                                       c10::str(outputs.sizes()), labels.name(), c10::str(target.sizes())));
   if (kind == LossKind::kCrossEntropy && outputs.dim() != 2)
     throw InvalidArgument("label_loss: cross-entropy needs logits [N, C] and vector labels");
-  if (kind == LossKind::kCrossEntropy) require_probability_rows(labels, "label_loss");
+  // Categorical labels have probability rows by construction (is_categorical() promises it), so the hot
+  // path of every step checks only labels that were not made for cross-entropy.
+  if (kind == LossKind::kCrossEntropy && !labels.is_categorical()) require_probability_rows(labels, "label_loss");
   if (scale.defined() && scale.dim() != 0)
     throw InvalidArgument(fmt::format("label_loss: the scale must be a scalar tensor, got shape {}", c10::str(scale.sizes())));
   if (scale.defined() && kind == LossKind::kCrossEntropy)
@@ -56,12 +59,10 @@ torch::Tensor label_loss(const torch::Tensor& outputs, const torch::Tensor& clas
 }
 
 void require_probability_rows(const labels::LabelRepresentation& labels, const char* where) {
+  const auto row = labels::detail::first_non_probability_row(labels.matrix());
+  if (!row) return;
+  const auto c = *row;
   const auto rows = labels.matrix().reshape({labels.num_classes(), -1}).to(torch::kDouble);
-  const auto negative = (rows < 0).any(1);
-  const auto off_sum = (rows.sum(1) - 1.0).abs() > 1e-4;
-  const auto bad = (negative | off_sum).nonzero();
-  if (bad.numel() == 0) return;
-  const auto c = bad[0][0].item<std::int64_t>();
   throw InvalidArgument(fmt::format("{}: cross-entropy needs labels whose rows are probability vectors (non-negative, summing to 1), "
                                     "but the {} label of class {} has minimum {:.4g} and sum {:.6g}; regress such labels with "
                                     "smooth-l1 or mse",

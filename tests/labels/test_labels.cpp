@@ -167,6 +167,11 @@ CATCH_TEST_CASE("save and load keep values and metadata, sidecar errors name the
   CATCH_CHECK_THROWS_AS(FileLabels(dir.file("vector.npy")), FormatError);
   labelrep::write_npy(dir.file("nan.npy"), torch::full({2, 2}, std::nanf("")));
   CATCH_CHECK_THROWS_AS(FileLabels(dir.file("nan.npy")), FormatError);
+  // A file whose sidecar says category must hold probability rows: cross-entropy trains on them.
+  CategoryLabels(CategoryLabelsOptions(3)).save(dir.file("category.npy"));
+  CATCH_CHECK(FileLabels(dir.file("category.npy")).is_categorical());
+  labelrep::write_npy(dir.file("category.npy"), torch::full({3, 3}, 2.0f));
+  CATCH_CHECK_THROWS_AS(FileLabels(dir.file("category.npy")), FormatError);
   // float64 values beyond float32's range (labels are kept as float32): FormatError naming the file.
   labelrep::write_npy(dir.file("big.npy"), torch::full({2, 2}, 1e300, torch::kFloat64));
   try {

@@ -45,7 +45,8 @@ class LABELREP_API LabelRepresentation {
 
   /// The kind, e.g. "speech" (same as metadata().kind).
   const std::string& name() const noexcept { return metadata_.kind; }
-  /// Whether models trained on it are classifiers (cross-entropy, argmax) rather than regressors.
+  /// Whether models trained on it are classifiers (cross-entropy, argmax) rather than regressors. True
+  /// promises that every row of the class matrix is a probability vector (cross-entropy's targets).
   virtual bool is_categorical() const noexcept { return false; }
 
   /// The class matrix `[C, ...]`: float32, CPU, contiguous, finite.
