@@ -38,7 +38,7 @@ std::string run_attack_job(const AttackJob& job) {
     try {
       attack::parse_attack(name);
     } catch (const InvalidArgument& e) {
-      throw InvalidArgument(fmt::format("--attacks: {}", std::string(e.what()).substr(std::string("labelrep: ").size())));
+      throw InvalidArgument(fmt::format("--attacks: {}", error_reason(e)));
     }
   }
   const auto unit = attack::parse_epsilon_unit(job.unit);

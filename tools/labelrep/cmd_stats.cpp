@@ -54,8 +54,7 @@ void add_stats_command(CLI::App& app) {
         try {
           return labels::label_statistics(labels.matrix(), options);
         } catch (const InvalidArgument& e) {  // e.g. a single class: say which file
-          const std::string what = e.what();
-          throw InvalidArgument(fmt::format("{}: {}", file, what.rfind("labelrep: ", 0) == 0 ? what.substr(10) : what));
+          throw InvalidArgument(fmt::format("{}: {}", file, error_reason(e)));
         }
       }();
       if (args->json) {

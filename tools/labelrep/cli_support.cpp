@@ -1,4 +1,5 @@
 #include <filesystem>
+#include <string>
 #include <system_error>
 
 #include "commands.hpp"
@@ -13,6 +14,12 @@ void create_output_directory(const std::filesystem::path& directory) {
   // create_directories reports success for a path that exists as a file on some library versions.
   if (ec || !std::filesystem::is_directory(directory, ec))
     throw IoError(directory.string(), "cannot create the output directory" + (ec ? ": " + ec.message() : std::string(": a file is in the way")));
+}
+
+std::string error_reason(const std::exception& error) {
+  const std::string message = error.what();
+  const std::string prefix = "labelrep: ";
+  return message.rfind(prefix, 0) == 0 ? message.substr(prefix.size()) : message;
 }
 
 }  // namespace labelrep::cli
