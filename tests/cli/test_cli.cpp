@@ -120,6 +120,19 @@ CATCH_TEST_CASE("labelrep reports bad input in one line with a non-zero exit cod
     CATCH_CHECK(empty.exit_code == 2);
   }
   for (const char* name : {"wd", "cp", "s.npy", "nan", "lr", "ck"}) CATCH_CHECK_FALSE(std::filesystem::exists(dir.file(name)));
+
+  // A negative value for an unsigned option is named as such (CLI11 would wrap -1 to 2^64 - 1).
+  const auto negative_seed = run_command(cli() + " train --seed -1 --out " + dir.file("seed"));
+  CATCH_CHECK(negative_seed.exit_code == 2);
+  CATCH_CHECK(negative_seed.output.find("--seed: must not be negative, got -1") != std::string::npos);
+  CATCH_CHECK(negative_seed.output.find("18446744073709551615") == std::string::npos);
+  CATCH_CHECK_FALSE(std::filesystem::exists(dir.file("seed")));
+
+  // A mistyped command is named, with the list of commands.
+  const auto typo = run_command(cli() + " trian --out " + dir.file("typo"));
+  CATCH_CHECK(typo.exit_code == 2);
+  CATCH_CHECK(typo.output.find("unknown command 'trian'") != std::string::npos);
+  CATCH_CHECK(typo.output.find("train") != std::string::npos);
 }
 
 CATCH_TEST_CASE("labelrep demo trains both label kinds on Fashion-MNIST and writes a report", "[cli]") {

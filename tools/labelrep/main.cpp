@@ -15,16 +15,39 @@
 namespace {
 
 // CLI11 converts an empty string to 0 for a number: `--eps ""` would sweep ε = 0 alone and
-// `--weight-decay ""` train without weight decay. Every numeric option of every command refuses it.
-void refuse_empty_numbers(CLI::App& app) {
+// `--weight-decay ""` train without weight decay. It also wraps a negative value given to an unsigned
+// option (`--seed -1` became 18446744073709551615, then a puzzling "below 2^32" error). Every numeric
+// option of every command refuses both, naming the option.
+void refuse_malformed_numbers(CLI::App& app) {
   for (CLI::Option* option : app.get_options([](CLI::Option*) { return true; })) {
     if (option->get_type_size() == 0) continue;  // a flag
     const std::string type = option->get_type_name();
-    if (type.rfind("INT", 0) == 0 || type.rfind("UINT", 0) == 0 || type.rfind("FLOAT", 0) == 0)
+    const bool is_unsigned = type.rfind("UINT", 0) == 0;
+    if (type.rfind("INT", 0) == 0 || is_unsigned || type.rfind("FLOAT", 0) == 0)
       option->check(CLI::Validator(
-          [](std::string& value) { return value.empty() ? std::string("an empty value is not a number") : std::string(); }, "", "NOT_EMPTY"));
+          [is_unsigned](std::string& value) {
+            if (value.empty()) return std::string("an empty value is not a number");
+            if (is_unsigned && value.find('-') != std::string::npos)
+              return "must not be negative, got " + value;
+            return std::string();
+          },
+          "", "WELL_FORMED_NUMBER"));
   }
-  for (CLI::App* command : app.get_subcommands([](CLI::App*) { return true; })) refuse_empty_numbers(*command);
+  for (CLI::App* command : app.get_subcommands([](CLI::App*) { return true; })) refuse_malformed_numbers(*command);
+}
+
+// With a required subcommand, CLI11 answers `labelrep nope` with "A subcommand is required", which hides
+// the typo. An unknown first word is named, with the commands there are.
+bool is_unknown_command(CLI::App& app, const char* word) {
+  if (word[0] == '-') return false;  // an option such as --help or --version
+  std::string commands;
+  for (CLI::App* command : app.get_subcommands([](CLI::App*) { return true; })) {
+    if (command->check_name(word)) return false;
+    commands += (commands.empty() ? "" : ", ") + command->get_name();
+  }
+  std::fprintf(stderr, "labelrep: unknown command '%s'; the commands are %s (see labelrep --help)\n", word,
+               commands.c_str());
+  return true;
 }
 
 }  // namespace
@@ -51,7 +74,8 @@ int main(int argc, char** argv) {
   labelrep::cli::add_attack_command(app);
   labelrep::cli::add_evaluate_command(app);
   labelrep::cli::add_sweep_command(app);
-  refuse_empty_numbers(app);
+  refuse_malformed_numbers(app);
+  if (argc > 1 && is_unknown_command(app, argv[1])) return 2;
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
