@@ -1,12 +1,13 @@
 #include "labelrep/labels/factory.hpp"
 
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 
 #include <filesystem>
+#include <stdexcept>
 
 #include "labelrep/core/atomic_file.hpp"
 #include "labelrep/core/error.hpp"
+#include "labels/label_names.hpp"
 #include "labels/metadata_json.hpp"
 #include "labelrep/labels/embeddings.hpp"
 #include "labelrep/labels/kinds.hpp"
@@ -15,17 +16,14 @@
 
 namespace labelrep::labels {
 
-std::vector<std::string> label_kinds() {
-  return {"category", "constant", "uniform", "lowdim", "composite", "speech", "shuffle", "glove", "bert"};
-}
-
 std::shared_ptr<const LabelRepresentation> make_labels(const LabelSpec& spec) try {
   const auto classes = static_cast<std::int64_t>(spec.class_names.size());
   const auto& k = spec.kind;
+  detail::require_known_label(k);
   // Smoothing belongs to category labels: asked of any other kind it would be dropped without a word.
   if (spec.smoothing != 0 && k != "category")
     throw InvalidArgument(fmt::format("label smoothing ({}) applies to category labels only, not to '{}'", spec.smoothing, k));
-  if (k.size() > 4 && k.compare(k.size() - 4, 4, ".npy") == 0) {
+  if (detail::is_label_file(k)) {
     auto labels = std::make_shared<const FileLabels>(k);
     if (classes > 0 && labels->num_classes() != classes)
       throw InvalidArgument(fmt::format("label file {} has {} classes but the dataset has {}", k, labels->num_classes(), classes));
@@ -73,8 +71,7 @@ std::shared_ptr<const LabelRepresentation> make_labels(const LabelSpec& spec) tr
                                                   .max_tokens(spec.bert_max_tokens)
                                                   .value_range(spec.value_range));
   }
-  throw InvalidArgument(fmt::format("unknown label kind '{}' (known: {}, or a path to a .npy file)", k,
-                                    fmt::join(label_kinds(), ", ")));
+  throw std::logic_error(fmt::format("make_labels: the label kind '{}' is known but not made here", k));
 } catch (...) {
   labelrep::detail::rethrow_as_labelrep_error("make_labels");
 }

@@ -11,6 +11,7 @@
 #include <map>
 
 #include "labelrep/core/error.hpp"
+#include "models/encoder_names.hpp"
 #include "models/module_copy.hpp"
 #include "core/autocast_state.hpp"
 #include "core/boundary.hpp"
@@ -383,17 +384,10 @@ std::shared_ptr<Encoder> SmallCnnImpl::rebuild() const { return std::make_shared
 // ---- factory ------------------------------------------------------------------------------------
 
 std::shared_ptr<Encoder> make_encoder(const std::string& name, std::int64_t in_channels) try {
+  detail::require_known_encoder(name);
   if (name == "vgg19") return std::make_shared<VGG19Impl>(VGG19Options().in_channels(in_channels));
   if (name == "small-cnn") return std::make_shared<SmallCnnImpl>(SmallCnnOptions().in_channels(in_channels));
-  // "resnet" + at most 4 digits: longer numbers would overflow nothing but are no ResNet anyone builds.
-  if (name.rfind("resnet", 0) == 0 && name.size() > 6 && name.size() <= 10 &&
-      name.find_first_not_of("0123456789", 6) == std::string::npos) {
-    const std::int64_t depth = std::stoll(name.substr(6));
-    if (depth < 8 || (depth - 2) % 6 != 0)
-      throw InvalidArgument(fmt::format("encoder '{}': a CIFAR ResNet's depth is 6n+2 (resnet20, resnet32, resnet56, resnet110, ...)", name));
-    return std::make_shared<ResNetCifarImpl>(ResNetCifarOptions(depth).in_channels(in_channels));
-  }
-  throw InvalidArgument(fmt::format("unknown encoder '{}' (known: resnet<6n+2> such as resnet32 and resnet110, vgg19, small-cnn)", name));
+  return std::make_shared<ResNetCifarImpl>(ResNetCifarOptions(std::stoll(name.substr(6))).in_channels(in_channels));  // resnet<6n+2>
 } catch (...) {
   labelrep::detail::rethrow_as_labelrep_error("make_encoder");
 }

@@ -103,7 +103,13 @@ std::vector<PlannedRun> expand_grid(const GridSpec& grid) {
             if (!ids.insert(run.id).second)
               throw InvalidArgument(fmt::format("grid: two runs have the id '{}' (a value repeated on an axis, or two label files with the same name)", run.id));
             c.out = (std::filesystem::path(grid.runs_dir) / run.id).string();
-            c.validate();
+            try {
+              c.validate();
+            } catch (const InvalidArgument& e) {
+              std::string reason = e.what();
+              if (reason.rfind("labelrep: ", 0) == 0) reason.erase(0, 10);
+              throw InvalidArgument(fmt::format("grid: run {}: {}", run.id, reason));
+            }
             plan.push_back(std::move(run));
           }
   return plan;

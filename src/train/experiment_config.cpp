@@ -10,7 +10,10 @@
 #include <utility>
 #include <nlohmann/json.hpp>
 
+#include "labelrep/core/class_names.hpp"
 #include "labelrep/core/error.hpp"
+#include "labels/label_names.hpp"
+#include "models/encoder_names.hpp"
 #include "core/json_document.hpp"
 #include "labelrep/train/experiment.hpp"
 #include "labelrep/train/precision.hpp"
@@ -47,6 +50,10 @@ void ExperimentConfig::validate() const {
                                     {"label", &label}, {"encoder", &encoder}, {"device", &device}, {"schedule", &schedule},
                                     {"precision", &precision}})
     labelrep::detail::require_utf8(*text, fmt::format("experiment: {}", field));
+  // Names are checked here, not when the run reaches them, so that a grid's typo stops `sweep plan`.
+  (void)dataset_class_names(dataset);
+  models::detail::require_known_encoder(encoder);
+  labels::detail::require_known_label(label);
   if (epochs < 1 || epochs > 100000) throw InvalidArgument(fmt::format("experiment: epochs must be in [1, 100000], got {}", epochs));
   if (batch_size < 1 || batch_size > 65536) throw InvalidArgument(fmt::format("experiment: batch size must be in [1, 65536], got {}", batch_size));
   if (validation < 0)

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <utility>
 
 #include "labelrep/core/error.hpp"
 #include "labelrep/report/grid.hpp"
@@ -64,6 +65,26 @@ CATCH_TEST_CASE("a grid file expands into runs with stable ids, nested dataset, 
   auto bad_level = report::GridSpec::from_json(R"({"levels": [0]})", "g");
   bad_level.runs_dir = "r";
   CATCH_CHECK_THROWS_AS(report::expand_grid(bad_level), InvalidArgument);
+  // A misspelt dataset, encoder or label kind stops the plan, naming the run (not each run when it starts).
+  for (const auto& [axes, expected] : {std::pair<const char*, const char*>{R"({"datasets": ["fashion-mnist", "cifar11"]})", "unknown dataset 'cifar11'"},
+                                       {R"({"encoders": ["resnet33"]})", "resnet33"},
+                                       {R"({"labels": ["category", "spech"]})", "unknown label kind 'spech'"}}) {
+    CATCH_INFO(axes);
+    auto typo = report::GridSpec::from_json(axes, "g");
+    typo.runs_dir = "r";
+    CATCH_CHECK_THROWS_AS(report::expand_grid(typo), InvalidArgument);
+    try {
+      report::expand_grid(typo);
+    } catch (const InvalidArgument& e) {
+      const std::string message = e.what();
+      CATCH_CHECK(message.find(expected) != std::string::npos);
+      CATCH_CHECK(message.find("grid: run ") != std::string::npos);
+    }
+  }
+  // A label file is checked when its run starts (on the machine that runs it), not in the plan.
+  auto file = report::GridSpec::from_json(R"({"labels": ["/not/here/cifar10_speech.npy"]})", "g");
+  file.runs_dir = "r";
+  CATCH_CHECK(report::expand_grid(file).size() == 1);
 }
 
 CATCH_TEST_CASE("shards split a plan into disjoint parts that cover it", "[report]") {

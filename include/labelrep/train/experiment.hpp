@@ -74,8 +74,9 @@ struct LABELREP_API ExperimentConfig {
   bool progress = true;
   std::string out;                        ///< the run directory
 
-  /// Throws InvalidArgument naming the first invalid field (a text field that is not valid UTF-8, which
-  /// config.json could not hold, included).
+  /// Throws InvalidArgument naming the first invalid field: an unknown dataset, encoder or label kind
+  /// (a label ending in .npy is a file, read when the run starts), a value out of range, or a text
+  /// field that is not valid UTF-8, which config.json could not hold.
   void validate() const;
   /// The side images are padded to (pad_to with -1 resolved by the encoder); 0: none.
   std::int64_t padded_side() const;
