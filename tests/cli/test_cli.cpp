@@ -11,6 +11,7 @@
 #include "labelrep/audio/waveform.hpp"
 #include "labelrep/core/atomic_file.hpp"
 #include "labelrep/core/npy.hpp"
+#include "labelrep/data/loaders.hpp"
 #include "support.hpp"
 
 using labelrep_test::cli;
@@ -160,6 +161,26 @@ CATCH_TEST_CASE("labelrep demo trains both label kinds on Fashion-MNIST and writ
   CATCH_CHECK(html.find("Accuracy under adversarial attack") != std::string::npos);
   CATCH_CHECK(html.find("t-SNE over training") != std::string::npos);
   CATCH_CHECK(html.find("_at-body_5.png") != std::string::npos);  // Grad-CAM at an early layer (the ReLU after the 2nd conv)
+}
+
+CATCH_TEST_CASE("labelrep train stores a relative --data-dir absolute, so the run is evaluated from anywhere", "[cli]") {
+  labelrep_test::TempDir dir;
+  // The installed Fashion-MNIST behind a directory name relative to where train runs.
+  const std::filesystem::path linked = dir.file("fmnist");
+  std::filesystem::create_directories(linked);
+  for (const auto& entry : std::filesystem::directory_iterator(labelrep::data::kFashionMnistDir))
+    std::filesystem::create_symlink(entry.path(), linked / entry.path().filename());
+  const auto trained = run_command("cd " + dir.path().string() + " && " + cli() +
+                                   " train --data-dir ./fmnist --encoder small-cnn --epochs 1 --level 1 --validation 300 --out run");
+  CATCH_INFO(trained.output);
+  CATCH_REQUIRE(trained.exit_code == 0);
+  const auto config = nlohmann::json::parse(labelrep::read_file(dir.file("run/config.json")));
+  const std::string stored = config["data_dir"];
+  CATCH_CHECK(std::filesystem::path(stored).is_absolute());
+  CATCH_CHECK(std::filesystem::equivalent(stored, linked));
+  const auto evaluated = run_command("cd / && " + cli() + " evaluate --views image --run " + dir.file("run"));
+  CATCH_INFO(evaluated.output);
+  CATCH_CHECK(evaluated.exit_code == 0);
 }
 
 CATCH_TEST_CASE("labelrep train writes a run directory, reads a finished run and checks its options, and speak --run hears it", "[cli]") {

@@ -104,6 +104,23 @@ CATCH_TEST_CASE("shards split a plan into disjoint parts that cover it", "[repor
   for (const char* bad : {"4/4", "-1/4", "1/0", "1", "a/b", "1/4x", ""}) CATCH_CHECK_THROWS_AS(report::Shard::parse(bad), InvalidArgument);
 }
 
+CATCH_TEST_CASE("labelrep sweep plan reads a grid's relative data directories from the grid file's directory", "[cli]") {
+  labelrep_test::TempDir dir;
+  std::filesystem::create_directories(dir.file("grids"));
+  {
+    std::ofstream out(dir.file("grids/grid.json"));
+    out << R"({"base": {"data_dir": "../data/any"}, "datasets": ["fashion-mnist", "cifar10"], "data_dirs": {"cifar10": "cifar-10-batches-bin"}})";
+  }
+  // Started from another directory, as a shard of a job array may be.
+  const auto plan = run_command("cd / && " + cli() + " sweep plan --json " + dir.file("grids/grid.json") + " --out " + dir.file("sweep"));
+  CATCH_INFO(plan.output);
+  CATCH_REQUIRE(plan.exit_code == 0);
+  const auto runs = nlohmann::json::parse(plan.output);
+  CATCH_REQUIRE(runs.size() == 2);
+  CATCH_CHECK(runs[0]["config"]["data_dir"] == (dir.path() / "data/any").string());
+  CATCH_CHECK(runs[1]["config"]["data_dir"] == (dir.path() / "grids/cifar-10-batches-bin").string());
+}
+
 CATCH_TEST_CASE("labelrep sweep: two shards give the same merged result as one, finished runs are skipped", "[cli]") {
   labelrep_test::TempDir dir;
   const std::string grid = dir.file("grid.json");

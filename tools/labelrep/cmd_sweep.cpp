@@ -17,8 +17,17 @@
 namespace labelrep::cli {
 namespace {
 
+// Relative data directories of a grid are relative to the grid file, so that every shard, started from
+// any directory, reads the same data; each run's config.json then holds them absolute.
+std::string resolve_data_dir(const std::string& dir, const std::string& grid_file) {
+  if (dir.empty() || std::filesystem::path(dir).is_absolute()) return dir;
+  return std::filesystem::absolute(std::filesystem::path(grid_file).parent_path() / dir).lexically_normal().string();
+}
+
 std::vector<report::PlannedRun> load_plan(const std::string& grid_file, const std::string& out) {
   auto grid = report::GridSpec::from_json(read_file(grid_file, 1 << 24), grid_file);
+  grid.base.data_dir = resolve_data_dir(grid.base.data_dir, grid_file);
+  for (auto& [dataset, dir] : grid.data_dirs) dir = resolve_data_dir(dir, grid_file);
   grid.runs_dir = (std::filesystem::path(out) / "runs").string();
   return report::expand_grid(grid);
 }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <iostream>
 #include <thread>
 
@@ -30,7 +31,15 @@ void use_threads(int requested) {
 
 void add_experiment_options(CLI::App& cmd, train::ExperimentConfig& c) {
   cmd.add_option("--dataset", c.dataset, "fashion-mnist, cifar10, cifar100 or cifar100-coarse")->capture_default_str();
-  cmd.add_option("--data-dir", c.data_dir, "Directory of the dataset files (CIFAR: the binary version)");
+  // Stored absolute in config.json, so that evaluate, attack, tsne, gradcam and speak, which read the
+  // run's test set from it, find it from any working directory.
+  cmd.add_option("--data-dir", c.data_dir, "Directory of the dataset files (CIFAR: the binary version)")
+      ->transform(CLI::Validator(
+          [](std::string& dir) {
+            if (!dir.empty()) dir = std::filesystem::absolute(dir).lexically_normal().string();
+            return std::string();
+          },
+          "", "ABSOLUTE_PATH"));
   cmd.add_option("--encoder", c.encoder, "resnet<6n+2> (resnet32, resnet110, ...), vgg19 or small-cnn")->capture_default_str();
   cmd.add_option("--epochs", c.epochs, "Epochs (the paper: 200 categorical, 600 high-dimensional)")->capture_default_str();
   cmd.add_option("--seed", c.seed, "Seed of the split, data level, batch order, augmentation and initial weights")->capture_default_str();
