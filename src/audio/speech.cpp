@@ -571,7 +571,8 @@ torch::Tensor mel_to_power(const torch::Tensor& mel_power, const torch::Tensor& 
 Waveform label_to_audio(const torch::Tensor& label, const InversionOptions& o) try {
   const torch::Tensor db = cpu_double_2d(label, "label_to_audio: label");
   const std::int64_t frames = o.frames() == 0 ? db.size(1) : o.frames();
-  if (frames < 2 || frames > 100000) throw InvalidArgument(fmt::format("label_to_audio: frames must be in [2, 100000], got {}", frames));
+  // 65536: resize_label's limit, which the label is resized to frames with.
+  if (frames < 2 || frames > 65536) throw InvalidArgument(fmt::format("label_to_audio: frames must be in [2, 65536], got {}", frames));
   if (!(o.peak() > 0 && o.peak() <= 1.0)) throw InvalidArgument(fmt::format("label_to_audio: peak must be in (0, 1], got {}", o.peak()));
   const GriffinLimOptions& gl = o.griffin_lim();
   const torch::Tensor fb = mel_filterbank(o.sample_rate(), gl.n_fft(), o.n_mels(), o.fmin(), o.fmax());

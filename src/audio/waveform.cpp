@@ -473,7 +473,7 @@ std::vector<short> synthesise_in_child(const std::string& text, const TtsOptions
 #endif
 }  // namespace
 
-Waveform text_to_speech(const std::string& text, const TtsOptions& options) {
+Waveform text_to_speech(const std::string& text, const TtsOptions& options) try {
   if (text.empty() || text.find_first_not_of(" \t\r\n") == std::string::npos)
     throw InvalidArgument("text_to_speech: the text is empty");
   if (text.size() > 10000) throw InvalidArgument(fmt::format("text_to_speech: {} bytes of text, at most 10000", text.size()));
@@ -496,9 +496,11 @@ Waveform text_to_speech(const std::string& text, const TtsOptions& options) {
 #else
   no_tts("text_to_speech(\"" + text + "\")");
 #endif
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("text_to_speech");
 }
 
-std::vector<std::string> list_voices() {
+std::vector<std::string> list_voices() try {
 #ifdef LABELREP_HAS_ESPEAK
   std::lock_guard<std::mutex> lock(g_espeak_mutex);
   espeak_rate_locked();
@@ -513,6 +515,8 @@ std::vector<std::string> list_voices() {
 #else
   no_tts("list_voices()");
 #endif
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("list_voices");
 }
 
 }  // namespace labelrep::audio

@@ -10,6 +10,8 @@
 #include <fmt/format.h>
 #include <limits>
 
+#include "core/boundary.hpp"
+
 #if defined(LABELREP_HAS_GLOO) || defined(LABELREP_HAS_NCCL)
 #define LABELREP_HAS_C10D 1
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
@@ -111,7 +113,7 @@ void ProcessGroupOptions::validate() const {
   try {
     (void)torch::Device(device());
   } catch (const std::exception&) {
-    throw InvalidArgument(fmt::format("distributed: device '{}' is not cpu, cuda or cuda:N", device()));
+    throw InvalidArgument(fmt::format("distributed: device '{}' is not a device libtorch knows (cpu, cuda, cuda:N)", device()));
   }
 }
 
@@ -131,7 +133,7 @@ struct ProcessGroup::Impl {
   }
 };
 
-ProcessGroup::ProcessGroup(ProcessGroupOptions options) : impl_(std::make_unique<Impl>()) {
+ProcessGroup::ProcessGroup(ProcessGroupOptions options) try : impl_(std::make_unique<Impl>()) {
   options.validate();
   impl_->options = options;
   torch::Device device(options.device());
@@ -195,6 +197,8 @@ ProcessGroup::ProcessGroup(ProcessGroupOptions options) : impl_(std::make_unique
                                        options.world_size(), describe(e)));
   }
 #endif
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("ProcessGroup");
 }
 
 ProcessGroup::~ProcessGroup() = default;
@@ -245,7 +249,7 @@ void ProcessGroup::broadcast(std::vector<torch::Tensor>& tensors, int root) {
 #endif
 }
 
-std::string ProcessGroup::broadcast_bytes(const std::string& bytes, int root) {
+std::string ProcessGroup::broadcast_bytes(const std::string& bytes, int root) try {
   const auto options = torch::TensorOptions().device(impl_->device);
   std::vector<torch::Tensor> size = {torch::full({1}, rank() == root ? static_cast<std::int64_t>(bytes.size()) : 0, options.dtype(torch::kLong))};
   broadcast(size, root);
@@ -259,6 +263,8 @@ std::string ProcessGroup::broadcast_bytes(const std::string& bytes, int root) {
   broadcast(payload, root);
   const auto host = payload[0].cpu().contiguous();
   return std::string(reinterpret_cast<const char*>(host.data_ptr<std::uint8_t>()), static_cast<std::size_t>(n));
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("ProcessGroup::broadcast_bytes");
 }
 
 void ProcessGroup::barrier() {
@@ -271,7 +277,7 @@ void ProcessGroup::barrier() {
 #endif
 }
 
-void broadcast_module(ProcessGroup& group, torch::nn::Module& module, bool buffers_only, int root) {
+void broadcast_module(ProcessGroup& group, torch::nn::Module& module, bool buffers_only, int root) try {
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> targets = module.buffers();
   if (!buffers_only) {
@@ -286,9 +292,11 @@ void broadcast_module(ProcessGroup& group, torch::nn::Module& module, bool buffe
   group.broadcast(staged, root);
   for (std::size_t i = 0; i < targets.size(); ++i)
     if (!staged[i].is_same(targets[i])) targets[i].copy_(staged[i]);
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("broadcast_module");
 }
 
-GradientReducer::GradientReducer(std::shared_ptr<ProcessGroup> group, std::vector<torch::Tensor> parameters, std::int64_t bucket_bytes)
+GradientReducer::GradientReducer(std::shared_ptr<ProcessGroup> group, std::vector<torch::Tensor> parameters, std::int64_t bucket_bytes) try
     : group_(std::move(group)), parameters_(std::move(parameters)) {
   if (!group_) throw InvalidArgument("GradientReducer: the process group is null");
   if (bucket_bytes < 1) throw InvalidArgument(fmt::format("GradientReducer: bucket_bytes must be >= 1, got {}", bucket_bytes));
@@ -307,13 +315,15 @@ GradientReducer::GradientReducer(std::shared_ptr<ProcessGroup> group, std::vecto
     buckets_.back().push_back(k);
     filled += bytes;
   }
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("GradientReducer");
 }
 
 GradientReducer::~GradientReducer() = default;
 
 std::size_t GradientReducer::buckets() const noexcept { return buckets_.size(); }
 
-void GradientReducer::reduce(double weight) {
+void GradientReducer::reduce(double weight) try {
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> flat;
   flat.reserve(buckets_.size());
@@ -340,6 +350,8 @@ void GradientReducer::reduce(double weight) {
       else p.mutable_grad() = sum.clone();  // a fresh tensor, not a view of the bucket
     }
   }
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("GradientReducer::reduce");
 }
 
 }  // namespace labelrep::dist

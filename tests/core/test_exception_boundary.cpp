@@ -332,6 +332,8 @@ CATCH_TEST_CASE("the audio pipeline rejects empty audio and bad sizes by name", 
   EXPECT_ERROR(InvalidArgument, "rate", audio::resample_kaiser_best(rate0));
   EXPECT_ERROR(InvalidArgument, "magnitude", audio::griffin_lim(torch::rand({5})));
   EXPECT_ERROR(InvalidArgument, "label", audio::label_to_audio(torch::rand({4, 4, 4})));
+  // frames above resize_label's limit are refused by label_to_audio itself, naming frames.
+  EXPECT_ERROR(InvalidArgument, "frames must be in [2, 65536]", audio::label_to_audio(torch::rand({8, 8}), audio::InversionOptions().frames(70000)));
   EXPECT_ERROR(InvalidArgument, "filterbank", audio::mel_to_power(torch::rand({8, 5}), torch::rand({7, 9})));
 }
 

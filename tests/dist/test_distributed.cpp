@@ -230,6 +230,20 @@ CATCH_TEST_CASE("a process group sums, broadcasts and meets over Gloo on loopbac
   CATCH_CHECK(torch::equal(t[0], torch::ones({2})));
 }
 
+CATCH_TEST_CASE("a libtorch failure inside a gradient reduction leaves as a labelrep error", "[dist]") {
+  if (!dist::gloo_available()) return;  // the build without Gloo is checked above
+  auto group = std::make_shared<dist::ProcessGroup>(loopback(free_port(), 0, 1));
+  auto weight = torch::zeros({4}, torch::requires_grad());
+  dist::GradientReducer reducer(group, {weight});
+  weight.mutable_grad() = torch::ones({6});  // a gradient the parameter's shape cannot hold
+  try {
+    reducer.reduce(1.0);
+    CATCH_FAIL("a gradient of the wrong size was reduced");
+  } catch (const Error& e) {
+    CATCH_CHECK(std::string(e.what()).find("GradientReducer::reduce") != std::string::npos);
+  }
+}
+
 CATCH_TEST_CASE("process group options come from the torchrun environment and are checked", "[dist]") {
   CATCH_CHECK_THROWS_AS(dist::ProcessGroupOptions().rank(2).world_size(2).validate(), InvalidArgument);
   CATCH_CHECK_THROWS_AS(dist::ProcessGroupOptions().master_port(70000).validate(), InvalidArgument);

@@ -34,7 +34,9 @@ namespace labelrep::audio {
 LABELREP_API Waveform resample_kaiser_best(const Waveform& input, int target_rate = 22050);
 
 /// [start, end) of the non-silent part as librosa.effects.trim (ref = max, frame 2048, hop 512):
-/// frames more than `top_db` below the loudest are silent. {0, 0} when everything is silent.
+/// frames `top_db` or more below the loudest are silent. {0, 0} for empty samples only: a signal of
+/// zeros is kept whole ({0, n}), every frame being 0 dB below its maximum, as in librosa.
+/// Throws InvalidArgument for a frame_length below 2 or odd, a hop_length below 1, or top_db not > 0.
 struct SampleRange {
   std::int64_t start = 0;
   std::int64_t end = 0;
@@ -49,23 +51,27 @@ enum class PadMode {
 };
 
 /// |STFT|² with a periodic Hann window, centred frames: `[n_fft/2 + 1, 1 + len/hop]` float64.
-/// Computed with FFTW in double precision. Throws InvalidArgument for empty samples, n_fft < 2 or odd,
-/// hop < 1.
+/// Computed with FFTW in double precision. Throws InvalidArgument for empty samples, an n_fft that is
+/// odd or outside [2, 2^20], or a hop_length outside [1, n_fft].
 LABELREP_API torch::Tensor power_spectrogram(const std::vector<float>& samples, int n_fft = 2048,
                                              int hop_length = 256, PadMode pad = PadMode::kReflect);
 
 /// Slaney-scale, area-normalised mel filters (librosa.filters.mel, htk = False, norm = 1):
-/// `[n_mels, n_fft/2 + 1]` float64. Throws InvalidArgument unless 0 <= fmin < fmax <= rate/2.
+/// `[n_mels, n_fft/2 + 1]` float64. Throws InvalidArgument for a rate outside [1, 384000], an n_fft
+/// that is odd or outside [2, 2^20], n_mels outside [1, 4096], or unless 0 <= fmin < fmax <= rate/2.
 LABELREP_API torch::Tensor mel_filterbank(int sample_rate = 22050, int n_fft = 2048, int n_mels = 64,
                                           double fmin = 0.0, double fmax = 8000.0);
 
 /// librosa.power_to_db with ref = max: 10·log10(max(amin, x)) − 10·log10(max(amin, max x)), then floored
-/// at max − top_db (no floor when top_db <= 0). Result in [−top_db, 0], float64.
+/// at max − top_db (no floor when top_db <= 0). Result in [−top_db, 0] when top_db > 0, float64.
+/// Throws InvalidArgument for amin not > 0 or an undefined or empty `power`.
 LABELREP_API torch::Tensor power_to_db(const torch::Tensor& power, double amin = 1e-10, double top_db = 80.0);
 
 /// skimage.transform.resize(order = 1, mode = 'reflect', anti_aliasing = True, clip = True) of a 2-D
 /// image to [height, width] (LABELS-SPEC §7): a Gaussian pre-filter with σ = (s − 1)/2 on each axis that
 /// shrinks by s > 1, then bilinear sampling at s·(j + ½) − ½ with mirrored edges. Float64 result.
+/// Throws InvalidArgument unless height and width are in [1, 65536] and `image` is a non-empty 2-D
+/// floating-point tensor of finite values.
 LABELREP_API torch::Tensor resize_label(const torch::Tensor& image, std::int64_t height, std::int64_t width);
 
 /// Parameters of speech_label(). The defaults are the paper's; change them for other label sizes,
@@ -95,20 +101,22 @@ struct LABELREP_API SpeechLabelStages {
   std::int64_t frames() const { return db.defined() ? db.size(1) : 0; }
 };
 
-/// Runs the pipeline and keeps every stage. Throws InvalidArgument for an empty or all-silent waveform
-/// or invalid options.
+/// Runs the pipeline and keeps every stage. Throws InvalidArgument for an empty waveform, one of zeros
+/// only, NaN or infinite samples, trimming that leaves nothing, a resampling that resample_kaiser_best()
+/// refuses, or invalid options (rate, n_fft and hop_length, n_mels, fmin and fmax, size outside
+/// [1, 4096], top_db or trim_top_db not > 0).
 LABELREP_API SpeechLabelStages speech_label_stages(const Waveform& waveform,
                                                    const SpeechLabelOptions& options = SpeechLabelOptions());
 
 /// The speech label of a waveform: `[size, size]` float32 dB in [−top_db, 0], row 0 the lowest mel band,
-/// column 0 the earliest time.
+/// column 0 the earliest time. Throws as speech_label_stages().
 LABELREP_API torch::Tensor speech_label(const Waveform& waveform, const SpeechLabelOptions& options = SpeechLabelOptions());
 
 // ---- inversion -----------------------------------------------------------------------------------
 
 /// Options of griffin_lim().
 struct LABELREP_API GriffinLimOptions {
-  TORCH_ARG(int, iterations) = 64;        ///< at least 1; 32 or more for intelligible speech
+  TORCH_ARG(int, iterations) = 64;        ///< in [1, 100000]; 32 or more for intelligible speech
   TORCH_ARG(double, momentum) = 0.99;     ///< "fast Griffin-Lim" (Perraudin et al. 2013); 0 = classic
   TORCH_ARG(int, n_fft) = 2048;
   TORCH_ARG(int, hop_length) = 256;
@@ -117,7 +125,9 @@ struct LABELREP_API GriffinLimOptions {
 
 /// Finds a signal whose |STFT| (periodic Hann, centred, reflect padding) approximates `magnitude`
 /// `[n_fft/2+1, T]`. Returns hop·(T − 1) samples. Deterministic for a given seed.
-/// Throws InvalidArgument for a wrong shape, negative or non-finite magnitudes or bad options.
+/// Throws InvalidArgument unless `magnitude` is a floating-point `[n_fft/2+1, T >= 2]` tensor of finite,
+/// non-negative values, iterations is in [1, 100000], momentum in [0, 1), n_fft even in [2, 2^20] and
+/// hop_length in [1, n_fft].
 LABELREP_API std::vector<float> griffin_lim(const torch::Tensor& magnitude, const GriffinLimOptions& options = GriffinLimOptions());
 
 /// How mel power is mapped back to linear-frequency power.
@@ -142,6 +152,8 @@ struct LABELREP_API InversionOptions {
 };
 
 /// Mel power `[n_mels, T]` back to linear power `[n_fft/2+1, T]` through `filterbank` `[n_mels, n_fft/2+1]`.
+/// Throws InvalidArgument unless both are non-empty 2-D floating-point tensors of finite values with
+/// the same number of rows (n_mels), and iterations is in [0, 100000].
 LABELREP_API torch::Tensor mel_to_power(const torch::Tensor& mel_power, const torch::Tensor& filterbank,
                                         MelInversion method = MelInversion::kNonNegativeLeastSquares, int iterations = 300);
 
@@ -149,7 +161,8 @@ LABELREP_API torch::Tensor mel_to_power(const torch::Tensor& mel_power, const to
 /// [n_mels, frames], dB → power (relative to the label's maximum, so any offset is harmless), mel →
 /// linear power, square root, Griffin-Lim, peak-normalise. `label` is any 2-D tensor (any device, any
 /// float dtype) with finite values. Returns hop·(frames − 1) samples at options.sample_rate.
-/// Throws InvalidArgument for a non-2-D or non-finite label or bad options.
+/// Throws InvalidArgument for a non-2-D or non-finite label, frames (or the label's width when 0)
+/// outside [2, 65536], a peak outside (0, 1], or bad mel or Griffin-Lim options.
 LABELREP_API Waveform label_to_audio(const torch::Tensor& label, const InversionOptions& options = InversionOptions());
 
 }  // namespace labelrep::audio

@@ -51,19 +51,24 @@ inline constexpr std::uint64_t kMaxWavBytes = std::uint64_t{1} << 30;
 /// fields (a 16-byte `fmt ` chunk and the data chunk's whole frames), never the original bytes; the
 /// frame count it reports must equal the data chunk's, checked before any buffer is allocated.
 /// 16-bit samples become int16/32768 exactly.
-/// Throws IoError if the file cannot be read, FormatError (path and byte offset) for any violation,
-/// and Error if this build has no WAV support.
+/// Throws IoError if the file cannot be read or is larger than kMaxWavBytes, FormatError (path and
+/// byte offset) for any violation (float samples that are NaN or infinite included), and Error if this
+/// build has no WAV support.
 LABELREP_API Waveform read_wav(const std::string& path);
 
 /// read_wav() on the bytes of a WAV file held in memory; `name` stands for the path in error messages.
+/// Throws FormatError (never IoError) for any violation, bytes over kMaxWavBytes included, and Error
+/// if this build has no WAV support.
 LABELREP_API Waveform decode_wav(const std::string& bytes, const std::string& name);
 
 /// Sample encodings write_wav can write.
 enum class WavEncoding { kPcm16, kFloat32 };
 
-/// Writes mono audio as a WAV file atomically (see write_file_atomically). PCM16 clips to [-1, 1].
-/// Throws InvalidArgument for an empty waveform or a rate outside [1, 384000], IoError if the file
-/// cannot be written, Error if this build has no WAV support.
+/// Writes mono audio as a WAV file atomically (see write_file_atomically). PCM16 stores x·32768
+/// rounded and clamped to [-32768, 32767], so that read_wav() gives back every sample in [-1, 1).
+/// Throws InvalidArgument for an empty waveform, a NaN or infinite sample, a rate outside
+/// [1, 384000] or an empty path; IoError if the file cannot be written; Error if this build has no
+/// WAV support.
 LABELREP_API void write_wav(const std::string& path, const Waveform& waveform,
                             WavEncoding encoding = WavEncoding::kPcm16);
 
@@ -90,11 +95,13 @@ struct LABELREP_API TtsOptions {
 /// bit: espeak-ng keeps state between utterances that no API resets, so each utterance is spoken in a
 /// short-lived fork() of this process whose engine has never spoken. Serialised internally: espeak-ng
 /// is one global, non-thread-safe engine.
-/// Throws InvalidArgument for empty text, an unknown voice or options out of range, Error if
-/// espeak-ng fails or this build has no text-to-speech.
+/// Throws InvalidArgument for empty or whitespace-only text, text over 10,000 bytes, an empty or
+/// unknown voice, a rate outside [80, 450] or a pitch outside [0, 100]; Error if espeak-ng fails
+/// (initialisation, the synthesis process, no audio) or this build has no text-to-speech.
 LABELREP_API Waveform text_to_speech(const std::string& text, const TtsOptions& options = TtsOptions());
 
-/// The voice names espeak-ng offers (for `--voice`), sorted. Throws Error without text-to-speech.
+/// The voice names espeak-ng offers (for `--voice`), sorted. Throws Error without text-to-speech or
+/// if espeak-ng cannot initialise (its data missing).
 LABELREP_API std::vector<std::string> list_voices();
 
 }  // namespace labelrep::audio

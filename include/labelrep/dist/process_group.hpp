@@ -54,10 +54,11 @@ LABELREP_API bool nccl_available() noexcept;
 struct LABELREP_API ProcessGroupOptions {
   ProcessGroupOptions() = default;
   /// Reads MASTER_ADDR, MASTER_PORT, RANK and WORLD_SIZE (and LOCAL_RANK, default 0) as torchrun
-  /// sets them. Throws InvalidArgument naming a missing or malformed variable.
+  /// sets them. Throws InvalidArgument naming a missing or non-integer variable, or as validate().
   static ProcessGroupOptions from_environment();
-  /// Throws InvalidArgument for a rank outside [0, world_size), a port outside [1, 65535], an unknown
-  /// backend or a non-positive timeout.
+  /// Throws InvalidArgument for a world_size below 1, a rank outside [0, world_size), a local_rank
+  /// below 0, a port outside [1, 65535], an empty master address, a backend other than auto, gloo and
+  /// nccl, a timeout outside (0, 604800] seconds, or a device libtorch cannot parse.
   void validate() const;
 
   TORCH_ARG(std::string, master_address) = "127.0.0.1";
@@ -78,6 +79,7 @@ struct LABELREP_API ProcessGroupOptions {
 };
 
 /// Whether the environment asks for data-parallel training: WORLD_SIZE is set and greater than 1.
+/// Throws InvalidArgument if WORLD_SIZE is set but not an integer.
 LABELREP_API bool environment_requests_distributed();
 
 class LABELREP_API ProcessGroup {
@@ -101,12 +103,12 @@ class LABELREP_API ProcessGroup {
 
   /// Sums each tensor over the ranks, in place. Every rank passes tensors of the same shapes, dtypes
   /// and order. Requires dense tensors on device() (NCCL) or the CPU/CUDA (Gloo).
-  /// Throws DistributedError when a peer fails.
+  /// Throws DistributedError when a peer fails or c10d refuses the tensors (device, layout, shape).
   void all_reduce_sum(std::vector<torch::Tensor>& tensors);
   /// Overwrites each tensor with root's. Throws InvalidArgument for a bad root, DistributedError.
   void broadcast(std::vector<torch::Tensor>& tensors, int root = 0);
   /// Returns root's `bytes` on every rank (other ranks' argument is ignored); for small messages and
-  /// files such as a checkpoint. Throws DistributedError.
+  /// files such as a checkpoint. Throws InvalidArgument for a bad root, DistributedError.
   std::string broadcast_bytes(const std::string& bytes, int root = 0);
   /// Returns when every rank has called it. Throws DistributedError.
   void barrier();
@@ -118,7 +120,8 @@ class LABELREP_API ProcessGroup {
 };
 
 /// Copies root's parameters and buffers into every rank's `module` (same architecture on every rank).
-/// With `buffers_only`, just the buffers (BatchNorm running statistics). Throws DistributedError.
+/// With `buffers_only`, just the buffers (BatchNorm running statistics). Throws InvalidArgument for a
+/// bad root, DistributedError.
 LABELREP_API void broadcast_module(ProcessGroup& group, torch::nn::Module& module, bool buffers_only = false, int root = 0);
 
 /// Sums gradients over the ranks in buckets of about `bucket_bytes` (as PyTorch's DDP, 25 MiB by
@@ -134,9 +137,10 @@ class LABELREP_API GradientReducer {
   GradientReducer(const GradientReducer&) = delete;
   GradientReducer& operator=(const GradientReducer&) = delete;
 
-  /// Replaces every parameter's gradient g_r (an undefined one counts as zeros) by Σ_r weight_r · g_r
-  /// over the ranks. With weight_r = (images in rank r's shard) / (images in the global batch) that is
-  /// the gradient of the global batch's mean loss, also when the shards differ in size.
+  /// Replaces the gradient g_r of every parameter that required grad when the reducer was built (an
+  /// undefined one counts as zeros) by Σ_r weight_r · g_r over the ranks. With weight_r = (images in
+  /// rank r's shard) / (images in the global batch) that is the gradient of the global batch's mean
+  /// loss, also when the shards differ in size.
   /// Every rank must call it once per step. Throws DistributedError.
   void reduce(double weight);
   /// Number of buckets (one all-reduce each per step).

@@ -38,11 +38,13 @@ struct LABELREP_API SpeechLabelsOptions {
   TORCH_ARG(audio::SpeechLabelOptions, pipeline) = audio::SpeechLabelOptions();
 };
 
-/// One log-mel dB label `[size, size]` (values in [−80, 0]) per class: the class name spoken by
-/// espeak-ng (underscores read as spaces, "/" as "or"), or a given recording, through
-/// audio::speech_label(). Kind "speech".
-/// Throws InvalidArgument for no classes, a WAV count that differs from the class count or invalid
-/// options; what read_wav and text_to_speech throw (including Error when the build lacks them).
+/// One log-mel dB label `[size, size]` (values in [−pipeline.top_db, 0], [−80, 0] by default) per
+/// class: the class name spoken by espeak-ng (underscores read as spaces, "/" as "or"), or a given
+/// recording, through audio::speech_label(). Kind "speech".
+/// Throws InvalidArgument for no class names without wav_dir, a wav_dir without .wav files or with a
+/// count that differs from the class names', a recording or utterance the pipeline refuses (naming
+/// the class), or invalid options; IoError if wav_dir cannot be listed; and what read_wav and
+/// text_to_speech throw (including Error when the build lacks them).
 class LABELREP_API SpeechLabels final : public LabelRepresentation {
  public:
   explicit SpeechLabels(const SpeechLabelsOptions& options);
