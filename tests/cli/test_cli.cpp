@@ -134,6 +134,11 @@ CATCH_TEST_CASE("labelrep reports bad input in one line with a non-zero exit cod
   CATCH_CHECK(typo.exit_code == 2);
   CATCH_CHECK(typo.output.find("unknown command 'trian'") != std::string::npos);
   CATCH_CHECK(typo.output.find("train") != std::string::npos);
+  // `labelrep help train` is `labelrep train --help`.
+  const auto help = run_command(cli() + " help train");
+  CATCH_CHECK(help.exit_code == 0);
+  CATCH_CHECK(help.output.find("--data-dir") != std::string::npos);
+  CATCH_CHECK(help.output == run_command(cli() + " train --help").output);
 }
 
 CATCH_TEST_CASE("labelrep demo trains both label kinds on Fashion-MNIST and writes a report", "[cli]") {

@@ -2,11 +2,13 @@
 // the exit code says what kind of failure it was (1: labelrep error, 2: bad command line, 3: other).
 #include <c10/util/Exception.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <exception>
 
 #include <string>
+#include <vector>
 
 #include "commands.hpp"
 #include "labelrep/core/error.hpp"
@@ -57,7 +59,8 @@ int main(int argc, char** argv) {
   // write fails with EFBIG and the save reports an IoError, leaving the previous file intact.
   std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"labelrep: image classification with label representations beyond categorical labels\n"
-               "(Chen et al., ICLR 2021). Run `labelrep demo` for the demo experiment."};
+               "(Chen et al., ICLR 2021). Run `labelrep demo` for the demo experiment.",
+                 "labelrep"};
   app.set_version_flag("--version", labelrep::version());
   app.require_subcommand(1);
   labelrep::cli::add_labels_command(app);
@@ -75,9 +78,16 @@ int main(int argc, char** argv) {
   labelrep::cli::add_evaluate_command(app);
   labelrep::cli::add_sweep_command(app);
   refuse_malformed_numbers(app);
-  if (argc > 1 && is_unknown_command(app, argv[1])) return 2;
+  // `labelrep help [COMMAND]`, as git and cargo have it: the same as `labelrep [COMMAND] --help`.
+  std::vector<std::string> words(argv + 1, argv + argc);
+  if (!words.empty() && words[0] == "help") {
+    words.erase(words.begin());
+    words.push_back("--help");
+  }
+  if (!words.empty() && is_unknown_command(app, words[0].c_str())) return 2;
+  std::reverse(words.begin(), words.end());  // CLI11 takes the arguments last first
   try {
-    app.parse(argc, argv);
+    app.parse(words);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   } catch (const labelrep::InvalidArgument& e) {
