@@ -12,6 +12,7 @@
 #include "labelrep/core/error.hpp"
 #include "core/json_document.hpp"
 #include "core/boundary.hpp"
+#include "core/error_reason.hpp"
 
 namespace labelrep::report {
 
@@ -106,9 +107,7 @@ std::vector<PlannedRun> expand_grid(const GridSpec& grid) {
             try {
               c.validate();
             } catch (const InvalidArgument& e) {
-              std::string reason = e.what();
-              if (reason.rfind("labelrep: ", 0) == 0) reason.erase(0, 10);
-              throw InvalidArgument(fmt::format("grid: run {}: {}", run.id, reason));
+              throw InvalidArgument(fmt::format("grid: run {}: {}", run.id, labelrep::detail::error_reason(e)));
             }
             plan.push_back(std::move(run));
           }

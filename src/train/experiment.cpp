@@ -32,6 +32,7 @@
 #include "labelrep/train/trained_run.hpp"
 #include "labelrep/train/trainer.hpp"
 #include "core/boundary.hpp"
+#include "core/error_reason.hpp"
 
 namespace labelrep::train {
 namespace {
@@ -221,15 +222,13 @@ ExperimentResult run_experiment(const ExperimentConfig& config, const std::share
     } catch (const std::exception& e) {
       if (!distributed) throw;
       failure = std::current_exception();
-      decision = std::string("error:") + e.what();
+      decision = "error:" + labelrep::detail::error_reason(e);
     }
   }
   if (distributed) decision = group->broadcast_bytes(decision);
   if (failure) std::rethrow_exception(failure);
   if (decision.rfind("error:", 0) == 0) {
-    std::string message = decision.substr(6);
-    if (message.rfind("labelrep: ", 0) == 0) message = message.substr(10);
-    throw Error(fmt::format("distributed: rank 0 stopped the run: {}", message));
+    throw Error(fmt::format("distributed: rank 0 stopped the run: {}", decision.substr(6)));
   }
   if (decision == "finished") {
     if (rank0) RunDirectory(config.out).require_snapshots(config.snapshot_epochs, std::numeric_limits<std::int64_t>::max());
