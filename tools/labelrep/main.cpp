@@ -60,7 +60,7 @@ int main(int argc, char** argv) {
   std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"labelrep: image classification with label representations beyond categorical labels\n"
                "(Chen et al., ICLR 2021). Run `labelrep demo` for the demo experiment.",
-                 "labelrep"};
+               "labelrep"};
   app.set_version_flag("--version", labelrep::version());
   app.require_subcommand(1);
   labelrep::cli::add_labels_command(app);
