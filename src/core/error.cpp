@@ -10,12 +10,20 @@
 
 namespace labelrep {
 namespace {
+constexpr const char* kPrefix = "labelrep: ";
+
 std::string with_prefix(const std::string& message) {
-  return message.rfind("labelrep: ", 0) == 0 ? message : "labelrep: " + message;
+  return message.rfind(kPrefix, 0) == 0 ? message : kPrefix + message;
 }
 }  // namespace
 
 Error::Error(const std::string& message) : std::runtime_error(with_prefix(message)) {}
+
+std::string error_reason(const std::exception& error) {
+  const std::string message = error.what();
+  const std::string prefix = kPrefix;
+  return message.rfind(prefix, 0) == 0 ? message.substr(prefix.size()) : message;
+}
 
 IoError::IoError(std::string path, const std::string& what)
     : Error(fmt::format("{}: {}", path, what)), path_(std::move(path)) {}

@@ -12,7 +12,6 @@
 #include "labelrep/core/error.hpp"
 #include "core/json_document.hpp"
 #include "core/boundary.hpp"
-#include "core/error_reason.hpp"
 
 namespace labelrep::report {
 
@@ -107,7 +106,7 @@ std::vector<PlannedRun> expand_grid(const GridSpec& grid) {
             try {
               c.validate();
             } catch (const InvalidArgument& e) {
-              throw InvalidArgument(fmt::format("grid: run {}: {}", run.id, labelrep::detail::error_reason(e)));
+              throw InvalidArgument(fmt::format("grid: run {}: {}", run.id, error_reason(e)));
             }
             plan.push_back(std::move(run));
           }

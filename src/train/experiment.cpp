@@ -32,7 +32,6 @@
 #include "labelrep/train/trained_run.hpp"
 #include "labelrep/train/trainer.hpp"
 #include "core/boundary.hpp"
-#include "core/error_reason.hpp"
 
 namespace labelrep::train {
 namespace {
@@ -222,7 +221,7 @@ ExperimentResult run_experiment(const ExperimentConfig& config, const std::share
     } catch (const std::exception& e) {
       if (!distributed) throw;
       failure = std::current_exception();
-      decision = "error:" + labelrep::detail::error_reason(e);
+      decision = "error:" + error_reason(e);
     }
   }
   if (distributed) decision = group->broadcast_bytes(decision);

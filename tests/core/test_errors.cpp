@@ -56,6 +56,14 @@ CATCH_TEST_CASE("every labelrep error is caught as labelrep::Error and starts wi
   CATCH_CHECK(std::string(labelrep::Error("").what()) == "labelrep: ");
 }
 
+CATCH_TEST_CASE("error_reason drops the 'labelrep: ' prefix once, and leaves other messages as they are", "[core][errors]") {
+  CATCH_CHECK(labelrep::error_reason(labelrep::IoError("/tmp/x.bin", "cannot open")) == "/tmp/x.bin: cannot open");
+  CATCH_CHECK(labelrep::error_reason(labelrep::InvalidArgument("labelrep: labelrep: twice")) == "labelrep: twice");
+  CATCH_CHECK(labelrep::error_reason(std::runtime_error("plain")) == "plain");
+  CATCH_CHECK(labelrep::error_reason(std::runtime_error("a labelrep: inside")) == "a labelrep: inside");
+  CATCH_CHECK(labelrep::error_reason(labelrep::Error("")).empty());
+}
+
 CATCH_TEST_CASE("IoError and FormatError carry the path and the byte offset", "[core][errors]") {
   const labelrep::IoError io("/data/cifar/batch_1.bin", "cannot open: No such file or directory");
   CATCH_CHECK(io.path() == "/data/cifar/batch_1.bin");

@@ -16,10 +16,4 @@ void create_output_directory(const std::filesystem::path& directory) {
     throw IoError(directory.string(), "cannot create the output directory" + (ec ? ": " + ec.message() : std::string(": a file is in the way")));
 }
 
-std::string error_reason(const std::exception& error) {
-  const std::string message = error.what();
-  const std::string prefix = "labelrep: ";
-  return message.rfind(prefix, 0) == 0 ? message.substr(prefix.size()) : message;
-}
-
 }  // namespace labelrep::cli

@@ -2,7 +2,6 @@
 // Each subcommand registers itself on the app; its callback does the work through the public API.
 #include <CLI/CLI.hpp>
 
-#include <exception>
 #include <filesystem>
 #include <string>
 
@@ -34,7 +33,4 @@ void use_threads(int requested);
 // file is in the way. Commands call it after their inputs are known to be good and before the work, so a
 // long job never fails at its end for want of a directory.
 void create_output_directory(const std::filesystem::path& directory);
-// An error's message without labelrep's "labelrep: " prefix, to re-throw it under the option or file it
-// concerns ("--attacks: ...", "labels.npy: ...").
-std::string error_reason(const std::exception& error);
 }  // namespace labelrep::cli

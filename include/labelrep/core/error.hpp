@@ -10,6 +10,7 @@
 /// \endcode
 
 #include <cstdint>
+#include <exception>
 #include <stdexcept>
 #include <string>
 
@@ -70,5 +71,10 @@ class LABELREP_API InternalError : public Error {
  public:
   using Error::Error;
 };
+
+/// The message of `error` without labelrep's "labelrep: " prefix, for re-throwing it inside a message of
+/// one's own ("grid: run <id>: <reason>", "--attacks: <reason>") without the prefix appearing twice.
+/// Any other exception's what() is returned as it is. Never throws except std::bad_alloc.
+LABELREP_API std::string error_reason(const std::exception& error);
 
 }  // namespace labelrep
