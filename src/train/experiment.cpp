@@ -197,6 +197,66 @@ data::ImageDataset load_experiment_data(const ExperimentConfig& config, data::Sp
   return side > 0 && (set.height() < side || set.width() < side) ? set.pad_to(side) : set;
 }
 
+namespace {
+
+// What an experiment trains on, made as run_experiment makes it: check_experiment_inputs makes the same,
+// so that what it finds is what the run would find.
+struct ExperimentData {
+  data::ImageDataset train_set;
+  std::optional<data::ImageDataset> test_set;
+  data::DataSplit split;
+  torch::Tensor pool;
+  std::shared_ptr<const labels::LabelRepresentation> labels;
+};
+
+ExperimentData load_experiment_inputs(const ExperimentConfig& config, bool with_test_set) {
+  ExperimentData inputs{load_experiment_data(config, data::Split::kTrain), std::nullopt, {}, {}, nullptr};
+  if (with_test_set) inputs.test_set = load_experiment_data(config, data::Split::kTest);
+  const auto& train_set = inputs.train_set;
+  if (config.validation >= train_set.size())
+    throw InvalidArgument(fmt::format("experiment: validation of {} images leaves no training images of {}", config.validation, train_set.size()));
+  inputs.split = data::make_split(train_set.size(), config.validation, config.seed);
+  inputs.pool = data::data_level(inputs.split.train, config.level, config.level_base, train_set.size());
+
+  labels::LabelSpec spec;
+  spec.kind = config.label;
+  spec.class_names = train_set.class_names();
+  spec.size = config.label_size;
+  spec.has_seed = config.has_label_seed;
+  spec.seed = config.label_seed;
+  spec.smoothing = config.label_smoothing;
+  inputs.labels = labels::make_labels(spec);
+  return inputs;
+}
+
+}  // namespace
+
+ExperimentInputs check_experiment_inputs(const ExperimentConfig& config) try {
+  config.validate();
+  const auto inputs = load_experiment_inputs(config, true);
+  const auto model = experiment_model(config, inputs.train_set.channels(), *inputs.labels);
+  // A run directory that holds a run already must hold this experiment, with the labels it was trained on.
+  std::error_code no_error;
+  if (!config.out.empty() && std::filesystem::exists(std::filesystem::path(config.out) / "config.json", no_error)) {
+    const auto existing = RunDirectory::open_read_only(config.out);
+    check_same_experiment(existing, config);
+    check_resumable_as_recorded(existing, *inputs.labels, resolve_precision(config.precision, torch::Device(config.device)), config);
+  }
+  ExperimentInputs found;
+  found.classes = inputs.train_set.num_classes();
+  found.train_images = inputs.pool.size(0);
+  found.validation_images = inputs.split.validation.size(0);
+  found.test_images = inputs.test_set->size();
+  found.image_shape = {inputs.train_set.channels(), inputs.train_set.height(), inputs.train_set.width()};
+  const auto label_shape = inputs.labels->label_shape();
+  found.label_shape.assign(label_shape.begin(), label_shape.end());
+  found.label_kind = inputs.labels->name();
+  found.parameters = model->parameter_count();
+  return found;
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("check_experiment_inputs");
+}
+
 ExperimentResult run_experiment(const ExperimentConfig& config) { return run_experiment(config, nullptr); }
 
 ExperimentResult run_experiment(const ExperimentConfig& config, const std::shared_ptr<dist::ProcessGroup>& group) try {
@@ -246,23 +306,13 @@ ExperimentResult run_experiment(const ExperimentConfig& config, const std::share
   if (at::get_num_threads() != threads) torch::set_num_threads(threads);
   // "cuda" without an index: one GPU per process of a machine, as torchrun's LOCAL_RANK intends.
   const torch::Device device(distributed && config.device == "cuda" ? fmt::format("cuda:{}", group->options().local_rank()) : config.device);
-  auto train_set = load_experiment_data(config, data::Split::kTrain);
-  std::optional<data::ImageDataset> test_set;  // only rank 0 tests
-  if (rank0) test_set = load_experiment_data(config, data::Split::kTest);
+  auto inputs = load_experiment_inputs(config, rank0);  // only rank 0 tests
+  const auto& train_set = inputs.train_set;
+  const auto& test_set = inputs.test_set;
+  const auto& split = inputs.split;
+  const auto& pool = inputs.pool;
+  const auto& labels = inputs.labels;
   const auto statistics = experiment_statistics(config);
-  if (config.validation >= train_set.size())
-    throw InvalidArgument(fmt::format("experiment: validation of {} images leaves no training images of {}", config.validation, train_set.size()));
-  const auto split = data::make_split(train_set.size(), config.validation, config.seed);
-  const auto pool = data::data_level(split.train, config.level, config.level_base, train_set.size());
-
-  labels::LabelSpec spec;
-  spec.kind = config.label;
-  spec.class_names = train_set.class_names();
-  spec.size = config.label_size;
-  spec.has_seed = config.has_label_seed;
-  spec.seed = config.label_seed;
-  spec.smoothing = config.label_smoothing;
-  const auto labels = labels::make_labels(spec);
   const Precision precision = resolve_precision(config.precision, device);
   // A run resumes only as the experiment it was: labels remade from an edited file (or another
   // text-to-speech voice), or "auto" precision resolved on another device, would continue it as another.

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "labelrep/core/error.hpp"
+#include "labelrep/core/npy.hpp"
 #include "labelrep/report/grid.hpp"
 #include "support.hpp"
 
@@ -115,6 +116,44 @@ CATCH_TEST_CASE("labelrep sweep plan reads a grid's relative data directories fr
   CATCH_CHECK(runs[1]["config"]["data_dir"] == (dir.path() / "grids/cifar-10-batches-bin").string());
 }
 
+CATCH_TEST_CASE("labelrep sweep plan --check names the runs that would fail on this machine, and train --check the inputs of one", "[cli]") {
+  labelrep_test::TempDir dir;
+  write_npy(dir.file("three.npy"), torch::rand({3, 8}));
+  const std::string grid = dir.file("grid.json");
+  {
+    std::ofstream out(grid);
+    out << R"({"base": {"encoder": "small-cnn", "epochs": 1, "validation": 300, "level": 1},
+               "labels": ["lowdim", "three.npy", "missing.npy"], "seeds": 2})";
+  }
+  // Label files are relative to the grid file, wherever a shard starts.
+  const auto plan = run_command("cd / && " + cli() + " sweep plan " + grid + " --out " + dir.file("sweep") + " --check");
+  CATCH_INFO(plan.output);
+  CATCH_CHECK(plan.exit_code == 1);
+  CATCH_CHECK(plan.output.find("fashion-mnist-small-cnn-lowdim-level1-seed1") != std::string::npos);
+  CATCH_CHECK(plan.output.find("ok: 597 training images, labels 10") != std::string::npos);
+  CATCH_CHECK(plan.output.find("would fail: label file " + dir.file("three.npy") + " has 3 classes but the dataset has 10") != std::string::npos);
+  CATCH_CHECK(plan.output.find("would fail: " + dir.file("missing.npy")) != std::string::npos);
+  CATCH_CHECK(plan.output.find("6 runs, 0 finished, 4 would fail on this machine") != std::string::npos);
+  CATCH_CHECK(plan.output.find("4 of 6 runs would fail: fashion-mnist-small-cnn-three-level1-seed0") != std::string::npos);
+  CATCH_CHECK_FALSE(std::filesystem::exists(dir.file("sweep")));
+
+  const auto json = run_command("(" + cli() + " sweep plan --json --check " + grid + " --out " + dir.file("sweep") + " 2>/dev/null)");
+  CATCH_CHECK(json.exit_code == 1);
+  const auto runs = nlohmann::json::parse(json.output);
+  CATCH_REQUIRE(runs.size() == 6);
+  CATCH_CHECK(runs[1]["check"]["ok"] == true);
+  CATCH_CHECK(runs[1]["check"]["train_images"] == 597);
+  CATCH_CHECK(runs[2]["check"]["ok"] == false);
+  CATCH_CHECK(runs[2]["check"]["error"].get<std::string>().find("3 classes") != std::string::npos);
+
+  const auto one = run_command(cli() + " train --encoder small-cnn --label lowdim --level 1 --validation 300 --out " + dir.file("run") + " --check");
+  CATCH_INFO(one.output);
+  CATCH_CHECK(one.exit_code == 0);
+  CATCH_CHECK(one.output.find("597 training, 300 validation, 10000 test images") != std::string::npos);
+  CATCH_CHECK(one.output.find("labels: lowdim 10") != std::string::npos);
+  CATCH_CHECK_FALSE(std::filesystem::exists(dir.file("run")));
+}
+
 CATCH_TEST_CASE("labelrep sweep: two shards give the same merged result as one, finished runs are skipped", "[cli]") {
   labelrep_test::TempDir dir;
   const std::string grid = dir.file("grid.json");
@@ -170,4 +209,8 @@ CATCH_TEST_CASE("labelrep sweep: two shards give the same merged result as one, 
   const auto bad = run_command(cli() + " sweep run " + grid + " --out " + dir.file("x") + " --shard 2/2");
   CATCH_CHECK(bad.exit_code == 2);
   CATCH_CHECK(bad.output.find("shard '2/2'") != std::string::npos);
+  // A missing grid file is a missing file (exit 1, named), as for every other command.
+  const auto missing = run_command(cli() + " sweep plan " + dir.file("nope.json"));
+  CATCH_CHECK(missing.exit_code == 1);
+  CATCH_CHECK(missing.output.find(dir.file("nope.json")) != std::string::npos);
 }

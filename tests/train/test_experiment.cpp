@@ -15,6 +15,7 @@
 
 #include "labelrep/core/atomic_file.hpp"
 #include "labelrep/core/error.hpp"
+#include "labelrep/core/npy.hpp"
 #include "labelrep/data/loaders.hpp"
 #include "labelrep/train/experiment.hpp"
 #include "support.hpp"
@@ -119,6 +120,51 @@ CATCH_TEST_CASE("a run directory another process is training in is refused, and 
   labelrep_test::check_throws_with<IoError>([&] { train::run_experiment(c); }, "another process is training this run");
   CATCH_CHECK(labelrep::read_file(run + "/metrics.csv") == "epoch,train_loss\n1,0.5\n");
   ::close(held);
+}
+
+CATCH_TEST_CASE("check_experiment_inputs finds what a run would train on, and what would stop it, and writes nothing", "[train]") {
+  labelrep_test::TempDir dir;
+  train::ExperimentConfig c;
+  c.encoder = "small-cnn";
+  c.label = "lowdim";
+  c.level = 1;
+  c.validation = 300;
+  c.out = dir.file("not-yet");
+  const auto found = train::check_experiment_inputs(c);
+  CATCH_CHECK(found.classes == 10);
+  CATCH_CHECK(found.train_images == 597);  // 1 % of the 59,700 images left after the hold-out
+  CATCH_CHECK(found.validation_images == 300);
+  CATCH_CHECK(found.test_images == 10000);
+  CATCH_CHECK(found.image_shape == std::vector<std::int64_t>{1, 28, 28});  // small-cnn: no padding
+  CATCH_CHECK(found.label_shape == std::vector<std::int64_t>{10});
+  CATCH_CHECK(found.label_kind == "lowdim");
+  CATCH_CHECK(found.parameters > 0);
+  CATCH_CHECK_FALSE(std::filesystem::exists(c.out));
+
+  c.encoder = "resnet20";
+  CATCH_CHECK(train::check_experiment_inputs(c).image_shape == std::vector<std::int64_t>{1, 32, 32});
+  c.encoder = "small-cnn";
+
+  // A label file of another class count, a missing one, and another experiment in the run directory.
+  write_npy(dir.file("three.npy"), torch::rand({3, 8}));
+  c.label = dir.file("three.npy");
+  labelrep_test::check_throws_with<InvalidArgument>([&] { train::check_experiment_inputs(c); }, "has 3 classes but the dataset has 10");
+  c.label = dir.file("missing.npy");
+  labelrep_test::check_throws_with<IoError>([&] { train::check_experiment_inputs(c); }, "missing.npy");
+  c.label = "lowdim";
+  train::ExperimentConfig other = c;
+  other.epochs = c.epochs + 1;
+  std::filesystem::create_directories(dir.file("taken"));
+  auto recorded = nlohmann::json::parse(other.to_json());
+  recorded.erase("out");
+  write_file_atomically(dir.file("taken/config.json"), recorded.dump());
+  c.out = dir.file("taken");
+  labelrep_test::check_throws_with<InvalidArgument>([&] { train::check_experiment_inputs(c); }, "holds a run with epochs");
+  // The same experiment there is fine, and the directory is left as it was.
+  c.epochs = other.epochs;
+  CATCH_CHECK(train::check_experiment_inputs(c).train_images == 597);
+  CATCH_CHECK(labelrep::read_file(dir.file("taken/config.json")) == recorded.dump());
+  CATCH_CHECK(std::distance(std::filesystem::directory_iterator(dir.file("taken")), std::filesystem::directory_iterator()) == 1);
 }
 
 // The stated accuracy of the small CNN: 20% of the Fashion-MNIST pool (11,000 images), 5 epochs,

@@ -1,6 +1,7 @@
 // `labelrep train ... --out RUN_DIR`: one run of the paper's protocol (see train/experiment.hpp).
 #include <ATen/Parallel.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cmath>
@@ -22,6 +23,13 @@ void print_experiment_result(const train::ExperimentResult& r) {
                                    ? fmt::format("last epoch {}, no validation set", r.best_epoch)
                                    : fmt::format("best epoch {}, validation {:.2f}%", r.best_epoch, 100 * r.best_validation_accuracy);
   std::cout << fmt::format(" ({}{})\n", selected, r.trained_now ? fmt::format(", trained in {:.1f} s", r.train_seconds) : ", already finished");
+}
+
+void print_experiment_inputs(const train::ExperimentConfig& config, const train::ExperimentInputs& in) {
+  std::cout << fmt::format("{} on {} ({} classes, images {}): {} training, {} validation, {} test images\n"
+                           "labels: {} {}; model: {} with {} parameters\n",
+                           config.out, config.dataset, in.classes, fmt::join(in.image_shape, "×"), in.train_images, in.validation_images,
+                           in.test_images, in.label_kind, fmt::join(in.label_shape, "×"), config.encoder, in.parameters);
 }
 
 void use_threads(int requested) {
@@ -109,11 +117,18 @@ void add_train_command(CLI::App& app) {
       ->check(CLI::IsMember({"auto", "gloo", "nccl"}))
       ->capture_default_str();
   cmd->add_option("--dist-timeout", dist_args->timeout, "Seconds a rank waits for the others before failing")->capture_default_str();
-  cmd->callback([config, label_seed, dist_args] {
+  auto check_only = std::make_shared<bool>(false);
+  cmd->add_flag("--check", *check_only,
+                "Train nothing: read the data, make the labels and the model as the run would, print what it would train on");
+  cmd->callback([config, label_seed, dist_args, check_only] {
     // Checked whether or not this run is distributed, so a typo never waits for the day it matters.
     if (!(dist_args->timeout > 0 && dist_args->timeout <= 604800))
       throw InvalidArgument(fmt::format("--dist-timeout must be a number of seconds in (0, 604800], got {}", dist_args->timeout));
     config->has_label_seed = label_seed->count() > 0;
+    if (*check_only) {
+      print_experiment_inputs(*config, train::check_experiment_inputs(*config));
+      return;
+    }
     std::shared_ptr<dist::ProcessGroup> group;
     if (dist_args->mode == "on" || (dist_args->mode == "auto" && dist::environment_requests_distributed())) {
       auto options = dist::ProcessGroupOptions::from_environment();

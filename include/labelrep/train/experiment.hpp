@@ -108,6 +108,29 @@ struct LABELREP_API ExperimentResult {
   std::string label_kind;
 };
 
+/// What a run would train on and test against, as check_experiment_inputs() found it.
+struct LABELREP_API ExperimentInputs {
+  std::int64_t classes = 0;
+  std::int64_t train_images = 0;        ///< after the validation hold-out and the data level
+  std::int64_t validation_images = 0;
+  std::int64_t test_images = 0;
+  std::vector<std::int64_t> image_shape;  ///< [C, H, W] as trained (after padding)
+  std::vector<std::int64_t> label_shape;  ///< one label's shape
+  std::string label_kind;
+  std::int64_t parameters = 0;          ///< of the model the run would train
+};
+
+/// Does what run_experiment() does before it trains, and nothing it writes: validates the
+/// configuration, reads the training and test sets, takes the split and the data level, makes the
+/// labels (text to speech included, or the label file read) and builds the model; where `config.out`
+/// holds a run already, checks that it is this experiment and, once it has a checkpoint, that the labels
+/// are still the ones it was trained on. For checking a configuration (or each run of a grid) on the
+/// machine that will run it before committing hours to it. The device is not checked: a grid for GPUs can
+/// be checked where there is none. Creates and changes nothing. Throws what run_experiment throws for
+/// these steps: InvalidArgument for the configuration, a label file with another class count or another
+/// experiment in `config.out`; IoError/FormatError for the dataset's and label files.
+LABELREP_API ExperimentInputs check_experiment_inputs(const ExperimentConfig& config);
+
 /// Runs (or resumes, or reads) the experiment. Throws what its parts throw: InvalidArgument for bad
 /// configuration, IoError/FormatError for data and run files.
 LABELREP_API ExperimentResult run_experiment(const ExperimentConfig& config);
