@@ -77,6 +77,13 @@ CATCH_TEST_CASE("labelrep attack sweeps attacks and epsilons over a run's test i
   const auto steps = run_command(cli + " attack --run " + run + " --steps 0 --out " + dir.file("x.json"));
   CATCH_CHECK(steps.exit_code == 2);
   CATCH_CHECK(steps.output.find("--steps") != std::string::npos);
+  // -1 is refused like any other threshold that is not positive (it once stood for "left out").
+  for (const char* threshold : {"-1", "0"}) {
+    const auto bad = run_command(cli + " attack --run " + run + " --threshold " + threshold + " --out " + dir.file("x.json"));
+    CATCH_INFO(bad.output);
+    CATCH_CHECK(bad.exit_code == 2);
+    CATCH_CHECK(bad.output.find("--threshold must be a finite number > 0") != std::string::npos);
+  }
   const auto missing = run_command(cli + " attack --run " + dir.file("no-run") + " --out " + dir.file("x.json"));
   CATCH_CHECK(missing.exit_code == 1);
   CATCH_CHECK(missing.output.find(dir.file("no-run")) != std::string::npos);

@@ -23,7 +23,8 @@ struct AttackJob {
   std::vector<double> epsilons = attack::paper_epsilons();
   std::int64_t steps = 5, limit = 0, batch_size = 256;
   double step_fraction = 0;
-  double threshold = -1;  ///< < 0: the run's threshold
+  bool has_threshold = false;  ///< false: the run's threshold
+  double threshold = 0;
   std::uint64_t seed = 0;
   int threads = 0;
   bool channels_last = true, progress = true;

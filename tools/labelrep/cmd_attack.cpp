@@ -32,7 +32,7 @@ std::string run_attack_job(const AttackJob& job) {
   if (!(job.step_fraction >= 0) || !std::isfinite(job.step_fraction))
     throw InvalidArgument(fmt::format("--step-fraction must be a finite number >= 0, got {}", job.step_fraction));
   if (job.seed > 0xffffffffULL) throw InvalidArgument(fmt::format("--seed must be below 2^32, got {}", job.seed));
-  if (job.threshold != -1 && !(job.threshold > 0 && std::isfinite(job.threshold)))  // -1: left out, the run's threshold
+  if (job.has_threshold && !(job.threshold > 0 && std::isfinite(job.threshold)))
     throw InvalidArgument(fmt::format("--threshold must be a finite number > 0 (leave it out for the run's), got {}", job.threshold));
   for (const auto& name : job.attacks) {  // before any loading
     try {
@@ -58,7 +58,7 @@ std::string run_attack_job(const AttackJob& job) {
                            .step_fraction(job.step_fraction)
                            .seed(job.seed)
                            .batch_size(job.batch_size)
-                           .threshold(job.threshold > 0 ? job.threshold : run.config.threshold)
+                           .threshold(job.has_threshold ? job.threshold : run.config.threshold)
                            .progress(job.progress);
   const auto result = attack::run_sweep(run.model, run.labels, test.to(torch::Device(job.device)), torch::arange(n), options);
 
@@ -100,7 +100,13 @@ void add_attack_command(CLI::App& app) {
   cmd->add_option("--step-fraction", job->step_fraction, "Step size as a fraction of eps (0: the defaults above)")->capture_default_str();
   cmd->add_option("--limit", job->limit, "Attack only the first N test images (0: all)")->capture_default_str();
   cmd->add_option("--seed", job->seed, "Seed of the targets of targeted attacks and of PGD's random starts")->capture_default_str();
-  cmd->add_option("--threshold", job->threshold, "Threshold of the threshold accuracy (default: the run's)");
+  cmd->add_option_function<double>(
+      "--threshold",
+      [job](double threshold) {
+        job->threshold = threshold;
+        job->has_threshold = true;
+      },
+      "Threshold of the threshold accuracy (default: the run's)");
   cmd->add_option("--batch-size", job->batch_size, "Images attacked at once")->capture_default_str();
   cmd->add_option("--device", job->device, "cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_option("--threads", job->threads, "Intra-op CPU threads (0: one per hardware thread)")->capture_default_str()->check(CLI::Range(0, 1024));
