@@ -70,7 +70,7 @@ void add_info_command(CLI::App& app) {
                   "category, speech, composite, uniform, constant, shuffle (SxS matrices), lowdim (10), bert (48x48), glove (50), "
                   "or a FILE.npy of labels [C, ...]")
       ->capture_default_str();
-  auto* classes = cmd->add_option("--classes", args->classes, "A count N, cifar10, cifar100, fashion-mnist, or a list of names")
+  auto* classes = cmd->add_option("--classes", args->classes, "A count N, cifar10, cifar100, cifar100-coarse, fashion-mnist, or a list of names")
                       ->capture_default_str();
   cmd->add_option("--in-channels", args->in_channels, "Image channels (1 for Fashion-MNIST)")->capture_default_str();
   cmd->add_option("--size", args->size, "Side of square matrix labels (speech, composite, uniform, constant, shuffle)")

@@ -26,7 +26,7 @@ void add_labels_command(CLI::App& app) {
   auto args = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("labels", "Make a label set (one label per class) and save it as .npy");
   cmd->add_option("kind", args->kind, fmt::format("Label kind: {}", fmt::join(labels::label_kinds(), ", ")))->required();
-  cmd->add_option("--classes", args->classes, "cifar10, cifar100, fashion-mnist, a count N, or \"name,name,...\"")->required();
+  cmd->add_option("--classes", args->classes, "cifar10, cifar100, cifar100-coarse, fashion-mnist, a count N, or \"name,name,...\"")->required();
   cmd->add_option("--out", args->out, "Output .npy file (metadata goes to FILE.npy.json)")->required();
   auto* seed = cmd->add_option("--seed", args->seed, "Seed of random kinds (default: the kind's; 48 = the authors')");
   cmd->add_option("--size", args->size, "Side of square labels")->capture_default_str()->check(CLI::Range(1, 4096));
