@@ -40,8 +40,9 @@ Batcher::Batcher(ImageDataset dataset, const torch::Tensor& indices, BatcherOpti
   if (!torch::isFloatingType(options_.dtype())) throw InvalidArgument("Batcher: dtype must be a floating-point type");
   if (options_.shard_count() < 1 || options_.shard_index() < 0 || options_.shard_index() >= options_.shard_count())
     throw InvalidArgument(fmt::format("Batcher: shard {} of {} is not in [0, shard_count)", options_.shard_index(), options_.shard_count()));
-  if (!indices.defined() || indices.dim() != 1 || indices.is_floating_point() || indices.numel() == 0)
-    throw InvalidArgument("Batcher: indices must be a non-empty 1-D integer tensor");
+  // A bool mask is refused: read as integers it would select images 0 and 1.
+  if (!indices.defined() || indices.dim() != 1 || !c10::isIntegralType(indices.scalar_type(), /*includeBool=*/false) || indices.numel() == 0)
+    throw InvalidArgument("Batcher: indices must be a non-empty 1-D integer tensor (not a bool mask)");
   indices_ = indices.to(dataset_.images().device(), torch::kLong);
   const auto low = indices_.min().item<std::int64_t>(), high = indices_.max().item<std::int64_t>();
   if (low < 0 || high >= dataset_.size())
@@ -63,8 +64,11 @@ Batcher::Batcher(ImageDataset dataset, const torch::Tensor& indices, BatcherOpti
 }
 
 std::int64_t Batcher::batches_per_epoch() const {
-  const std::int64_t n = size(), b = options_.batch_size();
-  return options_.drop_last() ? n / b : (n + b - 1) / b;
+  const std::int64_t n = size(), b = options_.batch_size(), rest = n % b;
+  if (options_.drop_last() || rest == 0) return n / b;
+  // A partial batch of fewer than two images per shard leaves some shard a single image.
+  if (options_.skip_one_image_shards() && rest < 2 * options_.shard_count()) return n / b;
+  return n / b + 1;
 }
 
 void Batcher::start_epoch(std::int64_t epoch) try {

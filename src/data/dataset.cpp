@@ -36,8 +36,9 @@ ImageDataset::ImageDataset(torch::Tensor images, torch::Tensor targets, std::vec
 }
 
 ImageDataset ImageDataset::subset(const torch::Tensor& indices) const try {
-  if (!indices.defined() || indices.dim() != 1 || indices.is_floating_point())
-    throw InvalidArgument(fmt::format("dataset '{}': subset indices must be a 1-D integer tensor", name_));
+  // A bool mask is refused: read as integers it would select images 0 and 1.
+  if (!indices.defined() || indices.dim() != 1 || !c10::isIntegralType(indices.scalar_type(), /*includeBool=*/false))
+    throw InvalidArgument(fmt::format("dataset '{}': subset indices must be a 1-D integer tensor (not a bool mask)", name_));
   const auto idx = indices.to(images_.device(), torch::kLong);
   if (idx.numel() > 0) {
     const auto low = idx.min().item<std::int64_t>(), high = idx.max().item<std::int64_t>();

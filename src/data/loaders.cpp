@@ -320,6 +320,8 @@ ImageDataset load_fashion_mnist(const std::string& dir, Split split) try {
   if (images.dim() != 3) throw FormatError(image_path, 3, fmt::format("image file has {} dimensions, expected 3 (N, rows, cols)", images.dim()));
   if (labels.dim() != 1) throw FormatError(label_path, 3, fmt::format("label file has {} dimensions, expected 1", labels.dim()));
   if (images.size(0) == 0) throw FormatError(image_path, 4, "the image file holds no images");
+  if (images.size(1) == 0 || images.size(2) == 0)
+    throw FormatError(image_path, images.size(1) == 0 ? 8 : 12, fmt::format("the images are {}x{} pixels", images.size(1), images.size(2)));
   // A test set of another image size than the training set would be evaluated without a word (the CIFAR
   // encoders pool globally): it is refused here, from the training file's header.
   if (split == Split::kTest) {
@@ -331,7 +333,7 @@ ImageDataset load_fashion_mnist(const std::string& dir, Split split) try {
   }
   if (labels.size(0) != images.size(0))
     throw FormatError(label_path, 4, fmt::format("{} labels for {} images in {}", labels.size(0), images.size(0), image_path));
-  const auto too_big = (labels >= 10).nonzero();
+  const auto too_big = ((labels < 0) | (labels >= 10)).nonzero();
   if (too_big.numel() > 0) {
     const auto i = too_big[0][0].item<std::int64_t>();
     throw FormatError(label_path, static_cast<std::uint64_t>(8 + i),

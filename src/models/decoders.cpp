@@ -119,10 +119,12 @@ torch::Tensor Decoder::forward(const torch::Tensor& features) try {
   labelrep::detail::rethrow_as_labelrep_error("Decoder::forward");
 }
 
-std::shared_ptr<torch::nn::Module> Decoder::clone(const torch::optional<torch::Device>& device) const {
+std::shared_ptr<torch::nn::Module> Decoder::clone(const torch::optional<torch::Device>& device) const try {
   auto copy = rebuild();
   detail::copy_module_state(*this, *copy, device);
   return copy;
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("Decoder::clone");
 }
 
 void Decoder::clone_(torch::nn::Module& other, const torch::optional<torch::Device>& device) {
@@ -179,7 +181,17 @@ LabelDecoderImpl::LabelDecoderImpl(const LabelDecoderOptions& options_) try : De
   labelrep::detail::rethrow_as_labelrep_error("LabelDecoder");
 }
 
+namespace {
+// BatchNorm1d normalises each feature over the batch: one image has no spread to normalise by.
+void require_batch_statistics(const Decoder& decoder, const torch::Tensor& features) {
+  if (decoder.is_training() && features.size(0) == 1)
+    throw InvalidArgument(fmt::format("{}: batch normalisation cannot train on a batch of one image (use eval mode, or two images or more)",
+                                      decoder.name()));
+}
+}  // namespace
+
 torch::Tensor LabelDecoderImpl::compute(const torch::Tensor& features) {
+  require_batch_statistics(*this, features);
   auto x = dense_->forward(features).view({features.size(0), -1, 1, 1});
   // up_ runs layer by layer so that its transposed convolutions take the faster equivalent forms
   // above; the modules, their parameters and their names stay those of Table 5.
@@ -222,7 +234,10 @@ DenseDecoderImpl::DenseDecoderImpl(const DenseDecoderOptions& options_) try : De
   labelrep::detail::rethrow_as_labelrep_error("DenseDecoder");
 }
 
-torch::Tensor DenseDecoderImpl::compute(const torch::Tensor& features) { return body_->forward(features); }
+torch::Tensor DenseDecoderImpl::compute(const torch::Tensor& features) {
+  require_batch_statistics(*this, features);
+  return body_->forward(features);
+}
 
 std::shared_ptr<Decoder> DenseDecoderImpl::rebuild() const { return std::make_shared<DenseDecoderImpl>(options); }
 

@@ -161,11 +161,22 @@ Trainer::Trainer(models::Model model, std::shared_ptr<const labels::LabelReprese
                                    .crop_padding(options_.crop_padding())
                                    .horizontal_flip(options_.horizontal_flip())
                                    .shard_index(rank_of(options_))
-                                   .shard_count(world_of(options_))),
+                                   .shard_count(world_of(options_))
+                                   .skip_one_image_shards(true)),
       validation_batches_(validation_indices.numel() > 0
                               ? std::optional<data::Batcher>(evaluation_batches(train_set_, validation_indices, statistics_))
                               : std::nullopt) {
   options_.recipe().validate();
+  // Checked for every run, not only when a new run writes it: a resumed run would otherwise find it bad
+  // at its first checkpoint or in finish(), after the training.
+  try {
+    if (!nlohmann::json::parse(options_.config_json()).is_object()) throw InvalidArgument("Trainer: config_json must be a JSON object");
+  } catch (const nlohmann::json::exception& e) {
+    throw InvalidArgument(fmt::format("Trainer: config_json is not valid JSON: {}", e.what()));
+  }
+  if (batches_.batches_per_epoch() == 0)
+    throw InvalidArgument(fmt::format("Trainer: {} training images make no batch that batch normalisation can train on (at least {} are needed)",
+                                      batches_.size(), 2 * world_of(options_)));
   if (!run_.writable()) throw InvalidArgument(fmt::format("Trainer: the run directory {} was opened read-only", run_.path()));
   if (labels_->num_classes() != train_set_.num_classes())
     throw InvalidArgument(fmt::format("Trainer: the labels have {} classes but dataset '{}' has {}", labels_->num_classes(),

@@ -157,6 +157,11 @@ CATCH_TEST_CASE("Fashion-MNIST from IDX.gz: images, labels, checks", "[data]") {
                       "label 10 of image 29");
   write_bytes(dir.file("train-labels-idx1-ubyte.gz"), gzip(idx(2049, {29}, std::string(29, '\x01'))));
   CATCH_CHECK_THROWS_AS(data::load_fashion_mnist(dir.path().string()), FormatError);
+  // Images of no pixels are the file's fault (FormatError at the dimension), not the dataset's.
+  write_fashion(dir, "train", 30);
+  write_bytes(dir.file("train-images-idx3-ubyte.gz"), gzip(idx(2051, {30, 4, 0}, "")));
+  expect_format_error([&] { data::load_fashion_mnist(dir.path().string()); }, dir.file("train-images-idx3-ubyte.gz"), 12,
+                      "the images are 4x0 pixels");
   // A missing dataset says where it looked and how to get it.
   try {
     data::load_fashion_mnist(dir.file("nowhere"));
@@ -362,4 +367,35 @@ CATCH_TEST_CASE("batcher and dataset refuse inconsistent input", "[data]") {
   CATCH_CHECK_THROWS_AS(data::ImageDataset(images.to(torch::kFloat32), torch::tensor({0, 1, 0, 1}), {"a", "b"}, "s"), InvalidArgument);
   CATCH_CHECK_THROWS_AS(set.subset(torch::tensor({4})), InvalidArgument);
   CATCH_CHECK(set.subset(torch::tensor({3, 3})).size() == 2);
+  // A bool mask read as integers would select images 0 and 1: refused wherever indices are taken.
+  const auto mask = torch::tensor({true, false, true, true});
+  labelrep_test::check_throws_with<InvalidArgument>([&] { set.subset(mask); }, "not a bool mask");
+  labelrep_test::check_throws_with<InvalidArgument>([&] { data::Batcher(set, mask, data::BatcherOptions({0.5}, {0.5})); }, "not a bool mask");
+}
+
+CATCH_TEST_CASE("skip_one_image_shards leaves out a last batch that would give a shard one image", "[data]") {
+  const data::ImageDataset set(torch::zeros({9, 1, 4, 4}, torch::kUInt8), torch::zeros({9}, torch::kLong), {"a"}, "s");
+  const auto options = [] { return data::BatcherOptions({0.5}, {0.5}).batch_size(4).shuffle(false); };
+  const auto images_per_epoch = [&](data::Batcher batcher) {
+    batcher.start_epoch(0);
+    data::Batch batch;
+    std::int64_t images = 0, batches = 0;
+    while (batcher.next(batch)) images += batch.images.size(0), ++batches;
+    CATCH_CHECK(batches == batcher.batches_per_epoch());
+    return images;
+  };
+  // 9 images in batches of 4: the last batch holds one image.
+  CATCH_CHECK(images_per_epoch(data::Batcher(set, torch::arange(9), options())) == 9);
+  CATCH_CHECK(images_per_epoch(data::Batcher(set, torch::arange(9), options().skip_one_image_shards(true))) == 8);
+  // 10 images: a last batch of two stays.
+  CATCH_CHECK(images_per_epoch(data::Batcher(set.subset(torch::tensor({0, 1, 2, 3, 4, 5, 6, 7, 8, 8})), torch::arange(10),
+                                             options().skip_one_image_shards(true))) == 10);
+  // Two shards: a last batch of three (shards of two and one) is left out by both, a full batch stays.
+  for (std::int64_t shard = 0; shard < 2; ++shard) {
+    data::Batcher batcher(set.subset(torch::arange(7)), torch::arange(7), options().skip_one_image_shards(true).shard_count(2).shard_index(shard));
+    CATCH_CHECK(batcher.batches_per_epoch() == 1);
+    CATCH_CHECK(images_per_epoch(batcher) == 2);
+  }
+  // Fewer images than one batch of two: no batch at all.
+  CATCH_CHECK(data::Batcher(set, torch::arange(1), options().skip_one_image_shards(true)).batches_per_epoch() == 0);
 }

@@ -86,6 +86,26 @@ CATCH_TEST_CASE("the trainer learns a tiny problem with category and label-matri
   }
 }
 
+CATCH_TEST_CASE("an epoch's last batch of one image is left out, so that batch normalisation can train", "[train]") {
+  const Setup s;
+  labelrep_test::TempDir dir;
+  // Composite labels get the label decoder, which starts with BatchNorm1d: a batch of one image stops it.
+  const auto labels = std::make_shared<const labels::CompositeLabels>(labels::CompositeLabelsOptions(4).size(16).seed(2));
+  auto model = models::make_model("small-cnn", 1, *labels, 5);
+  const auto options = train::TrainerOptions(train::TrainingRecipe().epochs(2).batch_size(32).learning_rate(0.05)).progress(false);
+  train::Trainer trainer(model, labels, s.set, s.split.train.slice(0, 0, 33), s.split.validation, s.stats, options,
+                         train::RunDirectory(dir.file("run")));
+  const auto epochs = trainer.fit();
+  CATCH_CHECK(epochs.size() == 2);
+  CATCH_CHECK(trainer.state().step == 2);  // one batch of 32 per epoch; the 33rd image waits for another epoch's order
+  // The decoder names the problem itself when a caller's own loop meets it.
+  model->train();
+  labelrep_test::check_throws_with<InvalidArgument>([&] { model->decoder().forward(torch::randn({1, model->decoder().in_features()})); },
+                                                    "cannot train on a batch of one image");
+  model->eval();
+  CATCH_CHECK(model->decoder().forward(torch::randn({1, model->decoder().in_features()})).size(0) == 1);
+}
+
 CATCH_TEST_CASE("without a validation set every image trains and the last epoch's weights are the result", "[train]") {
   torch::set_num_threads(1);
   const Setup s;
@@ -281,6 +301,17 @@ CATCH_TEST_CASE("trainer inputs are checked", "[train]") {
       [&] { train::Trainer(good, four, s.set, s.split.train, s.split.validation, s.stats, options, train::RunDirectory::open_read_only(dir.file("d"))); },
       "read-only");
   CATCH_CHECK(std::filesystem::is_empty(dir.file("d")));
+  // config_json must be a JSON object for every run, also one that resumes.
+  labelrep_test::check_throws_with<InvalidArgument>(
+      [&] {
+        train::Trainer(good, four, s.set, s.split.train, s.split.validation, s.stats, train::TrainerOptions(options).config_json("[1, 2"),
+                       train::RunDirectory(dir.file("e")));
+      },
+      "config_json is not valid JSON");
+  // One training image makes no batch batch normalisation can train on.
+  labelrep_test::check_throws_with<InvalidArgument>(
+      [&] { train::Trainer(good, four, s.set, torch::tensor({5}, torch::kLong), s.split.validation, s.stats, options, train::RunDirectory(dir.file("f"))); },
+      "1 training images make no batch");
   // Same seed, same initial weights; the global generator is left as it was.
   torch::manual_seed(11);
   const auto expected = torch::rand({3});

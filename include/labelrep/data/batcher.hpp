@@ -39,6 +39,10 @@ struct LABELREP_API BatcherOptions {
   TORCH_ARG(std::int64_t, batch_size) = 128;
   TORCH_ARG(bool, shuffle) = true;
   TORCH_ARG(bool, drop_last) = false;
+  /// Leave out an epoch's last, partial batch when it would give some shard exactly one image (fewer
+  /// than 2 × shard_count images; one image without sharding): batch normalisation cannot train on a
+  /// batch of one (the speech and dense decoders' BatchNorm1d refuses it). The Trainer sets it.
+  TORCH_ARG(bool, skip_one_image_shards) = false;
   /// Random crops from the image zero-padded by this many pixels on each side (0 = no crops).
   TORCH_ARG(std::int64_t, crop_padding) = 4;
   TORCH_ARG(bool, horizontal_flip) = true;
@@ -63,7 +67,8 @@ struct LABELREP_API Batch {
 class LABELREP_API Batcher {
  public:
   /// `indices`: the dataset positions this batcher draws from (a split's train or validation part).
-  /// Throws InvalidArgument for empty or out-of-range indices, a mean/std of the wrong length, not
+  /// Throws InvalidArgument for empty or out-of-range indices, indices that are not integers (a bool
+  /// mask included), a mean/std of the wrong length, not
   /// finite or (std) not positive, a batch size outside [1, 2^31], a padding outside [0, 64], a seed of
   /// 2^48 or more, a non-floating-point dtype, or a shard index outside [0, shard_count).
   Batcher(ImageDataset dataset, const torch::Tensor& indices, BatcherOptions options);

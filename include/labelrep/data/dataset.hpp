@@ -45,7 +45,7 @@ class LABELREP_API ImageDataset {
   std::int64_t width() const { return images_.size(3); }
 
   /// The images at `indices` (1-D integer, any order, repeats allowed). Throws InvalidArgument for
-  /// indices out of range or an empty selection.
+  /// indices out of range, a bool mask (it would select images 0 and 1), or an empty selection.
   ImageDataset subset(const torch::Tensor& indices) const;
   /// The same data on another device.
   ImageDataset to(const torch::Device& device) const;

@@ -36,14 +36,17 @@ namespace labelrep::models {
 /// which clone() copies the weights into).
 class LABELREP_API Decoder : public torch::nn::Module {
  public:
-  /// requires: features `[N, in_features()]`, floating point.
-  /// ensures: `[N, ...output_shape()]`. throws: InvalidArgument for other shapes.
+  /// requires: features `[N, in_features()]`, floating point, with the decoder's dtype and device;
+  /// N ≥ 2 in training mode for the decoders that start with BatchNorm1d (label and dense).
+  /// ensures: `[N, ...output_shape()]`. throws: InvalidArgument for other shapes, dtypes or devices,
+  /// and for one image in training mode where batch normalisation needs two.
   torch::Tensor forward(const torch::Tensor& features);
   virtual std::int64_t in_features() const = 0;
   /// The shape of one output: `{C}`, `{S, S}` or `{D}`.
   virtual std::vector<std::int64_t> output_shape() const = 0;
 
-  /// Deep copy: a rebuilt decoder with this one's parameters, buffers and train/eval modes.
+  /// Deep copy: a rebuilt decoder with this one's parameters, buffers and train/eval modes, optionally
+  /// on `device`. Throws as Encoder::clone.
   std::shared_ptr<torch::nn::Module> clone(const torch::optional<torch::Device>& device = torch::nullopt) const override;
   /// The scale a training loss measures this decoder's errors in: a scalar tensor on the decoder's
   /// device that output − target differences are divided by (StandardizedDecoder: the labels'
@@ -71,7 +74,7 @@ struct LABELREP_API CategoryDecoderOptions {
 /// One linear layer to C class logits, `[N, F]` → `[N, C]`. Registered names: `linear.{weight,bias}`.
 class LABELREP_API CategoryDecoderImpl final : public Decoder {
  public:
-  /// throws: InvalidArgument for in_features or num_classes < 1.
+  /// throws: InvalidArgument for in_features or num_classes outside [1, 2^24].
   explicit CategoryDecoderImpl(const CategoryDecoderOptions& options);
   std::int64_t in_features() const override { return options.in_features(); }
   std::vector<std::int64_t> output_shape() const override { return {options.num_classes()}; }
@@ -136,7 +139,7 @@ LABELREP_API const char* decoder_upsampling_name(DecoderUpsampling upsampling) n
 /// upsampling sequence (`up.0` the first transposed convolution; for S = 64 the last is `up.12`).
 class LABELREP_API LabelDecoderImpl final : public Decoder {
  public:
-  /// throws: InvalidArgument for in_features < 1 or size outside [3, 1024].
+  /// throws: InvalidArgument for in_features outside [1, 2^24] or size outside [3, 1024].
   explicit LabelDecoderImpl(const LabelDecoderOptions& options);
   std::int64_t in_features() const override { return options.in_features(); }
   std::vector<std::int64_t> output_shape() const override { return {options.size(), options.size()}; }
@@ -172,7 +175,7 @@ struct LABELREP_API DenseDecoderOptions {
 /// up to the reshaping. `[N, F]` → `[N, D]`. Registered names: `body.{0,2}` (BatchNorm1d, Linear).
 class LABELREP_API DenseDecoderImpl final : public Decoder {
  public:
-  /// throws: InvalidArgument for in_features or dimension < 1.
+  /// throws: InvalidArgument for in_features or dimension outside [1, 2^24].
   explicit DenseDecoderImpl(const DenseDecoderOptions& options);
   std::int64_t in_features() const override { return options.in_features(); }
   std::vector<std::int64_t> output_shape() const override { return {options.dimension()}; }

@@ -79,7 +79,9 @@ enum class EvaluationViews { kImage, kImageAndMirror };
 /// eval mode and without gradients (the forward pass under bf16 autocast for kBFloat16, the decision in
 /// float32), restoring the model's mode afterwards. kImageAndMirror runs the images and their mirror
 /// images as one forward pass of twice the batch. A `progress` line, when given, advances by each
-/// batch's images (see core/progress.hpp; it changes no result).
+/// batch's images (see core/progress.hpp; it changes no result). Throws InvalidArgument for a
+/// batcher that yields no image, outputs or class ids that do not fit the evaluator, or data on
+/// another device than the model.
 LABELREP_API eval::EvaluationResult evaluate(models::Model& model, const eval::NearestNeighborEvaluator& evaluator,
                                              data::Batcher& batches, Precision precision = Precision::kFloat32,
                                              EvaluationViews views = EvaluationViews::kImage, ProgressLine* progress = nullptr);
@@ -126,7 +128,8 @@ struct LABELREP_API TrainerOptions {
   TORCH_ARG(std::vector<std::int64_t>, snapshot_epochs) = {};
   /// Also keep a snapshot every this many epochs (0: none).
   TORCH_ARG(std::int64_t, snapshot_every) = 0;
-  /// The run's configuration as a JSON object, kept in checkpoints and result.json.
+  /// The run's configuration as a JSON object, kept in checkpoints and result.json (the Trainer's
+  /// constructor throws InvalidArgument for anything else).
   TORCH_ARG(std::string, config_json) = "{}";
   /// Data-parallel training over this group (null or one process: ordinary training). Every rank
   /// builds the same Trainer; rank 0's weights and buffers are broadcast at the start (and its
@@ -158,8 +161,13 @@ class LABELREP_API Trainer {
   /// last.ckpt the Trainer resumes from it; otherwise it starts from scratch and drops metrics rows and a
   /// best.ckpt left by an earlier start that was stopped before its first last.ckpt. Requires the model
   /// and data on the same device and a writable `run` (not RunDirectory::open_read_only).
-  /// Throws InvalidArgument for inconsistent inputs (class counts, devices, no training indices) and a
-  /// read-only run directory.
+  /// An epoch's last, partial batch is left out when it would give a rank a single image
+  /// (BatcherOptions::skip_one_image_shards: batch normalisation cannot train on one image).
+  /// Throws InvalidArgument for inconsistent inputs (class counts, devices, no training indices, too
+  /// few of them for one batch of two images per rank), options the Batcher refuses, snapshot epochs
+  /// that a resumed run has passed without keeping them, and a read-only run directory; labelrep::Error
+  /// for cuda_graphs in a build without CUDA graph support; IoError, FormatError or CorruptCheckpoint
+  /// for a run directory whose checkpoints or metrics cannot be read back when resuming.
   Trainer(models::Model model, std::shared_ptr<const labels::LabelRepresentation> labels, data::ImageDataset train_set,
           const torch::Tensor& train_indices, const torch::Tensor& validation_indices, data::ChannelStatistics statistics,
           TrainerOptions options, RunDirectory run);
@@ -172,12 +180,14 @@ class LABELREP_API Trainer {
   std::vector<EpochSummary> fit(std::int64_t max_steps = 0);
   /// Runs the next epoch (or the rest of an interrupted one) and checkpoints. With `max_steps` > 0 it
   /// stops after that many steps and returns a summary with complete = false. Throws InvalidArgument
-  /// when all epochs are done.
+  /// when all epochs are done, and when the training loss stops being finite (training diverged; fit
+  /// too), before any checkpoint of the diverged weights is written.
   EpochSummary train_epoch(std::int64_t max_steps = 0);
   /// Loads the selected weights (the best by validation accuracy, or the last epoch's without a
   /// validation set) into the model, evaluates `test_set` and writes
   /// result.json with the configuration. Returns the evaluation. In data-parallel training only rank 0
-  /// finishes (other ranks: InvalidArgument).
+  /// finishes (other ranks: InvalidArgument). Throws InvalidArgument for a test set with another
+  /// class count or on another device than the model.
   eval::EvaluationResult finish(const data::ImageDataset& test_set);
 
   const TrainingState& state() const noexcept { return state_; }
