@@ -105,6 +105,8 @@ torch::Tensor gradcam_overlay(const torch::Tensor& image, const torch::Tensor& h
   if (!image.defined() || (image.dim() != 2 && image.dim() != 3) || image.scalar_type() == torch::kBool || image.is_complex())
     throw InvalidArgument("gradcam_overlay: image must be a real tensor [C, H, W] or [H, W]");
   const auto img = image.detach().to(torch::kCPU, torch::kFloat64);
+  if (img.numel() == 0) throw InvalidArgument(fmt::format("gradcam_overlay: image [{}] has no pixels", fmt::join(image.sizes(), ", ")));
+  if (!torch::isfinite(img).all().item<bool>()) throw InvalidArgument("gradcam_overlay: image values must be finite (found NaN or infinity)");
   const auto grey = image.dim() == 3 ? img.mean(0) : img;
   if (!heatmap.defined() || heatmap.dim() != 2 || heatmap.sizes() != grey.sizes())
     throw InvalidArgument(fmt::format("gradcam_overlay: heatmap must be [{}], the image's height and width", fmt::join(grey.sizes(), ", ")));

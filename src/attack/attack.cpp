@@ -5,6 +5,7 @@
 #include <torch/nn/module.h>
 #include <torch/utils.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <fmt/format.h>
@@ -321,8 +322,8 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
   if (dataset.channels() != static_cast<std::int64_t>(options.statistics().mean.size()))
     throw InvalidArgument(fmt::format("attack sweep: the dataset '{}' has {} channels but the statistics {}", dataset.name(),
                                       dataset.channels(), options.statistics().mean.size()));
-  if (!indices.defined() || indices.dim() != 1 || indices.is_floating_point() || indices.numel() == 0)
-    throw InvalidArgument("attack sweep: indices must be a non-empty 1-D integer tensor");
+  if (!indices.defined() || indices.dim() != 1 || !c10::isIntegralType(indices.scalar_type(), /*includeBool=*/false) || indices.numel() == 0)
+    throw InvalidArgument("attack sweep: indices must be a non-empty 1-D integer tensor (not a bool mask)");
   std::vector<AttackKind> kinds;
   for (const auto& name : options.attacks()) kinds.push_back(parse_attack(name));
 
@@ -333,7 +334,10 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
   auto batches = train::evaluation_batches(dataset, indices, options.statistics(), options.batch_size());
   // Targets for every image, in the order of `indices` (the batches keep that order).
   const auto true_ids = dataset.targets().to(torch::kCPU).index_select(0, indices.to(torch::kCPU, torch::kLong));
-  const auto targets = random_targets(true_ids, labels->num_classes(), options.seed());
+  // Drawn only for targeted attacks: with one class there is no other class to aim at, and untargeted
+  // attacks need none.
+  const bool any_targeted = std::any_of(kinds.begin(), kinds.end(), [](const AttackKind& kind) { return kind.targeted; });
+  const auto targets = any_targeted ? random_targets(true_ids, labels->num_classes(), options.seed()) : true_ids;
 
   const auto& epsilons = options.epsilons();
   const std::size_t n_eps = epsilons.size();

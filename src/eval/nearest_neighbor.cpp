@@ -1,5 +1,6 @@
 #include "labelrep/eval/nearest_neighbor.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <fmt/format.h>
 #include <limits>
@@ -17,7 +18,8 @@ std::string shape_text(torch::IntArrayRef sizes) {
 }  // namespace
 
 EvaluationTally::EvaluationTally(std::int64_t num_classes) try
-    : classes_(num_classes), confusion_(torch::zeros({num_classes, num_classes}, torch::kLong)) {
+    : classes_(num_classes), confusion_(torch::zeros({std::max<std::int64_t>(num_classes, 0), std::max<std::int64_t>(num_classes, 0)}, torch::kLong)) {
+  if (num_classes < 0) throw InvalidArgument(fmt::format("EvaluationTally: num_classes must be >= 0, got {}", num_classes));
 } catch (...) {
   labelrep::detail::rethrow_as_labelrep_error("EvaluationTally");
 }

@@ -31,11 +31,11 @@ void copy_module_state(const torch::nn::Module& from, torch::nn::Module& to, con
   auto to_buffers = to.named_buffers();
   const auto from_buffers = from.named_buffers();
   if (to_parameters.size() != from_parameters.size() || to_buffers.size() != from_buffers.size())
-    throw Error(fmt::format("clone of {}: the rebuilt module has {} parameters and {} buffers, the original {} and {}", from.name(),
+    throw InvalidArgument(fmt::format("clone of {}: the rebuilt module has {} parameters and {} buffers, the original {} and {}", from.name(),
                             to_parameters.size(), to_buffers.size(), from_parameters.size(), from_buffers.size()));
   for (const auto& item : from_parameters) {
     const auto* target = to_parameters.find(item.key());
-    if (target == nullptr) throw Error(fmt::format("clone of {}: the rebuilt module has no parameter {}", from.name(), item.key()));
+    if (target == nullptr) throw InvalidArgument(fmt::format("clone of {}: the rebuilt module has no parameter {}", from.name(), item.key()));
     // set_data keeps the rebuilt tensor's identity (what the rebuilt module holds) and gives it a copy.
     torch::Tensor parameter = *target;
     parameter.set_data(copy(item.value()));
@@ -43,7 +43,7 @@ void copy_module_state(const torch::nn::Module& from, torch::nn::Module& to, con
   }
   for (const auto& item : from_buffers) {
     const auto* target = to_buffers.find(item.key());
-    if (target == nullptr) throw Error(fmt::format("clone of {}: the rebuilt module has no buffer {}", from.name(), item.key()));
+    if (target == nullptr) throw InvalidArgument(fmt::format("clone of {}: the rebuilt module has no buffer {}", from.name(), item.key()));
     torch::Tensor buffer = *target;
     buffer.set_data(copy(item.value()));
   }
@@ -58,7 +58,7 @@ void copy_modes(const torch::nn::Module& from, torch::nn::Module& to) {
   std::vector<torch::nn::Module*> targets{&to};
   for (const auto& m : to.modules(/*include_self=*/false)) targets.push_back(m.get());
   if (sources.size() != targets.size())
-    throw Error(fmt::format("clone of {}: the rebuilt module has {} submodules, the original {}", from.name(), targets.size(), sources.size()));
+    throw InvalidArgument(fmt::format("clone of {}: the rebuilt module has {} submodules, the original {}", from.name(), targets.size(), sources.size()));
   for (std::size_t i = 0; i < sources.size(); ++i) targets[i]->train(sources[i]->is_training());
 }
 
@@ -270,10 +270,12 @@ TappedFeatures Encoder::feature_map_tapped(const torch::Tensor& images, const st
   labelrep::detail::rethrow_as_labelrep_error("Encoder::feature_map_tapped");
 }
 
-std::shared_ptr<torch::nn::Module> Encoder::clone(const torch::optional<torch::Device>& device) const {
+std::shared_ptr<torch::nn::Module> Encoder::clone(const torch::optional<torch::Device>& device) const try {
   auto copy = rebuild();
   detail::copy_module_state(*this, *copy, device);
   return copy;
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("Encoder::clone");
 }
 
 void Encoder::clone_(torch::nn::Module& other, const torch::optional<torch::Device>& device) {

@@ -60,16 +60,18 @@ std::int64_t ModelImpl::parameter_count() const {
   return n;
 }
 
-std::shared_ptr<torch::nn::Module> ModelImpl::clone(const torch::optional<torch::Device>& device) const {
+std::shared_ptr<torch::nn::Module> ModelImpl::clone(const torch::optional<torch::Device>& device) const try {
   auto copy = std::make_shared<ModelImpl>(std::dynamic_pointer_cast<Encoder>(encoder_->clone(device)),
                                           std::dynamic_pointer_cast<Decoder>(decoder_->clone(device)));
   detail::copy_modes(*this, *copy);
   return copy;
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("Model::clone");
 }
 
 void ModelImpl::clone_(torch::nn::Module& other, const torch::optional<torch::Device>& device) {
   auto* source = dynamic_cast<ModelImpl*>(&other);
-  if (source == nullptr) throw Error(fmt::format("Model: cannot clone a {} into a Model", other.name()));
+  if (source == nullptr) throw InvalidArgument(fmt::format("Model: cannot clone a {} into a Model", other.name()));
   auto copy = std::dynamic_pointer_cast<ModelImpl>(source->clone(device));
   // A Cloneable parent's reset() built this model afresh, possibly with other parts than the source
   // (a composed model); take the copied parts in their place.

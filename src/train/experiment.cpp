@@ -388,10 +388,18 @@ TrainedRun load_trained_run(const std::string& run_dir, const std::string& devic
   const auto run = RunDirectory::open_read_only(run_dir);
   TrainedRun loaded;
   auto recorded = read_recorded_config(run);
-  std::int64_t in_channels = recorded.value("in_channels", recorded.value("dataset", "") == "fashion-mnist" ? 1 : 3);
+  const auto recorded_channels = recorded.contains("in_channels") ? recorded["in_channels"] : nlohmann::json();
   for (auto field = recorded.begin(); field != recorded.end();)
     field = ExperimentConfig::is_recorded_field(field.key()) ? recorded.erase(field) : std::next(field);
   loaded.config = ExperimentConfig::from_json(recorded.dump(), run.file("config.json"));
+  // Runs written before in_channels was recorded: Fashion-MNIST is grey, the CIFAR sets are colour.
+  std::int64_t in_channels = loaded.config.dataset == "fashion-mnist" ? 1 : 3;
+  if (!recorded_channels.is_null()) {
+    if (!recorded_channels.is_number_integer() || recorded_channels.get<std::int64_t>() < 1 || recorded_channels.get<std::int64_t>() > 4)
+      throw FormatError(run.file("config.json"), FormatError::kNoOffset,
+                        fmt::format("in_channels must be an integer in [1, 4], got {}", recorded_channels.dump()));
+    in_channels = recorded_channels.get<std::int64_t>();
+  }
   loaded.labels = std::make_shared<const labels::FileLabels>(run.file("labels.npy"));
   loaded.statistics = experiment_statistics(loaded.config);
   loaded.checkpoint = run.file(std::filesystem::exists(run.file("best.ckpt")) ? "best.ckpt" : "last.ckpt");
@@ -405,6 +413,8 @@ TrainedRun load_trained_run(const std::string& run_dir, const std::string& devic
     throw InvalidArgument(fmt::format("device '{}' is not cpu, cuda or cuda:N", device_name));
   }
   if (device.is_cuda() && !torch::cuda::is_available()) throw InvalidArgument(fmt::format("device '{}': CUDA is not available", device_name));
+  if (device.is_cuda() && device.has_index() && device.index() >= static_cast<int>(torch::cuda::device_count()))
+    throw InvalidArgument(fmt::format("device '{}': this machine has {} CUDA device(s)", device_name, torch::cuda::device_count()));
   loaded.model->to(device);
   loaded.model->eval();
   return loaded;

@@ -4,6 +4,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -154,4 +155,9 @@ CATCH_TEST_CASE("grad_cam and gradcam_overlay check their arguments", "[analysis
   CATCH_CHECK(grey[0][0][0].item<int>() == 0);
   CATCH_CHECK_THROWS_AS(analysis::gradcam_overlay(images[0], torch::zeros({11, 12})), InvalidArgument);
   CATCH_CHECK_THROWS_AS(analysis::gradcam_overlay(images[0], heat, 1.5), InvalidArgument);
+  labelrep_test::check_throws_with<InvalidArgument>([] { analysis::gradcam_overlay(torch::zeros({1, 0, 4}), torch::zeros({0, 4})); },
+                                                    "has no pixels");
+  auto nan_image = images[0].clone();
+  nan_image[0][3][3] = std::nan("");
+  labelrep_test::check_throws_with<InvalidArgument>([&] { analysis::gradcam_overlay(nan_image, heat); }, "must be finite");
 }

@@ -228,6 +228,12 @@ CATCH_TEST_CASE("losses and recipes and checkpoints and run directories name wha
   std::filesystem::create_directories(dir.file("array"));  // valid JSON that is not an object, written by hand
   labelrep_test::write_bytes(dir.file("array/config.json"), "[]");
   EXPECT_ERROR(FormatError, dir.file("array/config.json"), train::load_trained_run(dir.file("array"), "cpu"));
+  // A recorded field of the wrong type is the file's fault, not an internal error.
+  std::filesystem::create_directories(dir.file("typed"));
+  labelrep_test::write_bytes(dir.file("typed/config.json"), R"({"dataset": "fashion-mnist", "in_channels": "one"})");
+  EXPECT_ERROR(FormatError, "in_channels must be an integer in [1, 4]", train::load_trained_run(dir.file("typed"), "cpu"));
+  labelrep_test::write_bytes(dir.file("typed/config.json"), R"({"dataset": 7})");
+  EXPECT_ERROR(FormatError, dir.file("typed/config.json"), train::load_trained_run(dir.file("typed"), "cpu"));
 }
 
 CATCH_TEST_CASE("the trainer checks its inputs and its batches and stops a diverging loss", "[train][errors][boundary]") {

@@ -57,7 +57,8 @@ LABELREP_API torch::Tensor grad_cam(models::Model& model, const torch::Tensor& i
 /// mean over its channels), blended with the heatmap in the viridis colour map:
 /// (1 − alpha)·grey + alpha·viridis(heat). Small images are enlarged with nearest-neighbour pixels until
 /// the shorter side is at least `min_side` (an integer factor).
-/// requires: image `[C, H, W]` or `[H, W]` real; heatmap `[H, W]` with values in [0, 1] (clamped);
+/// requires: image `[C, H, W]` or `[H, W]` real, finite, with at least one pixel; heatmap `[H, W]` with
+/// values in [0, 1] (clamped; NaN counts as 0);
 /// alpha in [0, 1]; min_side in [1, 4096]. ensures: uint8 `[H·f, W·f, 3]` on the CPU.
 /// throws: InvalidArgument for other shapes or values.
 LABELREP_API torch::Tensor gradcam_overlay(const torch::Tensor& image, const torch::Tensor& heatmap, double alpha = 0.5,

@@ -60,7 +60,8 @@ struct LABELREP_API TsneOptions {
 /// early_exaggeration > 0; learning_rate ≥ 0; theta in [0, 1].
 /// ensures: a `[N, 2]` float64 CPU tensor; row i is the position of feature row i.
 /// throws: InvalidArgument naming the option or argument (e.g. "perplexity 30 must be below (N − 1)/3
-/// = 3 for N = 10 points") when a requirement fails.
+/// = 3 for N = 10 points") when a requirement fails, and when the optimisation diverges (positions
+/// that are no longer finite: lower the learning rate).
 /// thread-safety: reentrant; uses libtorch's intra-op thread pool for the per-point work.
 LABELREP_API torch::Tensor tsne(const torch::Tensor& features, const TsneOptions& options = {});
 

@@ -216,8 +216,9 @@ struct LABELREP_API SweepResult {
 /// those of perturb on the initially correct images (up to float rounding).
 /// Requires: the model and labels of one run; dataset classes == labels classes; uint8 images with the
 /// statistics' channel count. The model's mode is restored afterwards.
-/// Throws: InvalidArgument for null labels, invalid options, class or channel counts that do not fit,
-/// bad indices (as the Batcher).
+/// Throws: InvalidArgument for null labels, an empty model, invalid options, class or channel counts
+/// that do not fit, bad indices (as the Batcher: a non-empty 1-D integer tensor, not a bool mask, in
+/// range), and targeted attacks on labels of one class (there is no other class to aim at).
 LABELREP_API SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelRepresentation> labels,
                                    const data::ImageDataset& dataset, const torch::Tensor& indices, const SweepOptions& options);
 

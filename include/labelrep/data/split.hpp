@@ -20,7 +20,8 @@ struct LABELREP_API DataSplit {
 };
 
 /// Splits `n` training images: a NumPy-compatible permutation of `seed` (labelrep::NumpyRandom), first
-/// `validation` indices for validation. Throws InvalidArgument unless 0 ≤ validation < n.
+/// `validation` indices for validation. Throws InvalidArgument unless 0 ≤ validation < n and seed < 2^32
+/// (NumPy's legacy seeding takes 32 bits).
 LABELREP_API DataSplit make_split(std::int64_t n, std::int64_t validation, std::uint64_t seed);
 
 /// What a data level's percentage is of.
@@ -30,7 +31,8 @@ enum class LevelBase {
 };
 
 /// The first ⌊p/100 · base⌋ indices of the pool (at least 1). `training_set_size` is needed for
-/// LevelBase::kTrainingSet. Throws InvalidArgument for p outside (0, 100] or a level larger than the pool.
+/// LevelBase::kTrainingSet, and at least the pool's size. Throws InvalidArgument for p outside (0, 100],
+/// a level larger than the pool, or (kTrainingSet) a training_set_size smaller than the pool.
 LABELREP_API torch::Tensor data_level(const torch::Tensor& pool, double percent, LevelBase base = LevelBase::kPool,
                                       std::int64_t training_set_size = 0);
 

@@ -48,7 +48,10 @@ struct LABELREP_API EvaluationResult {
 /// Counts that can be summed over batches (and over processes) before turning into a result.
 class LABELREP_API EvaluationTally {
  public:
+  /// Throws InvalidArgument for a negative class count.
   explicit EvaluationTally(std::int64_t num_classes = 0);
+  /// Adds another tally's counts (an empty tally adds nothing). Throws InvalidArgument for tallies of
+  /// different class counts.
   EvaluationTally& operator+=(const EvaluationTally& other);
   /// Throws InvalidArgument if nothing was counted.
   EvaluationResult result() const;
@@ -71,17 +74,21 @@ class LABELREP_API NearestNeighborEvaluator {
   /// Predicted classes for outputs `[N, ...label_shape]` (or logits `[N, C]` for categorical labels), on
   /// the outputs' device: argmin over classes of the mean squared error, computed as one matrix
   /// product (after centring on the label mean, which keeps float32 sums small); ties go to the lower
-  /// class index. Throws InvalidArgument for a shape that does not match the labels.
+  /// class index. Throws InvalidArgument for a shape that does not match the labels or outputs that are
+  /// not floating point.
   torch::Tensor predict(const torch::Tensor& outputs) const;
 
   /// Squared-error distances `[N, C]` (mean over label elements) from each output to each class label.
+  /// Throws InvalidArgument as predict().
   torch::Tensor distances(const torch::Tensor& outputs) const;
 
   /// Whether each output is within the threshold of its true label: bool `[N]`.
-  /// Throws InvalidArgument for categorical labels (the rule is for label regression).
+  /// Throws InvalidArgument for categorical labels (the rule is for label regression), outputs as
+  /// predict(), and class_ids that are not 1-D integer `[N]` in [0, C) (any device).
   torch::Tensor within_threshold(const torch::Tensor& outputs, const torch::Tensor& class_ids) const;
 
   /// Predictions and threshold hits for a batch, as counts to sum. `class_ids`: 1-D integer `[N]` in [0, C).
+  /// Throws InvalidArgument as predict() and within_threshold().
   EvaluationTally tally(const torch::Tensor& outputs, const torch::Tensor& class_ids) const;
 
   const labels::LabelRepresentation& labels() const noexcept { return *labels_; }

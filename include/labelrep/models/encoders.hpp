@@ -94,7 +94,9 @@ class LABELREP_API Encoder : public torch::nn::Module {
   virtual std::int64_t min_input_size() const = 0;
 
   /// Deep copy: a rebuilt encoder with this one's parameters, buffers and train/eval modes,
-  /// optionally on `device`. Changing the copy never changes this encoder.
+  /// optionally on `device`. Changing the copy never changes this encoder. Throws InvalidArgument when
+  /// rebuild() gives a module with other parameters, buffers or submodules; TorchError for a device
+  /// that is not there.
   std::shared_ptr<torch::nn::Module> clone(const torch::optional<torch::Device>& device = torch::nullopt) const override;
 
  protected:

@@ -81,7 +81,8 @@ class LABELREP_API ModelImpl : public torch::nn::Module {
   /// Number of parameters (trainable or not; buffers such as BN running statistics are not counted).
   std::int64_t parameter_count() const;
 
-  /// Deep copy: clones of the encoder and decoder, with their weights, buffers and modes.
+  /// Deep copy: clones of the encoder and decoder, with their weights, buffers and modes. Throws as
+  /// Encoder::clone.
   std::shared_ptr<torch::nn::Module> clone(const torch::optional<torch::Device>& device = torch::nullopt) const override;
 
  private:

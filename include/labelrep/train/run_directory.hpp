@@ -27,11 +27,12 @@ class LABELREP_API RunDirectory {
  public:
   /// Opens a run directory to write it: creates it if needed and removes temporaries of killed
   /// writers. Only the process that trains the run should do this. Throws IoError if it cannot be
-  /// created, InvalidArgument for an empty path.
+  /// created, InvalidArgument for an empty path, FormatError for a metrics.csv it cannot read back.
   explicit RunDirectory(std::string path);
   /// Opens an existing run directory to read it (report, attack, t-SNE, ...): creates nothing and
   /// removes nothing, so it is safe while another process, perhaps on another machine, writes the run.
-  /// Every writing member then throws InvalidArgument. Throws IoError if `path` is not a directory.
+  /// Every writing member then throws InvalidArgument. Throws IoError if `path` is not a directory,
+  /// FormatError for a metrics.csv it cannot read back.
   static RunDirectory open_read_only(std::string path);
 
   const std::string& path() const noexcept { return path_; }

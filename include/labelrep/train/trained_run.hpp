@@ -35,8 +35,10 @@ struct LABELREP_API TrainedRun {
 
 /// Loads a run written by run_experiment (finished or not). Requires config.json, labels.npy and
 /// best.ckpt or last.ckpt in `run_dir`. Throws IoError naming the missing file, FormatError for a
-/// damaged config or label file, CorruptCheckpoint for a damaged checkpoint, InvalidArgument for a
-/// device that is not available.
+/// damaged config.json (fields of the wrong type included), metrics.csv or label file,
+/// CorruptCheckpoint for a damaged checkpoint, InvalidArgument for a configuration labelrep does not
+/// know (a dataset or encoder name) and for a device that is not there (no CUDA, or cuda:N beyond the
+/// machine's devices).
 LABELREP_API TrainedRun load_trained_run(const std::string& run_dir, const std::string& device = "cpu");
 
 /// The train or test images of the experiment's dataset, prepared as run_experiment prepares them
