@@ -152,7 +152,8 @@ void LinePlot::add_series(std::string name, std::vector<double> x, std::vector<d
 }
 
 void LinePlot::set_y_range(double low, double high) {
-  if (!(high > low)) throw InvalidArgument("plot y range: high must exceed low");
+  if (!(high > low) || !std::isfinite(low) || !std::isfinite(high))
+    throw InvalidArgument(fmt::format("plot y range [{}, {}]: both ends must be finite and high must exceed low", low, high));
   fixed_y_ = true;
   y_low_ = low;
   y_high_ = high;
@@ -160,6 +161,7 @@ void LinePlot::set_y_range(double low, double high) {
 
 std::string LinePlot::svg(int width, int height) const {
   if (series_.empty()) throw InvalidArgument(fmt::format("plot '{}' has no data", title_));
+  if (width < 200 || height < 150) throw InvalidArgument(fmt::format("plot size {}x{} is below 200x150", width, height));
   double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
   for (const auto& s : series_) {
     for (std::size_t i = 0; i < s.x.size(); ++i) {

@@ -14,6 +14,13 @@
 
 namespace labelrep::train {
 namespace {
+// Whether a file is there; a file that cannot be looked at (a directory without search permission)
+// counts as absent, so that reading it then fails with an IoError naming it, not filesystem_error.
+bool present(const std::string& path) {
+  std::error_code ignored;
+  return std::filesystem::exists(path, ignored);
+}
+
 void require_object(const std::string& text, const char* what) {
   nlohmann::json j;
   try {
@@ -41,7 +48,7 @@ RunDirectory::RunDirectory(std::string path, bool writable) try : path_(std::mov
     throw IoError(path_, std::filesystem::exists(path_, ec) ? "not a run directory (it is not a directory)" : "not a run directory (it does not exist)");
   }
   const std::string csv = file("metrics.csv");
-  if (!std::filesystem::exists(csv)) return;
+  if (!present(csv)) return;
   std::istringstream lines(read_file(csv, 1 << 26));
   std::string line;
   std::size_t number = 0;
@@ -107,7 +114,7 @@ std::vector<std::pair<std::int64_t, std::string>> RunDirectory::snapshots() cons
   return found;
 }
 
-bool RunDirectory::finished() const { return std::filesystem::exists(file("result.json")); }
+bool RunDirectory::finished() const { return present(file("result.json")); }
 
 void RunDirectory::write_config(const std::string& json_object) const {
   require_writable("write config.json");
@@ -167,7 +174,7 @@ void RunDirectory::rewrite_metrics() const {
 void RunDirectory::append_timings(std::int64_t epoch, double seconds, double images_per_second) const {
   require_writable("write timings.csv");
   const std::string path = file("timings.csv");
-  std::string text = std::filesystem::exists(path) ? read_file(path, 1 << 26) : std::string("epoch,seconds,images_per_second\n");
+  std::string text = present(path) ? read_file(path, 1 << 26) : std::string("epoch,seconds,images_per_second\n");
   text += fmt::format("{},{:.6f},{:.3f}\n", epoch, seconds, images_per_second);
   write_file_atomically(path, text);
 }

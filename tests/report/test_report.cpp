@@ -222,6 +222,9 @@ CATCH_TEST_CASE("line plots: axes, series, error bands, escaping, validation", "
   CATCH_CHECK_THROWS_AS(plot.add_series("bad", {1, 2}, {1}), InvalidArgument);
   CATCH_CHECK_THROWS_AS(plot.add_series("nan", {1}, {std::nan("")}), InvalidArgument);
   CATCH_CHECK_THROWS_AS(analysis::LinePlot("empty", "x", "y").svg(), InvalidArgument);
+  CATCH_CHECK_THROWS_AS(plot.svg(100, 80), InvalidArgument);  // too small for its frame
+  CATCH_CHECK_THROWS_AS(plot.set_y_range(0, INFINITY), InvalidArgument);
+  CATCH_CHECK_THROWS_AS(plot.set_y_range(1, 1), InvalidArgument);
 }
 
 // Not in the default run: needs Debian's chromium (apt-get install chromium). Run it with

@@ -34,9 +34,11 @@ class LABELREP_API LinePlot {
   /// mismatched lengths, an empty series or non-finite values.
   void add_series(std::string name, std::vector<double> x, std::vector<double> y, std::vector<double> error = {},
                   SeriesStyle style = {});
-  /// Fixes the y range (default: from the data, with a margin).
+  /// Fixes the y range (default: from the data, with a margin). Throws InvalidArgument unless both
+  /// ends are finite and high > low.
   void set_y_range(double low, double high);
-  /// The plot as a standalone SVG document. Throws InvalidArgument if there is no series.
+  /// The plot as a standalone SVG document. Throws InvalidArgument if there is no series or the size
+  /// is below 200×150.
   std::string svg(int width = 640, int height = 400) const;
 
  private:
