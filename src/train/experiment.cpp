@@ -217,6 +217,11 @@ ExperimentData load_experiment_inputs(const ExperimentConfig& config, bool with_
     throw InvalidArgument(fmt::format("experiment: validation of {} images leaves no training images of {}", config.validation, train_set.size()));
   inputs.split = data::make_split(train_set.size(), config.validation, config.seed);
   inputs.pool = data::data_level(inputs.split.train, config.level, config.level_base, train_set.size());
+  // The Trainer would refuse it too (no batch that batch normalisation can train on); said here, before
+  // anything is written, and by check_experiment_inputs.
+  if (inputs.pool.size(0) < 2)
+    throw InvalidArgument(fmt::format("experiment: data level {} % leaves {} training image; batch normalisation needs at least 2",
+                                      config.level, inputs.pool.size(0)));
 
   labels::LabelSpec spec;
   spec.kind = config.label;

@@ -141,6 +141,9 @@ CATCH_TEST_CASE("check_experiment_inputs finds what a run would train on, and wh
   CATCH_CHECK(found.parameters > 0);
   CATCH_CHECK_FALSE(std::filesystem::exists(c.out));
 
+  c.level = 0.002;  // one image of the pool
+  labelrep_test::check_throws_with<InvalidArgument>([&] { train::check_experiment_inputs(c); }, "leaves 1 training image");
+  c.level = 1;
   c.encoder = "resnet20";
   CATCH_CHECK(train::check_experiment_inputs(c).image_shape == std::vector<std::int64_t>{1, 32, 32});
   c.encoder = "small-cnn";
