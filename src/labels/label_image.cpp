@@ -52,7 +52,8 @@ torch::Tensor enlarge(const torch::Tensor& rgb, std::int64_t minimum) {
 torch::Tensor viridis(const torch::Tensor& unit_values) try {
   if (!unit_values.defined() || unit_values.is_complex() || unit_values.scalar_type() == torch::kBool)
     throw InvalidArgument("viridis: unit_values must be a defined real tensor");
-  const auto v = unit_values.detach().to(torch::kCPU, torch::kFloat64).clamp(0, 1).contiguous();
+  // NaN would survive clamp and index the colour table out of bounds: it is drawn as 0.
+  const auto v = unit_values.detach().to(torch::kCPU, torch::kFloat64).nan_to_num(0.0, 1.0, 0.0).clamp(0, 1).contiguous();
   torch::Tensor out = torch::empty([&] { auto s = v.sizes().vec(); s.push_back(3); return s; }(), torch::kUInt8);
   const double* in = v.data_ptr<double>();
   std::uint8_t* o = out.data_ptr<std::uint8_t>();

@@ -72,6 +72,8 @@ std::string safe_name(const std::string& text) {
 std::string str(const json& j, const char* key, const std::string& fallback = "") {
   return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : fallback;
 }
+// A run's label seed as text ("default": the kind's own seed).
+std::string label_seed_text(const json& config) { return config.contains("label_seed") ? config["label_seed"].dump() : "default"; }
 
 // The fields that name a row of the accuracy table; with the seed (a row's runs differ in it) they are
 // left out of the recipe that tells experiments apart.
@@ -473,9 +475,9 @@ std::size_t write_report(const std::string& root, const std::string& out_dir, co
     std::map<std::string, std::string> label_files;                  // label -> a run's labels.npy
     for (const auto& run : runs) {
       const auto config = json::parse(run.config_json);
-      // Smoothed category labels are a label set of their own.
+      // Smoothed category labels, and random kinds drawn with another label seed, are label sets of their own.
       const std::string id = str(config, "dataset") + "|" + str(config, "label") + "|" + std::to_string(config.value("label_size", 64)) +
-                             "|" + std::to_string(config.value("label_smoothing", 0.0));
+                             "|" + std::to_string(config.value("label_smoothing", 0.0)) + "|" + label_seed_text(config);
       label_sets.emplace(id, std::make_pair(str(config, "dataset"), config));
       const auto saved = fs::path(run.directory) / "labels.npy";
       if (fs::exists(saved)) label_files.emplace(id, saved.string());
@@ -491,7 +493,8 @@ std::size_t write_report(const std::string& root, const std::string& out_dir, co
       spec.kind = str(config, "label");
       spec.size = config.value("label_size", 64);
       spec.smoothing = config.value("label_smoothing", 0.0);
-      if (config.contains("label_seed")) spec.has_seed = true, spec.seed = config["label_seed"].get<std::uint64_t>();
+      if (config.contains("label_seed") && config["label_seed"].is_number_unsigned())
+        spec.has_seed = true, spec.seed = config["label_seed"].get<std::uint64_t>();
       std::shared_ptr<const labels::LabelRepresentation> set;
       std::string statistics_kind, name;
       try {
@@ -520,10 +523,12 @@ std::size_t write_report(const std::string& root, const std::string& out_dir, co
       const auto stats = labels::label_statistics(set->matrix(), labels::paper_statistics_options(statistics_kind));
       std::string shape;
       for (auto d : set->label_shape()) shape += (shape.empty() ? "" : "×") + std::to_string(d);
-      // Two sets of one kind (composite 16×16 and 32×32, or smoothed categories) keep two names and two folders.
+      // Two sets of one kind (composite 16×16 and 32×32, smoothed categories, other label seeds) keep two
+      // names and two folders.
       if (!names_used.insert(dataset + "|" + name).second) {
         name += " " + shape;
-        if (!names_used.insert(dataset + "|" + name).second) name += fmt::format(" smoothing {:g}", spec.smoothing);
+        if (spec.smoothing != 0) name += fmt::format(" smoothing {:g}", spec.smoothing);
+        if (config.contains("label_seed")) name += " label seed " + label_seed_text(config);
         names_used.insert(dataset + "|" + name);
       }
       html << fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.2f} ± {:.2f}</td><td>{:.2f} ± {:.2f}</td><td>{:.2f} ± {:.2f}</td></tr>\n",

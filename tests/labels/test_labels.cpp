@@ -3,6 +3,8 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
+#include <limits>
 #include <filesystem>
 #include <fstream>
 
@@ -278,5 +280,10 @@ CATCH_TEST_CASE("label images: one PNG per class plus an overview", "[labels]") 
   CATCH_CHECK(colours[0][0].item<int>() == 68);
   CATCH_CHECK(colours[1][0].item<int>() == 253);
   CATCH_CHECK(torch::equal(colours[1], colours[2]));  // clamped
+  // NaN is drawn as 0 (it once indexed the colour table far out of bounds), infinities as the ends.
+  const auto odd = viridis(torch::tensor({std::nan(""), std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity()}, torch::kFloat64));
+  CATCH_CHECK(torch::equal(odd[0], colours[0]));
+  CATCH_CHECK(torch::equal(odd[1], colours[1]));
+  CATCH_CHECK(torch::equal(odd[2], colours[0]));
   CATCH_CHECK_THROWS_AS(encode_png(torch::zeros({2, 2}, torch::kUInt8)), InvalidArgument);
 }

@@ -101,6 +101,19 @@ CATCH_TEST_CASE("a report groups seeds, plots curves and levels, and draws the l
   }
 }
 
+CATCH_TEST_CASE("a report shows random labels drawn with two label seeds as two label sets", "[report]") {
+  labelrep_test::TempDir dir;
+  fake_run(dir.file("runs/a"), "uniform", 0, 100, 0.90, false, {{"label_seed", 1}});
+  fake_run(dir.file("runs/b"), "uniform", 0, 100, 0.80, false, {{"label_seed", 2}});
+  CATCH_REQUIRE(report::write_report(dir.file("runs"), dir.file("out")) == 2);
+  const std::string md = read_file(dir.file("out/report.md"));
+  CATCH_INFO(md);
+  CATCH_CHECK(md.find("| fashion-mnist | uniform | 16×16 |") != std::string::npos);
+  CATCH_CHECK(md.find("| fashion-mnist | uniform 16×16 label seed 2 | 16×16 |") != std::string::npos);
+  CATCH_CHECK(std::filesystem::exists(dir.file("out/labels_fashion_mnist_uniform/labels.png")));
+  CATCH_CHECK(std::filesystem::exists(dir.file("out/labels_fashion_mnist_uniform_16__16_label_seed_2/labels.png")));
+}
+
 CATCH_TEST_CASE("a report keeps standardized regression and mirror evaluation apart from the paper's method on the same labels", "[report]") {
   labelrep_test::TempDir dir;
   fake_run(dir.file("runs/raw"), "composite", 0, 100, 0.90, false);

@@ -21,7 +21,8 @@ LABELREP_API std::vector<std::string> write_label_images(const LabelRepresentati
 /// Encodes an RGB image `[H, W, 3]` uint8 (CPU) as PNG bytes. Throws InvalidArgument for other shapes.
 LABELREP_API std::string encode_png(const torch::Tensor& rgb);
 
-/// Maps values in [0, 1] (any shape, clamped) to viridis colours: result has a trailing dim of 3, uint8.
+/// Maps values in [0, 1] (any shape, clamped; NaN as 0, +inf as 1) to viridis colours: result has a
+/// trailing dim of 3, uint8. Throws InvalidArgument for an undefined, complex or bool tensor.
 LABELREP_API torch::Tensor viridis(const torch::Tensor& unit_values);
 
 }  // namespace labelrep::labels
