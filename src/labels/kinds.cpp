@@ -22,8 +22,10 @@ void require_classes(std::int64_t classes, std::int64_t minimum, const char* kin
   if (classes > 1000000) throw InvalidArgument(fmt::format("{} labels: num_classes {} is more than 1,000,000", kind, classes));
 }
 void require_positive(double value, const char* what, const char* kind) {
-  if (!(value > 0) || !std::isfinite(value))
-    throw InvalidArgument(fmt::format("{} labels: {} must be positive and finite, got {}", kind, what, value));
+  // Labels are float32: a value beyond its range would become infinity there.
+  if (!(value > 0) || !(value <= std::numeric_limits<float>::max()))
+    throw InvalidArgument(fmt::format("{} labels: {} must be positive and at most {:.6g} (float32), got {}", kind, what,
+                                      static_cast<double>(std::numeric_limits<float>::max()), value));
 }
 void require_size(std::int64_t value, std::int64_t minimum, const char* what, const char* kind) {
   if (value < minimum || value > 4096)

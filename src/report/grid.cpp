@@ -52,6 +52,11 @@ GridSpec GridSpec::from_json(const std::string& text, const std::string& source)
           if (count < 1 || count > 1000) throw FormatError(source, FormatError::kNoOffset, fmt::format("\"seeds\" as a count must be in [1, 1000], got {}", count));
           for (std::int64_t s = 0; s < count; ++s) grid.seeds.push_back(grid.base.seed + static_cast<std::uint64_t>(s));
         } else {
+          // A float or negative seed would be converted without a word (1.7 → 1, -1 → 2^64 − 1).
+          if (value.is_array())
+            for (const auto& seed : value)
+              if (!seed.is_number_unsigned())
+                throw FormatError(source, FormatError::kNoOffset, fmt::format("\"seeds\" must hold non-negative integers, got {}", seed.dump()));
           grid.seeds = json_list<std::uint64_t>(value, "seeds", source);
         }
       } else if (key == "data_dirs") {

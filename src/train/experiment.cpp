@@ -165,8 +165,15 @@ static ExperimentResult parse_experiment_result(const std::string& text, const s
     // null: the run had no validation set (its last epoch is the result).
     const auto& best = j.at("best_validation_accuracy");
     r.best_validation_accuracy = best.is_null() ? std::nan("") : best.get<double>();
-    r.best_epoch = j.at("best_epoch").get<std::int64_t>();
-    r.parameters = j.at("parameters").get<std::int64_t>();
+    // Counts are non-negative integers: a float (1e300) or a negative one would be converted without a word.
+    const auto count = [&](const char* field) {
+      const auto& value = j.at(field);
+      if (!value.is_number_unsigned())
+        throw FormatError(source, FormatError::kNoOffset, fmt::format("{} is {}, not a non-negative integer", field, value.dump()));
+      return value.get<std::int64_t>();
+    };
+    r.best_epoch = count("best_epoch");
+    r.parameters = count("parameters");
     r.label_kind = j.at("labels").at("kind").get<std::string>();
   } catch (const nlohmann::json::exception& e) {
     throw FormatError(source, FormatError::kNoOffset, std::string("unexpected result.json: ") + e.what());
@@ -266,6 +273,13 @@ ExperimentResult run_experiment(const ExperimentConfig& config) { return run_exp
 
 ExperimentResult run_experiment(const ExperimentConfig& config, const std::shared_ptr<dist::ProcessGroup>& group) try {
   config.validate();
+  // Before anything is read or written: a device that is not there would otherwise fail after the data
+  // is loaded, as a libtorch error.
+  if (const torch::Device wanted(config.device); wanted.is_cuda()) {
+    if (!torch::cuda::is_available()) throw InvalidArgument(fmt::format("experiment: device '{}': CUDA is not available", config.device));
+    if (wanted.has_index() && wanted.index() >= static_cast<int>(torch::cuda::device_count()))
+      throw InvalidArgument(fmt::format("experiment: device '{}': this machine has {} CUDA device(s)", config.device, torch::cuda::device_count()));
+  }
   const bool distributed = group && group->world_size() > 1;
   const bool rank0 = !distributed || group->rank() == 0;
   // Rank 0 checks the run directory and tells the others what to do: train, read the finished result,

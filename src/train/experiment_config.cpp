@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <limits>
+#include <stdexcept>
 #include <set>
 #include <utility>
 #include <nlohmann/json.hpp>
@@ -87,7 +88,10 @@ void ExperimentConfig::validate() const {
     throw InvalidArgument("experiment: warm-up is not used with the one-cycle schedule (its rise is the warm-up); leave warmup_epochs at 0");
   bool cuda_device = false;
   try {
-    cuda_device = torch::Device(device).is_cuda();
+    const torch::Device parsed(device);
+    // libtorch also parses meta, mps, xla, ...: a run needs a device labelrep trains on.
+    if (!parsed.is_cpu() && !parsed.is_cuda()) throw std::invalid_argument(device);
+    cuda_device = parsed.is_cuda();
   } catch (const std::exception&) {
     throw InvalidArgument(fmt::format("experiment: device '{}' is not cpu, cuda or cuda:N", device));
   }

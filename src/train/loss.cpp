@@ -34,6 +34,7 @@ torch::Tensor label_loss(const torch::Tensor& outputs, const torch::Tensor& clas
   if (!outputs.defined() || !outputs.is_floating_point())
     throw InvalidArgument("label_loss: outputs must be a floating-point tensor");
   if (outputs.dim() < 1) throw InvalidArgument("label_loss: outputs must be [N, ...], got a scalar");
+  if (outputs.size(0) == 0) throw InvalidArgument("label_loss: an empty batch has no mean loss (it would be NaN)");
   if (!class_ids.defined() || class_ids.dim() != 1)
     throw InvalidArgument(fmt::format("label_loss: class_ids must be a 1-D tensor [N] with N = {} (the outputs' rows)", outputs.size(0)));
   if (class_ids.size(0) != outputs.size(0))

@@ -47,7 +47,8 @@ void TrainingRecipe::validate() const {
   };
   positive(learning_rate(), "learning_rate");
   if (!(momentum() >= 0 && momentum() < 1)) throw InvalidArgument(fmt::format("recipe: momentum must be in [0, 1), got {}", momentum()));
-  if (!(weight_decay() >= 0)) throw InvalidArgument(fmt::format("recipe: weight_decay must be >= 0, got {}", weight_decay()));
+  if (!(weight_decay() >= 0) || !std::isfinite(weight_decay()))
+    throw InvalidArgument(fmt::format("recipe: weight_decay must be finite and >= 0, got {}", weight_decay()));
   if (batch_size() < 1 || batch_size() > (1 << 20)) throw InvalidArgument(fmt::format("recipe: batch_size must be in [1, 2^20], got {}", batch_size()));
   if (epochs() < 1 || epochs() > 100000) throw InvalidArgument(fmt::format("recipe: epochs must be in [1, 100000], got {}", epochs()));
   for (double m : milestones())
@@ -69,6 +70,7 @@ TrainingRecipe paper_recipe(const std::string& encoder, bool categorical) {
 }
 
 double learning_rate_at(const TrainingRecipe& recipe, double epoch) {
+  recipe.validate();  // an invalid recipe (no epochs, a rise of 1) would give NaN without a word
   if (recipe.schedule() == Schedule::kOneCycle) {
     const double peak = recipe.learning_rate(), start = peak / kOneCycleDivFactor, end = start / kOneCycleFinalDivFactor;
     const auto phase = one_cycle_phase(recipe, epoch);
@@ -86,6 +88,7 @@ double learning_rate_at(const TrainingRecipe& recipe, double epoch) {
 }
 
 double momentum_at(const TrainingRecipe& recipe, double epoch) {
+  recipe.validate();
   if (recipe.schedule() != Schedule::kOneCycle) return recipe.momentum();
   const auto phase = one_cycle_phase(recipe, epoch);
   return phase.rising ? cosine_between(kOneCycleMaxMomentum, kOneCycleBaseMomentum, phase.fraction)

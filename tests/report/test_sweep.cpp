@@ -59,6 +59,8 @@ CATCH_TEST_CASE("a grid file expands into runs with stable ids, nested dataset, 
   CATCH_CHECK_THROWS_AS(report::GridSpec::from_json(R"({"base": {"epoch": 3}})", "g"), FormatError);          // typo in base
   CATCH_CHECK_THROWS_AS(report::GridSpec::from_json(R"({"levels": []})", "g"), FormatError);
   CATCH_CHECK_THROWS_AS(report::GridSpec::from_json(R"({"seeds": "three"})", "g"), FormatError);
+  labelrep_test::check_throws_with<FormatError>([] { report::GridSpec::from_json(R"({"seeds": [1, 1.7]})", "g"); }, "got 1.7");
+  labelrep_test::check_throws_with<FormatError>([] { report::GridSpec::from_json(R"({"seeds": [-1]})", "g"); }, "non-negative integers");
   CATCH_CHECK_THROWS_AS(report::GridSpec::from_json("[1, 2", "g"), FormatError);
   auto twice = report::GridSpec::from_json(R"({"labels": ["speech", "a/speech.npy"]})", "g");
   twice.runs_dir = "r";

@@ -168,6 +168,18 @@ CATCH_TEST_CASE("check_experiment_inputs finds what a run would train on, and wh
   CATCH_CHECK(train::check_experiment_inputs(c).train_images == 597);
   CATCH_CHECK(labelrep::read_file(dir.file("taken/config.json")) == recorded.dump());
   CATCH_CHECK(std::distance(std::filesystem::directory_iterator(dir.file("taken")), std::filesystem::directory_iterator()) == 1);
+
+  // A device labelrep does not train on is refused by validate(); one that is not there, by the run
+  // before anything is read or written.
+  train::ExperimentConfig elsewhere = c;
+  elsewhere.device = "meta";
+  labelrep_test::check_throws_with<InvalidArgument>([&] { elsewhere.validate(); }, "device 'meta' is not cpu, cuda or cuda:N");
+  if (!torch::cuda::is_available()) {
+    elsewhere.device = "cuda:0";
+    elsewhere.out = dir.file("no-gpu");
+    labelrep_test::check_throws_with<InvalidArgument>([&] { train::run_experiment(elsewhere); }, "CUDA is not available");
+    CATCH_CHECK_FALSE(std::filesystem::exists(elsewhere.out));
+  }
 }
 
 // The stated accuracy of the small CNN: 20% of the Fashion-MNIST pool (11,000 images), 5 epochs,

@@ -3,10 +3,13 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
+
 #include "labelrep/core/error.hpp"
 #include "labelrep/labels/kinds.hpp"
 #include "labelrep/train/loss.hpp"
 #include "labelrep/train/recipe.hpp"
+#include "support.hpp"
 
 using namespace labelrep;
 
@@ -32,6 +35,11 @@ CATCH_TEST_CASE("paper recipe: SGD 0.1, momentum 0.9, decay at 50 and 75 percent
   CATCH_CHECK_THROWS_AS(train::TrainingRecipe().milestones({1.5}).validate(), InvalidArgument);
   CATCH_CHECK_THROWS_AS(train::TrainingRecipe().batch_size(0).validate(), InvalidArgument);
   CATCH_CHECK_THROWS_AS(train::TrainingRecipe().momentum(1.0).validate(), InvalidArgument);
+  CATCH_CHECK_THROWS_AS(train::TrainingRecipe().weight_decay(INFINITY).validate(), InvalidArgument);
+  // A recipe that would give NaN rates is refused where the rate is asked for.
+  const auto no_rise = train::TrainingRecipe().schedule(train::Schedule::kOneCycle).one_cycle_rise(1);
+  CATCH_CHECK_THROWS_AS(train::learning_rate_at(no_rise, 0.5), InvalidArgument);
+  CATCH_CHECK_THROWS_AS(train::momentum_at(no_rise, 0.5), InvalidArgument);
 }
 
 CATCH_TEST_CASE("the loss follows the labels: cross-entropy for categories, smooth L1 otherwise", "[train]") {
@@ -56,6 +64,8 @@ CATCH_TEST_CASE("the loss follows the labels: cross-entropy for categories, smoo
   CATCH_CHECK_THROWS_AS(train::label_loss(torch::zeros({2, 3, 3}), ids, uniform), InvalidArgument);
   CATCH_CHECK_THROWS_AS(train::label_loss(outputs, torch::tensor({0, 1, 2}, torch::kLong), uniform), InvalidArgument);
   CATCH_CHECK_THROWS_AS(train::label_loss(outputs, torch::tensor({0, 3}, torch::kLong), uniform), InvalidArgument);
+  labelrep_test::check_throws_with<InvalidArgument>(  // the mean of no losses would be NaN
+      [&] { train::label_loss(outputs.slice(0, 0, 0), torch::empty({0}, torch::kLong), uniform); }, "empty batch");
 }
 
 namespace {

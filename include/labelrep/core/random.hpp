@@ -25,12 +25,14 @@ class LABELREP_API NumpyRandom {
   std::uint32_t next_uint32();
   /// `numpy.random.random_sample()`: a double on [0, 1) with 53 random bits.
   double next_double();
-  /// `n` consecutive next_double() values (numpy.random.rand(n)).
+  /// `n` consecutive next_double() values (numpy.random.rand(n)). Throws InvalidArgument for n above
+  /// what a std::vector holds, OutOfMemory if `n` values do not fit in memory.
   std::vector<double> uniform_doubles(std::size_t n);
   /// A uniform integer on [0, max] by masked rejection, as numpy's legacy `random_interval`.
   std::uint64_t next_interval(std::uint64_t max);
   /// Indices [0, n) shuffled as `numpy.random.shuffle(list(range(n)))` does. Requires n >= 0; throws
-  /// InvalidArgument otherwise (as numpy.random.permutation raises for a negative length).
+  /// InvalidArgument otherwise (as numpy.random.permutation raises for a negative length) and for n
+  /// above what a std::vector holds, OutOfMemory if `n` indices do not fit in memory.
   std::vector<std::int64_t> permutation(std::int64_t n);
 
  private:

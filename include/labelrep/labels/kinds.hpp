@@ -47,7 +47,7 @@ struct LABELREP_API ConstantLabelsOptions {
 };
 
 /// Class i is a size×size matrix filled with float32(i · range / (C − 1)) — the paper's "constant"
-/// label (the authors' file calls it "uniform"). Throws InvalidArgument for C < 2, size < 1, range ≤ 0.
+/// label (the authors' file calls it "uniform"). Throws InvalidArgument for C < 2, size < 1, range ≤ 0 or above float32's maximum.
 class LABELREP_API ConstantLabels final : public LabelRepresentation {
  public:
   explicit ConstantLabels(const ConstantLabelsOptions& options);
@@ -65,7 +65,7 @@ struct LABELREP_API UniformLabelsOptions {
 };
 
 /// A random matrix per class, uniform on [0, range): float32(rand(C, H, W) · range) with the NumPy
-/// stream of `seed`. Throws InvalidArgument for C < 1, non-positive sizes or range, seed ≥ 2^32.
+/// stream of `seed`. Throws InvalidArgument for C < 1, non-positive sizes or range (or a range above float32's maximum), seed ≥ 2^32.
 class LABELREP_API UniformLabels final : public LabelRepresentation {
  public:
   explicit UniformLabels(const UniformLabelsOptions& options);
@@ -82,7 +82,7 @@ struct LABELREP_API LowDimLabelsOptions {
 };
 
 /// A random vector per class, uniform on [0, range): the paper's low-dimensional high-entropy label.
-/// Throws InvalidArgument for C < 1, dimension < 1, range ≤ 0, seed ≥ 2^32.
+/// Throws InvalidArgument for C < 1, dimension < 1, range ≤ 0 or above float32's maximum, seed ≥ 2^32.
 class LABELREP_API LowDimLabels final : public LabelRepresentation {
  public:
   explicit LowDimLabels(const LowDimLabelsOptions& options);
@@ -106,7 +106,8 @@ struct LABELREP_API CompositeLabelsOptions {
 /// The paper's "composition of Gaussians": per class, the sum of `gaussians` oriented 2-D Gaussians
 /// with centres uniform over the square, orientations uniform on [0, π), axis scales uniform in
 /// [min_sigma, max_sigma]·size and amplitudes uniform on [0.5, 1], then min-max scaled to [0, range].
-/// Throws InvalidArgument for C < 1, size < 2, gaussians < 1, 0 < min_sigma ≤ max_sigma violated.
+/// Throws InvalidArgument for C < 1, size < 2, gaussians < 1, 0 < min_sigma ≤ max_sigma violated, range ≤ 0
+/// or above float32's maximum.
 class LABELREP_API CompositeLabels final : public LabelRepresentation {
  public:
   explicit CompositeLabels(const CompositeLabelsOptions& options);

@@ -145,7 +145,8 @@ LABELREP_API ExperimentResult run_experiment(const ExperimentConfig& config);
 /// a failed peer gives dist::DistributedError.
 LABELREP_API ExperimentResult run_experiment(const ExperimentConfig& config, const std::shared_ptr<dist::ProcessGroup>& group);
 
-/// Reads a finished run's result.json. Throws IoError if the run has not finished.
+/// Reads a finished run's result.json. Throws IoError if the run has not finished, FormatError for a
+/// result.json with missing fields, fields of the wrong type or accuracies outside [0, 1].
 LABELREP_API ExperimentResult read_experiment_result(const std::string& run_dir);
 
 }  // namespace labelrep::train

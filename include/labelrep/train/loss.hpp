@@ -29,12 +29,12 @@ LABELREP_API const char* loss_name(LossKind kind);
 /// Parses loss_name()'s strings. Throws InvalidArgument naming the value otherwise.
 LABELREP_API LossKind parse_loss(const std::string& name);
 
-/// Mean loss of a batch. Requires: outputs `[N, ...label_shape]` (logits `[N, C]` for cross-entropy),
+/// Mean loss of a batch. Requires: outputs `[N, ...label_shape]` with N ≥ 1 (logits `[N, C]` for cross-entropy),
 /// class_ids 1-D integer `[N]` in [0, C) on any device. `scale`: a positive scalar tensor that the
 /// regression losses measure output − target in (the model's `decoder().loss_scale()`: a
 /// StandardizedDecoder's label standard deviation, so that the loss is the standardized regression's),
 /// or undefined for 1; its sign is not checked (that would wait for the device every step). Throws
-/// InvalidArgument (naming both shapes) for mismatches, for an id out of range, for a scale with
+/// InvalidArgument (naming both shapes) for mismatches, for an empty batch, for an id out of range, for a scale with
 /// cross-entropy or one that is not a scalar, and for cross-entropy on labels whose rows are not
 /// probability vectors (non-negative, summing to 1; checked on the CPU class matrix).
 LABELREP_API torch::Tensor label_loss(const torch::Tensor& outputs, const torch::Tensor& class_ids,

@@ -57,8 +57,10 @@ struct LABELREP_API TrainingRecipe {
 LABELREP_API TrainingRecipe paper_recipe(const std::string& encoder, bool categorical);
 
 /// The learning rate for a (fractional) epoch: step decay at the milestones, after the optional warm-up.
+/// Throws InvalidArgument for a recipe that validate() refuses (it would give NaN).
 LABELREP_API double learning_rate_at(const TrainingRecipe& recipe, double epoch);
 /// The SGD momentum for a (fractional) epoch: the recipe's momentum, or the one-cycle momentum.
+/// Throws InvalidArgument as learning_rate_at.
 LABELREP_API double momentum_at(const TrainingRecipe& recipe, double epoch);
 
 }  // namespace labelrep::train
