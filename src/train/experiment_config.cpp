@@ -55,6 +55,10 @@ void ExperimentConfig::validate() const {
   (void)dataset_class_names(dataset);
   models::detail::require_known_encoder(encoder);
   labels::detail::require_known_label(label);
+  // The label kinds' own limits (sides up to 4096, NumPy's 32-bit seeds), so that a grid stops at plan time.
+  if (label_size < 1 || label_size > 4096) throw InvalidArgument(fmt::format("experiment: label_size must be in [1, 4096], got {}", label_size));
+  if (has_label_seed && label_seed > 0xffffffffULL)
+    throw InvalidArgument(fmt::format("experiment: label_seed must be below 2^32 (a NumPy seed), got {}", label_seed));
   if (epochs < 1 || epochs > 100000) throw InvalidArgument(fmt::format("experiment: epochs must be in [1, 100000], got {}", epochs));
   if (batch_size < 1 || batch_size > 65536) throw InvalidArgument(fmt::format("experiment: batch size must be in [1, 65536], got {}", batch_size));
   if (validation < 0)

@@ -172,6 +172,13 @@ CATCH_TEST_CASE("check_experiment_inputs finds what a run would train on, and wh
   // A device labelrep does not train on is refused by validate(); one that is not there, by the run
   // before anything is read or written.
   train::ExperimentConfig elsewhere = c;
+  elsewhere.label_size = 5000;
+  labelrep_test::check_throws_with<InvalidArgument>([&] { elsewhere.validate(); }, "label_size must be in [1, 4096]");
+  elsewhere.label_size = 64;
+  elsewhere.has_label_seed = true;
+  elsewhere.label_seed = std::uint64_t{1} << 32;
+  labelrep_test::check_throws_with<InvalidArgument>([&] { elsewhere.validate(); }, "label_seed must be below 2^32");
+  elsewhere.has_label_seed = false;
   elsewhere.device = "meta";
   labelrep_test::check_throws_with<InvalidArgument>([&] { elsewhere.validate(); }, "device 'meta' is not cpu, cuda or cuda:N");
   if (!torch::cuda::is_available()) {

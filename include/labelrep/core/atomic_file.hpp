@@ -22,7 +22,9 @@ LABELREP_API void write_file_atomically(const std::string& path, const std::stri
 LABELREP_API std::string read_file(const std::string& path,
                                    std::uint64_t max_bytes = std::uint64_t{1} << 34);
 
-/// Removes stale `<name>.tmp.<pid>.<n>` files left in `directory` by writers that were killed mid-write.
+/// Removes stale `<name>.tmp.<pid>.<n>` files (and `<name>.tmp.<pid>`, the form of earlier versions)
+/// left in `directory` by writers that were killed mid-write: so do not keep files of your own named
+/// `*.tmp.<number>` in a run directory.
 /// Returns how many were removed. Files of processes still running on this machine are left alone; pids
 /// of other machines mean nothing here, so only the one writer of a directory should call this.
 LABELREP_API int remove_stale_temporaries(const std::string& directory);

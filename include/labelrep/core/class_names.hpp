@@ -14,7 +14,8 @@ LABELREP_API std::vector<std::string> dataset_class_names(const std::string& dat
 
 /// Resolves a `--classes` argument: a known dataset name (see dataset_class_names), a positive count
 /// N (names "class0".."classN-1"), or a comma-separated list of names. Throws InvalidArgument naming
-/// `argument` for an empty list, an empty name, a duplicate or a count < 1.
+/// `argument` for an empty list, an empty name, a duplicate, a count < 1, or a single name that is not
+/// a dataset (a list needs at least two names).
 LABELREP_API std::vector<std::string> resolve_class_names(const std::string& spec,
                                                           const std::string& argument = "--classes");
 

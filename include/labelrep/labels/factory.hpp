@@ -42,7 +42,8 @@ LABELREP_API std::shared_ptr<const LabelRepresentation> make_labels(const LabelS
 /// The kind of a label file: the `kind` in its `<path>.json` sidecar when there is one, else a kind
 /// named in the file name (`cifar10_speech.npy` → "speech"; also "shuffle", "composite", "bert",
 /// "glove", "random", "lowdim", "category", "constant", and the authors' "uniform", which is their name
-/// for constant labels), else "file". Throws FormatError for an unreadable sidecar.
+/// for constant labels), else "file". Throws IoError for a sidecar that cannot be read, FormatError for
+/// one that is not valid metadata.
 LABELREP_API std::string label_kind_of_file(const std::string& path);
 
 }  // namespace labelrep::labels

@@ -53,6 +53,7 @@ struct LABELREP_API LabelStatistics {
 LABELREP_API LabelStatistics label_statistics(const torch::Tensor& matrix, const StatisticsOptions& options = {});
 
 /// Shannon entropy (bits) of the float32 values of one tensor, as skimage.measure.shannon_entropy.
+/// Throws InvalidArgument for a tensor without values.
 LABELREP_API double shannon_entropy(const torch::Tensor& values);
 
 }  // namespace labelrep::labels

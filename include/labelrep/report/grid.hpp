@@ -43,8 +43,9 @@ struct LABELREP_API GridSpec {
 
   /// Reads a grid file: {"base": {experiment fields}, "datasets": [...], "encoders": [...], "labels":
   /// [...], "levels": [...], "seeds": [...] or a count n (base.seed .. base.seed+n-1), "data_dirs":
-  /// {dataset: dir}}; every key but "base" is optional. Leaves runs_dir empty. Throws FormatError
-  /// naming `source` for malformed JSON, unknown fields, wrong types, or "out" in base.
+  /// {dataset: dir}}; every key is optional ("base" too: ExperimentConfig's defaults). Leaves runs_dir
+  /// empty. Throws FormatError naming `source` for malformed JSON, unknown fields, wrong types, seeds
+  /// that are not non-negative integers, a seed count outside [1, 1000], or "out" in base.
   static GridSpec from_json(const std::string& json, const std::string& source);
 };
 
@@ -83,8 +84,8 @@ LABELREP_API std::vector<PlannedRun> select_shard(const std::vector<PlannedRun>&
 /// One configuration per (label, level, seed), in that nesting order, copied from `base` with label,
 /// level, seed and out set; out is `runs_dir/<dataset>-<encoder>-<label>-level<level>-seed<seed>`
 /// (a label file contributes its file name without extension). The seeds are base.seed, base.seed+1, …
-/// Throws InvalidArgument for empty labels or levels, a level outside (0, 100], seeds < 1, or two labels
-/// that would share run directories.
+/// Throws InvalidArgument for empty labels or levels, a level outside (0, 100], seeds outside [1, 1000],
+/// an empty runs_dir, a configuration validate() refuses, or two labels that would share run directories.
 LABELREP_API std::vector<train::ExperimentConfig> data_efficiency_grid(const train::ExperimentConfig& base, const std::vector<std::string>& labels,
                                                                        const std::vector<double>& levels, std::int64_t seeds,
                                                                        const std::string& runs_dir);

@@ -59,7 +59,8 @@ class LABELREP_API GraphedTrainStep {
  public:
   /// Requires: `optimizer` holds `model`'s parameters (any number of groups, dampening 0) and outlives
   /// this object; the model on one device, in the mode to train in. Throws InvalidArgument for null
-  /// labels, negative counts, dampening != 0, capture on a non-CUDA device, and Error if capture is
+  /// labels, a null model or one without parameters, negative counts, dampening != 0, capture on a
+  /// non-CUDA device, cross-entropy on labels whose rows are not probability vectors, and Error if capture is
   /// wanted but this build has no CUDA graph support (cuda_graphs_available()).
   GraphedTrainStep(models::Model model, torch::optim::SGD& optimizer, std::shared_ptr<const labels::LabelRepresentation> labels,
                    GraphedStepOptions options = {});
@@ -75,7 +76,9 @@ class LABELREP_API GraphedTrainStep {
   /// weight decay, Nesterov setting or parameter groups changed. Returns the loss as a detached float32
   /// scalar on the device (reading it synchronises). Does not check the class ids' values (that would
   /// synchronise the GPU every step): an id out of [0, C) trains on a clamped id and is reported by
-  /// check_targets(). Throws InvalidArgument for a batch whose shape, dtype or device does not fit.
+  /// check_targets(). Throws InvalidArgument for images that are not floating-point `[N, C, H, W]`,
+  /// targets that are not int64 `[N]` (N > 0), or a batch on another device than the model; images
+  /// whose channel count or dtype does not fit the model come back from libtorch as TorchError.
   torch::Tensor step(const data::Batch& batch);
   /// Throws InvalidArgument if a batch since the last call held a class id outside [0, C), then clears
   /// the record. Synchronises the device. Call it before trusting or saving the weights.
