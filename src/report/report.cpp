@@ -102,6 +102,13 @@ double json_number(const json& j, const char* key, const std::string& file) {
   if (!j.contains(key) || !j[key].is_number()) throw FormatError(file, FormatError::kNoOffset, fmt::format("not an attack sweep: no number '{}'", key));
   return j[key].get<double>();
 }
+// An optional count of an attack sweep: 0 when absent; a value of another type is the file's fault.
+std::int64_t json_count(const json& j, const char* key, const std::string& file) {
+  if (!j.contains(key)) return 0;
+  if (!j[key].is_number_unsigned())
+    throw FormatError(file, FormatError::kNoOffset, fmt::format("not an attack sweep: '{}' is {}, not a non-negative integer", key, j[key].dump()));
+  return j[key].get<std::int64_t>();
+}
 
 // Accuracy under attack (Figure 3): per dataset and encoder, one plot per attack with a colour per
 // label kind (threshold accuracy solid, nearest-label accuracy dotted, ± std over seeds), and a table.
@@ -123,20 +130,21 @@ void write_robustness(const std::map<std::string, Group>& groups, const std::str
           throw FormatError(file, FormatError::kNoOffset, "not an attack sweep (no 'attacks' list)");
         const std::string setting = g.dataset + " · " + g.encoder;
         for (const auto& a : sweep["attacks"]) {
-          if (!a.contains("attack") || !a["attack"].is_string() || !a.contains("points") || !a["points"].is_array())
+          if (!a.is_object() || !a.contains("attack") || !a["attack"].is_string() || !a.contains("points") || !a["points"].is_array() ||
+              a["points"].empty())
             throw FormatError(file, FormatError::kNoOffset, "not an attack sweep (an attack without name or points)");
           const std::string unit = str(sweep, "epsilon_unit", "normalized");
           const std::string attack = a["attack"].get<std::string>() + (unit == "normalized" ? "" : " (" + unit + " ε)");
           auto& curves = sweeps[setting][attack][group_name(g)];
-          const bool iterative = a.value("method", "") != "fgsm";
-          curves.description = fmt::format("ε in {} units{}", unit, iterative ? fmt::format(", {} steps", sweep.value("steps", 0)) : "");
+          const bool iterative = str(a, "method") != "fgsm";
+          curves.description = fmt::format("ε in {} units{}", unit, iterative ? fmt::format(", {} steps", json_count(sweep, "steps", file)) : "");
           colour_of.emplace(group_name(g), static_cast<int>(colour_of.size()));
           for (const auto& p : a["points"]) {
             const double eps = json_number(p, "epsilon", file);
             curves.accuracy[eps].push_back(json_number(p, "accuracy", file));
             if (p.contains("threshold_accuracy") && p["threshold_accuracy"].is_number())
               curves.threshold_accuracy[eps].push_back(p["threshold_accuracy"].get<double>());
-            curves.images[eps] = sweep.value("images", std::int64_t{0});
+            curves.images[eps] = json_count(sweep, "images", file);
           }
         }
       }
@@ -307,6 +315,8 @@ std::vector<RunRecord> find_runs(const std::string& root) try {
     runs.push_back(std::move(r));
   }
   return runs;
+} catch (const fs::filesystem_error& e) {  // a folder below the root that cannot be listed
+  throw IoError(e.path1().string(), fmt::format("find_runs: cannot read it: {}", e.code().message()));
 } catch (...) {
   labelrep::detail::rethrow_as_labelrep_error("find_runs");
 }
@@ -567,6 +577,8 @@ std::size_t write_report(const std::string& root, const std::string& out_dir, co
   write_file_atomically((fs::path(out_dir) / "index.html").string(), html.str());
   write_file_atomically((fs::path(out_dir) / "report.md").string(), md.str());
   return runs.size();
+} catch (const fs::filesystem_error& e) {
+  throw IoError(e.path1().string(), fmt::format("write_report: cannot read it: {}", e.code().message()));
 } catch (...) {
   labelrep::detail::rethrow_as_labelrep_error("write_report");
 }

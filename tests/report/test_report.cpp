@@ -220,6 +220,25 @@ CATCH_TEST_CASE("a report plots accuracy under attack from the runs' sweeps and 
 
   labelrep::write_file_atomically(dir.file("runs/c/attack.json"), "{\"images\": 3}");
   CATCH_CHECK_THROWS_AS(report::write_report(dir.file("runs"), dir.file("out")), FormatError);
+  // Fields of the wrong type and an attack without points name the file too (not an internal error).
+  const std::string points = R"("points": [{"epsilon": 0, "accuracy": 0.9}])";
+  for (const std::string& sweep : {R"({"attacks": [{"attack": "fgsm", "method": 3, )" + points + "}]}",
+                                   R"({"steps": "five", "attacks": [{"attack": "bim", )" + points + "}]}",
+                                   R"({"images": -3, "attacks": [{"attack": "fgsm", )" + points + "}]}",
+                                   std::string(R"({"attacks": [{"attack": "fgsm", "points": []}]})")}) {
+    CATCH_INFO(sweep);
+    labelrep::write_file_atomically(dir.file("runs/c/attack.json"), sweep);
+    if (sweep.find("\"method\": 3") != std::string::npos) {  // an unknown method is only a label: the report goes on
+      CATCH_CHECK_NOTHROW(report::write_report(dir.file("runs"), dir.file("out")));
+      continue;
+    }
+    try {
+      report::write_report(dir.file("runs"), dir.file("out"));
+      CATCH_FAIL("accepted");
+    } catch (const FormatError& e) {
+      CATCH_CHECK(e.path() == dir.file("runs/c/attack.json"));
+    }
+  }
 }
 
 CATCH_TEST_CASE("line plots: axes, series, error bands, escaping, validation", "[report]") {

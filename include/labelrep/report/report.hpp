@@ -36,8 +36,8 @@ struct LABELREP_API RunRecord {
 };
 
 /// Finished runs under `root` (root itself, or directories up to 3 levels below), in path order.
-/// Unfinished runs are skipped. Throws IoError if root does not exist, FormatError for a malformed
-/// result.json (naming it). Attack files are only listed here; write_report reads them.
+/// Unfinished runs are skipped. Throws IoError if root does not exist or a folder below it cannot be
+/// read (naming it), FormatError for a malformed result.json (naming it). Attack files are only listed here; write_report reads them.
 LABELREP_API std::vector<RunRecord> find_runs(const std::string& root);
 
 struct LABELREP_API ReportOptions {
@@ -49,7 +49,8 @@ struct LABELREP_API ReportOptions {
 /// Writes `out_dir/index.html`, `out_dir/report.md` and the figure files (the runs' own figures are
 /// copied under `out_dir/runs/` for the Markdown; the HTML has them inline). Returns the number of runs.
 /// Throws IoError if nothing can be written, InvalidArgument if `root` holds no finished run,
-/// FormatError for an attack file that is not a sweep's JSON (naming it).
+/// FormatError for an attack file that is not a sweep's JSON or has fields of the wrong type (naming
+/// it), and what find_runs throws.
 LABELREP_API std::size_t write_report(const std::string& root, const std::string& out_dir, const ReportOptions& options = {});
 
 }  // namespace labelrep::report
