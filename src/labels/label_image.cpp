@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "labelrep/core/atomic_file.hpp"
 #include "labelrep/core/error.hpp"
@@ -99,12 +100,25 @@ std::string encode_png(const torch::Tensor& rgb) try {
 }
 
 std::vector<std::string> write_label_images(const LabelRepresentation& labels, const std::string& directory) try {
-  std::error_code ec;
-  std::filesystem::create_directories(directory, ec);
-  if (ec) throw IoError(directory, "cannot create directory: " + ec.message());
   const auto& matrix = labels.matrix();
   const double low = labels.metadata().range_min, high = labels.metadata().range_max;
   const auto& names = labels.metadata().class_names;
+  // libpng refuses images wider or taller than 1,000,000 px: said before anything is written.
+  constexpr std::int64_t kPngSideLimit = 1000000, gap = 4;
+  const torch::Tensor first_tile = enlarge(viridis(unit_image(matrix[0], low, high)), 128);
+  const std::int64_t th = first_tile.size(0), tw = first_tile.size(1), count = labels.num_classes();
+  if (th + 2 * gap > kPngSideLimit || tw + 2 * gap > kPngSideLimit)
+    throw InvalidArgument(fmt::format("write_label_images: a label of shape [{}] draws as {}x{} px, more than PNG's 1,000,000 px a side",
+                                      fmt::join(labels.label_shape(), ", "), tw, th));
+  // The overview: up to 10 tiles a row (fewer where wide tiles would pass the limit), 4 px white gaps
+  // (the paper's Figure 1 layout).
+  const std::int64_t columns = std::max<std::int64_t>(1, std::min<std::int64_t>({10, count, (kPngSideLimit - gap) / (tw + gap)}));
+  const std::int64_t rows = (count + columns - 1) / columns;
+  if (rows * (th + gap) + gap > kPngSideLimit)
+    throw InvalidArgument(fmt::format("write_label_images: {} labels of {}x{} px make an overview taller than PNG's 1,000,000 px", count, tw, th));
+  std::error_code ec;
+  std::filesystem::create_directories(directory, ec);
+  if (ec) throw IoError(directory, "cannot create directory: " + ec.message());
   std::vector<std::string> written;
   std::vector<torch::Tensor> tiles;
   for (std::int64_t c = 0; c < labels.num_classes(); ++c) {
@@ -115,11 +129,6 @@ std::vector<std::string> write_label_images(const LabelRepresentation& labels, c
     written.push_back(path);
     tiles.push_back(tile);
   }
-  // Overview: up to 10 tiles a row, 4 px white gaps (the paper's Figure 1 layout).
-  const std::int64_t count = static_cast<std::int64_t>(tiles.size());
-  const std::int64_t columns = std::min<std::int64_t>(10, count);
-  const std::int64_t rows = (count + columns - 1) / columns;
-  const std::int64_t th = tiles[0].size(0), tw = tiles[0].size(1), gap = 4;
   torch::Tensor sheet = torch::full({rows * (th + gap) + gap, columns * (tw + gap) + gap, 3}, 255, torch::kUInt8);
   for (std::int64_t i = 0; i < count; ++i) {
     const std::int64_t y = gap + (i / columns) * (th + gap), x = gap + (i % columns) * (tw + gap);

@@ -286,4 +286,13 @@ CATCH_TEST_CASE("label images: one PNG per class plus an overview", "[labels]") 
   CATCH_CHECK(torch::equal(odd[1], colours[1]));
   CATCH_CHECK(torch::equal(odd[2], colours[0]));
   CATCH_CHECK_THROWS_AS(encode_png(torch::zeros({2, 2}, torch::kUInt8)), InvalidArgument);
+
+  // Long vectors: the overview puts fewer strips a row to stay within PNG's 1,000,000 px a side, and a
+  // label too long to draw at all is refused before anything is written.
+  const LowDimLabels long_vectors(LowDimLabelsOptions(10).dimension(200000));
+  const auto strips = write_label_images(long_vectors, dir.file("strips"));
+  CATCH_CHECK(strips.size() == 11);
+  const LowDimLabels too_long(LowDimLabelsOptions(2).dimension(1000000));
+  labelrep_test::check_throws_with<InvalidArgument>([&] { write_label_images(too_long, dir.file("too-long")); }, "more than PNG's 1,000,000 px");
+  CATCH_CHECK_FALSE(std::filesystem::exists(dir.file("too-long")));
 }

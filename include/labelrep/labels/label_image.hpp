@@ -15,7 +15,8 @@ namespace labelrep::labels {
 /// never beyond 2048 px on the longer: a 50-value vector strip stays 40 px tall) and an overview
 /// `<dir>/labels.png` with all classes in a grid. Vectors are drawn as a one-row strip. The directory
 /// is created if needed; every file is written atomically. Returns the paths written.
-/// Throws IoError if a file cannot be written.
+/// Throws IoError if a file cannot be written, InvalidArgument (before writing anything) for labels
+/// whose picture would be more than PNG's 1,000,000 px a side.
 LABELREP_API std::vector<std::string> write_label_images(const LabelRepresentation& labels, const std::string& directory);
 
 /// Encodes an RGB image `[H, W, 3]` uint8 (CPU) as PNG bytes. Throws InvalidArgument for other shapes.
