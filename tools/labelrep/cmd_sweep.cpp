@@ -65,7 +65,8 @@ std::vector<RunCheck> check_runs(const std::vector<report::PlannedRun>& runs) {
     setting.erase("seed");
     setting.erase("out");
     const auto key = setting.dump();
-    const bool has_run = std::filesystem::exists(std::filesystem::path(run.config.out) / "config.json");
+    std::error_code unreadable;  // a directory that cannot be looked into is checked as a new run
+    const bool has_run = std::filesystem::exists(std::filesystem::path(run.config.out) / "config.json", unreadable);
     if (!has_run)
       if (const auto known = by_setting.find(key); known != by_setting.end()) {
         checks.push_back(known->second);

@@ -25,13 +25,6 @@ void print_experiment_result(const train::ExperimentResult& r) {
   std::cout << fmt::format(" ({}{})\n", selected, r.trained_now ? fmt::format(", trained in {:.1f} s", r.train_seconds) : ", already finished");
 }
 
-void print_experiment_inputs(const train::ExperimentConfig& config, const train::ExperimentInputs& in) {
-  std::cout << fmt::format("{} on {} ({} classes, images {}): {} training, {} validation, {} test images\n"
-                           "labels: {} {}; model: {} with {} parameters\n",
-                           config.out, config.dataset, in.classes, fmt::join(in.image_shape, "×"), in.train_images, in.validation_images,
-                           in.test_images, in.label_kind, fmt::join(in.label_shape, "×"), config.encoder, in.parameters);
-}
-
 void use_threads(int requested) {
   const int threads = requested > 0 ? requested : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (at::get_num_threads() != threads) at::set_num_threads(threads);
@@ -94,6 +87,16 @@ void add_experiment_options(CLI::App& cmd, train::ExperimentConfig& c) {
   cmd.add_option("--snapshot-every", c.snapshot_every, "Also keep a snapshot every N epochs (0: none)")->capture_default_str();
   cmd.add_option("--threads", c.threads, "Intra-op CPU threads (0: one per hardware thread)")->capture_default_str();
 }
+
+namespace {
+// What train::check_experiment_inputs found, in two lines (train --check).
+void print_experiment_inputs(const train::ExperimentConfig& config, const train::ExperimentInputs& in) {
+  std::cout << fmt::format("{} on {} ({} classes, images {}): {} training, {} validation, {} test images\n"
+                           "labels: {} {}; model: {} with {} parameters\n",
+                           config.out, config.dataset, in.classes, fmt::join(in.image_shape, "×"), in.train_images, in.validation_images,
+                           in.test_images, in.label_kind, fmt::join(in.label_shape, "×"), config.encoder, in.parameters);
+}
+}  // namespace
 
 void add_train_command(CLI::App& app) {
   auto config = std::make_shared<train::ExperimentConfig>();

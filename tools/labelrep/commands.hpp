@@ -26,8 +26,6 @@ void add_sweep_command(CLI::App& app);
 // Shared by the commands that run experiments (train, demo).
 void add_experiment_options(CLI::App& command, train::ExperimentConfig& config);
 void print_experiment_result(const train::ExperimentResult& result);
-// What train::check_experiment_inputs found, in two lines (train --check).
-void print_experiment_inputs(const train::ExperimentConfig& config, const train::ExperimentInputs& inputs);
 // Sets libtorch's intra-op threads for commands with --threads: `requested`, or one per hardware thread
 // for 0 (Debian's libtorch starts with one thread whatever the machine has).
 void use_threads(int requested);
