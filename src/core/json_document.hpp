@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include <cstdint>
 #include <string>
 
 #include "labelrep/core/error.hpp"
@@ -33,6 +34,15 @@ inline std::string dump_json_document(const nlohmann::json& j, int indent, const
   } catch (const nlohmann::json::type_error& e) {
     throw InvalidArgument(fmt::format("{} cannot be written as JSON: a text in it is not valid UTF-8 ({})", what, e.what()));
   }
+}
+
+/// `value` (the field `key` of a document read from `source`) as a non-negative integer. Integer fields
+/// are read only from JSON integers: nlohmann's get<integer>() on a float such as 1e300 would convert
+/// out of range (undefined behaviour), and a negative one would wrap. Throws FormatError otherwise.
+inline std::uint64_t json_unsigned(const nlohmann::json& value, const std::string& key, const std::string& source) {
+  if (!value.is_number_unsigned() && !(value.is_number_integer() && value.get<std::int64_t>() >= 0))
+    throw FormatError(source, FormatError::kNoOffset, fmt::format("field '{}' must be a non-negative integer, got {}", key, value.dump()));
+  return value.get<std::uint64_t>();
 }
 
 /// Throws InvalidArgument naming `field` unless `text` is valid UTF-8 (JSON's rule, so that whatever

@@ -21,6 +21,7 @@
 #include "labelrep/train/experiment.hpp"
 #include "labelrep/train/run_directory.hpp"
 #include "core/boundary.hpp"
+#include "core/json_document.hpp"
 
 namespace labelrep::report {
 namespace {
@@ -104,10 +105,7 @@ double json_number(const json& j, const char* key, const std::string& file) {
 }
 // An optional count of an attack sweep: 0 when absent; a value of another type is the file's fault.
 std::int64_t json_count(const json& j, const char* key, const std::string& file) {
-  if (!j.contains(key)) return 0;
-  if (!j[key].is_number_unsigned())
-    throw FormatError(file, FormatError::kNoOffset, fmt::format("not an attack sweep: '{}' is {}, not a non-negative integer", key, j[key].dump()));
-  return j[key].get<std::int64_t>();
+  return j.contains(key) ? static_cast<std::int64_t>(labelrep::detail::json_unsigned(j[key], key, file)) : 0;
 }
 
 // Accuracy under attack (Figure 3): per dataset and encoder, one plot per attack with a colour per

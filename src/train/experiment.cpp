@@ -88,6 +88,15 @@ data::ChannelStatistics experiment_statistics(const ExperimentConfig& config) {
   return data::dataset_statistics(config.dataset == "cifar100-coarse" ? "cifar100" : config.dataset);
 }
 
+// Throws InvalidArgument naming `what` for a CUDA device this machine does not have (no CUDA, or an
+// index beyond its devices), which libtorch would report only when the first tensor moves there.
+void require_device_here(const torch::Device& device, const std::string& what) {
+  if (!device.is_cuda()) return;
+  if (!torch::cuda::is_available()) throw InvalidArgument(what + ": CUDA is not available");
+  if (device.has_index() && device.index() >= static_cast<int>(torch::cuda::device_count()))
+    throw InvalidArgument(fmt::format("{}: this machine has {} CUDA device(s)", what, torch::cuda::device_count()));
+}
+
 // The model an experiment trains, and load_trained_run rebuilds before loading its weights: one place
 // for every configuration field that shapes the model.
 models::Model experiment_model(const ExperimentConfig& config, std::int64_t in_channels, const labels::LabelRepresentation& labels) {
@@ -166,14 +175,8 @@ static ExperimentResult parse_experiment_result(const std::string& text, const s
     const auto& best = j.at("best_validation_accuracy");
     r.best_validation_accuracy = best.is_null() ? std::nan("") : best.get<double>();
     // Counts are non-negative integers: a float (1e300) or a negative one would be converted without a word.
-    const auto count = [&](const char* field) {
-      const auto& value = j.at(field);
-      if (!value.is_number_unsigned())
-        throw FormatError(source, FormatError::kNoOffset, fmt::format("{} is {}, not a non-negative integer", field, value.dump()));
-      return value.get<std::int64_t>();
-    };
-    r.best_epoch = count("best_epoch");
-    r.parameters = count("parameters");
+    r.best_epoch = static_cast<std::int64_t>(labelrep::detail::json_unsigned(j.at("best_epoch"), "best_epoch", source));
+    r.parameters = static_cast<std::int64_t>(labelrep::detail::json_unsigned(j.at("parameters"), "parameters", source));
     r.label_kind = j.at("labels").at("kind").get<std::string>();
   } catch (const nlohmann::json::exception& e) {
     throw FormatError(source, FormatError::kNoOffset, std::string("unexpected result.json: ") + e.what());
@@ -275,11 +278,7 @@ ExperimentResult run_experiment(const ExperimentConfig& config, const std::share
   config.validate();
   // Before anything is read or written: a device that is not there would otherwise fail after the data
   // is loaded, as a libtorch error.
-  if (const torch::Device wanted(config.device); wanted.is_cuda()) {
-    if (!torch::cuda::is_available()) throw InvalidArgument(fmt::format("experiment: device '{}': CUDA is not available", config.device));
-    if (wanted.has_index() && wanted.index() >= static_cast<int>(torch::cuda::device_count()))
-      throw InvalidArgument(fmt::format("experiment: device '{}': this machine has {} CUDA device(s)", config.device, torch::cuda::device_count()));
-  }
+  require_device_here(torch::Device(config.device), "experiment: device '" + config.device + "'");
   const bool distributed = group && group->world_size() > 1;
   const bool rank0 = !distributed || group->rank() == 0;
   // Rank 0 checks the run directory and tells the others what to do: train, read the finished result,
@@ -431,9 +430,7 @@ TrainedRun load_trained_run(const std::string& run_dir, const std::string& devic
   } catch (const std::exception&) {
     throw InvalidArgument(fmt::format("device '{}' is not cpu, cuda or cuda:N", device_name));
   }
-  if (device.is_cuda() && !torch::cuda::is_available()) throw InvalidArgument(fmt::format("device '{}': CUDA is not available", device_name));
-  if (device.is_cuda() && device.has_index() && device.index() >= static_cast<int>(torch::cuda::device_count()))
-    throw InvalidArgument(fmt::format("device '{}': this machine has {} CUDA device(s)", device_name, torch::cuda::device_count()));
+  require_device_here(device, "device '" + device_name + "'");
   loaded.model->to(device);
   loaded.model->eval();
   return loaded;

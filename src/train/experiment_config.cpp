@@ -24,13 +24,7 @@ namespace labelrep::train {
 namespace {
 const char* level_base_name(data::LevelBase base) { return base == data::LevelBase::kPool ? "pool" : "training-set"; }
 
-// Integer fields are read only from JSON integers: nlohmann's get<integer>() on a float such as 1e300
-// would convert out of range, which is undefined behaviour.
-std::uint64_t unsigned_field(const nlohmann::json& value, const std::string& key, const std::string& source) {
-  if (!value.is_number_unsigned() && !(value.is_number_integer() && value.get<std::int64_t>() >= 0))
-    throw FormatError(source, FormatError::kNoOffset, fmt::format("field '{}' must be a non-negative integer, got {}", key, value.dump()));
-  return value.get<std::uint64_t>();
-}
+// Integer fields are read only from JSON integers (as labelrep::detail::json_unsigned).
 std::int64_t integer_field(const nlohmann::json& value, const std::string& key, const std::string& source,
                            std::int64_t low = std::numeric_limits<std::int64_t>::min(),
                            std::int64_t high = std::numeric_limits<std::int64_t>::max()) {
@@ -177,7 +171,7 @@ ExperimentConfig ExperimentConfig::from_json(const std::string& text, const std:
       if (key == "dataset") c.dataset = value.get<std::string>();
       else if (key == "data_dir") c.data_dir = value.get<std::string>();
       else if (key == "label") c.label = value.get<std::string>();
-      else if (key == "label_seed") c.has_label_seed = true, c.label_seed = unsigned_field(value, key, source);
+      else if (key == "label_seed") c.has_label_seed = true, c.label_seed = labelrep::detail::json_unsigned(value, key, source);
       else if (key == "label_size") c.label_size = integer_field(value, key, source);
       else if (key == "label_smoothing") c.label_smoothing = value.get<double>();
       else if (key == "encoder") c.encoder = value.get<std::string>();
@@ -193,7 +187,7 @@ ExperimentConfig ExperimentConfig::from_json(const std::string& text, const std:
       else if (key == "nesterov") c.nesterov = value.get<bool>();
       else if (key == "standardize_labels") c.standardize_labels = value.get<bool>();
       else if (key == "precision") c.precision = value.get<std::string>();
-      else if (key == "seed") c.seed = unsigned_field(value, key, source);
+      else if (key == "seed") c.seed = labelrep::detail::json_unsigned(value, key, source);
       else if (key == "validation") c.validation = integer_field(value, key, source);
       else if (key == "level") c.level = value.get<double>();
       else if (key == "level_base") {
