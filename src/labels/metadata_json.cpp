@@ -32,14 +32,23 @@ void check_metadata_fits(const std::string& text, const std::string& sidecar, co
   const auto j = labelrep::detail::parse_json_document(text, sidecar);
   const std::vector<std::int64_t> shape(matrix.sizes().begin() + 1, matrix.sizes().end());
   try {
-    if (j.contains("classes") && j.at("classes").get<std::int64_t>() != matrix.size(0))
+    // Counts are read only from JSON integers (json_unsigned): "classes": 10.7 is not 10 classes.
+    if (j.contains("classes") &&
+        labelrep::detail::json_unsigned(j.at("classes"), "classes", sidecar) != static_cast<std::uint64_t>(matrix.size(0)))
       throw FormatError(sidecar, FormatError::kNoOffset,
                         fmt::format("says {} classes but {} has {}: the sidecar belongs to another label file", j.at("classes").dump(),
                                     path, matrix.size(0)));
-    if (j.contains("label_shape") && j.at("label_shape").get<std::vector<std::int64_t>>() != shape)
-      throw FormatError(sidecar, FormatError::kNoOffset,
-                        fmt::format("says labels of shape {} but {} holds {}: the sidecar belongs to another label file",
-                                    j.at("label_shape").dump(), path, nlohmann::json(shape).dump()));
+    if (j.contains("label_shape")) {
+      const auto& stated = j.at("label_shape");
+      if (!stated.is_array()) throw FormatError(sidecar, FormatError::kNoOffset, "\"label_shape\" must be a list of sizes");
+      std::vector<std::int64_t> stated_shape;
+      for (const auto& size : stated)
+        stated_shape.push_back(static_cast<std::int64_t>(labelrep::detail::json_unsigned(size, "label_shape", sidecar)));
+      if (stated_shape != shape)
+        throw FormatError(sidecar, FormatError::kNoOffset,
+                          fmt::format("says labels of shape {} but {} holds {}: the sidecar belongs to another label file",
+                                      stated.dump(), path, nlohmann::json(shape).dump()));
+    }
   } catch (const nlohmann::json::exception& e) {
     throw FormatError(sidecar, FormatError::kNoOffset, std::string("bad metadata field: ") + e.what());
   }
@@ -55,9 +64,7 @@ LabelMetadata metadata_from_json(const std::string& text, const std::string& pat
     m.class_names = j.value("class_names", std::vector<std::string>{});
     if (j.contains("seed")) {
       m.has_seed = true;
-      // Only from a JSON integer: get<uint64_t>() on a float such as 1e300 is an out-of-range conversion.
-      if (!j.at("seed").is_number_integer()) throw FormatError(path, FormatError::kNoOffset, "\"seed\" must be an integer");
-      m.seed = j.at("seed").get<std::uint64_t>();
+      m.seed = labelrep::detail::json_unsigned(j.at("seed"), "seed", path);
     }
     if (j.contains("range")) {
       const auto range = j.at("range").get<std::vector<double>>();

@@ -201,6 +201,24 @@ CATCH_TEST_CASE("a sidecar that describes another matrix is refused, and unwrita
   }
   labelrep::write_npy(path, torch::rand({10, 8, 8}));
   labelrep_test::check_throws_with<FormatError>([&] { FileLabels stale(path); }, "says labels of shape [16,16]");
+  // Counts and the seed are read only from non-negative JSON integers: 10.7 classes is not 10, nor -1 a seed.
+  composite.save(path);
+  const auto sidecar_with = [&](const std::string& field) {
+    labelrep_test::write_bytes(path + ".json",
+                               "{\"format\": \"labelrep-labels\", \"kind\": \"composite\", " + field + "}");
+  };
+  sidecar_with("\"classes\": 10, \"label_shape\": [16, 16], \"seed\": 3, \"range\": [0, 80]");
+  CATCH_CHECK(FileLabels(path).metadata().seed == 3);
+  sidecar_with("\"classes\": 10.7");
+  labelrep_test::check_throws_with<FormatError>([&] { FileLabels bad(path); }, "'classes' must be a non-negative integer");
+  sidecar_with("\"label_shape\": [16.2, 16]");
+  labelrep_test::check_throws_with<FormatError>([&] { FileLabels bad(path); }, "'label_shape' must be a non-negative integer");
+  sidecar_with("\"label_shape\": 256");
+  labelrep_test::check_throws_with<FormatError>([&] { FileLabels bad(path); }, "\"label_shape\" must be a list");
+  sidecar_with("\"seed\": -1");
+  labelrep_test::check_throws_with<FormatError>([&] { FileLabels bad(path); }, "'seed' must be a non-negative integer");
+  sidecar_with("\"range\": [0, 1e999]");  // JSON numbers beyond double are refused by the parser
+  labelrep_test::check_throws_with<FormatError>([&] { FileLabels bad(path); }, "number overflow");
 
   // A class name that is not UTF-8 cannot go into the JSON sidecar: refused before anything is written.
   const CategoryLabels latin1(CategoryLabelsOptions(2).class_names({"caf\xe9", "tea"}));
