@@ -25,7 +25,8 @@ namespace labelrep::attack {
 namespace {
 
 constexpr AttackKind kAttacks[] = {{Method::kFgsm, false},      {Method::kFgsm, true}, {Method::kIterative, false},
-                                   {Method::kIterative, true}, {Method::kPgd, false}, {Method::kPgd, true}};
+                                   {Method::kIterative, true}, {Method::kPgd, false}, {Method::kPgd, true},
+                                   {Method::kNoise, false}};
 
 // Puts a module in eval mode for a scope and restores its previous mode.
 class EvalModeGuard {
@@ -88,13 +89,14 @@ Domain make_domain(const AttackOptions& o, const torch::TensorOptions& options) 
 }
 
 double step_fraction(const AttackOptions& o) {
-  if (o.method() == Method::kFgsm) return 1.0;
+  if (o.method() == Method::kFgsm || o.method() == Method::kNoise) return 1.0;
   if (o.step_fraction() > 0) return o.step_fraction();
   const double steps = static_cast<double>(o.steps());
   return o.method() == Method::kPgd ? 2.5 / steps : 1.0 / steps;
 }
 
-// splitmix64: decorrelated seeds for the batches of a sweep.
+// splitmix64: decorrelated seeds for the batches of a sweep, and the noise's stream of a seed.
+constexpr std::uint64_t kNoiseStream = 0x6e6f697365ULL;
 std::uint64_t mix_seed(std::uint64_t seed, std::uint64_t stream) {
   std::uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (stream + 1);
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -105,6 +107,19 @@ std::uint64_t mix_seed(std::uint64_t seed, std::uint64_t stream) {
 double ratio(std::int64_t a, std::int64_t b) {
   return b > 0 ? static_cast<double>(a) / static_cast<double>(b) : std::numeric_limits<double>::quiet_NaN();
 }
+
+// As written in the JSON's "method".
+const char* method_name(Method method) {
+  switch (method) {
+    case Method::kFgsm: return "fgsm";
+    case Method::kIterative: return "iterative";
+    case Method::kPgd: return "pgd";
+    case Method::kNoise: return "noise";
+  }
+  return "unknown";
+}
+
+bool follows_gradient(Method method) { return method != Method::kNoise; }
 
 nlohmann::json number_or_null(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
 
@@ -121,7 +136,8 @@ EpsilonUnit parse_epsilon_unit(const std::string& name) {
 }
 
 std::string attack_name(const AttackKind& kind) {
-  std::string base = kind.method == Method::kFgsm ? "fgsm" : kind.method == Method::kIterative ? "bim" : "pgd";
+  std::string base = method_name(kind.method);
+  if (base == "iterative") base = "bim";
   return kind.targeted ? base + "-targeted" : base;
 }
 
@@ -142,6 +158,7 @@ void AttackOptions::validate() const {
   if (steps_ < 1) throw InvalidArgument(fmt::format("attack: steps must be >= 1, got {}", steps_));
   if (!(step_fraction_ >= 0) || !std::isfinite(step_fraction_))
     throw InvalidArgument(fmt::format("attack: step_fraction must be a finite number >= 0, got {}", step_fraction_));
+  if (method_ == Method::kNoise && targeted_) throw InvalidArgument("attack: noise cannot be targeted (it follows no gradient)");
 }
 
 torch::Tensor pgd_random_start(torch::IntArrayRef sizes, std::uint64_t seed) try {
@@ -177,6 +194,11 @@ torch::Tensor attack_checked(models::Model& model, const labels::LabelRepresenta
   const auto upper = torch::minimum(x + domain.epsilon, domain.high);
   const auto step = domain.epsilon * (options.targeted() ? -step_fraction(options) : step_fraction(options));
 
+  if (options.method() == Method::kNoise) {
+    // Its own stream of the seed, so that the signs are not those of PGD's start with the same seed.
+    const auto sign = pgd_random_start(x.sizes(), mix_seed(options.seed(), kNoiseStream)).ge(0).to(x.options()).mul_(2).sub_(1);
+    return torch::minimum(torch::maximum(x + step * sign, lower), upper);
+  }
   torch::Tensor adversarial = x;
   if (options.method() == Method::kPgd) {
     const auto start = pgd_random_start(x.sizes(), options.seed()).to(x.options());
@@ -284,7 +306,7 @@ std::string SweepResult::to_json() const {
   for (const auto& curve : curves) {
     nlohmann::json c;
     c["attack"] = curve.attack;
-    c["method"] = curve.kind.method == Method::kFgsm ? "fgsm" : curve.kind.method == Method::kIterative ? "iterative" : "pgd";
+    c["method"] = method_name(curve.kind.method);
     c["targeted"] = curve.kind.targeted;
     nlohmann::json points = nlohmann::json::array();
     for (const auto& p : curve.points) {
@@ -308,7 +330,101 @@ std::string SweepResult::to_json() const {
     attacks.push_back(std::move(c));
   }
   j["attacks"] = std::move(attacks);
+  if (zero_gradient_images) j["zero_gradient_images"] = *zero_gradient_images;
+  nlohmann::json checks = nlohmann::json::array();
+  for (const auto& c : masking_checks)
+    checks.push_back({{"check", c.check}, {"attack", c.attack}, {"passed", c.passed}, {"detail", c.detail}});
+  j["masking_checks"] = std::move(checks);
   return labelrep::detail::dump_json_document(j, 2, "the attack sweep's result");
+}
+
+namespace {
+
+// The point of `curve` at ε, if it has one.
+const SweepPoint* point_at(const SweepCurve& curve, double epsilon) {
+  for (const auto& p : curve.points)
+    if (p.epsilon == epsilon) return &p;
+  return nullptr;
+}
+
+const SweepCurve* curve_of(const SweepResult& result, Method method, bool targeted) {
+  for (const auto& c : result.curves)
+    if (c.kind.method == method && c.kind.targeted == targeted) return &c;
+  return nullptr;
+}
+
+}  // namespace
+
+std::vector<MaskingCheck> check_gradient_masking(const SweepResult& result) try {
+  std::vector<MaskingCheck> checks;
+  const std::int64_t base = result.initially_correct;
+  // Counts of a few hundred images move by an image or two from rounding and from PGD's and the
+  // noise's draws: a check fails only beyond 1% of the initially correct images (at least one).
+  const std::int64_t tolerance = std::max<std::int64_t>(1, (base + 99) / 100);
+  const std::string beyond = fmt::format("by more than {} of {} initially correct images", tolerance, base);
+
+  if (result.zero_gradient_images) {
+    MaskingCheck c{"zero-gradient", "", *result.zero_gradient_images == 0, ""};
+    c.detail = fmt::format("{} of {} initially correct images have a loss gradient of exactly zero at the clean image{}",
+                           *result.zero_gradient_images, base, c.passed ? "" : ": FGSM and BIM cannot move them");
+    checks.push_back(std::move(c));
+  }
+  const SweepCurve* noise = curve_of(result, Method::kNoise, false);
+  for (const auto& curve : result.curves) {
+    if (!follows_gradient(curve.kind.method)) continue;
+    if (noise && !curve.kind.targeted) {
+      MaskingCheck c{"noise-beats-attack", curve.attack, true, ""};
+      for (const auto& p : curve.points) {
+        const auto* q = point_at(*noise, p.epsilon);
+        if (q && p.epsilon > 0 && p.correct > q->correct + tolerance) {
+          c.passed = false;
+          c.detail = fmt::format("at eps {:g} random noise leaves {} images correct, {} leaves {}", p.epsilon, q->correct, curve.attack, p.correct);
+          break;
+        }
+      }
+      if (c.passed) c.detail = fmt::format("{} never leaves more images correct than random noise at the same eps {}", curve.attack, beyond);
+      checks.push_back(std::move(c));
+    }
+    const SweepCurve* fgsm = curve_of(result, Method::kFgsm, curve.kind.targeted);
+    if (fgsm && curve.kind.method != Method::kFgsm) {
+      MaskingCheck c{"iterative-weaker-than-fgsm", curve.attack, true, ""};
+      for (const auto& p : curve.points) {
+        const auto* q = point_at(*fgsm, p.epsilon);
+        if (!q || p.epsilon == 0) continue;
+        const bool weaker = curve.kind.targeted ? p.target_hits + tolerance < q->target_hits : p.correct > q->correct + tolerance;
+        if (weaker) {
+          c.passed = false;
+          c.detail = curve.kind.targeted
+                         ? fmt::format("at eps {:g} {} reaches {} targets, {} reaches {}", p.epsilon, curve.attack, p.target_hits, fgsm->attack, q->target_hits)
+                         : fmt::format("at eps {:g} {} leaves {} images correct, {} leaves {}", p.epsilon, curve.attack, p.correct, fgsm->attack, q->correct);
+          break;
+        }
+      }
+      if (c.passed) c.detail = fmt::format("{} is never weaker than {} at the same eps {}", curve.attack, fgsm->attack, beyond);
+      checks.push_back(std::move(c));
+    }
+    if (curve.kind.targeted && curve.kind.method == Method::kFgsm) continue;
+    MaskingCheck c{"not-monotone", curve.attack, true, ""};
+    for (const auto& small : curve.points) {
+      for (const auto& large : curve.points) {
+        if (!c.passed || !(large.epsilon > small.epsilon)) continue;
+        if (curve.kind.targeted ? large.target_hits + tolerance < small.target_hits : large.correct > small.correct + tolerance) {
+          c.passed = false;
+          c.detail = curve.kind.targeted
+                         ? fmt::format("{} reaches {} targets at eps {:g} but only {} at eps {:g}", curve.attack, small.target_hits,
+                                       small.epsilon, large.target_hits, large.epsilon)
+                         : fmt::format("{} leaves {} images correct at eps {:g} but {} at eps {:g}", curve.attack, small.correct,
+                                       small.epsilon, large.correct, large.epsilon);
+        }
+      }
+    }
+    if (c.passed)
+      c.detail = fmt::format("a larger eps never {} {}", curve.kind.targeted ? "reaches fewer targets" : "leaves more images correct", beyond);
+    checks.push_back(std::move(c));
+  }
+  return checks;
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("check_gradient_masking");
 }
 
 SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelRepresentation> labels,
@@ -349,7 +465,9 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
   bool any_attack = false, need_true_sign = false, need_target_sign = false;
   for (double e : epsilons) any_attack = any_attack || e > 0;
   for (const auto& kind : kinds)
-    if (any_attack && kind.method != Method::kPgd) (kind.targeted ? need_target_sign : need_true_sign) = true;
+    if (any_attack && (kind.method == Method::kFgsm || kind.method == Method::kIterative))
+      (kind.targeted ? need_target_sign : need_true_sign) = true;
+  std::int64_t zero_gradient = 0;
 
   EvalModeGuard eval_mode(*model);
   std::optional<ProgressLine> progress;
@@ -389,7 +507,10 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
     const auto k = keep.numel();
     initially_correct += k;
     const auto xs = x.index_select(0, keep), ys = y.index_select(0, keep), ts = t.index_select(0, keep);
-    if (sign_true.defined()) sign_true = sign_true.index_select(0, keep);
+    if (sign_true.defined()) {
+      sign_true = sign_true.index_select(0, keep);
+      if (k > 0) zero_gradient += sign_true.flatten(1).ne(0).any(1).logical_not().sum().item<std::int64_t>();
+    }
     if (sign_target.defined()) sign_target = sign_target.index_select(0, keep);
     for (std::size_t a = 0; a < kinds.size(); ++a) {
       for (std::size_t e = 0; e < n_eps; ++e) {
@@ -458,6 +579,8 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
     }
     result.curves.push_back(std::move(curve));
   }
+  if (need_true_sign) result.zero_gradient_images = zero_gradient;
+  result.masking_checks = check_gradient_masking(result);
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
 } catch (...) {

@@ -115,6 +115,12 @@ void write_robustness(const std::map<std::string, Group>& groups, const std::str
   // setting ("dataset · encoder") -> attack -> group name -> curves
   std::map<std::string, std::map<std::string, std::map<std::string, AttackCurves>>> sweeps;
   std::map<std::string, int> colour_of;  // a label kind keeps its colour in every plot
+  // The sweeps' gradient-masking checks (attack::check_gradient_masking): all counted, failures listed.
+  struct FailedCheck {
+    std::string file, check, attack, detail;
+  };
+  std::vector<FailedCheck> failed_checks;
+  std::int64_t checks_run = 0, sweeps_checked = 0;
   for (const auto& [id, g] : groups) {
     for (const auto* run : g.runs) {
       for (const auto& file : run->attack_files) {
@@ -127,6 +133,17 @@ void write_robustness(const std::map<std::string, Group>& groups, const std::str
         if (!sweep.is_object() || !sweep.contains("attacks") || !sweep["attacks"].is_array())
           throw FormatError(file, FormatError::kNoOffset, "not an attack sweep (no 'attacks' list)");
         const std::string setting = g.dataset + " · " + g.encoder;
+        if (sweep.contains("masking_checks")) {  // absent from sweeps written before the checks existed
+          const auto& checks = sweep["masking_checks"];
+          if (!checks.is_array()) throw FormatError(file, FormatError::kNoOffset, "'masking_checks' is not a list");
+          ++sweeps_checked;
+          for (const auto& c : checks) {
+            if (!c.is_object() || !c.contains("check") || !c["check"].is_string() || !c.contains("passed") || !c["passed"].is_boolean())
+              throw FormatError(file, FormatError::kNoOffset, "a masking check without a name or a boolean 'passed'");
+            ++checks_run;
+            if (!c["passed"].get<bool>()) failed_checks.push_back({file, c["check"].get<std::string>(), str(c, "attack"), str(c, "detail")});
+          }
+        }
         for (const auto& a : sweep["attacks"]) {
           if (!a.is_object() || !a.contains("attack") || !a["attack"].is_string() || !a.contains("points") || !a["points"].is_array() ||
               a["points"].empty())
@@ -134,7 +151,7 @@ void write_robustness(const std::map<std::string, Group>& groups, const std::str
           const std::string unit = str(sweep, "epsilon_unit", "normalized");
           const std::string attack = a["attack"].get<std::string>() + (unit == "normalized" ? "" : " (" + unit + " ε)");
           auto& curves = sweeps[setting][attack][group_name(g)];
-          const bool iterative = str(a, "method") != "fgsm";
+          const bool iterative = str(a, "method") == "iterative" || str(a, "method") == "pgd";
           curves.description = fmt::format("ε in {} units{}", unit, iterative ? fmt::format(", {} steps", json_count(sweep, "steps", file)) : "");
           colour_of.emplace(group_name(g), static_cast<int>(colour_of.size()));
           for (const auto& p : a["points"]) {
@@ -202,6 +219,30 @@ void write_robustness(const std::map<std::string, Group>& groups, const std::str
   }
   html << "<h3>Accuracy under attack (percent, mean ± std over seeds)</h3>\n" << table_html.str() << "</table>\n";
   md << "### Accuracy under attack\n\nPercent, mean ± std over seeds.\n\n" << table_md.str() << "\n";
+  if (sweeps_checked == 0) return;
+  const std::string summary = fmt::format("{} checks in {} sweep{} (zero gradients, random noise beating an attack, an iterative "
+                                          "attack weaker than FGSM, accuracy rising with ε; see docs/robustness.md): ",
+                                          checks_run, sweeps_checked, sweeps_checked == 1 ? "" : "s");
+  html << "<h3>Gradient-masking checks</h3>\n<p>" << analysis::escape_xml(summary);
+  md << "### Gradient-masking checks\n\n" << summary;
+  if (failed_checks.empty()) {
+    html << "all passed.</p>\n";
+    md << "all passed.\n\n";
+    return;
+  }
+  html << fmt::format("<strong>{} failed</strong>: these robustness numbers may overstate robustness.</p>\n<table><tr><th>sweep</th>"
+                      "<th>check</th><th>attack</th><th>what was found</th></tr>\n",
+                      failed_checks.size());
+  md << fmt::format("**{} failed**: these robustness numbers may overstate robustness.\n\n| sweep | check | attack | what was found |\n"
+                    "|---|---|---|---|\n",
+                    failed_checks.size());
+  for (const auto& f : failed_checks) {
+    html << fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n", analysis::escape_xml(f.file), analysis::escape_xml(f.check),
+                        analysis::escape_xml(f.attack), analysis::escape_xml(f.detail));
+    md << fmt::format("| {} | {} | {} | {} |\n", f.file, f.check, f.attack, f.detail);
+  }
+  html << "</table>\n";
+  md << "\n";
 }
 
 // The t-SNE, Grad-CAM and other figures the runs keep in figures/: inline in the HTML (at most

@@ -417,6 +417,182 @@ CATCH_TEST_CASE("the sweep's threshold accuracy: attacked outputs within the thr
                         InvalidArgument);
 }
 
+CATCH_TEST_CASE("noise moves every pixel by epsilon with a seeded random sign, and cannot be targeted", "[attack]") {
+  auto& t = tiny(false);
+  const auto batch = test_batch();
+  const auto noise = attack::parse_attack("noise");
+  CATCH_CHECK(noise.method == attack::Method::kNoise);
+  CATCH_CHECK_FALSE(noise.targeted);
+  CATCH_CHECK(attack::attack_name(noise) == "noise");
+  CATCH_CHECK_THROWS_AS(attack::parse_attack("noise-targeted"), InvalidArgument);
+  const auto options = attack::AttackOptions(kStats).method(attack::Method::kNoise).epsilon(0.1).seed(5);
+  auto targeted = options;
+  CATCH_CHECK_THROWS_AS(attack::perturb(t.model, *t.labels, batch.images, batch.targets, targeted.targeted(true)), InvalidArgument);
+
+  const auto noisy = attack::perturb(t.model, *t.labels, batch.images, batch.targets, options);
+  const auto delta = noisy - batch.images;
+  CATCH_CHECK(noisy.min().item<double>() >= kLow - 1e-6);
+  CATCH_CHECK(noisy.max().item<double>() <= kHigh + 1e-6);
+  // Away from the box's edges every pixel moves by exactly ε, up or down about equally often.
+  const auto inside = batch.images.gt(kLow + 0.1) & batch.images.lt(kHigh - 0.1);
+  CATCH_REQUIRE(inside.sum().item<std::int64_t>() > 1000);
+  CATCH_CHECK(((delta.abs() - 0.1).abs().masked_select(inside)).max().item<double>() < 1e-6);
+  const double up = delta.gt(0).masked_select(inside).to(torch::kDouble).mean().item<double>();
+  CATCH_CHECK(up > 0.45);
+  CATCH_CHECK(up < 0.55);
+  // Seeded: the same seed gives the same noise, another seed other noise, and the signs are not those
+  // of PGD's random start with the same seed.
+  CATCH_CHECK(torch::equal(attack::perturb(t.model, *t.labels, batch.images, batch.targets, options), noisy));
+  auto reseeded = options;
+  CATCH_CHECK_FALSE(torch::equal(attack::perturb(t.model, *t.labels, batch.images, batch.targets, reseeded.seed(6)), noisy));
+  const auto pgd_sign = attack::pgd_random_start(batch.images.sizes(), 5).gt(0);
+  const double same = pgd_sign.eq(delta.gt(0)).masked_select(inside).to(torch::kDouble).mean().item<double>();
+  CATCH_CHECK(same > 0.45);
+  CATCH_CHECK(same < 0.55);
+}
+
+namespace {
+
+// A hand-made sweep over ε ∈ {0, 0.1, 0.2} with 200 initially correct images (tolerance 2 images).
+attack::SweepCurve curve(const std::string& name, std::vector<std::int64_t> correct, std::vector<std::int64_t> hits = {0, 0, 0}) {
+  attack::SweepCurve c;
+  c.attack = name;
+  c.kind = attack::parse_attack(name);
+  const double epsilons[] = {0.0, 0.1, 0.2};
+  for (std::size_t i = 0; i < 3; ++i) {
+    attack::SweepPoint p;
+    p.epsilon = epsilons[i];
+    p.correct = correct[i];
+    p.target_hits = hits[i];
+    c.points.push_back(p);
+  }
+  return c;
+}
+
+attack::SweepResult healthy_sweep() {
+  attack::SweepResult r;
+  r.images = 250;
+  r.initially_correct = 200;
+  r.zero_gradient_images = 0;
+  r.curves = {curve("fgsm", {200, 120, 80}), curve("fgsm-targeted", {200, 150, 140}, {0, 30, 25}), curve("bim", {200, 60, 20}),
+              curve("bim-targeted", {200, 100, 50}, {0, 50, 90}), curve("noise", {200, 195, 190})};
+  return r;
+}
+
+const attack::MaskingCheck* find_check(const std::vector<attack::MaskingCheck>& checks, const std::string& check, const std::string& name) {
+  for (const auto& c : checks)
+    if (c.check == check && c.attack == name) return &c;
+  return nullptr;
+}
+
+bool passes(const attack::SweepResult& r, const std::string& check, const std::string& name) {
+  const auto checks = attack::check_gradient_masking(r);
+  const auto* c = find_check(checks, check, name);
+  if (!c) throw std::runtime_error("no " + check + " check for '" + name + "'");
+  return c->passed;
+}
+
+}  // namespace
+
+CATCH_TEST_CASE("check_gradient_masking flags noise beating an attack, iterative weaker than FGSM, non-monotone curves and zero gradients",
+                "[attack]") {
+  const auto healthy = healthy_sweep();
+  const auto checks = attack::check_gradient_masking(healthy);
+  // zero-gradient; fgsm: noise, monotone; bim: noise, iterative, monotone; bim-targeted: iterative, monotone.
+  // Targeted FGSM (which may overshoot) and the noise itself are not checked.
+  CATCH_CHECK(checks.size() == 8);
+  for (const auto& c : checks) {
+    CATCH_INFO(c.check << " " << c.attack << ": " << c.detail);
+    CATCH_CHECK(c.passed);
+  }
+  CATCH_CHECK(find_check(checks, "not-monotone", "fgsm-targeted") == nullptr);
+  CATCH_CHECK(find_check(checks, "noise-beats-attack", "bim-targeted") == nullptr);
+
+  auto r = healthy;
+  r.zero_gradient_images = 3;
+  CATCH_CHECK_FALSE(passes(r, "zero-gradient", ""));
+  r.zero_gradient_images.reset();
+  CATCH_CHECK(find_check(attack::check_gradient_masking(r), "zero-gradient", "") == nullptr);
+
+  r = healthy;
+  r.curves[4] = curve("noise", {200, 100, 190});  // noise leaves 100 correct at ε 0.1, FGSM 120
+  CATCH_CHECK_FALSE(passes(r, "noise-beats-attack", "fgsm"));
+  CATCH_CHECK(passes(r, "noise-beats-attack", "bim"));
+  const auto flagged = attack::check_gradient_masking(r);
+  CATCH_CHECK(find_check(flagged, "noise-beats-attack", "fgsm")->detail.find("eps 0.1") != std::string::npos);
+  r.curves[4] = curve("noise", {200, 118, 190});  // within the tolerance of 2 images
+  CATCH_CHECK(passes(r, "noise-beats-attack", "fgsm"));
+  r.curves.pop_back();
+  CATCH_CHECK(find_check(attack::check_gradient_masking(r), "noise-beats-attack", "fgsm") == nullptr);
+
+  r = healthy;
+  r.curves[2] = curve("bim", {200, 130, 20});  // BIM leaves 130 correct at ε 0.1, FGSM 120
+  CATCH_CHECK_FALSE(passes(r, "iterative-weaker-than-fgsm", "bim"));
+  CATCH_CHECK(passes(r, "not-monotone", "bim"));
+  r.curves[3] = curve("bim-targeted", {200, 100, 50}, {0, 20, 90});  // 20 targets at ε 0.1, targeted FGSM 30
+  CATCH_CHECK_FALSE(passes(r, "iterative-weaker-than-fgsm", "bim-targeted"));
+
+  r = healthy;
+  r.curves[0] = curve("fgsm", {200, 80, 120});  // more correct at ε 0.2 than at 0.1
+  CATCH_CHECK_FALSE(passes(r, "not-monotone", "fgsm"));
+  r.curves[0] = curve("fgsm", {200, 80, 82});  // within the tolerance
+  CATCH_CHECK(passes(r, "not-monotone", "fgsm"));
+  r.curves[3] = curve("bim-targeted", {200, 100, 50}, {0, 90, 50});  // fewer targets at the larger ε
+  CATCH_CHECK_FALSE(passes(r, "not-monotone", "bim-targeted"));
+
+  const auto j = nlohmann::json::parse([&] {
+    auto with_checks = healthy;
+    with_checks.masking_checks = checks;
+    return with_checks.to_json();
+  }());
+  CATCH_CHECK(j["zero_gradient_images"] == 0);
+  CATCH_REQUIRE(j["masking_checks"].size() == 8);
+  CATCH_CHECK(j["masking_checks"][0]["check"] == "zero-gradient");
+  CATCH_CHECK(j["masking_checks"][0]["passed"] == true);
+  CATCH_CHECK(j["attacks"][4]["method"] == "noise");
+}
+
+CATCH_TEST_CASE("the sweep runs the noise baseline, counts zero gradients and checks for gradient masking", "[attack]") {
+  const auto set = quadrants(100, 99);
+  auto& t = tiny(true);
+  const auto options = attack::SweepOptions(kStats).attacks({"fgsm", "bim", "noise"}).epsilons({0.0, 0.3, 1.0}).batch_size(40).progress(false);
+  const auto r = attack::run_sweep(t.model, t.labels, set, torch::arange(100), options);
+  CATCH_REQUIRE(r.curves.size() == 3);
+  const auto& noise = r.curves[2];
+  CATCH_CHECK(noise.kind.method == attack::Method::kNoise);
+  CATCH_CHECK(noise.points[0].correct == r.initially_correct);
+  for (const auto& p : noise.points) CATCH_CHECK(p.correct <= r.initially_correct);
+  CATCH_REQUIRE(r.zero_gradient_images.has_value());
+  CATCH_CHECK(*r.zero_gradient_images == 0);
+  // The trained tiny model masks nothing: its checks pass (BIM at ε = 1 breaks it, noise does not).
+  CATCH_CHECK(r.curves[1].points[2].correct < noise.points[2].correct);
+  CATCH_CHECK(r.masking_checks.size() == 6);
+  for (const auto& c : r.masking_checks) {
+    CATCH_INFO(c.check << " " << c.attack << ": " << c.detail);
+    CATCH_CHECK(c.passed);
+  }
+  // Without an untargeted FGSM or BIM the gradient at x is not taken, and zero gradients are not counted.
+  const auto noise_only = attack::run_sweep(t.model, t.labels, set, torch::arange(100), attack::SweepOptions(options).attacks({"noise"}));
+  CATCH_CHECK_FALSE(noise_only.zero_gradient_images.has_value());
+  CATCH_CHECK(noise_only.masking_checks.empty());
+  CATCH_CHECK(noise_only.curves[0].points[2].correct == noise.points[2].correct);  // the same seeded noise
+
+  // A model whose output does not depend on its input: every attacked image has a zero gradient.
+  auto flat = models::deep_copy(t.model);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : flat->parameters()) p.zero_();
+  }
+  flat->eval();
+  const auto masked = attack::run_sweep(flat, t.labels, set, torch::arange(100), options);
+  CATCH_REQUIRE(masked.initially_correct > 0);
+  CATCH_CHECK(*masked.zero_gradient_images == masked.initially_correct);
+  CATCH_CHECK_FALSE(find_check(masked.masking_checks, "zero-gradient", "")->passed);
+  const auto j = nlohmann::json::parse(masked.to_json());
+  CATCH_CHECK(j["zero_gradient_images"] == masked.initially_correct);
+  CATCH_CHECK(j["masking_checks"][0]["passed"] == false);
+}
+
 CATCH_TEST_CASE("attacks refuse bad input with InvalidArgument", "[attack]") {
   auto& t = tiny(false);
   const auto batch = test_batch(8);

@@ -108,7 +108,7 @@ CATCH_TEST_CASE("snapshots, t-SNE progression, Grad-CAM layers, attack files and
   CATCH_CHECK(unknown.output.find("body.0, body.3, body.7, body.10, body.14") != std::string::npos);
 
   // The attack sweep written into the run (the default --out), with threshold accuracy.
-  const auto attacked = run_command(cli() + " attack --run " + composite + " --attacks fgsm,bim --eps 0,0.1,0.3 --limit 64");
+  const auto attacked = run_command(cli() + " attack --run " + composite + " --attacks fgsm,bim,noise --eps 0,0.1,0.3 --limit 64");
   CATCH_INFO(attacked.output);
   CATCH_REQUIRE(attacked.exit_code == 0);
   CATCH_REQUIRE(std::filesystem::exists(composite + "/attack.json"));
@@ -117,6 +117,10 @@ CATCH_TEST_CASE("snapshots, t-SNE progression, Grad-CAM layers, attack files and
   CATCH_CHECK(sweep["threshold"].get<double>() == 3.5);  // the run's
   const auto& fgsm = sweep["attacks"][0]["points"];
   CATCH_CHECK(fgsm[1]["threshold_accuracy"].get<double>() == fgsm[1]["threshold_correct"].get<double>() / 64.0);
+  // The gradient-masking checks: zero-gradient; fgsm: noise, monotone; bim: noise, iterative, monotone.
+  CATCH_CHECK(sweep["masking_checks"].size() == 6);
+  CATCH_CHECK(attacked.output.find("gradient-masking checks") != std::string::npos);
+  CATCH_CHECK(attacked.output.find("noise-beats-attack bim: ") != std::string::npos);
 
   // The report: the sweep's numbers in its table and a figure per attack; the runs' figures.
   const auto report = run_command(cli() + " report " + dir.file("runs") + " --no-labels --out " + dir.file("report"));
@@ -125,6 +129,8 @@ CATCH_TEST_CASE("snapshots, t-SNE progression, Grad-CAM layers, attack files and
   const auto md = labelrep::read_file(dir.file("report/report.md"));
   const auto html = labelrep::read_file(dir.file("report/index.html"));
   CATCH_CHECK(md.find("Accuracy under adversarial attack") != std::string::npos);
+  CATCH_CHECK(md.find("6 checks in 1 sweep (") != std::string::npos);
+  CATCH_CHECK(std::filesystem::exists(dir.file("report/attack_fashion_mnist_small_cnn_noise.svg")));
   CATCH_CHECK(std::filesystem::exists(dir.file("report/attack_fashion_mnist_small_cnn_fgsm.svg")));
   CATCH_CHECK(std::filesystem::exists(dir.file("report/attack_fashion_mnist_small_cnn_bim.svg")));
   const auto row = fmt_row(sweep, 0, 2);

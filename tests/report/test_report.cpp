@@ -173,7 +173,8 @@ CATCH_TEST_CASE("a run trained on a label file gets the statistics convention of
 
 namespace {
 // A sweep's JSON as `labelrep attack` writes it: fgsm at ε = 0 and 0.1 over 100 images.
-void fake_attack(const std::string& file, double clean, double attacked, bool threshold) {
+// `checks` (if not null) is its "masking_checks" list.
+void fake_attack(const std::string& file, double clean, double attacked, bool threshold, const nlohmann::json& checks = nullptr) {
   nlohmann::json points = nlohmann::json::array();
   for (const auto& [eps, acc] : {std::pair<double, double>{0.0, clean}, {0.1, attacked}}) {
     nlohmann::json p = {{"epsilon", eps}, {"accuracy", acc}, {"subset_accuracy", acc / clean}, {"correct", 100 * acc}};
@@ -182,6 +183,7 @@ void fake_attack(const std::string& file, double clean, double attacked, bool th
   }
   nlohmann::json sweep = {{"images", 100}, {"epsilon_unit", "normalized"}, {"steps", 5},
                           {"attacks", {{{"attack", "fgsm"}, {"method", "fgsm"}, {"targeted", false}, {"points", points}}}}};
+  if (!checks.is_null()) sweep["masking_checks"] = checks;
   labelrep::write_file_atomically(file, sweep.dump());
 }
 }  // namespace
@@ -191,8 +193,14 @@ CATCH_TEST_CASE("a report plots accuracy under attack from the runs' sweeps and 
   fake_run(dir.file("runs/a"), "composite", 0, 100, 0.90, false);
   fake_run(dir.file("runs/b"), "composite", 1, 100, 0.80, false);
   fake_run(dir.file("runs/c"), "category", 0, 100, 0.88, true);
-  fake_attack(dir.file("runs/a/attack.json"), 0.90, 0.60, true);
-  fake_attack(dir.file("runs/b/attack.json"), 0.80, 0.40, true);
+  // Sweeps a and b carry gradient-masking checks (one of b's failed), c was written before there were any.
+  const auto check = [](const char* name, bool passed, const char* detail) {
+    return nlohmann::json{{"check", name}, {"attack", "fgsm"}, {"passed", passed}, {"detail", detail}};
+  };
+  fake_attack(dir.file("runs/a/attack.json"), 0.90, 0.60, true, {check("noise-beats-attack", true, "never"), check("not-monotone", true, "never")});
+  fake_attack(dir.file("runs/b/attack.json"), 0.80, 0.40, true,
+              {check("noise-beats-attack", false, "at eps 0.1 random noise leaves 30 images correct, fgsm leaves 40"),
+               check("not-monotone", true, "never")});
   fake_attack(dir.file("runs/c/attack.json"), 0.88, 0.10, false);
   std::filesystem::create_directories(dir.file("runs/a/figures/gradcam"));
   labelrep::write_file_atomically(dir.file("runs/a/figures/tsne.svg"), "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"10\" height=\"10\"><title>map-a</title></svg>\n");
@@ -217,14 +225,21 @@ CATCH_TEST_CASE("a report plots accuracy under attack from the runs' sweeps and 
   CATCH_CHECK(html.find("data:image/png;base64,iVBORw0KGgpkYXRh") != std::string::npos);  // its Grad-CAM picture
   CATCH_CHECK(md.find("(runs/a/tsne.svg)") != std::string::npos);
   CATCH_CHECK(std::filesystem::exists(dir.file("out/runs/a/gradcam/0.png")));
+  CATCH_CHECK(md.find("4 checks in 2 sweeps") != std::string::npos);
+  CATCH_CHECK(md.find("**1 failed**") != std::string::npos);
+  CATCH_CHECK(md.find("| " + dir.file("runs/b/attack.json") + " | noise-beats-attack | fgsm | at eps 0.1 random noise leaves 30 images correct, fgsm "
+                      "leaves 40 |") != std::string::npos);
+  CATCH_CHECK(html.find("<h3>Gradient-masking checks</h3>") != std::string::npos);
 
   labelrep::write_file_atomically(dir.file("runs/c/attack.json"), "{\"images\": 3}");
   CATCH_CHECK_THROWS_AS(report::write_report(dir.file("runs"), dir.file("out")), FormatError);
   // Fields of the wrong type and an attack without points name the file too (not an internal error).
   const std::string points = R"("points": [{"epsilon": 0, "accuracy": 0.9}])";
   for (const std::string& sweep : {R"({"attacks": [{"attack": "fgsm", "method": 3, )" + points + "}]}",
-                                   R"({"steps": "five", "attacks": [{"attack": "bim", )" + points + "}]}",
+                                   R"({"steps": "five", "attacks": [{"attack": "bim", "method": "iterative", )" + points + "}]}",
                                    R"({"images": -3, "attacks": [{"attack": "fgsm", )" + points + "}]}",
+                                   R"({"masking_checks": 3, "attacks": [{"attack": "fgsm", )" + points + "}]}",
+                                   R"({"masking_checks": [{"check": "zero-gradient"}], "attacks": [{"attack": "fgsm", )" + points + "}]}",
                                    std::string(R"({"attacks": [{"attack": "fgsm", "points": []}]})")}) {
     CATCH_INFO(sweep);
     labelrep::write_file_atomically(dir.file("runs/c/attack.json"), sweep);

@@ -19,7 +19,7 @@ std::string default_figures_dir(const std::string& run);
 
 struct AttackJob {
   std::string run, out, device = "cpu", unit = "normalized";
-  std::vector<std::string> attacks = {"fgsm", "fgsm-targeted", "bim", "bim-targeted"};
+  std::vector<std::string> attacks = {"fgsm", "fgsm-targeted", "bim", "bim-targeted", "noise"};
   std::vector<double> epsilons = attack::paper_epsilons();
   std::int64_t steps = 5, limit = 0, batch_size = 256;
   double step_fraction = 0;

@@ -81,6 +81,12 @@ std::string run_attack_job(const AttackJob& job) {
       std::cout << fmt::format("{:<14} {:>7.3f} {:>10} {:>10} {:>17} {:>11} {:>9.1f}\n", curve.attack, p.epsilon, percent(p.accuracy),
                                percent(p.threshold_accuracy), percent(p.subset_accuracy), curve.kind.targeted ? percent(p.target_hit_rate) : "",
                                p.seconds);
+  if (!result.masking_checks.empty()) {
+    std::cout << "gradient-masking checks (docs/robustness.md):\n";
+    for (const auto& check : result.masking_checks)
+      std::cout << fmt::format("  {:<5} {}{}: {}\n", check.passed ? "ok" : "WARN", check.check,
+                               check.attack.empty() ? "" : " " + check.attack, check.detail);
+  }
   std::cout << fmt::format("wrote {} ({:.1f} s)\n", out, result.seconds);
   return out;
 }
@@ -89,7 +95,7 @@ void add_attack_command(CLI::App& app) {
   auto job = std::make_shared<AttackJob>();
   auto* cmd = app.add_subcommand("attack", "Attack a trained run's test images (FGSM, iterative, PGD) over a list of epsilons");
   cmd->add_option("--run", job->run, "Run directory written by `labelrep train` (its best checkpoint is attacked)")->required();
-  cmd->add_option("--attacks", job->attacks, "Attacks: fgsm, fgsm-targeted, bim, bim-targeted, pgd, pgd-targeted")
+  cmd->add_option("--attacks", job->attacks, "Attacks: fgsm, fgsm-targeted, bim, bim-targeted, pgd, pgd-targeted, and noise (random signs: the baseline of the gradient-masking checks)")
       ->delimiter(',')
       ->capture_default_str();
   cmd->add_option("--eps", job->epsilons, "Epsilon values (the paper: 0,0.05,...,0.3 in normalized units)")->delimiter(',')->capture_default_str();

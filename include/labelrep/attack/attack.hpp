@@ -13,6 +13,9 @@
 ///    x and the clamp to the valid pixel box.
 ///  - PGD (Madry et al.): BIM from a random start x + ε·U(−1, 1) (clamped to the box), default
 ///    α = 2.5·ε/steps.
+///  - Noise: x + ε·s with s a seeded random sign per pixel (clamped to the box). Not an attack but its
+///    baseline: a gradient attack that does worse than it is a sign of gradient masking
+///    (check_gradient_masking).
 ///
 /// ε is given in normalised-input units (the paper's protocol: ε ∈ {0, 0.05, …, 0.3} added to the
 /// mean/std-normalised image) or in [0, 1] pixel units, which become ε/std_c in channel c. Adversarial
@@ -39,6 +42,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -57,6 +61,7 @@ enum class Method {
   kFgsm,       ///< one step of size ε
   kIterative,  ///< the iterative method / BIM: `steps` steps of size α from x, projected after each
   kPgd,        ///< BIM from a uniformly random start in the ε-ball
+  kNoise,      ///< no gradient: a random sign of size ε per pixel (the baseline of check_gradient_masking); untargeted only
 };
 
 /// The unit ε is given in.
@@ -75,7 +80,7 @@ struct LABELREP_API AttackKind {
   Method method = Method::kFgsm;
   bool targeted = false;
 };
-/// "fgsm", "fgsm-targeted", "bim", "bim-targeted", "pgd", "pgd-targeted".
+/// "fgsm", "fgsm-targeted", "bim", "bim-targeted", "pgd", "pgd-targeted", "noise".
 LABELREP_API std::string attack_name(const AttackKind& kind);
 /// Parses attack_name()'s strings. Throws InvalidArgument naming the value and the known names.
 LABELREP_API AttackKind parse_attack(const std::string& name);
@@ -89,7 +94,8 @@ LABELREP_API std::vector<double> paper_epsilons();
 struct LABELREP_API AttackOptions {
   explicit AttackOptions(data::ChannelStatistics statistics) : statistics_(std::move(statistics)) {}
   /// Throws InvalidArgument for a negative or non-finite ε, steps < 1, a negative or non-finite step
-  /// size, statistics whose mean and std differ in length or are empty, or a std that is not positive.
+  /// size, statistics whose mean and std differ in length or are empty, a std that is not positive, or
+  /// targeted noise (noise aims at nothing).
   void validate() const;
 
   TORCH_ARG(data::ChannelStatistics, statistics);
@@ -104,7 +110,7 @@ struct LABELREP_API AttackOptions {
   /// The step size α as a fraction of ε; 0: the default (1/steps for BIM, the paper's α = ε/5;
   /// 2.5/steps for PGD; FGSM always steps by ε).
   TORCH_ARG(double, step_fraction) = 0.0;
-  /// Seed of PGD's random start (pgd_random_start).
+  /// Seed of PGD's random start (pgd_random_start) and of the noise's signs.
   TORCH_ARG(std::uint64_t, seed) = 0;
   /// The loss to attack; kAuto: the labels' training loss (train::default_loss).
   TORCH_ARG(train::LossKind, loss) = train::LossKind::kAuto;
@@ -144,14 +150,14 @@ struct LABELREP_API SweepOptions {
   void validate() const;
 
   TORCH_ARG(data::ChannelStatistics, statistics);
-  /// Attack names (parse_attack).
-  TORCH_ARG(std::vector<std::string>, attacks) = {"fgsm", "fgsm-targeted", "bim", "bim-targeted"};
+  /// Attack names (parse_attack). "noise" is the baseline check_gradient_masking compares the others with.
+  TORCH_ARG(std::vector<std::string>, attacks) = {"fgsm", "fgsm-targeted", "bim", "bim-targeted", "noise"};
   TORCH_ARG(std::vector<double>, epsilons) = paper_epsilons();
   TORCH_ARG(EpsilonUnit, unit) = EpsilonUnit::kNormalized;
   TORCH_ARG(std::int64_t, steps) = 5;
   /// α as a fraction of ε (AttackOptions::step_fraction; 0: the defaults).
   TORCH_ARG(double, step_fraction) = 0.0;
-  /// Seeds the targets (random_targets) and PGD's random starts (with the batch number).
+  /// Seeds the targets (random_targets), PGD's random starts and the noise (with the batch number).
   TORCH_ARG(std::uint64_t, seed) = 0;
   /// Images attacked at once.
   TORCH_ARG(std::int64_t, batch_size) = 256;
@@ -185,6 +191,14 @@ struct LABELREP_API SweepCurve {
   std::vector<SweepPoint> points;  ///< in the order of SweepOptions::epsilons
 };
 
+/// One check for gradient masking (docs/robustness.md, "Is it gradient masking?").
+struct LABELREP_API MaskingCheck {
+  std::string check;   ///< "zero-gradient", "noise-beats-attack", "iterative-weaker-than-fgsm" or "not-monotone"
+  std::string attack;  ///< the attack checked (empty for zero-gradient)
+  bool passed = true;
+  std::string detail;  ///< what was compared, with the numbers (the first failing ε when not passed)
+};
+
 struct LABELREP_API SweepResult {
   std::int64_t images = 0;             ///< images evaluated
   std::int64_t initially_correct = 0;  ///< correctly classified without attack (only these are attacked)
@@ -201,11 +215,31 @@ struct LABELREP_API SweepResult {
   std::string labels;                  ///< the label kind
   double seconds = 0.0;                ///< the whole sweep
   std::vector<SweepCurve> curves;      ///< in the order of SweepOptions::attacks
+  /// Initially correct images whose untargeted loss gradient at the clean image is exactly zero
+  /// everywhere (FGSM and BIM cannot move them); measured when an untargeted FGSM or BIM runs at some ε > 0.
+  std::optional<std::int64_t> zero_gradient_images;
+  std::vector<MaskingCheck> masking_checks;  ///< check_gradient_masking(*this), filled in by run_sweep
 
   /// The result as a JSON object (NaN written as null); see docs/robustness.md for the fields.
   /// Throws InvalidArgument if a text in it (label or attack name) is not valid UTF-8.
   std::string to_json() const;
 };
+
+/// Looks for the signs of gradient masking (Athalye et al. 2018; AutoAttack's checks) in a sweep's
+/// counts. An image count "exceeds" another when it is larger by more than the tolerance: 1% of the
+/// initially correct images, at least one image. The checks, each present only when the sweep has
+/// what it compares:
+///  - zero-gradient: no initially correct image has an all-zero loss gradient (needs zero_gradient_images);
+///  - noise-beats-attack, per untargeted gradient attack: at no ε does it leave more images correct
+///    than the noise at that ε (needs a "noise" curve);
+///  - iterative-weaker-than-fgsm, per BIM/PGD curve: at no ε does it leave more images correct
+///    (untargeted) or reach fewer targets (targeted) than FGSM of the same kind;
+///  - not-monotone, per gradient attack: no larger ε leaves more images correct than a smaller one
+///    (untargeted), and no larger ε reaches fewer targets (targeted BIM and PGD; one-step targeted
+///    FGSM overshoots at large ε by design, so it is left out).
+/// A failed check is a reason to distrust the robustness numbers, not a proof of masking. Points are
+/// matched by ε; the result depends only on the counts. Throws nothing (but Error on memory exhaustion).
+LABELREP_API std::vector<MaskingCheck> check_gradient_masking(const SweepResult& result);
 
 /// The paper's robustness protocol: classifies the images of `dataset` at `indices` (in batches, as
 /// evaluation does: train::evaluation_batches with the options' statistics), attacks the correctly
@@ -213,7 +247,8 @@ struct LABELREP_API SweepResult {
 /// counts how many keep their true class and, for targeted attacks, how many reach their target
 /// (random_targets(true classes of `indices`, C, seed)). The clean pass runs with gradients and also
 /// gives FGSM's and BIM's first step, whose gradient at x is the same for every ε; the results are
-/// those of perturb on the initially correct images (up to float rounding).
+/// those of perturb on the initially correct images (up to float rounding). It also counts the images
+/// whose gradient there is zero and runs check_gradient_masking on the result.
 /// Requires: the model and labels of one run; dataset classes == labels classes; uint8 images with the
 /// statistics' channel count. The model's mode is restored afterwards.
 /// Throws: InvalidArgument for null labels, an empty model, invalid options, class or channel counts
