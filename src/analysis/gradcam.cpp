@@ -38,12 +38,49 @@ torch::Tensor class_scores(const torch::Tensor& outputs, const torch::Tensor& id
   return -huber.flatten(1).mean(1);
 }
 
+// Σ_k (weights ⊙ A)_k before the ReLU, `[N, 1, h, w]`, for the feature map A and the score's gradient g.
+torch::Tensor weighted_map(const torch::Tensor& map, const torch::Tensor& gradient, CamMethod method) {
+  switch (method) {
+    case CamMethod::kGradCam:
+      return (gradient.mean({2, 3}, /*keepdim=*/true) * map).sum(1, /*keepdim=*/true);
+    case CamMethod::kGradCamPlusPlus: {
+      const auto g2 = gradient * gradient;
+      const auto denominator = 2 * g2 + map.sum({2, 3}, /*keepdim=*/true) * g2 * gradient;
+      // Where the denominator vanishes (g = 0, or a cancelling activation sum) the position adds nothing.
+      const auto a = torch::where(denominator != 0, g2 / torch::where(denominator != 0, denominator, torch::ones_like(denominator)),
+                                  torch::zeros_like(denominator));
+      const auto weights = (a * torch::relu(gradient)).sum({2, 3}, /*keepdim=*/true);
+      return (weights * map).sum(1, /*keepdim=*/true);
+    }
+    case CamMethod::kHiResCam:
+      return (gradient * map).sum(1, /*keepdim=*/true);
+  }
+  throw InvalidArgument("grad_cam: unknown method");
+}
+
 }  // namespace
+
+const char* cam_method_name(CamMethod method) {
+  switch (method) {
+    case CamMethod::kGradCam: return "gradcam";
+    case CamMethod::kGradCamPlusPlus: return "gradcam++";
+    case CamMethod::kHiResCam: return "hirescam";
+  }
+  return "unknown";
+}
+
+CamMethod parse_cam_method(const std::string& name) {
+  for (const auto method : {CamMethod::kGradCam, CamMethod::kGradCamPlusPlus, CamMethod::kHiResCam})
+    if (name == cam_method_name(method)) return method;
+  throw InvalidArgument(fmt::format("unknown Grad-CAM method '{}' (expected gradcam, gradcam++ or hirescam)", name));
+}
 
 torch::Tensor grad_cam(models::Model& model, const torch::Tensor& images, const torch::Tensor& class_ids,
                        const labels::LabelRepresentation& labels, const GradCamOptions& options) try {
   if (model.is_empty()) throw InvalidArgument("grad_cam: model is empty");
   if (options.batch_size() < 1) throw InvalidArgument(fmt::format("grad_cam: batch_size {} must be at least 1", options.batch_size()));
+  if (options.method() != CamMethod::kGradCam && options.method() != CamMethod::kGradCamPlusPlus && options.method() != CamMethod::kHiResCam)
+    throw InvalidArgument(fmt::format("grad_cam: unknown method {}", static_cast<int>(options.method())));
   if (!images.defined() || images.dim() != 4 || !torch::isFloatingType(images.scalar_type()))
     throw InvalidArgument("grad_cam: images must be a floating-point tensor [N, C, H, W]");
   const std::int64_t n = images.size(0), height = images.size(2), width = images.size(3);
@@ -88,8 +125,7 @@ torch::Tensor grad_cam(models::Model& model, const torch::Tensor& images, const 
     auto gradient = torch::autograd::grad({score}, {map}, /*grad_outputs=*/{}, /*retain_graph=*/false, /*create_graph=*/false,
                                           /*allow_unused=*/true)[0];
     if (!gradient.defined()) gradient = torch::zeros_like(map);  // a layer the score does not depend on
-    const auto weights = gradient.mean({2, 3}, /*keepdim=*/true);
-    auto cam = torch::relu((weights * map.detach()).sum(1, /*keepdim=*/true)).to(torch::kFloat32);
+    auto cam = torch::relu(weighted_map(map.detach(), gradient, options.method())).to(torch::kFloat32);
     cam = torch::upsample_bilinear2d(cam, {height, width}, /*align_corners=*/false).squeeze(1).clamp_min(0.0);
     const auto peak = cam.amax({1, 2}, /*keepdim=*/true);
     cam = torch::where(peak > 0, cam / peak.clamp_min(1e-30), torch::zeros_like(cam)).clamp(0.0, 1.0);

@@ -97,6 +97,19 @@ CATCH_TEST_CASE("grad_cam finds the planted region for category and composite-la
     const auto near = (row >= kTop - 4) & (row < kTop + kPatch + 4) & (col >= kLeft - 4) & (col < kLeft + kPatch + 4);
     CATCH_CHECK(near.to(torch::kFloat64).mean().item<double>() >= 0.9);
 
+    // Grad-CAM++ and HiResCAM find the patch too.
+    for (const auto method : {analysis::CamMethod::kGradCamPlusPlus, analysis::CamMethod::kHiResCam}) {
+      CATCH_INFO("method " << analysis::cam_method_name(method));
+      const auto other = analysis::grad_cam(model, images, ids, *labels, analysis::GradCamOptions().method(method));
+      CATCH_REQUIRE(other.sizes() == heat.sizes());
+      CATCH_CHECK(other.min().item<double>() >= 0.0);
+      CATCH_CHECK(other.max().item<double>() <= 1.0);
+      const double other_inside = other.index({torch::indexing::Slice(), mask}).mean().item<double>();
+      const double other_outside = other.index({torch::indexing::Slice(), ~mask}).mean().item<double>();
+      CATCH_INFO("mean heat inside the patch " << other_inside << ", outside " << other_outside);
+      CATCH_CHECK(other_inside > 2.0 * other_outside);
+    }
+
     // An early layer: the second convolution (32×32 map, 5-pixel receptive field) finds the patch too.
     for (const std::string layer : {"body.3", "body.5"}) {
       CATCH_INFO("layer " << layer);
@@ -117,6 +130,79 @@ CATCH_TEST_CASE("grad_cam finds the planted region for category and composite-la
     png.read(magic.data(), 8);
     CATCH_CHECK(magic == "\x89PNG\r\n\x1a\n");
   }
+}
+
+CATCH_TEST_CASE("Grad-CAM, Grad-CAM++ and HiResCAM are their formulas, written out position by position", "[analysis]") {
+  using namespace labelrep;
+  for (const bool categorical : {true, false}) {
+    std::shared_ptr<const labels::LabelRepresentation> labels;
+    if (categorical) labels = std::make_shared<const labels::CategoryLabels>(labels::CategoryLabelsOptions(3));
+    else labels = std::make_shared<const labels::CompositeLabels>(labels::CompositeLabelsOptions(3).size(8));
+    CATCH_INFO(labels->name() << " labels");
+    torch::manual_seed(5);
+    models::Model model(models::SmallCnn(models::SmallCnnOptions().in_channels(1).width(4)).ptr(), models::make_decoder(16, *labels));
+    model->eval();
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(6);
+    const auto images = torch::randn({3, 1, 16, 16}, gen, torch::kFloat32);
+    const auto ids = torch::tensor({0, 2, 1}, torch::kLong);
+    // The feature map A, the score and its gradient g, by hand.
+    torch::Tensor map;
+    {
+      torch::NoGradGuard no_grad;
+      map = model->encoder().feature_map(images);
+    }
+    map = map.detach().requires_grad_(true);
+    const auto outputs = model->forward_from_feature_map(map);
+    const auto score = categorical ? outputs.gather(1, ids.unsqueeze(1)).squeeze(1)
+                                   : -torch::smooth_l1_loss(outputs, labels->targets(ids), torch::Reduction::None).flatten(1).mean(1);
+    const auto gradient = torch::autograd::grad({score.sum()}, {map})[0].to(torch::kFloat64);
+    const auto a = map.detach().to(torch::kFloat64);
+    const auto K = a.size(1), h = a.size(2), w = a.size(3);
+    for (const auto method : {analysis::CamMethod::kGradCam, analysis::CamMethod::kGradCamPlusPlus, analysis::CamMethod::kHiResCam}) {
+      CATCH_INFO("method " << analysis::cam_method_name(method));
+      auto expected = torch::zeros({3, 1, h, w}, torch::kFloat64);
+      for (std::int64_t n = 0; n < 3; ++n) {
+        for (std::int64_t k = 0; k < K; ++k) {
+          double mean_g = 0, activation_sum = 0, plus_plus = 0;
+          for (std::int64_t i = 0; i < h; ++i)
+            for (std::int64_t j = 0; j < w; ++j) {
+              const double g = gradient[n][k][i][j].item<double>();
+              mean_g += g / static_cast<double>(h * w);
+              activation_sum += a[n][k][i][j].item<double>();
+            }
+          for (std::int64_t i = 0; i < h; ++i)
+            for (std::int64_t j = 0; j < w; ++j) {
+              const double g = gradient[n][k][i][j].item<double>();
+              const double denominator = 2 * g * g + activation_sum * g * g * g;
+              if (denominator != 0) plus_plus += g * g / denominator * std::max(g, 0.0);
+            }
+          for (std::int64_t i = 0; i < h; ++i)
+            for (std::int64_t j = 0; j < w; ++j) {
+              const double weight = method == analysis::CamMethod::kGradCam         ? mean_g
+                                    : method == analysis::CamMethod::kGradCamPlusPlus ? plus_plus
+                                                                                      : gradient[n][k][i][j].item<double>();
+              expected[n][0][i][j] += weight * a[n][k][i][j].item<double>();
+            }
+        }
+      }
+      auto cam = torch::upsample_bilinear2d(torch::relu(expected).to(torch::kFloat32), {16, 16}, false).squeeze(1).clamp_min(0.0);
+      const auto peak = cam.amax({1, 2}, true);
+      cam = torch::where(peak > 0, cam / peak.clamp_min(1e-30), torch::zeros_like(cam));
+      const auto heat = analysis::grad_cam(model, images, ids, *labels, analysis::GradCamOptions().method(method));
+      CATCH_CHECK((heat - cam).abs().max().item<double>() < 1e-4);
+      CATCH_CHECK(peak.min().item<double>() > 0);  // the maps are not all zero: the comparison means something
+    }
+    // The encoders end in global average pooling, so at their last stage g is the same at every position
+    // and HiResCAM is Grad-CAM; at an inner layer (--layer) it is not.
+    const auto cam = [&](analysis::CamMethod method, const std::string& layer) {
+      return analysis::grad_cam(model, images, ids, *labels, analysis::GradCamOptions().method(method).layer(layer));
+    };
+    CATCH_CHECK((cam(analysis::CamMethod::kHiResCam, "") - cam(analysis::CamMethod::kGradCam, "")).abs().max().item<double>() < 1e-5);
+    CATCH_CHECK((cam(analysis::CamMethod::kHiResCam, "body.3") - cam(analysis::CamMethod::kGradCam, "body.3")).abs().max().item<double>() > 1e-2);
+  }
+  CATCH_CHECK(analysis::parse_cam_method("gradcam++") == analysis::CamMethod::kGradCamPlusPlus);
+  CATCH_CHECK(std::string(analysis::cam_method_name(analysis::CamMethod::kHiResCam)) == "hirescam");
+  labelrep_test::check_throws_with<labelrep::InvalidArgument>([] { analysis::parse_cam_method("scorecam"); }, "'scorecam'");
 }
 
 CATCH_TEST_CASE("grad_cam and gradcam_overlay check their arguments", "[analysis]") {

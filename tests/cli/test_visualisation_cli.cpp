@@ -69,6 +69,14 @@ CATCH_TEST_CASE("labelrep tsne and gradcam read a trained run and write the SVG,
   const auto fixed = run_command(cli() + " gradcam --run " + run + " --images 3 --class 9 --out " + dir.file("fixed"));
   CATCH_CHECK(fixed.exit_code == 0);
   CATCH_CHECK(std::filesystem::exists(dir.file("fixed/00003_Trouser_cam-Ankle_boot.png")));
+  // Grad-CAM++ and HiResCAM are named in the file name and the line printed.
+  const auto plus_plus = run_command(cli() + " gradcam --run " + run + " --images 3 --method gradcam++ --out " + dir.file("fixed"));
+  CATCH_CHECK(plus_plus.exit_code == 0);
+  CATCH_CHECK(plus_plus.output.find("Grad-CAM++ for Trouser") != std::string::npos);
+  CATCH_CHECK(std::filesystem::exists(dir.file("fixed/00003_Trouser_cam-Trouser_gradcampp.png")));
+  const auto method = run_command(cli() + " gradcam --run " + run + " --images 3 --method scorecam --out " + dir.file("no"));
+  CATCH_CHECK(method.exit_code == 2);
+  CATCH_CHECK(method.output.find("--method: unknown Grad-CAM method 'scorecam'") != std::string::npos);
 
   const auto image = run_command(cli() + " gradcam --run " + run + " --images 10000 --out " + dir.file("no"));
   CATCH_CHECK(image.exit_code == 2);

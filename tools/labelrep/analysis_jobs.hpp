@@ -44,7 +44,7 @@ struct TsneJob {
 std::string run_tsne_job(const TsneJob& job);
 
 struct GradcamJob {
-  std::string run, out, target = "true", device = "cpu", layer;
+  std::string run, out, target = "true", device = "cpu", layer, method = "gradcam";
   std::vector<std::int64_t> images;
   double alpha = 0.5;
   std::int64_t min_side = 128;

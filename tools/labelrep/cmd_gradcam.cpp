@@ -22,6 +22,9 @@ std::string file_part(const std::string& name) {
   for (char c : name) out.push_back(std::isalnum(static_cast<unsigned char>(c)) || c == '-' ? c : '_');
   return out;
 }
+const char* method_title(analysis::CamMethod method) {
+  return method == analysis::CamMethod::kGradCamPlusPlus ? "Grad-CAM++" : method == analysis::CamMethod::kHiResCam ? "HiResCAM" : "Grad-CAM";
+}
 }  // namespace
 
 void print_gradcam_layers(const std::string& run_dir, const std::string& device) {
@@ -38,6 +41,12 @@ void print_gradcam_layers(const std::string& run_dir, const std::string& device)
 
 std::vector<std::string> run_gradcam_job(const GradcamJob& job) {
   if (job.images.empty()) throw InvalidArgument("--images: give at least one test image index");
+  analysis::CamMethod method;
+  try {
+    method = analysis::parse_cam_method(job.method);
+  } catch (const InvalidArgument& e) {
+    throw InvalidArgument(fmt::format("--method: {}", error_reason(e)));
+  }
   auto run = train::load_trained_run(job.run, job.device);
   const auto test = train::load_experiment_data(run.config, data::Split::kTest);
   for (auto i : job.images)
@@ -73,10 +82,14 @@ std::vector<std::string> run_gradcam_job(const GradcamJob& job) {
   const auto truth = batch.targets.to(torch::kCPU);
   const auto targets = job.target == "true" ? truth : job.target == "predicted" ? predicted : torch::full_like(truth, fixed_class);
   const auto heat =
-      analysis::grad_cam(run.model, images, targets, *run.labels, analysis::GradCamOptions().layer(job.layer)).to(torch::kCPU);
+      analysis::grad_cam(run.model, images, targets, *run.labels, analysis::GradCamOptions().layer(job.layer).method(method)).to(torch::kCPU);
   const auto& names = test.class_names();
   auto name = [&](const torch::Tensor& ids, std::size_t k) { return names[static_cast<std::size_t>(ids[static_cast<std::int64_t>(k)].item<std::int64_t>())]; };
-  const std::string layer_part = job.layer.empty() ? "" : "_at-" + file_part(job.layer);
+  // The default method keeps the plain file names; the others are named ("gradcam++" -> "gradcampp").
+  std::string method_part;
+  if (method != analysis::CamMethod::kGradCam)
+    for (char c : std::string("_") + analysis::cam_method_name(method)) method_part += c == '+' ? 'p' : c;
+  const std::string layer_part = (job.layer.empty() ? "" : "_at-" + file_part(job.layer)) + method_part;
   std::vector<std::string> written;
   for (std::size_t k = 0; k < job.images.size(); ++k) {
     const auto kk = static_cast<std::int64_t>(k);
@@ -84,8 +97,8 @@ std::vector<std::string> run_gradcam_job(const GradcamJob& job) {
     const auto path =
         fmt::format("{}/{:05d}_{}_cam-{}{}.png", out_dir, job.images[k], file_part(name(truth, k)), file_part(name(targets, k)), layer_part);
     analysis::write_gradcam_overlay(path, picture, heat[kk], job.alpha, job.min_side);
-    std::cout << fmt::format("test image {} ({}; predicted {}): Grad-CAM for {}{} -> {}\n", job.images[k], name(truth, k), name(predicted, k),
-                             name(targets, k), job.layer.empty() ? "" : " at " + job.layer, path);
+    std::cout << fmt::format("test image {} ({}; predicted {}): {} for {}{} -> {}\n", job.images[k], name(truth, k), name(predicted, k),
+                             method_title(method), name(targets, k), job.layer.empty() ? "" : " at " + job.layer, path);
     written.push_back(path);
   }
   return written;
@@ -101,6 +114,8 @@ void add_gradcam_command(CLI::App& app) {
                   "Whose evidence to show: 'true' (the image's class), 'predicted' (the model's nearest label or argmax), or a class index")
       ->capture_default_str();
   cmd->add_option("--layer", job->layer, "Encoder layer to explain, by qualified name (see --list-layers; default: the last stage)");
+  cmd->add_option("--method", job->method, "gradcam (Grad-CAM), gradcam++ (Grad-CAM++) or hirescam (HiResCAM; equals Grad-CAM at the last stage)")
+      ->capture_default_str();
   cmd->add_flag("--list-layers", *list, "List the encoder's layers (name, type, output shape) and exit");
   cmd->add_option("--out", job->out, "Output directory (created if needed; default: RUN/figures/gradcam)");
   cmd->add_option("--alpha", job->alpha, "Heatmap opacity over the grey image, in [0, 1]")->capture_default_str()->check(CLI::Range(0.0, 1.0));

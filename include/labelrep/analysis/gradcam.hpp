@@ -3,10 +3,18 @@
 /// which parts of an image a layer of the encoder (by default its last convolutional stage) used for a class.
 ///
 /// For a feature map A = encoder().feature_map(images) `[N, K, h, w]` (or, with GradCamOptions::layer,
-/// the output of that layer, Encoder::feature_map_tapped) and a scalar score s per image,
-/// the channel weights are α_k = mean over (h, w) of ∂s/∂A_k, the map is ReLU(Σ_k α_k A_k), upsampled
-/// bilinearly to the image size and divided by its maximum (an all-zero map stays zero), so every
-/// heatmap lies in [0, 1]. The score depends on the labels:
+/// the output of that layer, Encoder::feature_map_tapped), a scalar score s per image and its gradient
+/// g = ∂s/∂A, the map is (GradCamOptions::method):
+///   - Grad-CAM (Selvaraju et al. 2017, the default): ReLU(Σ_k w_k A_k), w_k = mean over (h, w) of g_k;
+///   - Grad-CAM++ (Chattopadhay et al. 2018): the same with w_k = Σ_ij a_kij ReLU(g_kij),
+///     a_kij = g²/(2g² + (Σ_ab A_kab)·g³) (0 where the denominator is 0): positive evidence from every
+///     position counts, not only the average, which helps when a class shows in several places;
+///   - HiResCAM (Draelos & Carin 2020): ReLU(Σ_k g_k ⊙ A_k), position by position: the map shows the
+///     positions that raise the score. Every labelrep encoder ends in global average pooling, so at the
+///     last stage g is the same at every position and HiResCAM equals Grad-CAM; it differs at an inner
+///     layer (GradCamOptions::layer).
+/// Each map is upsampled bilinearly to the image size and divided by its maximum (an all-zero map stays
+/// zero), so every heatmap lies in [0, 1]. The score depends on the labels:
 ///   - categorical labels: s = the class's logit;
 ///   - label matrices and vectors: s = −(mean smooth L1, β = 1, between the output and the class's
 ///     label), i.e. "how close the output is to that class's label" — the loss the model was trained
@@ -34,6 +42,13 @@
 
 namespace labelrep::analysis {
 
+enum class CamMethod { kGradCam, kGradCamPlusPlus, kHiResCam };
+
+/// "gradcam", "gradcam++" or "hirescam".
+LABELREP_API const char* cam_method_name(CamMethod method);
+/// Parses cam_method_name()'s strings. Throws InvalidArgument naming the value and the known names.
+LABELREP_API CamMethod parse_cam_method(const std::string& name);
+
 struct LABELREP_API GradCamOptions {
   /// Images per forward/backward pass (memory bound), ≥ 1.
   TORCH_ARG(std::int64_t, batch_size) = 64;
@@ -41,6 +56,8 @@ struct LABELREP_API GradCamOptions {
   /// "body.layer1_0.conv2"; `conv_layer_names()` lists the convolutions). Empty: the encoder's last
   /// convolutional stage (its feature map). Earlier layers have finer maps and smaller receptive fields.
   TORCH_ARG(std::string, layer) = "";
+  /// How the gradient weighs the map (see above).
+  TORCH_ARG(CamMethod, method) = CamMethod::kGradCam;
 };
 
 /// Grad-CAM heatmaps of `images` for the classes `class_ids`.
