@@ -495,4 +495,107 @@ double tsne_kl_divergence(const torch::Tensor& features, const torch::Tensor& em
   labelrep::detail::rethrow_as_labelrep_error("tsne_kl_divergence");
 }
 
+namespace {
+
+// A `[rows, columns]` floating-point, finite tensor as contiguous CPU float64 (rows may be 0 when
+// `allow_empty`). `columns` < 0: any.
+torch::Tensor checked_matrix(const torch::Tensor& t, const char* what, std::int64_t columns, bool allow_empty) {
+  if (!t.defined() || t.dim() != 2 || !torch::isFloatingType(t.scalar_type()))
+    throw InvalidArgument(fmt::format("tsne_place: {} must be a floating-point 2-D tensor, got {}", what,
+                                      t.defined() ? c10::str(t.sizes(), " ", t.scalar_type()) : "an undefined tensor"));
+  if ((columns >= 0 && t.size(1) != columns) || t.size(1) < 1 || (!allow_empty && t.size(0) < 2))
+    throw InvalidArgument(fmt::format("tsne_place: {} has shape [{}, {}]{}", what, t.size(0), t.size(1),
+                                      columns >= 0 ? fmt::format("; expected {} columns", columns) : std::string()));
+  auto x = t.detach().to(torch::kCPU, torch::kFloat64).contiguous();
+  if (!torch::isfinite(x).all().item<bool>()) throw InvalidArgument(fmt::format("tsne_place: {} contain non-finite values", what));
+  return x;
+}
+
+}  // namespace
+
+torch::Tensor tsne_place(const torch::Tensor& reference_features, const torch::Tensor& reference_embedding, const torch::Tensor& new_features,
+                         const TsnePlaceOptions& options) try {
+  const auto reference = checked_matrix(reference_features, "reference_features", -1, false);
+  const std::int64_t n = reference.size(0), d = reference.size(1);
+  const auto map = checked_matrix(reference_embedding, "reference_embedding", 2, false);
+  if (map.size(0) != n)
+    throw InvalidArgument(fmt::format("tsne_place: reference_embedding has {} rows but reference_features {}", map.size(0), n));
+  const auto fresh = checked_matrix(new_features, "new_features", d, true);
+  const std::int64_t m = fresh.size(0);
+  if (!(options.perplexity() > 0.0) || !(options.perplexity() < static_cast<double>(n) / 3.0))
+    throw InvalidArgument(fmt::format("tsne_place: perplexity {} must be above 0 and below N/3 = {:.4g} for N = {} reference points",
+                                      options.perplexity(), static_cast<double>(n) / 3.0, n));
+  if (options.iterations() < 1) throw InvalidArgument(fmt::format("tsne_place: iterations {} must be at least 1", options.iterations()));
+  if (!(options.learning_rate() > 0.0) || !std::isfinite(options.learning_rate()))
+    throw InvalidArgument(fmt::format("tsne_place: learning_rate {} must be a finite number > 0", options.learning_rate()));
+  auto placed = torch::zeros({m, 2}, torch::kFloat64);
+  if (m == 0) return placed;
+
+  const std::int64_t k = std::min<std::int64_t>(n, static_cast<std::int64_t>(3.0 * options.perplexity() + 1.0));
+  const double* y_ref = map.data_ptr<double>();
+  double* out = placed.data_ptr<double>();
+  const auto reference_sq = (reference * reference).sum(1);
+  std::optional<ProgressLine> progress;
+  if (!options.progress_label().empty()) progress.emplace(options.progress_label(), m, "points");
+  constexpr std::int64_t kBlock = 256;
+  for (std::int64_t begin = 0; begin < m; begin += kBlock) {
+    const std::int64_t end = std::min(m, begin + kBlock);
+    const auto block = fresh.slice(0, begin, end);
+    const auto distances =
+        ((block * block).sum(1).unsqueeze(1) + reference_sq.unsqueeze(0) - 2.0 * torch::matmul(block, reference.t())).clamp_min(0.0);
+    const auto nearest = torch::topk(distances, k, /*dim=*/1, /*largest=*/false, /*sorted=*/true);
+    const auto dist = std::get<0>(nearest).contiguous();
+    const auto idx = std::get<1>(nearest).contiguous();
+    const double* dd = dist.data_ptr<double>();
+    const std::int64_t* ii = idx.data_ptr<std::int64_t>();
+    at::parallel_for(begin, end, 1, [&](std::int64_t b, std::int64_t e) {
+      std::vector<double> p(static_cast<std::size_t>(k));
+      for (std::int64_t i = b; i < e; ++i) {
+        const std::int64_t row = i - begin;
+        conditional_row(dd + row * k, k, options.perplexity(), p.data());
+        const std::int64_t* neighbours = ii + row * k;
+        double y[2] = {0.0, 0.0};
+        for (std::int64_t t = 0; t < k; ++t)
+          for (int c = 0; c < 2; ++c) y[c] += p[static_cast<std::size_t>(t)] * y_ref[2 * neighbours[t] + c];
+        double update[2] = {0.0, 0.0}, gains[2] = {1.0, 1.0};
+        for (std::int64_t it = 0; it < options.iterations(); ++it) {
+          // ∂KL/∂y = 2 Σ_j (p_j − q_j) w_j (y − y_j), w_j = 1/(1 + |y − y_j|²), q_j = w_j / Σ w.
+          double z = 0.0, repulse[2] = {0.0, 0.0};
+          for (std::int64_t j = 0; j < n; ++j) {
+            const double dx = y[0] - y_ref[2 * j], dy = y[1] - y_ref[2 * j + 1];
+            const double w = 1.0 / (1.0 + dx * dx + dy * dy);
+            z += w;
+            repulse[0] += w * w * dx;
+            repulse[1] += w * w * dy;
+          }
+          double grad[2] = {0.0, 0.0};
+          for (std::int64_t t = 0; t < k; ++t) {
+            const std::int64_t j = neighbours[t];
+            const double dx = y[0] - y_ref[2 * j], dy = y[1] - y_ref[2 * j + 1];
+            const double w = 1.0 / (1.0 + dx * dx + dy * dy);
+            grad[0] += p[static_cast<std::size_t>(t)] * w * dx;
+            grad[1] += p[static_cast<std::size_t>(t)] * w * dy;
+          }
+          const double momentum = it < 50 ? 0.5 : 0.8;
+          for (int c = 0; c < 2; ++c) {
+            const double g = 2.0 * (grad[c] - repulse[c] / z);
+            gains[c] = (update[c] * g < 0.0) ? gains[c] + 0.2 : std::max(gains[c] * 0.8, 0.01);
+            update[c] = momentum * update[c] - options.learning_rate() * gains[c] * g;
+            y[c] += update[c];
+          }
+        }
+        out[2 * i] = y[0];
+        out[2 * i + 1] = y[1];
+      }
+    });
+    if (progress) progress->advance(end - begin);
+  }
+  if (progress) progress->finish();
+  if (!torch::isfinite(placed).all().item<bool>())
+    throw InvalidArgument(fmt::format("tsne_place: the descent diverged (learning_rate {}); try a smaller learning rate", options.learning_rate()));
+  return placed;
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("tsne_place");
+}
+
 }  // namespace labelrep::analysis

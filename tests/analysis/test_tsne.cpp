@@ -161,3 +161,58 @@ CATCH_TEST_CASE("scatter plots colour points by class with a legend", "[analysis
   CATCH_CHECK_THROWS_AS(empty.add_point(1, 0, 0), labelrep::InvalidArgument);
   CATCH_CHECK_THROWS_AS(empty.add_point(0, 0, std::nan("")), labelrep::InvalidArgument);
 }
+
+CATCH_TEST_CASE("tsne_place puts new points from known clusters into their clusters of a fixed map", "[analysis]") {
+  using labelrep::analysis::TsnePlaceOptions;
+  // 4 clusters of 75 points: per cluster the first 60 make the map, the last 15 are placed into it.
+  const auto [all, all_ids] = gaussian_clusters(4, 75, 20, 4.0, 7);
+  const auto position = torch::arange(300, torch::kLong) % 75;
+  const auto reference_rows = (position < 60).nonzero().squeeze(1), new_rows = (position >= 60).nonzero().squeeze(1);
+  const auto reference = all.index_select(0, reference_rows), fresh = all.index_select(0, new_rows);
+  const auto reference_ids = all_ids.index_select(0, reference_rows), new_ids = all_ids.index_select(0, new_rows);
+  const auto map = labelrep::analysis::tsne(reference, TsneOptions().perplexity(20).seed(1));
+  const auto placed = labelrep::analysis::tsne_place(reference, map, fresh);
+  CATCH_REQUIRE(placed.sizes() == torch::IntArrayRef({60, 2}));
+  CATCH_CHECK(placed.scalar_type() == torch::kFloat64);
+
+  // Each placed point's nearest map point is of its own cluster, and it lies nearer its own cluster's
+  // centroid than any other cluster's.
+  const auto nearest = std::get<1>(torch::cdist(placed, map).min(1));
+  CATCH_CHECK(torch::equal(reference_ids.index_select(0, nearest), new_ids));
+  std::vector<torch::Tensor> centroids;
+  for (std::int64_t c = 0; c < 4; ++c) centroids.push_back(map.index({reference_ids == c}).mean(0));
+  const auto closest_centroid = std::get<1>(torch::cdist(placed, torch::stack(centroids)).min(1));
+  CATCH_CHECK(torch::equal(closest_centroid, new_ids));
+
+  // Points are placed alone: a subset lands exactly where it lands among all of them; no randomness.
+  const auto some = labelrep::analysis::tsne_place(reference, map, fresh.slice(0, 10, 15));
+  CATCH_CHECK(torch::equal(some, placed.slice(0, 10, 15)));
+  CATCH_CHECK(torch::equal(labelrep::analysis::tsne_place(reference, map, fresh), placed));
+  // A copy of a map point lands near that point (within 5% of the map's extent): the descent does not wander.
+  const auto copies = labelrep::analysis::tsne_place(reference, map, reference.slice(0, 0, 20));
+  const double extent = (std::get<0>(map.max(0)) - std::get<0>(map.min(0))).max().item<double>();
+  const auto offsets = (copies - map.slice(0, 0, 20)).pow(2).sum(1).sqrt();
+  CATCH_INFO("largest offset " << offsets.max().item<double>() << " of a map " << extent << " wide");
+  CATCH_CHECK(offsets.max().item<double>() < 0.05 * extent);
+  // No new points: an empty result.
+  CATCH_CHECK(labelrep::analysis::tsne_place(reference, map, fresh.slice(0, 0, 0)).sizes() == torch::IntArrayRef({0, 2}));
+
+  using labelrep::InvalidArgument;
+  const auto place = [&](const torch::Tensor& r, const torch::Tensor& e, const torch::Tensor& f, const TsnePlaceOptions& o) {
+    return labelrep::analysis::tsne_place(r, e, f, o);
+  };
+  const TsnePlaceOptions ok;
+  CATCH_CHECK_THROWS_AS(place(reference, map, fresh.slice(1, 0, 19), ok), InvalidArgument);        // 19 features, not 20
+  CATCH_CHECK_THROWS_AS(place(reference, map.slice(0, 0, 200), fresh, ok), InvalidArgument);       // 200 map rows, 240 points
+  CATCH_CHECK_THROWS_AS(place(reference, torch::cat({map, map.slice(1, 0, 1)}, 1), fresh, ok), InvalidArgument);  // [N, 3]
+  auto with_nan = fresh.clone();
+  with_nan[0][0] = std::nan("");
+  CATCH_CHECK_THROWS_AS(place(reference, map, with_nan, ok), InvalidArgument);
+  CATCH_CHECK_THROWS_AS(place(reference, map, fresh.to(torch::kLong), ok), InvalidArgument);
+  auto o = ok;
+  CATCH_CHECK_THROWS_AS(place(reference, map, fresh, o.perplexity(80)), InvalidArgument);  // N/3 = 80
+  o = ok;
+  CATCH_CHECK_THROWS_AS(place(reference, map, fresh, o.iterations(0)), InvalidArgument);
+  o = ok;
+  CATCH_CHECK_THROWS_AS(place(reference, map, fresh, o.learning_rate(0)), InvalidArgument);
+}

@@ -70,4 +70,36 @@ LABELREP_API torch::Tensor tsne(const torch::Tensor& features, const TsneOptions
 /// requires: as tsne(), and embedding `[N, 2]` finite. throws: InvalidArgument otherwise.
 LABELREP_API double tsne_kl_divergence(const torch::Tensor& features, const torch::Tensor& embedding, double perplexity);
 
+/// Options of tsne_place.
+struct LABELREP_API TsnePlaceOptions {
+  /// Effective number of reference neighbours of each new point; requires 0 < perplexity < N_ref / 3.
+  /// Lower than a map's usual 30 (as openTSNE's transform): a new point should follow its closest
+  /// references, not the average of a wide neighbourhood.
+  TORCH_ARG(double, perplexity) = 5.0;
+  /// Gradient-descent iterations per point (≥ 1): momentum 0.5 for the first 50, then 0.8, with the
+  /// per-coordinate gains of tsne().
+  TORCH_ARG(std::int64_t, iterations) = 250;
+  /// Step size (> 0). Each point's gradient is 2 Σ_j (p_j − q_j)(y − y_j)/(1 + |y − y_j|²), at most
+  /// about 1 in size, so steps of about a map unit.
+  TORCH_ARG(double, learning_rate) = 1.0;
+  /// Non-empty: a progress line with this label on a terminal (core/progress.hpp). Changes no result.
+  TORCH_ARG(std::string, progress_label) = "";
+};
+
+/// Places new points into an existing t-SNE map without moving it (out-of-sample t-SNE, as openTSNE's
+/// transform): e.g. the test set into a training-set map, or adversarial images into the map of the
+/// clean ones. For each new point alone: p_j over its ⌊3·perplexity⌋ + 1 nearest reference features
+/// (perplexity-calibrated, as tsne()), a start at the p-weighted mean of their map positions, then
+/// gradient descent on KL(p‖q) with q_j ∝ (1 + |y − y_j|²)⁻¹ over all reference positions (exact,
+/// O(N_ref) per point and iteration). New points do not interact: a point lands in the same place
+/// whatever else is placed with it. Deterministic (no random draws; per-point work on libtorch's
+/// intra-op threads, each sum in a fixed order).
+/// requires: reference_features `[N, D]` and new_features `[M, D]` (M ≥ 0) floating point and finite;
+/// reference_embedding `[N, 2]` finite (tsne()'s output for reference_features, or any map of them);
+/// N ≥ 2; options as documented. ensures: `[M, 2]` float64 on the CPU, row i the position of new row i.
+/// throws: InvalidArgument naming the argument or option when a requirement fails, and when the
+/// descent diverges (positions no longer finite: lower the learning rate).
+LABELREP_API torch::Tensor tsne_place(const torch::Tensor& reference_features, const torch::Tensor& reference_embedding,
+                                      const torch::Tensor& new_features, const TsnePlaceOptions& options = {});
+
 }  // namespace labelrep::analysis
