@@ -162,6 +162,25 @@ CATCH_TEST_CASE("scatter plots colour points by class with a legend", "[analysis
   CATCH_CHECK_THROWS_AS(empty.add_point(0, 0, std::nan("")), labelrep::InvalidArgument);
 }
 
+CATCH_TEST_CASE("scatter plots that extend their range to the same area share their axes", "[analysis]") {
+  // The first circle drawn is the point (0, 0): the same place in both panels only when they share a range.
+  const auto first_circle = [](const labelrep::analysis::ScatterPlot& plot) {
+    const auto svg = plot.svg();
+    const auto at = svg.find("<circle");
+    return svg.substr(at, svg.find("r=", at) - at);
+  };
+  const auto a = torch::tensor({0.0, 0.0, 1.0, 1.0}, torch::kFloat64).view({2, 2});
+  const auto b = torch::tensor({0.0, 0.0, 3.0, -2.0}, torch::kFloat64).view({2, 2});
+  auto left = labelrep::analysis::scatter_by_class(a, torch::tensor({0, 1}), {"x", "y"}, "clean");
+  auto right = labelrep::analysis::scatter_by_class(b, torch::tensor({0, 1}), {"x", "y"}, "attacked");
+  CATCH_CHECK(first_circle(left) != first_circle(right));
+  left.extend_range(-5, 5, -5, 5);
+  right.extend_range(-5, 5, -5, 5);
+  CATCH_CHECK(first_circle(left) == first_circle(right));
+  CATCH_CHECK_THROWS_AS(left.extend_range(0, std::nan(""), 0, 1), labelrep::InvalidArgument);
+  CATCH_CHECK_THROWS_AS(left.extend_range(1, 0, 0, 1), labelrep::InvalidArgument);
+}
+
 CATCH_TEST_CASE("tsne_place puts new points from known clusters into their clusters of a fixed map", "[analysis]") {
   using labelrep::analysis::TsnePlaceOptions;
   // 4 clusters of 75 points: per cluster the first 60 make the map, the last 15 are placed into it.

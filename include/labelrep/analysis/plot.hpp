@@ -77,6 +77,10 @@ class LABELREP_API ScatterPlot {
   void add_point(std::size_t group, double x, double y);
   /// true (default): one unit is as long on both axes; false: each axis fills the plot.
   void set_equal_aspect(bool equal) { equal_aspect_ = equal; }
+  /// Shows at least [x_min, x_max] × [y_min, y_max] (joined with the points' own bounds), so that the
+  /// panels of one figure can share their axes. Throws InvalidArgument for a value that is not finite
+  /// or a minimum above its maximum.
+  void extend_range(double x_min, double x_max, double y_min, double y_max);
   std::size_t num_groups() const noexcept { return names_.size(); }
   std::size_t num_points() const noexcept { return points_.size(); }
   /// The plot as a standalone SVG document. Throws InvalidArgument if there is no point, or for a size
@@ -93,6 +97,8 @@ class LABELREP_API ScatterPlot {
   std::vector<std::size_t> counts_;
   std::vector<Point> points_;
   bool equal_aspect_ = true;
+  bool has_range_ = false;
+  double range_[4] = {0, 0, 0, 0};  // x_min, x_max, y_min, y_max
 };
 
 /// A scatter plot of `points` `[N, 2]` (any real dtype, any device) with one group per entry of
