@@ -45,6 +45,26 @@ CATCH_TEST_CASE("labelrep tsne and gradcam read a trained run and write the SVG,
   CATCH_CHECK(classes.min().item<std::int64_t>() >= 0);
   CATCH_CHECK(classes.max().item<std::int64_t>() <= 9);
 
+  // --attack: the same images attacked and placed into the clean map, a second panel on the same axes,
+  // written beside the clean map by default (figures/tsne_fgsm_eps0.1.svg).
+  const auto attacked = run_command(cli() + " tsne --run " + run + " --limit 150 --perplexity 10 --iterations 300 --attack fgsm --eps 0.1");
+  CATCH_INFO(attacked.output);
+  CATCH_REQUIRE(attacked.exit_code == 0);
+  CATCH_CHECK(attacked.output.find("fgsm at eps 0.1 (normalized units): ") != std::string::npos);
+  CATCH_CHECK(attacked.output.find("of the images keep their class") != std::string::npos);
+  const auto two_panels = read_text(run + "/figures/tsne_fgsm_eps0.1.svg");
+  CATCH_CHECK(two_panels.find("clean, by class") != std::string::npos);
+  CATCH_CHECK(two_panels.find("under fgsm at eps 0.1, by true class") != std::string::npos);
+  const auto placed = labelrep::read_npy(run + "/figures/tsne_fgsm_eps0.1.placed.npy");
+  CATCH_CHECK(placed.sizes() == torch::IntArrayRef({150, 2}));
+  CATCH_CHECK(torch::isfinite(placed).all().item<bool>());
+  const auto unknown_attack = run_command(cli() + " tsne --run " + run + " --limit 150 --perplexity 10 --attack cw --out " + dir.file("bad.svg"));
+  CATCH_CHECK(unknown_attack.exit_code == 2);
+  CATCH_CHECK(unknown_attack.output.find("--attack: unknown attack 'cw'") != std::string::npos);
+  const auto with_progression = run_command(cli() + " tsne --run " + run + " --progression --attack fgsm --out " + dir.file("bad.svg"));
+  CATCH_CHECK(with_progression.exit_code == 2);
+  CATCH_CHECK(with_progression.output.find("--progression") != std::string::npos);
+
   const auto perplexity = run_command(cli() + " tsne --run " + run + " --limit 300 --perplexity 200 --out " + dir.file("bad.svg"));
   CATCH_CHECK(perplexity.exit_code == 2);
   CATCH_CHECK(perplexity.output.find("--perplexity 200") != std::string::npos);

@@ -39,6 +39,11 @@ struct TsneJob {
   std::uint64_t seed = 0;
   bool exact = false;
   bool progression = false;  ///< one panel per snapshot (snapshots/) and the best weights, in one SVG
+  /// Non-empty: also attack the mapped images (attack::parse_attack's names) at `eps` and place the
+  /// adversarial images' features into the clean map (analysis::tsne_place), as a second panel.
+  std::string attack;
+  double eps = 0.1;
+  std::string eps_unit = "normalized";
 };
 /// Writes the SVG (job.out, or figures/tsne.svg / figures/tsne_progression.svg in the run); returns it.
 std::string run_tsne_job(const TsneJob& job);
