@@ -282,6 +282,7 @@ void SweepOptions::validate() const {
   if (!(step_fraction_ >= 0) || !std::isfinite(step_fraction_))
     throw InvalidArgument(fmt::format("attack sweep: step_fraction must be a finite number >= 0, got {}", step_fraction_));
   if (batch_size_ < 1) throw InvalidArgument(fmt::format("attack sweep: batch_size must be >= 1, got {}", batch_size_));
+  if (restarts_ < 1) throw InvalidArgument(fmt::format("attack sweep: restarts must be >= 1, got {}", restarts_));
   if (seed_ > 0xffffffffULL) throw InvalidArgument(fmt::format("attack sweep: seed must be below 2^32, got {}", seed_));
   if (!(threshold_ > 0) || !std::isfinite(threshold_))
     throw InvalidArgument(fmt::format("attack sweep: threshold must be a finite number > 0, got {}", threshold_));
@@ -299,6 +300,7 @@ std::string SweepResult::to_json() const {
   j["epsilon_unit"] = epsilon_unit_name(unit);
   j["steps"] = steps;
   j["step_fraction"] = step_fraction;
+  j["restarts"] = restarts;
   j["seed"] = seed;
   j["labels"] = labels;
   j["seconds"] = seconds;
@@ -530,10 +532,28 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
                                         .step_fraction(options.step_fraction())
                                         .seed(mix_seed(options.seed(), static_cast<std::uint64_t>(batch_number)));
         attack_options.validate();
-        const auto adversarial = attack_checked(model, *labels, xs, kinds[a].targeted ? ts : ys, attack_options,
-                                                kinds[a].targeted ? sign_target : sign_true);
+        const auto& aim = kinds[a].targeted ? ts : ys;
+        torch::Tensor outputs;
+        // Restarts (PGD only): each attacks the images no earlier restart broke, from its own start.
+        torch::Tensor pending = torch::arange(k, torch::TensorOptions().dtype(torch::kLong).device(xs.device()));
+        const std::int64_t restarts = kinds[a].method == Method::kPgd ? options.restarts() : 1;
+        for (std::int64_t r = 0; r < restarts && pending.numel() > 0; ++r) {
+          auto restart_options = attack_options;
+          if (r > 0) restart_options.seed(mix_seed(attack_options.seed(), static_cast<std::uint64_t>(r)));
+          const bool all = r == 0;
+          const auto adversarial = attack_checked(model, *labels, all ? xs : xs.index_select(0, pending), all ? aim : aim.index_select(0, pending),
+                                                  restart_options, kinds[a].targeted ? sign_target : sign_true);
+          torch::NoGradGuard no_grad;
+          const auto restart_outputs = model->forward(adversarial);
+          if (all) outputs = restart_outputs;
+          else outputs.index_copy_(0, pending, restart_outputs);
+          if (r + 1 < restarts) {
+            const auto guess = evaluator.predict(restart_outputs);
+            const auto broken = kinds[a].targeted ? guess.eq(aim.index_select(0, pending)) : guess.ne(aim.index_select(0, pending));
+            pending = pending.masked_select(broken.logical_not());
+          }
+        }
         torch::NoGradGuard no_grad;
-        const auto outputs = model->forward(adversarial);
         const auto predicted = evaluator.predict(outputs);
         correct[slot] += predicted.eq(ys).sum().item<std::int64_t>();
         if (has_threshold) within[slot] += evaluator.within_threshold(outputs, ys).sum().item<std::int64_t>();
@@ -557,6 +577,7 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
   result.unit = options.unit();
   result.steps = options.steps();
   result.step_fraction = options.step_fraction();
+  result.restarts = options.restarts();
   result.seed = options.seed();
   result.labels = labels->name();
   for (std::size_t a = 0; a < kinds.size(); ++a) {

@@ -149,7 +149,10 @@ void write_robustness(const std::map<std::string, Group>& groups, const std::str
               a["points"].empty())
             throw FormatError(file, FormatError::kNoOffset, "not an attack sweep (an attack without name or points)");
           const std::string unit = str(sweep, "epsilon_unit", "normalized");
-          const std::string attack = a["attack"].get<std::string>() + (unit == "normalized" ? "" : " (" + unit + " ε)");
+          // Sweeps that differ in the unit or in PGD's restarts are different curves.
+          const std::int64_t restarts = str(a, "method") == "pgd" ? json_count(sweep, "restarts", file) : 0;
+          const std::string attack = a["attack"].get<std::string>() + (unit == "normalized" ? "" : " (" + unit + " ε)") +
+                                     (restarts > 1 ? fmt::format(" ({} restarts)", restarts) : "");
           auto& curves = sweeps[setting][attack][group_name(g)];
           const bool iterative = str(a, "method") == "iterative" || str(a, "method") == "pgd";
           curves.description = fmt::format("ε in {} units{}", unit, iterative ? fmt::format(", {} steps", json_count(sweep, "steps", file)) : "");

@@ -593,6 +593,36 @@ CATCH_TEST_CASE("the sweep runs the noise baseline, counts zero gradients and ch
   CATCH_CHECK(j["masking_checks"][0]["passed"] == false);
 }
 
+CATCH_TEST_CASE("PGD restarts only ever break more images, deterministically", "[attack]") {
+  const auto set = quadrants(100, 99);
+  for (const bool categorical : {true, false}) {
+    CATCH_INFO((categorical ? "categorical" : "composite"));
+    auto& t = tiny(categorical);
+    const auto options =
+        attack::SweepOptions(kStats).attacks({"pgd", "pgd-targeted"}).epsilons({0.0, 0.3, 0.6}).seed(2).batch_size(50).progress(false);
+    const auto once = attack::run_sweep(t.model, t.labels, set, torch::arange(100), options);
+    const auto thrice = attack::run_sweep(t.model, t.labels, set, torch::arange(100), attack::SweepOptions(options).restarts(3));
+    const auto again = attack::run_sweep(t.model, t.labels, set, torch::arange(100), attack::SweepOptions(options).restarts(3));
+    CATCH_CHECK(once.restarts == 1);
+    CATCH_CHECK(thrice.restarts == 3);
+    std::int64_t gained = 0;
+    for (std::size_t a = 0; a < 2; ++a)
+      for (std::size_t e = 0; e < 3; ++e) {
+        const auto &p1 = once.curves[a].points[e], &p3 = thrice.curves[a].points[e];
+        CATCH_INFO(once.curves[a].attack << " at eps " << p1.epsilon);
+        CATCH_CHECK(p3.correct <= p1.correct);         // a restart can only add broken images
+        CATCH_CHECK(p3.target_hits >= p1.target_hits);  // and reached targets
+        CATCH_CHECK(p3.correct == again.curves[a].points[e].correct);
+        CATCH_CHECK(p3.target_hits == again.curves[a].points[e].target_hits);
+        gained += (p1.correct - p3.correct) + (p3.target_hits - p1.target_hits);
+      }
+    CATCH_CHECK(gained > 0);  // on these models the extra starts find images the first one missed
+    CATCH_CHECK(nlohmann::json::parse(thrice.to_json())["restarts"] == 3);
+  }
+  auto& t = tiny(true);
+  CATCH_CHECK_THROWS_AS(attack::run_sweep(t.model, t.labels, set, torch::arange(4), attack::SweepOptions(kStats).restarts(0)), InvalidArgument);
+}
+
 CATCH_TEST_CASE("attacks refuse bad input with InvalidArgument", "[attack]") {
   auto& t = tiny(false);
   const auto batch = test_batch(8);

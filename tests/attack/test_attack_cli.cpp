@@ -55,7 +55,7 @@ CATCH_TEST_CASE("labelrep attack sweeps attacks and epsilons over a run's test i
   CATCH_CHECK(j["attacks"][1]["points"][2]["target_hits"].get<std::int64_t>() + j["attacks"][1]["points"][2]["correct"].get<std::int64_t>() <=
               initially);
 
-  const auto pixel = run_command(cli + " attack --run " + run + " --attacks pgd --eps 0.02 --eps-unit pixel --steps 3 --limit 16 --out " +
+  const auto pixel = run_command(cli + " attack --run " + run + " --attacks pgd --eps 0.02 --eps-unit pixel --steps 3 --restarts 2 --limit 16 --out " +
                                  dir.file("pixel.json"));
   CATCH_INFO(pixel.output);
   CATCH_REQUIRE(pixel.exit_code == 0);
@@ -63,6 +63,8 @@ CATCH_TEST_CASE("labelrep attack sweeps attacks and epsilons over a run's test i
   const auto p = nlohmann::json::parse(pixel_in);
   CATCH_CHECK(p["epsilon_unit"] == "pixel");
   CATCH_CHECK(p["steps"] == 3);
+  CATCH_CHECK(p["restarts"] == 2);
+  CATCH_CHECK(pixel.output.find("pgd with 2 restarts") != std::string::npos);
   CATCH_CHECK(p["attacks"][0]["attack"] == "pgd");
 
   const auto name = run_command(cli + " attack --run " + run + " --attacks fgsm,cw --out " + dir.file("x.json"));
@@ -74,6 +76,9 @@ CATCH_TEST_CASE("labelrep attack sweeps attacks and epsilons over a run's test i
   const auto unit = run_command(cli + " attack --run " + run + " --eps-unit pixels --out " + dir.file("x.json"));
   CATCH_CHECK(unit.exit_code == 2);
   CATCH_CHECK(unit.output.find("pixels") != std::string::npos);
+  const auto restarts = run_command(cli + " attack --run " + run + " --restarts 0 --out " + dir.file("x.json"));
+  CATCH_CHECK(restarts.exit_code == 2);
+  CATCH_CHECK(restarts.output.find("--restarts must be >= 1") != std::string::npos);
   const auto steps = run_command(cli + " attack --run " + run + " --steps 0 --out " + dir.file("x.json"));
   CATCH_CHECK(steps.exit_code == 2);
   CATCH_CHECK(steps.output.find("--steps") != std::string::npos);

@@ -230,6 +230,14 @@ CATCH_TEST_CASE("a report plots accuracy under attack from the runs' sweeps and 
   CATCH_CHECK(md.find("| " + dir.file("runs/b/attack.json") + " | noise-beats-attack | fgsm | at eps 0.1 random noise leaves 30 images correct, fgsm "
                       "leaves 40 |") != std::string::npos);
   CATCH_CHECK(html.find("<h3>Gradient-masking checks</h3>") != std::string::npos);
+  // PGD with restarts is a curve of its own.
+  labelrep::write_file_atomically(dir.file("runs/a/attack_pgd.json"),
+                                  R"({"images": 100, "restarts": 3, "attacks": [{"attack": "pgd", "method": "pgd", )"
+                                  R"("points": [{"epsilon": 0, "accuracy": 0.9}, {"epsilon": 0.1, "accuracy": 0.2}]}]})");
+  report::write_report(dir.file("runs"), dir.file("out"));
+  CATCH_CHECK(read_file(dir.file("out/report.md")).find("| fashion-mnist · small-cnn | pgd (3 restarts) | composite | 0.1 | 100 | 1 | 20.00 | – |") !=
+              std::string::npos);
+  std::filesystem::remove(dir.file("runs/a/attack_pgd.json"));
 
   labelrep::write_file_atomically(dir.file("runs/c/attack.json"), "{\"images\": 3}");
   CATCH_CHECK_THROWS_AS(report::write_report(dir.file("runs"), dir.file("out")), FormatError);

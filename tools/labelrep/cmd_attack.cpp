@@ -28,6 +28,7 @@ std::string run_attack_job(const AttackJob& job) {
   if (job.steps < 1) throw InvalidArgument(fmt::format("--steps must be >= 1, got {}", job.steps));
   if (job.limit < 0) throw InvalidArgument(fmt::format("--limit must be >= 0, got {}", job.limit));
   if (job.batch_size < 1) throw InvalidArgument(fmt::format("--batch-size must be >= 1, got {}", job.batch_size));
+  if (job.restarts < 1) throw InvalidArgument(fmt::format("--restarts must be >= 1, got {}", job.restarts));
   if (job.threads < 0) throw InvalidArgument(fmt::format("--threads must be >= 0, got {}", job.threads));
   if (!(job.step_fraction >= 0) || !std::isfinite(job.step_fraction))
     throw InvalidArgument(fmt::format("--step-fraction must be a finite number >= 0, got {}", job.step_fraction));
@@ -58,6 +59,7 @@ std::string run_attack_job(const AttackJob& job) {
                            .step_fraction(job.step_fraction)
                            .seed(job.seed)
                            .batch_size(job.batch_size)
+                           .restarts(job.restarts)
                            .threshold(job.has_threshold ? job.threshold : run.config.threshold)
                            .progress(job.progress);
   const auto result = attack::run_sweep(run.model, run.labels, test.to(torch::Device(job.device)), torch::arange(n), options);
@@ -70,9 +72,9 @@ std::string run_attack_job(const AttackJob& job) {
   j["device"] = job.device;
   write_file_atomically(out, j.dump(2) + "\n");
 
-  std::cout << fmt::format("{}: {} {} labels, {} test images, {} initially correct ({:.2f}%), eps in {} units\n", job.run,
+  std::cout << fmt::format("{}: {} {} labels, {} test images, {} initially correct ({:.2f}%), eps in {} units{}\n", job.run,
                            run.config.encoder, result.labels, result.images, result.initially_correct, 100 * result.clean_accuracy,
-                           attack::epsilon_unit_name(unit));
+                           attack::epsilon_unit_name(unit), job.restarts > 1 ? fmt::format(", pgd with {} restarts", job.restarts) : "");
   std::cout << fmt::format("{:<14} {:>7} {:>10} {:>10} {:>17} {:>11} {:>9}\n", "attack", "eps", "accuracy", "threshold",
                            "initially-correct", "target-hit", "seconds");
   auto percent = [](double v) { return std::isfinite(v) ? fmt::format("{:.2f}%", 100 * v) : std::string("-"); };
@@ -104,6 +106,7 @@ void add_attack_command(CLI::App& app) {
       ->check(CLI::IsMember({"normalized", "pixel"}));
   cmd->add_option("--steps", job->steps, "Steps of bim and pgd (step size eps/steps for bim, 2.5 eps/steps for pgd)")->capture_default_str();
   cmd->add_option("--step-fraction", job->step_fraction, "Step size as a fraction of eps (0: the defaults above)")->capture_default_str();
+  cmd->add_option("--restarts", job->restarts, "PGD's random restarts: an image is broken when any restart breaks it")->capture_default_str();
   cmd->add_option("--limit", job->limit, "Attack only the first N test images (0: all)")->capture_default_str();
   cmd->add_option("--seed", job->seed, "Seed of the targets of targeted attacks and of PGD's random starts")->capture_default_str();
   cmd->add_option_function<double>(

@@ -146,7 +146,7 @@ LABELREP_API torch::Tensor random_targets(const torch::Tensor& true_ids, std::in
 struct LABELREP_API SweepOptions {
   explicit SweepOptions(data::ChannelStatistics statistics) : statistics_(std::move(statistics)) {}
   /// Throws InvalidArgument for no attacks, an unknown attack name, no ε, a negative or non-finite ε,
-  /// steps < 1, a batch size < 1, a seed ≥ 2^32, a threshold that is not positive, or invalid statistics.
+  /// steps < 1, a batch size < 1, restarts < 1, a seed ≥ 2^32, a threshold that is not positive, or invalid statistics.
   void validate() const;
 
   TORCH_ARG(data::ChannelStatistics, statistics);
@@ -161,6 +161,11 @@ struct LABELREP_API SweepOptions {
   TORCH_ARG(std::uint64_t, seed) = 0;
   /// Images attacked at once.
   TORCH_ARG(std::int64_t, batch_size) = 256;
+  /// PGD's random restarts (≥ 1): an image counts as broken when any restart breaks it (misclassified;
+  /// targeted: classified as its target), its outputs those of the first restart that did, or of the
+  /// last. Each restart after the first attacks only the images not broken yet (as AutoAttack), from
+  /// its own random start. The first restart is the PGD of restarts = 1. FGSM, BIM and noise run once.
+  TORCH_ARG(std::int64_t, restarts) = 1;
   /// A progress line on a terminal (quiet otherwise).
   TORCH_ARG(bool, progress) = true;
   /// The threshold of the threshold accuracy (label regression only; NearestNeighborOptions): use the
@@ -211,6 +216,7 @@ struct LABELREP_API SweepResult {
   EpsilonUnit unit = EpsilonUnit::kNormalized;
   std::int64_t steps = 0;
   double step_fraction = 0.0;
+  std::int64_t restarts = 1;           ///< PGD's random restarts (SweepOptions::restarts)
   std::uint64_t seed = 0;
   std::string labels;                  ///< the label kind
   double seconds = 0.0;                ///< the whole sweep
