@@ -462,6 +462,13 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
   std::vector<std::int64_t> correct(kinds.size() * n_eps, 0), hits(kinds.size() * n_eps, 0), within(kinds.size() * n_eps, 0);
   std::int64_t clean_within = 0;
   std::vector<double> seconds(kinds.size() * n_eps, 0.0);
+  const auto total = indices.numel();
+  const auto flags = torch::TensorOptions().dtype(torch::kBool);
+  torch::Tensor per_image_correct, per_image_hit;
+  if (options.per_image()) {
+    per_image_correct = torch::zeros({static_cast<std::int64_t>(kinds.size()), static_cast<std::int64_t>(n_eps), total}, flags);
+    per_image_hit = torch::zeros_like(per_image_correct);
+  }
   std::int64_t images = 0, initially_correct = 0, batch_number = 0;
 
   bool any_attack = false, need_true_sign = false, need_target_sign = false;
@@ -507,6 +514,7 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
     }
     const auto keep = clean.eq(y).nonzero().squeeze(1);
     const auto k = keep.numel();
+    const auto kept_positions = keep.to(torch::kCPU) + images;  // in the order of `indices`
     initially_correct += k;
     const auto xs = x.index_select(0, keep), ys = y.index_select(0, keep), ts = t.index_select(0, keep);
     if (sign_true.defined()) {
@@ -520,6 +528,7 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
         if (epsilons[e] == 0 || k == 0) {  // unattacked: the clean predictions
           correct[slot] += k;
           within[slot] += kept_within;
+          if (options.per_image()) per_image_correct[static_cast<std::int64_t>(a)][static_cast<std::int64_t>(e)].index_fill_(0, kept_positions, true);
           continue;
         }
         const auto tick = std::chrono::steady_clock::now();
@@ -558,6 +567,11 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
         correct[slot] += predicted.eq(ys).sum().item<std::int64_t>();
         if (has_threshold) within[slot] += evaluator.within_threshold(outputs, ys).sum().item<std::int64_t>();
         if (kinds[a].targeted) hits[slot] += predicted.eq(ts).sum().item<std::int64_t>();
+        if (options.per_image()) {
+          const auto a_index = static_cast<std::int64_t>(a), e_index = static_cast<std::int64_t>(e);
+          per_image_correct[a_index][e_index].index_put_({kept_positions}, predicted.eq(ys).to(torch::kCPU));
+          if (kinds[a].targeted) per_image_hit[a_index][e_index].index_put_({kept_positions}, predicted.eq(ts).to(torch::kCPU));
+        }
         seconds[slot] += std::chrono::duration<double>(std::chrono::steady_clock::now() - tick).count();
       }
     }
@@ -601,6 +615,8 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
     result.curves.push_back(std::move(curve));
   }
   if (need_true_sign) result.zero_gradient_images = zero_gradient;
+  result.per_image_correct = per_image_correct;
+  result.per_image_target_hit = per_image_hit;
   result.masking_checks = check_gradient_masking(result);
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;

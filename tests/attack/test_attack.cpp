@@ -284,6 +284,7 @@ CATCH_TEST_CASE("the sweep counts accuracy over all images, over the initially c
     auto& t = tiny(true);
     const auto r = attack::run_sweep(t.model, t.labels, set, torch::arange(100),
                                      attack::SweepOptions(kStats).attacks({"fgsm"}).epsilons({0.0}).progress(false));
+    CATCH_CHECK_FALSE(r.per_image_correct.defined());  // only when asked for
     auto batches = train::evaluation_batches(set, torch::arange(100), kStats);
     const auto clean = train::evaluate(t.model, eval::NearestNeighborEvaluator(t.labels), batches);
     CATCH_CHECK(r.clean_accuracy == clean.accuracy);
@@ -297,7 +298,7 @@ CATCH_TEST_CASE("the sweep counts accuracy over all images, over the initially c
   const auto labels = tiny(true).labels;
   const eval::NearestNeighborEvaluator evaluator(labels);
   const auto options =
-      attack::SweepOptions(kStats).attacks({"fgsm", "bim-targeted", "pgd"}).epsilons({0.0, 0.5, 2.0}).seed(3).batch_size(100).progress(false);
+      attack::SweepOptions(kStats).attacks({"fgsm", "bim-targeted", "pgd"}).epsilons({0.0, 0.5, 2.0}).seed(3).batch_size(100).progress(false).per_image(true);
   const auto r = attack::run_sweep(model, labels, set, torch::arange(100), options);
   CATCH_REQUIRE(r.curves.size() == 3);
   CATCH_CHECK(r.images == 100);
@@ -339,6 +340,18 @@ CATCH_TEST_CASE("the sweep counts accuracy over all images, over the initially c
   };
   const auto fgsm = predict64(attack::perturb(model, *labels, x, y, options_for(attack::parse_attack("fgsm"), 0.5)));
   CATCH_CHECK(fgsm.eq(y).sum().item<std::int64_t>() == r.curves[0].points[1].correct);
+  // Per image: the same outcomes, image by image, in the order of the indices.
+  const auto& per_image = r.per_image_correct;
+  CATCH_REQUIRE(per_image.sizes() == torch::IntArrayRef({3, 3, 100}));
+  CATCH_REQUIRE(r.per_image_target_hit.sizes() == torch::IntArrayRef({3, 3, 100}));
+  for (std::int64_t a = 0; a < 3; ++a)
+    for (std::int64_t e = 0; e < 3; ++e) {
+      CATCH_CHECK(per_image[a][e].sum().item<std::int64_t>() == r.curves[a].points[e].correct);
+      CATCH_CHECK(r.per_image_target_hit[a][e].sum().item<std::int64_t>() == r.curves[a].points[e].target_hits);
+    }
+  CATCH_CHECK(torch::equal(per_image[0][0], clean.eq(batch.targets)));
+  CATCH_CHECK(torch::equal(per_image[0][1].index_select(0, correct), fgsm.eq(y)));
+  CATCH_CHECK_FALSE(per_image[0][1].masked_select(clean.ne(batch.targets)).any().item<bool>());
   for (const double epsilon : {0.5, 2.0}) {
     const auto bim = predict64(attack::perturb(model, *labels, x, target, options_for(attack::parse_attack("bim-targeted"), epsilon)));
     const auto& point = r.curves[1].points[epsilon == 0.5 ? 1 : 2];
@@ -599,7 +612,7 @@ CATCH_TEST_CASE("PGD restarts only ever break more images, deterministically", "
     CATCH_INFO((categorical ? "categorical" : "composite"));
     auto& t = tiny(categorical);
     const auto options =
-        attack::SweepOptions(kStats).attacks({"pgd", "pgd-targeted"}).epsilons({0.0, 0.3, 0.6}).seed(2).batch_size(50).progress(false);
+        attack::SweepOptions(kStats).attacks({"pgd", "pgd-targeted"}).epsilons({0.0, 0.3, 0.6}).seed(2).batch_size(50).progress(false).per_image(true);
     const auto once = attack::run_sweep(t.model, t.labels, set, torch::arange(100), options);
     const auto thrice = attack::run_sweep(t.model, t.labels, set, torch::arange(100), attack::SweepOptions(options).restarts(3));
     const auto again = attack::run_sweep(t.model, t.labels, set, torch::arange(100), attack::SweepOptions(options).restarts(3));
@@ -610,11 +623,22 @@ CATCH_TEST_CASE("PGD restarts only ever break more images, deterministically", "
       for (std::size_t e = 0; e < 3; ++e) {
         const auto &p1 = once.curves[a].points[e], &p3 = thrice.curves[a].points[e];
         CATCH_INFO(once.curves[a].attack << " at eps " << p1.epsilon);
-        CATCH_CHECK(p3.correct <= p1.correct);         // a restart can only add broken images
-        CATCH_CHECK(p3.target_hits >= p1.target_hits);  // and reached targets
+        // A restart can only add broken images (untargeted) or reached targets (targeted; the images
+        // that miss their target may land anywhere, so their true-class count can go either way).
+        if (once.curves[a].kind.targeted) CATCH_CHECK(p3.target_hits >= p1.target_hits);
+        else CATCH_CHECK(p3.correct <= p1.correct);
         CATCH_CHECK(p3.correct == again.curves[a].points[e].correct);
         CATCH_CHECK(p3.target_hits == again.curves[a].points[e].target_hits);
-        gained += (p1.correct - p3.correct) + (p3.target_hits - p1.target_hits);
+        // Per image over two batches of 50: each image's flags at its own position.
+        const auto ai = static_cast<std::int64_t>(a), ei = static_cast<std::int64_t>(e);
+        CATCH_CHECK(thrice.per_image_correct[ai][ei].sum().item<std::int64_t>() == p3.correct);
+        CATCH_CHECK(thrice.per_image_target_hit[ai][ei].sum().item<std::int64_t>() == p3.target_hits);
+        // Image by image: broken once, broken with three restarts; a target reached stays reached.
+        if (once.curves[a].kind.targeted)
+          CATCH_CHECK_FALSE((once.per_image_target_hit[ai][ei] & thrice.per_image_target_hit[ai][ei].logical_not()).any().item<bool>());
+        else
+          CATCH_CHECK_FALSE((thrice.per_image_correct[ai][ei] & once.per_image_correct[ai][ei].logical_not()).any().item<bool>());
+        gained += once.curves[a].kind.targeted ? p3.target_hits - p1.target_hits : p1.correct - p3.correct;
       }
     CATCH_CHECK(gained > 0);  // on these models the extra starts find images the first one missed
     CATCH_CHECK(nlohmann::json::parse(thrice.to_json())["restarts"] == 3);

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "labelrep/core/npy.hpp"
 #include "support.hpp"
 
 using labelrep_test::run_command;
@@ -22,7 +23,8 @@ CATCH_TEST_CASE("labelrep attack sweeps attacks and epsilons over a run's test i
   CATCH_REQUIRE(trained.exit_code == 0);
 
   const std::string out = dir.file("attack.json");
-  const auto r = run_command(cli + " attack --run " + run + " --attacks fgsm,bim-targeted --eps 0,0.1,0.3 --limit 64 --seed 1 --out " + out);
+  const auto r = run_command(cli + " attack --run " + run + " --attacks fgsm,bim-targeted --eps 0,0.1,0.3 --limit 64 --seed 1 --out " + out +
+                                 " --per-image " + dir.file("per/outcome.npy"));
   CATCH_INFO(r.output);
   CATCH_REQUIRE(r.exit_code == 0);
   CATCH_CHECK(r.output.find("bim-targeted") != std::string::npos);
@@ -50,6 +52,23 @@ CATCH_TEST_CASE("labelrep attack sweeps attacks and epsilons over a run's test i
       CATCH_CHECK(p["subset_accuracy"].get<double>() <= 1.0);
     }
   }
+  // Per image: [attacks, eps, images] bool files whose sums are the counts.
+  const auto per_image = labelrep::read_npy(dir.file("per/outcome.npy"));
+  const auto target_hit = labelrep::read_npy(dir.file("per/outcome.target_hit.npy"));
+  CATCH_REQUIRE(per_image.sizes() == torch::IntArrayRef({2, 3, 64}));
+  CATCH_CHECK(per_image.scalar_type() == torch::kBool);
+  CATCH_REQUIRE(target_hit.sizes() == torch::IntArrayRef({2, 3, 64}));
+  for (std::int64_t a = 0; a < 2; ++a)
+    for (std::int64_t e = 0; e < 3; ++e) {
+      CATCH_CHECK(per_image[a][e].sum().item<std::int64_t>() == j["attacks"][a]["points"][e]["correct"].get<std::int64_t>());
+      if (a == 1) CATCH_CHECK(target_hit[a][e].sum().item<std::int64_t>() == j["attacks"][a]["points"][e]["target_hits"].get<std::int64_t>());
+    }
+  CATCH_CHECK(j["per_image"]["correct"] == dir.file("per/outcome.npy"));
+  CATCH_CHECK(j["per_image"]["target_hit"] == dir.file("per/outcome.target_hit.npy"));
+  const auto not_npy = run_command(cli + " attack --run " + run + " --attacks fgsm --per-image " + dir.file("outcome.txt") + " --out " + dir.file("x.json"));
+  CATCH_CHECK(not_npy.exit_code == 2);
+  CATCH_CHECK(not_npy.output.find("--per-image") != std::string::npos);
+
   CATCH_CHECK(j["attacks"][1]["targeted"] == true);
   CATCH_CHECK(j["attacks"][1]["points"][0]["target_hit_rate"].get<double>() == 0.0);
   CATCH_CHECK(j["attacks"][1]["points"][2]["target_hits"].get<std::int64_t>() + j["attacks"][1]["points"][2]["correct"].get<std::int64_t>() <=

@@ -15,6 +15,7 @@
 #include "labelrep/attack/attack.hpp"
 #include "labelrep/core/atomic_file.hpp"
 #include "labelrep/core/error.hpp"
+#include "labelrep/core/npy.hpp"
 #include "labelrep/train/trained_run.hpp"
 
 namespace labelrep::cli {
@@ -43,6 +44,12 @@ std::string run_attack_job(const AttackJob& job) {
     }
   }
   const auto unit = attack::parse_epsilon_unit(job.unit);
+  if (!job.per_image.empty() && std::filesystem::path(job.per_image).extension() != ".npy")
+    throw InvalidArgument(fmt::format("--per-image {}: give a file name ending in .npy", job.per_image));
+  const bool any_targeted = std::any_of(job.attacks.begin(), job.attacks.end(), [](const std::string& name) { return attack::parse_attack(name).targeted; });
+  const std::string target_hit_file =
+      job.per_image.empty() ? "" : (std::filesystem::path(job.per_image).parent_path() / std::filesystem::path(job.per_image).stem()).string() +
+                                       ".target_hit.npy";
   use_threads(job.threads);
 
   auto run = train::load_trained_run(job.run, job.device);
@@ -60,6 +67,7 @@ std::string run_attack_job(const AttackJob& job) {
                            .seed(job.seed)
                            .batch_size(job.batch_size)
                            .restarts(job.restarts)
+                           .per_image(!job.per_image.empty())
                            .threshold(job.has_threshold ? job.threshold : run.config.threshold)
                            .progress(job.progress);
   const auto result = attack::run_sweep(run.model, run.labels, test.to(torch::Device(job.device)), torch::arange(n), options);
@@ -70,6 +78,15 @@ std::string run_attack_job(const AttackJob& job) {
   j["dataset"] = run.config.dataset;
   j["encoder"] = run.config.encoder;
   j["device"] = job.device;
+  if (!job.per_image.empty()) {
+    create_output_directory(std::filesystem::path(job.per_image).parent_path());
+    write_npy(job.per_image, result.per_image_correct);
+    j["per_image"] = {{"correct", job.per_image}};
+    if (any_targeted) {
+      write_npy(target_hit_file, result.per_image_target_hit);
+      j["per_image"]["target_hit"] = target_hit_file;
+    }
+  }
   write_file_atomically(out, j.dump(2) + "\n");
 
   std::cout << fmt::format("{}: {} {} labels, {} test images, {} initially correct ({:.2f}%), eps in {} units{}\n", job.run,
@@ -89,6 +106,8 @@ std::string run_attack_job(const AttackJob& job) {
       std::cout << fmt::format("  {:<5} {}{}: {}\n", check.passed ? "ok" : "WARN", check.check,
                                check.attack.empty() ? "" : " " + check.attack, check.detail);
   }
+  if (!job.per_image.empty())
+    std::cout << fmt::format("per image ([attacks, eps, images], bool): {}{}\n", job.per_image, any_targeted ? ", " + target_hit_file : "");
   std::cout << fmt::format("wrote {} ({:.1f} s)\n", out, result.seconds);
   return out;
 }
@@ -107,6 +126,9 @@ void add_attack_command(CLI::App& app) {
   cmd->add_option("--steps", job->steps, "Steps of bim and pgd (step size eps/steps for bim, 2.5 eps/steps for pgd)")->capture_default_str();
   cmd->add_option("--step-fraction", job->step_fraction, "Step size as a fraction of eps (0: the defaults above)")->capture_default_str();
   cmd->add_option("--restarts", job->restarts, "PGD's random restarts: an image is broken when any restart breaks it")->capture_default_str();
+  cmd->add_option("--per-image", job->per_image,
+                  "Also write each image's outcome: F.npy, bool [attacks, eps, images], true = still its class (and "
+                  "<stem>.target_hit.npy for targeted attacks)");
   cmd->add_option("--limit", job->limit, "Attack only the first N test images (0: all)")->capture_default_str();
   cmd->add_option("--seed", job->seed, "Seed of the targets of targeted attacks and of PGD's random starts")->capture_default_str();
   cmd->add_option_function<double>(

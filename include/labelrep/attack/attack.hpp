@@ -166,6 +166,9 @@ struct LABELREP_API SweepOptions {
   /// last. Each restart after the first attacks only the images not broken yet (as AutoAttack), from
   /// its own random start. The first restart is the PGD of restarts = 1. FGSM, BIM and noise run once.
   TORCH_ARG(std::int64_t, restarts) = 1;
+  /// Also keep each image's outcome (SweepResult::per_image_correct, per_image_target_hit): to pair
+  /// images across models, or to find the smallest ε that breaks each image.
+  TORCH_ARG(bool, per_image) = false;
   /// A progress line on a terminal (quiet otherwise).
   TORCH_ARG(bool, progress) = true;
   /// The threshold of the threshold accuracy (label regression only; NearestNeighborOptions): use the
@@ -225,6 +228,14 @@ struct LABELREP_API SweepResult {
   /// everywhere (FGSM and BIM cannot move them); measured when an untargeted FGSM or BIM runs at some ε > 0.
   std::optional<std::int64_t> zero_gradient_images;
   std::vector<MaskingCheck> masking_checks;  ///< check_gradient_masking(*this), filled in by run_sweep
+  /// With SweepOptions::per_image: bool `[attacks, epsilons, N]` on the CPU, in the order of the
+  /// curves, their points and `indices`: true where the image is classified as its true class after
+  /// that attack at that ε (false for the initially misclassified, which are not attacked). Undefined
+  /// otherwise. per_image_correct[a][e].sum() is curves[a].points[e].correct.
+  torch::Tensor per_image_correct;
+  /// With SweepOptions::per_image: bool `[attacks, epsilons, N]`, true where a targeted attack made the
+  /// image classified as its target (always false for untargeted attacks). Undefined otherwise.
+  torch::Tensor per_image_target_hit;
 
   /// The result as a JSON object (NaN written as null); see docs/robustness.md for the fields.
   /// Throws InvalidArgument if a text in it (label or attack name) is not valid UTF-8.
