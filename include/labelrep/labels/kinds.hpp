@@ -5,6 +5,11 @@
 /// Every random kind takes a `seed` and uses labelrep::NumpyRandom, whose stream equals
 /// `numpy.random.seed(seed); numpy.random.rand(...)`: with the default seed 48 the uniform and low-dim
 /// kinds reproduce the authors' `cifar10_random.npy` and `cifar10_lowdim.npy` bit for bit.
+///
+/// Limits every kind checks besides those listed with it (InvalidArgument naming the kind and value):
+/// at most 1,000,000 classes; label sides (size, height, width) at most 4096; low-dim dimension at most
+/// 1,000,000; composite gaussians at most 1000; a seed below 2^32 (NumPy's seeds); a range (value
+/// range, peak) no larger than float32's maximum; class names, when given, one per class.
 
 #include <cstdint>
 #include <string>
