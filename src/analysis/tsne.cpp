@@ -22,17 +22,22 @@ constexpr double kPi = 3.14159265358979323846;
 
 // ---- validation -----------------------------------------------------------------------------------
 
-torch::Tensor checked_features(const torch::Tensor& features, const char* what) {
+// `features` as contiguous CPU float64 after checking it is a finite floating-point `[N, D]` tensor with
+// N ≥ min_rows (and D == columns unless columns < 0); errors start with `who` and name `what`.
+torch::Tensor checked_features(const torch::Tensor& features, const char* what, const char* who = "tsne", std::int64_t columns = -1,
+                               std::int64_t min_rows = 2) {
   if (!features.defined() || features.dim() != 2)
-    throw InvalidArgument(fmt::format("tsne: {} must be a 2-D tensor [N, D], got {} dimensions", what,
+    throw InvalidArgument(fmt::format("{}: {} must be a 2-D tensor [N, D], got {} dimensions", who, what,
                                       features.defined() ? features.dim() : 0));
   if (!torch::isFloatingType(features.scalar_type()))
-    throw InvalidArgument(fmt::format("tsne: {} must be floating point, got {}", what, c10::toString(features.scalar_type())));
-  if (features.size(0) < 2 || features.size(1) < 1)
-    throw InvalidArgument(fmt::format("tsne: {} needs at least 2 rows and 1 column, got [{}, {}]", what, features.size(0),
+    throw InvalidArgument(fmt::format("{}: {} must be floating point, got {}", who, what, c10::toString(features.scalar_type())));
+  if (features.size(0) < min_rows || features.size(1) < 1)
+    throw InvalidArgument(fmt::format("{}: {} needs at least {} rows and 1 column, got [{}, {}]", who, what, min_rows, features.size(0),
                                       features.size(1)));
+  if (columns >= 0 && features.size(1) != columns)
+    throw InvalidArgument(fmt::format("{}: {} must have {} columns, got [{}, {}]", who, what, columns, features.size(0), features.size(1)));
   auto x = features.detach().to(torch::kCPU, torch::kFloat64).contiguous();
-  if (!torch::isfinite(x).all().item<bool>()) throw InvalidArgument(fmt::format("tsne: {} contain non-finite values", what));
+  if (!torch::isfinite(x).all().item<bool>()) throw InvalidArgument(fmt::format("{}: {} contain non-finite values", who, what));
   return x;
 }
 
@@ -495,32 +500,14 @@ double tsne_kl_divergence(const torch::Tensor& features, const torch::Tensor& em
   labelrep::detail::rethrow_as_labelrep_error("tsne_kl_divergence");
 }
 
-namespace {
-
-// A `[rows, columns]` floating-point, finite tensor as contiguous CPU float64 (rows may be 0 when
-// `allow_empty`). `columns` < 0: any.
-torch::Tensor checked_matrix(const torch::Tensor& t, const char* what, std::int64_t columns, bool allow_empty) {
-  if (!t.defined() || t.dim() != 2 || !torch::isFloatingType(t.scalar_type()))
-    throw InvalidArgument(fmt::format("tsne_place: {} must be a floating-point 2-D tensor, got {}", what,
-                                      t.defined() ? c10::str(t.sizes(), " ", t.scalar_type()) : "an undefined tensor"));
-  if ((columns >= 0 && t.size(1) != columns) || t.size(1) < 1 || (!allow_empty && t.size(0) < 2))
-    throw InvalidArgument(fmt::format("tsne_place: {} has shape [{}, {}]{}", what, t.size(0), t.size(1),
-                                      columns >= 0 ? fmt::format("; expected {} columns", columns) : std::string()));
-  auto x = t.detach().to(torch::kCPU, torch::kFloat64).contiguous();
-  if (!torch::isfinite(x).all().item<bool>()) throw InvalidArgument(fmt::format("tsne_place: {} contain non-finite values", what));
-  return x;
-}
-
-}  // namespace
-
 torch::Tensor tsne_place(const torch::Tensor& reference_features, const torch::Tensor& reference_embedding, const torch::Tensor& new_features,
                          const TsnePlaceOptions& options) try {
-  const auto reference = checked_matrix(reference_features, "reference_features", -1, false);
+  const auto reference = checked_features(reference_features, "reference_features", "tsne_place");
   const std::int64_t n = reference.size(0), d = reference.size(1);
-  const auto map = checked_matrix(reference_embedding, "reference_embedding", 2, false);
+  const auto map = checked_features(reference_embedding, "reference_embedding", "tsne_place", 2);
   if (map.size(0) != n)
     throw InvalidArgument(fmt::format("tsne_place: reference_embedding has {} rows but reference_features {}", map.size(0), n));
-  const auto fresh = checked_matrix(new_features, "new_features", d, true);
+  const auto fresh = checked_features(new_features, "new_features", "tsne_place", d, /*min_rows=*/0);
   const std::int64_t m = fresh.size(0);
   if (!(options.perplexity() > 0.0) || !(options.perplexity() < static_cast<double>(n) / 3.0))
     throw InvalidArgument(fmt::format("tsne_place: perplexity {} must be above 0 and below N/3 = {:.4g} for N = {} reference points",
