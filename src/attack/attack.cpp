@@ -554,13 +554,17 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
                                                   restart_options, kinds[a].targeted ? sign_target : sign_true);
           torch::NoGradGuard no_grad;
           const auto restart_outputs = model->forward(adversarial);
-          if (all) outputs = restart_outputs;
-          else outputs.index_copy_(0, pending, restart_outputs);
-          if (r + 1 < restarts) {
-            const auto guess = evaluator.predict(restart_outputs);
-            const auto broken = kinds[a].targeted ? guess.eq(aim.index_select(0, pending)) : guess.ne(aim.index_select(0, pending));
-            pending = pending.masked_select(broken.logical_not());
+          if (restarts == 1) {
+            outputs = restart_outputs;
+            break;
           }
+          const auto guess = evaluator.predict(restart_outputs);
+          const auto broken = kinds[a].targeted ? guess.eq(aim.index_select(0, pending)) : guess.ne(aim.index_select(0, pending));
+          // A later restart replaces the outputs of only the images it broke: an image keeps the first
+          // restart's outputs unless some restart broke it, so no count gets worse with more restarts.
+          if (all) outputs = restart_outputs;
+          else outputs.index_copy_(0, pending.masked_select(broken), restart_outputs.index_select(0, broken.nonzero().squeeze(1)));
+          pending = pending.masked_select(broken.logical_not());
         }
         torch::NoGradGuard no_grad;
         const auto predicted = evaluator.predict(outputs);

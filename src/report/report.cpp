@@ -70,6 +70,15 @@ std::string safe_name(const std::string& text) {
   for (char c : text) out += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
   return out;
 }
+// Text as one cell of a Markdown table: a '|' would end the cell, a line break the row.
+std::string markdown_cell(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '|') out += "\\|";
+    else out += (c == '\n' || c == '\r') ? ' ' : c;
+  }
+  return out;
+}
 std::string str(const json& j, const char* key, const std::string& fallback = "") {
   return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : fallback;
 }
@@ -242,7 +251,7 @@ void write_robustness(const std::map<std::string, Group>& groups, const std::str
   for (const auto& f : failed_checks) {
     html << fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n", analysis::escape_xml(f.file), analysis::escape_xml(f.check),
                         analysis::escape_xml(f.attack), analysis::escape_xml(f.detail));
-    md << fmt::format("| {} | {} | {} | {} |\n", f.file, f.check, f.attack, f.detail);
+    md << fmt::format("| {} | {} | {} | {} |\n", markdown_cell(f.file), markdown_cell(f.check), markdown_cell(f.attack), markdown_cell(f.detail));
   }
   html << "</table>\n";
   md << "\n";

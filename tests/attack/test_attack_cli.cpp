@@ -95,6 +95,13 @@ CATCH_TEST_CASE("labelrep attack sweeps attacks and epsilons over a run's test i
   const auto unit = run_command(cli + " attack --run " + run + " --eps-unit pixels --out " + dir.file("x.json"));
   CATCH_CHECK(unit.exit_code == 2);
   CATCH_CHECK(unit.output.find("pixels") != std::string::npos);
+  const auto no_pgd = run_command(cli + " attack --run " + run + " --attacks fgsm --restarts 3 --out " + dir.file("x.json"));
+  CATCH_CHECK(no_pgd.exit_code == 2);
+  CATCH_CHECK(no_pgd.output.find("--restarts 3 applies to pgd") != std::string::npos);
+  std::filesystem::create_directories(dir.file("in-the-way.npy"));  // found before the sweep runs
+  const auto in_the_way = run_command(cli + " attack --run " + run + " --attacks fgsm --per-image " + dir.file("in-the-way.npy") + " --out " + dir.file("x.json"));
+  CATCH_CHECK(in_the_way.exit_code == 2);
+  CATCH_CHECK(in_the_way.output.find("is a directory") != std::string::npos);
   const auto restarts = run_command(cli + " attack --run " + run + " --restarts 0 --out " + dir.file("x.json"));
   CATCH_CHECK(restarts.exit_code == 2);
   CATCH_CHECK(restarts.output.find("--restarts must be >= 1") != std::string::npos);

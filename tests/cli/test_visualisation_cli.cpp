@@ -61,6 +61,13 @@ CATCH_TEST_CASE("labelrep tsne and gradcam read a trained run and write the SVG,
   const auto unknown_attack = run_command(cli() + " tsne --run " + run + " --limit 150 --perplexity 10 --attack cw --out " + dir.file("bad.svg"));
   CATCH_CHECK(unknown_attack.exit_code == 2);
   CATCH_CHECK(unknown_attack.output.find("--attack: unknown attack 'cw'") != std::string::npos);
+  // A map of 15 images (perplexity below 5): the placement follows the map's lower perplexity.
+  const auto few = run_command(cli() + " tsne --run " + run + " --limit 15 --perplexity 3 --iterations 100 --attack fgsm --out " + dir.file("few/map.svg"));
+  CATCH_INFO(few.output);
+  CATCH_CHECK(few.exit_code == 0);
+  const auto eps_alone = run_command(cli() + " tsne --run " + run + " --limit 150 --eps 0.2 --out " + dir.file("bad.svg"));
+  CATCH_CHECK(eps_alone.exit_code == 2);
+  CATCH_CHECK(eps_alone.output.find("--attack") != std::string::npos);
   const auto with_progression = run_command(cli() + " tsne --run " + run + " --progression --attack fgsm --out " + dir.file("bad.svg"));
   CATCH_CHECK(with_progression.exit_code == 2);
   CATCH_CHECK(with_progression.output.find("--progression") != std::string::npos);

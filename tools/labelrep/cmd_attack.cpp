@@ -44,17 +44,26 @@ std::string run_attack_job(const AttackJob& job) {
     }
   }
   const auto unit = attack::parse_epsilon_unit(job.unit);
-  if (!job.per_image.empty() && std::filesystem::path(job.per_image).extension() != ".npy")
-    throw InvalidArgument(fmt::format("--per-image {}: give a file name ending in .npy", job.per_image));
   const bool any_targeted = std::any_of(job.attacks.begin(), job.attacks.end(), [](const std::string& name) { return attack::parse_attack(name).targeted; });
-  const std::string target_hit_file =
-      job.per_image.empty() ? "" : (std::filesystem::path(job.per_image).parent_path() / std::filesystem::path(job.per_image).stem()).string() +
-                                       ".target_hit.npy";
+  const bool any_pgd = std::any_of(job.attacks.begin(), job.attacks.end(),
+                                   [](const std::string& name) { return attack::parse_attack(name).method == attack::Method::kPgd; });
+  if (job.restarts > 1 && !any_pgd)
+    throw InvalidArgument(fmt::format("--restarts {} applies to pgd and pgd-targeted, which --attacks does not list", job.restarts));
+  std::string target_hit_file;
+  if (!job.per_image.empty()) {  // checked before the sweep, so that its result is not lost at the end
+    const std::filesystem::path per_image(job.per_image);
+    if (per_image.extension() != ".npy") throw InvalidArgument(fmt::format("--per-image {}: give a file name ending in .npy", job.per_image));
+    target_hit_file = (per_image.parent_path() / per_image.stem()).string() + ".target_hit.npy";
+    for (const auto& file : {job.per_image, target_hit_file})
+      if (std::error_code error; std::filesystem::is_directory(file, error))
+        throw InvalidArgument(fmt::format("--per-image {}: {} is a directory", job.per_image, file));
+  }
   use_threads(job.threads);
 
   auto run = train::load_trained_run(job.run, job.device);
   const std::string out = job.out.empty() ? default_attack_file(job.run) : job.out;
   create_output_directory(std::filesystem::path(out).parent_path());
+  if (!job.per_image.empty()) create_output_directory(std::filesystem::path(job.per_image).parent_path());
   if (job.channels_last) models::set_memory_format(*run.model, c10::MemoryFormat::ChannelsLast);
   const auto test = train::load_experiment_data(run.config, data::Split::kTest);
   const auto n = job.limit > 0 ? std::min(job.limit, test.size()) : test.size();
@@ -79,7 +88,6 @@ std::string run_attack_job(const AttackJob& job) {
   j["encoder"] = run.config.encoder;
   j["device"] = job.device;
   if (!job.per_image.empty()) {
-    create_output_directory(std::filesystem::path(job.per_image).parent_path());
     write_npy(job.per_image, result.per_image_correct);
     j["per_image"] = {{"correct", job.per_image}};
     if (any_targeted) {

@@ -78,7 +78,9 @@ PlacedPanels place_attacked(train::TrainedRun& run, const data::ImageDataset& im
     done += n;
   }
   PlacedPanels panels;
-  panels.placed = analysis::tsne_place(features, xy, torch::cat(adversarial_features), analysis::TsnePlaceOptions().progress_label("placing"));
+  // tsne_place's perplexity 5, or the map's own when that is lower (a map of very few images).
+  panels.placed = analysis::tsne_place(features, xy, torch::cat(adversarial_features),
+                                       analysis::TsnePlaceOptions().perplexity(std::min(5.0, job.perplexity)).progress_label("placing"));
   const auto kept = (torch::cat(predicted) == classes).to(torch::kDouble).mean().item<double>();
   // Does an attacked image land among the clean images of its own class? Its nearest clean point says.
   const auto nearest = std::get<1>(torch::cdist(panels.placed, xy).min(1));
@@ -255,12 +257,13 @@ void add_tsne_command(CLI::App& app) {
   cmd->add_option("--learning-rate", job->learning_rate, "0: max(N/48, 50)")->capture_default_str();
   cmd->add_flag("--exact", job->exact, "Exact O(N^2) t-SNE instead of Barnes-Hut (a few thousand points at most)");
   cmd->add_option("--device", job->device, "Where the model computes the features (cpu, cuda, cuda:1)")->capture_default_str();
-  cmd->add_option("--attack", job->attack,
+  auto* attack_option = cmd->add_option("--attack", job->attack,
                   "Also attack the mapped images (fgsm, bim, pgd, their -targeted forms, or noise) and place them into the clean map: a "
                   "second panel");
-  cmd->add_option("--eps", job->eps, "Attack strength for --attack")->capture_default_str();
+  cmd->add_option("--eps", job->eps, "Attack strength for --attack")->capture_default_str()->needs(attack_option);
   cmd->add_option("--eps-unit", job->eps_unit, "normalized (the paper's) or pixel ([0, 1] pixel values), for --attack")
       ->capture_default_str()
+      ->needs(attack_option)
       ->check(CLI::IsMember({"normalized", "pixel"}));
   cmd->callback([job] { run_tsne_job(*job); });
 }

@@ -163,8 +163,9 @@ struct LABELREP_API SweepOptions {
   TORCH_ARG(std::int64_t, batch_size) = 256;
   /// PGD's random restarts (≥ 1): an image counts as broken when any restart breaks it (misclassified;
   /// targeted: classified as its target), its outputs those of the first restart that did, or of the
-  /// last. Each restart after the first attacks only the images not broken yet (as AutoAttack), from
-  /// its own random start. The first restart is the PGD of restarts = 1. FGSM, BIM and noise run once.
+  /// first restart if none did. Each restart after the first attacks only the images not broken yet
+  /// (as AutoAttack), from its own random start. The first restart is the PGD of restarts = 1, so more
+  /// restarts never leave more images correct nor reach fewer targets. FGSM, BIM and noise run once.
   TORCH_ARG(std::int64_t, restarts) = 1;
   /// Also keep each image's outcome (SweepResult::per_image_correct, per_image_target_hit): to pair
   /// images across models, or to find the smallest ε that breaks each image.
@@ -244,7 +245,7 @@ struct LABELREP_API SweepResult {
 
 /// Looks for the signs of gradient masking (Athalye et al. 2018; AutoAttack's checks) in a sweep's
 /// counts. An image count "exceeds" another when it is larger by more than the tolerance: 1% of the
-/// initially correct images, at least one image. The checks, each present only when the sweep has
+/// initially correct images rounded up to a whole image (so at least one). The checks, each present only when the sweep has
 /// what it compares:
 ///  - zero-gradient: no initially correct image has an all-zero loss gradient (needs zero_gradient_images);
 ///  - noise-beats-attack, per untargeted gradient attack: at no ε does it leave more images correct
