@@ -159,12 +159,14 @@ CATCH_TEST_CASE("labelrep demo trains both label kinds on Fashion-MNIST and writ
     CATCH_CHECK(std::filesystem::exists(run + "/snapshots/epoch-0001.ckpt"));
     CATCH_CHECK(std::filesystem::exists(run + "/attack.json"));
     CATCH_CHECK(std::filesystem::exists(run + "/figures/tsne_progression.svg"));
+    CATCH_CHECK(std::filesystem::exists(run + "/figures/tsne_bim_eps0.1.svg"));  // the attacked images placed into the map
     CATCH_CHECK(std::filesystem::exists(run + "/figures/gradcam"));
   }
   CATCH_CHECK(r.output.find("test accuracy") != std::string::npos);
   const std::string html = labelrep::read_file(dir.file("demo/report/index.html"));
   CATCH_CHECK(html.find("Accuracy under adversarial attack") != std::string::npos);
   CATCH_CHECK(html.find("t-SNE over training") != std::string::npos);
+  CATCH_CHECK(html.find("under bim at eps 0.1, by true class") != std::string::npos);
   CATCH_CHECK(html.find("_at-body_5.png") != std::string::npos);  // Grad-CAM at an early layer (the ReLU after the 2nd conv)
 }
 

@@ -28,7 +28,8 @@ struct DemoAnalysis {
   std::int64_t attack_images = 500, tsne_images = 1000;
 };
 
-// The robustness sweep, t-SNE and Grad-CAM of one trained run, into the run directory (where the
+// The robustness sweep, t-SNE (with the attacked images placed into it) and Grad-CAM of one trained
+// run, into the run directory (where the
 // report finds them). Small on purpose: the demo shows the figures, the paper's numbers need the
 // full test set (docs/reproducing-the-paper.md).
 void analyse_run(const std::string& run_dir, const DemoAnalysis& analysis, const std::string& device) {
@@ -49,6 +50,12 @@ void analyse_run(const std::string& run_dir, const DemoAnalysis& analysis, const
   tsne.iterations = 500;
   tsne.progression = !train::RunDirectory::open_read_only(run_dir).snapshots().empty();
   run_tsne_job(tsne);
+  // Where BIM at ε = 0.1 moves the same images, placed into the map of their clean features.
+  TsneJob placed = tsne;
+  placed.progression = false;
+  placed.attack = "bim";
+  placed.eps = 0.1;
+  run_tsne_job(placed);
 
   // Grad-CAM for the first six test images at an early layer and at the last stage (Figure 9).
   GradcamJob cam;
