@@ -46,7 +46,8 @@ struct TsneJob {
   double eps = 0.1;
   std::string eps_unit = "normalized";
 };
-/// Writes the SVG (job.out, or figures/tsne.svg / figures/tsne_progression.svg in the run); returns it.
+/// Writes the SVG (job.out, or figures/tsne.svg / tsne_progression.svg / tsne_<attack>_eps<eps>.svg in
+/// the run); returns it.
 std::string run_tsne_job(const TsneJob& job);
 
 struct GradcamJob {

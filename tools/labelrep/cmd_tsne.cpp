@@ -245,8 +245,8 @@ void add_tsne_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("tsne", "A t-SNE map of a trained model's test-set features, coloured by class (SVG + .npy)");
   cmd->add_option("--run", job->run, "Run directory (config.json, labels.npy, best.ckpt)")->required();
   cmd->add_option("--out", job->out,
-                  "Output SVG (default: RUN/figures/tsne.svg or tsne_progression.svg); the coordinates go to <stem>.npy and the "
-                  "classes to <stem>.classes.npy");
+                  "Output SVG (default: RUN/figures/tsne.svg, tsne_progression.svg or tsne_<attack>_eps<eps>.svg); the coordinates go "
+                  "to <stem>.npy, the classes to <stem>.classes.npy, placed attacked images to <stem>.placed.npy");
   cmd->add_flag("--progression", job->progression,
                 "One panel per snapshot of the run (snapshots/, from train --snapshot-epochs) and the best weights, in one figure");
   cmd->add_option("--limit", job->limit, "Test images to embed: a seeded random subset (0: all)")->capture_default_str();
