@@ -240,11 +240,6 @@ void ScatterPlot::extend_range(double x_min, double x_max, double y_min, double 
     if (!std::isfinite(v)) throw InvalidArgument(fmt::format("scatter plot: range value {} is not finite", v));
   if (x_min > x_max || y_min > y_max)
     throw InvalidArgument(fmt::format("scatter plot: range [{}, {}] x [{}, {}] has a minimum above its maximum", x_min, x_max, y_min, y_max));
-  if (!has_range_) {
-    range_[0] = x_min, range_[1] = x_max, range_[2] = y_min, range_[3] = y_max;
-    has_range_ = true;
-    return;
-  }
   range_[0] = std::min(range_[0], x_min), range_[1] = std::max(range_[1], x_max);
   range_[2] = std::min(range_[2], y_min), range_[3] = std::max(range_[3], y_max);
 }
@@ -263,7 +258,7 @@ std::string ScatterPlot::svg(int width, int height) const {
   if (width < 200 || height < 150) throw InvalidArgument(fmt::format("scatter plot size {}x{} is below 200x150", width, height));
   double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
   for (const auto& p : points_) x0 = std::min(x0, p.x), x1 = std::max(x1, p.x), y0 = std::min(y0, p.y), y1 = std::max(y1, p.y);
-  if (has_range_) x0 = std::min(x0, range_[0]), x1 = std::max(x1, range_[1]), y0 = std::min(y0, range_[2]), y1 = std::max(y1, range_[3]);
+  x0 = std::min(x0, range_[0]), x1 = std::max(x1, range_[1]), y0 = std::min(y0, range_[2]), y1 = std::max(y1, range_[3]);
   if (!(x1 > x0)) x0 -= 1, x1 += 1;
   if (!(y1 > y0)) y0 -= 1, y1 += 1;
   const double mx = 0.04 * (x1 - x0), my = 0.04 * (y1 - y0);

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <iostream>
 #include <thread>
+#include <vector>
 #include <torch/utils.h>
 
 #include "analysis_jobs.hpp"
@@ -36,17 +37,17 @@ std::string run_attack_job(const AttackJob& job) {
   if (job.seed > 0xffffffffULL) throw InvalidArgument(fmt::format("--seed must be below 2^32, got {}", job.seed));
   if (job.has_threshold && !(job.threshold > 0 && std::isfinite(job.threshold)))
     throw InvalidArgument(fmt::format("--threshold must be a finite number > 0 (leave it out for the run's), got {}", job.threshold));
+  std::vector<attack::AttackKind> kinds;
   for (const auto& name : job.attacks) {  // before any loading
     try {
-      attack::parse_attack(name);
+      kinds.push_back(attack::parse_attack(name));
     } catch (const InvalidArgument& e) {
       throw InvalidArgument(fmt::format("--attacks: {}", error_reason(e)));
     }
   }
   const auto unit = attack::parse_epsilon_unit(job.unit);
-  const bool any_targeted = std::any_of(job.attacks.begin(), job.attacks.end(), [](const std::string& name) { return attack::parse_attack(name).targeted; });
-  const bool any_pgd = std::any_of(job.attacks.begin(), job.attacks.end(),
-                                   [](const std::string& name) { return attack::parse_attack(name).method == attack::Method::kPgd; });
+  const bool any_targeted = std::any_of(kinds.begin(), kinds.end(), [](const attack::AttackKind& kind) { return kind.targeted; });
+  const bool any_pgd = std::any_of(kinds.begin(), kinds.end(), [](const attack::AttackKind& kind) { return kind.method == attack::Method::kPgd; });
   if (job.restarts > 1 && !any_pgd)
     throw InvalidArgument(fmt::format("--restarts {} applies to pgd and pgd-targeted, which --attacks does not list", job.restarts));
   std::string target_hit_file;

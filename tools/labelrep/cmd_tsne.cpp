@@ -89,7 +89,8 @@ PlacedPanels place_attacked(train::TrainedRun& run, const data::ImageDataset& im
   std::cout << fmt::format("{} at eps {:g} ({} units): {:.2f}% of the images keep their class; {:.2f}% land nearest a clean image of "
                            "their own class in the map\n",
                            name, job.eps, job.eps_unit, 100 * kept, 100 * home);
-  const auto lo = std::get<0>(torch::cat({xy, panels.placed}).min(0)), hi = std::get<0>(torch::cat({xy, panels.placed}).max(0));
+  const auto both = torch::cat({xy, panels.placed});
+  const auto lo = std::get<0>(both.min(0)), hi = std::get<0>(both.max(0));
   auto clean_plot = analysis::scatter_by_class(xy, classes, images.class_names(), "clean, by class");
   auto attacked_plot =
       analysis::scatter_by_class(panels.placed, classes, images.class_names(), fmt::format("under {} at eps {:g}, by true class", name, job.eps));

@@ -12,9 +12,10 @@
 /// \endcode
 
 #include <cstddef>
+#include <limits>
 #include <string>
-#include <torch/types.h>
 #include <vector>
+#include <torch/types.h>
 
 #include "labelrep/export.hpp"
 
@@ -97,8 +98,9 @@ class LABELREP_API ScatterPlot {
   std::vector<std::size_t> counts_;
   std::vector<Point> points_;
   bool equal_aspect_ = true;
-  bool has_range_ = false;
-  double range_[4] = {0, 0, 0, 0};  // x_min, x_max, y_min, y_max
+  // x_min, x_max, y_min, y_max to show besides the points; empty (min above max) until extended.
+  static constexpr double kNone = std::numeric_limits<double>::infinity();
+  double range_[4] = {kNone, -kNone, kNone, -kNone};
 };
 
 /// A scatter plot of `points` `[N, 2]` (any real dtype, any device) with one group per entry of
