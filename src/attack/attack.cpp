@@ -26,7 +26,7 @@ namespace {
 
 constexpr AttackKind kAttacks[] = {{Method::kFgsm, false},      {Method::kFgsm, true}, {Method::kIterative, false},
                                    {Method::kIterative, true}, {Method::kPgd, false}, {Method::kPgd, true},
-                                   {Method::kNoise, false}};
+                                   {Method::kNoise, false},     {Method::kSquare, false}, {Method::kSquare, true}};
 
 // Puts a module in eval mode for a scope and restores its previous mode.
 class EvalModeGuard {
@@ -97,6 +97,7 @@ double step_fraction(const AttackOptions& o) {
 
 // splitmix64: decorrelated seeds for the batches of a sweep, and the noise's stream of a seed.
 constexpr std::uint64_t kNoiseStream = 0x6e6f697365ULL;
+constexpr std::uint64_t kSquareStream = 0x737175617265ULL;
 std::uint64_t mix_seed(std::uint64_t seed, std::uint64_t stream) {
   std::uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (stream + 1);
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -115,11 +116,12 @@ const char* method_name(Method method) {
     case Method::kIterative: return "iterative";
     case Method::kPgd: return "pgd";
     case Method::kNoise: return "noise";
+    case Method::kSquare: return "square";
   }
   return "unknown";
 }
 
-bool follows_gradient(Method method) { return method != Method::kNoise; }
+bool follows_gradient(Method method) { return method != Method::kNoise && method != Method::kSquare; }
 
 nlohmann::json number_or_null(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
 
@@ -159,6 +161,9 @@ void AttackOptions::validate() const {
   if (!(step_fraction_ >= 0) || !std::isfinite(step_fraction_))
     throw InvalidArgument(fmt::format("attack: step_fraction must be a finite number >= 0, got {}", step_fraction_));
   if (method_ == Method::kNoise && targeted_) throw InvalidArgument("attack: noise cannot be targeted (it follows no gradient)");
+  if (queries_ < 1) throw InvalidArgument(fmt::format("attack: queries must be >= 1, got {}", queries_));
+  if (!(square_fraction_ > 0 && square_fraction_ <= 1))
+    throw InvalidArgument(fmt::format("attack: square_fraction must be in (0, 1], got {}", square_fraction_));
 }
 
 torch::Tensor pgd_random_start(torch::IntArrayRef sizes, std::uint64_t seed) try {
@@ -181,11 +186,99 @@ torch::Tensor gradient_sign(models::Model& model, const torch::Tensor& outputs, 
   return torch::autograd::grad({total}, {input}, {}, retain_graph)[0].sign();
 }
 
+// Square's share of the image area at query `query` of `queries`: the paper's schedule for 10,000
+// queries (halved after 10, 50, 200, 500, 1000, 2000, 4000, 6000 and 8000), scaled to the budget.
+double square_share(double first_share, std::int64_t query, std::int64_t queries) {
+  const auto on_paper_scale = static_cast<std::int64_t>(static_cast<double>(query) / static_cast<double>(queries) * 10000.0);
+  double share = first_share;
+  for (const std::int64_t halving : {10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000})
+    if (on_paper_scale > halving) share /= 2;
+  return share;
+}
+
+// Each output's decision margin for its aim: positive while the image is not broken. Untargeted: the
+// aim's (true class's) score minus the best other class's; targeted: the best other's minus the
+// target's. Scores are what the evaluator decides by: logits, or minus the distance to each label.
+torch::Tensor decision_margin(const eval::NearestNeighborEvaluator& evaluator, const torch::Tensor& outputs, const torch::Tensor& aim,
+                              bool targeted) {
+  const auto scores = evaluator.labels().is_categorical() ? outputs.to(torch::kFloat32) : evaluator.distances(outputs).neg();
+  const auto column = aim.unsqueeze(1);
+  const auto own = scores.gather(1, column).squeeze(1);
+  const auto others = scores.scatter(1, column, -std::numeric_limits<float>::infinity()).amax(1);
+  return targeted ? others - own : own - others;
+}
+
+// The Square attack (L∞, Andriushchenko et al. 2020) on checked inputs: random search that keeps a
+// window change when the decision margin falls, each image until it is broken or the queries are spent.
+// Every draw comes from one local generator, so a seed gives the same images on every device.
+torch::Tensor square_attack(models::Model& model, const eval::NearestNeighborEvaluator& evaluator, const torch::Tensor& x,
+                            const torch::Tensor& aim, const AttackOptions& options, const torch::Tensor& epsilon,
+                            const torch::Tensor& lower, const torch::Tensor& upper) {
+  torch::NoGradGuard no_grad;
+  const auto n = x.size(0), channels = x.size(1), height = x.size(2), width = x.size(3);
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(mix_seed(options.seed(), kSquareStream));
+  const auto random_sign = [&](torch::IntArrayRef sizes) {
+    return torch::rand(sizes, generator, torch::kFloat32).ge(0.5).to(x.options()).mul_(2).sub_(1);
+  };
+  const auto box = [&](const torch::Tensor& images, const torch::Tensor& rows) {
+    return torch::minimum(torch::maximum(images, lower.index_select(0, rows)), upper.index_select(0, rows));
+  };
+  const auto all = torch::arange(n, torch::TensorOptions().dtype(torch::kLong).device(x.device()));
+  // Broken as the sweep counts it: by the evaluator's prediction.
+  const auto judge = [&](const torch::Tensor& images, const torch::Tensor& rows, torch::Tensor& broken) {
+    const auto outputs = model->forward(images);
+    const auto ids = aim.index_select(0, rows);
+    const auto predicted = evaluator.predict(outputs);
+    broken = options.targeted() ? predicted.eq(ids) : predicted.ne(ids);
+    return decision_margin(evaluator, outputs, ids, options.targeted());
+  };
+  // The start: vertical stripes, one random sign per channel and column.
+  auto best = box(x + epsilon * random_sign({n, channels, 1, width}), all);
+  torch::Tensor broken;
+  auto margin = judge(best, all, broken);
+
+  const auto row_index = torch::arange(height, all.options()).view({1, 1, height, 1});
+  const auto column_index = torch::arange(width, all.options()).view({1, 1, 1, width});
+  const auto longest_side = std::max<std::int64_t>(1, std::min(height, width) - 1);
+  for (std::int64_t query = 1; query < options.queries(); ++query) {
+    const auto pending = broken.logical_not().nonzero().squeeze(1);
+    const auto m = pending.numel();
+    if (m == 0) break;
+    const double share = square_share(options.square_fraction(), query, options.queries());
+    const auto side = std::clamp<std::int64_t>(std::llround(std::sqrt(share * static_cast<double>(height * width))), 1, longest_side);
+    const auto corner = [&](std::int64_t extent) {
+      return torch::rand({m}, generator, torch::kFloat32).mul_(static_cast<double>(extent - side + 1)).floor_().clamp_max_(static_cast<double>(extent - side))
+          .to(all.options()).view({m, 1, 1, 1});
+    };
+    const auto top = corner(height), left = corner(width);
+    const auto window = row_index.ge(top) & row_index.lt(top + side) & column_index.ge(left) & column_index.lt(left + side);
+    const auto origin = x.index_select(0, pending), current = best.index_select(0, pending);
+    auto change = epsilon * random_sign({m, channels, 1, 1});
+    auto candidate = box(torch::where(window, origin + change, current), pending);
+    // A window drawn with the signs it already has (or pinned by the box) changes nothing: draw again
+    // (as the paper's code), a few times, so that queries are not spent on unchanged images.
+    for (int redraw = 0; redraw < 8; ++redraw) {
+      const auto unchanged = candidate.ne(current).flatten(1).any(1).logical_not().view({m, 1, 1, 1});
+      if (!unchanged.any().item<bool>()) break;
+      change = torch::where(unchanged, epsilon * random_sign({m, channels, 1, 1}), change);
+      candidate = box(torch::where(window, origin + change, current), pending);
+    }
+    torch::Tensor candidate_broken;
+    const auto candidate_margin = judge(candidate, pending, candidate_broken);
+    const auto keep = candidate_margin.lt(margin.index_select(0, pending)) | candidate_broken;
+    best.index_copy_(0, pending, torch::where(keep.view({m, 1, 1, 1}), candidate, current));
+    margin.index_copy_(0, pending, torch::where(keep, candidate_margin, margin.index_select(0, pending)));
+    broken.index_copy_(0, pending, candidate_broken & keep);
+  }
+  return best;
+}
+
 // The attack proper, on checked inputs: `x` on the model's device in its dtype, the model in eval
 // mode. `first_sign`, if defined, is the gradient sign at x for these ids (the sweep computes it once
 // for every ε); PGD never uses it (it starts elsewhere).
-torch::Tensor attack_checked(models::Model& model, const labels::LabelRepresentation& labels, const torch::Tensor& x,
-                             const torch::Tensor& ids, const AttackOptions& options, const torch::Tensor& first_sign) {
+// `evaluator` (Square only) decides what counts as broken.
+torch::Tensor attack_checked(models::Model& model, const labels::LabelRepresentation& labels, const eval::NearestNeighborEvaluator* evaluator,
+                             const torch::Tensor& x, const torch::Tensor& ids, const AttackOptions& options, const torch::Tensor& first_sign) {
   if (options.epsilon() == 0 || x.size(0) == 0) return x.clone();
   torch::AutoGradMode enable_grad(true);
   const auto domain = make_domain(options, x.options());
@@ -198,6 +291,10 @@ torch::Tensor attack_checked(models::Model& model, const labels::LabelRepresenta
     // Its own stream of the seed, so that the signs are not those of PGD's start with the same seed.
     const auto sign = pgd_random_start(x.sizes(), mix_seed(options.seed(), kNoiseStream)).ge(0).to(x.options()).mul_(2).sub_(1);
     return torch::minimum(torch::maximum(x + step * sign, lower), upper);
+  }
+  if (options.method() == Method::kSquare) {
+    if (!evaluator) throw Error("attack: Square needs an evaluator (internal error)");
+    return square_attack(model, *evaluator, x, ids, options, domain.epsilon, lower, upper);
   }
   torch::Tensor adversarial = x;
   if (options.method() == Method::kPgd) {
@@ -245,7 +342,10 @@ torch::Tensor perturb(models::Model& model, const labels::LabelRepresentation& l
       throw InvalidArgument(fmt::format("attack: class id {} is out of range [0, {})", low < 0 ? low : high, labels.num_classes()));
   }
   EvalModeGuard eval_mode(*model);
-  return attack_checked(model, labels, x, ids, options, torch::Tensor());
+  std::optional<eval::NearestNeighborEvaluator> evaluator;
+  // Square decides by the evaluator; it borrows the labels for this call only (an owner-less pointer).
+  if (options.method() == Method::kSquare) evaluator.emplace(std::shared_ptr<const labels::LabelRepresentation>(std::shared_ptr<void>(), &labels));
+  return attack_checked(model, labels, evaluator ? &*evaluator : nullptr, x, ids, options, torch::Tensor());
 } catch (...) {
   labelrep::detail::rethrow_as_labelrep_error("perturb");
 }
@@ -282,6 +382,7 @@ void SweepOptions::validate() const {
   if (!(step_fraction_ >= 0) || !std::isfinite(step_fraction_))
     throw InvalidArgument(fmt::format("attack sweep: step_fraction must be a finite number >= 0, got {}", step_fraction_));
   if (batch_size_ < 1) throw InvalidArgument(fmt::format("attack sweep: batch_size must be >= 1, got {}", batch_size_));
+  if (queries_ < 1) throw InvalidArgument(fmt::format("attack sweep: queries must be >= 1, got {}", queries_));
   if (restarts_ < 1) throw InvalidArgument(fmt::format("attack sweep: restarts must be >= 1, got {}", restarts_));
   if (seed_ > 0xffffffffULL) throw InvalidArgument(fmt::format("attack sweep: seed must be below 2^32, got {}", seed_));
   if (!(threshold_ > 0) || !std::isfinite(threshold_))
@@ -301,6 +402,7 @@ std::string SweepResult::to_json() const {
   j["steps"] = steps;
   j["step_fraction"] = step_fraction;
   j["restarts"] = restarts;
+  j["queries"] = queries;
   j["seed"] = seed;
   j["labels"] = labels;
   j["seconds"] = seconds;
@@ -333,6 +435,7 @@ std::string SweepResult::to_json() const {
   }
   j["attacks"] = std::move(attacks);
   if (zero_gradient_images) j["zero_gradient_images"] = *zero_gradient_images;
+  if (unbounded_correct) j["unbounded_correct"] = *unbounded_correct;
   nlohmann::json checks = nlohmann::json::array();
   for (const auto& c : masking_checks)
     checks.push_back({{"check", c.check}, {"attack", c.attack}, {"passed", c.passed}, {"detail", c.detail}});
@@ -371,20 +474,41 @@ std::vector<MaskingCheck> check_gradient_masking(const SweepResult& result) try 
                            *result.zero_gradient_images, base, c.passed ? "" : ": FGSM and BIM cannot move them");
     checks.push_back(std::move(c));
   }
-  const SweepCurve* noise = curve_of(result, Method::kNoise, false);
+  if (result.unbounded_correct) {
+    MaskingCheck c{"unbounded-attack", "", *result.unbounded_correct <= tolerance, ""};
+    c.detail = fmt::format("an untargeted BIM allowed the whole pixel box (eps 1 in pixel units) leaves {} of {} initially correct "
+                           "images correct{}",
+                           *result.unbounded_correct, base, c.passed ? "" : fmt::format(", more than {}: its gradient does not lead anywhere", tolerance));
+    checks.push_back(std::move(c));
+  }
+  // The gradient-free attacks a gradient attack should beat: random noise (untargeted) and Square.
+  struct Baseline {
+    const char* check;
+    const char* what;
+    Method method;
+  };
+  constexpr Baseline kBaselines[] = {{"noise-beats-attack", "random noise", Method::kNoise}, {"square-beats-attack", "Square", Method::kSquare}};
   for (const auto& curve : result.curves) {
     if (!follows_gradient(curve.kind.method)) continue;
-    if (noise && !curve.kind.targeted) {
-      MaskingCheck c{"noise-beats-attack", curve.attack, true, ""};
+    for (const auto& baseline : kBaselines) {
+      const SweepCurve* other = curve_of(result, baseline.method, curve.kind.targeted);
+      if (!other) continue;
+      MaskingCheck c{baseline.check, curve.attack, true, ""};
       for (const auto& p : curve.points) {
-        const auto* q = point_at(*noise, p.epsilon);
-        if (q && p.epsilon > 0 && p.correct > q->correct + tolerance) {
+        const auto* q = point_at(*other, p.epsilon);
+        if (!q || p.epsilon == 0) continue;
+        if (curve.kind.targeted ? p.target_hits + tolerance < q->target_hits : p.correct > q->correct + tolerance) {
           c.passed = false;
-          c.detail = fmt::format("at eps {:g} random noise leaves {} images correct, {} leaves {}", p.epsilon, q->correct, curve.attack, p.correct);
+          c.detail = curve.kind.targeted
+                         ? fmt::format("at eps {:g} {} reaches {} targets, {} reaches {}", p.epsilon, other->attack, q->target_hits, curve.attack, p.target_hits)
+                         : fmt::format("at eps {:g} {} leaves {} images correct, {} leaves {}", p.epsilon, baseline.what, q->correct, curve.attack, p.correct);
           break;
         }
       }
-      if (c.passed) c.detail = fmt::format("{} never leaves more images correct than random noise at the same eps {}", curve.attack, beyond);
+      if (c.passed)
+        c.detail = curve.kind.targeted
+                       ? fmt::format("{} never reaches fewer targets than {} at the same eps {}", curve.attack, other->attack, beyond)
+                       : fmt::format("{} never leaves more images correct than {} at the same eps {}", curve.attack, baseline.what, beyond);
       checks.push_back(std::move(c));
     }
     const SweepCurve* fgsm = curve_of(result, Method::kFgsm, curve.kind.targeted);
@@ -476,7 +600,8 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
   for (const auto& kind : kinds)
     if (any_attack && (kind.method == Method::kFgsm || kind.method == Method::kIterative))
       (kind.targeted ? need_target_sign : need_true_sign) = true;
-  std::int64_t zero_gradient = 0;
+  std::int64_t zero_gradient = 0, unbounded_correct = 0;
+  const bool unbounded = options.unbounded_check() && need_true_sign;
 
   EvalModeGuard eval_mode(*model);
   std::optional<ProgressLine> progress;
@@ -522,6 +647,18 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
       if (k > 0) zero_gradient += sign_true.flatten(1).ne(0).any(1).logical_not().sum().item<std::int64_t>();
     }
     if (sign_target.defined()) sign_target = sign_target.index_select(0, keep);
+    if (unbounded && k > 0) {
+      // ε = 1 pixel: the ball holds the whole box, so the attack may turn the image into any image.
+      const auto whole_box = AttackOptions(options.statistics())
+                                 .method(Method::kIterative)
+                                 .epsilon(1.0)
+                                 .unit(EpsilonUnit::kPixel)
+                                 .steps(options.steps())
+                                 .step_fraction(options.step_fraction());
+      const auto adversarial = attack_checked(model, *labels, &evaluator, xs, ys, whole_box, sign_true);
+      torch::NoGradGuard no_grad;
+      unbounded_correct += evaluator.predict(model->forward(adversarial)).eq(ys).sum().item<std::int64_t>();
+    }
     for (std::size_t a = 0; a < kinds.size(); ++a) {
       for (std::size_t e = 0; e < n_eps; ++e) {
         const std::size_t slot = a * n_eps + e;
@@ -539,6 +676,7 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
                                         .unit(options.unit())
                                         .steps(options.steps())
                                         .step_fraction(options.step_fraction())
+                                        .queries(options.queries())
                                         .seed(mix_seed(options.seed(), static_cast<std::uint64_t>(batch_number)));
         attack_options.validate();
         const auto& aim = kinds[a].targeted ? ts : ys;
@@ -550,7 +688,7 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
           auto restart_options = attack_options;
           if (r > 0) restart_options.seed(mix_seed(attack_options.seed(), static_cast<std::uint64_t>(r)));
           const bool all = r == 0;
-          const auto adversarial = attack_checked(model, *labels, all ? xs : xs.index_select(0, pending), all ? aim : aim.index_select(0, pending),
+          const auto adversarial = attack_checked(model, *labels, &evaluator, all ? xs : xs.index_select(0, pending), all ? aim : aim.index_select(0, pending),
                                                   restart_options, kinds[a].targeted ? sign_target : sign_true);
           torch::NoGradGuard no_grad;
           const auto restart_outputs = model->forward(adversarial);
@@ -596,6 +734,7 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
   result.steps = options.steps();
   result.step_fraction = options.step_fraction();
   result.restarts = options.restarts();
+  result.queries = options.queries();
   result.seed = options.seed();
   result.labels = labels->name();
   for (std::size_t a = 0; a < kinds.size(); ++a) {
@@ -619,6 +758,7 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
     result.curves.push_back(std::move(curve));
   }
   if (need_true_sign) result.zero_gradient_images = zero_gradient;
+  if (unbounded) result.unbounded_correct = unbounded_correct;
   result.per_image_correct = per_image_correct;
   result.per_image_target_hit = per_image_hit;
   result.masking_checks = check_gradient_masking(result);

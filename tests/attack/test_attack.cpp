@@ -75,7 +75,7 @@ std::vector<attack::AttackKind> all_kinds() {
 }
 
 attack::AttackOptions options_for(const attack::AttackKind& kind, double epsilon) {
-  return attack::AttackOptions(kStats).method(kind.method).targeted(kind.targeted).epsilon(epsilon).seed(4);
+  return attack::AttackOptions(kStats).method(kind.method).targeted(kind.targeted).epsilon(epsilon).seed(4).queries(50);
 }
 
 torch::Tensor predict(Tiny& t, const torch::Tensor& images) {
@@ -115,7 +115,10 @@ CATCH_TEST_CASE("attacks stay within epsilon in the unit given and inside the va
   const auto targets = attack::random_targets(batch.targets, 4, 1);
   for (const bool categorical : {true, false}) {
     auto& t = tiny(categorical);
-    for (const auto& kind : all_kinds()) {
+    auto kinds = all_kinds();
+    kinds.push_back(attack::parse_attack("square"));
+    kinds.push_back(attack::parse_attack("square-targeted"));
+    for (const auto& kind : kinds) {
       const auto ids = kind.targeted ? targets : batch.targets;
       CATCH_INFO("attack " << attack::attack_name(kind) << (categorical ? " categorical" : " composite"));
       // Normalised units; a step of ε moves some pixels by exactly ε.
@@ -539,6 +542,27 @@ CATCH_TEST_CASE("check_gradient_masking flags noise beating an attack, iterative
   CATCH_CHECK(find_check(attack::check_gradient_masking(r), "noise-beats-attack", "fgsm") == nullptr);
 
   r = healthy;
+  r.unbounded_correct = 2;  // within the tolerance
+  CATCH_CHECK(passes(r, "unbounded-attack", ""));
+  r.unbounded_correct = 3;
+  CATCH_CHECK_FALSE(passes(r, "unbounded-attack", ""));
+  CATCH_CHECK(find_check(attack::check_gradient_masking(r), "unbounded-attack", "")->detail.find("3 of 200") != std::string::npos);
+
+  // Square, the black-box attack, is compared with every gradient attack of its kind.
+  r = healthy;
+  r.curves.push_back(curve("square", {200, 90, 30}));
+  r.curves.push_back(curve("square-targeted", {200, 120, 60}, {0, 40, 80}));
+  CATCH_CHECK(attack::check_gradient_masking(r).size() == 8 + 4);
+  CATCH_CHECK_FALSE(passes(r, "square-beats-attack", "fgsm"));  // Square leaves 90 correct at ε 0.1, FGSM 120
+  CATCH_CHECK(passes(r, "square-beats-attack", "bim"));
+  CATCH_CHECK(passes(r, "square-beats-attack", "bim-targeted"));
+  CATCH_CHECK_FALSE(passes(r, "square-beats-attack", "fgsm-targeted"));  // 40 targets against 30
+  CATCH_CHECK(find_check(attack::check_gradient_masking(r), "not-monotone", "square") == nullptr);  // not a gradient attack
+  r.curves[5] = curve("square", {200, 90, 30});
+  r.curves[3] = curve("bim-targeted", {200, 100, 50}, {0, 50, 77});  // 77 targets at ε 0.2, Square 80
+  CATCH_CHECK_FALSE(passes(r, "square-beats-attack", "bim-targeted"));
+
+  r = healthy;
   r.curves[2] = curve("bim", {200, 130, 20});  // BIM leaves 130 correct at ε 0.1, FGSM 120
   CATCH_CHECK_FALSE(passes(r, "iterative-weaker-than-fgsm", "bim"));
   CATCH_CHECK(passes(r, "not-monotone", "bim"));
@@ -563,6 +587,7 @@ CATCH_TEST_CASE("check_gradient_masking flags noise beating an attack, iterative
   CATCH_CHECK(j["masking_checks"][0]["check"] == "zero-gradient");
   CATCH_CHECK(j["masking_checks"][0]["passed"] == true);
   CATCH_CHECK(j["attacks"][4]["method"] == "noise");
+  CATCH_CHECK_FALSE(j.contains("unbounded_correct"));
 }
 
 CATCH_TEST_CASE("the sweep runs the noise baseline, counts zero gradients and checks for gradient masking", "[attack]") {
@@ -579,7 +604,11 @@ CATCH_TEST_CASE("the sweep runs the noise baseline, counts zero gradients and ch
   CATCH_CHECK(*r.zero_gradient_images == 0);
   // The trained tiny model masks nothing: its checks pass (BIM at ε = 1 breaks it, noise does not).
   CATCH_CHECK(r.curves[1].points[2].correct < noise.points[2].correct);
-  CATCH_CHECK(r.masking_checks.size() == 6);
+  // The unbounded BIM breaks every image of the trained model.
+  CATCH_REQUIRE(r.unbounded_correct.has_value());
+  CATCH_CHECK(*r.unbounded_correct == 0);
+  CATCH_CHECK(find_check(r.masking_checks, "unbounded-attack", "") != nullptr);
+  CATCH_CHECK(r.masking_checks.size() == 7);
   for (const auto& c : r.masking_checks) {
     CATCH_INFO(c.check << " " << c.attack << ": " << c.detail);
     CATCH_CHECK(c.passed);
@@ -587,6 +616,11 @@ CATCH_TEST_CASE("the sweep runs the noise baseline, counts zero gradients and ch
   // Without an untargeted FGSM or BIM the gradient at x is not taken, and zero gradients are not counted.
   const auto noise_only = attack::run_sweep(t.model, t.labels, set, torch::arange(100), attack::SweepOptions(options).attacks({"noise"}));
   CATCH_CHECK_FALSE(noise_only.zero_gradient_images.has_value());
+  CATCH_CHECK_FALSE(noise_only.unbounded_correct.has_value());
+  const auto unchecked = attack::run_sweep(t.model, t.labels, set, torch::arange(100), attack::SweepOptions(options).unbounded_check(false));
+  CATCH_CHECK_FALSE(unchecked.unbounded_correct.has_value());
+  CATCH_CHECK(unchecked.masking_checks.size() == 6);
+  CATCH_CHECK(unchecked.curves[1].points[2].correct == r.curves[1].points[2].correct);  // the check changes no curve
   CATCH_CHECK(noise_only.masking_checks.empty());
   CATCH_CHECK(noise_only.curves[0].points[2].correct == noise.points[2].correct);  // the same seeded noise
 
@@ -601,9 +635,74 @@ CATCH_TEST_CASE("the sweep runs the noise baseline, counts zero gradients and ch
   CATCH_REQUIRE(masked.initially_correct > 0);
   CATCH_CHECK(*masked.zero_gradient_images == masked.initially_correct);
   CATCH_CHECK_FALSE(find_check(masked.masking_checks, "zero-gradient", "")->passed);
+  // Nothing changes its output, so the unbounded attack leaves every image correct.
+  CATCH_CHECK(*masked.unbounded_correct == masked.initially_correct);
+  CATCH_CHECK_FALSE(find_check(masked.masking_checks, "unbounded-attack", "")->passed);
   const auto j = nlohmann::json::parse(masked.to_json());
   CATCH_CHECK(j["zero_gradient_images"] == masked.initially_correct);
+  CATCH_CHECK(j["unbounded_correct"] == masked.initially_correct);
   CATCH_CHECK(j["masking_checks"][0]["passed"] == false);
+}
+
+CATCH_TEST_CASE("Square breaks images from the model's outputs alone, seeded, keeping what the stripes broke", "[attack]") {
+  const auto square = attack::parse_attack("square");
+  CATCH_CHECK(square.method == attack::Method::kSquare);
+  CATCH_CHECK(attack::attack_name(attack::parse_attack("square-targeted")) == "square-targeted");
+  const auto batch = test_batch();
+  for (const bool categorical : {true, false}) {
+    CATCH_INFO((categorical ? "categorical" : "composite"));
+    auto& t = tiny(categorical);
+    const auto clean = predict(t, batch.images);
+    const auto keep = clean.eq(batch.targets).nonzero().squeeze(1);
+    const auto x = batch.images.index_select(0, keep), y = batch.targets.index_select(0, keep);
+    // At ε = 1 BIM breaks 43 of 48 (categorical) and 12 of 48 (composite) images, Square all but a few.
+    const auto options = attack::AttackOptions(kStats).method(attack::Method::kSquare).epsilon(1.0).seed(3).queries(200);
+    const auto adversarial = attack::perturb(t.model, *t.labels, x, y, options);
+    const auto broken = predict(t, adversarial).ne(y);
+    CATCH_CHECK(broken.sum().item<std::int64_t>() >= x.size(0) * 3 / 4);
+    // The first query's stripes are drawn first, whatever the budget: what they break stays broken.
+    auto stripes_only = options;
+    const auto stripes = attack::perturb(t.model, *t.labels, x, y, stripes_only.queries(1));
+    const auto broken_by_stripes = predict(t, stripes).ne(y);
+    CATCH_CHECK_FALSE((broken_by_stripes & broken.logical_not()).any().item<bool>());
+    CATCH_CHECK(broken.sum().item<std::int64_t>() > broken_by_stripes.sum().item<std::int64_t>());  // the search adds to them
+    // The stripes: one sign per channel and column, so rows away from the box's edges are equal.
+    const auto delta = attack::perturb(t.model, *t.labels, x, y, stripes_only.epsilon(0.6)) - x;
+    const auto inside = x.gt(kLow + 0.6) & x.lt(kHigh - 0.6);
+    const auto column_signs = delta.gt(0);
+    CATCH_REQUIRE(inside.any().item<bool>());
+    CATCH_CHECK(((delta.abs() - 0.6).abs().masked_select(inside)).max().item<double>() < 1e-6);
+    const auto first_row = column_signs.select(2, 0).unsqueeze(2).expand_as(column_signs);
+    const auto edge_free_column = inside.all(2, true).expand_as(column_signs);
+    CATCH_CHECK(torch::equal(column_signs.masked_select(edge_free_column), first_row.masked_select(edge_free_column)));
+    // Seeded.
+    CATCH_CHECK(torch::equal(attack::perturb(t.model, *t.labels, x, y, options), adversarial));
+    auto reseeded = options;
+    CATCH_CHECK_FALSE(torch::equal(attack::perturb(t.model, *t.labels, x, y, reseeded.seed(4)), adversarial));
+    // Targeted: aims at the target and reaches some.
+    const auto target = attack::random_targets(y, 4, 7);
+    auto targeted = options;
+    const auto reached = predict(t, attack::perturb(t.model, *t.labels, x, target, targeted.targeted(true))).eq(target);
+    CATCH_CHECK(reached.sum().item<std::int64_t>() >= x.size(0) / 2);
+  }
+  // In a sweep: a curve like any other, its budget recorded, and checks against it.
+  const auto set = quadrants(60, 99);
+  auto& t = tiny(true);
+  const auto r = attack::run_sweep(t.model, t.labels, set, torch::arange(60),
+                                   attack::SweepOptions(kStats).attacks({"bim", "square"}).epsilons({0.0, 0.6}).queries(100).progress(false));
+  CATCH_CHECK(r.queries == 100);
+  CATCH_CHECK(r.curves[1].points[1].correct < r.initially_correct);
+  CATCH_CHECK(find_check(r.masking_checks, "square-beats-attack", "bim") != nullptr);
+  CATCH_CHECK(nlohmann::json::parse(r.to_json())["queries"] == 100);
+  CATCH_CHECK(nlohmann::json::parse(r.to_json())["attacks"][1]["method"] == "square");
+  // Bad budgets.
+  const auto batch8 = test_batch(8);
+  auto bad = attack::AttackOptions(kStats).method(attack::Method::kSquare).epsilon(0.1);
+  CATCH_CHECK_THROWS_AS(attack::perturb(t.model, *t.labels, batch8.images, batch8.targets, bad.queries(0)), InvalidArgument);
+  bad = attack::AttackOptions(kStats).method(attack::Method::kSquare).epsilon(0.1);
+  CATCH_CHECK_THROWS_AS(attack::perturb(t.model, *t.labels, batch8.images, batch8.targets, bad.square_fraction(0.0)), InvalidArgument);
+  CATCH_CHECK_THROWS_AS(attack::perturb(t.model, *t.labels, batch8.images, batch8.targets, bad.square_fraction(1.5)), InvalidArgument);
+  CATCH_CHECK_THROWS_AS(attack::run_sweep(t.model, t.labels, set, torch::arange(8), attack::SweepOptions(kStats).queries(0)), InvalidArgument);
 }
 
 CATCH_TEST_CASE("PGD restarts only ever break more images, deterministically", "[attack]") {

@@ -1,5 +1,5 @@
 #pragma once
-/// \file attack.hpp  Adversarial attacks (FGSM, the iterative method, PGD) and the paper's robustness sweep.
+/// \file attack.hpp  Adversarial attacks (FGSM, the iterative method, PGD, Square) and the paper's robustness sweep.
 ///
 /// One attack core serves every label representation: the loss is the training loss of the labels
 /// (train::label_loss: cross-entropy for categorical labels, smooth L1 to the class label otherwise)
@@ -16,6 +16,14 @@
 ///  - Noise: x + ε·s with s a seeded random sign per pixel (clamped to the box). Not an attack but its
 ///    baseline: a gradient attack that does worse than it is a sign of gradient masking
 ///    (check_gradient_masking).
+///  - Square (Andriushchenko et al. 2020, L∞): a black-box attack that needs only the model's outputs,
+///    no gradient. It starts from vertical stripes of ±ε, then for `queries` − 1 rounds changes one
+///    random square window of each image to a random ±ε per channel and keeps the change when the
+///    decision margin falls; an image stops once broken. The margin is the one evaluation decides
+///    by: for untargeted attacks the true class's score minus the best other class's, for targeted
+///    ones the best other class's minus the target's, with the score the logit (categorical) or
+///    minus the mean squared error to the class label (nearest-label decoding). A gradient attack
+///    that Square beats is a sign of gradient masking (AutoAttack's check).
 ///
 /// ε is given in normalised-input units (the paper's protocol: ε ∈ {0, 0.05, …, 0.3} added to the
 /// mean/std-normalised image) or in [0, 1] pixel units, which become ε/std_c in channel c. Adversarial
@@ -62,6 +70,7 @@ enum class Method {
   kIterative,  ///< the iterative method / BIM: `steps` steps of size α from x, projected after each
   kPgd,        ///< BIM from a uniformly random start in the ε-ball
   kNoise,      ///< no gradient: a random sign of size ε per pixel (the baseline of check_gradient_masking); untargeted only
+  kSquare,     ///< no gradient: the Square attack's random search over square windows, `queries` model calls per image at most
 };
 
 /// The unit ε is given in.
@@ -80,7 +89,7 @@ struct LABELREP_API AttackKind {
   Method method = Method::kFgsm;
   bool targeted = false;
 };
-/// "fgsm", "fgsm-targeted", "bim", "bim-targeted", "pgd", "pgd-targeted", "noise".
+/// "fgsm", "fgsm-targeted", "bim", "bim-targeted", "pgd", "pgd-targeted", "noise", "square", "square-targeted".
 LABELREP_API std::string attack_name(const AttackKind& kind);
 /// Parses attack_name()'s strings. Throws InvalidArgument naming the value and the known names.
 LABELREP_API AttackKind parse_attack(const std::string& name);
@@ -94,8 +103,8 @@ LABELREP_API std::vector<double> paper_epsilons();
 struct LABELREP_API AttackOptions {
   explicit AttackOptions(data::ChannelStatistics statistics) : statistics_(std::move(statistics)) {}
   /// Throws InvalidArgument for a negative or non-finite ε, steps < 1, a negative or non-finite step
-  /// size, statistics whose mean and std differ in length or are empty, a std that is not positive, or
-  /// targeted noise (noise aims at nothing).
+  /// size, queries < 1, a square fraction outside (0, 1], statistics whose mean and std differ in
+  /// length or are empty, a std that is not positive, or targeted noise (noise aims at nothing).
   void validate() const;
 
   TORCH_ARG(data::ChannelStatistics, statistics);
@@ -110,8 +119,15 @@ struct LABELREP_API AttackOptions {
   /// The step size α as a fraction of ε; 0: the default (1/steps for BIM, the paper's α = ε/5;
   /// 2.5/steps for PGD; FGSM always steps by ε).
   TORCH_ARG(double, step_fraction) = 0.0;
-  /// Seed of PGD's random start (pgd_random_start) and of the noise's signs.
+  /// Seed of PGD's random start (pgd_random_start), of the noise's signs and of Square's draws.
   TORCH_ARG(std::uint64_t, seed) = 0;
+  /// Square: model calls per image at most (the first one scores the starting stripes). AutoAttack
+  /// runs 5000; 1000 breaks most of what 5000 does on small images at a fifth of the cost.
+  TORCH_ARG(std::int64_t, queries) = 1000;
+  /// Square: the first windows' share of the image area (the paper's p_init; AutoAttack's 0.8). It is
+  /// halved on the paper's schedule (after 10, 50, 200, 500, 1000, 2000, 4000, 6000 and 8000 of 10,000
+  /// queries, scaled to `queries`); a window's side is round(√(p·H·W)), at least 1 and below min(H, W).
+  TORCH_ARG(double, square_fraction) = 0.8;
   /// The loss to attack; kAuto: the labels' training loss (train::default_loss).
   TORCH_ARG(train::LossKind, loss) = train::LossKind::kAuto;
 };
@@ -146,11 +162,13 @@ LABELREP_API torch::Tensor random_targets(const torch::Tensor& true_ids, std::in
 struct LABELREP_API SweepOptions {
   explicit SweepOptions(data::ChannelStatistics statistics) : statistics_(std::move(statistics)) {}
   /// Throws InvalidArgument for no attacks, an unknown attack name, no ε, a negative or non-finite ε,
-  /// steps < 1, a batch size < 1, restarts < 1, a seed ≥ 2^32, a threshold that is not positive, or invalid statistics.
+  /// steps < 1, queries < 1, a batch size < 1, restarts < 1, a seed ≥ 2^32, a threshold that is not
+  /// positive, or invalid statistics.
   void validate() const;
 
   TORCH_ARG(data::ChannelStatistics, statistics);
-  /// Attack names (parse_attack). "noise" is the baseline check_gradient_masking compares the others with.
+  /// Attack names (parse_attack). "noise" is the baseline check_gradient_masking compares the others
+  /// with; "square" (black-box, `queries` model calls per image) the stronger one it also uses when given.
   TORCH_ARG(std::vector<std::string>, attacks) = {"fgsm", "fgsm-targeted", "bim", "bim-targeted", "noise"};
   TORCH_ARG(std::vector<double>, epsilons) = paper_epsilons();
   TORCH_ARG(EpsilonUnit, unit) = EpsilonUnit::kNormalized;
@@ -167,6 +185,13 @@ struct LABELREP_API SweepOptions {
   /// (as AutoAttack), from its own random start. The first restart is the PGD of restarts = 1, so more
   /// restarts never leave more images correct nor reach fewer targets. FGSM, BIM and noise run once.
   TORCH_ARG(std::int64_t, restarts) = 1;
+  /// Square's model calls per image at most (AttackOptions::queries).
+  TORCH_ARG(std::int64_t, queries) = 1000;
+  /// Also run an untargeted BIM (with `steps`) at ε = 1 in pixel units, whose ball holds the whole pixel
+  /// box, when the sweep has an untargeted FGSM or BIM: an attack allowed to change the image into any
+  /// image must break nearly every image (Athalye et al. 2018), so one that does not is a sign that the
+  /// gradient misleads (SweepResult::unbounded_correct, the unbounded-attack check). Costs one BIM point.
+  TORCH_ARG(bool, unbounded_check) = true;
   /// Also keep each image's outcome (SweepResult::per_image_correct, per_image_target_hit): to pair
   /// images across models, or to find the smallest ε that breaks each image.
   TORCH_ARG(bool, per_image) = false;
@@ -202,7 +227,9 @@ struct LABELREP_API SweepCurve {
 
 /// One check for gradient masking (docs/robustness.md, "Is it gradient masking?").
 struct LABELREP_API MaskingCheck {
-  std::string check;   ///< "zero-gradient", "noise-beats-attack", "iterative-weaker-than-fgsm" or "not-monotone"
+  /// "zero-gradient", "unbounded-attack", "noise-beats-attack", "square-beats-attack",
+  /// "iterative-weaker-than-fgsm" or "not-monotone"
+  std::string check;
   std::string attack;  ///< the attack checked (empty for zero-gradient)
   bool passed = true;
   std::string detail;  ///< what was compared, with the numbers (the first failing ε when not passed)
@@ -221,6 +248,7 @@ struct LABELREP_API SweepResult {
   std::int64_t steps = 0;
   double step_fraction = 0.0;
   std::int64_t restarts = 1;           ///< PGD's random restarts (SweepOptions::restarts)
+  std::int64_t queries = 0;            ///< Square's model calls per image at most (SweepOptions::queries)
   std::uint64_t seed = 0;
   std::string labels;                  ///< the label kind
   double seconds = 0.0;                ///< the whole sweep
@@ -228,6 +256,9 @@ struct LABELREP_API SweepResult {
   /// Initially correct images whose untargeted loss gradient at the clean image is exactly zero
   /// everywhere (FGSM and BIM cannot move them); measured when an untargeted FGSM or BIM runs at some ε > 0.
   std::optional<std::int64_t> zero_gradient_images;
+  /// Initially correct images an untargeted BIM at ε = 1 pixel (the whole box) leaves correct; measured
+  /// with SweepOptions::unbounded_check when an untargeted FGSM or BIM runs at some ε > 0.
+  std::optional<std::int64_t> unbounded_correct;
   std::vector<MaskingCheck> masking_checks;  ///< check_gradient_masking(*this), filled in by run_sweep
   /// With SweepOptions::per_image: bool `[attacks, epsilons, N]` on the CPU, in the order of the
   /// curves, their points and `indices`: true where the image is classified as its true class after
@@ -248,8 +279,13 @@ struct LABELREP_API SweepResult {
 /// initially correct images rounded up to a whole image (so at least one). The checks, each present only when the sweep has
 /// what it compares:
 ///  - zero-gradient: no initially correct image has an all-zero loss gradient (needs zero_gradient_images);
+///  - unbounded-attack: the unbounded BIM leaves no more images correct than the tolerance (needs
+///    unbounded_correct);
 ///  - noise-beats-attack, per untargeted gradient attack: at no ε does it leave more images correct
 ///    than the noise at that ε (needs a "noise" curve);
+///  - square-beats-attack, per gradient attack: at no ε does it leave more images correct than the
+///    untargeted Square (untargeted) or reach fewer targets than the targeted Square (targeted) at that
+///    ε (needs the Square curve of the same kind);
 ///  - iterative-weaker-than-fgsm, per BIM/PGD curve: at no ε does it leave more images correct
 ///    (untargeted) or reach fewer targets (targeted) than FGSM of the same kind;
 ///  - not-monotone, per gradient attack: no larger ε leaves more images correct than a smaller one
