@@ -85,6 +85,23 @@ CATCH_TEST_CASE("labelrep attack sweeps attacks and epsilons over a run's test i
   CATCH_CHECK(p["restarts"] == 2);
   CATCH_CHECK(pixel.output.find("pgd with 2 restarts") != std::string::npos);
   CATCH_CHECK(p["attacks"][0]["attack"] == "pgd");
+  CATCH_CHECK_FALSE(p.contains("unbounded_correct"));  // no untargeted FGSM or BIM: no unbounded check
+  CATCH_CHECK(j.contains("unbounded_correct"));
+  CATCH_CHECK(r.output.find("unbounded-attack") != std::string::npos);
+
+  const auto square = run_command(cli + " attack --run " + run + " --attacks bim,square,square-targeted --eps 0,0.3 --queries 20 --limit 64 "
+                                  "--no-unbounded-check --out " + dir.file("square.json"));
+  CATCH_INFO(square.output);
+  CATCH_REQUIRE(square.exit_code == 0);
+  std::ifstream square_in(dir.file("square.json"));
+  const auto q = nlohmann::json::parse(square_in);
+  CATCH_CHECK(q["queries"] == 20);
+  CATCH_CHECK(q["attacks"][2]["attack"] == "square-targeted");
+  CATCH_CHECK_FALSE(q.contains("unbounded_correct"));
+  CATCH_CHECK(square.output.find("square-beats-attack bim") != std::string::npos);
+  const auto queries = run_command(cli + " attack --run " + run + " --attacks square --queries 0 --out " + dir.file("x.json"));
+  CATCH_CHECK(queries.exit_code == 2);
+  CATCH_CHECK(queries.output.find("--queries must be >= 1") != std::string::npos);
 
   const auto name = run_command(cli + " attack --run " + run + " --attacks fgsm,cw --out " + dir.file("x.json"));
   CATCH_CHECK(name.exit_code == 2);

@@ -21,14 +21,14 @@ struct AttackJob {
   std::string run, out, device = "cpu", unit = "normalized";
   std::vector<std::string> attacks = {"fgsm", "fgsm-targeted", "bim", "bim-targeted", "noise"};
   std::vector<double> epsilons = attack::paper_epsilons();
-  std::int64_t steps = 5, limit = 0, batch_size = 256, restarts = 1;
+  std::int64_t steps = 5, limit = 0, batch_size = 256, restarts = 1, queries = 1000;
   std::string per_image;  ///< non-empty: the per-image outcomes as .npy (this file and <stem>.target_hit.npy)
   double step_fraction = 0;
   bool has_threshold = false;  ///< false: the run's threshold
   double threshold = 0;
   std::uint64_t seed = 0;
   int threads = 0;
-  bool channels_last = true, progress = true;
+  bool channels_last = true, progress = true, unbounded_check = true;
 };
 /// Runs the sweep and writes its JSON (job.out, or default_attack_file(run)); returns the file.
 std::string run_attack_job(const AttackJob& job);

@@ -31,6 +31,7 @@ std::string run_attack_job(const AttackJob& job) {
   if (job.limit < 0) throw InvalidArgument(fmt::format("--limit must be >= 0, got {}", job.limit));
   if (job.batch_size < 1) throw InvalidArgument(fmt::format("--batch-size must be >= 1, got {}", job.batch_size));
   if (job.restarts < 1) throw InvalidArgument(fmt::format("--restarts must be >= 1, got {}", job.restarts));
+  if (job.queries < 1) throw InvalidArgument(fmt::format("--queries must be >= 1, got {}", job.queries));
   if (job.threads < 0) throw InvalidArgument(fmt::format("--threads must be >= 0, got {}", job.threads));
   if (!(job.step_fraction >= 0) || !std::isfinite(job.step_fraction))
     throw InvalidArgument(fmt::format("--step-fraction must be a finite number >= 0, got {}", job.step_fraction));
@@ -77,6 +78,8 @@ std::string run_attack_job(const AttackJob& job) {
                            .seed(job.seed)
                            .batch_size(job.batch_size)
                            .restarts(job.restarts)
+                           .queries(job.queries)
+                           .unbounded_check(job.unbounded_check)
                            .per_image(!job.per_image.empty())
                            .threshold(job.has_threshold ? job.threshold : run.config.threshold)
                            .progress(job.progress);
@@ -101,12 +104,12 @@ std::string run_attack_job(const AttackJob& job) {
   std::cout << fmt::format("{}: {} {} labels, {} test images, {} initially correct ({:.2f}%), eps in {} units{}\n", job.run,
                            run.config.encoder, result.labels, result.images, result.initially_correct, 100 * result.clean_accuracy,
                            attack::epsilon_unit_name(unit), job.restarts > 1 ? fmt::format(", pgd with {} restarts", job.restarts) : "");
-  std::cout << fmt::format("{:<14} {:>7} {:>10} {:>10} {:>17} {:>11} {:>9}\n", "attack", "eps", "accuracy", "threshold",
+  std::cout << fmt::format("{:<19} {:>7} {:>10} {:>10} {:>17} {:>11} {:>9}\n", "attack", "eps", "accuracy", "threshold",
                            "initially-correct", "target-hit", "seconds");
   auto percent = [](double v) { return std::isfinite(v) ? fmt::format("{:.2f}%", 100 * v) : std::string("-"); };
   for (const auto& curve : result.curves)
     for (const auto& p : curve.points)
-      std::cout << fmt::format("{:<14} {:>7.3f} {:>10} {:>10} {:>17} {:>11} {:>9.1f}\n", curve.attack, p.epsilon, percent(p.accuracy),
+      std::cout << fmt::format("{:<19} {:>7.3f} {:>10} {:>10} {:>17} {:>11} {:>9.1f}\n", curve.attack, p.epsilon, percent(p.accuracy),
                                percent(p.threshold_accuracy), percent(p.subset_accuracy), curve.kind.targeted ? percent(p.target_hit_rate) : "",
                                p.seconds);
   if (!result.masking_checks.empty()) {
@@ -125,7 +128,9 @@ void add_attack_command(CLI::App& app) {
   auto job = std::make_shared<AttackJob>();
   auto* cmd = app.add_subcommand("attack", "Attack a trained run's test images (FGSM, iterative, PGD) over a list of epsilons");
   cmd->add_option("--run", job->run, "Run directory written by `labelrep train` (its best checkpoint is attacked)")->required();
-  cmd->add_option("--attacks", job->attacks, "Attacks: fgsm, fgsm-targeted, bim, bim-targeted, pgd, pgd-targeted, and noise (random signs: the baseline of the gradient-masking checks)")
+  cmd->add_option("--attacks", job->attacks,
+                  "Attacks: fgsm, fgsm-targeted, bim, bim-targeted, pgd, pgd-targeted, noise (random signs: the baseline of the "
+                  "gradient-masking checks), square and square-targeted (black-box: --queries model calls per image)")
       ->delimiter(',')
       ->capture_default_str();
   cmd->add_option("--eps", job->epsilons, "Epsilon values (the paper: 0,0.05,...,0.3 in normalized units)")->delimiter(',')->capture_default_str();
@@ -135,6 +140,9 @@ void add_attack_command(CLI::App& app) {
   cmd->add_option("--steps", job->steps, "Steps of bim and pgd (step size eps/steps for bim, 2.5 eps/steps for pgd)")->capture_default_str();
   cmd->add_option("--step-fraction", job->step_fraction, "Step size as a fraction of eps (0: the defaults above)")->capture_default_str();
   cmd->add_option("--restarts", job->restarts, "PGD's random restarts: an image is broken when any restart breaks it")->capture_default_str();
+  cmd->add_option("--queries", job->queries, "Square's model calls per image at most")->capture_default_str();
+  cmd->add_flag("!--no-unbounded-check", job->unbounded_check,
+                "Skip the unbounded-attack check (an untargeted bim over the whole pixel box, run with untargeted fgsm or bim)");
   cmd->add_option("--per-image", job->per_image,
                   "Also write each image's outcome: F.npy, bool [attacks, eps, images], true = still its class (and "
                   "<stem>.target_hit.npy for targeted attacks)");

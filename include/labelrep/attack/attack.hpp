@@ -84,12 +84,24 @@ LABELREP_API const char* epsilon_unit_name(EpsilonUnit unit);
 /// Parses epsilon_unit_name()'s strings. Throws InvalidArgument naming the value otherwise.
 LABELREP_API EpsilonUnit parse_epsilon_unit(const std::string& name);
 
-/// An attack by name: a method, untargeted or targeted.
+/// What a gradient attack (FGSM, BIM, PGD) follows the gradient of.
+enum class Objective {
+  kLoss,    ///< the labels' training loss to the class (the paper's attacks; AttackOptions::loss)
+  /// The decision margin to the class: the best other class's score minus the class's, with the scores
+  /// the evaluator decides by (Carlini–Wagner's margin on logits; on nearest-label decoding the
+  /// difference of mean squared errors to the labels). It aims at the decision itself, so it still
+  /// works where the training loss's gradient leads nowhere (docs/robustness.md).
+  kMargin,
+};
+
+/// An attack by name: a method, untargeted or targeted, and what a gradient attack follows.
 struct LABELREP_API AttackKind {
   Method method = Method::kFgsm;
   bool targeted = false;
+  Objective objective = Objective::kLoss;  ///< kMargin only for FGSM, BIM and PGD
 };
-/// "fgsm", "fgsm-targeted", "bim", "bim-targeted", "pgd", "pgd-targeted", "noise", "square", "square-targeted".
+/// "fgsm", "bim", "pgd", each also with "-margin" (the margin objective), each of these also with
+/// "-targeted" ("bim-margin-targeted"); "noise"; "square", "square-targeted".
 LABELREP_API std::string attack_name(const AttackKind& kind);
 /// Parses attack_name()'s strings. Throws InvalidArgument naming the value and the known names.
 LABELREP_API AttackKind parse_attack(const std::string& name);
@@ -128,7 +140,9 @@ struct LABELREP_API AttackOptions {
   /// halved on the paper's schedule (after 10, 50, 200, 500, 1000, 2000, 4000, 6000 and 8000 of 10,000
   /// queries, scaled to `queries`); a window's side is round(√(p·H·W)), at least 1 and below min(H, W).
   TORCH_ARG(double, square_fraction) = 0.8;
-  /// The loss to attack; kAuto: the labels' training loss (train::default_loss).
+  /// What FGSM, BIM and PGD follow (noise follows nothing; Square always searches on the margin).
+  TORCH_ARG(Objective, objective) = Objective::kLoss;
+  /// The loss of Objective::kLoss; kAuto: the labels' training loss (train::default_loss).
   TORCH_ARG(train::LossKind, loss) = train::LossKind::kAuto;
 };
 
@@ -283,11 +297,12 @@ struct LABELREP_API SweepResult {
 ///    unbounded_correct);
 ///  - noise-beats-attack, per untargeted gradient attack: at no ε does it leave more images correct
 ///    than the noise at that ε (needs a "noise" curve);
-///  - square-beats-attack, per gradient attack: at no ε does it leave more images correct than the
-///    untargeted Square (untargeted) or reach fewer targets than the targeted Square (targeted) at that
-///    ε (needs the Square curve of the same kind);
+///  - square-beats-attack, per iterative gradient attack (BIM, PGD; one FGSM step is weaker than a
+///    search by design): at no ε does it leave more images correct than the untargeted Square
+///    (untargeted) or reach fewer targets than the targeted Square (targeted) at that ε (needs the
+///    Square curve of the same kind);
 ///  - iterative-weaker-than-fgsm, per BIM/PGD curve: at no ε does it leave more images correct
-///    (untargeted) or reach fewer targets (targeted) than FGSM of the same kind;
+///    (untargeted) or reach fewer targets (targeted) than FGSM of the same kind and objective;
 ///  - not-monotone, per gradient attack: no larger ε leaves more images correct than a smaller one
 ///    (untargeted), and no larger ε reaches fewer targets (targeted BIM and PGD; one-step targeted
 ///    FGSM overshoots at large ε by design, so it is left out).
