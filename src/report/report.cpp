@@ -158,13 +158,16 @@ void write_robustness(const std::map<std::string, Group>& groups, const std::str
               a["points"].empty())
             throw FormatError(file, FormatError::kNoOffset, "not an attack sweep (an attack without name or points)");
           const std::string unit = str(sweep, "epsilon_unit", "normalized");
-          // Sweeps that differ in the unit or in PGD's restarts are different curves.
+          // Sweeps that differ in the unit, PGD's restarts or Square's queries are different curves.
           const std::int64_t restarts = str(a, "method") == "pgd" ? json_count(sweep, "restarts", file) : 0;
+          const std::int64_t queries = str(a, "method") == "square" ? json_count(sweep, "queries", file) : 0;
           const std::string attack = a["attack"].get<std::string>() + (unit == "normalized" ? "" : " (" + unit + " ε)") +
-                                     (restarts > 1 ? fmt::format(" ({} restarts)", restarts) : "");
+                                     (restarts > 1 ? fmt::format(" ({} restarts)", restarts) : "") +
+                                     (queries > 0 ? fmt::format(" ({} queries)", queries) : "");
           auto& curves = sweeps[setting][attack][group_name(g)];
           const bool iterative = str(a, "method") == "iterative" || str(a, "method") == "pgd";
-          curves.description = fmt::format("ε in {} units{}", unit, iterative ? fmt::format(", {} steps", json_count(sweep, "steps", file)) : "");
+          curves.description = fmt::format("ε in {} units{}{}", unit, iterative ? fmt::format(", {} steps", json_count(sweep, "steps", file)) : "",
+                                           str(a, "objective") == "margin" ? ", on the decision margin" : "");
           colour_of.emplace(group_name(g), static_cast<int>(colour_of.size()));
           for (const auto& p : a["points"]) {
             const double eps = json_number(p, "epsilon", file);
@@ -232,8 +235,9 @@ void write_robustness(const std::map<std::string, Group>& groups, const std::str
   html << "<h3>Accuracy under attack (percent, mean ± std over seeds)</h3>\n" << table_html.str() << "</table>\n";
   md << "### Accuracy under attack\n\nPercent, mean ± std over seeds.\n\n" << table_md.str() << "\n";
   if (sweeps_checked == 0) return;
-  const std::string summary = fmt::format("{} checks in {} sweep{} (zero gradients, random noise beating an attack, an iterative "
-                                          "attack weaker than FGSM, accuracy rising with ε; see docs/robustness.md): ",
+  const std::string summary = fmt::format("{} checks in {} sweep{} (zero gradients, an unbounded attack leaving images correct, random "
+                                          "noise or Square beating an attack, an iterative attack weaker than FGSM, accuracy rising "
+                                          "with ε; see docs/robustness.md): ",
                                           checks_run, sweeps_checked, sweeps_checked == 1 ? "" : "s");
   html << "<h3>Gradient-masking checks</h3>\n<p>" << analysis::escape_xml(summary);
   md << "### Gradient-masking checks\n\n" << summary;

@@ -117,8 +117,10 @@ CATCH_TEST_CASE("snapshots, t-SNE progression, Grad-CAM layers, attack files and
   CATCH_CHECK(sweep["threshold"].get<double>() == 3.5);  // the run's
   const auto& fgsm = sweep["attacks"][0]["points"];
   CATCH_CHECK(fgsm[1]["threshold_accuracy"].get<double>() == fgsm[1]["threshold_correct"].get<double>() / 64.0);
-  // The gradient-masking checks: zero-gradient; fgsm: noise, monotone; bim: noise, iterative, monotone.
-  CATCH_CHECK(sweep["masking_checks"].size() == 6);
+  // The gradient-masking checks: zero-gradient, unbounded-attack; fgsm: noise, monotone; bim: noise,
+  // iterative, monotone.
+  CATCH_CHECK(sweep["masking_checks"].size() == 7);
+  CATCH_CHECK(sweep.contains("unbounded_correct"));
   CATCH_CHECK(attacked.output.find("gradient-masking checks") != std::string::npos);
   CATCH_CHECK(attacked.output.find("noise-beats-attack bim: ") != std::string::npos);
 
@@ -129,7 +131,7 @@ CATCH_TEST_CASE("snapshots, t-SNE progression, Grad-CAM layers, attack files and
   const auto md = labelrep::read_file(dir.file("report/report.md"));
   const auto html = labelrep::read_file(dir.file("report/index.html"));
   CATCH_CHECK(md.find("Accuracy under adversarial attack") != std::string::npos);
-  CATCH_CHECK(md.find("6 checks in 1 sweep (") != std::string::npos);
+  CATCH_CHECK(md.find("7 checks in 1 sweep (") != std::string::npos);
   CATCH_CHECK(std::filesystem::exists(dir.file("report/attack_fashion_mnist_small_cnn_noise.svg")));
   CATCH_CHECK(std::filesystem::exists(dir.file("report/attack_fashion_mnist_small_cnn_fgsm.svg")));
   CATCH_CHECK(std::filesystem::exists(dir.file("report/attack_fashion_mnist_small_cnn_bim.svg")));

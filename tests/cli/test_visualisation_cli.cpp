@@ -58,6 +58,13 @@ CATCH_TEST_CASE("labelrep tsne and gradcam read a trained run and write the SVG,
   const auto placed = labelrep::read_npy(run + "/figures/tsne_fgsm_eps0.1.placed.npy");
   CATCH_CHECK(placed.sizes() == torch::IntArrayRef({150, 2}));
   CATCH_CHECK(torch::isfinite(placed).all().item<bool>());
+  // On the margin: another attack, so other images (the objective reaches the attack).
+  const auto margin = run_command(cli() + " tsne --run " + run + " --limit 150 --perplexity 10 --iterations 300 --attack fgsm-margin --eps 0.1");
+  CATCH_INFO(margin.output);
+  CATCH_REQUIRE(margin.exit_code == 0);
+  const auto placed_margin = labelrep::read_npy(run + "/figures/tsne_fgsm-margin_eps0.1.placed.npy");
+  CATCH_REQUIRE(placed_margin.sizes() == torch::IntArrayRef({150, 2}));
+  CATCH_CHECK_FALSE(torch::allclose(placed_margin, placed));
   const auto unknown_attack = run_command(cli() + " tsne --run " + run + " --limit 150 --perplexity 10 --attack cw --out " + dir.file("bad.svg"));
   CATCH_CHECK(unknown_attack.exit_code == 2);
   CATCH_CHECK(unknown_attack.output.find("--attack: unknown attack 'cw'") != std::string::npos);

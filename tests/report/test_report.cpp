@@ -239,6 +239,18 @@ CATCH_TEST_CASE("a report plots accuracy under attack from the runs' sweeps and 
   CATCH_CHECK(read_file(dir.file("out/report.md")).find("| fashion-mnist · small-cnn | pgd (3 restarts) | composite | 0.1 | 100 | 1 | 20.00 | – |") !=
               std::string::npos);
   std::filesystem::remove(dir.file("runs/a/attack_pgd.json"));
+  // So is Square with its query budget, and a curve on the decision margin says so.
+  labelrep::write_file_atomically(dir.file("runs/a/attack_square.json"),
+                                  R"({"images": 100, "queries": 500, "steps": 5, "attacks": [{"attack": "square", "method": "square", )"
+                                  R"("points": [{"epsilon": 0, "accuracy": 0.9}, {"epsilon": 0.1, "accuracy": 0.3}]}, )"
+                                  R"({"attack": "bim-margin", "method": "iterative", "objective": "margin", )"
+                                  R"("points": [{"epsilon": 0, "accuracy": 0.9}, {"epsilon": 0.1, "accuracy": 0.25}]}]})");
+  report::write_report(dir.file("runs"), dir.file("out"));
+  const auto with_square = read_file(dir.file("out/report.md"));
+  CATCH_CHECK(with_square.find("| fashion-mnist · small-cnn | square (500 queries) | composite | 0.1 | 100 | 1 | 30.00 | – |") != std::string::npos);
+  CATCH_CHECK(with_square.find("bim-margin: ") != std::string::npos);
+  CATCH_CHECK(read_file(dir.file("out/index.html")).find("5 steps, on the decision margin") != std::string::npos);
+  std::filesystem::remove(dir.file("runs/a/attack_square.json"));
 
   labelrep::write_file_atomically(dir.file("runs/c/attack.json"), "{\"images\": 3}");
   CATCH_CHECK_THROWS_AS(report::write_report(dir.file("runs"), dir.file("out")), FormatError);

@@ -68,6 +68,7 @@ PlacedPanels place_attacked(train::TrainedRun& run, const data::ImageDataset& im
     const auto options = attack::AttackOptions(run.statistics)
                              .method(kind.method)
                              .targeted(kind.targeted)
+                             .objective(kind.objective)
                              .epsilon(job.eps)
                              .unit(unit)
                              .seed(job.seed + static_cast<std::uint64_t>(batch_number++));
@@ -259,8 +260,8 @@ void add_tsne_command(CLI::App& app) {
   cmd->add_flag("--exact", job->exact, "Exact O(N^2) t-SNE instead of Barnes-Hut (a few thousand points at most)");
   cmd->add_option("--device", job->device, "Where the model computes the features (cpu, cuda, cuda:1)")->capture_default_str();
   auto* attack_option = cmd->add_option("--attack", job->attack,
-                  "Also attack the mapped images (fgsm, bim, pgd, their -targeted forms, or noise) and place them into the clean map: a "
-                  "second panel");
+                  "Also attack the mapped images (an attack of labelrep attack: fgsm, bim, pgd, their -margin and -targeted forms, "
+                  "noise, square or square-targeted with 1000 queries) and place them into the clean map: a second panel");
   cmd->add_option("--eps", job->eps, "Attack strength for --attack")->capture_default_str()->needs(attack_option);
   cmd->add_option("--eps-unit", job->eps_unit, "normalized (the paper's) or pixel ([0, 1] pixel values), for --attack")
       ->capture_default_str()
