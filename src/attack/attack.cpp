@@ -457,6 +457,11 @@ std::string SweepResult::to_json() const {
     attacks.push_back(std::move(c));
   }
   j["attacks"] = std::move(attacks);
+  nlohmann::json worst = nlohmann::json::array();
+  for (const auto& p : worst_case)
+    worst.push_back({{"epsilon", p.epsilon}, {"correct", p.correct}, {"accuracy", number_or_null(p.accuracy)},
+                     {"subset_accuracy", number_or_null(p.subset_accuracy)}});
+  j["worst_case"] = std::move(worst);
   if (zero_gradient_images) j["zero_gradient_images"] = *zero_gradient_images;
   if (unbounded_correct) j["unbounded_correct"] = *unbounded_correct;
   nlohmann::json checks = nlohmann::json::array();
@@ -608,6 +613,7 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
   const auto& epsilons = options.epsilons();
   const std::size_t n_eps = epsilons.size();
   std::vector<std::int64_t> correct(kinds.size() * n_eps, 0), hits(kinds.size() * n_eps, 0), within(kinds.size() * n_eps, 0);
+  std::vector<std::int64_t> worst_correct(n_eps, 0);
   std::int64_t clean_within = 0;
   std::vector<double> seconds(kinds.size() * n_eps, 0.0);
   const auto total = indices.numel();
@@ -685,6 +691,9 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
       torch::NoGradGuard no_grad;
       unbounded_correct += evaluator.predict(model->forward(adversarial)).eq(ys).sum().item<std::int64_t>();
     }
+    // Per ε, whether each initially correct image has survived every attack so far.
+    std::vector<torch::Tensor> survived(n_eps);
+    for (auto& s : survived) s = torch::ones({k}, torch::TensorOptions().dtype(torch::kBool).device(ys.device()));
     for (std::size_t a = 0; a < kinds.size(); ++a) {
       for (std::size_t e = 0; e < n_eps; ++e) {
         const std::size_t slot = a * n_eps + e;
@@ -737,6 +746,7 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
         torch::NoGradGuard no_grad;
         const auto predicted = evaluator.predict(outputs);
         correct[slot] += predicted.eq(ys).sum().item<std::int64_t>();
+        survived[e].logical_and_(predicted.eq(ys));
         if (has_threshold) within[slot] += evaluator.within_threshold(outputs, ys).sum().item<std::int64_t>();
         if (kinds[a].targeted) hits[slot] += predicted.eq(ts).sum().item<std::int64_t>();
         if (options.per_image()) {
@@ -747,6 +757,7 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
         seconds[slot] += std::chrono::duration<double>(std::chrono::steady_clock::now() - tick).count();
       }
     }
+    for (std::size_t e = 0; e < n_eps; ++e) worst_correct[e] += survived[e].sum().item<std::int64_t>();
     images += n;
     ++batch_number;
     if (progress) progress->advance(n, fmt::format("{} of {} initially correct", initially_correct, images));
@@ -786,6 +797,16 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
       curve.points.push_back(p);
     }
     result.curves.push_back(std::move(curve));
+  }
+  for (std::size_t e = 0; e < n_eps; ++e) {
+    SweepPoint p;
+    p.epsilon = epsilons[e];
+    p.correct = worst_correct[e];
+    p.accuracy = ratio(worst_correct[e], images);
+    p.subset_accuracy = ratio(worst_correct[e], initially_correct);
+    p.target_hit_rate = 0.0;
+    p.threshold_accuracy = std::nan("");
+    result.worst_case.push_back(p);
   }
   if (need_true_sign) result.zero_gradient_images = zero_gradient;
   if (unbounded) result.unbounded_correct = unbounded_correct;

@@ -177,6 +177,24 @@ void write_robustness(const std::map<std::string, Group>& groups, const std::str
             curves.images[eps] = json_count(sweep, "images", file);
           }
         }
+        // The worst case over the sweep's attacks (an image robust only if no attack broke it): a
+        // curve of its own, named by the attacks it is the worst case of.
+        if (sweep.contains("worst_case") && sweep["attacks"].size() > 1) {
+          const auto& worst = sweep["worst_case"];
+          if (!worst.is_array()) throw FormatError(file, FormatError::kNoOffset, "'worst_case' is not a list");
+          std::string names;
+          for (const auto& a : sweep["attacks"]) names += (names.empty() ? "" : ", ") + a["attack"].get<std::string>();
+          const std::string unit = str(sweep, "epsilon_unit", "normalized");
+          auto& curves = sweeps[setting]["worst case of " + names + (unit == "normalized" ? "" : " (" + unit + " ε)")][group_name(g)];
+          curves.description = fmt::format("ε in {} units; an image counts only if every attack left it correct", unit);
+          colour_of.emplace(group_name(g), static_cast<int>(colour_of.size()));
+          for (const auto& p : worst) {
+            if (!p.is_object()) throw FormatError(file, FormatError::kNoOffset, "a 'worst_case' point is not an object");
+            const double eps = json_number(p, "epsilon", file);
+            curves.accuracy[eps].push_back(json_number(p, "accuracy", file));
+            curves.images[eps] = json_count(sweep, "images", file);
+          }
+        }
       }
     }
   }

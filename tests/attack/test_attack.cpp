@@ -804,6 +804,17 @@ CATCH_TEST_CASE("PGD restarts only ever break more images, deterministically", "
         gained += once.curves[a].kind.targeted ? p3.target_hits - p1.target_hits : p1.correct - p3.correct;
       }
     CATCH_CHECK(gained > 0);  // on these models the extra starts find images the first one missed
+    // The worst case: images that every attack left correct, image by image.
+    CATCH_REQUIRE(thrice.worst_case.size() == 3);
+    for (std::int64_t e = 0; e < 3; ++e) {
+      const auto& w = thrice.worst_case[static_cast<std::size_t>(e)];
+      CATCH_CHECK(w.epsilon == thrice.curves[0].points[static_cast<std::size_t>(e)].epsilon);
+      CATCH_CHECK(w.correct == thrice.per_image_correct.select(1, e).all(0).sum().item<std::int64_t>());
+      for (const auto& c : thrice.curves) CATCH_CHECK(w.correct <= c.points[static_cast<std::size_t>(e)].correct);
+      CATCH_CHECK(w.accuracy == static_cast<double>(w.correct) / 100.0);
+    }
+    CATCH_CHECK(thrice.worst_case[0].correct == thrice.initially_correct);
+    CATCH_CHECK(nlohmann::json::parse(thrice.to_json())["worst_case"][2]["correct"] == thrice.worst_case[2].correct);
     CATCH_CHECK(nlohmann::json::parse(thrice.to_json())["restarts"] == 3);
   }
   auto& t = tiny(true);

@@ -244,11 +244,14 @@ CATCH_TEST_CASE("a report plots accuracy under attack from the runs' sweeps and 
                                   R"({"images": 100, "queries": 500, "steps": 5, "attacks": [{"attack": "square", "method": "square", )"
                                   R"("points": [{"epsilon": 0, "accuracy": 0.9}, {"epsilon": 0.1, "accuracy": 0.3}]}, )"
                                   R"({"attack": "bim-margin", "method": "iterative", "objective": "margin", )"
-                                  R"("points": [{"epsilon": 0, "accuracy": 0.9}, {"epsilon": 0.1, "accuracy": 0.25}]}]})");
+                                  R"("points": [{"epsilon": 0, "accuracy": 0.9}, {"epsilon": 0.1, "accuracy": 0.25}]}], )"
+                                  R"("worst_case": [{"epsilon": 0, "accuracy": 0.9}, {"epsilon": 0.1, "accuracy": 0.15}]})");
   report::write_report(dir.file("runs"), dir.file("out"));
   const auto with_square = read_file(dir.file("out/report.md"));
   CATCH_CHECK(with_square.find("| fashion-mnist · small-cnn | square (500 queries) | composite | 0.1 | 100 | 1 | 30.00 | – |") != std::string::npos);
   CATCH_CHECK(with_square.find("bim-margin: ") != std::string::npos);
+  CATCH_CHECK(with_square.find("| fashion-mnist · small-cnn | worst case of square, bim-margin | composite | 0.1 | 100 | 1 | 15.00 | – |") !=
+              std::string::npos);
   CATCH_CHECK(read_file(dir.file("out/index.html")).find("5 steps, on the decision margin") != std::string::npos);
   std::filesystem::remove(dir.file("runs/a/attack_square.json"));
 

@@ -112,6 +112,9 @@ std::string run_attack_job(const AttackJob& job) {
       std::cout << fmt::format("{:<19} {:>7.3f} {:>10} {:>10} {:>17} {:>11} {:>9.1f}\n", curve.attack, p.epsilon, percent(p.accuracy),
                                percent(p.threshold_accuracy), percent(p.subset_accuracy), curve.kind.targeted ? percent(p.target_hit_rate) : "",
                                p.seconds);
+  if (result.curves.size() > 1)
+    for (const auto& p : result.worst_case)
+      std::cout << fmt::format("{:<19} {:>7.3f} {:>10} {:>10} {:>17}\n", "worst case", p.epsilon, percent(p.accuracy), "", percent(p.subset_accuracy));
   if (!result.masking_checks.empty()) {
     std::cout << "gradient-masking checks (docs/robustness.md):\n";
     for (const auto& check : result.masking_checks)

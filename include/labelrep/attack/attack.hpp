@@ -267,6 +267,12 @@ struct LABELREP_API SweepResult {
   std::string labels;                  ///< the label kind
   double seconds = 0.0;                ///< the whole sweep
   std::vector<SweepCurve> curves;      ///< in the order of SweepOptions::attacks
+  /// Per ε (in the order of SweepOptions::epsilons): the images classified as their true class after
+  /// *every* attack of the sweep (targeted ones too), AutoAttack's robust accuracy: an image counts as
+  /// robust only if no attack broke it. `correct`, `accuracy` (over all images) and `subset_accuracy`
+  /// are filled in, `threshold_accuracy` is NaN and the other fields 0. This, not the best single
+  /// curve, is the number a robustness claim rests on.
+  std::vector<SweepPoint> worst_case;
   /// Initially correct images whose untargeted loss gradient at the clean image is exactly zero
   /// everywhere (FGSM and BIM cannot move them); measured when an untargeted FGSM or BIM runs at some ε > 0.
   std::optional<std::int64_t> zero_gradient_images;
