@@ -50,7 +50,13 @@ std::string svg_axes(int width, int height, const std::string& title, const Fram
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" viewBox=\"0 0 {} {}\" font-family=\"sans-serif\" "
       "font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
       width, height, width, height);
-  out += fmt::format("<text x=\"{}\" y=\"20\" font-size=\"14\" font-weight=\"bold\">{}</text>\n", f.left, escape_xml(title));
+  // A title longer than the picture gets a smaller font instead of being cut off at the right edge
+  // (bold sans-serif: about 0.6 em per character; at least 8 px).
+  std::size_t characters = 0;
+  for (const unsigned char c : title) characters += (c & 0xC0) != 0x80;  // UTF-8 lead bytes
+  const double room = static_cast<double>(width) - f.left - 8, natural = 0.6 * 14 * static_cast<double>(characters);
+  const double font_size = natural > room ? std::max(8.0, 14 * room / natural) : 14.0;
+  out += fmt::format("<text x=\"{}\" y=\"20\" font-size=\"{:.3g}\" font-weight=\"bold\">{}</text>\n", f.left, font_size, escape_xml(title));
   for (double t : ticks(f.y0, f.y1)) {
     out += fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"{}\"/>\n", f.left, f.py(t), f.left + f.width,
                        f.py(t), horizontal_grid);

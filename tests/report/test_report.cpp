@@ -287,6 +287,17 @@ CATCH_TEST_CASE("line plots: axes, series, error bands, escaping, validation", "
   const auto svg = plot.svg();
   CATCH_CHECK(svg.rfind("<svg", 0) == 0);
   CATCH_CHECK(svg.find("Accuracy &lt;vs&gt; ε") != std::string::npos);
+  CATCH_CHECK(svg.find("font-size=\"14\" font-weight=\"bold\">Accuracy") != std::string::npos);
+  // A title too long for the picture is set smaller rather than cut off.
+  analysis::LinePlot long_title(std::string(120, 'w'), "x", "y");
+  long_title.add_series("a", {0, 1}, {0, 1});
+  const auto long_svg = long_title.svg();
+  const auto at = long_svg.find("font-weight=\"bold\">w");
+  CATCH_REQUIRE(at != std::string::npos);
+  const auto size_at = long_svg.rfind("font-size=\"", at) + 11;
+  const double size = std::stod(long_svg.substr(size_at, long_svg.find('"', size_at) - size_at));
+  CATCH_CHECK(size < 14);
+  CATCH_CHECK(size >= 8);
   CATCH_CHECK(svg.find("speech &amp; co") != std::string::npos);
   CATCH_CHECK(svg.find("<polygon") != std::string::npos);  // the error band
   CATCH_CHECK(svg.find("<polyline") != svg.rfind("<polyline"));  // two lines
