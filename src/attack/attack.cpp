@@ -506,7 +506,7 @@ std::vector<MaskingCheck> check_gradient_masking(const SweepResult& result) try 
     MaskingCheck c{"unbounded-attack", "", *result.unbounded_correct <= tolerance, ""};
     c.detail = fmt::format("an untargeted BIM allowed the whole pixel box (eps 1 in pixel units) leaves {} of {} initially correct "
                            "images correct{}",
-                           *result.unbounded_correct, base, c.passed ? "" : fmt::format(", more than {}: its gradient does not lead anywhere", tolerance));
+                           *result.unbounded_correct, base, c.passed ? "" : fmt::format(", more than {}: the loss gradient does not lead to another class (try bim-margin and square)", tolerance));
     checks.push_back(std::move(c));
   }
   // The gradient-free attacks a gradient attack should beat: random noise (untargeted) and Square.
@@ -531,6 +531,8 @@ std::vector<MaskingCheck> check_gradient_masking(const SweepResult& result) try 
           c.detail = curve.kind.targeted
                          ? fmt::format("at eps {:g} {} reaches {} targets, {} reaches {}", p.epsilon, other->attack, q->target_hits, curve.attack, p.target_hits)
                          : fmt::format("at eps {:g} {} leaves {} images correct, {} leaves {}", p.epsilon, baseline.what, q->correct, curve.attack, p.correct);
+          if (baseline.method == Method::kSquare)
+            c.detail += curve.kind.objective == Objective::kLoss ? " (try the margin objective, -margin)" : " (try more steps, or pgd with restarts)";
           break;
         }
       }
