@@ -269,8 +269,12 @@ torch::Tensor square_attack(models::Model& model, const eval::NearestNeighborEva
     const double share = square_share(options.square_fraction(), query, options.queries());
     const auto side = std::clamp<std::int64_t>(std::llround(std::sqrt(share * static_cast<double>(height * width))), 1, longest_side);
     const auto corner = [&](std::int64_t extent) {
-      return torch::rand({m}, generator, torch::kFloat32).mul_(static_cast<double>(extent - side + 1)).floor_().clamp_max_(static_cast<double>(extent - side))
-          .to(all.options()).view({m, 1, 1, 1});
+      return torch::rand({m}, generator, torch::kFloat32)
+          .mul_(static_cast<double>(extent - side + 1))
+          .floor_()
+          .clamp_max_(static_cast<double>(extent - side))
+          .to(all.options())
+          .view({m, 1, 1, 1});
     };
     const auto top = corner(height), left = corner(width);
     const auto window = row_index.ge(top) & row_index.lt(top + side) & column_index.ge(left) & column_index.lt(left + side);
@@ -298,7 +302,7 @@ torch::Tensor square_attack(models::Model& model, const eval::NearestNeighborEva
 // The attack proper, on checked inputs: `x` on the model's device in its dtype, the model in eval
 // mode. `first_sign`, if defined, is the gradient sign at x for these ids (the sweep computes it once
 // for every ε); PGD never uses it (it starts elsewhere).
-// `evaluator` (Square only) decides what counts as broken.
+// `evaluator` (needed by Square and the margin objective) decides what counts as broken.
 torch::Tensor attack_checked(models::Model& model, const labels::LabelRepresentation& labels, const eval::NearestNeighborEvaluator* evaluator,
                              const torch::Tensor& x, const torch::Tensor& ids, const AttackOptions& options, const torch::Tensor& first_sign) {
   if (options.epsilon() == 0 || x.size(0) == 0) return x.clone();
@@ -365,8 +369,10 @@ torch::Tensor perturb(models::Model& model, const labels::LabelRepresentation& l
   }
   EvalModeGuard eval_mode(*model);
   std::optional<eval::NearestNeighborEvaluator> evaluator;
-  // Square and the margin decide by the evaluator; it borrows the labels for this call only (an owner-less pointer).
-  if (options.method() == Method::kSquare || options.objective() == Objective::kMargin) evaluator.emplace(std::shared_ptr<const labels::LabelRepresentation>(std::shared_ptr<void>(), &labels));
+  // Square and the margin decide by the evaluator; it borrows the labels for this call only (an
+  // owner-less pointer).
+  if (options.method() == Method::kSquare || options.objective() == Objective::kMargin)
+    evaluator.emplace(std::shared_ptr<const labels::LabelRepresentation>(std::shared_ptr<void>(), &labels));
   return attack_checked(model, labels, evaluator ? &*evaluator : nullptr, x, ids, options, torch::Tensor());
 } catch (...) {
   labelrep::detail::rethrow_as_labelrep_error("perturb");
@@ -504,9 +510,10 @@ std::vector<MaskingCheck> check_gradient_masking(const SweepResult& result) try 
   }
   if (result.unbounded_correct) {
     MaskingCheck c{"unbounded-attack", "", *result.unbounded_correct <= tolerance, ""};
-    c.detail = fmt::format("an untargeted BIM allowed the whole pixel box (eps 1 in pixel units) leaves {} of {} initially correct "
-                           "images correct{}",
-                           *result.unbounded_correct, base, c.passed ? "" : fmt::format(", more than {}: the loss gradient does not lead to another class (try bim-margin and square)", tolerance));
+    const std::string verdict =
+        c.passed ? "" : fmt::format(", more than {}: the loss gradient does not lead to another class (try bim-margin and square)", tolerance);
+    c.detail = fmt::format("an untargeted BIM allowed the whole pixel box (eps 1 in pixel units) leaves {} of {} initially correct images correct{}",
+                           *result.unbounded_correct, base, verdict);
     checks.push_back(std::move(c));
   }
   // The gradient-free attacks a gradient attack should beat: random noise (untargeted) and Square.
