@@ -168,6 +168,8 @@ void AttackOptions::validate() const {
   if (!(step_fraction_ >= 0) || !std::isfinite(step_fraction_))
     throw InvalidArgument(fmt::format("attack: step_fraction must be a finite number >= 0, got {}", step_fraction_));
   if (method_ == Method::kNoise && targeted_) throw InvalidArgument("attack: noise cannot be targeted (it follows no gradient)");
+  if (objective_ == Objective::kMargin && (method_ == Method::kNoise || method_ == Method::kSquare))
+    throw InvalidArgument("attack: the margin objective is for fgsm, bim and pgd (noise follows nothing, Square always searches on the margin)");
   if (queries_ < 1) throw InvalidArgument(fmt::format("attack: queries must be >= 1, got {}", queries_));
   if (!(square_fraction_ > 0 && square_fraction_ <= 1))
     throw InvalidArgument(fmt::format("attack: square_fraction must be in (0, 1], got {}", square_fraction_));
@@ -186,7 +188,9 @@ namespace {
 // scores the evaluator decides by (logits, or minus the mean squared error to each label). Positive
 // while the output is not classified as `ids`; differentiable.
 torch::Tensor margin_loss(const eval::NearestNeighborEvaluator& evaluator, const torch::Tensor& outputs, const torch::Tensor& ids) {
-  const auto scores = evaluator.labels().is_categorical() ? outputs.to(torch::kFloat32) : evaluator.distances(outputs).neg();
+  // Logits in float32 or float64 (as predict's argmax sees them); distances are float32 (as predict's).
+  const auto logits = outputs.scalar_type() == torch::kDouble ? outputs : outputs.to(torch::kFloat32);
+  const auto scores = evaluator.labels().is_categorical() ? logits : evaluator.distances(outputs).neg();
   const auto column = ids.unsqueeze(1);
   const auto own = scores.gather(1, column).squeeze(1);
   const auto others = scores.scatter(1, column, -std::numeric_limits<float>::infinity()).amax(1);
@@ -266,7 +270,8 @@ torch::Tensor square_attack(models::Model& model, const eval::NearestNeighborEva
     const auto pending = broken.logical_not().nonzero().squeeze(1);
     const auto m = pending.numel();
     if (m == 0) break;
-    const double share = square_share(options.square_fraction(), query, options.queries());
+    // The schedule counts search rounds from 0 (the paper's iteration index), queries from 1.
+    const double share = square_share(options.square_fraction(), query - 1, options.queries());
     const auto side = std::clamp<std::int64_t>(std::llround(std::sqrt(share * static_cast<double>(height * width))), 1, longest_side);
     const auto corner = [&](std::int64_t extent) {
       return torch::rand({m}, generator, torch::kFloat32)

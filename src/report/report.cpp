@@ -1,6 +1,7 @@
 #include "labelrep/report/report.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <cmath>
 #include <filesystem>
 #include <fmt/format.h>
@@ -65,10 +66,16 @@ Stat stat(const std::vector<double>& v) {
 std::string percent(const Stat& s) {
   return s.n == 0 ? "–" : s.n == 1 ? fmt::format("{:.2f}", 100 * s.mean) : fmt::format("{:.2f} ± {:.2f}", 100 * s.mean, 100 * s.std);
 }
+// A file-name part from any text: letters and digits kept, the rest '_'. A long text keeps its first
+// 80 characters and gets its hash (FNV-1a) appended, so names stay far below the 255-byte limit of
+// file systems and distinct texts still get distinct names.
 std::string safe_name(const std::string& text) {
   std::string out;
   for (char c : text) out += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
-  return out;
+  if (out.size() <= 100) return out;
+  std::uint64_t hash = 0xcbf29ce484222325ULL;
+  for (unsigned char c : text) hash = (hash ^ c) * 0x100000001b3ULL;
+  return fmt::format("{}_{:016x}", out.substr(0, 80), hash);
 }
 // Text as one cell of a Markdown table: a '|' would end the cell, a line break the row.
 std::string markdown_cell(const std::string& text) {
@@ -183,9 +190,18 @@ void write_robustness(const std::map<std::string, Group>& groups, const std::str
           const auto& worst = sweep["worst_case"];
           if (!worst.is_array()) throw FormatError(file, FormatError::kNoOffset, "'worst_case' is not a list");
           std::string names;
-          for (const auto& a : sweep["attacks"]) names += (names.empty() ? "" : ", ") + a["attack"].get<std::string>();
+          std::int64_t restarts = 0, queries = 0;
+          for (const auto& a : sweep["attacks"]) {
+            names += (names.empty() ? "" : ", ") + a["attack"].get<std::string>();
+            if (str(a, "method") == "pgd") restarts = json_count(sweep, "restarts", file);
+            if (str(a, "method") == "square") queries = json_count(sweep, "queries", file);
+          }
+          // Settings that make the curves of single attacks different curves make their worst case one too.
           const std::string unit = str(sweep, "epsilon_unit", "normalized");
-          auto& curves = sweeps[setting]["worst case of " + names + (unit == "normalized" ? "" : " (" + unit + " ε)")][group_name(g)];
+          const std::string name = "worst case of " + names + (unit == "normalized" ? "" : " (" + unit + " ε)") +
+                                   (restarts > 1 ? fmt::format(" (pgd: {} restarts)", restarts) : "") +
+                                   (queries > 0 ? fmt::format(" (square: {} queries)", queries) : "");
+          auto& curves = sweeps[setting][name][group_name(g)];
           curves.description = fmt::format("ε in {} units; an image counts only if every attack left it correct", unit);
           colour_of.emplace(group_name(g), static_cast<int>(colour_of.size()));
           for (const auto& p : worst) {

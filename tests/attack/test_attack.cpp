@@ -727,6 +727,11 @@ CATCH_TEST_CASE("Square breaks images from the model's outputs alone, seeded, ke
   CATCH_CHECK_THROWS_AS(attack::perturb(t.model, *t.labels, batch8.images, batch8.targets, bad.square_fraction(0.0)), InvalidArgument);
   CATCH_CHECK_THROWS_AS(attack::perturb(t.model, *t.labels, batch8.images, batch8.targets, bad.square_fraction(1.5)), InvalidArgument);
   CATCH_CHECK_THROWS_AS(attack::run_sweep(t.model, t.labels, set, torch::arange(8), attack::SweepOptions(kStats).queries(0)), InvalidArgument);
+  // The margin is an objective of the gradient attacks only.
+  bad = attack::AttackOptions(kStats).method(attack::Method::kSquare).epsilon(0.1);
+  CATCH_CHECK_THROWS_AS(attack::perturb(t.model, *t.labels, batch8.images, batch8.targets, bad.objective(attack::Objective::kMargin)), InvalidArgument);
+  bad = attack::AttackOptions(kStats).method(attack::Method::kNoise).epsilon(0.1);
+  CATCH_CHECK_THROWS_AS(attack::perturb(t.model, *t.labels, batch8.images, batch8.targets, bad.objective(attack::Objective::kMargin)), InvalidArgument);
 }
 
 CATCH_TEST_CASE("the margin objective breaks the nearest-label model that the training loss's gradient does not", "[attack]") {

@@ -1,10 +1,11 @@
 #pragma once
 /// \file attack.hpp  Adversarial attacks (FGSM, the iterative method, PGD, Square) and the paper's robustness sweep.
 ///
-/// One attack core serves every label representation: the loss is the training loss of the labels
-/// (train::label_loss: cross-entropy for categorical labels, smooth L1 to the class label otherwise)
-/// and success is judged by the evaluator that evaluation uses (eval::NearestNeighborEvaluator::predict:
-/// argmax or the nearest label). A whole batch is attacked at once, on the model's device.
+/// One attack core serves every label representation: the gradient attacks follow the training loss of
+/// the labels (train::label_loss: cross-entropy for categorical labels, smooth L1 to the class label
+/// otherwise; the paper's attacks) or the decision margin (Objective::kMargin), and success is judged
+/// by the evaluator that evaluation uses (eval::NearestNeighborEvaluator::predict: argmax or the nearest
+/// label). A whole batch is attacked at once, on the model's device.
 ///
 ///  - FGSM: x' = x ± ε·sign(∇ₓJ), one step (+ untargeted: raise the loss to the true class;
 ///    − targeted: lower the loss to the target class).
@@ -116,7 +117,8 @@ struct LABELREP_API AttackOptions {
   explicit AttackOptions(data::ChannelStatistics statistics) : statistics_(std::move(statistics)) {}
   /// Throws InvalidArgument for a negative or non-finite ε, steps < 1, a negative or non-finite step
   /// size, queries < 1, a square fraction outside (0, 1], statistics whose mean and std differ in
-  /// length or are empty, a std that is not positive, or targeted noise (noise aims at nothing).
+  /// length or are empty, a std that is not positive, targeted noise (noise aims at nothing), or the
+  /// margin objective with noise or Square.
   void validate() const;
 
   TORCH_ARG(data::ChannelStatistics, statistics);
@@ -138,9 +140,11 @@ struct LABELREP_API AttackOptions {
   TORCH_ARG(std::int64_t, queries) = 1000;
   /// Square: the first windows' share of the image area (the paper's p_init; AutoAttack's 0.8). It is
   /// halved on the paper's schedule (after 10, 50, 200, 500, 1000, 2000, 4000, 6000 and 8000 of 10,000
-  /// queries, scaled to `queries`); a window's side is round(√(p·H·W)), at least 1 and below min(H, W).
+  /// queries, scaled to `queries`); a window's side is round(√(p·H·W)), at least 1 and at most
+  /// min(H, W) − 1 (1 for an image one pixel high or wide).
   TORCH_ARG(double, square_fraction) = 0.8;
-  /// What FGSM, BIM and PGD follow (noise follows nothing; Square always searches on the margin).
+  /// What FGSM, BIM and PGD follow (kMargin with noise or Square is refused: noise follows nothing,
+  /// Square always searches on the margin).
   TORCH_ARG(Objective, objective) = Objective::kLoss;
   /// The loss of Objective::kLoss; kAuto: the labels' training loss (train::default_loss).
   TORCH_ARG(train::LossKind, loss) = train::LossKind::kAuto;
@@ -202,7 +206,7 @@ struct LABELREP_API SweepOptions {
   /// Square's model calls per image at most (AttackOptions::queries).
   TORCH_ARG(std::int64_t, queries) = 1000;
   /// Also run an untargeted BIM (with `steps`) at ε = 1 in pixel units, whose ball holds the whole pixel
-  /// box, when the sweep has an untargeted FGSM or BIM: an attack allowed to change the image into any
+  /// box, when the sweep has an untargeted FGSM or BIM on the loss: an attack allowed to change the image into any
   /// image must break nearly every image (Athalye et al. 2018), so one that does not is a sign that the
   /// gradient misleads (SweepResult::unbounded_correct, the unbounded-attack check). Costs one BIM point.
   TORCH_ARG(bool, unbounded_check) = true;
@@ -274,10 +278,11 @@ struct LABELREP_API SweepResult {
   /// curve, is the number a robustness claim rests on.
   std::vector<SweepPoint> worst_case;
   /// Initially correct images whose untargeted loss gradient at the clean image is exactly zero
-  /// everywhere (FGSM and BIM cannot move them); measured when an untargeted FGSM or BIM runs at some ε > 0.
+  /// everywhere (FGSM and BIM cannot move them); measured when an untargeted FGSM or BIM on the loss
+  /// runs at some ε > 0.
   std::optional<std::int64_t> zero_gradient_images;
   /// Initially correct images an untargeted BIM at ε = 1 pixel (the whole box) leaves correct; measured
-  /// with SweepOptions::unbounded_check when an untargeted FGSM or BIM runs at some ε > 0.
+  /// with SweepOptions::unbounded_check when an untargeted FGSM or BIM on the loss runs at some ε > 0.
   std::optional<std::int64_t> unbounded_correct;
   std::vector<MaskingCheck> masking_checks;  ///< check_gradient_masking(*this), filled in by run_sweep
   /// With SweepOptions::per_image: bool `[attacks, epsilons, N]` on the CPU, in the order of the
