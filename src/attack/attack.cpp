@@ -31,6 +31,8 @@ constexpr AttackKind kAttacks[] = {
     {Method::kFgsm, false, Objective::kMargin},      {Method::kFgsm, true, Objective::kMargin},
     {Method::kIterative, false, Objective::kMargin}, {Method::kIterative, true, Objective::kMargin},
     {Method::kPgd, false, Objective::kMargin},       {Method::kPgd, true, Objective::kMargin},
+    {Method::kApgd, false, Objective::kLoss},        {Method::kApgd, true, Objective::kLoss},
+    {Method::kApgd, false, Objective::kMargin},      {Method::kApgd, true, Objective::kMargin},
     {Method::kNoise, false, Objective::kLoss},       {Method::kSquare, false, Objective::kLoss},
     {Method::kSquare, true, Objective::kLoss}};
 
@@ -97,6 +99,7 @@ Domain make_domain(const AttackOptions& o, const torch::TensorOptions& options) 
 double step_fraction(const AttackOptions& o) {
   if (o.method() == Method::kFgsm || o.method() == Method::kNoise) return 1.0;
   if (o.step_fraction() > 0) return o.step_fraction();
+  if (o.method() == Method::kApgd) return 2.0;  // the first step; APGD halves it where it stops gaining
   const double steps = static_cast<double>(o.steps());
   return o.method() == Method::kPgd ? 2.5 / steps : 1.0 / steps;
 }
@@ -121,6 +124,7 @@ const char* method_name(Method method) {
     case Method::kFgsm: return "fgsm";
     case Method::kIterative: return "iterative";
     case Method::kPgd: return "pgd";
+    case Method::kApgd: return "apgd";
     case Method::kNoise: return "noise";
     case Method::kSquare: return "square";
   }
@@ -205,22 +209,28 @@ torch::Tensor decision_margin(const eval::NearestNeighborEvaluator& evaluator, c
   return targeted ? loss : loss.neg();
 }
 
-// The sign of each image's own gradient at `input` (a leaf that requires grad) from `outputs` of the
-// objective to `ids`: the model's training loss, in its decoder's loss scale (a standardized model's),
-// or the margin loss (`evaluator` needed). Untargeted attacks climb it, targeted ones descend it.
+// Each image's objective to `ids`: the model's training loss, in its decoder's loss scale (a
+// standardized model's), or the margin loss (`evaluator` needed). Untargeted attacks climb it,
+// targeted ones descend it. `[N]`, differentiable.
+torch::Tensor objective_values(models::Model& model, const torch::Tensor& outputs, const torch::Tensor& ids,
+                               const labels::LabelRepresentation& labels, Objective objective, train::LossKind loss,
+                               const eval::NearestNeighborEvaluator* evaluator) {
+  if (objective == Objective::kMargin) {
+    if (!evaluator) throw Error("attack: the margin objective needs an evaluator (internal error)");
+    return margin_loss(*evaluator, outputs, ids);
+  }
+  const auto kind = loss == train::LossKind::kAuto ? train::default_loss(labels) : loss;
+  const auto scale = kind == train::LossKind::kCrossEntropy ? torch::Tensor() : model->decoder().loss_scale();
+  return train::per_image_label_loss(outputs, ids, labels, loss, scale);
+}
+
+// The sign of each image's own gradient of the objective at `input` (a leaf that requires grad),
+// from its `outputs`.
 torch::Tensor gradient_sign(models::Model& model, const torch::Tensor& outputs, const torch::Tensor& input, const torch::Tensor& ids,
                             const labels::LabelRepresentation& labels, Objective objective, train::LossKind loss,
                             const eval::NearestNeighborEvaluator* evaluator, bool retain_graph) {
-  torch::Tensor total;
-  if (objective == Objective::kMargin) {
-    if (!evaluator) throw Error("attack: the margin objective needs an evaluator (internal error)");
-    total = margin_loss(*evaluator, outputs, ids).sum();
-  } else {
-    const auto kind = loss == train::LossKind::kAuto ? train::default_loss(labels) : loss;
-    const auto scale = kind == train::LossKind::kCrossEntropy ? torch::Tensor() : model->decoder().loss_scale();
-    // label_loss is a batch mean; times N, each image's gradient is that of its own loss.
-    total = train::label_loss(outputs, ids, labels, loss, scale) * static_cast<double>(ids.size(0));
-  }
+  // The sum: each image's gradient is that of its own objective.
+  const auto total = objective_values(model, outputs, ids, labels, objective, loss, evaluator).sum();
   return torch::autograd::grad({total}, {input}, {}, retain_graph)[0].sign();
 }
 
@@ -304,6 +314,110 @@ torch::Tensor square_attack(models::Model& model, const eval::NearestNeighborEva
   return best;
 }
 
+// APGD's checkpoints (Croce & Hein 2020): the first after 22% of the steps, each later interval
+// 3% of the steps shorter than the one before, down to 6% (at least one step each).
+struct ApgdSchedule {
+  std::int64_t first, shrink, shortest;
+  explicit ApgdSchedule(std::int64_t steps)
+      : first(std::max<std::int64_t>(1, static_cast<std::int64_t>(0.22 * static_cast<double>(steps)))),
+        shrink(std::max<std::int64_t>(1, static_cast<std::int64_t>(0.03 * static_cast<double>(steps)))),
+        shortest(std::max<std::int64_t>(1, static_cast<std::int64_t>(0.06 * static_cast<double>(steps)))) {}
+};
+
+// Auto-PGD (L∞, Croce & Hein 2020) on checked inputs. From PGD's random start, each step goes to
+// z = P(x + η·sign ∇f(x)) and then with momentum to P(x + 0.75·(z − x) + 0.25·(x − x_previous))
+// (the first step without momentum). At each checkpoint an image whose objective rose in at most 75% of
+// the steps since the last one, or whose best objective did not improve since the last checkpoint
+// without a halving there, halves its η and goes back to its best point. An image leaves the search
+// once broken (as the evaluator decides), keeping that point; the others end at their best point.
+torch::Tensor apgd_attack(models::Model& model, const labels::LabelRepresentation& labels, const eval::NearestNeighborEvaluator& evaluator,
+                          const torch::Tensor& x, const torch::Tensor& aim, const AttackOptions& options, const torch::Tensor& epsilon,
+                          const torch::Tensor& lower_bound, const torch::Tensor& upper_bound, const torch::Tensor& low, const torch::Tensor& high) {
+  const double direction = options.targeted() ? -1.0 : 1.0;  // the search raises direction × objective
+  // One forward and backward pass: each image's value (to be raised), its gradient sign, and whether
+  // it is broken.
+  struct Probe {
+    torch::Tensor value, sign, broken;
+  };
+  const auto probe = [&](const torch::Tensor& point, const torch::Tensor& ids) {
+    const auto input = point.detach().requires_grad_(true);
+    const auto outputs = model->forward(input);
+    const auto value = objective_values(model, outputs, ids, labels, options.objective(), options.loss(), &evaluator) * direction;
+    const auto sign = torch::autograd::grad({value.sum()}, {input})[0].sign();
+    torch::NoGradGuard no_grad;
+    const auto predicted = evaluator.predict(outputs.detach());
+    return Probe{value.detach(), sign, options.targeted() ? predicted.eq(ids) : predicted.ne(ids)};
+  };
+  torch::NoGradGuard no_grad;
+  const auto n = x.size(0);
+  auto result = torch::empty_like(x);
+  // The state of the images still searched; `rows` are their places in `x`.
+  auto rows = torch::arange(n, torch::TensorOptions().dtype(torch::kLong).device(x.device()));
+  auto origin = x, ids = aim, lower = lower_bound, upper = upper_bound;
+  const auto project = [&](const torch::Tensor& t) { return torch::minimum(torch::maximum(t, lower), upper); };
+  const auto start = pgd_random_start(x.sizes(), options.seed()).to(x.options());
+  auto current = torch::minimum(torch::maximum(x + epsilon * start, low), high);
+  auto previous = current;
+  Probe at;
+  {
+    torch::AutoGradMode enable_grad(true);
+    at = probe(current, ids);
+  }
+  auto best = current, best_value = at.value, best_sign = at.sign, sign = at.sign, value = at.value;
+  auto eta = torch::full({n, 1, 1, 1}, step_fraction(options), x.options());
+  auto rises = torch::zeros({n}, rows.options());
+  auto halved_last = torch::zeros({n}, torch::TensorOptions().dtype(torch::kBool).device(x.device()));
+  auto best_at_checkpoint = best_value;
+  const auto leave = [&](const torch::Tensor& broken) {
+    // Broken images keep this point and leave; the state keeps only the others.
+    if (!broken.any().item<bool>()) return;
+    result.index_copy_(0, rows.masked_select(broken), current.index_select(0, broken.nonzero().squeeze(1)));
+    const auto keep = broken.logical_not().nonzero().squeeze(1);
+    for (torch::Tensor* t : {&rows, &origin, &ids, &lower, &upper, &current, &previous, &best, &best_value, &best_sign, &sign, &value,
+                             &eta, &rises, &halved_last, &best_at_checkpoint})
+      *t = t->index_select(0, keep);
+  };
+  leave(at.broken);
+
+  const ApgdSchedule schedule(options.steps());
+  std::int64_t interval = schedule.first, checkpoint = schedule.first;
+  for (std::int64_t step = 1; step <= options.steps() && rows.numel() > 0; ++step) {
+    const auto z = project(current + eta * epsilon * sign);
+    const auto next = step == 1 ? z : project(current + 0.75 * (z - current) + 0.25 * (current - previous));
+    previous = current;
+    current = next;
+    {
+      torch::AutoGradMode enable_grad(true);
+      at = probe(current, ids);
+    }
+    rises.add_(at.value.gt(value).to(torch::kLong));
+    const auto improved = at.value.gt(best_value);
+    const auto improved_image = improved.view({-1, 1, 1, 1});
+    best = torch::where(improved_image, current, best);
+    best_sign = torch::where(improved_image, at.sign, best_sign);
+    best_value = torch::where(improved, at.value, best_value);
+    value = at.value;
+    sign = at.sign;
+    if (step == checkpoint) {
+      const auto oscillating = rises.to(torch::kDouble).le(0.75 * static_cast<double>(interval));
+      const auto stalled = halved_last.logical_not() & best_value.le(best_at_checkpoint);
+      const auto halve = oscillating | stalled;
+      const auto halve_image = halve.view({-1, 1, 1, 1});
+      eta = torch::where(halve_image, eta * 0.5, eta);
+      current = torch::where(halve_image, best, current);
+      sign = torch::where(halve_image, best_sign, sign);
+      halved_last = halve;
+      best_at_checkpoint = best_value;
+      rises.zero_();
+      interval = std::max(interval - schedule.shrink, schedule.shortest);
+      checkpoint += interval;
+    }
+    leave(at.broken);
+  }
+  if (rows.numel() > 0) result.index_copy_(0, rows, best);
+  return result;
+}
+
 // The attack proper, on checked inputs: `x` on the model's device in its dtype, the model in eval
 // mode. `first_sign`, if defined, is the gradient sign at x for these ids (the sweep computes it once
 // for every ε); PGD never uses it (it starts elsewhere).
@@ -326,6 +440,10 @@ torch::Tensor attack_checked(models::Model& model, const labels::LabelRepresenta
   if (options.method() == Method::kSquare) {
     if (!evaluator) throw Error("attack: Square needs an evaluator (internal error)");
     return square_attack(model, *evaluator, x, ids, options, domain.epsilon, lower, upper);
+  }
+  if (options.method() == Method::kApgd) {
+    if (!evaluator) throw Error("attack: APGD needs an evaluator (internal error)");
+    return apgd_attack(model, labels, *evaluator, x, ids, options, domain.epsilon, lower, upper, domain.low, domain.high);
   }
   torch::Tensor adversarial = x;
   if (options.method() == Method::kPgd) {
@@ -374,9 +492,9 @@ torch::Tensor perturb(models::Model& model, const labels::LabelRepresentation& l
   }
   EvalModeGuard eval_mode(*model);
   std::optional<eval::NearestNeighborEvaluator> evaluator;
-  // Square and the margin decide by the evaluator; it borrows the labels for this call only (an
+  // Square, APGD and the margin decide by the evaluator; it borrows the labels for this call only (an
   // owner-less pointer).
-  if (options.method() == Method::kSquare || options.objective() == Objective::kMargin)
+  if (options.method() == Method::kSquare || options.method() == Method::kApgd || options.objective() == Objective::kMargin)
     evaluator.emplace(std::shared_ptr<const labels::LabelRepresentation>(std::shared_ptr<void>(), &labels));
   return attack_checked(model, labels, evaluator ? &*evaluator : nullptr, x, ids, options, torch::Tensor());
 } catch (...) {
@@ -731,9 +849,10 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
         attack_options.validate();
         const auto& aim = kinds[a].targeted ? ts : ys;
         torch::Tensor outputs;
-        // Restarts (PGD only): each attacks the images no earlier restart broke, from its own start.
+        // Restarts (PGD and APGD): each attacks the images no earlier restart broke, from its own start.
         torch::Tensor pending = torch::arange(k, torch::TensorOptions().dtype(torch::kLong).device(xs.device()));
-        const std::int64_t restarts = kinds[a].method == Method::kPgd ? options.restarts() : 1;
+        const bool restartable = kinds[a].method == Method::kPgd || kinds[a].method == Method::kApgd;
+        const std::int64_t restarts = restartable ? options.restarts() : 1;
         for (std::int64_t r = 0; r < restarts && pending.numel() > 0; ++r) {
           auto restart_options = attack_options;
           if (r > 0) restart_options.seed(mix_seed(attack_options.seed(), static_cast<std::uint64_t>(r)));

@@ -165,14 +165,15 @@ void write_robustness(const std::map<std::string, Group>& groups, const std::str
               a["points"].empty())
             throw FormatError(file, FormatError::kNoOffset, "not an attack sweep (an attack without name or points)");
           const std::string unit = str(sweep, "epsilon_unit", "normalized");
-          // Sweeps that differ in the unit, PGD's restarts or Square's queries are different curves.
-          const std::int64_t restarts = str(a, "method") == "pgd" ? json_count(sweep, "restarts", file) : 0;
+          // Sweeps that differ in the unit, PGD's and APGD's restarts or Square's queries are different curves.
+          const bool restartable = str(a, "method") == "pgd" || str(a, "method") == "apgd";
+          const std::int64_t restarts = restartable ? json_count(sweep, "restarts", file) : 0;
           const std::int64_t queries = str(a, "method") == "square" ? json_count(sweep, "queries", file) : 0;
           const std::string attack = a["attack"].get<std::string>() + (unit == "normalized" ? "" : " (" + unit + " ε)") +
                                      (restarts > 1 ? fmt::format(" ({} restarts)", restarts) : "") +
                                      (queries > 0 ? fmt::format(" ({} queries)", queries) : "");
           auto& curves = sweeps[setting][attack][group_name(g)];
-          const bool iterative = str(a, "method") == "iterative" || str(a, "method") == "pgd";
+          const bool iterative = str(a, "method") == "iterative" || restartable;
           curves.description = fmt::format("ε in {} units{}{}", unit, iterative ? fmt::format(", {} steps", json_count(sweep, "steps", file)) : "",
                                            str(a, "objective") == "margin" ? ", on the decision margin" : "");
           colour_of.emplace(group_name(g), static_cast<int>(colour_of.size()));
@@ -193,13 +194,13 @@ void write_robustness(const std::map<std::string, Group>& groups, const std::str
           std::int64_t restarts = 0, queries = 0;
           for (const auto& a : sweep["attacks"]) {
             names += (names.empty() ? "" : ", ") + a["attack"].get<std::string>();
-            if (str(a, "method") == "pgd") restarts = json_count(sweep, "restarts", file);
+            if (str(a, "method") == "pgd" || str(a, "method") == "apgd") restarts = json_count(sweep, "restarts", file);
             if (str(a, "method") == "square") queries = json_count(sweep, "queries", file);
           }
           // Settings that make the curves of single attacks different curves make their worst case one too.
           const std::string unit = str(sweep, "epsilon_unit", "normalized");
           const std::string name = "worst case of " + names + (unit == "normalized" ? "" : " (" + unit + " ε)") +
-                                   (restarts > 1 ? fmt::format(" (pgd: {} restarts)", restarts) : "") +
+                                   (restarts > 1 ? fmt::format(" ({} restarts)", restarts) : "") +
                                    (queries > 0 ? fmt::format(" (square: {} queries)", queries) : "");
           auto& curves = sweeps[setting][name][group_name(g)];
           curves.description = fmt::format("ε in {} units; an image counts only if every attack left it correct", unit);

@@ -29,34 +29,53 @@ LossKind parse_loss(const std::string& name) {
   throw InvalidArgument(fmt::format("unknown loss '{}' (expected auto, cross-entropy, smooth-l1 or mse)", name));
 }
 
-torch::Tensor label_loss(const torch::Tensor& outputs, const torch::Tensor& class_ids,
-                         const labels::LabelRepresentation& labels, LossKind kind, const torch::Tensor& scale) try {
+namespace {
+
+// label_loss's checks; returns the targets of `class_ids` in the outputs' dtype and resolves `kind`.
+torch::Tensor checked_targets(const char* who, const torch::Tensor& outputs, const torch::Tensor& class_ids,
+                              const labels::LabelRepresentation& labels, LossKind& kind, const torch::Tensor& scale) {
   if (!outputs.defined() || !outputs.is_floating_point())
-    throw InvalidArgument("label_loss: outputs must be a floating-point tensor");
-  if (outputs.dim() < 1) throw InvalidArgument("label_loss: outputs must be [N, ...], got a scalar");
-  if (outputs.size(0) == 0) throw InvalidArgument("label_loss: an empty batch has no mean loss (it would be NaN)");
+    throw InvalidArgument(fmt::format("{}: outputs must be a floating-point tensor", who));
+  if (outputs.dim() < 1) throw InvalidArgument(fmt::format("{}: outputs must be [N, ...], got a scalar", who));
+  if (outputs.size(0) == 0) throw InvalidArgument(fmt::format("{}: an empty batch has no mean loss (it would be NaN)", who));
   if (!class_ids.defined() || class_ids.dim() != 1)
-    throw InvalidArgument(fmt::format("label_loss: class_ids must be a 1-D tensor [N] with N = {} (the outputs' rows)", outputs.size(0)));
+    throw InvalidArgument(fmt::format("{}: class_ids must be a 1-D tensor [N] with N = {} (the outputs' rows)", who, outputs.size(0)));
   if (class_ids.size(0) != outputs.size(0))
-    throw InvalidArgument(fmt::format("label_loss: class_ids has {} rows but outputs has {}", class_ids.size(0), outputs.size(0)));
+    throw InvalidArgument(fmt::format("{}: class_ids has {} rows but outputs has {}", who, class_ids.size(0), outputs.size(0)));
   if (kind == LossKind::kAuto) kind = default_loss(labels);
   // targets() checks the ids' dtype and range and names the offending id.
-  const auto target = labels.targets(class_ids.to(outputs.device())).to(outputs.scalar_type());
+  auto target = labels.targets(class_ids.to(outputs.device())).to(outputs.scalar_type());
   if (target.sizes() != outputs.sizes())
-    throw InvalidArgument(fmt::format("label_loss: outputs has shape {} but the {} targets have shape {}",
+    throw InvalidArgument(fmt::format("{}: outputs has shape {} but the {} targets have shape {}", who,
                                       c10::str(outputs.sizes()), labels.name(), c10::str(target.sizes())));
   if (kind == LossKind::kCrossEntropy && outputs.dim() != 2)
-    throw InvalidArgument("label_loss: cross-entropy needs logits [N, C] and vector labels");
+    throw InvalidArgument(fmt::format("{}: cross-entropy needs logits [N, C] and vector labels", who));
   // Categorical labels have probability rows by construction (is_categorical() promises it), so the hot
   // path of every step checks only labels that were not made for cross-entropy.
-  if (kind == LossKind::kCrossEntropy && !labels.is_categorical()) require_probability_rows(labels, "label_loss");
+  if (kind == LossKind::kCrossEntropy && !labels.is_categorical()) require_probability_rows(labels, who);
   if (scale.defined() && scale.dim() != 0)
-    throw InvalidArgument(fmt::format("label_loss: the scale must be a scalar tensor, got shape {}", c10::str(scale.sizes())));
+    throw InvalidArgument(fmt::format("{}: the scale must be a scalar tensor, got shape {}", who, c10::str(scale.sizes())));
   if (scale.defined() && kind == LossKind::kCrossEntropy)
-    throw InvalidArgument("label_loss: cross-entropy takes no scale (only regression losses measure differences)");
+    throw InvalidArgument(fmt::format("{}: cross-entropy takes no scale (only regression losses measure differences)", who));
+  return target;
+}
+
+}  // namespace
+
+torch::Tensor label_loss(const torch::Tensor& outputs, const torch::Tensor& class_ids,
+                         const labels::LabelRepresentation& labels, LossKind kind, const torch::Tensor& scale) try {
+  const auto target = checked_targets("label_loss", outputs, class_ids, labels, kind, scale);
   return loss_against_targets(outputs, target, kind, scale.defined() ? scale.to(outputs.device()) : scale);
 } catch (...) {
   labelrep::detail::rethrow_as_labelrep_error("label_loss");
+}
+
+torch::Tensor per_image_label_loss(const torch::Tensor& outputs, const torch::Tensor& class_ids,
+                                   const labels::LabelRepresentation& labels, LossKind kind, const torch::Tensor& scale) try {
+  const auto target = checked_targets("per_image_label_loss", outputs, class_ids, labels, kind, scale);
+  return loss_against_targets(outputs, target, kind, scale.defined() ? scale.to(outputs.device()) : scale, Reduction::kPerImage);
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("per_image_label_loss");
 }
 
 void require_probability_rows(const labels::LabelRepresentation& labels, const char* where) {
@@ -70,14 +89,22 @@ void require_probability_rows(const labels::LabelRepresentation& labels, const c
                                     where, labels.name(), c, rows[c].min().item<double>(), rows[c].sum().item<double>()));
 }
 
-torch::Tensor loss_against_targets(const torch::Tensor& outputs, const torch::Tensor& target, LossKind kind, const torch::Tensor& scale) {
+torch::Tensor loss_against_targets(const torch::Tensor& outputs, const torch::Tensor& target, LossKind kind, const torch::Tensor& scale,
+                                   Reduction reduction) {
   // Both sides divided by the scale: the loss of (output − target) / scale, i.e. of the standardized
   // regression (a StandardizedDecoder's mean cancels in the difference).
   const auto scaled = [&](const torch::Tensor& t) { return scale.defined() ? t / scale : t; };
+  const bool per_image = reduction == Reduction::kPerImage;
+  // Per element (reduction none) then each image's mean; or the whole batch's mean at once.
+  const int64_t elementwise = per_image ? /*none*/ 0 : /*mean*/ 1;
+  const auto reduce = [&](const torch::Tensor& t) { return per_image ? t.flatten(1).mean(1) : t; };
   switch (kind) {
-    case LossKind::kCrossEntropy: return -(target * torch::log_softmax(outputs, 1)).sum(1).mean();
-    case LossKind::kSmoothL1: return torch::smooth_l1_loss(scaled(outputs), scaled(target), /*reduction=mean*/ 1, /*beta=*/1.0);
-    case LossKind::kMse: return torch::mse_loss(scaled(outputs), scaled(target), /*reduction=mean*/ 1);
+    case LossKind::kCrossEntropy: {
+      const auto per_row = -(target * torch::log_softmax(outputs, 1)).sum(1);
+      return per_image ? per_row : per_row.mean();
+    }
+    case LossKind::kSmoothL1: return reduce(torch::smooth_l1_loss(scaled(outputs), scaled(target), elementwise, /*beta=*/1.0));
+    case LossKind::kMse: return reduce(torch::mse_loss(scaled(outputs), scaled(target), elementwise));
     case LossKind::kAuto: break;
   }
   throw InternalError("label_loss: unhandled loss kind");

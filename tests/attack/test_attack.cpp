@@ -96,10 +96,26 @@ double loss_to(Tiny& t, const torch::Tensor& images, const torch::Tensor& ids) {
   return train::label_loss(t.model->forward(images), ids, *t.labels).item<double>();
 }
 
+// One image's objective to class `cls` from its output `out` [1, ...]: the training loss written out,
+// or the margin (the best other class's score minus the class's, the scores logits or minus the mean
+// squared error to each label).
+torch::Tensor reference_objective(const labels::LabelRepresentation& labels, const torch::Tensor& out, std::int64_t cls,
+                                  attack::Objective objective) {
+  if (objective == attack::Objective::kMargin) {
+    std::vector<torch::Tensor> scores;
+    for (std::int64_t c = 0; c < labels.num_classes(); ++c)
+      scores.push_back(labels.is_categorical() ? out[0][c] : -(out[0] - labels.matrix()[c].to(out.dtype())).pow(2).mean());
+    torch::Tensor best_other;
+    for (std::int64_t c = 0; c < labels.num_classes(); ++c)
+      if (c != cls) best_other = best_other.defined() ? torch::maximum(best_other, scores[c]) : scores[c];
+    return best_other - scores[cls];
+  }
+  if (labels.is_categorical()) return -torch::log_softmax(out, 1)[0][cls];
+  return torch::smooth_l1_loss(out, labels.matrix()[cls].to(out.dtype()).unsqueeze(0));  // mean, β = 1
+}
+
 // The straightforward version: one image at a time, the loss written out, clip to the ε-ball, then
 // to the box. `epsilon` and `alpha` are in normalised units; `start` (PGD) is U(−1, 1) noise [C, H, W].
-// The margin: the best other class's score minus the class's, the scores logits or minus the mean
-// squared error to each label.
 torch::Tensor reference_attack(models::Model& model, const labels::LabelRepresentation& labels, const torch::Tensor& image,
                                std::int64_t cls, bool targeted, std::int64_t steps, double epsilon, double alpha,
                                const torch::Tensor& start, attack::Objective objective = attack::Objective::kLoss) {
@@ -108,26 +124,76 @@ torch::Tensor reference_attack(models::Model& model, const labels::LabelRepresen
   if (start.defined()) adversarial = (x + epsilon * start.unsqueeze(0).to(x.dtype())).clamp(kLow, kHigh);
   for (std::int64_t s = 0; s < steps; ++s) {
     auto input = adversarial.detach().requires_grad_(true);
-    const auto out = model->forward(input);
-    torch::Tensor loss;
-    if (objective == attack::Objective::kMargin) {
-      std::vector<torch::Tensor> scores;
-      for (std::int64_t c = 0; c < labels.num_classes(); ++c)
-        scores.push_back(labels.is_categorical() ? out[0][c] : -(out[0] - labels.matrix()[c].to(out.dtype())).pow(2).mean());
-      torch::Tensor best_other;
-      for (std::int64_t c = 0; c < labels.num_classes(); ++c)
-        if (c != cls) best_other = best_other.defined() ? torch::maximum(best_other, scores[c]) : scores[c];
-      loss = best_other - scores[cls];
-    } else if (labels.is_categorical()) {
-      loss = -torch::log_softmax(out, 1)[0][cls];
-    } else {
-      loss = torch::smooth_l1_loss(out, labels.matrix()[cls].to(out.dtype()).unsqueeze(0));  // mean, β = 1
-    }
+    const auto loss = reference_objective(labels, model->forward(input), cls, objective);
     const auto gradient = torch::autograd::grad({loss}, {input})[0];
     adversarial = input.detach() + (targeted ? -alpha : alpha) * gradient.sign();
     adversarial = torch::min(torch::max(adversarial, x - epsilon), x + epsilon).clamp(kLow, kHigh);
   }
   return adversarial[0];
+}
+
+// APGD written out for one image (Croce & Hein 2020, as docs/robustness.md states it): from the start,
+// each step to z = P(x + η·sign ∇) and then with momentum P(x + 0.75(z − x) + 0.25(x − x_previous));
+// checkpoints after 22% of the steps, then intervals 3% shorter down to 6%; at a checkpoint η halves and
+// the search goes back to the best point if the objective rose in at most 75% of the interval's steps,
+// or if the best did not improve and η did not halve at the last checkpoint. Stops at the first
+// broken point; else returns the best point.
+torch::Tensor reference_apgd(models::Model& model, const labels::LabelRepresentation& labels, const torch::Tensor& image, std::int64_t cls,
+                             bool targeted, std::int64_t steps, double epsilon, const torch::Tensor& start, attack::Objective objective) {
+  const auto x = image.unsqueeze(0);
+  const auto lower = (x - epsilon).clamp(kLow, kHigh), upper = (x + epsilon).clamp(kLow, kHigh);
+  const auto project = [&](const torch::Tensor& p) { return torch::min(torch::max(p, lower), upper); };
+  const double direction = targeted ? -1.0 : 1.0;
+  const eval::NearestNeighborEvaluator evaluator(std::shared_ptr<const labels::LabelRepresentation>(std::shared_ptr<void>(), &labels));
+  double value = 0;
+  torch::Tensor sign;
+  // Sets value and sign at p; true if p is broken.
+  const auto probe = [&](const torch::Tensor& p) {
+    auto input = p.detach().requires_grad_(true);
+    const auto out = model->forward(input);
+    const auto objective_value = reference_objective(labels, out, cls, objective) * direction;
+    value = objective_value.item<double>();
+    sign = torch::autograd::grad({objective_value}, {input})[0].sign();
+    const auto predicted = evaluator.predict(out.detach())[0].item<std::int64_t>();
+    return targeted ? predicted == cls : predicted != cls;
+  };
+  auto current = (x + epsilon * start.unsqueeze(0).to(x.dtype())).clamp(kLow, kHigh);
+  if (probe(current)) return current[0];
+  auto previous = current, best = current, best_sign = sign;
+  double best_value = value, best_at_checkpoint = value, eta = 2.0;
+  bool halved_last = false;
+  std::int64_t rises = 0;
+  const auto at_least_one = [&](double share) { return std::max<std::int64_t>(1, static_cast<std::int64_t>(share * static_cast<double>(steps))); };
+  std::int64_t interval = at_least_one(0.22), checkpoint = interval;
+  for (std::int64_t step = 1; step <= steps; ++step) {
+    const auto z = project(current + eta * epsilon * sign);
+    const auto next = step == 1 ? z : project(current + 0.75 * (z - current) + 0.25 * (current - previous));
+    previous = current;
+    current = next;
+    const double last_value = value;
+    const bool broken = probe(current);
+    if (broken) return current[0];
+    if (value > last_value) ++rises;
+    if (value > best_value) {
+      best_value = value;
+      best = current;
+      best_sign = sign;
+    }
+    if (step == checkpoint) {
+      const bool halve = static_cast<double>(rises) <= 0.75 * static_cast<double>(interval) || (!halved_last && best_value <= best_at_checkpoint);
+      if (halve) {
+        eta /= 2;
+        current = best;
+        sign = best_sign;
+      }
+      halved_last = halve;
+      best_at_checkpoint = best_value;
+      rises = 0;
+      interval = std::max(interval - at_least_one(0.03), at_least_one(0.06));
+      checkpoint += interval;
+    }
+  }
+  return best[0];
 }
 }  // namespace
 
@@ -137,8 +203,7 @@ CATCH_TEST_CASE("attacks stay within epsilon in the unit given and inside the va
   for (const bool categorical : {true, false}) {
     auto& t = tiny(categorical);
     auto kinds = all_kinds();
-    kinds.push_back(attack::parse_attack("square"));
-    kinds.push_back(attack::parse_attack("square-targeted"));
+    for (const char* name : {"square", "square-targeted", "apgd", "apgd-margin-targeted"}) kinds.push_back(attack::parse_attack(name));
     for (const auto& kind : kinds) {
       const auto ids = kind.targeted ? targets : batch.targets;
       CATCH_INFO("attack " << attack::attack_name(kind) << (categorical ? " categorical" : " composite"));
@@ -771,13 +836,77 @@ CATCH_TEST_CASE("the margin objective breaks the nearest-label model that the tr
   CATCH_CHECK(j["attacks"][2]["attack"] == "bim-margin");
 }
 
-CATCH_TEST_CASE("PGD restarts only ever break more images, deterministically", "[attack]") {
-  const auto set = quadrants(100, 99);
+CATCH_TEST_CASE("APGD agrees with a per-image reference and keeps each image's first broken point or its best one", "[attack]") {
+  // In float64, so that batched and single-image kernels round alike and no comparison can flip.
+  const auto batch = test_batch(24);
+  const auto x = batch.images.to(torch::kFloat64);
+  const auto targets = attack::random_targets(batch.targets, 4, 9);
+  std::int64_t partly_broken = 0;  // runs where some images broke and some did not: both ends of the search
   for (const bool categorical : {true, false}) {
-    CATCH_INFO((categorical ? "categorical" : "composite"));
+    auto model = models::deep_copy(tiny(categorical).model);
+    model->to(torch::kFloat64);
+    model->eval();
+    const auto& labels = *tiny(categorical).labels;
+    const eval::NearestNeighborEvaluator evaluator(tiny(categorical).labels);
+    for (const char* name : {"apgd", "apgd-targeted", "apgd-margin", "apgd-margin-targeted"}) {
+      const auto kind = attack::parse_attack(name);
+      CATCH_CHECK(kind.method == attack::Method::kApgd);
+      CATCH_CHECK(attack::attack_name(kind) == name);
+      for (const double epsilon : {0.15, 0.6}) {
+        CATCH_INFO("attack " << name << (categorical ? " categorical" : " composite") << " eps " << epsilon);
+        const std::int64_t steps = 12;  // checkpoints after 2, 3, 4, … steps
+        const auto ids = kind.targeted ? targets : batch.targets;
+        const auto batched = attack::perturb(model, labels, x, ids, options_for(kind, epsilon).steps(steps).seed(21));
+        const auto start = attack::pgd_random_start(x.sizes(), 21);
+        std::vector<torch::Tensor> one_by_one;
+        for (std::int64_t i = 0; i < x.size(0); ++i)
+          one_by_one.push_back(
+              reference_apgd(model, labels, x[i], ids[i].item<std::int64_t>(), kind.targeted, steps, epsilon, start[i], kind.objective));
+        CATCH_CHECK((batched - torch::stack(one_by_one)).abs().max().item<double>() <= 1e-9);
+        torch::NoGradGuard no_grad;
+        const auto predicted = evaluator.predict(model->forward(batched));
+        const auto broken = (kind.targeted ? predicted.eq(ids) : predicted.ne(ids)).sum().item<std::int64_t>();
+        if (broken > 0 && broken < x.size(0)) ++partly_broken;
+      }
+    }
+  }
+  CATCH_CHECK(partly_broken >= 4);
+
+  // Float32, as users run it: an image the search did not break ends no lower than where it started.
+  auto& t = tiny(false);
+  const auto kind = attack::parse_attack("apgd");
+  const auto clean = predict(t, batch.images);
+  const auto keep = clean.eq(batch.targets).nonzero().squeeze(1);
+  const auto xs = batch.images.index_select(0, keep), ys = batch.targets.index_select(0, keep);
+  const auto adversarial = attack::perturb(t.model, *t.labels, xs, ys, options_for(kind, 0.3).steps(10).seed(5));
+  const auto start = torch::clamp(xs + 0.3 * attack::pgd_random_start(xs.sizes(), 5), kLow, kHigh);
+  torch::NoGradGuard no_grad;
+  const auto loss_at = [&](const torch::Tensor& images) {
+    return train::per_image_label_loss(t.model->forward(images), ys, *t.labels);
+  };
+  const auto unbroken = predict(t, adversarial).eq(ys);
+  CATCH_REQUIRE(unbroken.any().item<bool>());
+  CATCH_CHECK((loss_at(adversarial) - loss_at(start)).masked_select(unbroken).min().item<double>() >= -1e-6);
+  // Seeded; and on the margin it breaks the composite model as BIM on the margin does (the margin test).
+  CATCH_CHECK(torch::equal(attack::perturb(t.model, *t.labels, xs, ys, options_for(kind, 0.3).steps(10).seed(5)), adversarial));
+  const auto by_margin = predict(t, attack::perturb(t.model, *t.labels, xs, ys, options_for(attack::parse_attack("apgd-margin"), 1.0).steps(10)));
+  CATCH_CHECK(by_margin.ne(ys).sum().item<std::int64_t>() >= xs.size(0) * 3 / 4);
+}
+
+CATCH_TEST_CASE("PGD and APGD restarts only ever break more images, deterministically", "[attack]") {
+  const auto set = quadrants(100, 99);
+  const std::pair<bool, const char*> runs[] = {{true, "pgd"}, {false, "pgd"}, {true, "apgd"}, {false, "apgd"}};
+  for (const auto& [categorical, family] : runs) {
+    CATCH_INFO((categorical ? "categorical " : "composite ") << family);
     auto& t = tiny(categorical);
-    const auto options =
-        attack::SweepOptions(kStats).attacks({"pgd", "pgd-targeted"}).epsilons({0.0, 0.3, 0.6}).seed(2).batch_size(50).progress(false).per_image(true);
+    const std::string untargeted = family;
+    const auto options = attack::SweepOptions(kStats)
+                             .attacks({untargeted, untargeted + "-targeted"})
+                             .epsilons({0.0, 0.3, 0.6})
+                             .seed(2)
+                             .batch_size(50)
+                             .progress(false)
+                             .per_image(true);
     const auto once = attack::run_sweep(t.model, t.labels, set, torch::arange(100), options);
     const auto thrice = attack::run_sweep(t.model, t.labels, set, torch::arange(100), attack::SweepOptions(options).restarts(3));
     const auto again = attack::run_sweep(t.model, t.labels, set, torch::arange(100), attack::SweepOptions(options).restarts(3));

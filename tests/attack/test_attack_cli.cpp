@@ -74,7 +74,7 @@ CATCH_TEST_CASE("labelrep attack sweeps attacks and epsilons over a run's test i
   CATCH_CHECK(j["attacks"][1]["points"][2]["target_hits"].get<std::int64_t>() + j["attacks"][1]["points"][2]["correct"].get<std::int64_t>() <=
               initially);
 
-  const auto pixel = run_command(cli + " attack --run " + run + " --attacks pgd --eps 0.02 --eps-unit pixel --steps 3 --restarts 2 --limit 16 --out " +
+  const auto pixel = run_command(cli + " attack --run " + run + " --attacks pgd,apgd-margin --eps 0.02 --eps-unit pixel --steps 3 --restarts 2 --limit 16 --out " +
                                  dir.file("pixel.json"));
   CATCH_INFO(pixel.output);
   CATCH_REQUIRE(pixel.exit_code == 0);
@@ -83,8 +83,12 @@ CATCH_TEST_CASE("labelrep attack sweeps attacks and epsilons over a run's test i
   CATCH_CHECK(p["epsilon_unit"] == "pixel");
   CATCH_CHECK(p["steps"] == 3);
   CATCH_CHECK(p["restarts"] == 2);
-  CATCH_CHECK(pixel.output.find("pgd with 2 restarts") != std::string::npos);
+  CATCH_CHECK(pixel.output.find("pgd and apgd with 2 restarts") != std::string::npos);
   CATCH_CHECK(p["attacks"][0]["attack"] == "pgd");
+  CATCH_CHECK(p["attacks"][1]["attack"] == "apgd-margin");
+  CATCH_CHECK(p["attacks"][1]["method"] == "apgd");
+  CATCH_CHECK(p["attacks"][1]["objective"] == "margin");
+  CATCH_CHECK(pixel.output.find("\napgd-margin ") != std::string::npos);
   CATCH_CHECK_FALSE(p.contains("unbounded_correct"));  // no untargeted FGSM or BIM: no unbounded check
   CATCH_CHECK(j.contains("unbounded_correct"));
   CATCH_CHECK(r.output.find("unbounded-attack") != std::string::npos);
@@ -117,7 +121,7 @@ CATCH_TEST_CASE("labelrep attack sweeps attacks and epsilons over a run's test i
   CATCH_CHECK(unit.output.find("pixels") != std::string::npos);
   const auto no_pgd = run_command(cli + " attack --run " + run + " --attacks fgsm --restarts 3 --out " + dir.file("x.json"));
   CATCH_CHECK(no_pgd.exit_code == 2);
-  CATCH_CHECK(no_pgd.output.find("--restarts 3 applies to pgd") != std::string::npos);
+  CATCH_CHECK(no_pgd.output.find("--restarts 3 applies to pgd and apgd") != std::string::npos);
   std::filesystem::create_directories(dir.file("in-the-way.npy"));  // found before the sweep runs
   const auto in_the_way = run_command(cli + " attack --run " + run + " --attacks fgsm --per-image " + dir.file("in-the-way.npy") + " --out " + dir.file("x.json"));
   CATCH_CHECK(in_the_way.exit_code == 2);

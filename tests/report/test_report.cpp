@@ -231,13 +231,20 @@ CATCH_TEST_CASE("a report plots accuracy under attack from the runs' sweeps and 
   CATCH_CHECK(md.find("| " + dir.file("runs/b/attack.json") + " | noise-beats-attack | fgsm | at eps 0.1 random noise leaves 30 images correct, fgsm "
                       "leaves 40 |") != std::string::npos);
   CATCH_CHECK(html.find("<h3>Gradient-masking checks</h3>") != std::string::npos);
-  // PGD with restarts is a curve of its own.
+  // PGD and APGD with restarts are curves of their own, and so is their worst case.
   labelrep::write_file_atomically(dir.file("runs/a/attack_pgd.json"),
-                                  R"({"images": 100, "restarts": 3, "attacks": [{"attack": "pgd", "method": "pgd", )"
-                                  R"("points": [{"epsilon": 0, "accuracy": 0.9}, {"epsilon": 0.1, "accuracy": 0.2}]}]})");
+                                  R"({"images": 100, "restarts": 3, "steps": 20, "attacks": [{"attack": "pgd", "method": "pgd", )"
+                                  R"("points": [{"epsilon": 0, "accuracy": 0.9}, {"epsilon": 0.1, "accuracy": 0.2}]}, )"
+                                  R"({"attack": "apgd-margin", "method": "apgd", "objective": "margin", )"
+                                  R"("points": [{"epsilon": 0, "accuracy": 0.9}, {"epsilon": 0.1, "accuracy": 0.12}]}], )"
+                                  R"("worst_case": [{"epsilon": 0, "accuracy": 0.9}, {"epsilon": 0.1, "accuracy": 0.11}]})");
   report::write_report(dir.file("runs"), dir.file("out"));
-  CATCH_CHECK(read_file(dir.file("out/report.md")).find("| fashion-mnist · small-cnn | pgd (3 restarts) | composite | 0.1 | 100 | 1 | 20.00 | – |") !=
+  const auto with_restarts = read_file(dir.file("out/report.md"));
+  CATCH_CHECK(with_restarts.find("| fashion-mnist · small-cnn | pgd (3 restarts) | composite | 0.1 | 100 | 1 | 20.00 | – |") != std::string::npos);
+  CATCH_CHECK(with_restarts.find("| fashion-mnist · small-cnn | apgd-margin (3 restarts) | composite | 0.1 | 100 | 1 | 12.00 | – |") !=
               std::string::npos);
+  CATCH_CHECK(with_restarts.find("| worst case of pgd, apgd-margin (3 restarts) | composite | 0.1 | 100 | 1 | 11.00 | – |") != std::string::npos);
+  CATCH_CHECK(read_file(dir.file("out/index.html")).find("20 steps, on the decision margin") != std::string::npos);
   std::filesystem::remove(dir.file("runs/a/attack_pgd.json"));
   // So is Square with its query budget, and a curve on the decision margin says so.
   labelrep::write_file_atomically(dir.file("runs/a/attack_square.json"),

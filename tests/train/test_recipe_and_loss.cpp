@@ -68,6 +68,35 @@ CATCH_TEST_CASE("the loss follows the labels: cross-entropy for categories, smoo
       [&] { train::label_loss(outputs.slice(0, 0, 0), torch::empty({0}, torch::kLong), uniform); }, "empty batch");
 }
 
+CATCH_TEST_CASE("per-image losses: each image's own, whose mean is the batch loss", "[train]") {
+  const labels::CategoryLabels category(labels::CategoryLabelsOptions(3).smoothing(0.1));
+  const labels::UniformLabels uniform(labels::UniformLabelsOptions(3).height(2).width(2).seed(3));
+  const auto ids = torch::tensor({0, 2}, torch::kLong);
+  // Smooth L1 by hand, image by image: image 0 is off by (0.5, -2, 0, 0), image 1 by (0, 0, 3, 0.2).
+  const auto offsets = torch::tensor({0.5f, -2.0f, 0.0f, 0.0f, 0.0f, 0.0f, 3.0f, 0.2f}).view({2, 2, 2});
+  const auto outputs = uniform.targets(ids) + offsets;
+  const auto smooth_l1 = train::per_image_label_loss(outputs, ids, uniform);
+  CATCH_REQUIRE(smooth_l1.sizes() == torch::IntArrayRef({2}));
+  CATCH_CHECK(smooth_l1[0].item<float>() == labelrep_test::Approx((0.125 + 1.5) / 4.0));
+  CATCH_CHECK(smooth_l1[1].item<float>() == labelrep_test::Approx((2.5 + 0.02) / 4.0));
+  CATCH_CHECK(smooth_l1.mean().item<float>() == labelrep_test::Approx(train::label_loss(outputs, ids, uniform).item<float>()));
+  const auto mse = train::per_image_label_loss(outputs, ids, uniform, train::LossKind::kMse);
+  CATCH_CHECK(mse[1].item<float>() == labelrep_test::Approx((9.0 + 0.04) / 4.0));
+  // A scale divides the differences before the loss (a standardized model's).
+  const auto scaled = train::per_image_label_loss(outputs, ids, uniform, train::LossKind::kMse, torch::tensor(2.0f));
+  CATCH_CHECK(scaled[1].item<float>() == labelrep_test::Approx((2.25 + 0.01) / 4.0));
+  const auto logits = torch::tensor({{2.0f, 0.0f, -1.0f}, {0.0f, 0.5f, 0.0f}});
+  const auto cross_entropy = train::per_image_label_loss(logits, ids, category);
+  const auto by_hand = -(category.targets(ids) * torch::log_softmax(logits, 1)).sum(1);
+  CATCH_CHECK(torch::allclose(cross_entropy, by_hand));
+  CATCH_CHECK(cross_entropy.mean().item<float>() == labelrep_test::Approx(train::label_loss(logits, ids, category).item<float>()));
+  // The checks are label_loss's, under this function's name.
+  labelrep_test::check_throws_with<InvalidArgument>([&] { train::per_image_label_loss(outputs, torch::tensor({0, 3}, torch::kLong), uniform); },
+                                                    "3");
+  labelrep_test::check_throws_with<InvalidArgument>([&] { train::per_image_label_loss(torch::zeros({2, 3, 3}), ids, uniform); },
+                                                    "per_image_label_loss");
+}
+
 namespace {
 // Labels with a given class matrix (the constructor every label kind uses).
 labels::LabelMetadata file_metadata() {

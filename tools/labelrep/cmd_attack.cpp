@@ -48,9 +48,12 @@ std::string run_attack_job(const AttackJob& job) {
   }
   const auto unit = attack::parse_epsilon_unit(job.unit);
   const bool any_targeted = std::any_of(kinds.begin(), kinds.end(), [](const attack::AttackKind& kind) { return kind.targeted; });
-  const bool any_pgd = std::any_of(kinds.begin(), kinds.end(), [](const attack::AttackKind& kind) { return kind.method == attack::Method::kPgd; });
-  if (job.restarts > 1 && !any_pgd)
-    throw InvalidArgument(fmt::format("--restarts {} applies to pgd and pgd-targeted, which --attacks does not list", job.restarts));
+  const bool any_restartable = std::any_of(kinds.begin(), kinds.end(), [](const attack::AttackKind& kind) {
+    return kind.method == attack::Method::kPgd || kind.method == attack::Method::kApgd;
+  });
+  if (job.restarts > 1 && !any_restartable)
+    throw InvalidArgument(fmt::format("--restarts {} applies to pgd and apgd (and their -margin and -targeted forms), which --attacks does not list",
+                                      job.restarts));
   std::string target_hit_file;
   if (!job.per_image.empty()) {  // checked before the sweep, so that its result is not lost at the end
     const std::filesystem::path per_image(job.per_image);
@@ -103,18 +106,18 @@ std::string run_attack_job(const AttackJob& job) {
 
   std::cout << fmt::format("{}: {} {} labels, {} test images, {} initially correct ({:.2f}%), eps in {} units{}\n", job.run,
                            run.config.encoder, result.labels, result.images, result.initially_correct, 100 * result.clean_accuracy,
-                           attack::epsilon_unit_name(unit), job.restarts > 1 ? fmt::format(", pgd with {} restarts", job.restarts) : "");
-  std::cout << fmt::format("{:<19} {:>7} {:>10} {:>10} {:>17} {:>11} {:>9}\n", "attack", "eps", "accuracy", "threshold",
+                           attack::epsilon_unit_name(unit), job.restarts > 1 ? fmt::format(", pgd and apgd with {} restarts", job.restarts) : "");
+  std::cout << fmt::format("{:<21} {:>7} {:>10} {:>10} {:>17} {:>11} {:>9}\n", "attack", "eps", "accuracy", "threshold",
                            "initially-correct", "target-hit", "seconds");
   auto percent = [](double v) { return std::isfinite(v) ? fmt::format("{:.2f}%", 100 * v) : std::string("-"); };
   for (const auto& curve : result.curves)
     for (const auto& p : curve.points)
-      std::cout << fmt::format("{:<19} {:>7.3f} {:>10} {:>10} {:>17} {:>11} {:>9.1f}\n", curve.attack, p.epsilon, percent(p.accuracy),
+      std::cout << fmt::format("{:<21} {:>7.3f} {:>10} {:>10} {:>17} {:>11} {:>9.1f}\n", curve.attack, p.epsilon, percent(p.accuracy),
                                percent(p.threshold_accuracy), percent(p.subset_accuracy), curve.kind.targeted ? percent(p.target_hit_rate) : "",
                                p.seconds);
   if (result.curves.size() > 1)
     for (const auto& p : result.worst_case)
-      std::cout << fmt::format("{:<19} {:>7.3f} {:>10} {:>10} {:>17}\n", "worst case", p.epsilon, percent(p.accuracy), "", percent(p.subset_accuracy));
+      std::cout << fmt::format("{:<21} {:>7.3f} {:>10} {:>10} {:>17}\n", "worst case", p.epsilon, percent(p.accuracy), "", percent(p.subset_accuracy));
   if (!result.masking_checks.empty()) {
     std::cout << "gradient-masking checks (docs/robustness.md):\n";
     for (const auto& check : result.masking_checks)
@@ -129,20 +132,21 @@ std::string run_attack_job(const AttackJob& job) {
 
 void add_attack_command(CLI::App& app) {
   auto job = std::make_shared<AttackJob>();
-  auto* cmd = app.add_subcommand("attack", "Attack a trained run's test images (FGSM, iterative, PGD) over a list of epsilons");
+  auto* cmd = app.add_subcommand("attack", "Attack a trained run's test images (FGSM, iterative, PGD, APGD, Square) over a list of epsilons");
   cmd->add_option("--run", job->run, "Run directory written by `labelrep train` (its best checkpoint is attacked)")->required();
   cmd->add_option("--attacks", job->attacks,
-                  "Attacks: fgsm, fgsm-targeted, bim, bim-targeted, pgd, pgd-targeted, noise (random signs: the baseline of the "
-                  "gradient-masking checks), square and square-targeted (black-box: --queries model calls per image)")
+                  "Attacks: fgsm, bim, pgd and apgd (Auto-PGD), each also with -margin (on the decision margin) and -targeted "
+                  "(bim-margin-targeted); noise (random signs: the baseline of the gradient-masking checks); square and "
+                  "square-targeted (black-box: --queries model calls per image)")
       ->delimiter(',')
       ->capture_default_str();
   cmd->add_option("--eps", job->epsilons, "Epsilon values (the paper: 0,0.05,...,0.3 in normalized units)")->delimiter(',')->capture_default_str();
   cmd->add_option("--eps-unit", job->unit, "normalized (the paper: on the mean/std-normalised image) or pixel ([0, 1] pixel values)")
       ->capture_default_str()
       ->check(CLI::IsMember({"normalized", "pixel"}));
-  cmd->add_option("--steps", job->steps, "Steps of bim and pgd (step size eps/steps for bim, 2.5 eps/steps for pgd)")->capture_default_str();
+  cmd->add_option("--steps", job->steps, "Steps of bim, pgd and apgd (step size eps/steps for bim, 2.5 eps/steps for pgd; apgd starts at 2 eps and adapts; AutoAttack runs apgd with 100)")->capture_default_str();
   cmd->add_option("--step-fraction", job->step_fraction, "Step size as a fraction of eps (0: the defaults above)")->capture_default_str();
-  cmd->add_option("--restarts", job->restarts, "PGD's random restarts: an image is broken when any restart breaks it")->capture_default_str();
+  cmd->add_option("--restarts", job->restarts, "Random restarts of pgd and apgd: an image is broken when any restart breaks it")->capture_default_str();
   cmd->add_option("--queries", job->queries, "Square's model calls per image at most")->capture_default_str();
   cmd->add_flag("!--no-unbounded-check", job->unbounded_check,
                 "Skip the unbounded-attack check (an untargeted bim over the whole pixel box, run with untargeted fgsm or bim)");
@@ -150,7 +154,7 @@ void add_attack_command(CLI::App& app) {
                   "Also write each image's outcome: F.npy, bool [attacks, eps, images], true = still its class (and "
                   "<stem>.target_hit.npy for targeted attacks)");
   cmd->add_option("--limit", job->limit, "Attack only the first N test images (0: all)")->capture_default_str();
-  cmd->add_option("--seed", job->seed, "Seed of the targets of targeted attacks and of PGD's random starts")->capture_default_str();
+  cmd->add_option("--seed", job->seed, "Seed of the targets of targeted attacks, of pgd's and apgd's random starts, of the noise and of square")->capture_default_str();
   cmd->add_option_function<double>(
       "--threshold",
       [job](double threshold) {

@@ -70,6 +70,10 @@ enum class Method {
   kFgsm,       ///< one step of size ε
   kIterative,  ///< the iterative method / BIM: `steps` steps of size α from x, projected after each
   kPgd,        ///< BIM from a uniformly random start in the ε-ball
+  /// Auto-PGD (Croce & Hein 2020, AutoAttack's white-box attack): `steps` steps from PGD's random start
+  /// with momentum and a step size per image that starts at 2ε and halves where the objective stops
+  /// rising; returns each image's first point that is broken, else its point of highest objective
+  kApgd,
   kNoise,      ///< no gradient: a random sign of size ε per pixel (the baseline of check_gradient_masking); untargeted only
   kSquare,     ///< no gradient: the Square attack's random search over square windows, `queries` model calls per image at most
 };
@@ -85,7 +89,7 @@ LABELREP_API const char* epsilon_unit_name(EpsilonUnit unit);
 /// Parses epsilon_unit_name()'s strings. Throws InvalidArgument naming the value otherwise.
 LABELREP_API EpsilonUnit parse_epsilon_unit(const std::string& name);
 
-/// What a gradient attack (FGSM, BIM, PGD) follows the gradient of.
+/// What a gradient attack (FGSM, BIM, PGD, APGD) follows the gradient of.
 enum class Objective {
   kLoss,    ///< the labels' training loss to the class (the paper's attacks; AttackOptions::loss)
   /// The decision margin to the class: the best other class's score minus the class's, with the scores
@@ -99,10 +103,10 @@ enum class Objective {
 struct LABELREP_API AttackKind {
   Method method = Method::kFgsm;
   bool targeted = false;
-  Objective objective = Objective::kLoss;  ///< kMargin only for FGSM, BIM and PGD
+  Objective objective = Objective::kLoss;  ///< kMargin only for FGSM, BIM, PGD and APGD
 };
-/// "fgsm", "bim", "pgd", each also with "-margin" (the margin objective), each of these also with
-/// "-targeted" ("bim-margin-targeted"); "noise"; "square", "square-targeted".
+/// "fgsm", "bim", "pgd", "apgd", each also with "-margin" (the margin objective), each of these also
+/// with "-targeted" ("bim-margin-targeted"); "noise"; "square", "square-targeted".
 LABELREP_API std::string attack_name(const AttackKind& kind);
 /// Parses attack_name()'s strings. Throws InvalidArgument naming the value and the known names.
 LABELREP_API AttackKind parse_attack(const std::string& name);
@@ -128,12 +132,12 @@ struct LABELREP_API AttackOptions {
   TORCH_ARG(bool, targeted) = false;
   TORCH_ARG(double, epsilon) = 0.0;
   TORCH_ARG(EpsilonUnit, unit) = EpsilonUnit::kNormalized;
-  /// Steps of the iterative method and PGD (FGSM takes one).
+  /// Steps of the iterative method, PGD and APGD (FGSM takes one). AutoAttack runs APGD with 100.
   TORCH_ARG(std::int64_t, steps) = 5;
   /// The step size α as a fraction of ε; 0: the default (1/steps for BIM, the paper's α = ε/5;
-  /// 2.5/steps for PGD; FGSM always steps by ε).
+  /// 2.5/steps for PGD; 2 for APGD's first step, which it then adapts; FGSM always steps by ε).
   TORCH_ARG(double, step_fraction) = 0.0;
-  /// Seed of PGD's random start (pgd_random_start), of the noise's signs and of Square's draws.
+  /// Seed of PGD's and APGD's random start (pgd_random_start), of the noise's signs and of Square's draws.
   TORCH_ARG(std::uint64_t, seed) = 0;
   /// Square: model calls per image at most (the first one scores the starting stripes). AutoAttack
   /// runs 5000; 1000 breaks most of what 5000 does on small images at a fifth of the cost.
@@ -143,7 +147,7 @@ struct LABELREP_API AttackOptions {
   /// queries, scaled to `queries`); a window's side is round(√(p·H·W)), at least 1 and at most
   /// min(H, W) − 1 (1 for an image one pixel high or wide).
   TORCH_ARG(double, square_fraction) = 0.8;
-  /// What FGSM, BIM and PGD follow (kMargin with noise or Square is refused: noise follows nothing,
+  /// What FGSM, BIM, PGD and APGD follow (kMargin with noise or Square is refused: noise follows nothing,
   /// Square always searches on the margin).
   TORCH_ARG(Objective, objective) = Objective::kLoss;
   /// The loss of Objective::kLoss; kAuto: the labels' training loss (train::default_loss).
@@ -197,11 +201,12 @@ struct LABELREP_API SweepOptions {
   TORCH_ARG(std::uint64_t, seed) = 0;
   /// Images attacked at once.
   TORCH_ARG(std::int64_t, batch_size) = 256;
-  /// PGD's random restarts (≥ 1): an image counts as broken when any restart breaks it (misclassified;
-  /// targeted: classified as its target), its outputs those of the first restart that did, or of the
-  /// first restart if none did. Each restart after the first attacks only the images not broken yet
-  /// (as AutoAttack), from its own random start. The first restart is the PGD of restarts = 1, so more
-  /// restarts never leave more images correct nor reach fewer targets. FGSM, BIM and noise run once.
+  /// PGD's and APGD's random restarts (≥ 1): an image counts as broken when any restart breaks it
+  /// (misclassified; targeted: classified as its target), its outputs those of the first restart that
+  /// did, or of the first restart if none did. Each restart after the first attacks only the images not
+  /// broken yet (as AutoAttack), from its own random start. The first restart is the attack of
+  /// restarts = 1, so more restarts never leave more images correct nor reach fewer targets. FGSM, BIM,
+  /// noise and Square run once.
   TORCH_ARG(std::int64_t, restarts) = 1;
   /// Square's model calls per image at most (AttackOptions::queries).
   TORCH_ARG(std::int64_t, queries) = 1000;
@@ -265,7 +270,7 @@ struct LABELREP_API SweepResult {
   EpsilonUnit unit = EpsilonUnit::kNormalized;
   std::int64_t steps = 0;
   double step_fraction = 0.0;
-  std::int64_t restarts = 1;           ///< PGD's random restarts (SweepOptions::restarts)
+  std::int64_t restarts = 1;           ///< PGD's and APGD's random restarts (SweepOptions::restarts)
   std::int64_t queries = 0;            ///< Square's model calls per image at most (SweepOptions::queries)
   std::uint64_t seed = 0;
   std::string labels;                  ///< the label kind
@@ -308,14 +313,14 @@ struct LABELREP_API SweepResult {
 ///    unbounded_correct);
 ///  - noise-beats-attack, per untargeted gradient attack: at no ε does it leave more images correct
 ///    than the noise at that ε (needs a "noise" curve);
-///  - square-beats-attack, per iterative gradient attack (BIM, PGD; one FGSM step is weaker than a
+///  - square-beats-attack, per iterative gradient attack (BIM, PGD, APGD; one FGSM step is weaker than a
 ///    search by design): at no ε does it leave more images correct than the untargeted Square
 ///    (untargeted) or reach fewer targets than the targeted Square (targeted) at that ε (needs the
 ///    Square curve of the same kind);
-///  - iterative-weaker-than-fgsm, per BIM/PGD curve: at no ε does it leave more images correct
+///  - iterative-weaker-than-fgsm, per BIM/PGD/APGD curve: at no ε does it leave more images correct
 ///    (untargeted) or reach fewer targets (targeted) than FGSM of the same kind and objective;
 ///  - not-monotone, per gradient attack: no larger ε leaves more images correct than a smaller one
-///    (untargeted), and no larger ε reaches fewer targets (targeted BIM and PGD; one-step targeted
+///    (untargeted), and no larger ε reaches fewer targets (targeted BIM, PGD and APGD; one-step targeted
 ///    FGSM overshoots at large ε by design, so it is left out).
 /// A failed check is a reason to distrust the robustness numbers, not a proof of masking. Points are
 /// matched by ε; the result depends only on the counts. Throws nothing (but Error on memory exhaustion).

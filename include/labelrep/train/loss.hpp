@@ -41,4 +41,11 @@ LABELREP_API torch::Tensor label_loss(const torch::Tensor& outputs, const torch:
                                       const labels::LabelRepresentation& labels, LossKind kind = LossKind::kAuto,
                                       const torch::Tensor& scale = {});
 
+/// Each image's own loss: `[N]`, whose mean is label_loss's (up to float rounding). For what ranks
+/// or tracks images one by one (the APGD attack keeps each image's best point by it). Requires and
+/// throws as label_loss, naming per_image_label_loss.
+LABELREP_API torch::Tensor per_image_label_loss(const torch::Tensor& outputs, const torch::Tensor& class_ids,
+                                                const labels::LabelRepresentation& labels, LossKind kind = LossKind::kAuto,
+                                                const torch::Tensor& scale = {});
+
 }  // namespace labelrep::train
