@@ -634,7 +634,7 @@ std::vector<MaskingCheck> check_gradient_masking(const SweepResult& result) try 
   if (result.unbounded_correct) {
     MaskingCheck c{"unbounded-attack", "", *result.unbounded_correct <= tolerance, ""};
     const std::string verdict =
-        c.passed ? "" : fmt::format(", more than {}: the loss gradient does not lead to another class (try bim-margin and square)", tolerance);
+        c.passed ? "" : fmt::format(", more than {}: the loss gradient does not lead to another class (try apgd-margin and square)", tolerance);
     c.detail = fmt::format("an untargeted BIM allowed the whole pixel box (eps 1 in pixel units) leaves {} of {} initially correct images correct{}",
                            *result.unbounded_correct, base, verdict);
     checks.push_back(std::move(c));
@@ -662,7 +662,9 @@ std::vector<MaskingCheck> check_gradient_masking(const SweepResult& result) try 
                          ? fmt::format("at eps {:g} {} reaches {} targets, {} reaches {}", p.epsilon, other->attack, q->target_hits, curve.attack, p.target_hits)
                          : fmt::format("at eps {:g} {} leaves {} images correct, {} leaves {}", p.epsilon, baseline.what, q->correct, curve.attack, p.correct);
           if (baseline.method == Method::kSquare)
-            c.detail += curve.kind.objective == Objective::kLoss ? " (try the margin objective, -margin)" : " (try more steps, or pgd with restarts)";
+            c.detail += curve.kind.objective == Objective::kLoss ? " (try the margin objective: apgd-margin)"
+                        : curve.kind.method == Method::kApgd    ? " (try more steps, or restarts)"
+                                                                : " (try apgd-margin, more steps, or restarts)";
           break;
         }
       }

@@ -1056,21 +1056,22 @@ CATCH_TEST_CASE("attacks run on CUDA on the model's device", "[attack][cuda]") {
     const auto cpu = attack::perturb(t.model, *t.labels, batch.images, batch.targets, options_for(kind, 0.2));
     CATCH_CHECK((adversarial.cpu() - cpu).abs().gt(1e-4).to(torch::kFloat).mean().item<double>() < 0.01);
   }
-  // Square: the same draws on every device, but a margin compared in other rounding may take another
-  // path, so only its bounds are checked here.
-  for (const bool targeted : {false, true}) {
-    const auto square = attack::perturb(model, *t.labels, batch.images, batch.targets,
-                                        options_for(attack::AttackKind{attack::Method::kSquare, targeted}, 0.2).queries(20));
-    CATCH_CHECK(square.device().is_cuda());
-    CATCH_CHECK((square.cpu() - batch.images).abs().max().item<double>() <= 0.2 + 1e-6);
-    CATCH_CHECK(square.min().item<double>() >= kLow - 1e-6);
-    CATCH_CHECK(square.max().item<double>() <= kHigh + 1e-6);
+  // Square and APGD: the same draws on every device, but a value compared in other rounding may take
+  // another path, so only their bounds are checked here.
+  for (const char* name : {"square", "square-targeted", "apgd", "apgd-margin-targeted"}) {
+    CATCH_INFO("attack " << name);
+    const auto adversarial = attack::perturb(model, *t.labels, batch.images, batch.targets, options_for(attack::parse_attack(name), 0.2).queries(20));
+    CATCH_CHECK(adversarial.device().is_cuda());
+    CATCH_CHECK((adversarial.cpu() - batch.images).abs().max().item<double>() <= 0.2 + 1e-6);
+    CATCH_CHECK(adversarial.min().item<double>() >= kLow - 1e-6);
+    CATCH_CHECK(adversarial.max().item<double>() <= kHigh + 1e-6);
   }
   const auto r = attack::run_sweep(model, t.labels, quadrants(64, 99).to(torch::kCUDA), torch::arange(64),
                                    attack::SweepOptions(kStats)
-                                       .attacks({"fgsm", "bim-targeted", "bim-margin", "square"})
+                                       .attacks({"fgsm", "bim-targeted", "bim-margin", "apgd-margin", "square"})
                                        .epsilons({0, 0.3})
                                        .queries(20)
+                                       .restarts(2)
                                        .progress(false));
   CATCH_CHECK(r.images == 64);
   CATCH_CHECK(r.curves[0].points[0].subset_accuracy == 1.0);
