@@ -173,7 +173,8 @@ void AttackOptions::validate() const {
     throw InvalidArgument(fmt::format("attack: step_fraction must be a finite number >= 0, got {}", step_fraction_));
   if (method_ == Method::kNoise && targeted_) throw InvalidArgument("attack: noise cannot be targeted (it follows no gradient)");
   if (objective_ == Objective::kMargin && (method_ == Method::kNoise || method_ == Method::kSquare))
-    throw InvalidArgument("attack: the margin objective is for fgsm, bim and pgd (noise follows nothing, Square always searches on the margin)");
+    throw InvalidArgument(
+        "attack: the margin objective is for fgsm, bim, pgd and apgd (noise follows nothing, Square always searches on the margin)");
   if (queries_ < 1) throw InvalidArgument(fmt::format("attack: queries must be >= 1, got {}", queries_));
   if (!(square_fraction_ > 0 && square_fraction_ <= 1))
     throw InvalidArgument(fmt::format("attack: square_fraction must be in (0, 1], got {}", square_fraction_));
@@ -353,7 +354,7 @@ torch::Tensor apgd_attack(models::Model& model, const labels::LabelRepresentatio
   auto result = torch::empty_like(x);
   // The state of the images still searched; `rows` are their places in `x`.
   auto rows = torch::arange(n, torch::TensorOptions().dtype(torch::kLong).device(x.device()));
-  auto origin = x, ids = aim, lower = lower_bound, upper = upper_bound;
+  auto ids = aim, lower = lower_bound, upper = upper_bound;
   const auto project = [&](const torch::Tensor& t) { return torch::minimum(torch::maximum(t, lower), upper); };
   const auto start = pgd_random_start(x.sizes(), options.seed()).to(x.options());
   auto current = torch::minimum(torch::maximum(x + epsilon * start, low), high);
@@ -373,7 +374,7 @@ torch::Tensor apgd_attack(models::Model& model, const labels::LabelRepresentatio
     if (!broken.any().item<bool>()) return;
     result.index_copy_(0, rows.masked_select(broken), current.index_select(0, broken.nonzero().squeeze(1)));
     const auto keep = broken.logical_not().nonzero().squeeze(1);
-    for (torch::Tensor* t : {&rows, &origin, &ids, &lower, &upper, &current, &previous, &best, &best_value, &best_sign, &sign, &value,
+    for (torch::Tensor* t : {&rows, &ids, &lower, &upper, &current, &previous, &best, &best_value, &best_sign, &sign, &value,
                              &eta, &rises, &halved_last, &best_at_checkpoint})
       *t = t->index_select(0, keep);
   };
@@ -398,6 +399,9 @@ torch::Tensor apgd_attack(models::Model& model, const labels::LabelRepresentatio
     best_value = torch::where(improved, at.value, best_value);
     value = at.value;
     sign = at.sign;
+    // Before the checkpoint, which may send an image back to its best point: a broken image keeps the
+    // point that broke it.
+    leave(at.broken);
     if (step == checkpoint) {
       const auto oscillating = rises.to(torch::kDouble).le(0.75 * static_cast<double>(interval));
       const auto stalled = halved_last.logical_not() & best_value.le(best_at_checkpoint);
@@ -412,7 +416,6 @@ torch::Tensor apgd_attack(models::Model& model, const labels::LabelRepresentatio
       interval = std::max(interval - schedule.shrink, schedule.shortest);
       checkpoint += interval;
     }
-    leave(at.broken);
   }
   if (rows.numel() > 0) result.index_copy_(0, rows, best);
   return result;
@@ -420,8 +423,8 @@ torch::Tensor apgd_attack(models::Model& model, const labels::LabelRepresentatio
 
 // The attack proper, on checked inputs: `x` on the model's device in its dtype, the model in eval
 // mode. `first_sign`, if defined, is the gradient sign at x for these ids (the sweep computes it once
-// for every ε); PGD never uses it (it starts elsewhere).
-// `evaluator` (needed by Square and the margin objective) decides what counts as broken.
+// for every ε); PGD and APGD never use it (they start elsewhere).
+// `evaluator` (needed by Square, APGD and the margin objective) decides what counts as broken.
 torch::Tensor attack_checked(models::Model& model, const labels::LabelRepresentation& labels, const eval::NearestNeighborEvaluator* evaluator,
                              const torch::Tensor& x, const torch::Tensor& ids, const AttackOptions& options, const torch::Tensor& first_sign) {
   if (options.epsilon() == 0 || x.size(0) == 0) return x.clone();
@@ -530,6 +533,7 @@ void SweepOptions::validate() const {
   if (epsilons_.empty()) throw InvalidArgument("attack sweep: no epsilon values given");
   for (double e : epsilons_) check_epsilon(e, "attack sweep");
   if (steps_ < 1) throw InvalidArgument(fmt::format("attack sweep: steps must be >= 1, got {}", steps_));
+  if (apgd_steps_ < 0) throw InvalidArgument(fmt::format("attack sweep: apgd_steps must be >= 0 (0: steps), got {}", apgd_steps_));
   if (!(step_fraction_ >= 0) || !std::isfinite(step_fraction_))
     throw InvalidArgument(fmt::format("attack sweep: step_fraction must be a finite number >= 0, got {}", step_fraction_));
   if (batch_size_ < 1) throw InvalidArgument(fmt::format("attack sweep: batch_size must be >= 1, got {}", batch_size_));
@@ -563,7 +567,10 @@ std::string SweepResult::to_json() const {
     c["attack"] = curve.attack;
     c["method"] = method_name(curve.kind.method);
     c["targeted"] = curve.kind.targeted;
-    if (follows_gradient(curve.kind.method)) c["objective"] = curve.kind.objective == Objective::kMargin ? "margin" : "loss";
+    if (follows_gradient(curve.kind.method)) {
+      c["objective"] = curve.kind.objective == Objective::kMargin ? "margin" : "loss";
+      c["steps"] = curve.steps;
+    }
     nlohmann::json points = nlohmann::json::array();
     for (const auto& p : curve.points) {
       nlohmann::json q;
@@ -731,6 +738,12 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
     throw InvalidArgument("attack sweep: indices must be a non-empty 1-D integer tensor (not a bool mask)");
   std::vector<AttackKind> kinds;
   for (const auto& name : options.attacks()) kinds.push_back(parse_attack(name));
+  // Each attack's gradient steps.
+  const auto steps_of = [&](const AttackKind& kind) -> std::int64_t {
+    if (!follows_gradient(kind.method)) return 0;
+    if (kind.method == Method::kFgsm) return 1;
+    return kind.method == Method::kApgd && options.apgd_steps() > 0 ? options.apgd_steps() : options.steps();
+  };
 
   const auto start = std::chrono::steady_clock::now();
   const eval::NearestNeighborEvaluator evaluator(labels, eval::NearestNeighborOptions().threshold(options.threshold()));
@@ -844,7 +857,7 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
                                         .objective(kinds[a].objective)
                                         .epsilon(epsilons[e])
                                         .unit(options.unit())
-                                        .steps(options.steps())
+                                        .steps(std::max<std::int64_t>(1, steps_of(kinds[a])))
                                         .step_fraction(options.step_fraction())
                                         .queries(options.queries())
                                         .seed(mix_seed(options.seed(), static_cast<std::uint64_t>(batch_number)));
@@ -917,6 +930,7 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
     SweepCurve curve;
     curve.attack = attack_name(kinds[a]);
     curve.kind = kinds[a];
+    curve.steps = steps_of(kinds[a]);
     for (std::size_t e = 0; e < n_eps; ++e) {
       const std::size_t slot = a * n_eps + e;
       SweepPoint p;

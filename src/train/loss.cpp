@@ -1,5 +1,7 @@
 #include "labelrep/train/loss.hpp"
 
+#include <ATen/core/Reduction.h>
+
 #include <fmt/format.h>
 
 #include "labelrep/core/error.hpp"
@@ -96,7 +98,7 @@ torch::Tensor loss_against_targets(const torch::Tensor& outputs, const torch::Te
   const auto scaled = [&](const torch::Tensor& t) { return scale.defined() ? t / scale : t; };
   const bool per_image = reduction == Reduction::kPerImage;
   // Per element (reduction none) then each image's mean; or the whole batch's mean at once.
-  const int64_t elementwise = per_image ? /*none*/ 0 : /*mean*/ 1;
+  const std::int64_t elementwise = per_image ? at::Reduction::None : at::Reduction::Mean;
   const auto reduce = [&](const torch::Tensor& t) { return per_image ? t.flatten(1).mean(1) : t; };
   switch (kind) {
     case LossKind::kCrossEntropy: {

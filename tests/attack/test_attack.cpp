@@ -838,41 +838,63 @@ CATCH_TEST_CASE("the margin objective breaks the nearest-label model that the tr
 
 CATCH_TEST_CASE("APGD agrees with a per-image reference and keeps each image's first broken point or its best one", "[attack]") {
   // In float64, so that batched and single-image kernels round alike and no comparison can flip.
-  const auto batch = test_batch(24);
-  const auto x = batch.images.to(torch::kFloat64);
-  const auto targets = attack::random_targets(batch.targets, 4, 9);
+  struct Case {
+    bool categorical;
+    const char* name;
+    double epsilon;
+    std::int64_t steps, seed, images;
+  };
+  std::vector<Case> cases;
+  for (const bool categorical : {true, false})
+    for (const char* name : {"apgd", "apgd-targeted", "apgd-margin", "apgd-margin-targeted"})
+      for (const double epsilon : {0.15, 0.6}) cases.push_back({categorical, name, epsilon, 12, 21, 24});  // checkpoints after 2, 3, 4, … steps
+  // Images broken at a step that is also a checkpoint where η halves (the loss objective; found by a
+  // review): they must keep the point that broke them, not go back to their best one.
+  cases.push_back({false, "apgd", 0.6, 12, 21, 200});
+  cases.push_back({false, "apgd-targeted", 0.6, 5, 3, 200});
   std::int64_t partly_broken = 0;  // runs where some images broke and some did not: both ends of the search
-  for (const bool categorical : {true, false}) {
-    auto model = models::deep_copy(tiny(categorical).model);
+  for (const auto& c : cases) {
+    CATCH_INFO("attack " << c.name << (c.categorical ? " categorical" : " composite") << " eps " << c.epsilon << " on " << c.images
+                         << " images, " << c.steps << " steps");
+    const auto batch = test_batch(c.images);
+    const auto x = batch.images.to(torch::kFloat64);
+    auto model = models::deep_copy(tiny(c.categorical).model);
     model->to(torch::kFloat64);
     model->eval();
-    const auto& labels = *tiny(categorical).labels;
-    const eval::NearestNeighborEvaluator evaluator(tiny(categorical).labels);
-    for (const char* name : {"apgd", "apgd-targeted", "apgd-margin", "apgd-margin-targeted"}) {
-      const auto kind = attack::parse_attack(name);
-      CATCH_CHECK(kind.method == attack::Method::kApgd);
-      CATCH_CHECK(attack::attack_name(kind) == name);
-      for (const double epsilon : {0.15, 0.6}) {
-        CATCH_INFO("attack " << name << (categorical ? " categorical" : " composite") << " eps " << epsilon);
-        const std::int64_t steps = 12;  // checkpoints after 2, 3, 4, … steps
-        const auto ids = kind.targeted ? targets : batch.targets;
-        const auto batched = attack::perturb(model, labels, x, ids, options_for(kind, epsilon).steps(steps).seed(21));
-        const auto start = attack::pgd_random_start(x.sizes(), 21);
-        std::vector<torch::Tensor> one_by_one;
-        for (std::int64_t i = 0; i < x.size(0); ++i)
-          one_by_one.push_back(
-              reference_apgd(model, labels, x[i], ids[i].item<std::int64_t>(), kind.targeted, steps, epsilon, start[i], kind.objective));
-        CATCH_CHECK((batched - torch::stack(one_by_one)).abs().max().item<double>() <= 1e-9);
-        torch::NoGradGuard no_grad;
-        const auto predicted = evaluator.predict(model->forward(batched));
-        const auto broken = (kind.targeted ? predicted.eq(ids) : predicted.ne(ids)).sum().item<std::int64_t>();
-        if (broken > 0 && broken < x.size(0)) ++partly_broken;
-      }
+    const auto& labels = *tiny(c.categorical).labels;
+    const eval::NearestNeighborEvaluator evaluator(tiny(c.categorical).labels);
+    const auto kind = attack::parse_attack(c.name);
+    CATCH_CHECK(kind.method == attack::Method::kApgd);
+    CATCH_CHECK(attack::attack_name(kind) == c.name);
+    const auto ids = kind.targeted ? attack::random_targets(batch.targets, 4, 9) : batch.targets;
+    const auto batched = attack::perturb(model, labels, x, ids, options_for(kind, c.epsilon).steps(c.steps).seed(static_cast<std::uint64_t>(c.seed)));
+    const auto start = attack::pgd_random_start(x.sizes(), static_cast<std::uint64_t>(c.seed));
+    std::vector<torch::Tensor> one_by_one;
+    for (std::int64_t i = 0; i < x.size(0); ++i)
+      one_by_one.push_back(reference_apgd(model, labels, x[i], ids[i].item<std::int64_t>(), kind.targeted, c.steps, c.epsilon, start[i],
+                                          kind.objective));
+    const auto reference = torch::stack(one_by_one);
+    torch::NoGradGuard no_grad;
+    const auto broken_count = [&](const torch::Tensor& images) {
+      const auto predicted = evaluator.predict(model->forward(images));
+      return (kind.targeted ? predicted.eq(ids) : predicted.ne(ids)).sum().item<std::int64_t>();
+    };
+    const auto broken = broken_count(batched);
+    if (!c.categorical && kind.objective == attack::Objective::kMargin) {
+      // The evaluator measures distances to labels in float32, the reference in float64: a rare
+      // comparison of two nearly equal values may go the other way.
+      const auto differing = (batched - reference).abs().flatten(1).amax(1).gt(1e-9).sum().item<std::int64_t>();
+      CATCH_CHECK(differing <= c.images / 20);
+      CATCH_CHECK(std::abs(broken - broken_count(reference)) <= 1);
+    } else {
+      CATCH_CHECK((batched - reference).abs().max().item<double>() <= 1e-9);
     }
+    if (broken > 0 && broken < x.size(0)) ++partly_broken;
   }
   CATCH_CHECK(partly_broken >= 4);
 
   // Float32, as users run it: an image the search did not break ends no lower than where it started.
+  const auto batch = test_batch(24);
   auto& t = tiny(false);
   const auto kind = attack::parse_attack("apgd");
   const auto clean = predict(t, batch.images);
@@ -891,6 +913,27 @@ CATCH_TEST_CASE("APGD agrees with a per-image reference and keeps each image's f
   CATCH_CHECK(torch::equal(attack::perturb(t.model, *t.labels, xs, ys, options_for(kind, 0.3).steps(10).seed(5)), adversarial));
   const auto by_margin = predict(t, attack::perturb(t.model, *t.labels, xs, ys, options_for(attack::parse_attack("apgd-margin"), 1.0).steps(10)));
   CATCH_CHECK(by_margin.ne(ys).sum().item<std::int64_t>() >= xs.size(0) * 3 / 4);
+
+  // In a sweep, APGD takes apgd_steps where given, and the other attacks keep `steps`: the curves are
+  // those of sweeps that give every attack those steps.
+  const auto set = quadrants(60, 99);
+  const auto base =
+      attack::SweepOptions(kStats).attacks({"fgsm", "bim", "apgd-margin", "noise"}).epsilons({0.0, 0.3}).per_image(true).progress(false);
+  const auto mixed = attack::run_sweep(t.model, t.labels, set, torch::arange(60), attack::SweepOptions(base).steps(3).apgd_steps(7));
+  const auto three = attack::run_sweep(t.model, t.labels, set, torch::arange(60), attack::SweepOptions(base).steps(3));
+  const auto seven = attack::run_sweep(t.model, t.labels, set, torch::arange(60), attack::SweepOptions(base).steps(7));
+  CATCH_CHECK(mixed.curves[0].steps == 1);
+  CATCH_CHECK(mixed.curves[1].steps == 3);
+  CATCH_CHECK(mixed.curves[2].steps == 7);
+  CATCH_CHECK(mixed.curves[3].steps == 0);
+  CATCH_CHECK(three.curves[2].steps == 3);
+  CATCH_CHECK(torch::equal(mixed.per_image_correct[1], three.per_image_correct[1]));
+  CATCH_CHECK(torch::equal(mixed.per_image_correct[2], seven.per_image_correct[2]));
+  const auto j = nlohmann::json::parse(mixed.to_json());
+  CATCH_CHECK(j["steps"] == 3);
+  CATCH_CHECK(j["attacks"][2]["steps"] == 7);
+  CATCH_CHECK_FALSE(j["attacks"][3].contains("steps"));  // noise takes no gradient step
+  CATCH_CHECK_THROWS_AS(attack::run_sweep(t.model, t.labels, set, torch::arange(8), attack::SweepOptions(base).apgd_steps(-1)), InvalidArgument);
 }
 
 CATCH_TEST_CASE("PGD and APGD restarts only ever break more images, deterministically", "[attack]") {

@@ -74,7 +74,8 @@ CATCH_TEST_CASE("labelrep attack sweeps attacks and epsilons over a run's test i
   CATCH_CHECK(j["attacks"][1]["points"][2]["target_hits"].get<std::int64_t>() + j["attacks"][1]["points"][2]["correct"].get<std::int64_t>() <=
               initially);
 
-  const auto pixel = run_command(cli + " attack --run " + run + " --attacks pgd,apgd-margin --eps 0.02 --eps-unit pixel --steps 3 --restarts 2 --limit 16 --out " +
+  const auto pixel = run_command(cli + " attack --run " + run +
+                                 " --attacks pgd,apgd-margin --eps 0.02 --eps-unit pixel --steps 3 --apgd-steps 6 --restarts 2 --limit 16 --out " +
                                  dir.file("pixel.json"));
   CATCH_INFO(pixel.output);
   CATCH_REQUIRE(pixel.exit_code == 0);
@@ -88,6 +89,9 @@ CATCH_TEST_CASE("labelrep attack sweeps attacks and epsilons over a run's test i
   CATCH_CHECK(p["attacks"][1]["attack"] == "apgd-margin");
   CATCH_CHECK(p["attacks"][1]["method"] == "apgd");
   CATCH_CHECK(p["attacks"][1]["objective"] == "margin");
+  CATCH_CHECK(p["attacks"][0]["steps"] == 3);
+  CATCH_CHECK(p["attacks"][1]["steps"] == 6);
+  CATCH_CHECK(pixel.output.find("apgd with 6 steps") != std::string::npos);
   CATCH_CHECK(pixel.output.find("\napgd-margin ") != std::string::npos);
   CATCH_CHECK_FALSE(p.contains("unbounded_correct"));  // no untargeted FGSM or BIM: no unbounded check
   CATCH_CHECK(j.contains("unbounded_correct"));
@@ -119,6 +123,11 @@ CATCH_TEST_CASE("labelrep attack sweeps attacks and epsilons over a run's test i
   const auto unit = run_command(cli + " attack --run " + run + " --eps-unit pixels --out " + dir.file("x.json"));
   CATCH_CHECK(unit.exit_code == 2);
   CATCH_CHECK(unit.output.find("pixels") != std::string::npos);
+  const auto no_apgd = run_command(cli + " attack --run " + run + " --attacks bim --apgd-steps 20 --out " + dir.file("x.json"));
+  CATCH_CHECK(no_apgd.exit_code == 2);
+  CATCH_CHECK(no_apgd.output.find("--apgd-steps 20 applies to apgd") != std::string::npos);
+  const auto negative_apgd = run_command(cli + " attack --run " + run + " --attacks apgd --apgd-steps -2 --out " + dir.file("x.json"));
+  CATCH_CHECK(negative_apgd.exit_code == 2);
   const auto no_pgd = run_command(cli + " attack --run " + run + " --attacks fgsm --restarts 3 --out " + dir.file("x.json"));
   CATCH_CHECK(no_pgd.exit_code == 2);
   CATCH_CHECK(no_pgd.output.find("--restarts 3 applies to pgd and apgd") != std::string::npos);

@@ -235,16 +235,16 @@ CATCH_TEST_CASE("a report plots accuracy under attack from the runs' sweeps and 
   labelrep::write_file_atomically(dir.file("runs/a/attack_pgd.json"),
                                   R"({"images": 100, "restarts": 3, "steps": 20, "attacks": [{"attack": "pgd", "method": "pgd", )"
                                   R"("points": [{"epsilon": 0, "accuracy": 0.9}, {"epsilon": 0.1, "accuracy": 0.2}]}, )"
-                                  R"({"attack": "apgd-margin", "method": "apgd", "objective": "margin", )"
+                                  R"({"attack": "apgd-margin", "method": "apgd", "objective": "margin", "steps": 50, )"
                                   R"("points": [{"epsilon": 0, "accuracy": 0.9}, {"epsilon": 0.1, "accuracy": 0.12}]}], )"
                                   R"("worst_case": [{"epsilon": 0, "accuracy": 0.9}, {"epsilon": 0.1, "accuracy": 0.11}]})");
   report::write_report(dir.file("runs"), dir.file("out"));
   const auto with_restarts = read_file(dir.file("out/report.md"));
   CATCH_CHECK(with_restarts.find("| fashion-mnist · small-cnn | pgd (3 restarts) | composite | 0.1 | 100 | 1 | 20.00 | – |") != std::string::npos);
-  CATCH_CHECK(with_restarts.find("| fashion-mnist · small-cnn | apgd-margin (3 restarts) | composite | 0.1 | 100 | 1 | 12.00 | – |") !=
+  CATCH_CHECK(with_restarts.find("| fashion-mnist · small-cnn | apgd-margin (50 steps) (3 restarts) | composite | 0.1 | 100 | 1 | 12.00 | – |") !=
               std::string::npos);
-  CATCH_CHECK(with_restarts.find("| worst case of pgd, apgd-margin (3 restarts) | composite | 0.1 | 100 | 1 | 11.00 | – |") != std::string::npos);
-  CATCH_CHECK(read_file(dir.file("out/index.html")).find("20 steps, on the decision margin") != std::string::npos);
+  CATCH_CHECK(with_restarts.find("| worst case of pgd, apgd-margin (50 steps) (3 restarts) | composite | 0.1 | 100 | 1 | 11.00 | – |") != std::string::npos);
+  CATCH_CHECK(read_file(dir.file("out/index.html")).find("50 steps, on the decision margin") != std::string::npos);  // the curve's own steps
   std::filesystem::remove(dir.file("runs/a/attack_pgd.json"));
   // So is Square with its query budget, and a curve on the decision margin says so.
   labelrep::write_file_atomically(dir.file("runs/a/attack_square.json"),
@@ -257,7 +257,7 @@ CATCH_TEST_CASE("a report plots accuracy under attack from the runs' sweeps and 
   const auto with_square = read_file(dir.file("out/report.md"));
   CATCH_CHECK(with_square.find("| fashion-mnist · small-cnn | square (500 queries) | composite | 0.1 | 100 | 1 | 30.00 | – |") != std::string::npos);
   CATCH_CHECK(with_square.find("bim-margin: ") != std::string::npos);
-  CATCH_CHECK(with_square.find("| fashion-mnist · small-cnn | worst case of square, bim-margin (square: 500 queries) | composite | 0.1 | 100 | 1 | "
+  CATCH_CHECK(with_square.find("| fashion-mnist · small-cnn | worst case of square, bim-margin (500 queries) | composite | 0.1 | 100 | 1 | "
                               "15.00 | – |") != std::string::npos);
   // The worst case of many attacks: its figure's file name is capped (the attack list would pass the
   // 255-byte limit of file names).

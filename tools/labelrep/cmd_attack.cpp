@@ -28,6 +28,7 @@ std::string run_attack_job(const AttackJob& job) {
   for (double e : job.epsilons)
     if (!(e >= 0) || !std::isfinite(e)) throw InvalidArgument(fmt::format("--eps: each value must be a finite number >= 0, got {}", e));
   if (job.steps < 1) throw InvalidArgument(fmt::format("--steps must be >= 1, got {}", job.steps));
+  if (job.apgd_steps < 0) throw InvalidArgument(fmt::format("--apgd-steps must be >= 0 (0: --steps), got {}", job.apgd_steps));
   if (job.limit < 0) throw InvalidArgument(fmt::format("--limit must be >= 0, got {}", job.limit));
   if (job.batch_size < 1) throw InvalidArgument(fmt::format("--batch-size must be >= 1, got {}", job.batch_size));
   if (job.restarts < 1) throw InvalidArgument(fmt::format("--restarts must be >= 1, got {}", job.restarts));
@@ -48,9 +49,15 @@ std::string run_attack_job(const AttackJob& job) {
   }
   const auto unit = attack::parse_epsilon_unit(job.unit);
   const bool any_targeted = std::any_of(kinds.begin(), kinds.end(), [](const attack::AttackKind& kind) { return kind.targeted; });
-  const bool any_restartable = std::any_of(kinds.begin(), kinds.end(), [](const attack::AttackKind& kind) {
-    return kind.method == attack::Method::kPgd || kind.method == attack::Method::kApgd;
-  });
+  const auto any_of_method = [&](attack::Method method) {
+    return std::any_of(kinds.begin(), kinds.end(), [method](const attack::AttackKind& kind) { return kind.method == method; });
+  };
+  const bool any_pgd = any_of_method(attack::Method::kPgd), any_apgd = any_of_method(attack::Method::kApgd);
+  const bool any_restartable = any_pgd || any_apgd;
+  const char* restartable_names = any_pgd && any_apgd ? "pgd and apgd" : any_pgd ? "pgd" : "apgd";
+  if (job.apgd_steps > 0 && !any_apgd)
+    throw InvalidArgument(fmt::format("--apgd-steps {} applies to apgd (and its -margin and -targeted forms), which --attacks does not list",
+                                      job.apgd_steps));
   if (job.restarts > 1 && !any_restartable)
     throw InvalidArgument(fmt::format("--restarts {} applies to pgd and apgd (and their -margin and -targeted forms), which --attacks does not list",
                                       job.restarts));
@@ -77,6 +84,7 @@ std::string run_attack_job(const AttackJob& job) {
                            .epsilons(job.epsilons)
                            .unit(unit)
                            .steps(job.steps)
+                           .apgd_steps(job.apgd_steps)
                            .step_fraction(job.step_fraction)
                            .seed(job.seed)
                            .batch_size(job.batch_size)
@@ -106,7 +114,9 @@ std::string run_attack_job(const AttackJob& job) {
 
   std::cout << fmt::format("{}: {} {} labels, {} test images, {} initially correct ({:.2f}%), eps in {} units{}\n", job.run,
                            run.config.encoder, result.labels, result.images, result.initially_correct, 100 * result.clean_accuracy,
-                           attack::epsilon_unit_name(unit), job.restarts > 1 ? fmt::format(", pgd and apgd with {} restarts", job.restarts) : "");
+                           attack::epsilon_unit_name(unit),
+                           (job.restarts > 1 ? fmt::format(", {} with {} restarts", restartable_names, job.restarts) : std::string()) +
+                               (job.apgd_steps > 0 ? fmt::format(", apgd with {} steps", job.apgd_steps) : std::string()));
   std::cout << fmt::format("{:<21} {:>7} {:>10} {:>10} {:>17} {:>11} {:>9}\n", "attack", "eps", "accuracy", "threshold",
                            "initially-correct", "target-hit", "seconds");
   auto percent = [](double v) { return std::isfinite(v) ? fmt::format("{:.2f}%", 100 * v) : std::string("-"); };
@@ -144,9 +154,14 @@ void add_attack_command(CLI::App& app) {
   cmd->add_option("--eps-unit", job->unit, "normalized (the paper: on the mean/std-normalised image) or pixel ([0, 1] pixel values)")
       ->capture_default_str()
       ->check(CLI::IsMember({"normalized", "pixel"}));
-  cmd->add_option("--steps", job->steps, "Steps of bim, pgd and apgd (step size eps/steps for bim, 2.5 eps/steps for pgd; apgd starts at 2 eps and adapts; AutoAttack runs apgd with 100)")->capture_default_str();
-  cmd->add_option("--step-fraction", job->step_fraction, "Step size as a fraction of eps (0: the defaults above)")->capture_default_str();
-  cmd->add_option("--restarts", job->restarts, "Random restarts of pgd and apgd: an image is broken when any restart breaks it")->capture_default_str();
+  cmd->add_option("--steps", job->steps,
+                  "Steps of bim, pgd and apgd (step size eps/steps for bim, 2.5 eps/steps for pgd; apgd starts at 2 eps and adapts)")
+      ->capture_default_str();
+  cmd->add_option("--apgd-steps", job->apgd_steps, "Steps of apgd if not --steps (0: --steps; AutoAttack runs apgd with 100)")->capture_default_str();
+  cmd->add_option("--step-fraction", job->step_fraction, "Step size as a fraction of eps, apgd's first one too (0: the defaults above)")
+      ->capture_default_str();
+  cmd->add_option("--restarts", job->restarts, "Random restarts of pgd and apgd: an image is broken when any restart breaks it")
+      ->capture_default_str();
   cmd->add_option("--queries", job->queries, "Square's model calls per image at most")->capture_default_str();
   cmd->add_flag("!--no-unbounded-check", job->unbounded_check,
                 "Skip the unbounded-attack check (an untargeted bim over the whole pixel box, run with untargeted fgsm or bim)");
@@ -154,7 +169,8 @@ void add_attack_command(CLI::App& app) {
                   "Also write each image's outcome: F.npy, bool [attacks, eps, images], true = still its class (and "
                   "<stem>.target_hit.npy for targeted attacks)");
   cmd->add_option("--limit", job->limit, "Attack only the first N test images (0: all)")->capture_default_str();
-  cmd->add_option("--seed", job->seed, "Seed of the targets of targeted attacks, of pgd's and apgd's random starts, of the noise and of square")->capture_default_str();
+  cmd->add_option("--seed", job->seed, "Seed of the targets of targeted attacks, of pgd's and apgd's random starts, of the noise and of square")
+      ->capture_default_str();
   cmd->add_option_function<double>(
       "--threshold",
       [job](double threshold) {

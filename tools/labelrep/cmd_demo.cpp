@@ -94,7 +94,9 @@ void add_demo_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("demo", "The demo experiment: speech vs categorical labels on Fashion-MNIST, with a report");
   cmd->add_option("--out", *out, "Output directory (runs/ and report/ inside)")->capture_default_str();
   cmd->add_option("--label", *label, "The high-dimensional label (default: speech if text-to-speech is built in, else composite)");
-  cmd->add_option("--attack-images", analysis->attack_images, "Test images in each run's attack sweep (FGSM, 5-step BIM on the loss and on the margin, 5-step APGD on the margin, noise, and Square with 500 queries)")
+  cmd->add_option("--attack-images", analysis->attack_images,
+                  "Test images in each run's attack sweep (FGSM, 5-step BIM on the loss and on the margin, 5-step APGD on the margin, "
+                  "noise, and Square with 500 queries)")
       ->capture_default_str();
   cmd->add_option("--tsne-images", analysis->tsne_images, "Test images in each run's t-SNE maps (at least 16)")->capture_default_str();
   cmd->add_flag("!--no-analysis", analysis->enabled, "Skip the attack sweep, t-SNE and Grad-CAM (train and report only)");

@@ -184,7 +184,7 @@ LABELREP_API torch::Tensor random_targets(const torch::Tensor& true_ids, std::in
 struct LABELREP_API SweepOptions {
   explicit SweepOptions(data::ChannelStatistics statistics) : statistics_(std::move(statistics)) {}
   /// Throws InvalidArgument for no attacks, an unknown attack name, no ε, a negative or non-finite ε,
-  /// steps < 1, queries < 1, a batch size < 1, restarts < 1, a seed ≥ 2^32, a threshold that is not
+  /// steps < 1, apgd_steps < 0, queries < 1, a batch size < 1, restarts < 1, a seed ≥ 2^32, a threshold that is not
   /// positive, or invalid statistics.
   void validate() const;
 
@@ -195,9 +195,13 @@ struct LABELREP_API SweepOptions {
   TORCH_ARG(std::vector<double>, epsilons) = paper_epsilons();
   TORCH_ARG(EpsilonUnit, unit) = EpsilonUnit::kNormalized;
   TORCH_ARG(std::int64_t, steps) = 5;
+  /// APGD's steps; 0: `steps`. So that one sweep, and its worst case, can hold the paper's 5-step BIM
+  /// and AutoAttack's 100-step APGD.
+  TORCH_ARG(std::int64_t, apgd_steps) = 0;
   /// α as a fraction of ε (AttackOptions::step_fraction; 0: the defaults).
   TORCH_ARG(double, step_fraction) = 0.0;
-  /// Seeds the targets (random_targets), PGD's random starts and the noise (with the batch number).
+  /// Seeds the targets (random_targets), PGD's and APGD's random starts, the noise and Square's draws
+  /// (with the batch number).
   TORCH_ARG(std::uint64_t, seed) = 0;
   /// Images attacked at once.
   TORCH_ARG(std::int64_t, batch_size) = 256;
@@ -245,6 +249,7 @@ struct LABELREP_API SweepPoint {
 struct LABELREP_API SweepCurve {
   std::string attack;  ///< its name
   AttackKind kind;
+  std::int64_t steps = 0;  ///< the gradient steps it took per image: 1 for FGSM, 0 for noise and Square
   std::vector<SweepPoint> points;  ///< in the order of SweepOptions::epsilons
 };
 
