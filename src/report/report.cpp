@@ -209,6 +209,11 @@ void write_robustness(const std::map<std::string, Group>& groups, const std::str
             for (const auto& part : settings_of(a))
               if (std::find(parts.begin(), parts.end(), part) == parts.end()) parts.push_back(part);
           }
+          // Steps, then restarts, then queries, whatever the order of the attacks.
+          const auto rank = [](const std::string& part) {
+            return part.find("steps") != std::string::npos ? 0 : part.find("restarts") != std::string::npos ? 1 : 2;
+          };
+          std::stable_sort(parts.begin(), parts.end(), [&](const std::string& a, const std::string& b) { return rank(a) < rank(b); });
           // Settings that make the curves of single attacks different curves make their worst case one too.
           const std::string unit = str(sweep, "epsilon_unit", "normalized");
           std::string name = "worst case of " + names + (unit == "normalized" ? "" : " (" + unit + " ε)");
