@@ -11,11 +11,14 @@
 #include <fmt/format.h>
 #include <limits>
 #include <optional>
+#include <tuple>
+#include <utility>
 #include <nlohmann/json.hpp>
 
 #include "labelrep/core/error.hpp"
 #include "labelrep/core/progress.hpp"
 #include "labelrep/core/random.hpp"
+#include "labelrep/eval/interval.hpp"
 #include "labelrep/eval/nearest_neighbor.hpp"
 #include "labelrep/train/trainer.hpp"
 #include "core/boundary.hpp"
@@ -116,6 +119,13 @@ std::uint64_t mix_seed(std::uint64_t seed, std::uint64_t stream) {
 
 double ratio(std::int64_t a, std::int64_t b) {
   return b > 0 ? static_cast<double>(a) / static_cast<double>(b) : std::numeric_limits<double>::quiet_NaN();
+}
+
+// The 95% Wilson interval of correct / images (NaN, NaN without images).
+std::pair<double, double> accuracy_interval(std::int64_t correct, std::int64_t images) {
+  if (images < 1) return {std::nan(""), std::nan("")};
+  const auto interval = eval::wilson_interval(correct, images);
+  return {interval.low, interval.high};
 }
 
 // As written in the JSON's "method".
@@ -576,6 +586,7 @@ std::string SweepResult::to_json() const {
       nlohmann::json q;
       q["epsilon"] = p.epsilon;
       q["accuracy"] = number_or_null(p.accuracy);
+      q["accuracy_ci95"] = {number_or_null(p.accuracy_low), number_or_null(p.accuracy_high)};
       q["subset_accuracy"] = number_or_null(p.subset_accuracy);
       q["correct"] = p.correct;
       if (has_threshold) {
@@ -595,7 +606,10 @@ std::string SweepResult::to_json() const {
   j["attacks"] = std::move(attacks);
   nlohmann::json worst = nlohmann::json::array();
   for (const auto& p : worst_case)
-    worst.push_back({{"epsilon", p.epsilon}, {"correct", p.correct}, {"accuracy", number_or_null(p.accuracy)},
+    worst.push_back({{"epsilon", p.epsilon},
+                     {"correct", p.correct},
+                     {"accuracy", number_or_null(p.accuracy)},
+                     {"accuracy_ci95", {number_or_null(p.accuracy_low), number_or_null(p.accuracy_high)}},
                      {"subset_accuracy", number_or_null(p.subset_accuracy)}});
   j["worst_case"] = std::move(worst);
   if (zero_gradient_images) j["zero_gradient_images"] = *zero_gradient_images;
@@ -938,6 +952,7 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
       p.correct = correct[slot];
       p.target_hits = hits[slot];
       p.accuracy = ratio(correct[slot], images);
+      std::tie(p.accuracy_low, p.accuracy_high) = accuracy_interval(correct[slot], images);
       p.threshold_correct = within[slot];
       p.threshold_accuracy = has_threshold ? ratio(within[slot], images) : std::nan("");
       p.subset_accuracy = ratio(correct[slot], initially_correct);
@@ -952,6 +967,7 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
     p.epsilon = epsilons[e];
     p.correct = worst_correct[e];
     p.accuracy = ratio(worst_correct[e], images);
+    std::tie(p.accuracy_low, p.accuracy_high) = accuracy_interval(worst_correct[e], images);
     p.subset_accuracy = ratio(worst_correct[e], initially_correct);
     p.target_hit_rate = 0.0;
     p.threshold_accuracy = std::nan("");

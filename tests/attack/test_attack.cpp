@@ -10,6 +10,7 @@
 
 #include "labelrep/attack/attack.hpp"
 #include "labelrep/core/error.hpp"
+#include "labelrep/eval/interval.hpp"
 #include "labelrep/eval/nearest_neighbor.hpp"
 #include "labelrep/labels/kinds.hpp"
 #include "labelrep/models/model.hpp"
@@ -989,9 +990,20 @@ CATCH_TEST_CASE("PGD and APGD restarts only ever break more images, deterministi
       CATCH_CHECK(w.correct == thrice.per_image_correct.select(1, e).all(0).sum().item<std::int64_t>());
       for (const auto& c : thrice.curves) CATCH_CHECK(w.correct <= c.points[static_cast<std::size_t>(e)].correct);
       CATCH_CHECK(w.accuracy == static_cast<double>(w.correct) / 100.0);
+      // Its 95% Wilson interval over the 100 images, as for every point.
+      const auto interval = eval::wilson_interval(w.correct, 100);
+      CATCH_CHECK(w.accuracy_low == interval.low);
+      CATCH_CHECK(w.accuracy_high == interval.high);
+      CATCH_CHECK(w.accuracy_low <= w.accuracy);
+      CATCH_CHECK(w.accuracy_high >= w.accuracy);
+      const auto& point = thrice.curves[0].points[static_cast<std::size_t>(e)];
+      CATCH_CHECK(point.accuracy_low == eval::wilson_interval(point.correct, 100).low);
+      CATCH_CHECK(point.accuracy_high == eval::wilson_interval(point.correct, 100).high);
     }
     CATCH_CHECK(thrice.worst_case[0].correct == thrice.initially_correct);
     CATCH_CHECK(nlohmann::json::parse(thrice.to_json())["worst_case"][2]["correct"] == thrice.worst_case[2].correct);
+    CATCH_CHECK(nlohmann::json::parse(thrice.to_json())["worst_case"][2]["accuracy_ci95"][1] == thrice.worst_case[2].accuracy_high);
+    CATCH_CHECK(nlohmann::json::parse(thrice.to_json())["attacks"][0]["points"][1]["accuracy_ci95"][0] == thrice.curves[0].points[1].accuracy_low);
     CATCH_CHECK(nlohmann::json::parse(thrice.to_json())["restarts"] == 3);
   }
   auto& t = tiny(true);

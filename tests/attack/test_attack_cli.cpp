@@ -108,6 +108,7 @@ CATCH_TEST_CASE("labelrep attack sweeps attacks and epsilons over a run's test i
   CATCH_CHECK_FALSE(q.contains("unbounded_correct"));
   CATCH_CHECK(square.output.find("square-beats-attack bim") != std::string::npos);
   CATCH_CHECK(square.output.find("worst case") != std::string::npos);
+  CATCH_CHECK(square.output.find("worst case, 95% interval over 64 images (Wilson): eps 0.3: ") != std::string::npos);
   CATCH_REQUIRE(q["worst_case"].size() == 2);
   for (const auto& a : q["attacks"]) CATCH_CHECK(q["worst_case"][1]["correct"].get<std::int64_t>() <= a["points"][1]["correct"].get<std::int64_t>());
   const auto queries = run_command(cli + " attack --run " + run + " --attacks square --queries 0 --out " + dir.file("x.json"));

@@ -125,9 +125,16 @@ std::string run_attack_job(const AttackJob& job) {
       std::cout << fmt::format("{:<21} {:>7.3f} {:>10} {:>10} {:>17} {:>11} {:>9.1f}\n", curve.attack, p.epsilon, percent(p.accuracy),
                                percent(p.threshold_accuracy), percent(p.subset_accuracy), curve.kind.targeted ? percent(p.target_hit_rate) : "",
                                p.seconds);
-  if (result.curves.size() > 1)
+  if (result.curves.size() > 1) {
     for (const auto& p : result.worst_case)
       std::cout << fmt::format("{:<21} {:>7.3f} {:>10} {:>10} {:>17}\n", "worst case", p.epsilon, percent(p.accuracy), "", percent(p.subset_accuracy));
+    // How far the sample of images lets the worst case be trusted.
+    std::string intervals;
+    for (const auto& p : result.worst_case)
+      if (p.epsilon > 0)
+        intervals += fmt::format("{}eps {:g}: {:.1f}-{:.1f}%", intervals.empty() ? "" : ", ", p.epsilon, 100 * p.accuracy_low, 100 * p.accuracy_high);
+    if (!intervals.empty()) std::cout << fmt::format("worst case, 95% interval over {} images (Wilson): {}\n", result.images, intervals);
+  }
   if (!result.masking_checks.empty()) {
     std::cout << "gradient-masking checks (docs/robustness.md):\n";
     for (const auto& check : result.masking_checks)

@@ -236,6 +236,9 @@ struct LABELREP_API SweepPoint {
   std::int64_t target_hits = 0;      ///< targeted: images classified as their target class
   std::int64_t threshold_correct = 0;  ///< label regression: attacked images whose output stays within the threshold of the true label
   double accuracy = 0.0;             ///< correct / images: initially misclassified images count as failures (the paper)
+  /// The 95% Wilson interval of `accuracy` (eval::wilson_interval(correct, images)): how far the
+  /// sample of images lets it be trusted.
+  double accuracy_low = 0.0, accuracy_high = 0.0;
   /// threshold_correct / images (the paper's Figure 3, solid lines): only the initially correct images
   /// (nearest label) are attacked, the others count as failures, as for `accuracy`; NaN for
   /// categorical labels, which have no threshold rule.
