@@ -160,18 +160,29 @@ void write_robustness(const std::map<std::string, Group>& groups, const std::str
             if (!c["passed"].get<bool>()) failed_checks.push_back({file, c["check"].get<std::string>(), str(c, "attack"), str(c, "detail")});
           }
         }
+        // An iterative attack's steps: its own (APGD's may differ from the sweep's), or, in sweeps
+        // written before they were recorded per curve, the sweep's; 0 for other attacks.
+        const auto steps_of = [&](const json& a) -> std::int64_t {
+          const std::string method = str(a, "method");
+          if (method != "iterative" && method != "pgd" && method != "apgd") return 0;
+          return a.contains("steps") ? json_count(a, "steps", file) : json_count(sweep, "steps", file);
+        };
         // What makes an attack's curve another curve than its name says: APGD's steps, PGD's and
-        // APGD's restarts, Square's queries.
+        // APGD's restarts, Square's queries (each one value per sweep).
+        struct Settings {
+          std::int64_t steps = 0, restarts = 0, queries = 0;
+          std::string suffix() const {
+            return (steps > 0 ? fmt::format(" ({} steps)", steps) : "") + (restarts > 1 ? fmt::format(" ({} restarts)", restarts) : "") +
+                   (queries > 0 ? fmt::format(" ({} queries)", queries) : "");
+          }
+        };
         const auto settings_of = [&](const json& a) {
-          std::vector<std::string> parts;
-          const std::string method = a.is_object() ? str(a, "method") : "";
-          const std::int64_t steps = method != "apgd" ? 0 : a.contains("steps") ? json_count(a, "steps", file) : json_count(sweep, "steps", file);
-          const std::int64_t restarts = method == "pgd" || method == "apgd" ? json_count(sweep, "restarts", file) : 0;
-          const std::int64_t queries = method == "square" ? json_count(sweep, "queries", file) : 0;
-          if (steps > 0) parts.push_back(fmt::format("{} steps", steps));
-          if (restarts > 1) parts.push_back(fmt::format("{} restarts", restarts));
-          if (queries > 0) parts.push_back(fmt::format("{} queries", queries));
-          return parts;
+          const std::string method = str(a, "method");
+          Settings s;
+          if (method == "apgd") s.steps = steps_of(a);
+          if (method == "pgd" || method == "apgd") s.restarts = json_count(sweep, "restarts", file);
+          if (method == "square") s.queries = json_count(sweep, "queries", file);
+          return s;
         };
         for (const auto& a : sweep["attacks"]) {
           if (!a.is_object() || !a.contains("attack") || !a["attack"].is_string() || !a.contains("points") || !a["points"].is_array() ||
@@ -179,14 +190,10 @@ void write_robustness(const std::map<std::string, Group>& groups, const std::str
             throw FormatError(file, FormatError::kNoOffset, "not an attack sweep (an attack without name or points)");
           const std::string unit = str(sweep, "epsilon_unit", "normalized");
           // Sweeps that differ in the unit, APGD's steps, PGD's and APGD's restarts or Square's queries are different curves.
-          std::string attack = a["attack"].get<std::string>() + (unit == "normalized" ? "" : " (" + unit + " ε)");
-          for (const auto& part : settings_of(a)) attack += " (" + part + ")";
+          const std::string attack = a["attack"].get<std::string>() + (unit == "normalized" ? "" : " (" + unit + " ε)") + settings_of(a).suffix();
           auto& curves = sweeps[setting][attack][group_name(g)];
-          const bool iterative = str(a, "method") == "iterative" || str(a, "method") == "pgd" || str(a, "method") == "apgd";
-          // A curve's own steps (APGD's may differ from the sweep's); sweeps written before they were
-          // recorded per curve give the sweep's.
-          const std::int64_t steps = a.contains("steps") ? json_count(a, "steps", file) : iterative ? json_count(sweep, "steps", file) : 0;
-          curves.description = fmt::format("ε in {} units{}{}", unit, iterative ? fmt::format(", {} steps", steps) : "",
+          const std::int64_t steps = steps_of(a);
+          curves.description = fmt::format("ε in {} units{}{}", unit, steps > 0 ? fmt::format(", {} steps", steps) : "",
                                            str(a, "objective") == "margin" ? ", on the decision margin" : "");
           colour_of.emplace(group_name(g), static_cast<int>(colour_of.size()));
           for (const auto& p : a["points"]) {
@@ -203,21 +210,17 @@ void write_robustness(const std::map<std::string, Group>& groups, const std::str
           const auto& worst = sweep["worst_case"];
           if (!worst.is_array()) throw FormatError(file, FormatError::kNoOffset, "'worst_case' is not a list");
           std::string names;
-          std::vector<std::string> parts;
+          Settings settings;
           for (const auto& a : sweep["attacks"]) {
             names += (names.empty() ? "" : ", ") + a["attack"].get<std::string>();
-            for (const auto& part : settings_of(a))
-              if (std::find(parts.begin(), parts.end(), part) == parts.end()) parts.push_back(part);
+            const auto s = settings_of(a);
+            settings.steps = std::max(settings.steps, s.steps);
+            settings.restarts = std::max(settings.restarts, s.restarts);
+            settings.queries = std::max(settings.queries, s.queries);
           }
-          // Steps, then restarts, then queries, whatever the order of the attacks.
-          const auto rank = [](const std::string& part) {
-            return part.find("steps") != std::string::npos ? 0 : part.find("restarts") != std::string::npos ? 1 : 2;
-          };
-          std::stable_sort(parts.begin(), parts.end(), [&](const std::string& a, const std::string& b) { return rank(a) < rank(b); });
           // Settings that make the curves of single attacks different curves make their worst case one too.
           const std::string unit = str(sweep, "epsilon_unit", "normalized");
-          std::string name = "worst case of " + names + (unit == "normalized" ? "" : " (" + unit + " ε)");
-          for (const auto& part : parts) name += " (" + part + ")";
+          const std::string name = "worst case of " + names + (unit == "normalized" ? "" : " (" + unit + " ε)") + settings.suffix();
           auto& curves = sweeps[setting][name][group_name(g)];
           curves.description = fmt::format("ε in {} units; an image counts only if every attack left it correct", unit);
           colour_of.emplace(group_name(g), static_cast<int>(colour_of.size()));
