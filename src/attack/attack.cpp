@@ -22,6 +22,9 @@
 #include "labelrep/eval/nearest_neighbor.hpp"
 #include "labelrep/train/trainer.hpp"
 #include "core/boundary.hpp"
+#include "core/eval_mode_guard.hpp"
+#include "core/seed_mix.hpp"
+#include "eval/margin.hpp"
 #include "core/json_document.hpp"
 
 namespace labelrep::attack {
@@ -39,22 +42,6 @@ constexpr AttackKind kAttacks[] = {
     {Method::kNoise, false, Objective::kLoss},       {Method::kSquare, false, Objective::kLoss},
     {Method::kSquare, true, Objective::kLoss}};
 
-// Puts a module in eval mode for a scope and restores its previous mode.
-class EvalModeGuard {
- public:
-  explicit EvalModeGuard(torch::nn::Module& module) : module_(module), was_training_(module.is_training()) {
-    if (was_training_) module_.eval();
-  }
-  ~EvalModeGuard() {
-    if (was_training_) module_.train(true);
-  }
-  EvalModeGuard(const EvalModeGuard&) = delete;
-  EvalModeGuard& operator=(const EvalModeGuard&) = delete;
-
- private:
-  torch::nn::Module& module_;
-  bool was_training_;
-};
 
 // The device and floating dtype of a model's parameters (CPU float32 for a model without any).
 torch::TensorOptions model_options(models::Model& model) {
@@ -107,15 +94,10 @@ double step_fraction(const AttackOptions& o) {
   return o.method() == Method::kPgd ? 2.5 / steps : 1.0 / steps;
 }
 
-// splitmix64: decorrelated seeds for the batches of a sweep, and the noise's stream of a seed.
+// The streams of a seed (detail::mix_seed) that the noise and Square draw from.
 constexpr std::uint64_t kNoiseStream = 0x6e6f697365ULL;
 constexpr std::uint64_t kSquareStream = 0x737175617265ULL;
-std::uint64_t mix_seed(std::uint64_t seed, std::uint64_t stream) {
-  std::uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (stream + 1);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
+using detail::mix_seed;
 
 double ratio(std::int64_t a, std::int64_t b) {
   return b > 0 ? static_cast<double>(a) / static_cast<double>(b) : std::numeric_limits<double>::quiet_NaN();
@@ -203,13 +185,7 @@ namespace {
 // scores the evaluator decides by (logits, or minus the mean squared error to each label). Positive
 // while the output is not classified as `ids`; differentiable.
 torch::Tensor margin_loss(const eval::NearestNeighborEvaluator& evaluator, const torch::Tensor& outputs, const torch::Tensor& ids) {
-  // Logits in float32 or float64 (as predict's argmax sees them); distances are float32 (as predict's).
-  const auto logits = outputs.scalar_type() == torch::kDouble ? outputs : outputs.to(torch::kFloat32);
-  const auto scores = evaluator.labels().is_categorical() ? logits : evaluator.distances(outputs).neg();
-  const auto column = ids.unsqueeze(1);
-  const auto own = scores.gather(1, column).squeeze(1);
-  const auto others = scores.scatter(1, column, -std::numeric_limits<float>::infinity()).amax(1);
-  return others - own;
+  return detail::class_margins(evaluator, outputs, ids).neg();
 }
 
 // Each output's decision margin for its aim, what Square lowers: positive while the image is not
@@ -503,7 +479,7 @@ torch::Tensor perturb(models::Model& model, const labels::LabelRepresentation& l
     if (low < 0 || high >= labels.num_classes())
       throw InvalidArgument(fmt::format("attack: class id {} is out of range [0, {})", low < 0 ? low : high, labels.num_classes()));
   }
-  EvalModeGuard eval_mode(*model);
+  detail::EvalModeGuard eval_mode(*model);
   std::optional<eval::NearestNeighborEvaluator> evaluator;
   // Square, APGD and the margin decide by the evaluator; it borrows the labels for this call only (an
   // owner-less pointer).
@@ -794,7 +770,7 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
   std::int64_t zero_gradient = 0, unbounded_correct = 0;
   const bool unbounded = options.unbounded_check() && need_true_sign;
 
-  EvalModeGuard eval_mode(*model);
+  detail::EvalModeGuard eval_mode(*model);
   std::optional<ProgressLine> progress;
   if (options.progress()) progress.emplace("attack", indices.numel(), "images");
   batches.start_epoch(0);

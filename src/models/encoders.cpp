@@ -15,6 +15,7 @@
 #include "models/module_copy.hpp"
 #include "core/autocast_state.hpp"
 #include "core/boundary.hpp"
+#include "core/eval_mode_guard.hpp"
 
 namespace labelrep::models {
 namespace detail {
@@ -200,22 +201,8 @@ std::vector<EncoderLayer> Encoder::layers(std::int64_t height, std::int64_t widt
   for (const auto& item : named_modules()) names.emplace(item.value().get(), item.key());
   std::vector<std::pair<const torch::nn::Module*, torch::Tensor>> seen;
   {
-    // Eval mode: batch norm on one image must neither update nor fail on batch statistics. Each
-    // module's own mode is put back afterwards, also when the probe throws.
-    struct RestoreModes {
-      std::vector<std::pair<std::shared_ptr<torch::nn::Module>, bool>> modes;
-      ~RestoreModes() {
-        for (auto& [module, training] : modes) module->train(training);
-      }
-    } restore;
-    for (const auto& m : modules(/*include_self=*/false)) restore.modes.emplace_back(m, m->is_training());
-    const bool was_training = is_training();
-    eval();
-    struct RestoreSelf {
-      Encoder& self;
-      bool training;
-      ~RestoreSelf() { self.train(training); }
-    } restore_self{*this, was_training};
+    // Eval mode: batch norm on one image must neither update nor fail on batch statistics.
+    labelrep::detail::EvalModeGuard eval_mode(*this);
     torch::NoGradGuard no_grad;
     TapListener listener;
     listener.all = &seen;

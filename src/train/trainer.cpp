@@ -17,22 +17,10 @@
 #include "labelrep/train/checkpoint.hpp"
 #include "labelrep/version.hpp"
 #include "core/boundary.hpp"
+#include "core/eval_mode_guard.hpp"
 
 namespace labelrep::train {
 namespace {
-
-// Puts a module in eval mode for a scope and restores its previous mode.
-class EvalModeGuard {
- public:
-  explicit EvalModeGuard(torch::nn::Module& module) : module_(module), was_training_(module.is_training()) { module_.eval(); }
-  ~EvalModeGuard() { module_.train(was_training_); }
-  EvalModeGuard(const EvalModeGuard&) = delete;
-  EvalModeGuard& operator=(const EvalModeGuard&) = delete;
-
- private:
-  torch::nn::Module& module_;
-  bool was_training_;
-};
 
 torch::Device device_of(models::Model& model) {
   const auto parameters = model->parameters();
@@ -111,7 +99,7 @@ torch::Tensor train_step(models::Model& model, torch::optim::Optimizer& optimize
 
 eval::EvaluationResult evaluate(models::Model& model, const eval::NearestNeighborEvaluator& evaluator, data::Batcher& batches,
                                 Precision precision, EvaluationViews views, ProgressLine* progress) try {
-  EvalModeGuard eval_mode(*model);
+  detail::EvalModeGuard eval_mode(*model);
   torch::NoGradGuard no_grad;
   eval::EvaluationTally tally(evaluator.labels().num_classes());
   batches.start_epoch(0);
