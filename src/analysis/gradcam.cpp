@@ -5,32 +5,24 @@
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/grad_mode.h>
 
+#include <optional>
 #include <vector>
 
 #include "labelrep/core/atomic_file.hpp"
 #include "labelrep/core/error.hpp"
 #include "labelrep/labels/label_image.hpp"
 #include "core/boundary.hpp"
+#include "core/eval_mode_guard.hpp"
+#include "eval/margin.hpp"
 
 namespace labelrep::analysis {
 namespace {
 
-// Puts the model in eval mode and restores its previous mode when it goes out of scope.
-class EvalModeGuard {
- public:
-  explicit EvalModeGuard(models::Model& model) : model_(model), was_training_(model->is_training()) { model_->eval(); }
-  ~EvalModeGuard() { model_->train(was_training_); }
-  EvalModeGuard(const EvalModeGuard&) = delete;
-  EvalModeGuard& operator=(const EvalModeGuard&) = delete;
-
- private:
-  models::Model& model_;
-  bool was_training_;
-};
-
-// The score whose gradient Grad-CAM takes, one per image: the class logit, or minus the mean smooth L1
-// (β = 1) distance between the output and the class's label.
-torch::Tensor class_scores(const torch::Tensor& outputs, const torch::Tensor& ids, const labels::LabelRepresentation& labels) {
+// The score whose gradient Grad-CAM takes, one per image: the decision margin, or the class logit, or
+// minus the mean smooth L1 (β = 1) distance between the output and the class's label.
+torch::Tensor class_scores(const torch::Tensor& outputs, const torch::Tensor& ids, const labels::LabelRepresentation& labels,
+                           const std::optional<eval::NearestNeighborEvaluator>& margin_evaluator) {
+  if (margin_evaluator) return detail::class_margins(*margin_evaluator, outputs, ids);
   if (labels.is_categorical()) return outputs.gather(1, ids.unsqueeze(1)).squeeze(1);
   const auto targets = labels.targets(ids).to(outputs.dtype());
   const auto diff = (outputs - targets).abs();
@@ -69,6 +61,20 @@ const char* cam_method_name(CamMethod method) {
   return "unknown";
 }
 
+const char* cam_score_name(CamScore score) {
+  switch (score) {
+    case CamScore::kLabel: return "label";
+    case CamScore::kMargin: return "margin";
+  }
+  return "unknown";
+}
+
+CamScore parse_cam_score(const std::string& name) {
+  for (const auto score : {CamScore::kMargin, CamScore::kLabel})
+    if (name == cam_score_name(score)) return score;
+  throw InvalidArgument(fmt::format("unknown Grad-CAM score '{}' (expected margin or label)", name));
+}
+
 CamMethod parse_cam_method(const std::string& name) {
   for (const auto method : {CamMethod::kGradCam, CamMethod::kGradCamPlusPlus, CamMethod::kHiResCam})
     if (name == cam_method_name(method)) return method;
@@ -81,6 +87,8 @@ torch::Tensor grad_cam(models::Model& model, const torch::Tensor& images, const 
   if (options.batch_size() < 1) throw InvalidArgument(fmt::format("grad_cam: batch_size {} must be at least 1", options.batch_size()));
   if (options.method() != CamMethod::kGradCam && options.method() != CamMethod::kGradCamPlusPlus && options.method() != CamMethod::kHiResCam)
     throw InvalidArgument(fmt::format("grad_cam: unknown method {}", static_cast<int>(options.method())));
+  if (options.score() != CamScore::kLabel && options.score() != CamScore::kMargin)
+    throw InvalidArgument(fmt::format("grad_cam: unknown score {}", static_cast<int>(options.score())));
   if (!images.defined() || images.dim() != 4 || !torch::isFloatingType(images.scalar_type()))
     throw InvalidArgument("grad_cam: images must be a floating-point tensor [N, C, H, W]");
   const std::int64_t n = images.size(0), height = images.size(2), width = images.size(3);
@@ -95,8 +103,15 @@ torch::Tensor grad_cam(models::Model& model, const torch::Tensor& images, const 
   std::vector<std::int64_t> expected{0};
   for (auto s : labels.label_shape()) expected.push_back(s);
 
+  std::optional<eval::NearestNeighborEvaluator> margin_evaluator;
+  // The margin decides as the evaluator does; it borrows the labels for this call only (an owner-less
+  // pointer).
+  if (options.score() == CamScore::kMargin) {
+    if (labels.num_classes() < 2) throw InvalidArgument("grad_cam: the margin score needs at least two classes");
+    margin_evaluator.emplace(std::shared_ptr<const labels::LabelRepresentation>(std::shared_ptr<void>(), &labels));
+  }
   torch::AutoGradMode enable_grad(true);
-  EvalModeGuard eval_mode(model);
+  detail::EvalModeGuard eval_mode(*model);
   std::vector<torch::Tensor> parts;
   for (std::int64_t begin = 0; begin < n; begin += options.batch_size()) {
     const std::int64_t end = std::min(n, begin + options.batch_size());
@@ -121,7 +136,7 @@ torch::Tensor grad_cam(models::Model& model, const torch::Tensor& images, const 
     if (outputs.sizes().vec() != expected)
       throw InvalidArgument(fmt::format("grad_cam: the model outputs [{}] but the {} labels need [{}]", fmt::join(outputs.sizes(), ", "),
                                         labels.name(), fmt::join(expected, ", ")));
-    const auto score = class_scores(outputs, ids, labels).sum();
+    const auto score = class_scores(outputs, ids, labels, margin_evaluator).sum();
     auto gradient = torch::autograd::grad({score}, {map}, /*grad_outputs=*/{}, /*retain_graph=*/false, /*create_graph=*/false,
                                           /*allow_unused=*/true)[0];
     if (!gradient.defined()) gradient = torch::zeros_like(map);  // a layer the score does not depend on

@@ -14,50 +14,16 @@
 #include "labelrep/labels/kinds.hpp"
 #include "labelrep/models/model.hpp"
 #include "labelrep/train/loss.hpp"
+#include "planted_patch.hpp"
 #include "support.hpp"
 
-namespace {
-// 32×32 images: the small CNN's last stage is 8×8 with a receptive field of 24 pixels, so cells far
-// from the patch cannot see it (on 16×16 images every cell sees the whole image and no method could
-// localise).
-constexpr std::int64_t kSide = 32;
-// The only place where the classes differ: a 6×6 patch at rows 3..8, columns 21..26.
-constexpr std::int64_t kTop = 3, kLeft = 21, kPatch = 6;
-
-// Noise images whose class (0 or 1) is told only by the patch: −2.5 for class 0, +2.5 for class 1.
-std::pair<torch::Tensor, torch::Tensor> planted(std::int64_t n, at::Generator& gen) {
-  const auto ids = torch::randint(0, 2, {n}, gen, torch::kLong);
-  auto images = torch::randn({n, 1, kSide, kSide}, gen, torch::kFloat32);
-  const auto value = (ids.to(torch::kFloat32) * 5.0 - 2.5).view({n, 1, 1, 1});
-  images.slice(2, kTop, kTop + kPatch).slice(3, kLeft, kLeft + kPatch).copy_(value.expand({n, 1, kPatch, kPatch}));
-  return {images, ids};
-}
-
-torch::Tensor region_mask() {
-  auto mask = torch::zeros({kSide, kSide}, torch::kBool);
-  mask.slice(0, kTop, kTop + kPatch).slice(1, kLeft, kLeft + kPatch).fill_(true);
-  return mask;
-}
-
-// A small CNN (width 8) with the labels' decoder, trained with the labels' loss until it separates the
-// classes; returns its test accuracy.
-double train_planted(labelrep::models::Model& model, const std::shared_ptr<const labelrep::labels::LabelRepresentation>& labels,
-             at::Generator& gen) {
-  torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(3e-3));
-  model->train();
-  for (int step = 0; step < 80; ++step) {
-    const auto [x, y] = planted(32, gen);
-    optimizer.zero_grad();
-    labelrep::train::label_loss(model->forward(x), y, *labels).backward();
-    optimizer.step();
-  }
-  model->eval();
-  const auto [x, y] = planted(200, gen);
-  torch::NoGradGuard no_grad;
-  const labelrep::eval::NearestNeighborEvaluator evaluator(labels);
-  return (evaluator.predict(model->forward(x)) == y).to(torch::kFloat64).mean().item<double>();
-}
-}  // namespace
+using labelrep_test::kLeft;
+using labelrep_test::kPatch;
+using labelrep_test::kSide;
+using labelrep_test::kTop;
+using labelrep_test::planted;
+using labelrep_test::region_mask;
+using labelrep_test::train_planted;
 
 CATCH_TEST_CASE("grad_cam finds the planted region for category and composite-label models", "[analysis]") {
   using namespace labelrep;
@@ -132,7 +98,7 @@ CATCH_TEST_CASE("grad_cam finds the planted region for category and composite-la
   }
 }
 
-CATCH_TEST_CASE("Grad-CAM, Grad-CAM++ and HiResCAM are their formulas, written out position by position", "[analysis]") {
+CATCH_TEST_CASE("Grad-CAM, Grad-CAM++ and HiResCAM of the label score and of the margin are their formulas, written out position by position", "[analysis]") {
   using namespace labelrep;
   for (const bool categorical : {true, false}) {
     std::shared_ptr<const labels::LabelRepresentation> labels;
@@ -153,9 +119,22 @@ CATCH_TEST_CASE("Grad-CAM, Grad-CAM++ and HiResCAM are their formulas, written o
     }
     map = map.detach().requires_grad_(true);
     const auto outputs = model->forward_from_feature_map(map);
-    const auto score = categorical ? outputs.gather(1, ids.unsqueeze(1)).squeeze(1)
-                                   : -torch::smooth_l1_loss(outputs, labels->targets(ids), torch::Reduction::None).flatten(1).mean(1);
-    const auto gradient = torch::autograd::grad({score.sum()}, {map})[0].to(torch::kFloat64);
+    for (const auto score_kind : {analysis::CamScore::kLabel, analysis::CamScore::kMargin}) {
+    CATCH_INFO("score " << analysis::cam_score_name(score_kind));
+    torch::Tensor score;
+    if (score_kind == analysis::CamScore::kLabel) {
+      score = categorical ? outputs.gather(1, ids.unsqueeze(1)).squeeze(1)
+                          : -torch::smooth_l1_loss(outputs, labels->targets(ids), torch::Reduction::None).flatten(1).mean(1);
+    } else {
+      // The class's score minus the best other class's: logits, or minus the mean squared error to
+      // each class's label.
+      const auto scores = categorical ? outputs
+                                      : -(outputs.unsqueeze(1) - labels->targets(torch::arange(3)).unsqueeze(0)).pow(2).flatten(2).mean(2);
+      const auto own = scores.gather(1, ids.unsqueeze(1)).squeeze(1);
+      const auto others = scores.masked_fill(torch::nn::functional::one_hot(ids, 3).to(torch::kBool), -1e30).amax(1);
+      score = own - others;
+    }
+    const auto gradient = torch::autograd::grad({score.sum()}, {map}, {}, /*retain_graph=*/true)[0].to(torch::kFloat64);
     const auto a = map.detach().to(torch::kFloat64);
     const auto K = a.size(1), h = a.size(2), w = a.size(3);
     for (const auto method : {analysis::CamMethod::kGradCam, analysis::CamMethod::kGradCamPlusPlus, analysis::CamMethod::kHiResCam}) {
@@ -188,9 +167,12 @@ CATCH_TEST_CASE("Grad-CAM, Grad-CAM++ and HiResCAM are their formulas, written o
       auto cam = torch::upsample_bilinear2d(torch::relu(expected).to(torch::kFloat32), {16, 16}, false).squeeze(1).clamp_min(0.0);
       const auto peak = cam.amax({1, 2}, true);
       cam = torch::where(peak > 0, cam / peak.clamp_min(1e-30), torch::zeros_like(cam));
-      const auto heat = analysis::grad_cam(model, images, ids, *labels, analysis::GradCamOptions().method(method));
+      const auto heat = analysis::grad_cam(model, images, ids, *labels, analysis::GradCamOptions().method(method).score(score_kind));
       CATCH_CHECK((heat - cam).abs().max().item<double>() < 1e-4);
-      CATCH_CHECK(peak.min().item<double>() > 0);  // the maps are not all zero: the comparison means something
+      // Most maps are not all zero, so the comparison means something (an untrained model's margin map
+      // may be zero for an image).
+      CATCH_CHECK((peak > 0).sum().item<std::int64_t>() >= 2);
+    }
     }
     // The encoders end in global average pooling, so at their last stage g is the same at every position
     // and HiResCAM is Grad-CAM; at an inner layer (--layer) it is not.
@@ -202,6 +184,10 @@ CATCH_TEST_CASE("Grad-CAM, Grad-CAM++ and HiResCAM are their formulas, written o
   }
   CATCH_CHECK(analysis::parse_cam_method("gradcam++") == analysis::CamMethod::kGradCamPlusPlus);
   CATCH_CHECK(std::string(analysis::cam_method_name(analysis::CamMethod::kHiResCam)) == "hirescam");
+  CATCH_CHECK(analysis::parse_cam_score("label") == analysis::CamScore::kLabel);
+  CATCH_CHECK(std::string(analysis::cam_score_name(analysis::CamScore::kMargin)) == "margin");
+  CATCH_CHECK(analysis::GradCamOptions().score() == analysis::CamScore::kMargin);
+  labelrep_test::check_throws_with<labelrep::InvalidArgument>([] { analysis::parse_cam_score("loss"); }, "'loss'");
   labelrep_test::check_throws_with<labelrep::InvalidArgument>([] { analysis::parse_cam_method("scorecam"); }, "'scorecam'");
 }
 

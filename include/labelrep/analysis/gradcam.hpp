@@ -14,11 +14,18 @@
 ///     last stage g is the same at every position and HiResCAM equals Grad-CAM; it differs at an inner
 ///     layer (GradCamOptions::layer).
 /// Each map is upsampled bilinearly to the image size and divided by its maximum (an all-zero map stays
-/// zero), so every heatmap lies in [0, 1]. The score depends on the labels:
-///   - categorical labels: s = the class's logit;
-///   - label matrices and vectors: s = −(mean smooth L1, β = 1, between the output and the class's
-///     label), i.e. "how close the output is to that class's label" — the loss the model was trained
-///     with, negated.
+/// zero), so every heatmap lies in [0, 1]. The score s is (GradCamOptions::score):
+///   - CamScore::kMargin (the default): the decision margin, the class's score minus the best other
+///     class's, with the scores the nearest-label decision uses (logits, or minus the mean squared error
+///     to each label): one question, "what makes this the class and not its nearest rival", for every
+///     label kind, so the maps of a speech-label and a categorical model answer the same question;
+///   - CamScore::kLabel: the classic score: for categorical labels the class's logit (Selvaraju et al.);
+///     for label matrices and vectors −(mean smooth L1, β = 1, between the output and the class's label),
+///     the training loss negated. For label regression it is ill-posed: near a well-fitted label the
+///     loss is flat (smooth L1's gradient vanishes as the output reaches the label), and on a model
+///     whose evidence sits in a known patch its maps were mostly zero and no better than another
+///     image's, where the margin's found the patch (tests/analysis/test_cam_faithfulness.cpp;
+///     docs/visualisation.md, "Is the map faithful?").
 ///
 /// The model is evaluated in eval mode (its previous mode is restored afterwards, also on error), and
 /// gradients are enabled locally, so Grad-CAM works inside a torch::NoGradGuard. Only gradients with
@@ -43,11 +50,16 @@
 namespace labelrep::analysis {
 
 enum class CamMethod { kGradCam, kGradCamPlusPlus, kHiResCam };
+enum class CamScore { kMargin, kLabel };
 
 /// "gradcam", "gradcam++" or "hirescam".
 LABELREP_API const char* cam_method_name(CamMethod method);
 /// Parses cam_method_name()'s strings. Throws InvalidArgument naming the value and the known names.
 LABELREP_API CamMethod parse_cam_method(const std::string& name);
+/// "label" or "margin".
+LABELREP_API const char* cam_score_name(CamScore score);
+/// Parses cam_score_name()'s strings. Throws InvalidArgument naming the value and the known names.
+LABELREP_API CamScore parse_cam_score(const std::string& name);
 
 struct LABELREP_API GradCamOptions {
   /// Images per forward/backward pass (memory bound), ≥ 1.
@@ -58,6 +70,8 @@ struct LABELREP_API GradCamOptions {
   TORCH_ARG(std::string, layer) = "";
   /// How the gradient weighs the map (see above).
   TORCH_ARG(CamMethod, method) = CamMethod::kGradCam;
+  /// Whose gradient: closeness to the class's label (or its logit), or the decision margin (see above).
+  TORCH_ARG(CamScore, score) = CamScore::kMargin;
 };
 
 /// Grad-CAM heatmaps of `images` for the classes `class_ids`.
