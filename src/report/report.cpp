@@ -315,6 +315,62 @@ void write_robustness(const std::map<std::string, Group>& groups, const std::str
   md << "\n";
 }
 
+// How faithful the runs' Grad-CAM maps are (`labelrep gradcam --faithfulness`, ROAD): one row per check,
+// so that the maps of the speech-label and the categorical model can be trusted, or not, side by side.
+void write_faithfulness(const std::vector<RunRecord>& runs, std::ostringstream& html, std::ostringstream& md) {
+  bool any = false;
+  for (const auto& run : runs) any = any || !run.faithfulness_files.empty();
+  if (!any) return;
+  html << "<h2>Are the Grad-CAM maps faithful? (ROAD)</h2>\n<p>Pixels removed in the order of each image's map and imputed from their "
+          "neighbours (ROAD, <code>labelrep gradcam --faithfulness</code>): the share of images still decoded as their class, averaged "
+          "over the removed fractions. A faithful map loses the class fast when its most relevant pixels go first (low) and keeps it "
+          "when its least relevant go first (high), beyond the baseline of another image's map. ROAD combined = mean of (LeRF − MoRF)/2."
+          "</p>\n<table><tr><th>run</th><th>labels</th><th>map</th><th>images</th><th>most relevant first</th><th>another image's map</th>"
+          "<th>least relevant first</th><th>ROAD combined</th><th>faithful</th></tr>\n";
+  md << "## Are the Grad-CAM maps faithful? (ROAD)\n\nShare of images still decoded as their class, averaged over the removed fractions "
+        "(`labelrep gradcam --faithfulness`): low for most relevant first, high for least relevant first, each beyond another image's "
+        "map; ROAD combined = mean of (LeRF − MoRF)/2.\n\n| run | labels | map | images | most relevant first | another image's map | "
+        "least relevant first | ROAD combined | faithful |\n|---|---|---|---|---|---|---|---|---|\n";
+  for (const auto& run : runs) {
+    const auto result = json::parse(run.result_json);
+    const std::string kind = result["labels"].value("kind", "?");
+    for (const auto& file : run.faithfulness_files) {
+      json doc;
+      try {
+        doc = json::parse(read_file(file, 1 << 24));
+      } catch (const json::exception& e) {
+        throw FormatError(file, FormatError::kNoOffset, std::string("not a ROAD check: ") + e.what());
+      }
+      const auto fail = [&](const std::string& what) { return FormatError(file, FormatError::kNoOffset, "not a ROAD check: " + what); };
+      const auto text = [&](const char* key) {
+        if (!doc.contains(key) || !doc[key].is_string()) throw fail(fmt::format("no string '{}'", key));
+        return doc[key].get<std::string>();
+      };
+      const auto area = [&](const char* curve) {
+        if (!doc.contains("curves") || !doc["curves"].contains(curve) || !doc["curves"][curve].contains("area") ||
+            !doc["curves"][curve]["area"].is_number())
+          throw fail(fmt::format("no number curves.{}.area", curve));
+        return doc["curves"][curve]["area"].get<double>();
+      };
+      if (!doc.contains("road_combined") || !doc["road_combined"].is_number()) throw fail("no number 'road_combined'");
+      if (!doc.contains("beats_baseline") || !doc["beats_baseline"].is_boolean()) throw fail("no true/false 'beats_baseline'");
+      const auto images = labelrep::detail::json_unsigned(doc.contains("images") ? doc["images"] : json(), "images", file);
+      const std::string layer = text("layer");
+      const std::string map = fmt::format("{} of the {}, {}", text("method"), text("score"), layer.empty() ? "last stage" : layer);
+      const double morf = area("most_relevant_first"), baseline = area("another_image_map"), lerf = area("least_relevant_first");
+      const double combined = doc["road_combined"].get<double>();
+      const bool faithful = doc["beats_baseline"].get<bool>();
+      html << fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.3f}</td><td>{:.3f}</td><td>{:.3f}</td><td>{:.3f}</td><td>{}</td></tr>\n",
+                          analysis::escape_xml(run.directory), analysis::escape_xml(kind), analysis::escape_xml(map), images, morf, baseline, lerf,
+                          combined, faithful ? "yes" : "<strong>no</strong>");
+      md << fmt::format("| {} | {} | {} | {} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {} |\n", markdown_cell(run.directory), markdown_cell(kind),
+                        markdown_cell(map), images, morf, baseline, lerf, combined, faithful ? "yes" : "**no**");
+    }
+  }
+  html << "</table>\n";
+  md << "\n";
+}
+
 // The t-SNE, Grad-CAM and other figures the runs keep in figures/: inline in the HTML (at most
 // kMaxPictures PNGs per run, to keep the page light), copied under out_dir/runs/ for the Markdown.
 void write_run_figures(const std::vector<RunRecord>& runs, const std::string& root, const std::string& out_dir, std::ostringstream& html,
@@ -418,8 +474,11 @@ std::vector<RunRecord> find_runs(const std::string& root) try {
         if (it.depth() >= 2) it.disable_recursion_pending();
         const auto ext = it->path().extension().string();
         if (it->is_regular_file() && (ext == ".svg" || ext == ".png")) r.figure_files.push_back(it->path().string());
+        if (it.depth() == 0 && it->is_regular_file() && ext == ".json" && it->path().filename().string().rfind("gradcam_faithfulness", 0) == 0)
+          r.faithfulness_files.push_back(it->path().string());
       }
       std::sort(r.figure_files.begin(), r.figure_files.end());
+      std::sort(r.faithfulness_files.begin(), r.faithfulness_files.end());
     }
     runs.push_back(std::move(r));
   }
@@ -670,6 +729,7 @@ std::size_t write_report(const std::string& root, const std::string& out_dir, co
     md << "\n" << pictures_md.str();
   }
 
+  write_faithfulness(runs, html, md);
   write_run_figures(runs, root, out_dir, html, md);
 
   // Every run's configuration.

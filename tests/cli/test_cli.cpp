@@ -144,7 +144,7 @@ CATCH_TEST_CASE("labelrep reports bad input in one line with a non-zero exit cod
 CATCH_TEST_CASE("labelrep demo trains both label kinds on Fashion-MNIST and writes a report", "[cli]") {
   labelrep_test::TempDir dir;
   // A miniature of the demo: 1% of the pool, two epochs, small analyses; the real one is `quickstart.sh demo`.
-  const auto r = run_command(cli() + " demo --label composite --epochs 2 --level 1 --validation 500 --attack-images 60 --tsne-images 120 --out " +
+  const auto r = run_command(cli() + " demo --label composite --epochs 2 --level 1 --validation 500 --attack-images 60 --tsne-images 120 --cam-images 60 --out " +
                              dir.file("demo"));
   CATCH_INFO(r.output);
   CATCH_REQUIRE(r.exit_code == 0);
@@ -161,13 +161,20 @@ CATCH_TEST_CASE("labelrep demo trains both label kinds on Fashion-MNIST and writ
     CATCH_CHECK(std::filesystem::exists(run + "/figures/tsne_progression.svg"));
     CATCH_CHECK(std::filesystem::exists(run + "/figures/tsne_bim_eps0.1.svg"));  // the attacked images placed into the map
     CATCH_CHECK(std::filesystem::exists(run + "/figures/gradcam"));
+    // ROAD's check of both layers' maps.
+    CATCH_CHECK(std::filesystem::exists(run + "/figures/gradcam_faithfulness.json"));
+    CATCH_CHECK(std::filesystem::exists(run + "/figures/gradcam_faithfulness_at-body_5.svg"));
   }
+  CATCH_CHECK(r.output.find("ROAD faithfulness of Grad-CAM of the decision margin at body.5 for the true class, 60 test images") !=
+              std::string::npos);
   CATCH_CHECK(r.output.find("test accuracy") != std::string::npos);
   const std::string html = labelrep::read_file(dir.file("demo/report/index.html"));
   CATCH_CHECK(html.find("Accuracy under adversarial attack") != std::string::npos);
   CATCH_CHECK(html.find("t-SNE over training") != std::string::npos);
   CATCH_CHECK(html.find("under bim at eps 0.1, by true class") != std::string::npos);
   CATCH_CHECK(html.find("_at-body_5.png") != std::string::npos);  // Grad-CAM at an early layer (the ReLU after the 2nd conv)
+  CATCH_CHECK(html.find("Are the Grad-CAM maps faithful? (ROAD)") != std::string::npos);
+  CATCH_CHECK(html.find("gradcam of the margin, body.5") != std::string::npos);
 }
 
 CATCH_TEST_CASE("labelrep train stores a relative --data-dir absolute, so the run is evaluated from anywhere", "[cli]") {

@@ -3,8 +3,10 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "labelrep/core/npy.hpp"
 #include "support.hpp"
@@ -108,6 +110,45 @@ CATCH_TEST_CASE("labelrep tsne and gradcam read a trained run and write the SVG,
   CATCH_CHECK(plus_plus.exit_code == 0);
   CATCH_CHECK(plus_plus.output.find("Grad-CAM++ for Trouser") != std::string::npos);
   CATCH_CHECK(std::filesystem::exists(dir.file("fixed/00003_Trouser_cam-Trouser_gradcampp.png")));
+  // The classic label score instead of the decision margin is named too.
+  const auto label_score = run_command(cli() + " gradcam --run " + run + " --images 3 --score label --out " + dir.file("fixed"));
+  CATCH_CHECK(label_score.exit_code == 0);
+  CATCH_CHECK(label_score.output.find("Grad-CAM for Trouser (label score)") != std::string::npos);
+  CATCH_CHECK(std::filesystem::exists(dir.file("fixed/00003_Trouser_cam-Trouser_label.png")));
+  const auto score = run_command(cli() + " gradcam --run " + run + " --images 3 --score loss --out " + dir.file("no"));
+  CATCH_CHECK(score.exit_code == 2);
+  CATCH_CHECK(score.output.find("--score: unknown Grad-CAM score 'loss'") != std::string::npos);
+
+  // ROAD: the table, the SVG and the JSON with three curves over the fractions.
+  const auto road = run_command(cli() + " gradcam --run " + run + " --faithfulness --limit 60 --fractions 0,0.3,0.6 --layer body.5");
+  CATCH_INFO(road.output);
+  CATCH_REQUIRE(road.exit_code == 0);
+  CATCH_CHECK(road.output.find("ROAD faithfulness of Grad-CAM of the decision margin at body.5 for the true class, 60 test images") !=
+              std::string::npos);
+  CATCH_CHECK(road.output.find("ROAD combined score") != std::string::npos);
+  const auto road_svg = read_text(run + "/figures/gradcam_faithfulness_at-body_5.svg");
+  CATCH_CHECK(road_svg.find("another image") != std::string::npos);
+  const auto road_json = nlohmann::json::parse(read_text(run + "/figures/gradcam_faithfulness_at-body_5.json"));
+  CATCH_CHECK(road_json["images"] == 60);
+  CATCH_CHECK(road_json["score"] == "margin");
+  CATCH_CHECK(road_json["fractions"].size() == 3);
+  for (const char* curve : {"most_relevant_first", "another_image_map", "least_relevant_first"}) {
+    CATCH_INFO(curve);
+    CATCH_REQUIRE(road_json["curves"][curve]["kept"].size() == 3);
+    // Nothing removed: the same clean images for every curve.
+    CATCH_CHECK(road_json["curves"][curve]["kept"][0] == road_json["curves"]["most_relevant_first"]["kept"][0]);
+    CATCH_CHECK(road_json["curves"][curve]["kept_ci95"][1][0] <= road_json["curves"][curve]["kept"][1]);
+  }
+  const double combined = road_json["road_combined"];
+  CATCH_CHECK(std::abs(combined) <= 0.5);
+  const auto fractions = run_command(cli() + " gradcam --run " + run + " --faithfulness --limit 10 --fractions 0.5,0.2 --out " + dir.file("no/x.svg"));
+  CATCH_CHECK(fractions.exit_code == 2);
+  CATCH_CHECK(fractions.output.find("--fractions") != std::string::npos);
+  CATCH_CHECK(fractions.output.find("increase strictly") != std::string::npos);
+  const auto imputation = run_command(cli() + " gradcam --run " + run + " --faithfulness --imputation blur --out " + dir.file("no/x.svg"));
+  CATCH_CHECK(imputation.exit_code == 2);
+  CATCH_CHECK(imputation.output.find("--imputation: unknown imputation 'blur'") != std::string::npos);
+
   const auto method = run_command(cli() + " gradcam --run " + run + " --images 3 --method scorecam --out " + dir.file("no"));
   CATCH_CHECK(method.exit_code == 2);
   CATCH_CHECK(method.output.find("--method: unknown Grad-CAM method 'scorecam'") != std::string::npos);

@@ -6,6 +6,7 @@
 //   RUN/figures/tsne.svg (+ .npy)                     labelrep tsne --run RUN
 //   RUN/figures/tsne_progression.svg (+ .npy)         labelrep tsne --run RUN --progression
 //   RUN/figures/gradcam/*.png                         labelrep gradcam --run RUN
+//   RUN/figures/gradcam_faithfulness*.svg (+ .json)   labelrep gradcam --run RUN --faithfulness
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -51,13 +52,28 @@ struct TsneJob {
 std::string run_tsne_job(const TsneJob& job);
 
 struct GradcamJob {
-  std::string run, out, target = "true", device = "cpu", layer, method = "gradcam";
+  std::string run, out, target = "true", device = "cpu", layer, method = "gradcam", score = "margin";
   std::vector<std::int64_t> images;
   double alpha = 0.5;
   std::int64_t min_side = 128;
 };
 /// Writes one PNG per image into job.out (or figures/gradcam in the run); returns the files.
 std::vector<std::string> run_gradcam_job(const GradcamJob& job);
+
+/// How faithful the job's maps are (analysis::cam_faithfulness): the first `limit` test images (0: all)
+/// or job.images when given.
+struct FaithfulnessJob {
+  GradcamJob cam;  ///< run, device, layer, method, target (class), images; out: the SVG's path
+  std::int64_t limit = 500, batch_size = 32;
+  std::vector<double> fractions = {0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9};
+  std::string imputation = "road";
+  double noise = 0.01;
+  std::uint64_t seed = 0;
+  bool progress = true;
+};
+/// Prints the curves and writes their SVG (job.cam.out, or figures/gradcam_faithfulness….svg in the
+/// run) and a JSON beside it; returns the SVG.
+std::string run_faithfulness_job(const FaithfulnessJob& job);
 /// Prints the layers Grad-CAM can use for the run's encoder (at its image size).
 void print_gradcam_layers(const std::string& run, const std::string& device);
 

@@ -1,8 +1,8 @@
 // `labelrep demo`: the main job. Trains a classifier on Fashion-MNIST twice with the same seed and
 // encoder — once regressing speech labels (composite Gaussians where text-to-speech is not built in),
 // once with categorical labels — evaluates both on the test set, looks at both (a small attack sweep,
-// a t-SNE progression over the training snapshots, Grad-CAM at an early and the last layer) and writes
-// a report with all of it.
+// a t-SNE progression over the training snapshots, Grad-CAM at an early and the last layer with ROAD's
+// check of each) and writes a report with all of it.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -25,7 +25,7 @@ namespace {
 
 struct DemoAnalysis {
   bool enabled = true;
-  std::int64_t attack_images = 500, tsne_images = 1000;
+  std::int64_t attack_images = 500, tsne_images = 1000, cam_images = 500;
 };
 
 // The robustness sweep, t-SNE (with the attacked images placed into it) and Grad-CAM of one trained
@@ -60,13 +60,23 @@ void analyse_run(const std::string& run_dir, const DemoAnalysis& analysis, const
   placed.eps = 0.1;
   run_tsne_job(placed);
 
-  // Grad-CAM for the first six test images at an early layer and at the last stage (Figure 9).
+  // Grad-CAM for the first six test images at an early layer and at the last stage (Figure 9), and how
+  // faithful each layer's maps are (ROAD, over the first cam_images test images).
   GradcamJob cam;
   cam.run = run_dir;
   cam.device = device;
   cam.images = {0, 1, 2, 3, 4, 5};
   cam.min_side = 96;
+  const auto check_faithfulness = [&](const GradcamJob& pictures) {
+    FaithfulnessJob road;
+    road.cam = pictures;
+    road.cam.images.clear();
+    road.limit = analysis.cam_images;
+    road.progress = false;
+    run_faithfulness_job(road);
+  };
   run_gradcam_job(cam);
+  check_faithfulness(cam);
   // The early layer: the activation after the second convolution (its ReLU, or the ResNet block holding
   // it). A convolution's own output comes before batch norm, whose shift leaves little after
   // Grad-CAM's ReLU in a trained model.
@@ -77,6 +87,7 @@ void analyse_run(const std::string& run_dir, const DemoAnalysis& analysis, const
     if (convolutions >= 2 && (layer.type == "ReLU" || layer.type == "BasicBlock")) {
       cam.layer = layer.name;
       run_gradcam_job(cam);
+      check_faithfulness(cam);
       break;
     }
   }
@@ -99,13 +110,17 @@ void add_demo_command(CLI::App& app) {
                   "noise, and Square with 500 queries)")
       ->capture_default_str();
   cmd->add_option("--tsne-images", analysis->tsne_images, "Test images in each run's t-SNE maps (at least 16)")->capture_default_str();
-  cmd->add_flag("!--no-analysis", analysis->enabled, "Skip the attack sweep, t-SNE and Grad-CAM (train and report only)");
+  cmd->add_option("--cam-images", analysis->cam_images, "Test images in each run's Grad-CAM faithfulness check (ROAD; at least 2)")
+      ->capture_default_str();
+  cmd->add_flag("!--no-analysis", analysis->enabled, "Skip the attack sweep, t-SNE, Grad-CAM and its ROAD check (train and report only)");
   add_experiment_options(*cmd, *config);
   cmd->callback([config, out, label, analysis] {
     if (analysis->enabled && analysis->attack_images < 1)
       throw InvalidArgument(fmt::format("--attack-images must be at least 1, got {}", analysis->attack_images));
     if (analysis->enabled && analysis->tsne_images < 16)
       throw InvalidArgument(fmt::format("--tsne-images must be at least 16, got {}", analysis->tsne_images));
+    if (analysis->enabled && analysis->cam_images < 2)
+      throw InvalidArgument(fmt::format("--cam-images must be at least 2, got {}", analysis->cam_images));
     // label_kinds() lists speech in every build (it can come from WAV files); text needs espeak-ng.
     const bool has_speech = audio::has_text_to_speech();
     const std::string high = !label->empty() ? *label : has_speech ? "speech" : "composite";

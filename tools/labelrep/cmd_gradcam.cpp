@@ -1,15 +1,21 @@
 // `labelrep gradcam --run RUN_DIR --images 0,1,2 [--layer NAME] [--out DIR]`: Grad-CAM heatmaps of test
-// images over the images, one PNG each (RUN_DIR/figures/gradcam by default); --list-layers names the layers.
+// images over the images, one PNG each (RUN_DIR/figures/gradcam by default); --list-layers names the layers;
+// --faithfulness measures how faithful the maps are (ROAD curves as an SVG and JSON).
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include <cctype>
+#include <chrono>
 #include <filesystem>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "analysis_jobs.hpp"
 #include "commands.hpp"
+#include "labelrep/analysis/cam_faithfulness.hpp"
 #include "labelrep/analysis/gradcam.hpp"
+#include "labelrep/analysis/plot.hpp"
+#include "labelrep/core/atomic_file.hpp"
 #include "labelrep/core/error.hpp"
 #include "labelrep/eval/nearest_neighbor.hpp"
 #include "labelrep/train/trained_run.hpp"
@@ -39,20 +45,41 @@ void print_gradcam_layers(const std::string& run_dir, const std::string& device)
                              layer.convolution() ? "  conv" : "");
 }
 
-std::vector<std::string> run_gradcam_job(const GradcamJob& job) {
-  if (job.images.empty()) throw InvalidArgument("--images: give at least one test image index");
+namespace {
+
+// A run's model and test images, prepared as for training, with the class each map explains.
+struct CamInputs {
+  train::TrainedRun run;
+  data::ImageDataset test;
+  analysis::CamMethod method = analysis::CamMethod::kGradCam;
+  analysis::CamScore score = analysis::CamScore::kMargin;
+  torch::Tensor images;                    // [N, C, H, W] on the job's device
+  torch::Tensor truth, predicted, targets;  // [N] on the CPU
+};
+
+// The test images `indices`, or when it is empty the first `first` (0: all).
+CamInputs prepare_cam_inputs(const GradcamJob& job, std::vector<std::int64_t> indices, std::int64_t first = 0) {
   analysis::CamMethod method;
   try {
     method = analysis::parse_cam_method(job.method);
   } catch (const InvalidArgument& e) {
     throw InvalidArgument(fmt::format("--method: {}", error_reason(e)));
   }
+  analysis::CamScore score;
+  try {
+    score = analysis::parse_cam_score(job.score);
+  } catch (const InvalidArgument& e) {
+    throw InvalidArgument(fmt::format("--score: {}", error_reason(e)));
+  }
   auto run = train::load_trained_run(job.run, job.device);
-  const auto test = train::load_experiment_data(run.config, data::Split::kTest);
-  for (auto i : job.images)
-    if (i < 0 || i >= test.size())
-      throw InvalidArgument(fmt::format("--images {}: the {} test set has images 0..{}", i, run.config.dataset, test.size() - 1));
-  const std::int64_t classes = run.labels->num_classes();
+  auto test = train::load_experiment_data(run.config, data::Split::kTest);
+  CamInputs in{std::move(run), std::move(test), method, score, {}, {}, {}, {}};
+  if (indices.empty())
+    for (std::int64_t i = 0; i < (first > 0 ? std::min(first, in.test.size()) : in.test.size()); ++i) indices.push_back(i);
+  for (auto i : indices)
+    if (i < 0 || i >= in.test.size())
+      throw InvalidArgument(fmt::format("--images {}: the {} test set has images 0..{}", i, in.run.config.dataset, in.test.size() - 1));
+  const std::int64_t classes = in.run.labels->num_classes();
   std::int64_t fixed_class = -1;
   if (job.target != "true" && job.target != "predicted") {
     std::size_t used = 0;
@@ -64,44 +91,159 @@ std::vector<std::string> run_gradcam_job(const GradcamJob& job) {
     if (used != job.target.size() || fixed_class < 0 || fixed_class >= classes)
       throw InvalidArgument(fmt::format("--class {}: expected 'true', 'predicted' or a class index in 0..{}", job.target, classes - 1));
   }
-  const std::string out_dir = !job.out.empty() ? job.out : (std::filesystem::path(default_figures_dir(job.run)) / "gradcam").string();
-  create_output_directory(out_dir);
-  const auto indices = torch::tensor(job.images, torch::kLong);
-  auto batches = train::evaluation_batches(test, indices, run.statistics, static_cast<std::int64_t>(job.images.size()));
+  auto batches = train::evaluation_batches(in.test, torch::tensor(indices, torch::kLong), in.run.statistics,
+                                           static_cast<std::int64_t>(indices.size()));
   data::Batch batch;
   batches.start_epoch(0);
   batches.next(batch);
-  const auto device = torch::Device(job.device);
-  const auto images = batch.images.to(device);
-  torch::Tensor predicted;
+  in.images = batch.images.to(torch::Device(job.device));
   {
     torch::NoGradGuard no_grad;
-    const eval::NearestNeighborEvaluator evaluator(run.labels);
-    predicted = evaluator.predict(run.model->forward(images)).to(torch::kCPU);
+    const eval::NearestNeighborEvaluator evaluator(in.run.labels);
+    std::vector<torch::Tensor> parts;
+    for (std::int64_t begin = 0; begin < in.images.size(0); begin += 500)
+      parts.push_back(evaluator.predict(in.run.model->forward(in.images.slice(0, begin, begin + 500))).to(torch::kCPU));
+    in.predicted = torch::cat(parts, 0);
   }
-  const auto truth = batch.targets.to(torch::kCPU);
-  const auto targets = job.target == "true" ? truth : job.target == "predicted" ? predicted : torch::full_like(truth, fixed_class);
-  const auto heat =
-      analysis::grad_cam(run.model, images, targets, *run.labels, analysis::GradCamOptions().layer(job.layer).method(method)).to(torch::kCPU);
-  const auto& names = test.class_names();
-  auto name = [&](const torch::Tensor& ids, std::size_t k) { return names[static_cast<std::size_t>(ids[static_cast<std::int64_t>(k)].item<std::int64_t>())]; };
-  // The default method keeps the plain file names; the others are named ("gradcam++" -> "gradcampp").
+  in.truth = batch.targets.to(torch::kCPU);
+  in.targets = job.target == "true" ? in.truth : job.target == "predicted" ? in.predicted : torch::full_like(in.truth, fixed_class);
+  return in;
+}
+
+// What a map's file names add to the plain ones: the layer, then the method and the score where they
+// are not the defaults ("gradcam++" -> "gradcampp").
+std::string map_file_suffix(const GradcamJob& job, const CamInputs& in) {
   std::string method_part;
-  if (method != analysis::CamMethod::kGradCam)
-    for (char c : std::string("_") + analysis::cam_method_name(method)) method_part += c == '+' ? 'p' : c;
-  const std::string layer_part = (job.layer.empty() ? "" : "_at-" + file_part(job.layer)) + method_part;
+  if (in.method != analysis::CamMethod::kGradCam)
+    for (char c : std::string("_") + analysis::cam_method_name(in.method)) method_part += c == '+' ? 'p' : c;
+  const std::string score_part = in.score != analysis::CamScore::kMargin ? std::string("_") + analysis::cam_score_name(in.score) : "";
+  return (job.layer.empty() ? "" : "_at-" + file_part(job.layer)) + method_part + score_part;
+}
+
+analysis::GradCamOptions cam_options(const GradcamJob& job, const CamInputs& in) {
+  return analysis::GradCamOptions().layer(job.layer).method(in.method).score(in.score);
+}
+
+std::string percent(double share) { return fmt::format("{:.1f}%", 100.0 * share); }
+
+}  // namespace
+
+std::vector<std::string> run_gradcam_job(const GradcamJob& job) {
+  if (job.images.empty()) throw InvalidArgument("--images: give at least one test image index");
+  auto in = prepare_cam_inputs(job, job.images);
+  const std::string out_dir = !job.out.empty() ? job.out : (std::filesystem::path(default_figures_dir(job.run)) / "gradcam").string();
+  create_output_directory(out_dir);
+  const auto heat = analysis::grad_cam(in.run.model, in.images, in.targets, *in.run.labels, cam_options(job, in)).to(torch::kCPU);
+  const auto& names = in.test.class_names();
+  auto name = [&](const torch::Tensor& ids, std::size_t k) { return names[static_cast<std::size_t>(ids[static_cast<std::int64_t>(k)].item<std::int64_t>())]; };
+  const std::string suffix = map_file_suffix(job, in);
   std::vector<std::string> written;
   for (std::size_t k = 0; k < job.images.size(); ++k) {
     const auto kk = static_cast<std::int64_t>(k);
-    const auto picture = test.images()[job.images[k]].to(torch::kFloat32);  // as padded for the model, before normalising
-    const auto path =
-        fmt::format("{}/{:05d}_{}_cam-{}{}.png", out_dir, job.images[k], file_part(name(truth, k)), file_part(name(targets, k)), layer_part);
+    const auto picture = in.test.images()[job.images[k]].to(torch::kFloat32);  // as padded for the model, before normalising
+    const auto path = fmt::format("{}/{:05d}_{}_cam-{}{}.png", out_dir, job.images[k], file_part(name(in.truth, k)),
+                                  file_part(name(in.targets, k)), suffix);
     analysis::write_gradcam_overlay(path, picture, heat[kk], job.alpha, job.min_side);
-    std::cout << fmt::format("test image {} ({}; predicted {}): {} for {}{} -> {}\n", job.images[k], name(truth, k), name(predicted, k),
-                             method_title(method), name(targets, k), job.layer.empty() ? "" : " at " + job.layer, path);
+    std::cout << fmt::format("test image {} ({}; predicted {}): {} for {}{}{} -> {}\n", job.images[k], name(in.truth, k), name(in.predicted, k),
+                             method_title(in.method), name(in.targets, k), job.layer.empty() ? "" : " at " + job.layer,
+                             in.score == analysis::CamScore::kLabel ? " (label score)" : "", path);
     written.push_back(path);
   }
   return written;
+}
+
+std::string run_faithfulness_job(const FaithfulnessJob& job) {
+  if (job.limit < 0) throw InvalidArgument(fmt::format("--limit {} must be 0 (all) or positive", job.limit));
+  analysis::Imputation imputation;
+  try {
+    imputation = analysis::parse_imputation(job.imputation);
+  } catch (const InvalidArgument& e) {
+    throw InvalidArgument(fmt::format("--imputation: {}", error_reason(e)));
+  }
+  const auto options = analysis::FaithfulnessOptions()
+                           .fractions(job.fractions)
+                           .imputation(imputation)
+                           .noise(job.noise)
+                           .seed(job.seed)
+                           .batch_size(job.batch_size)
+                           .progress(job.progress);
+  const auto started = std::chrono::steady_clock::now();
+  auto in = prepare_cam_inputs(job.cam, job.cam.images, job.limit);
+  const auto heat = analysis::grad_cam(in.run.model, in.images, in.targets, *in.run.labels, cam_options(job.cam, in));
+  analysis::FaithfulnessResult result;
+  try {
+    result = analysis::cam_faithfulness(in.run.model, in.images, in.targets, in.run.labels, heat, options);
+  } catch (const InvalidArgument& e) {
+    // The options come from the command line: name them as such.
+    throw InvalidArgument(fmt::format("--fractions/--noise/--batch-size: {}", error_reason(e)));
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+
+  const std::string where = job.cam.layer.empty() ? "the last stage" : job.cam.layer;
+  const std::string what = fmt::format("{} of the {} at {}", method_title(in.method),
+                                       in.score == analysis::CamScore::kMargin ? "decision margin" : "label score", where);
+  const std::string imputed = imputation == analysis::Imputation::kNoisyLinear
+                                  ? fmt::format("noisy linear imputation, noise {:g}", job.noise)
+                                  : "removed pixels set to 0, the training mean";
+  std::cout << fmt::format("ROAD faithfulness of {} for the {} class, {} test images of {} ({}):\n", what,
+                           job.cam.target == "true" || job.cam.target == "predicted" ? job.cam.target : "fixed " + job.cam.target,
+                           result.images, in.run.config.dataset, imputed);
+  std::cout << fmt::format("{:>8} {:>20} {:>20} {:>20}\n", "removed", "most relevant first", "another image's map",
+                           "least relevant first");
+  for (std::size_t f = 0; f < job.fractions.size(); ++f)
+    std::cout << fmt::format("{:>8} {:>20} {:>20} {:>20}\n", percent(job.fractions[f]), percent(result.most_relevant_first.kept[f]),
+                             percent(result.baseline.kept[f]), percent(result.least_relevant_first.kept[f]));
+  std::cout << fmt::format("{:>8} {:>20.3f} {:>20.3f} {:>20.3f}\n", "area", result.most_relevant_first.area(), result.baseline.area(),
+                           result.least_relevant_first.area());
+  std::cout << fmt::format("ROAD combined score, the mean of (LeRF - MoRF)/2: {:.3f} ({:.1f} s)\n", result.road_combined(), seconds);
+  if (result.beats_baseline())
+    std::cout << "the maps know where each image's evidence is: most relevant first falls below another image's map, least relevant "
+                 "first stays above it\n";
+  else
+    std::cout << fmt::format(
+        "WARN: the maps rank this image's pixels no better than another image's map does (areas: most relevant first {:.3f}, another "
+        "image's map {:.3f}, least relevant first {:.3f})\n",
+        result.most_relevant_first.area(), result.baseline.area(), result.least_relevant_first.area());
+
+  const std::string out = !job.cam.out.empty()
+                              ? job.cam.out
+                              : (std::filesystem::path(default_figures_dir(job.cam.run)) /
+                                 ("gradcam_faithfulness" + map_file_suffix(job.cam, in) + ".svg"))
+                                    .string();
+  const auto parent = std::filesystem::path(out).parent_path();
+  if (!parent.empty()) create_output_directory(parent.string());
+  analysis::LinePlot plot(fmt::format("ROAD: {} ({} labels), combined {:.3f}", what, in.run.config.label, result.road_combined()),
+                          "share of pixels removed", "share still decoded as the class");
+  for (const auto* curve : {&result.most_relevant_first, &result.baseline, &result.least_relevant_first})
+    plot.add_series(curve->name, curve->fractions, curve->kept, {}, analysis::SeriesStyle{curve == &result.baseline, -1});
+  plot.set_y_range(0.0, 1.0);
+  write_file_atomically(out, plot.svg());
+
+  nlohmann::json doc;
+  doc["run"] = job.cam.run;
+  doc["method"] = analysis::cam_method_name(in.method);
+  doc["score"] = analysis::cam_score_name(in.score);
+  doc["layer"] = job.cam.layer;
+  doc["class"] = job.cam.target;
+  doc["images"] = result.images;
+  doc["imputation"] = analysis::imputation_name(imputation);
+  doc["noise"] = job.noise;
+  doc["seed"] = job.seed;
+  doc["fractions"] = job.fractions;
+  for (const auto* curve : {&result.most_relevant_first, &result.baseline, &result.least_relevant_first}) {
+    auto& c = doc["curves"][curve == &result.most_relevant_first ? "most_relevant_first"
+                            : curve == &result.baseline          ? "another_image_map"
+                                                                 : "least_relevant_first"];
+    c["kept"] = curve->kept;
+    for (std::size_t f = 0; f < curve->kept.size(); ++f) c["kept_ci95"].push_back({curve->kept_low[f], curve->kept_high[f]});
+    c["area"] = curve->area();
+  }
+  doc["road_combined"] = result.road_combined();
+  doc["beats_baseline"] = result.beats_baseline();
+  const auto json_path = std::filesystem::path(out).replace_extension(".json").string();
+  write_file_atomically(json_path, doc.dump(2) + "\n");
+  std::cout << fmt::format("wrote {} and {}\n", out, json_path);
+  return out;
 }
 
 void add_gradcam_command(CLI::App& app) {
@@ -116,6 +258,9 @@ void add_gradcam_command(CLI::App& app) {
   cmd->add_option("--layer", job->layer, "Encoder layer to explain, by qualified name (see --list-layers; default: the last stage)");
   cmd->add_option("--method", job->method, "gradcam (Grad-CAM), gradcam++ (Grad-CAM++) or hirescam (HiResCAM; equals Grad-CAM at the last stage)")
       ->capture_default_str();
+  cmd->add_option("--score", job->score,
+                  "margin (the class's score minus the best other class's) or label (the class's logit, or closeness to its label)")
+      ->capture_default_str();
   cmd->add_flag("--list-layers", *list, "List the encoder's layers (name, type, output shape) and exit");
   cmd->add_option("--out", job->out, "Output directory (created if needed; default: RUN/figures/gradcam)");
   cmd->add_option("--alpha", job->alpha, "Heatmap opacity over the grey image, in [0, 1]")->capture_default_str()->check(CLI::Range(0.0, 1.0));
@@ -123,8 +268,30 @@ void add_gradcam_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{4096}));
   cmd->add_option("--device", job->device, "Where the model runs (cpu, cuda, cuda:1)")->capture_default_str();
-  cmd->callback([job, list] {
+  auto faithfulness = std::make_shared<FaithfulnessJob>();
+  auto check = std::make_shared<bool>(false);
+  cmd->add_flag("--faithfulness", *check,
+                "Instead of pictures: how faithful the maps are (ROAD: remove pixels most/least relevant first and in random order, "
+                "watch the decision); --out is then the SVG file");
+  cmd->add_option("--limit", faithfulness->limit, "--faithfulness: the first N test images (0: all), unless --images names them")
+      ->capture_default_str();
+  cmd->add_option("--fractions", faithfulness->fractions, "--faithfulness: shares of pixels to remove, increasing, in [0, 1)")
+      ->delimiter(',')
+      ->capture_default_str();
+  cmd->add_option("--imputation", faithfulness->imputation,
+                  "--faithfulness: road (noisy linear imputation from the neighbours) or constant (0, the training mean)")
+      ->capture_default_str();
+  cmd->add_option("--noise", faithfulness->noise, "--faithfulness: standard deviation of ROAD's noise (normalised units)")->capture_default_str();
+  cmd->add_option("--seed", faithfulness->seed, "--faithfulness: seed of the noise, the tie-breaking and the random order")->capture_default_str();
+  cmd->add_option("--batch-size", faithfulness->batch_size, "--faithfulness: images per pass (each holds three imputed copies)")
+      ->capture_default_str();
+  cmd->callback([job, list, check, faithfulness] {
     if (*list) return print_gradcam_layers(job->run, job->device);
+    if (*check) {
+      faithfulness->cam = *job;
+      run_faithfulness_job(*faithfulness);
+      return;
+    }
     run_gradcam_job(*job);
   });
 }

@@ -33,11 +33,13 @@ struct LABELREP_API RunRecord {
   std::vector<std::pair<double, double>> validation_curve;  ///< (epoch, validation accuracy) from metrics.csv
   std::vector<std::string> attack_files;  ///< the run's `attack*.json` sweeps, in name order
   std::vector<std::string> figure_files;  ///< SVG and PNG files under the run's `figures/`, in path order
+  std::vector<std::string> faithfulness_files;  ///< the run's `figures/gradcam_faithfulness*.json` (ROAD checks), in name order
 };
 
 /// Finished runs under `root` (root itself, or directories up to 3 levels below), in path order.
 /// Unfinished runs are skipped. Throws IoError if root does not exist or a folder below it cannot be
-/// read (naming it), FormatError for a malformed result.json (naming it). Attack files are only listed here; write_report reads them.
+/// read (naming it), FormatError for a malformed result.json (naming it). Attack and ROAD files are only listed here; write_report
+/// reads them.
 LABELREP_API std::vector<RunRecord> find_runs(const std::string& root);
 
 struct LABELREP_API ReportOptions {
