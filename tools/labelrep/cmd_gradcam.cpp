@@ -188,12 +188,12 @@ std::string run_faithfulness_job(const FaithfulnessJob& job) {
   std::cout << fmt::format("ROAD faithfulness of {} for the {} class, {} test images of {} ({}):\n", what,
                            job.cam.target == "true" || job.cam.target == "predicted" ? job.cam.target : "fixed " + job.cam.target,
                            result.images, in.run.config.dataset, imputed);
-  std::cout << fmt::format("{:>8} {:>20} {:>20} {:>20}\n", "removed", "most relevant first", "another image's map",
+  std::cout << fmt::format("{:>8} {:>21} {:>21} {:>21}\n", "removed", "most relevant first", "another image's map",
                            "least relevant first");
   for (std::size_t f = 0; f < job.fractions.size(); ++f)
-    std::cout << fmt::format("{:>8} {:>20} {:>20} {:>20}\n", percent(job.fractions[f]), percent(result.most_relevant_first.kept[f]),
+    std::cout << fmt::format("{:>8} {:>21} {:>21} {:>21}\n", percent(job.fractions[f]), percent(result.most_relevant_first.kept[f]),
                              percent(result.baseline.kept[f]), percent(result.least_relevant_first.kept[f]));
-  std::cout << fmt::format("{:>8} {:>20.3f} {:>20.3f} {:>20.3f}\n", "area", result.most_relevant_first.area(), result.baseline.area(),
+  std::cout << fmt::format("{:>8} {:>21.3f} {:>21.3f} {:>21.3f}\n", "area", result.most_relevant_first.area(), result.baseline.area(),
                            result.least_relevant_first.area());
   std::cout << fmt::format("ROAD combined score, the mean of (LeRF - MoRF)/2: {:.3f} ({:.1f} s)\n", result.road_combined(), seconds);
   if (result.beats_baseline())
