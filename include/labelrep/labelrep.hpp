@@ -2,10 +2,11 @@
 /// \file labelrep.hpp  Umbrella header: everything labelrep offers. Include narrower headers to
 /// keep compile times short.
 
+#include "labelrep/analysis/cam_faithfulness.hpp"
 #include "labelrep/analysis/gradcam.hpp"
 #include "labelrep/analysis/plot.hpp"
-#include "labelrep/attack/attack.hpp"
 #include "labelrep/analysis/tsne.hpp"
+#include "labelrep/attack/attack.hpp"
 #include "labelrep/audio/speech.hpp"
 #include "labelrep/audio/waveform.hpp"
 #include "labelrep/core/atomic_file.hpp"
@@ -20,6 +21,7 @@
 #include "labelrep/data/loaders.hpp"
 #include "labelrep/data/split.hpp"
 #include "labelrep/dist/process_group.hpp"
+#include "labelrep/eval/interval.hpp"
 #include "labelrep/eval/nearest_neighbor.hpp"
 #include "labelrep/labels/embeddings.hpp"
 #include "labelrep/labels/factory.hpp"
@@ -38,8 +40,8 @@
 #include "labelrep/train/loss.hpp"
 #include "labelrep/train/recipe.hpp"
 #include "labelrep/train/run_directory.hpp"
-#include "labelrep/train/trained_run.hpp"
 #include "labelrep/train/graphed_step.hpp"
 #include "labelrep/train/precision.hpp"
+#include "labelrep/train/trained_run.hpp"
 #include "labelrep/train/trainer.hpp"
 #include "labelrep/version.hpp"
