@@ -21,7 +21,7 @@ namespace {
 
 using torch::indexing::Slice;
 
-// The removal orders: by the image's own map, both ways, and by the next image's map.
+// A map's two removal orders (the baseline is the next image's map, most relevant first).
 enum class RemovalOrder { kMostRelevantFirst, kLeastRelevantFirst };
 
 // The streams of FaithfulnessOptions::seed: the tie-breaking order and, per fraction, the noise.

@@ -308,3 +308,37 @@ CATCH_TEST_CASE("cam_faithfulness checks its arguments", "[analysis]") {
   CATCH_CHECK(std::string(analysis::imputation_name(analysis::Imputation::kConstant)) == "constant");
   labelrep_test::check_throws_with<InvalidArgument>([] { analysis::parse_imputation("blur"); }, "'blur'");
 }
+
+CATCH_TEST_CASE("ROAD and Grad-CAM of the margin run on CUDA and agree with the CPU", "[analysis][cuda]") {
+  using namespace labelrep;
+  if (!torch::cuda::is_available()) {
+    CATCH_WARN("no CUDA device: skipped");
+    return;
+  }
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(21);
+  const auto images = torch::randn({24, 3, 16, 16}, gen, torch::kFloat32);
+  const auto removed = torch::rand({24, 16, 16}, gen, torch::kFloat32) < 0.7;
+  const auto cpu_imputed = analysis::impute_noisy_linear(images, removed, 0.01, 5);
+  const auto gpu_imputed = analysis::impute_noisy_linear(images.cuda(), removed, 0.01, 5);
+  CATCH_CHECK(gpu_imputed.device().is_cuda());
+  CATCH_CHECK((gpu_imputed.cpu() - cpu_imputed).abs().max().item<double>() < 1e-5);  // the same noise, drawn on the CPU
+
+  torch::manual_seed(8);
+  auto labels = std::make_shared<const labels::CompositeLabels>(labels::CompositeLabelsOptions(4).size(8));
+  models::Model model(models::SmallCnn(models::SmallCnnOptions().in_channels(3).width(4)).ptr(), models::make_decoder(16, *labels));
+  auto on_gpu = models::deep_copy(model, torch::Device(torch::kCUDA));
+  const auto ids = torch::randint(0, 4, {24}, gen, torch::kLong);
+  const auto heat = analysis::grad_cam(model, images, ids, *labels);
+  const auto gpu_heat = analysis::grad_cam(on_gpu, images.cuda(), ids, *labels);
+  CATCH_CHECK(gpu_heat.device().is_cuda());
+  CATCH_CHECK((gpu_heat.cpu() - heat).abs().max().item<double>() < 1e-3);
+  const auto options = analysis::FaithfulnessOptions().fractions({0.0, 0.3, 0.6}).batch_size(10);
+  const auto cpu = analysis::cam_faithfulness(model, images, ids, labels, heat, options);
+  const auto gpu = analysis::cam_faithfulness(on_gpu, images.cuda(), ids, labels, heat, options);
+  for (std::size_t f = 0; f < 3; ++f) {
+    // Float rounding may flip an image whose decision is a near tie.
+    CATCH_CHECK(std::abs(gpu.most_relevant_first.kept[f] - cpu.most_relevant_first.kept[f]) <= 2.0 / 24 + 1e-12);
+    CATCH_CHECK(std::abs(gpu.least_relevant_first.kept[f] - cpu.least_relevant_first.kept[f]) <= 2.0 / 24 + 1e-12);
+    CATCH_CHECK(std::abs(gpu.baseline.kept[f] - cpu.baseline.kept[f]) <= 2.0 / 24 + 1e-12);
+  }
+}
