@@ -163,18 +163,18 @@ CATCH_TEST_CASE("labelrep demo trains both label kinds on Fashion-MNIST and writ
     CATCH_CHECK(std::filesystem::exists(run + "/figures/gradcam"));
     // ROAD's check of both layers' maps.
     CATCH_CHECK(std::filesystem::exists(run + "/figures/gradcam_faithfulness.json"));
-    CATCH_CHECK(std::filesystem::exists(run + "/figures/gradcam_faithfulness_at-body_5.svg"));
+    CATCH_CHECK(std::filesystem::exists(run + "/figures/gradcam_faithfulness_at-body_5_hirescam.svg"));
   }
-  CATCH_CHECK(r.output.find("ROAD faithfulness of Grad-CAM of the decision margin at body.5 for the true class, 60 test images") !=
+  CATCH_CHECK(r.output.find("ROAD faithfulness of HiResCAM of the decision margin at body.5 for the true class, 60 test images") !=
               std::string::npos);
   CATCH_CHECK(r.output.find("test accuracy") != std::string::npos);
   const std::string html = labelrep::read_file(dir.file("demo/report/index.html"));
   CATCH_CHECK(html.find("Accuracy under adversarial attack") != std::string::npos);
   CATCH_CHECK(html.find("t-SNE over training") != std::string::npos);
   CATCH_CHECK(html.find("under bim at eps 0.1, by true class") != std::string::npos);
-  CATCH_CHECK(html.find("_at-body_5.png") != std::string::npos);  // Grad-CAM at an early layer (the ReLU after the 2nd conv)
+  CATCH_CHECK(html.find("_at-body_5_hirescam.png") != std::string::npos);  // HiResCAM at an early layer (the ReLU after the 2nd conv)
   CATCH_CHECK(html.find("Are the Grad-CAM maps faithful? (ROAD)") != std::string::npos);
-  CATCH_CHECK(html.find("gradcam of the margin, body.5") != std::string::npos);
+  CATCH_CHECK(html.find("hirescam of the margin, body.5") != std::string::npos);
 }
 
 CATCH_TEST_CASE("labelrep train stores a relative --data-dir absolute, so the run is evaluated from anywhere", "[cli]") {

@@ -1,8 +1,8 @@
 // `labelrep demo`: the main job. Trains a classifier on Fashion-MNIST twice with the same seed and
 // encoder — once regressing speech labels (composite Gaussians where text-to-speech is not built in),
 // once with categorical labels — evaluates both on the test set, looks at both (a small attack sweep,
-// a t-SNE progression over the training snapshots, Grad-CAM at an early and the last layer with ROAD's
-// check of each) and writes a report with all of it.
+// a t-SNE progression over the training snapshots, Grad-CAM at the last stage and HiResCAM at an early
+// layer with ROAD's check of each) and writes a report with all of it.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -79,13 +79,15 @@ void analyse_run(const std::string& run_dir, const DemoAnalysis& analysis, const
   check_faithfulness(cam);
   // The early layer: the activation after the second convolution (its ReLU, or the ResNet block holding
   // it). A convolution's own output comes before batch norm, whose shift leaves little after
-  // Grad-CAM's ReLU in a trained model.
+  // Grad-CAM's ReLU in a trained model. HiResCAM there: ROAD found Grad-CAM's maps at that layer no
+  // better than another image's map on both demo runs, HiResCAM's clearly better (docs/visualisation.md).
   const auto layers = train::load_trained_run(run_dir, device).model->encoder().layers();
   int convolutions = 0;
   for (const auto& layer : layers) {
     convolutions += layer.convolution() ? 1 : 0;
     if (convolutions >= 2 && (layer.type == "ReLU" || layer.type == "BasicBlock")) {
       cam.layer = layer.name;
+      cam.method = "hirescam";
       run_gradcam_job(cam);
       check_faithfulness(cam);
       break;
