@@ -21,7 +21,7 @@ namespace {
 
 using torch::indexing::Slice;
 
-// A map's two removal orders (the baseline is the next image's map, most relevant first).
+// A map's two removal orders (the baseline takes both by the next image's map).
 enum class RemovalOrder { kMostRelevantFirst, kLeastRelevantFirst };
 
 // The streams of FaithfulnessOptions::seed: the tie-breaking order and, per fraction, the noise.
@@ -113,7 +113,9 @@ torch::Tensor removal_order(const torch::Tensor& heat, const torch::Tensor& shuf
   return shuffle.gather(1, sorted);
 }
 
-void check_options(const FaithfulnessOptions& o) {
+}  // namespace
+
+void check_faithfulness_options(const FaithfulnessOptions& o) {
   if (o.fractions().empty()) throw InvalidArgument("cam_faithfulness: fractions must not be empty");
   for (std::size_t i = 0; i < o.fractions().size(); ++i) {
     const double f = o.fractions()[i];
@@ -128,8 +130,6 @@ void check_options(const FaithfulnessOptions& o) {
   if (!std::isfinite(o.fill())) throw InvalidArgument(fmt::format("cam_faithfulness: fill {} must be finite", o.fill()));
   if (o.batch_size() < 1) throw InvalidArgument(fmt::format("cam_faithfulness: batch_size {} must be at least 1", o.batch_size()));
 }
-
-}  // namespace
 
 const char* imputation_name(Imputation imputation) {
   switch (imputation) {
@@ -152,17 +152,24 @@ double FaithfulnessCurve::area() const {
   return sum / static_cast<double>(kept.size());
 }
 
-double FaithfulnessResult::road_combined() const {
-  const auto& morf = most_relevant_first.kept;
-  const auto& lerf = least_relevant_first.kept;
-  if (morf.empty() || morf.size() != lerf.size()) return std::nan("");
+namespace {
+// The mean over fractions of (LeRF − MoRF) / 2.
+double combined(const FaithfulnessCurve& morf, const FaithfulnessCurve& lerf) {
+  if (morf.kept.empty() || morf.kept.size() != lerf.kept.size()) return std::nan("");
   double sum = 0;
-  for (std::size_t i = 0; i < morf.size(); ++i) sum += (lerf[i] - morf[i]) / 2.0;
-  return sum / static_cast<double>(morf.size());
+  for (std::size_t i = 0; i < morf.kept.size(); ++i) sum += (lerf.kept[i] - morf.kept[i]) / 2.0;
+  return sum / static_cast<double>(morf.kept.size());
 }
+}  // namespace
+
+double FaithfulnessResult::road_combined() const { return combined(most_relevant_first, least_relevant_first); }
+
+double FaithfulnessResult::baseline_road_combined() const { return combined(baseline_most_relevant_first, baseline_least_relevant_first); }
+
+double FaithfulnessResult::combined_beyond_baseline() const { return road_combined() - baseline_road_combined(); }
 
 bool FaithfulnessResult::beats_baseline() const {
-  return most_relevant_first.area() < baseline.area() && baseline.area() < least_relevant_first.area();
+  return most_relevant_first.area() < baseline_most_relevant_first.area() && least_relevant_first.area() > baseline_least_relevant_first.area();
 }
 
 torch::Tensor impute_noisy_linear(const torch::Tensor& images, const torch::Tensor& removed, double noise, std::uint64_t seed) try {
@@ -191,7 +198,7 @@ FaithfulnessResult cam_faithfulness(models::Model& model, const torch::Tensor& i
                                     const FaithfulnessOptions& options) try {
   if (model.is_empty()) throw InvalidArgument("cam_faithfulness: model is empty");
   if (!labels) throw InvalidArgument("cam_faithfulness: labels is null");
-  check_options(options);
+  check_faithfulness_options(options);
   check_images(images, "cam_faithfulness");
   if (images.size(0) < 2)
     throw InvalidArgument(fmt::format("cam_faithfulness: images has {} image(s); give at least two (the baseline takes another image's map)",
@@ -213,8 +220,13 @@ FaithfulnessResult cam_faithfulness(models::Model& model, const torch::Tensor& i
   if (!torch::isfinite(images).all().item<bool>()) throw InvalidArgument("cam_faithfulness: images must be finite (found NaN or infinity)");
 
   const auto& fractions = options.fractions();
-  // Per order (MoRF, LeRF, the baseline) and fraction: the images still decoded as their class.
-  std::vector<std::vector<std::int64_t>> kept(3, std::vector<std::int64_t>(fractions.size(), 0));
+  for (const double f : fractions)
+    if (std::llround(f * static_cast<double>(pixels)) >= pixels)
+      throw InvalidArgument(fmt::format("cam_faithfulness: fraction {} removes every pixel of a {}x{} image; keep at least one", f, height, width));
+  // The orders: the map's MoRF and LeRF, then the same by the baseline's maps.
+  constexpr std::size_t kOrders = 4;
+  // Per order and fraction: the images still decoded as their class.
+  std::vector<std::vector<std::int64_t>> kept(kOrders, std::vector<std::int64_t>(fractions.size(), 0));
   // The baseline's maps: image i takes the map of image i + 1 (the last the first's).
   const auto other_maps = heatmaps.roll(/*shifts=*/-1, /*dims=*/0);
 
@@ -232,30 +244,32 @@ FaithfulnessResult cam_faithfulness(models::Model& model, const torch::Tensor& i
     const auto batch_seed = detail::mix_seed(options.seed(), static_cast<std::uint64_t>(begin));
     auto generator = at::make_generator<at::CPUGeneratorImpl>(detail::mix_seed(batch_seed, kOrderStream));
     const auto shuffle = torch::rand({b, pixels}, generator, torch::kFloat64).argsort(/*dim=*/std::int64_t{1}, /*descending=*/false);
-    const torch::Tensor sequences[] = {removal_order(flat(heatmaps), shuffle, RemovalOrder::kMostRelevantFirst),
-                                       removal_order(flat(heatmaps), shuffle, RemovalOrder::kLeastRelevantFirst),
-                                       removal_order(flat(other_maps), shuffle, RemovalOrder::kMostRelevantFirst)};
-    // Each pixel's position in each order, `[3·B, H·W]`: pixel p is removed at fraction f if its rank is
-    // below round(f·H·W). The three orders go through the imputation and the model as one batch.
+    const torch::Tensor sequences[kOrders] = {removal_order(flat(heatmaps), shuffle, RemovalOrder::kMostRelevantFirst),
+                                              removal_order(flat(heatmaps), shuffle, RemovalOrder::kLeastRelevantFirst),
+                                              removal_order(flat(other_maps), shuffle, RemovalOrder::kMostRelevantFirst),
+                                              removal_order(flat(other_maps), shuffle, RemovalOrder::kLeastRelevantFirst)};
+    // Each pixel's position in each order, `[4·B, H·W]`: pixel p is removed at fraction f if its rank is
+    // below round(f·H·W). The four orders go through the imputation and the model as one batch.
     std::vector<torch::Tensor> ranks;
     for (const auto& sequence : sequences)
       ranks.push_back(torch::empty_like(sequence).scatter_(1, sequence, torch::arange(pixels, sequence.options()).expand({b, pixels})));
     const auto rank = torch::cat(ranks, 0).to(device);
-    const auto x3 = x.repeat({3, 1, 1, 1});
-    const auto ids3 = ids.repeat({3});
+    const auto copies = static_cast<std::int64_t>(kOrders);
+    const auto x_all = x.repeat({copies, 1, 1, 1});
+    const auto ids_all = ids.repeat({copies});
     for (std::size_t f = 0; f < fractions.size(); ++f) {
       const auto removed_count = static_cast<std::int64_t>(std::llround(fractions[f] * static_cast<double>(pixels)));
-      torch::Tensor input = x3;
+      torch::Tensor input = x_all;
       if (removed_count > 0) {
-        const auto removed = (rank < removed_count).view({3 * b, height, width});
-        // The same noise for the three orders at a fraction: their curves differ by the order only.
+        const auto removed = (rank < removed_count).view({copies * b, height, width});
+        // The same noise for every order at a fraction: their curves differ by the order only.
         torch::Tensor noise;
         if (options.imputation() == Imputation::kNoisyLinear && options.noise() > 0)
-          noise = (seeded_normal(x.sizes(), detail::mix_seed(batch_seed, kNoiseStream + f)) * options.noise()).repeat({3, 1, 1, 1});
-        input = impute(x3, removed, options.imputation(), options.fill(), noise);
+          noise = (seeded_normal(x.sizes(), detail::mix_seed(batch_seed, kNoiseStream + f)) * options.noise()).repeat({copies, 1, 1, 1});
+        input = impute(x_all, removed, options.imputation(), options.fill(), noise);
       }
-      const auto hits = (evaluator.predict(model->forward(input)) == ids3).view({3, b}).sum(1).to(torch::kCPU);
-      for (std::size_t o = 0; o < 3; ++o) kept[o][f] += hits[static_cast<std::int64_t>(o)].item<std::int64_t>();
+      const auto hits = (evaluator.predict(model->forward(input)) == ids_all).view({copies, b}).sum(1).to(torch::kCPU);
+      for (std::size_t o = 0; o < kOrders; ++o) kept[o][f] += hits[static_cast<std::int64_t>(o)].item<std::int64_t>();
       if (progress) progress->advance(b);
     }
   }
@@ -264,9 +278,11 @@ FaithfulnessResult cam_faithfulness(models::Model& model, const torch::Tensor& i
   FaithfulnessResult result;
   result.images = n;
   result.imputation = options.imputation();
-  FaithfulnessCurve* curves[] = {&result.most_relevant_first, &result.least_relevant_first, &result.baseline};
-  const char* names[] = {"most relevant first", "least relevant first", "another image's map"};
-  for (std::size_t o = 0; o < 3; ++o) {
+  FaithfulnessCurve* curves[kOrders] = {&result.most_relevant_first, &result.least_relevant_first, &result.baseline_most_relevant_first,
+                                        &result.baseline_least_relevant_first};
+  const char* names[kOrders] = {"most relevant first", "least relevant first", "another image's map, most relevant first",
+                                "another image's map, least relevant first"};
+  for (std::size_t o = 0; o < kOrders; ++o) {
     auto& curve = *curves[o];
     curve.name = names[o];
     curve.fractions = fractions;

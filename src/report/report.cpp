@@ -323,14 +323,16 @@ void write_faithfulness(const std::vector<RunRecord>& runs, std::ostringstream& 
   if (!any) return;
   html << "<h2>Are the Grad-CAM maps faithful? (ROAD)</h2>\n<p>Pixels removed in the order of each image's map and imputed from their "
           "neighbours (ROAD, <code>labelrep gradcam --faithfulness</code>): the share of images still decoded as their class, averaged "
-          "over the removed fractions. A faithful map loses the class fast when its most relevant pixels go first (low) and keeps it "
-          "when its least relevant go first (high), beyond the baseline of another image's map. ROAD combined = mean of (LeRF − MoRF)/2."
-          "</p>\n<table><tr><th>run</th><th>labels</th><th>map</th><th>images</th><th>most relevant first</th><th>another image's map</th>"
-          "<th>least relevant first</th><th>ROAD combined</th><th>faithful</th></tr>\n";
+          "over the removed fractions, with the most relevant pixels first (MoRF; low for a faithful map) and the least relevant first "
+          "(LeRF; high), each against the same order by another image's map (the baseline). ROAD combined = mean of (LeRF − MoRF)/2; "
+          "beyond the baseline = minus the baseline's, about 0 for a map that knows nothing about the image.</p>\n"
+          "<table><tr><th>run</th><th>labels</th><th>map</th><th>imputation</th><th>images</th><th>MoRF</th><th>baseline MoRF</th>"
+          "<th>LeRF</th><th>baseline LeRF</th><th>ROAD combined</th><th>beyond the baseline</th><th>faithful</th></tr>\n";
   md << "## Are the Grad-CAM maps faithful? (ROAD)\n\nShare of images still decoded as their class, averaged over the removed fractions "
-        "(`labelrep gradcam --faithfulness`): low for most relevant first, high for least relevant first, each beyond another image's "
-        "map; ROAD combined = mean of (LeRF − MoRF)/2.\n\n| run | labels | map | images | most relevant first | another image's map | "
-        "least relevant first | ROAD combined | faithful |\n|---|---|---|---|---|---|---|---|---|\n";
+        "(`labelrep gradcam --faithfulness`): most relevant pixels first (MoRF; low for a faithful map) and least relevant first (LeRF; "
+        "high), each against the same order by another image's map (the baseline). ROAD combined = mean of (LeRF − MoRF)/2; beyond the "
+        "baseline = minus the baseline's.\n\n| run | labels | map | imputation | images | MoRF | baseline MoRF | LeRF | baseline LeRF | "
+        "ROAD combined | beyond the baseline | faithful |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const auto& run : runs) {
     const auto result = json::parse(run.result_json);
     const std::string kind = result["labels"].value("kind", "?");
@@ -352,19 +354,26 @@ void write_faithfulness(const std::vector<RunRecord>& runs, std::ostringstream& 
           throw fail(fmt::format("no number curves.{}.area", curve));
         return doc["curves"][curve]["area"].get<double>();
       };
-      if (!doc.contains("road_combined") || !doc["road_combined"].is_number()) throw fail("no number 'road_combined'");
+      const auto number = [&](const char* key) {
+        if (!doc.contains(key) || !doc[key].is_number()) throw fail(fmt::format("no number '{}'", key));
+        return doc[key].get<double>();
+      };
       if (!doc.contains("beats_baseline") || !doc["beats_baseline"].is_boolean()) throw fail("no true/false 'beats_baseline'");
       const auto images = labelrep::detail::json_unsigned(doc.contains("images") ? doc["images"] : json(), "images", file);
       const std::string layer = text("layer");
       const std::string map = fmt::format("{} of the {}, {}", text("method"), text("score"), layer.empty() ? "last stage" : layer);
-      const double morf = area("most_relevant_first"), baseline = area("another_image_map"), lerf = area("least_relevant_first");
-      const double combined = doc["road_combined"].get<double>();
+      const std::string imputation = text("imputation");
+      const double morf = area("most_relevant_first"), lerf = area("least_relevant_first");
+      const double baseline_morf = area("baseline_most_relevant_first"), baseline_lerf = area("baseline_least_relevant_first");
+      const double combined = number("road_combined"), beyond = number("combined_beyond_baseline");
       const bool faithful = doc["beats_baseline"].get<bool>();
-      html << fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.3f}</td><td>{:.3f}</td><td>{:.3f}</td><td>{:.3f}</td><td>{}</td></tr>\n",
-                          analysis::escape_xml(run.directory), analysis::escape_xml(kind), analysis::escape_xml(map), images, morf, baseline, lerf,
-                          combined, faithful ? "yes" : "<strong>no</strong>");
-      md << fmt::format("| {} | {} | {} | {} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {} |\n", markdown_cell(run.directory), markdown_cell(kind),
-                        markdown_cell(map), images, morf, baseline, lerf, combined, faithful ? "yes" : "**no**");
+      html << fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.3f}</td><td>{:.3f}</td><td>{:.3f}</td><td>{:.3f}</td>"
+                          "<td>{:.3f}</td><td>{:.3f}</td><td>{}</td></tr>\n",
+                          analysis::escape_xml(run.directory), analysis::escape_xml(kind), analysis::escape_xml(map), analysis::escape_xml(imputation),
+                          images, morf, baseline_morf, lerf, baseline_lerf, combined, beyond, faithful ? "yes" : "<strong>no</strong>");
+      md << fmt::format("| {} | {} | {} | {} | {} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {} |\n", markdown_cell(run.directory),
+                        markdown_cell(kind), markdown_cell(map), markdown_cell(imputation), images, morf, baseline_morf, lerf, baseline_lerf,
+                        combined, beyond, faithful ? "yes" : "**no**");
     }
   }
   html << "</table>\n";

@@ -125,22 +125,32 @@ CATCH_TEST_CASE("labelrep tsne and gradcam read a trained run and write the SVG,
   CATCH_REQUIRE(road.exit_code == 0);
   CATCH_CHECK(road.output.find("ROAD faithfulness of Grad-CAM of the decision margin at body.5 for the true class, 60 test images") !=
               std::string::npos);
-  CATCH_CHECK(road.output.find("ROAD combined score") != std::string::npos);
+  CATCH_CHECK(road.output.find("ROAD combined, the mean of (LeRF - MoRF)/2: ") != std::string::npos);
   const auto road_svg = read_text(run + "/figures/gradcam_faithfulness_at-body_5.svg");
   CATCH_CHECK(road_svg.find("another image") != std::string::npos);
   const auto road_json = nlohmann::json::parse(read_text(run + "/figures/gradcam_faithfulness_at-body_5.json"));
   CATCH_CHECK(road_json["images"] == 60);
   CATCH_CHECK(road_json["score"] == "margin");
   CATCH_CHECK(road_json["fractions"].size() == 3);
-  for (const char* curve : {"most_relevant_first", "another_image_map", "least_relevant_first"}) {
+  for (const char* curve : {"most_relevant_first", "least_relevant_first", "baseline_most_relevant_first", "baseline_least_relevant_first"}) {
     CATCH_INFO(curve);
     CATCH_REQUIRE(road_json["curves"][curve]["kept"].size() == 3);
+    CATCH_REQUIRE(road_json["curves"][curve]["kept_ci95"].size() == 3);
     // Nothing removed: the same clean images for every curve.
     CATCH_CHECK(road_json["curves"][curve]["kept"][0] == road_json["curves"]["most_relevant_first"]["kept"][0]);
-    CATCH_CHECK(road_json["curves"][curve]["kept_ci95"][1][0] <= road_json["curves"][curve]["kept"][1]);
   }
-  const double combined = road_json["road_combined"];
-  CATCH_CHECK(std::abs(combined) <= 0.5);
+  const double combined = road_json["road_combined"], baseline = road_json["baseline_road_combined"], beyond = road_json["combined_beyond_baseline"];
+  CATCH_CHECK(std::abs(beyond - (combined - baseline)) < 1e-12);
+  // The constant fill is named in the default file name, so it does not overwrite the ROAD check.
+  const auto constant = run_command(cli() + " gradcam --run " + run + " --faithfulness --limit 20 --fractions 0,0.5 --imputation constant");
+  CATCH_CHECK(constant.exit_code == 0);
+  CATCH_CHECK(std::filesystem::exists(run + "/figures/gradcam_faithfulness_constant.json"));
+  const auto json_out = run_command(cli() + " gradcam --run " + run + " --faithfulness --out " + dir.file("no/x.json"));
+  CATCH_CHECK(json_out.exit_code == 2);
+  CATCH_CHECK(json_out.output.find("name the .svg file") != std::string::npos);
+  const auto one = run_command(cli() + " gradcam --run " + run + " --faithfulness --images 4 --out " + dir.file("no/x.svg"));
+  CATCH_CHECK(one.exit_code == 2);
+  CATCH_CHECK(one.output.find("at least two images") != std::string::npos);
   const auto fractions = run_command(cli() + " gradcam --run " + run + " --faithfulness --limit 10 --fractions 0.5,0.2 --out " + dir.file("no/x.svg"));
   CATCH_CHECK(fractions.exit_code == 2);
   CATCH_CHECK(fractions.output.find("--fractions") != std::string::npos);

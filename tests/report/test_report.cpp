@@ -383,31 +383,36 @@ CATCH_TEST_CASE("a report tabulates the runs' ROAD checks of their Grad-CAM maps
   labelrep_test::TempDir dir;
   fake_run(dir.file("runs/speech"), "speech", 0, 100, 0.90, false);
   fake_run(dir.file("runs/category"), "category", 0, 100, 0.88, true);
-  const auto check = [](const std::string& layer, double morf, double baseline, double lerf) {
-    nlohmann::json doc = {{"run", "x"}, {"method", "gradcam"}, {"score", "margin"}, {"layer", layer}, {"class", "true"}, {"images", 500},
+  const auto check = [](const std::string& layer, double morf, double baseline_morf, double lerf, double baseline_lerf) {
+    nlohmann::json doc = {{"run", "x"}, {"method", "hirescam"}, {"score", "margin"}, {"layer", layer}, {"class", "true"}, {"images", 500},
                           {"imputation", "road"}, {"noise", 0.01}, {"seed", 0}, {"fractions", {0.0, 0.5}}};
     doc["curves"]["most_relevant_first"]["area"] = morf;
-    doc["curves"]["another_image_map"]["area"] = baseline;
     doc["curves"]["least_relevant_first"]["area"] = lerf;
+    doc["curves"]["baseline_most_relevant_first"]["area"] = baseline_morf;
+    doc["curves"]["baseline_least_relevant_first"]["area"] = baseline_lerf;
     doc["road_combined"] = (lerf - morf) / 2;
-    doc["beats_baseline"] = morf < baseline && baseline < lerf;
+    doc["baseline_road_combined"] = (baseline_lerf - baseline_morf) / 2;
+    doc["combined_beyond_baseline"] = (lerf - morf) / 2 - (baseline_lerf - baseline_morf) / 2;
+    doc["beats_baseline"] = morf < baseline_morf && lerf > baseline_lerf;
     return doc.dump();
   };
   std::filesystem::create_directories(dir.file("runs/speech/figures"));
   std::filesystem::create_directories(dir.file("runs/category/figures"));
-  write_file_atomically(dir.file("runs/speech/figures/gradcam_faithfulness.json"), check("", 0.425, 0.490, 0.585));
-  write_file_atomically(dir.file("runs/category/figures/gradcam_faithfulness_at-body_5.json"), check("body.5", 0.688, 0.699, 0.683));
+  write_file_atomically(dir.file("runs/speech/figures/gradcam_faithfulness.json"), check("", 0.420, 0.490, 0.600, 0.520));
+  write_file_atomically(dir.file("runs/category/figures/gradcam_faithfulness_at-body_5.json"), check("body.5", 0.690, 0.680, 0.700, 0.700));
   const auto runs = report::find_runs(dir.file("runs"));
   CATCH_REQUIRE(runs.size() == 2);
   CATCH_CHECK(runs[1].faithfulness_files.size() == 1);  // runs/speech, after runs/category
   report::write_report(dir.file("runs"), dir.file("out"));
   const std::string md = read_file(dir.file("out/report.md"));
   CATCH_CHECK(md.find("## Are the Grad-CAM maps faithful? (ROAD)") != std::string::npos);
-  CATCH_CHECK(md.find("| speech | gradcam of the margin, last stage | 500 | 0.425 | 0.490 | 0.585 | 0.080 | yes |") != std::string::npos);
-  CATCH_CHECK(md.find("| category | gradcam of the margin, body.5 | 500 | 0.688 | 0.699 | 0.683 | -0.002 | **no** |") != std::string::npos);
+  CATCH_CHECK(md.find("| speech | hirescam of the margin, last stage | road | 500 | 0.420 | 0.490 | 0.600 | 0.520 | 0.090 | 0.075 | yes |") !=
+              std::string::npos);
+  CATCH_CHECK(md.find("| category | hirescam of the margin, body.5 | road | 500 | 0.690 | 0.680 | 0.700 | 0.700 | 0.005 | -0.005 | **no** |") !=
+              std::string::npos);
   CATCH_CHECK(read_file(dir.file("out/index.html")).find("<td><strong>no</strong></td>") != std::string::npos);
 
-  auto broken = nlohmann::json::parse(check("", 0.4, 0.5, 0.6));
+  auto broken = nlohmann::json::parse(check("", 0.4, 0.5, 0.6, 0.5));
   broken.erase("road_combined");
   write_file_atomically(dir.file("runs/speech/figures/gradcam_faithfulness.json"), broken.dump());
   labelrep_test::check_throws_with<FormatError>([&] { report::write_report(dir.file("runs"), dir.file("out")); }, "road_combined");

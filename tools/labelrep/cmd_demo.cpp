@@ -79,8 +79,8 @@ void analyse_run(const std::string& run_dir, const DemoAnalysis& analysis, const
   check_faithfulness(cam);
   // The early layer: the activation after the second convolution (its ReLU, or the ResNet block holding
   // it). A convolution's own output comes before batch norm, whose shift leaves little after
-  // Grad-CAM's ReLU in a trained model. HiResCAM there: ROAD found Grad-CAM's maps at that layer no
-  // better than another image's map on both demo runs, HiResCAM's clearly better (docs/visualisation.md).
+  // Grad-CAM's ReLU in a trained model. HiResCAM there: by ROAD, Grad-CAM's maps at that layer knew
+  // little more about each image than another image's map, HiResCAM's clearly more (docs/visualisation.md).
   const auto layers = train::load_trained_run(run_dir, device).model->encoder().layers();
   int convolutions = 0;
   for (const auto& layer : layers) {

@@ -154,6 +154,8 @@ std::vector<std::string> run_gradcam_job(const GradcamJob& job) {
 
 std::string run_faithfulness_job(const FaithfulnessJob& job) {
   if (job.limit < 0) throw InvalidArgument(fmt::format("--limit {} must be 0 (all) or positive", job.limit));
+  if (!job.cam.out.empty() && std::filesystem::path(job.cam.out).extension() != ".svg")
+    throw InvalidArgument(fmt::format("--out {}: with --faithfulness, name the .svg file (its .json goes beside it)", job.cam.out));
   analysis::Imputation imputation;
   try {
     imputation = analysis::parse_imputation(job.imputation);
@@ -167,16 +169,17 @@ std::string run_faithfulness_job(const FaithfulnessJob& job) {
                            .seed(job.seed)
                            .batch_size(job.batch_size)
                            .progress(job.progress);
+  try {
+    analysis::check_faithfulness_options(options);  // before loading anything
+  } catch (const InvalidArgument& e) {
+    throw InvalidArgument(fmt::format("--fractions/--noise/--batch-size: {}", error_reason(e)));
+  }
+  if (job.cam.images.empty() ? job.limit == 1 : job.cam.images.size() < 2)
+    throw InvalidArgument("--images/--limit: ROAD needs at least two images (the baseline takes another image's map)");
   const auto started = std::chrono::steady_clock::now();
   auto in = prepare_cam_inputs(job.cam, job.cam.images, job.limit);
   const auto heat = analysis::grad_cam(in.run.model, in.images, in.targets, *in.run.labels, cam_options(job.cam, in));
-  analysis::FaithfulnessResult result;
-  try {
-    result = analysis::cam_faithfulness(in.run.model, in.images, in.targets, in.run.labels, heat, options);
-  } catch (const InvalidArgument& e) {
-    // The options come from the command line: name them as such.
-    throw InvalidArgument(fmt::format("--fractions/--noise/--batch-size: {}", error_reason(e)));
-  }
+  const auto result = analysis::cam_faithfulness(in.run.model, in.images, in.targets, in.run.labels, heat, options);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
   const std::string where = job.cam.layer.empty() ? "the last stage" : job.cam.layer;
@@ -188,34 +191,39 @@ std::string run_faithfulness_job(const FaithfulnessJob& job) {
   std::cout << fmt::format("ROAD faithfulness of {} for the {} class, {} test images of {} ({}):\n", what,
                            job.cam.target == "true" || job.cam.target == "predicted" ? job.cam.target : "fixed " + job.cam.target,
                            result.images, in.run.config.dataset, imputed);
-  std::cout << fmt::format("{:>8} {:>21} {:>21} {:>21}\n", "removed", "most relevant first", "another image's map",
-                           "least relevant first");
+  const analysis::FaithfulnessCurve* curves[] = {&result.most_relevant_first, &result.least_relevant_first,
+                                                 &result.baseline_most_relevant_first, &result.baseline_least_relevant_first};
+  std::cout << fmt::format("{:>8} {:>10} {:>10} {:>15} {:>15}\n", "removed", "MoRF", "LeRF", "baseline MoRF", "baseline LeRF");
   for (std::size_t f = 0; f < job.fractions.size(); ++f)
-    std::cout << fmt::format("{:>8} {:>21} {:>21} {:>21}\n", percent(job.fractions[f]), percent(result.most_relevant_first.kept[f]),
-                             percent(result.baseline.kept[f]), percent(result.least_relevant_first.kept[f]));
-  std::cout << fmt::format("{:>8} {:>21.3f} {:>21.3f} {:>21.3f}\n", "area", result.most_relevant_first.area(), result.baseline.area(),
-                           result.least_relevant_first.area());
-  std::cout << fmt::format("ROAD combined score, the mean of (LeRF - MoRF)/2: {:.3f} ({:.1f} s)\n", result.road_combined(), seconds);
+    std::cout << fmt::format("{:>8} {:>10} {:>10} {:>15} {:>15}\n", percent(job.fractions[f]), percent(curves[0]->kept[f]),
+                             percent(curves[1]->kept[f]), percent(curves[2]->kept[f]), percent(curves[3]->kept[f]));
+  std::cout << fmt::format("{:>8} {:>10.3f} {:>10.3f} {:>15.3f} {:>15.3f}\n", "area", curves[0]->area(), curves[1]->area(), curves[2]->area(),
+                           curves[3]->area());
+  std::cout << "(share still decoded as the class; MoRF / LeRF: the most / least relevant pixels removed first; baseline: by another "
+               "image's map)\n";
+  std::cout << fmt::format("ROAD combined, the mean of (LeRF - MoRF)/2: {:.3f}; the baseline's {:.3f}; beyond the baseline {:.3f} ({:.1f} s)\n",
+                           result.road_combined(), result.baseline_road_combined(), result.combined_beyond_baseline(), seconds);
   if (result.beats_baseline())
-    std::cout << "the maps know where each image's evidence is: most relevant first falls below another image's map, least relevant "
-                 "first stays above it\n";
+    std::cout << "the maps know where each image's evidence is: MoRF falls below the baseline's, LeRF stays above it\n";
   else
-    std::cout << fmt::format(
-        "WARN: the maps rank this image's pixels no better than another image's map does (areas: most relevant first {:.3f}, another "
-        "image's map {:.3f}, least relevant first {:.3f})\n",
-        result.most_relevant_first.area(), result.baseline.area(), result.least_relevant_first.area());
+    std::cout << fmt::format("WARN: the maps rank this image's pixels no better than another image's map does (MoRF {:.3f} against the "
+                             "baseline's {:.3f}, LeRF {:.3f} against {:.3f})\n",
+                             curves[0]->area(), curves[2]->area(), curves[1]->area(), curves[3]->area());
 
+  const std::string imputation_part = imputation == analysis::Imputation::kConstant ? "_constant" : "";
   const std::string out = !job.cam.out.empty()
                               ? job.cam.out
                               : (std::filesystem::path(default_figures_dir(job.cam.run)) /
-                                 ("gradcam_faithfulness" + map_file_suffix(job.cam, in) + ".svg"))
+                                 ("gradcam_faithfulness" + map_file_suffix(job.cam, in) + imputation_part + ".svg"))
                                     .string();
   const auto parent = std::filesystem::path(out).parent_path();
   if (!parent.empty()) create_output_directory(parent.string());
-  analysis::LinePlot plot(fmt::format("ROAD: {} ({} labels), combined {:.3f}", what, in.run.config.label, result.road_combined()),
+  analysis::LinePlot plot(fmt::format("ROAD: {} ({} labels), combined {:.3f}, {:.3f} beyond the baseline", what, in.run.config.label,
+                                      result.road_combined(), result.combined_beyond_baseline()),
                           "share of pixels removed", "share still decoded as the class");
-  for (const auto* curve : {&result.most_relevant_first, &result.baseline, &result.least_relevant_first})
-    plot.add_series(curve->name, curve->fractions, curve->kept, {}, analysis::SeriesStyle{curve == &result.baseline, -1});
+  // One colour per order, the baseline dashed.
+  for (std::size_t c = 0; c < 4; ++c)
+    plot.add_series(curves[c]->name, curves[c]->fractions, curves[c]->kept, {}, analysis::SeriesStyle{c >= 2, static_cast<int>(c % 2)});
   plot.set_y_range(0.0, 1.0);
   write_file_atomically(out, plot.svg());
 
@@ -230,15 +238,16 @@ std::string run_faithfulness_job(const FaithfulnessJob& job) {
   doc["noise"] = job.noise;
   doc["seed"] = job.seed;
   doc["fractions"] = job.fractions;
-  for (const auto* curve : {&result.most_relevant_first, &result.baseline, &result.least_relevant_first}) {
-    auto& c = doc["curves"][curve == &result.most_relevant_first ? "most_relevant_first"
-                            : curve == &result.baseline          ? "another_image_map"
-                                                                 : "least_relevant_first"];
-    c["kept"] = curve->kept;
-    for (std::size_t f = 0; f < curve->kept.size(); ++f) c["kept_ci95"].push_back({curve->kept_low[f], curve->kept_high[f]});
-    c["area"] = curve->area();
+  const char* keys[] = {"most_relevant_first", "least_relevant_first", "baseline_most_relevant_first", "baseline_least_relevant_first"};
+  for (std::size_t c = 0; c < 4; ++c) {
+    auto& entry = doc["curves"][keys[c]];
+    entry["kept"] = curves[c]->kept;
+    for (std::size_t f = 0; f < curves[c]->kept.size(); ++f) entry["kept_ci95"].push_back({curves[c]->kept_low[f], curves[c]->kept_high[f]});
+    entry["area"] = curves[c]->area();
   }
   doc["road_combined"] = result.road_combined();
+  doc["baseline_road_combined"] = result.baseline_road_combined();
+  doc["combined_beyond_baseline"] = result.combined_beyond_baseline();
   doc["beats_baseline"] = result.beats_baseline();
   const auto json_path = std::filesystem::path(out).replace_extension(".json").string();
   write_file_atomically(json_path, doc.dump(2) + "\n");
@@ -271,8 +280,8 @@ void add_gradcam_command(CLI::App& app) {
   auto faithfulness = std::make_shared<FaithfulnessJob>();
   auto check = std::make_shared<bool>(false);
   cmd->add_flag("--faithfulness", *check,
-                "Instead of pictures: how faithful the maps are (ROAD: remove pixels most/least relevant first and in random order, "
-                "watch the decision); --out is then the SVG file");
+                "Instead of pictures: how faithful the maps are (ROAD: remove pixels most/least relevant first, by this image's map "
+                "and by another image's, and watch the decision); --out is then the .svg file");
   cmd->add_option("--limit", faithfulness->limit, "--faithfulness: the first N test images (0: all), unless --images names them")
       ->capture_default_str();
   cmd->add_option("--fractions", faithfulness->fractions, "--faithfulness: shares of pixels to remove, increasing, in [0, 1)")
@@ -282,8 +291,8 @@ void add_gradcam_command(CLI::App& app) {
                   "--faithfulness: road (noisy linear imputation from the neighbours) or constant (0, the training mean)")
       ->capture_default_str();
   cmd->add_option("--noise", faithfulness->noise, "--faithfulness: standard deviation of ROAD's noise (normalised units)")->capture_default_str();
-  cmd->add_option("--seed", faithfulness->seed, "--faithfulness: seed of the noise, the tie-breaking and the random order")->capture_default_str();
-  cmd->add_option("--batch-size", faithfulness->batch_size, "--faithfulness: images per pass (each holds three imputed copies)")
+  cmd->add_option("--seed", faithfulness->seed, "--faithfulness: seed of the noise and the tie-breaking")->capture_default_str();
+  cmd->add_option("--batch-size", faithfulness->batch_size, "--faithfulness: images per pass (each holds four imputed copies)")
       ->capture_default_str();
   cmd->callback([job, list, check, faithfulness] {
     if (*list) return print_gradcam_layers(job->run, job->device);

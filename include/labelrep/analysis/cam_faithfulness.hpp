@@ -16,23 +16,25 @@
 ///     for images normalised as labelrep trains them): the classic deletion curve.
 /// The model then decodes the imputed images (nearest label, argmax for categorical labels), and a
 /// curve is the share of images still decoded as the class the map explains, per fraction:
-///   - most relevant first (MoRF): a faithful map's curve falls fast (low area);
-///   - least relevant first (LeRF): a faithful map's curve stays up (high area);
-///   - the baseline: MoRF with *another image's* map (image i takes the map of image i + 1, the last
-///     the first's). It removes regions shaped like a real map's (contiguous, where maps usually are)
-///     but chosen without looking at this image, so its MoRF and LeRF curves are about equal; a map
-///     that knows where this image's evidence is falls below it in MoRF and stays above it in LeRF.
-///     (A random pixel order is no baseline: scattered holes are filled almost perfectly from their
-///     neighbours, so it removes less than any contiguous region.)
-/// ROAD's combined score is the mean over fractions of (LeRF − MoRF) / 2: about 0 for a map that ranks
-/// pixels no better than chance, up to 0.5. Ties in a heatmap (Grad-CAM's ReLU leaves many zeros) are
-/// broken in a seeded random order, so a flat region is removed in no particular direction.
+///   - most relevant first (MoRF): a faithful map's curve falls fast;
+///   - least relevant first (LeRF): a faithful map's curve stays up;
+///   - the baseline: the same two orders by *another image's* map (image i takes the map of image i + 1,
+///     the last the first's). It removes regions shaped like this kind of map (as contiguous, as sparse,
+///     where such maps usually are) but chosen without looking at this image. A map that knows where this
+///     image's evidence is falls below the baseline's MoRF and stays above its LeRF (beats_baseline).
+///     Like for like matters: Grad-CAM's ReLU leaves many zeros, whose ties are broken in a seeded random
+///     order, so LeRF first removes scattered pixels, which the imputation fills almost perfectly, while
+///     MoRF removes a blob; a map's LeRF − MoRF gap is partly this, whatever the map knows, and the
+///     baseline has the same part. (A random pixel order is no baseline for the same reason.)
+/// ROAD's combined score is the mean over fractions of (LeRF − MoRF) / 2 (at most 0.5; 0.45 on the
+/// default grid, whose fraction 0 adds 0); combined_beyond_baseline() subtracts the baseline's, so it is
+/// about 0 for a map that knows nothing about the image, however sparse.
 ///
 /// Example:
 /// \code
 ///   auto heat = labelrep::analysis::grad_cam(model, images, ids, *labels);
 ///   auto road = labelrep::analysis::cam_faithfulness(model, images, ids, labels, heat);
-///   // faithful: road.most_relevant_first.area() < road.baseline.area() < road.least_relevant_first.area()
+///   // road.beats_baseline(), road.road_combined(), road.combined_beyond_baseline()
 /// \endcode
 
 #include <cstdint>
@@ -56,8 +58,9 @@ LABELREP_API const char* imputation_name(Imputation imputation);
 LABELREP_API Imputation parse_imputation(const std::string& name);
 
 struct LABELREP_API FaithfulnessOptions {
-  /// The shares of each image's pixels to remove, strictly increasing, each in [0, 1) (removing every
-  /// pixel leaves nothing to impute from). 0 gives the images' own decoding as the curves' start.
+  /// The shares of each image's pixels to remove, strictly increasing, each in [0, 1) and leaving at
+  /// least one pixel (round(f·H·W) < H·W: removing every pixel leaves nothing to impute from). 0 gives
+  /// the images' own decoding as the curves' start.
   TORCH_ARG(std::vector<double>, fractions) = std::vector<double>{0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9};
   TORCH_ARG(Imputation, imputation) = Imputation::kNoisyLinear;
   /// kNoisyLinear: standard deviation of the noise added to each imputed value, in the images' units
@@ -67,7 +70,7 @@ struct LABELREP_API FaithfulnessOptions {
   TORCH_ARG(double, fill) = 0.0;
   /// Seeds the noise and the tie-breaking (the same seed, the same curves).
   TORCH_ARG(std::uint64_t, seed) = 0;
-  /// Images per pass, ≥ 1 (each pass holds three imputed copies of them, one per order). The seeds are
+  /// Images per pass, ≥ 1 (each pass holds four imputed copies of them, one per order). The seeds are
   /// drawn per batch: the same seed and batch size give the same curves. Small batches stay in the CPU's
   /// caches (500 Fashion-MNIST images on 2 cores: 13.7 s at 32, 18.2 s at 64, 27.5 s at 256); raise it
   /// on a GPU.
@@ -79,22 +82,32 @@ struct LABELREP_API FaithfulnessOptions {
 /// One removal curve: per fraction, the share of images still decoded as the explained class, with its
 /// 95% Wilson interval over the images (eval::wilson_interval).
 struct LABELREP_API FaithfulnessCurve {
-  std::string name;  ///< "most relevant first", "least relevant first", "another image's map"
+  std::string name;  ///< "most relevant first", "least relevant first", "another image's map, most relevant first", ...
   std::vector<double> fractions, kept, kept_low, kept_high;
-  /// The mean of `kept` over the fractions (the area under the curve on the fractions' grid).
+  /// The mean of `kept` over the fractions (the area under the curve for an evenly spaced grid).
   double area() const;
 };
 
 struct LABELREP_API FaithfulnessResult {
   std::int64_t images = 0;
   Imputation imputation = Imputation::kNoisyLinear;
-  FaithfulnessCurve most_relevant_first, least_relevant_first, baseline;
+  FaithfulnessCurve most_relevant_first, least_relevant_first;
+  /// The same orders by another image's map.
+  FaithfulnessCurve baseline_most_relevant_first, baseline_least_relevant_first;
   /// ROAD's combined score: the mean over fractions of (LeRF − MoRF) / 2, in [−0.5, 0.5].
   double road_combined() const;
-  /// MoRF's area below the baseline's, and LeRF's above it: the map knows where this image's evidence
-  /// is, better than a map of another image.
+  /// The same for the baseline's two curves.
+  double baseline_road_combined() const;
+  /// road_combined() − baseline_road_combined(): what the map knows about each image beyond what a map
+  /// of its kind shows anyway.
+  double combined_beyond_baseline() const;
+  /// MoRF's area below the baseline's MoRF, and LeRF's above the baseline's LeRF: the map knows where
+  /// this image's evidence is, better than a map of another image.
   bool beats_baseline() const;
 };
+
+/// Checks options as cam_faithfulness does, before any work: throws InvalidArgument naming the option.
+LABELREP_API void check_faithfulness_options(const FaithfulnessOptions& options);
 
 /// Removes and imputes the pixels of each image in the order of `heatmaps`, and decodes the result.
 /// requires: images `[N, C, H, W]` floating point and finite, N ≥ 2 (the baseline takes another
@@ -102,10 +115,11 @@ struct LABELREP_API FaithfulnessResult {
 /// trained, on the model's device; class_ids `[N]` integer in [0, labels->num_classes()) (the class each map explains: the true
 /// or the predicted one); heatmaps `[N, H, W]` real and finite (any scale: only their order counts), any
 /// device; a model whose outputs have the labels' shape.
-/// ensures: three curves over options.fractions(); the model's mode and its parameters' `.grad` are
+/// ensures: four curves over options.fractions(); the model's mode and its parameters' `.grad` are
 /// unchanged; the same inputs and seed give the same result on the same device.
-/// throws: InvalidArgument naming the argument for other shapes, dtypes, ids, a null label set or bad
-/// options; TorchError / OutOfMemory from libtorch.
+/// throws: InvalidArgument naming the argument for other shapes, dtypes, ids, a null label set, bad
+/// options (check_faithfulness_options) or a fraction that removes every pixel of these images;
+/// TorchError / OutOfMemory from libtorch.
 LABELREP_API FaithfulnessResult cam_faithfulness(models::Model& model, const torch::Tensor& images, const torch::Tensor& class_ids,
                                                  std::shared_ptr<const labels::LabelRepresentation> labels, const torch::Tensor& heatmaps,
                                                  const FaithfulnessOptions& options = {});
