@@ -244,10 +244,11 @@ FaithfulnessResult cam_faithfulness(models::Model& model, const torch::Tensor& i
     const auto batch_seed = detail::mix_seed(options.seed(), static_cast<std::uint64_t>(begin));
     auto generator = at::make_generator<at::CPUGeneratorImpl>(detail::mix_seed(batch_seed, kOrderStream));
     const auto shuffle = torch::rand({b, pixels}, generator, torch::kFloat64).argsort(/*dim=*/std::int64_t{1}, /*descending=*/false);
-    const torch::Tensor sequences[kOrders] = {removal_order(flat(heatmaps), shuffle, RemovalOrder::kMostRelevantFirst),
-                                              removal_order(flat(heatmaps), shuffle, RemovalOrder::kLeastRelevantFirst),
-                                              removal_order(flat(other_maps), shuffle, RemovalOrder::kMostRelevantFirst),
-                                              removal_order(flat(other_maps), shuffle, RemovalOrder::kLeastRelevantFirst)};
+    const auto own = flat(heatmaps), other = flat(other_maps);
+    const torch::Tensor sequences[kOrders] = {removal_order(own, shuffle, RemovalOrder::kMostRelevantFirst),
+                                              removal_order(own, shuffle, RemovalOrder::kLeastRelevantFirst),
+                                              removal_order(other, shuffle, RemovalOrder::kMostRelevantFirst),
+                                              removal_order(other, shuffle, RemovalOrder::kLeastRelevantFirst)};
     // Each pixel's position in each order, `[4·B, H·W]`: pixel p is removed at fraction f if its rank is
     // below round(f·H·W). The four orders go through the imputation and the model as one batch.
     std::vector<torch::Tensor> ranks;
