@@ -23,9 +23,9 @@
 #include "labelrep/train/trainer.hpp"
 #include "core/boundary.hpp"
 #include "core/eval_mode_guard.hpp"
+#include "core/json_document.hpp"
 #include "core/seed_mix.hpp"
 #include "eval/margin.hpp"
-#include "core/json_document.hpp"
 
 namespace labelrep::attack {
 namespace {
@@ -41,7 +41,6 @@ constexpr AttackKind kAttacks[] = {
     {Method::kApgd, false, Objective::kMargin},      {Method::kApgd, true, Objective::kMargin},
     {Method::kNoise, false, Objective::kLoss},       {Method::kSquare, false, Objective::kLoss},
     {Method::kSquare, true, Objective::kLoss}};
-
 
 // The device and floating dtype of a model's parameters (CPU float32 for a model without any).
 torch::TensorOptions model_options(models::Model& model) {

@@ -54,11 +54,12 @@ struct CamInputs {
   analysis::CamMethod method = analysis::CamMethod::kGradCam;
   analysis::CamScore score = analysis::CamScore::kMargin;
   torch::Tensor images;                    // [N, C, H, W] on the job's device
-  torch::Tensor truth, predicted, targets;  // [N] on the CPU
+  torch::Tensor truth, predicted, targets;  // [N] on the CPU; predicted only where asked for
 };
 
-// The test images `indices`, or when it is empty the first `first` (0: all).
-CamInputs prepare_cam_inputs(const GradcamJob& job, std::vector<std::int64_t> indices, std::int64_t first = 0) {
+// The test images `indices`, or when it is empty the first `first` (0: all). The model's predictions
+// (a forward pass over every image) only where they are asked for or the maps explain them.
+CamInputs prepare_cam_inputs(const GradcamJob& job, std::vector<std::int64_t> indices, std::int64_t first, bool with_predictions) {
   analysis::CamMethod method;
   try {
     method = analysis::parse_cam_method(job.method);
@@ -97,7 +98,7 @@ CamInputs prepare_cam_inputs(const GradcamJob& job, std::vector<std::int64_t> in
   batches.start_epoch(0);
   batches.next(batch);
   in.images = batch.images.to(torch::Device(job.device));
-  {
+  if (with_predictions || job.target == "predicted") {
     torch::NoGradGuard no_grad;
     const eval::NearestNeighborEvaluator evaluator(in.run.labels);
     std::vector<torch::Tensor> parts;
@@ -130,7 +131,7 @@ std::string percent(double share) { return fmt::format("{:.1f}%", 100.0 * share)
 
 std::vector<std::string> run_gradcam_job(const GradcamJob& job) {
   if (job.images.empty()) throw InvalidArgument("--images: give at least one test image index");
-  auto in = prepare_cam_inputs(job, job.images);
+  auto in = prepare_cam_inputs(job, job.images, 0, /*with_predictions=*/true);
   const std::string out_dir = !job.out.empty() ? job.out : (std::filesystem::path(default_figures_dir(job.run)) / "gradcam").string();
   create_output_directory(out_dir);
   const auto heat = analysis::grad_cam(in.run.model, in.images, in.targets, *in.run.labels, cam_options(job, in)).to(torch::kCPU);
@@ -177,7 +178,7 @@ std::string run_faithfulness_job(const FaithfulnessJob& job) {
   if (job.cam.images.empty() ? job.limit == 1 : job.cam.images.size() < 2)
     throw InvalidArgument("--images/--limit: ROAD needs at least two images (the baseline takes another image's map)");
   const auto started = std::chrono::steady_clock::now();
-  auto in = prepare_cam_inputs(job.cam, job.cam.images, job.limit);
+  auto in = prepare_cam_inputs(job.cam, job.cam.images, job.limit, /*with_predictions=*/false);
   const auto heat = analysis::grad_cam(in.run.model, in.images, in.targets, *in.run.labels, cam_options(job.cam, in));
   const auto result = analysis::cam_faithfulness(in.run.model, in.images, in.targets, in.run.labels, heat, options);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
