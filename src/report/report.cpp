@@ -325,13 +325,16 @@ void write_faithfulness(const std::vector<RunRecord>& runs, std::ostringstream& 
           "neighbours (ROAD, <code>labelrep gradcam --faithfulness</code>): the share of images still decoded as their class, averaged "
           "over the removed fractions, with the most relevant pixels first (MoRF; low for a faithful map) and the least relevant first "
           "(LeRF; high), each against the same order by another image's map (the baseline). ROAD combined = mean of (LeRF − MoRF)/2; "
-          "beyond the baseline = minus the baseline's, about 0 for a map that knows nothing about the image.</p>\n"
+          "beyond the baseline = minus the baseline's, about 0 for a map that knows nothing about the image, with its 95% interval (a "
+          "paired bootstrap over the images). Faithful: MoRF below and LeRF above the baseline's, and the interval above 0; not "
+          "significant: the areas favour the map, but the interval reaches 0.</p>\n"
           "<table><tr><th>run</th><th>labels</th><th>map</th><th>imputation</th><th>images</th><th>MoRF</th><th>baseline MoRF</th>"
           "<th>LeRF</th><th>baseline LeRF</th><th>ROAD combined</th><th>beyond the baseline</th><th>faithful</th></tr>\n";
   md << "## Are the Grad-CAM maps faithful? (ROAD)\n\nShare of images still decoded as their class, averaged over the removed fractions "
         "(`labelrep gradcam --faithfulness`): most relevant pixels first (MoRF; low for a faithful map) and least relevant first (LeRF; "
         "high), each against the same order by another image's map (the baseline). ROAD combined = mean of (LeRF − MoRF)/2; beyond the "
-        "baseline = minus the baseline's.\n\n| run | labels | map | imputation | images | MoRF | baseline MoRF | LeRF | baseline LeRF | "
+        "baseline = minus the baseline's, with its 95% interval (a paired bootstrap over the images). Faithful: MoRF below and LeRF above "
+        "the baseline's, and the interval above 0; not significant: the areas favour the map, but the interval reaches 0.\n\n| run | labels | map | imputation | images | MoRF | baseline MoRF | LeRF | baseline LeRF | "
         "ROAD combined | beyond the baseline | faithful |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const auto& run : runs) {
     const auto result = json::parse(run.result_json);
@@ -366,14 +369,28 @@ void write_faithfulness(const std::vector<RunRecord>& runs, std::ostringstream& 
       const double morf = area("most_relevant_first"), lerf = area("least_relevant_first");
       const double baseline_morf = area("baseline_most_relevant_first"), baseline_lerf = area("baseline_least_relevant_first");
       const double combined = number("road_combined"), beyond = number("combined_beyond_baseline");
-      const bool faithful = doc["beats_baseline"].get<bool>();
+      const bool beats = doc["beats_baseline"].get<bool>();
+      // The gap's interval and the verdict on it: checks written before labelrep had them show the gap alone.
+      std::string gap = fmt::format("{:.3f}", beyond);
+      bool significant = beats;
+      if (doc.contains("combined_beyond_baseline_ci95")) {
+        const auto& ci = doc["combined_beyond_baseline_ci95"];
+        if (!ci.is_array() || ci.size() != 2 || !ci[0].is_number() || !ci[1].is_number())
+          throw fail("'combined_beyond_baseline_ci95' is not a pair of numbers");
+        gap += fmt::format(" [{:.3f}, {:.3f}]", ci[0].get<double>(), ci[1].get<double>());
+        if (!doc.contains("significantly_beats_baseline") || !doc["significantly_beats_baseline"].is_boolean())
+          throw fail("no true/false 'significantly_beats_baseline' beside the interval");
+        significant = doc["significantly_beats_baseline"].get<bool>();
+      }
+      const char* verdict_html = significant ? "yes" : beats ? "<strong>not significant</strong>" : "<strong>no</strong>";
+      const char* verdict_md = significant ? "yes" : beats ? "**not significant**" : "**no**";
       html << fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.3f}</td><td>{:.3f}</td><td>{:.3f}</td><td>{:.3f}</td>"
-                          "<td>{:.3f}</td><td>{:.3f}</td><td>{}</td></tr>\n",
+                          "<td>{:.3f}</td><td>{}</td><td>{}</td></tr>\n",
                           analysis::escape_xml(run.directory), analysis::escape_xml(kind), analysis::escape_xml(map), analysis::escape_xml(imputation),
-                          images, morf, baseline_morf, lerf, baseline_lerf, combined, beyond, faithful ? "yes" : "<strong>no</strong>");
-      md << fmt::format("| {} | {} | {} | {} | {} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {} |\n", markdown_cell(run.directory),
+                          images, morf, baseline_morf, lerf, baseline_lerf, combined, gap, verdict_html);
+      md << fmt::format("| {} | {} | {} | {} | {} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {} | {} |\n", markdown_cell(run.directory),
                         markdown_cell(kind), markdown_cell(map), markdown_cell(imputation), images, morf, baseline_morf, lerf, baseline_lerf,
-                        combined, beyond, faithful ? "yes" : "**no**");
+                        combined, gap, verdict_md);
     }
   }
   html << "</table>\n";

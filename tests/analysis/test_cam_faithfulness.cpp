@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <memory>
+#include <numeric>
 #include <tuple>
 
 #include "labelrep/analysis/cam_faithfulness.hpp"
@@ -207,6 +208,20 @@ CATCH_TEST_CASE("cam_faithfulness: a map on the evidence beats another image's m
     CATCH_CHECK(on_patch.road_combined() > 0.15);
     CATCH_CHECK(on_patch.combined_beyond_baseline() > 0.05);
     CATCH_CHECK(on_patch.combined_beyond_baseline() == on_patch.road_combined() - on_patch.baseline_road_combined());
+    // Per image, the two gaps average to the two scores; the gap beyond the baseline is well above 0
+    // for 96 images.
+    CATCH_REQUIRE(on_patch.image_combined.size() == 96);
+    CATCH_REQUIRE(on_patch.image_baseline_combined.size() == 96);
+    const auto mean = [](const std::vector<double>& v) { return std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size()); };
+    CATCH_CHECK(mean(on_patch.image_combined) == labelrep_test::Approx(on_patch.road_combined()).margin(1e-12));
+    CATCH_CHECK(mean(on_patch.image_baseline_combined) == labelrep_test::Approx(on_patch.baseline_road_combined()).margin(1e-12));
+    const auto& gap = on_patch.beyond_baseline_interval;
+    CATCH_INFO("beyond the baseline " << gap.mean << " [" << gap.low << ", " << gap.high << "]");
+    CATCH_CHECK(gap.mean == labelrep_test::Approx(on_patch.combined_beyond_baseline()).margin(1e-12));
+    CATCH_CHECK(gap.low > 0.0);
+    CATCH_CHECK(gap.low < gap.mean);
+    CATCH_CHECK(gap.high > gap.mean);
+    CATCH_CHECK(on_patch.significantly_beats_baseline());
     CATCH_CHECK(on_patch.most_relevant_first.name == "most relevant first");
     CATCH_CHECK(on_patch.baseline_least_relevant_first.name == "another image's map, least relevant first");
 
@@ -237,6 +252,8 @@ CATCH_TEST_CASE("cam_faithfulness: a map on the evidence beats another image's m
     // The inverse map removes the evidence last: the curves swap and it loses to the baseline.
     const auto inverse = analysis::cam_faithfulness(model, images, ids, labels, -truth, options);
     CATCH_CHECK_FALSE(inverse.beats_baseline());
+    CATCH_CHECK(inverse.beyond_baseline_interval.high < 0.0);
+    CATCH_CHECK_FALSE(inverse.significantly_beats_baseline());
     CATCH_CHECK(inverse.road_combined() < -0.15);
     // Most relevant first of a map is least relevant first of its negation, exactly: the same pixels are
     // removed (ties keep the same seeded order both ways), with the same noise.
@@ -258,6 +275,19 @@ CATCH_TEST_CASE("cam_faithfulness: a map on the evidence beats another image's m
     CATCH_CHECK(same.least_relevant_first.kept == same.baseline_least_relevant_first.kept);
     CATCH_CHECK(same.combined_beyond_baseline() == 0.0);
     CATCH_CHECK_FALSE(same.beats_baseline());
+    CATCH_CHECK(same.beyond_baseline_interval.low == 0.0);
+    CATCH_CHECK(same.beyond_baseline_interval.high == 0.0);
+    // The true map for image 0 only, the blob for the others: only images 0 and 95 (whose baseline is
+    // image 0's map) differ from their baselines. Whatever the two areas say, two images of 96 are no
+    // evidence: the interval reaches 0 (a resample leaves both out about one time in seven).
+    auto one_true = blob.clone();
+    one_true[0] = truth[0];
+    const auto lucky = analysis::cam_faithfulness(model, images, ids, labels, one_true, options);
+    std::size_t differing = 0;
+    for (std::size_t i = 0; i < 96; ++i) differing += lucky.image_combined[i] != lucky.image_baseline_combined[i] ? 1 : 0;
+    CATCH_CHECK(differing <= 2);
+    CATCH_CHECK(lucky.beyond_baseline_interval.low <= 0.0);
+    CATCH_CHECK_FALSE(lucky.significantly_beats_baseline());
 
     // Seeded; the constant fill (the deletion curve) finds the patch as well.
     CATCH_CHECK(analysis::cam_faithfulness(model, images, ids, labels, heat, options).baseline_least_relevant_first.kept ==
@@ -267,6 +297,34 @@ CATCH_TEST_CASE("cam_faithfulness: a map on the evidence beats another image's m
     CATCH_CHECK(constant.imputation == analysis::Imputation::kConstant);
     CATCH_CHECK(constant.beats_baseline());
   }
+}
+
+CATCH_TEST_CASE("FaithfulnessResult: a map beats the baseline significantly only when the gap's interval is above 0", "[analysis]") {
+  using namespace labelrep;
+  analysis::FaithfulnessResult result;
+  const auto curve = [](std::vector<double> kept) {
+    analysis::FaithfulnessCurve c;
+    c.fractions = {0.0, 0.5};
+    c.kept = std::move(kept);
+    return c;
+  };
+  result.most_relevant_first = curve({0.9, 0.3});
+  result.least_relevant_first = curve({0.9, 0.8});
+  result.baseline_most_relevant_first = curve({0.9, 0.5});
+  result.baseline_least_relevant_first = curve({0.9, 0.6});
+  CATCH_CHECK(result.most_relevant_first.area() == labelrep_test::Approx(0.6));
+  CATCH_CHECK(result.road_combined() == labelrep_test::Approx(0.125));
+  CATCH_CHECK(result.baseline_road_combined() == labelrep_test::Approx(0.025));
+  CATCH_REQUIRE(result.beats_baseline());
+  // The areas favour the map, but the interval of the gap reaches 0: not significant.
+  result.beyond_baseline_interval = {0.1, -0.01, 0.2};
+  CATCH_CHECK_FALSE(result.significantly_beats_baseline());
+  result.beyond_baseline_interval = {0.1, 0.02, 0.2};
+  CATCH_CHECK(result.significantly_beats_baseline());
+  // An interval above 0 does not overrule the areas: LeRF below the baseline's LeRF is no win.
+  result.least_relevant_first = curve({0.9, 0.55});
+  CATCH_CHECK_FALSE(result.beats_baseline());
+  CATCH_CHECK_FALSE(result.significantly_beats_baseline());
 }
 
 CATCH_TEST_CASE("cam_faithfulness keeps each module's mode and the parameters' gradients", "[analysis]") {

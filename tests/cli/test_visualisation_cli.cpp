@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "labelrep/core/npy.hpp"
@@ -141,6 +142,13 @@ CATCH_TEST_CASE("labelrep tsne and gradcam read a trained run and write the SVG,
   }
   const double combined = road_json["road_combined"], baseline = road_json["baseline_road_combined"], beyond = road_json["combined_beyond_baseline"];
   CATCH_CHECK(std::abs(beyond - (combined - baseline)) < 1e-12);
+  // The gap's interval around it, and the verdict that follows from it and the areas.
+  CATCH_REQUIRE(road_json["combined_beyond_baseline_ci95"].size() == 2);
+  const double low = road_json["combined_beyond_baseline_ci95"][0], high = road_json["combined_beyond_baseline_ci95"][1];
+  CATCH_CHECK(low <= beyond);
+  CATCH_CHECK(high >= beyond);
+  CATCH_CHECK(road_json["significantly_beats_baseline"] == (road_json["beats_baseline"].get<bool>() && low > 0));
+  CATCH_CHECK(road.output.find(fmt::format("(95% CI {:.3f} to {:.3f}, paired bootstrap over the images)", low, high)) != std::string::npos);
   // The constant fill is named in the default file name, so it does not overwrite the ROAD check.
   const auto constant = run_command(cli() + " gradcam --run " + run + " --faithfulness --limit 20 --fractions 0,0.5 --imputation constant");
   CATCH_CHECK(constant.exit_code == 0);

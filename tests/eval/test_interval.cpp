@@ -2,6 +2,7 @@
 #include "catch.hpp"
 
 #include <cmath>
+#include <vector>
 
 #include "labelrep/core/error.hpp"
 #include "labelrep/eval/interval.hpp"
@@ -40,4 +41,51 @@ CATCH_TEST_CASE("wilson_interval gives the Wilson score interval of a proportion
   labelrep_test::check_throws_with<InvalidArgument>([] { eval::wilson_interval(-1, 10); }, "successes");
   labelrep_test::check_throws_with<InvalidArgument>([] { eval::wilson_interval(1, 10, 0.0); }, "z");
   labelrep_test::check_throws_with<InvalidArgument>([] { eval::wilson_interval(1, 10, NAN); }, "z");
+}
+
+CATCH_TEST_CASE("bootstrap_mean_interval gives a percentile bootstrap interval of a mean", "[eval]") {
+  // 190 ones and 310 zeros: the mean's standard error is sqrt(0.38 · 0.62 / 500) = 0.0217, so the 95%
+  // interval is about 0.38 ± 0.0425 (the bootstrap of a proportion approaches the normal interval).
+  std::vector<double> hits(500, 0.0);
+  for (std::size_t i = 0; i < 190; ++i) hits[i * 2] = 1.0;
+  const auto ci = eval::bootstrap_mean_interval(hits, 0.95, 10000, 7);
+  CATCH_CHECK(ci.mean == labelrep_test::Approx(0.38).margin(1e-12));
+  CATCH_CHECK(ci.low == labelrep_test::Approx(0.38 - 0.0425).margin(0.006));
+  CATCH_CHECK(ci.high == labelrep_test::Approx(0.38 + 0.0425).margin(0.006));
+  // The same seed, the same interval; another seed, nearly the same; a higher level, a wider one.
+  const auto again = eval::bootstrap_mean_interval(hits, 0.95, 10000, 7);
+  CATCH_CHECK(again.low == ci.low);
+  CATCH_CHECK(again.high == ci.high);
+  const auto other = eval::bootstrap_mean_interval(hits, 0.95, 10000, 8);
+  CATCH_CHECK(other.low == labelrep_test::Approx(ci.low).margin(0.005));
+  const auto wider = eval::bootstrap_mean_interval(hits, 0.99, 10000, 7);
+  CATCH_CHECK(wider.low < ci.low);
+  CATCH_CHECK(wider.high > ci.high);
+  // Pairing: two scores that share a large per-image part differ by a small, consistent amount. Their
+  // means' intervals overlap, the interval of the per-image differences excludes 0.
+  std::vector<double> first, second, difference;
+  for (int i = 0; i < 200; ++i) {
+    const double shared = static_cast<double>((i * 37) % 101) / 100.0;
+    const double extra = 0.02 + 0.01 * static_cast<double>(i % 3);
+    first.push_back(shared + extra);
+    second.push_back(shared);
+    difference.push_back(extra);
+  }
+  const auto a = eval::bootstrap_mean_interval(first), b = eval::bootstrap_mean_interval(second);
+  CATCH_CHECK(a.low < b.high);
+  const auto paired = eval::bootstrap_mean_interval(difference);
+  CATCH_CHECK(paired.low > 0.0);
+  CATCH_CHECK(paired.mean == labelrep_test::Approx(a.mean - b.mean).margin(1e-12));
+  // All values equal: no spread.
+  const auto flat = eval::bootstrap_mean_interval(std::vector<double>(30, 0.25));
+  CATCH_CHECK(flat.low == 0.25);
+  CATCH_CHECK(flat.high == 0.25);
+  // One value is its own interval.
+  const auto single = eval::bootstrap_mean_interval({-1.5});
+  CATCH_CHECK(single.low == -1.5);
+  CATCH_CHECK(single.high == -1.5);
+  labelrep_test::check_throws_with<InvalidArgument>([] { eval::bootstrap_mean_interval({}); }, "values is empty");
+  labelrep_test::check_throws_with<InvalidArgument>([] { eval::bootstrap_mean_interval({1.0, std::nan("")}); }, "values[1]");
+  labelrep_test::check_throws_with<InvalidArgument>([] { eval::bootstrap_mean_interval({1.0, 2.0}, 1.0); }, "level");
+  labelrep_test::check_throws_with<InvalidArgument>([] { eval::bootstrap_mean_interval({1.0, 2.0}, 0.95, 99); }, "resamples");
 }

@@ -398,11 +398,23 @@ CATCH_TEST_CASE("a report tabulates the runs' ROAD checks of their Grad-CAM maps
   };
   std::filesystem::create_directories(dir.file("runs/speech/figures"));
   std::filesystem::create_directories(dir.file("runs/category/figures"));
+  // With the gap's interval (as labelrep writes them now): one significant, one whose interval reaches 0.
+  const auto with_interval = [&](const std::string& layer, double morf, double baseline_morf, double lerf, double baseline_lerf, double low,
+                                 double high) {
+    auto doc = nlohmann::json::parse(check(layer, morf, baseline_morf, lerf, baseline_lerf));
+    doc["combined_beyond_baseline_ci95"] = {low, high};
+    doc["significantly_beats_baseline"] = doc["beats_baseline"].get<bool>() && low > 0;
+    return doc;
+  };
   write_file_atomically(dir.file("runs/speech/figures/gradcam_faithfulness.json"), check("", 0.420, 0.490, 0.600, 0.520));
+  write_file_atomically(dir.file("runs/speech/figures/gradcam_faithfulness_at-body_5.json"),
+                        with_interval("body.5", 0.420, 0.490, 0.600, 0.520, 0.051, 0.098).dump());
+  write_file_atomically(dir.file("runs/speech/figures/gradcam_faithfulness_at-body_2.json"),
+                        with_interval("body.2", 0.480, 0.490, 0.530, 0.520, -0.004, 0.024).dump());
   write_file_atomically(dir.file("runs/category/figures/gradcam_faithfulness_at-body_5.json"), check("body.5", 0.690, 0.680, 0.700, 0.700));
   const auto runs = report::find_runs(dir.file("runs"));
   CATCH_REQUIRE(runs.size() == 2);
-  CATCH_CHECK(runs[1].faithfulness_files.size() == 1);  // runs/speech, after runs/category
+  CATCH_CHECK(runs[1].faithfulness_files.size() == 3);  // runs/speech, after runs/category
   report::write_report(dir.file("runs"), dir.file("out"));
   const std::string md = read_file(dir.file("out/report.md"));
   CATCH_CHECK(md.find("## Are the Grad-CAM maps faithful? (ROAD)") != std::string::npos);
@@ -410,7 +422,23 @@ CATCH_TEST_CASE("a report tabulates the runs' ROAD checks of their Grad-CAM maps
               std::string::npos);
   CATCH_CHECK(md.find("| category | hirescam of the margin, body.5 | road | 500 | 0.690 | 0.680 | 0.700 | 0.700 | 0.005 | -0.005 | **no** |") !=
               std::string::npos);
-  CATCH_CHECK(read_file(dir.file("out/index.html")).find("<td><strong>no</strong></td>") != std::string::npos);
+  CATCH_CHECK(md.find("| speech | hirescam of the margin, body.5 | road | 500 | 0.420 | 0.490 | 0.600 | 0.520 | 0.090 | 0.075 [0.051, 0.098] | yes |") !=
+              std::string::npos);
+  CATCH_CHECK(md.find("| speech | hirescam of the margin, body.2 | road | 500 | 0.480 | 0.490 | 0.530 | 0.520 | 0.025 | 0.010 [-0.004, 0.024] | "
+                      "**not significant** |") != std::string::npos);
+  const auto html = read_file(dir.file("out/index.html"));
+  CATCH_CHECK(html.find("<td><strong>no</strong></td>") != std::string::npos);
+  CATCH_CHECK(html.find("<td>0.010 [-0.004, 0.024]</td><td><strong>not significant</strong></td>") != std::string::npos);
+
+  auto no_verdict = with_interval("body.5", 0.4, 0.5, 0.6, 0.5, 0.01, 0.1);
+  no_verdict.erase("significantly_beats_baseline");
+  write_file_atomically(dir.file("runs/speech/figures/gradcam_faithfulness_at-body_5.json"), no_verdict.dump());
+  labelrep_test::check_throws_with<FormatError>([&] { report::write_report(dir.file("runs"), dir.file("out")); }, "significantly_beats_baseline");
+  auto bad_interval = with_interval("body.5", 0.4, 0.5, 0.6, 0.5, 0.01, 0.1);
+  bad_interval["combined_beyond_baseline_ci95"] = {0.01};
+  write_file_atomically(dir.file("runs/speech/figures/gradcam_faithfulness_at-body_5.json"), bad_interval.dump());
+  labelrep_test::check_throws_with<FormatError>([&] { report::write_report(dir.file("runs"), dir.file("out")); }, "combined_beyond_baseline_ci95");
+  std::filesystem::remove(dir.file("runs/speech/figures/gradcam_faithfulness_at-body_5.json"));
 
   auto broken = nlohmann::json::parse(check("", 0.4, 0.5, 0.6, 0.5));
   broken.erase("road_combined");

@@ -202,10 +202,17 @@ std::string run_faithfulness_job(const FaithfulnessJob& job) {
                            curves[3]->area());
   std::cout << "(share still decoded as the class; MoRF / LeRF: the most / least relevant pixels removed first; baseline: by another "
                "image's map)\n";
-  std::cout << fmt::format("ROAD combined, the mean of (LeRF - MoRF)/2: {:.3f}; the baseline's {:.3f}; beyond the baseline {:.3f} ({:.1f} s)\n",
-                           result.road_combined(), result.baseline_road_combined(), result.combined_beyond_baseline(), seconds);
-  if (result.beats_baseline())
-    std::cout << "the maps know where each image's evidence is: MoRF falls below the baseline's, LeRF stays above it\n";
+  const auto& gap = result.beyond_baseline_interval;
+  std::cout << fmt::format("ROAD combined, the mean of (LeRF - MoRF)/2: {:.3f}; the baseline's {:.3f}; beyond the baseline {:.3f} "
+                           "(95% CI {:.3f} to {:.3f}, paired bootstrap over the images) ({:.1f} s)\n",
+                           result.road_combined(), result.baseline_road_combined(), result.combined_beyond_baseline(), gap.low, gap.high, seconds);
+  if (result.significantly_beats_baseline())
+    std::cout << "the maps know where each image's evidence is: MoRF falls below the baseline's, LeRF stays above it, by more than the "
+                 "sample of images explains\n";
+  else if (result.beats_baseline())
+    std::cout << fmt::format("WARN: the maps beat the baseline on these {} images, but not by more than the sample explains (the gap's 95% "
+                             "interval reaches {:.3f}); check more images (--limit)\n",
+                             result.images, gap.low);
   else
     std::cout << fmt::format("WARN: the maps rank this image's pixels no better than another image's map does (MoRF {:.3f} against the "
                              "baseline's {:.3f}, LeRF {:.3f} against {:.3f})\n",
@@ -249,7 +256,9 @@ std::string run_faithfulness_job(const FaithfulnessJob& job) {
   doc["road_combined"] = result.road_combined();
   doc["baseline_road_combined"] = result.baseline_road_combined();
   doc["combined_beyond_baseline"] = result.combined_beyond_baseline();
+  doc["combined_beyond_baseline_ci95"] = {gap.low, gap.high};
   doc["beats_baseline"] = result.beats_baseline();
+  doc["significantly_beats_baseline"] = result.significantly_beats_baseline();
   const auto json_path = std::filesystem::path(out).replace_extension(".json").string();
   write_file_atomically(json_path, doc.dump(2) + "\n");
   std::cout << fmt::format("wrote {} and {}\n", out, json_path);

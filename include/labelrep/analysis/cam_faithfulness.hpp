@@ -34,7 +34,8 @@
 /// \code
 ///   auto heat = labelrep::analysis::grad_cam(model, images, ids, *labels);
 ///   auto road = labelrep::analysis::cam_faithfulness(model, images, ids, labels, heat);
-///   // road.beats_baseline(), road.road_combined(), road.combined_beyond_baseline()
+///   // road.beats_baseline(), road.road_combined(), road.combined_beyond_baseline(),
+///   // road.beyond_baseline_interval.low, road.significantly_beats_baseline()
 /// \endcode
 
 #include <cstdint>
@@ -44,6 +45,7 @@
 #include <torch/arg.h>
 #include <torch/types.h>
 
+#include "labelrep/eval/interval.hpp"
 #include "labelrep/export.hpp"
 #include "labelrep/labels/label_representation.hpp"
 #include "labelrep/models/model.hpp"
@@ -104,6 +106,17 @@ struct LABELREP_API FaithfulnessResult {
   /// MoRF's area below the baseline's MoRF, and LeRF's above the baseline's LeRF: the map knows where
   /// this image's evidence is, better than a map of another image.
   bool beats_baseline() const;
+  /// Per image (in the input's order): the mean over fractions of (LeRF − MoRF) / 2 by its own map and
+  /// by the baseline's. Their means are road_combined() and baseline_road_combined().
+  std::vector<double> image_combined, image_baseline_combined;
+  /// The 95% interval of combined_beyond_baseline() (its `mean`): a percentile bootstrap of the
+  /// per-image differences image_combined − image_baseline_combined (paired: each image is compared
+  /// with itself), 10,000 resamples seeded by FaithfulnessOptions::seed. It says whether a gap is more
+  /// than the luck of which images were checked.
+  eval::MeanInterval beyond_baseline_interval;
+  /// beats_baseline(), and the interval of the gap lies above 0: the map beats the baseline by more than
+  /// the sample of images explains.
+  bool significantly_beats_baseline() const;
 };
 
 /// Checks options as cam_faithfulness does, before any work: throws InvalidArgument naming the option.
