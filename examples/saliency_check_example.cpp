@@ -30,22 +30,25 @@ int main(int argc, char** argv) try {
   batches.start_epoch(0);
   batches.next(batch);
 
-  std::printf("%-10s %-7s %-11s %7s %7s %7s %7s %9s %7s  %s\n", "method", "score", "layer", "MoRF", "(base)", "LeRF", "(base)", "combined",
-              "beyond", "faithful");
+  std::printf("%-10s %-7s %-11s %7s %7s %7s %7s %9s %7s %17s  %s\n", "method", "score", "layer", "MoRF", "(base)", "LeRF", "(base)",
+              "combined", "beyond", "(95% interval)", "faithful");
   for (const auto method : {lr::analysis::CamMethod::kGradCam, lr::analysis::CamMethod::kGradCamPlusPlus, lr::analysis::CamMethod::kHiResCam})
     for (const auto score : {lr::analysis::CamScore::kMargin, lr::analysis::CamScore::kLabel})
       for (const std::string layer : {std::string(), early}) {
         const auto heat = lr::analysis::grad_cam(run.model, batch.images, batch.targets, *run.labels,
                                                  lr::analysis::GradCamOptions().method(method).score(score).layer(layer));
         const auto road = lr::analysis::cam_faithfulness(run.model, batch.images, batch.targets, run.labels, heat);
-        std::printf("%-10s %-7s %-11s %7.3f %7.3f %7.3f %7.3f %9.3f %7.3f  %s\n", lr::analysis::cam_method_name(method),
+        const auto& gap = road.beyond_baseline_interval;
+        std::printf("%-10s %-7s %-11s %7.3f %7.3f %7.3f %7.3f %9.3f %7.3f  [%6.3f, %6.3f]  %s\n", lr::analysis::cam_method_name(method),
                     lr::analysis::cam_score_name(score), layer.empty() ? "last stage" : layer.c_str(), road.most_relevant_first.area(),
                     road.baseline_most_relevant_first.area(), road.least_relevant_first.area(), road.baseline_least_relevant_first.area(),
-                    road.road_combined(), road.combined_beyond_baseline(), road.beats_baseline() ? "yes" : "no");
+                    road.road_combined(), road.combined_beyond_baseline(), gap.low, gap.high,
+                    road.significantly_beats_baseline() ? "yes" : road.beats_baseline() ? "not significant" : "no");
       }
   std::printf("MoRF / LeRF: share of the %lld images still decoded as their class, averaged over 0-90%% of the pixels removed most / "
               "least relevant first; (base): the same by another image's map; combined: mean (LeRF - MoRF)/2; beyond: minus the "
-              "baseline's.\n",
+              "baseline's, with its 95%% interval (paired bootstrap over the images); faithful: beats the baseline's areas and the interval is "
+              "above 0.\n",
               static_cast<long long>(n));
   return 0;
 } catch (const std::exception& e) {

@@ -22,6 +22,7 @@
 #include "labelrep/data/split.hpp"
 #include "labelrep/dist/process_group.hpp"
 #include "labelrep/eval/interval.hpp"
+#include "labelrep/eval/paired_comparison.hpp"
 #include "labelrep/eval/nearest_neighbor.hpp"
 #include "labelrep/labels/embeddings.hpp"
 #include "labelrep/labels/factory.hpp"

@@ -15,6 +15,8 @@
 #include "labelrep/core/atomic_file.hpp"
 #include "labelrep/core/class_names.hpp"
 #include "labelrep/core/error.hpp"
+#include "labelrep/core/npy.hpp"
+#include "labelrep/eval/paired_comparison.hpp"
 #include "labelrep/labels/factory.hpp"
 #include "labelrep/labels/kinds.hpp"
 #include "labelrep/labels/label_image.hpp"
@@ -313,6 +315,143 @@ void write_robustness(const std::map<std::string, Group>& groups, const std::str
   }
   html << "</table>\n";
   md << "\n";
+}
+
+// One attack sweep's per-image outcomes (`labelrep attack --per-image`), to pair runs image by image.
+struct PerImageSweep {
+  std::string file;                  // the sweep's JSON
+  std::vector<std::string> attacks;  // in the order of the outcomes' first axis
+  std::vector<double> epsilons;      // of the second axis
+  std::string unit;
+  std::int64_t images = 0;
+  torch::Tensor correct;             // bool [attacks, epsilons, images]
+};
+
+// The sweeps of a run that kept their per-image outcomes. The file is looked for where the sweep says,
+// then beside the sweep (runs copied elsewhere keep working); a sweep whose file is gone is left out and
+// named in `missing`. A file of the wrong shape or type is the sweep's fault.
+std::vector<PerImageSweep> per_image_sweeps(const RunRecord& run, std::vector<std::string>& missing) {
+  std::vector<PerImageSweep> sweeps;
+  for (const auto& file : run.attack_files) {
+    const auto sweep = json::parse(read_file(file, 1 << 26));  // parsed and checked before, by write_robustness
+    if (!sweep.contains("per_image")) continue;
+    const auto& per_image = sweep["per_image"];
+    if (!per_image.is_object() || !per_image.contains("correct") || !per_image["correct"].is_string())
+      throw FormatError(file, FormatError::kNoOffset, "'per_image' has no file name 'correct'");
+    const fs::path recorded = per_image["correct"].get<std::string>();
+    std::error_code error;
+    fs::path path = recorded;
+    if (!fs::is_regular_file(path, error)) path = fs::path(file).parent_path() / recorded.filename();
+    if (!fs::is_regular_file(path, error)) {
+      missing.push_back(fmt::format("{} (its per-image file {} is gone)", file, recorded.string()));
+      continue;
+    }
+    PerImageSweep s;
+    s.file = file;
+    s.unit = str(sweep, "epsilon_unit", "normalized");
+    s.images = json_count(sweep, "images", file);
+    for (const auto& a : sweep["attacks"]) s.attacks.push_back(a["attack"].get<std::string>());
+    for (const auto& p : sweep["attacks"][0]["points"]) s.epsilons.push_back(json_number(p, "epsilon", file));
+    s.correct = read_npy(path.string());
+    if (s.correct.scalar_type() != torch::kBool ||
+        s.correct.sizes() != torch::IntArrayRef({static_cast<std::int64_t>(s.attacks.size()), static_cast<std::int64_t>(s.epsilons.size()), s.images}))
+      throw FormatError(path.string(), FormatError::kNoOffset,
+                        fmt::format("not the per-image outcomes of {}: expected bool [{}, {}, {}] (attacks, eps, images)", file, s.attacks.size(),
+                                    s.epsilons.size(), s.images));
+    sweeps.push_back(std::move(s));
+  }
+  return sweeps;
+}
+
+// Robust on the same images? For each run with labels other than categorical and the categorical run of
+// the same dataset, encoder, level and seed, the sweeps that ran the same attacks at the same ε on the
+// same images (the first N test images) are compared image by image: the worst case over the attacks
+// (an image counts if no attack broke it) of both, the difference with its paired 95% interval and
+// McNemar's exact test. Two percentages side by side cannot say whether 2 points are luck; this can.
+void write_paired_robustness(const std::map<std::string, Group>& groups, const std::string& out_dir, std::ostringstream& html,
+                             std::ostringstream& md) {
+  std::map<const RunRecord*, std::vector<PerImageSweep>> sweeps_of;
+  std::vector<std::string> missing;
+  for (const auto& [id, g] : groups)
+    for (const auto* run : g.runs) sweeps_of[run] = per_image_sweeps(*run, missing);
+  const auto seed_of = [](const RunRecord* run) { return json::parse(run->config_json).value("seed", json()).dump(); };
+  std::ostringstream rows_html, rows_md, figures_html, figures_md;
+  std::size_t rows = 0;
+  for (const auto& [id, other] : groups) {
+    if (other.label_kind.rfind("category", 0) == 0) continue;
+    for (const auto& [category_id, category] : groups) {
+      if (category.label_kind != "category" || category.dataset != other.dataset || category.encoder != other.encoder ||
+          category.level != other.level)
+        continue;
+      for (const auto* run : other.runs)
+        for (const auto* reference : category.runs) {
+          if (seed_of(run) != seed_of(reference)) continue;
+          for (const auto& a : sweeps_of[run])
+            for (const auto& b : sweeps_of[reference]) {
+              if (a.attacks != b.attacks || a.epsilons != b.epsilons || a.unit != b.unit || a.images != b.images) continue;
+              const std::string attacks = fmt::format("{}", fmt::join(a.attacks, ", "));
+              const std::string pair = fmt::format("{} vs category", other.label_kind);
+              std::vector<double> x, difference, low, high;
+              for (std::size_t e = 0; e < a.epsilons.size(); ++e) {
+                const auto e_index = static_cast<std::int64_t>(e);
+                const auto c = eval::compare_paired(a.correct.select(1, e_index).all(0), b.correct.select(1, e_index).all(0));
+                x.push_back(a.epsilons[e]), difference.push_back(c.difference), low.push_back(c.low), high.push_back(c.high);
+                const std::string verdict = c.p_value < 0.05 ? (c.difference > 0 ? "more robust" : "less robust") : "no significant difference";
+                rows_html << fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:g}</td><td>{}</td><td>{:.2f}</td><td>{:.2f}</td>"
+                                         "<td>{:+.2f} [{:+.2f}, {:+.2f}]</td><td>{} / {}</td><td>{:.2g}</td><td>{}</td></tr>\n",
+                                         analysis::escape_xml(other.dataset + " · " + other.encoder), analysis::escape_xml(pair),
+                                         analysis::escape_xml(seed_of(run)), analysis::escape_xml(attacks), a.epsilons[e], c.images,
+                                         100 * c.first_accuracy, 100 * c.second_accuracy, 100 * c.difference, 100 * c.low, 100 * c.high,
+                                         c.only_first, c.only_second, c.p_value, verdict);
+                rows_md << fmt::format("| {} | {} | {} | {} | {:g} | {} | {:.2f} | {:.2f} | {:+.2f} [{:+.2f}, {:+.2f}] | {} / {} | {:.2g} | {} |\n",
+                                       markdown_cell(other.dataset + " · " + other.encoder), markdown_cell(pair), seed_of(run),
+                                       markdown_cell(attacks), a.epsilons[e], c.images, 100 * c.first_accuracy, 100 * c.second_accuracy,
+                                       100 * c.difference, 100 * c.low, 100 * c.high, c.only_first, c.only_second, c.p_value, verdict);
+                ++rows;
+              }
+              analysis::LinePlot plot(fmt::format("{}, seed {}: worst-case accuracy difference, {} images", pair, seed_of(run), a.images),
+                                      fmt::format("ε ({} units)", a.unit), "difference (share of images)");
+              plot.add_series("difference", x, difference, {}, analysis::SeriesStyle{false, 0});
+              plot.add_series("95% interval", x, low, {}, analysis::SeriesStyle{true, 0});
+              plot.add_series("95% interval ", x, high, {}, analysis::SeriesStyle{true, 0});
+              plot.add_series("no difference", {x.front(), x.back()}, {0.0, 0.0}, {}, analysis::SeriesStyle{true, 1});
+              const std::string svg = plot.svg(560, 340);
+              const std::string file = "paired_" + safe_name(other.dataset + "_" + other.encoder + "_" + pair + "_" + seed_of(run) + "_" + attacks) + ".svg";
+              write_file_atomically((fs::path(out_dir) / file).string(), svg);
+              figures_html << "<figure>" << svg << "<figcaption>" << analysis::escape_xml(pair + ": " + attacks) << "</figcaption></figure>\n";
+              figures_md << "![" << pair << ": " << attacks << "](" << file << ")\n\n";
+            }
+        }
+    }
+  }
+  if (rows == 0 && missing.empty()) return;
+  const auto intro = [](const std::string& command) {
+    return "The same test images, attacked by the same attacks at the same ε, for a run and the categorical run of its dataset, encoder, "
+           "level and seed (sweeps written with " + command + "). An image counts as robust if no attack broke it. "
+           "Difference = this run's robust accuracy minus the categorical run's, in points, with its 95% interval (a paired bootstrap "
+           "over the images); only this / only category: the images only one of the two keeps; p: McNemar's exact test on those. ε = 0 "
+           "compares the clean accuracy on these images.";
+  };
+  html << "<h2>Robust on the same images? (paired, against categorical labels)</h2>\n<p>" << intro("<code>labelrep attack --per-image</code>")
+       << "</p>\n";
+  md << "## Robust on the same images? (paired, against categorical labels)\n\n" << intro("`labelrep attack --per-image`") << "\n\n";
+  if (rows > 0) {
+    html << figures_html.str()
+         << "<table><tr><th>dataset · encoder</th><th>labels</th><th>seed</th><th>attacks</th><th>ε</th><th>images</th><th>accuracy</th>"
+            "<th>category's</th><th>difference [95% interval]</th><th>only this / only category</th><th>p</th><th>verdict (p &lt; 0.05)</th></tr>\n"
+         << rows_html.str() << "</table>\n";
+    md << figures_md.str()
+       << "| dataset · encoder | labels | seed | attacks | ε | images | accuracy | category's | difference [95% interval] | only this / only "
+          "category | p | verdict (p < 0.05) |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+       << rows_md.str() << "\n";
+  } else {
+    html << "<p>No pair of runs has sweeps of the same attacks, ε and images.</p>\n";
+    md << "No pair of runs has sweeps of the same attacks, ε and images.\n\n";
+  }
+  for (const auto& m : missing) {
+    html << "<p>Left out: " << analysis::escape_xml(m) << "</p>\n";
+    md << "Left out: " << markdown_cell(m) << "\n\n";
+  }
 }
 
 // How faithful the runs' Grad-CAM maps are (`labelrep gradcam --faithfulness`, ROAD): one row per check,
@@ -618,6 +757,7 @@ std::size_t write_report(const std::string& root, const std::string& out_dir, co
   md << "\n";
 
   write_robustness(groups, out_dir, html, md);
+  write_paired_robustness(groups, out_dir, html, md);
 
   // Accuracy against data level (Figure 4 form) when there are several levels.
   std::map<std::string, std::map<double, std::vector<double>>> by_level;  // label -> level -> accuracies

@@ -448,3 +448,67 @@ CATCH_TEST_CASE("a report tabulates the runs' ROAD checks of their Grad-CAM maps
   labelrep_test::check_throws_with<FormatError>([&] { report::write_report(dir.file("runs"), dir.file("out")); },
                                                 "gradcam_faithfulness.json");
 }
+
+CATCH_TEST_CASE("a report compares each run's robustness with the categorical run's image by image", "[report]") {
+  labelrep_test::TempDir dir;
+  fake_run(dir.file("runs/composite0"), "composite", 0, 100, 0.90, false);
+  fake_run(dir.file("runs/composite1"), "composite", 1, 100, 0.85, false);  // no categorical run of seed 1: no pair
+  fake_run(dir.file("runs/category0"), "category", 0, 100, 0.88, true);
+  // A sweep of fgsm and bim at ε 0 and 0.1 on 40 images, whose per-image file is named as `labelrep
+  // attack --per-image` records it (here a bare name, found beside the sweep).
+  const auto sweep = [&](const std::string& run, const std::string& name, const torch::Tensor& correct, std::vector<double> epsilons) {
+    nlohmann::json points = nlohmann::json::array();
+    for (double eps : epsilons) points.push_back({{"epsilon", eps}, {"accuracy", 0.5}});
+    const nlohmann::json doc = {{"images", 40},
+                                {"attacks", {{{"attack", "fgsm"}, {"method", "fgsm"}, {"points", points}}, {{"attack", "bim"}, {"method", "iterative"}, {"points", points}}}},
+                                {"per_image", {{"correct", name + ".npy"}}}};
+    write_file_atomically(dir.file("runs/" + run + "/" + name + ".json"), doc.dump());
+    if (correct.defined()) write_npy(dir.file("runs/" + run + "/" + name + ".npy"), correct);
+  };
+  const auto outcomes = [](std::int64_t clean, std::int64_t fgsm, std::int64_t bim) {  // the first k images correct
+    auto c = torch::zeros({2, 2, 40}, torch::kBool);
+    c[0][0].slice(0, 0, clean).fill_(true);
+    c[1][0].slice(0, 0, clean).fill_(true);
+    c[0][1].slice(0, 0, fgsm).fill_(true);
+    c[1][1].slice(0, 0, bim).fill_(true);
+    return c;
+  };
+  // Composite: all 40 clean, 30 survive FGSM and 25 BIM (the worst case: 25); categorical: 36 clean,
+  // 10 survive FGSM, 15 BIM (worst case 10).
+  sweep("composite0", "attack", outcomes(40, 30, 25), {0.0, 0.1});
+  sweep("category0", "attack", outcomes(36, 10, 15), {0.0, 0.1});
+  sweep("composite1", "attack", outcomes(40, 30, 25), {0.0, 0.1});
+  // Other ε on the same images: nothing to pair it with.
+  sweep("composite0", "attack_other", outcomes(40, 30, 25), {0.0, 0.2});
+  report::write_report(dir.file("runs"), dir.file("out"));
+  std::string md = read_file(dir.file("out/report.md"));
+  CATCH_CHECK(md.find("## Robust on the same images? (paired, against categorical labels)") != std::string::npos);
+  // ε = 0.1: 62.5% against 25%, 15 images only the composite run keeps, none the other way:
+  // McNemar's p = 2 · 2^-15 = 6.1e-05.
+  const auto row = md.find("| fashion-mnist · small-cnn | composite vs category | 0 | fgsm, bim | 0.1 | 40 | 62.50 | 25.00 | +37.50 [");
+  CATCH_REQUIRE(row != std::string::npos);
+  CATCH_CHECK(md.substr(row, md.find('\n', row) - row).find("] | 15 / 0 | 6.1e-05 | more robust |") != std::string::npos);
+  // ε = 0: 40 against 36 clean, 4 disagreements all one way: p = 2/16, no significant difference.
+  CATCH_CHECK(md.find("| composite vs category | 0 | fgsm, bim | 0 | 40 | 100.00 | 90.00 | +10.00 [") != std::string::npos);
+  CATCH_CHECK(md.find("| 4 / 0 | 0.12 | no significant difference |") != std::string::npos);
+  // One pair, two ε: two rows and one plot; seed 1 and the other ε list pair with nothing.
+  std::size_t rows = 0;
+  for (auto at = md.find("| composite vs category |"); at != std::string::npos; at = md.find("| composite vs category |", at + 1)) ++rows;
+  CATCH_CHECK(rows == 2);
+  CATCH_CHECK(md.find("| composite vs category | 1 |") == std::string::npos);
+  const std::string html = read_file(dir.file("out/index.html"));
+  CATCH_CHECK(html.find("<td>+37.50 [") != std::string::npos);
+  CATCH_CHECK(html.find("composite vs category: fgsm, bim</figcaption>") != std::string::npos);
+
+  // A per-image file that is gone: the sweep is left out, and the report says so.
+  std::filesystem::remove(dir.file("runs/composite0/attack.npy"));
+  report::write_report(dir.file("runs"), dir.file("out"));
+  md = read_file(dir.file("out/report.md"));
+  CATCH_CHECK(md.find("| composite vs category | 0 |") == std::string::npos);
+  CATCH_CHECK(md.find("Left out: " + dir.file("runs/composite0/attack.json") + " (its per-image file attack.npy is gone)") != std::string::npos);
+  // One of the wrong shape is the sweep's fault, named.
+  write_npy(dir.file("runs/composite0/attack.npy"), torch::zeros({2, 3, 40}, torch::kBool));
+  labelrep_test::check_throws_with<FormatError>([&] { report::write_report(dir.file("runs"), dir.file("out")); }, "expected bool [2, 2, 40]");
+  write_npy(dir.file("runs/composite0/attack.npy"), torch::zeros({2, 2, 40}, torch::kFloat32));
+  labelrep_test::check_throws_with<FormatError>([&] { report::write_report(dir.file("runs"), dir.file("out")); }, "attack.npy");
+}
