@@ -395,8 +395,12 @@ void write_paired_robustness(const std::map<std::string, Group>& groups, const s
               for (std::size_t e = 0; e < a.epsilons.size(); ++e) {
                 const auto e_index = static_cast<std::int64_t>(e);
                 const auto c = eval::compare_paired(a.correct.select(1, e_index).all(0), b.correct.select(1, e_index).all(0));
-                x.push_back(a.epsilons[e]), difference.push_back(c.difference), low.push_back(c.low), high.push_back(c.high);
-                const std::string verdict = c.p_value < 0.05 ? (c.difference > 0 ? "more robust" : "less robust") : "no significant difference";
+                x.push_back(a.epsilons[e]), difference.push_back(100 * c.difference), low.push_back(100 * c.low), high.push_back(100 * c.high);
+                // At ε = 0 nothing was attacked: the comparison is of clean accuracy.
+                const bool clean = a.epsilons[e] == 0.0;
+                const std::string verdict = c.p_value >= 0.05     ? "no significant difference"
+                                            : c.difference > 0 ? (clean ? "more accurate" : "more robust")
+                                                               : (clean ? "less accurate" : "less robust");
                 rows_html << fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:g}</td><td>{}</td><td>{:.2f}</td><td>{:.2f}</td>"
                                          "<td>{:+.2f} [{:+.2f}, {:+.2f}]</td><td>{} / {}</td><td>{:.2g}</td><td>{}</td></tr>\n",
                                          analysis::escape_xml(other.dataset + " · " + other.encoder), analysis::escape_xml(pair),
@@ -410,10 +414,10 @@ void write_paired_robustness(const std::map<std::string, Group>& groups, const s
                 ++rows;
               }
               analysis::LinePlot plot(fmt::format("{}, seed {}: worst-case accuracy difference, {} images", pair, seed_of(run), a.images),
-                                      fmt::format("ε ({} units)", a.unit), "difference (share of images)");
+                                      fmt::format("ε ({} units)", a.unit), "difference (points)");
               plot.add_series("difference", x, difference, {}, analysis::SeriesStyle{false, 0});
-              plot.add_series("95% interval", x, low, {}, analysis::SeriesStyle{true, 0});
-              plot.add_series("95% interval ", x, high, {}, analysis::SeriesStyle{true, 0});
+              plot.add_series("95% interval, low", x, low, {}, analysis::SeriesStyle{true, 0});
+              plot.add_series("95% interval, high", x, high, {}, analysis::SeriesStyle{true, 0});
               plot.add_series("no difference", {x.front(), x.back()}, {0.0, 0.0}, {}, analysis::SeriesStyle{true, 1});
               const std::string svg = plot.svg(560, 340);
               const std::string file = "paired_" + safe_name(other.dataset + "_" + other.encoder + "_" + pair + "_" + seed_of(run) + "_" + attacks) + ".svg";

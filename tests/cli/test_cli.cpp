@@ -158,6 +158,7 @@ CATCH_TEST_CASE("labelrep demo trains both label kinds on Fashion-MNIST and writ
     // t-SNE progression, Grad-CAM at the second convolution and the last stage.
     CATCH_CHECK(std::filesystem::exists(run + "/snapshots/epoch-0001.ckpt"));
     CATCH_CHECK(std::filesystem::exists(run + "/attack.json"));
+    CATCH_CHECK(std::filesystem::exists(run + "/attack_per_image.npy"));  // for the paired comparison
     CATCH_CHECK(std::filesystem::exists(run + "/figures/tsne_progression.svg"));
     CATCH_CHECK(std::filesystem::exists(run + "/figures/tsne_bim_eps0.1.svg"));  // the attacked images placed into the map
     CATCH_CHECK(std::filesystem::exists(run + "/figures/gradcam"));
@@ -168,7 +169,11 @@ CATCH_TEST_CASE("labelrep demo trains both label kinds on Fashion-MNIST and writ
   CATCH_CHECK(r.output.find("ROAD faithfulness of HiResCAM of the decision margin at body.5 for the true class, 60 test images") !=
               std::string::npos);
   CATCH_CHECK(r.output.find("test accuracy") != std::string::npos);
+  CATCH_CHECK(r.output.find("composite vs category labels on the same 60 test images, worst case over the attacks (paired):") != std::string::npos);
   const std::string html = labelrep::read_file(dir.file("demo/report/index.html"));
+  CATCH_CHECK(html.find("Robust on the same images? (paired, against categorical labels)") != std::string::npos);
+  CATCH_CHECK(html.find("<td>composite vs category</td><td>0</td><td>fgsm, bim, bim-margin, apgd-margin, noise, square</td><td>0.1</td><td>60</td>") !=
+              std::string::npos);
   CATCH_CHECK(html.find("Accuracy under adversarial attack") != std::string::npos);
   CATCH_CHECK(html.find("t-SNE over training") != std::string::npos);
   CATCH_CHECK(html.find("under bim at eps 0.1, by true class") != std::string::npos);

@@ -473,28 +473,35 @@ CATCH_TEST_CASE("a report compares each run's robustness with the categorical ru
     c[1][1].slice(0, 0, bim).fill_(true);
     return c;
   };
-  // Composite: all 40 clean, 30 survive FGSM and 25 BIM (the worst case: 25); categorical: 36 clean,
+  // Composite: all 40 clean, 30 survive FGSM and 25 BIM (the worst case: 25); categorical: 30 clean,
   // 10 survive FGSM, 15 BIM (worst case 10).
   sweep("composite0", "attack", outcomes(40, 30, 25), {0.0, 0.1});
-  sweep("category0", "attack", outcomes(36, 10, 15), {0.0, 0.1});
+  sweep("category0", "attack", outcomes(30, 10, 15), {0.0, 0.1});
   sweep("composite1", "attack", outcomes(40, 30, 25), {0.0, 0.1});
   // Other ε on the same images: nothing to pair it with.
   sweep("composite0", "attack_other", outcomes(40, 30, 25), {0.0, 0.2});
+  // Two close runs: 40 against 38 clean, the same 25 left at ε = 0.3.
+  sweep("composite0", "attack_close", outcomes(40, 30, 25), {0.0, 0.3});
+  sweep("category0", "attack_close", outcomes(38, 25, 28), {0.0, 0.3});
   report::write_report(dir.file("runs"), dir.file("out"));
   std::string md = read_file(dir.file("out/report.md"));
   CATCH_CHECK(md.find("## Robust on the same images? (paired, against categorical labels)") != std::string::npos);
+  CATCH_CHECK(md.find("| 0 | 40 | 100.00 | 95.00 | +5.00 [") != std::string::npos);
+  CATCH_CHECK(md.find("| 2 / 0 | 0.5 | no significant difference |") != std::string::npos);
+  CATCH_CHECK(md.find("| 0.3 | 40 | 62.50 | 62.50 | +0.00 [+0.00, +0.00] | 0 / 0 | 1 | no significant difference |") != std::string::npos);
   // ε = 0.1: 62.5% against 25%, 15 images only the composite run keeps, none the other way:
   // McNemar's p = 2 · 2^-15 = 6.1e-05.
   const auto row = md.find("| fashion-mnist · small-cnn | composite vs category | 0 | fgsm, bim | 0.1 | 40 | 62.50 | 25.00 | +37.50 [");
   CATCH_REQUIRE(row != std::string::npos);
   CATCH_CHECK(md.substr(row, md.find('\n', row) - row).find("] | 15 / 0 | 6.1e-05 | more robust |") != std::string::npos);
-  // ε = 0: 40 against 36 clean, 4 disagreements all one way: p = 2/16, no significant difference.
-  CATCH_CHECK(md.find("| composite vs category | 0 | fgsm, bim | 0 | 40 | 100.00 | 90.00 | +10.00 [") != std::string::npos);
-  CATCH_CHECK(md.find("| 4 / 0 | 0.12 | no significant difference |") != std::string::npos);
-  // One pair, two ε: two rows and one plot; seed 1 and the other ε list pair with nothing.
+  // ε = 0 compares clean accuracy: 40 against 30, 10 disagreements all one way, p = 2 · 2^-10.
+  CATCH_CHECK(md.find("| composite vs category | 0 | fgsm, bim | 0 | 40 | 100.00 | 75.00 | +25.00 [") != std::string::npos);
+  CATCH_CHECK(md.find("| 10 / 0 | 0.002 | more accurate |") != std::string::npos);
+  CATCH_CHECK(read_file(dir.file("out/paired_fashion_mnist_small_cnn_composite_vs_category_0_fgsm__bim.svg")).find("95% interval, low") != std::string::npos);
+  // Two pairs of sweeps, two ε each: four rows; seed 1 and the other ε list pair with nothing.
   std::size_t rows = 0;
   for (auto at = md.find("| composite vs category |"); at != std::string::npos; at = md.find("| composite vs category |", at + 1)) ++rows;
-  CATCH_CHECK(rows == 2);
+  CATCH_CHECK(rows == 4);
   CATCH_CHECK(md.find("| composite vs category | 1 |") == std::string::npos);
   const std::string html = read_file(dir.file("out/index.html"));
   CATCH_CHECK(html.find("<td>+37.50 [") != std::string::npos);
@@ -504,7 +511,7 @@ CATCH_TEST_CASE("a report compares each run's robustness with the categorical ru
   std::filesystem::remove(dir.file("runs/composite0/attack.npy"));
   report::write_report(dir.file("runs"), dir.file("out"));
   md = read_file(dir.file("out/report.md"));
-  CATCH_CHECK(md.find("| composite vs category | 0 |") == std::string::npos);
+  CATCH_CHECK(md.find("| fgsm, bim | 0.1 |") == std::string::npos);
   CATCH_CHECK(md.find("Left out: " + dir.file("runs/composite0/attack.json") + " (its per-image file attack.npy is gone)") != std::string::npos);
   // One of the wrong shape is the sweep's fault, named.
   write_npy(dir.file("runs/composite0/attack.npy"), torch::zeros({2, 3, 40}, torch::kBool));
