@@ -317,6 +317,94 @@ void write_robustness(const std::map<std::string, Group>& groups, const std::str
   md << "\n";
 }
 
+// Calls visit(group, run, categorical run) for each run with labels other than categorical and each
+// categorical run of the same dataset, encoder, data level and seed: the pairs the paired sections compare.
+template <class Visit>
+void for_each_categorical_pair(const std::map<std::string, Group>& groups, Visit visit) {
+  const auto seed_of = [](const RunRecord* run) { return json::parse(run->config_json).value("seed", json()).dump(); };
+  for (const auto& [id, other] : groups) {
+    if (other.label_kind.rfind("category", 0) == 0) continue;
+    for (const auto& [category_id, category] : groups) {
+      if (category.label_kind != "category" || category.dataset != other.dataset || category.encoder != other.encoder ||
+          category.level != other.level)
+        continue;
+      for (const auto* run : other.runs)
+        for (const auto* reference : category.runs)
+          if (seed_of(run) == seed_of(reference)) visit(other, *run, *reference, seed_of(run));
+    }
+  }
+}
+
+// A paired comparison's verdict at p < 0.05.
+std::string paired_verdict(const eval::PairedComparison& c, const char* better, const char* worse) {
+  return c.p_value >= 0.05 ? "no significant difference" : c.difference > 0 ? better : worse;
+}
+
+// As accurate? Each run against the categorical run of its dataset, encoder, level and seed on every
+// test image (the runs' test_predictions.npy): the claim of the paper's Table 1, tested image by image.
+void write_paired_accuracy(const std::map<std::string, Group>& groups, std::ostringstream& html, std::ostringstream& md) {
+  std::ostringstream rows_html, rows_md;
+  std::vector<std::string> left_out;
+  std::set<std::string> without_predictions;
+  std::size_t rows = 0;
+  // A run's true and predicted classes, or an undefined tensor when it has none.
+  const auto predictions_of = [&](const RunRecord& run) {
+    const auto file = (fs::path(run.directory) / train::kTestPredictionsFile).string();
+    std::error_code error;
+    if (!fs::is_regular_file(file, error)) {
+      without_predictions.insert(run.directory);
+      return torch::Tensor();
+    }
+    auto p = read_npy(file);
+    if (p.scalar_type() != torch::kLong || p.dim() != 2 || p.size(1) != 2 || p.size(0) < 1)
+      throw FormatError(file, FormatError::kNoOffset, "not a run's test predictions: expected int64 [N, 2] (true class, predicted class)");
+    return p;
+  };
+  for_each_categorical_pair(groups, [&](const Group& other, const RunRecord& run, const RunRecord& reference, const std::string& seed) {
+    const auto a = predictions_of(run), b = predictions_of(reference);
+    if (!a.defined() || !b.defined()) return;
+    if (a.size(0) != b.size(0) || !torch::equal(a.select(1, 0), b.select(1, 0))) {
+      left_out.push_back(fmt::format("{} and {} (their test sets differ)", run.directory, reference.directory));
+      return;
+    }
+    const auto c = eval::compare_paired(a.select(1, 0) == a.select(1, 1), b.select(1, 0) == b.select(1, 1));
+    const std::string pair = other.label_kind + " vs category";
+    const std::string verdict = paired_verdict(c, "more accurate", "less accurate");
+    rows_html << fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2f}</td><td>{:.2f}</td><td>{:+.2f} [{:+.2f}, {:+.2f}]</td>"
+                             "<td>{} / {}</td><td>{:.2g}</td><td>{}</td></tr>\n",
+                             analysis::escape_xml(other.dataset + " · " + other.encoder), analysis::escape_xml(pair), analysis::escape_xml(seed),
+                             c.images, 100 * c.first_accuracy, 100 * c.second_accuracy, 100 * c.difference, 100 * c.low, 100 * c.high,
+                             c.only_first, c.only_second, c.p_value, verdict);
+    rows_md << fmt::format("| {} | {} | {} | {} | {:.2f} | {:.2f} | {:+.2f} [{:+.2f}, {:+.2f}] | {} / {} | {:.2g} | {} |\n",
+                           markdown_cell(other.dataset + " · " + other.encoder), markdown_cell(pair), seed, c.images, 100 * c.first_accuracy,
+                           100 * c.second_accuracy, 100 * c.difference, 100 * c.low, 100 * c.high, c.only_first, c.only_second, c.p_value, verdict);
+    ++rows;
+  });
+  if (!without_predictions.empty())
+    left_out.push_back(fmt::format("{} run(s) without {} (trained by an earlier labelrep): {}", without_predictions.size(),
+                                   train::kTestPredictionsFile, fmt::join(without_predictions, ", ")));
+  if (rows == 0 && left_out.empty()) return;
+  const std::string intro =
+      "Each run against the categorical run of its dataset, encoder, data level and seed, on every test image (the runs' "
+      "test_predictions.npy). Difference = its test accuracy minus the categorical run's, in points, with its 95% interval (a paired "
+      "bootstrap over the images); only this / only category: the images only one of the two classifies correctly; p: McNemar's exact "
+      "test on those. \"About as accurate\" (the paper's Table 1) is a claim this tests.";
+  html << "<h2>As accurate on the same images? (paired, against categorical labels)</h2>\n<p>" << analysis::escape_xml(intro) << "</p>\n";
+  md << "## As accurate on the same images? (paired, against categorical labels)\n\n" << intro << "\n\n";
+  if (rows > 0) {
+    html << "<table><tr><th>dataset · encoder</th><th>labels</th><th>seed</th><th>images</th><th>accuracy</th><th>category's</th>"
+            "<th>difference [95% interval]</th><th>only this / only category</th><th>p</th><th>verdict (p &lt; 0.05)</th></tr>\n"
+         << rows_html.str() << "</table>\n";
+    md << "| dataset · encoder | labels | seed | images | accuracy | category's | difference [95% interval] | only this / only category | p | "
+          "verdict (p < 0.05) |\n|---|---|---|---|---|---|---|---|---|---|\n"
+       << rows_md.str() << "\n";
+  }
+  for (const auto& note : left_out) {
+    html << "<p>Left out: " << analysis::escape_xml(note) << "</p>\n";
+    md << "Left out: " << markdown_cell(note) << "\n\n";
+  }
+}
+
 // One attack sweep's per-image outcomes (`labelrep attack --per-image`), to pair runs image by image.
 struct PerImageSweep {
   std::string file;                  // the sweep's JSON
@@ -374,60 +462,46 @@ void write_paired_robustness(const std::map<std::string, Group>& groups, const s
   std::vector<std::string> missing;
   for (const auto& [id, g] : groups)
     for (const auto* run : g.runs) sweeps_of[run] = per_image_sweeps(*run, missing);
-  const auto seed_of = [](const RunRecord* run) { return json::parse(run->config_json).value("seed", json()).dump(); };
   std::ostringstream rows_html, rows_md, figures_html, figures_md;
   std::size_t rows = 0;
-  for (const auto& [id, other] : groups) {
-    if (other.label_kind.rfind("category", 0) == 0) continue;
-    for (const auto& [category_id, category] : groups) {
-      if (category.label_kind != "category" || category.dataset != other.dataset || category.encoder != other.encoder ||
-          category.level != other.level)
-        continue;
-      for (const auto* run : other.runs)
-        for (const auto* reference : category.runs) {
-          if (seed_of(run) != seed_of(reference)) continue;
-          for (const auto& a : sweeps_of[run])
-            for (const auto& b : sweeps_of[reference]) {
-              if (a.attacks != b.attacks || a.epsilons != b.epsilons || a.unit != b.unit || a.images != b.images) continue;
-              const std::string attacks = fmt::format("{}", fmt::join(a.attacks, ", "));
-              const std::string pair = fmt::format("{} vs category", other.label_kind);
-              std::vector<double> x, difference, low, high;
-              for (std::size_t e = 0; e < a.epsilons.size(); ++e) {
-                const auto e_index = static_cast<std::int64_t>(e);
-                const auto c = eval::compare_paired(a.correct.select(1, e_index).all(0), b.correct.select(1, e_index).all(0));
-                x.push_back(a.epsilons[e]), difference.push_back(100 * c.difference), low.push_back(100 * c.low), high.push_back(100 * c.high);
-                // At ε = 0 nothing was attacked: the comparison is of clean accuracy.
-                const bool clean = a.epsilons[e] == 0.0;
-                const std::string verdict = c.p_value >= 0.05     ? "no significant difference"
-                                            : c.difference > 0 ? (clean ? "more accurate" : "more robust")
-                                                               : (clean ? "less accurate" : "less robust");
-                rows_html << fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:g}</td><td>{}</td><td>{:.2f}</td><td>{:.2f}</td>"
-                                         "<td>{:+.2f} [{:+.2f}, {:+.2f}]</td><td>{} / {}</td><td>{:.2g}</td><td>{}</td></tr>\n",
-                                         analysis::escape_xml(other.dataset + " · " + other.encoder), analysis::escape_xml(pair),
-                                         analysis::escape_xml(seed_of(run)), analysis::escape_xml(attacks), a.epsilons[e], c.images,
-                                         100 * c.first_accuracy, 100 * c.second_accuracy, 100 * c.difference, 100 * c.low, 100 * c.high,
-                                         c.only_first, c.only_second, c.p_value, verdict);
-                rows_md << fmt::format("| {} | {} | {} | {} | {:g} | {} | {:.2f} | {:.2f} | {:+.2f} [{:+.2f}, {:+.2f}] | {} / {} | {:.2g} | {} |\n",
-                                       markdown_cell(other.dataset + " · " + other.encoder), markdown_cell(pair), seed_of(run),
-                                       markdown_cell(attacks), a.epsilons[e], c.images, 100 * c.first_accuracy, 100 * c.second_accuracy,
-                                       100 * c.difference, 100 * c.low, 100 * c.high, c.only_first, c.only_second, c.p_value, verdict);
-                ++rows;
-              }
-              analysis::LinePlot plot(fmt::format("{}, seed {}: worst-case accuracy difference, {} images", pair, seed_of(run), a.images),
-                                      fmt::format("ε ({} units)", a.unit), "difference (points)");
-              plot.add_series("difference", x, difference, {}, analysis::SeriesStyle{false, 0});
-              plot.add_series("95% interval, low", x, low, {}, analysis::SeriesStyle{true, 0});
-              plot.add_series("95% interval, high", x, high, {}, analysis::SeriesStyle{true, 0});
-              plot.add_series("no difference", {x.front(), x.back()}, {0.0, 0.0}, {}, analysis::SeriesStyle{true, 1});
-              const std::string svg = plot.svg(560, 340);
-              const std::string file = "paired_" + safe_name(other.dataset + "_" + other.encoder + "_" + pair + "_" + seed_of(run) + "_" + attacks) + ".svg";
-              write_file_atomically((fs::path(out_dir) / file).string(), svg);
-              figures_html << "<figure>" << svg << "<figcaption>" << analysis::escape_xml(pair + ": " + attacks) << "</figcaption></figure>\n";
-              figures_md << "![" << pair << ": " << attacks << "](" << file << ")\n\n";
-            }
+  for_each_categorical_pair(groups, [&](const Group& other, const RunRecord& run, const RunRecord& reference, const std::string& seed) {
+    for (const auto& a : sweeps_of[&run])
+      for (const auto& b : sweeps_of[&reference]) {
+        if (a.attacks != b.attacks || a.epsilons != b.epsilons || a.unit != b.unit || a.images != b.images) continue;
+        const std::string attacks = fmt::format("{}", fmt::join(a.attacks, ", "));
+        const std::string pair = fmt::format("{} vs category", other.label_kind);
+        std::vector<double> x, difference, low, high;
+        for (std::size_t e = 0; e < a.epsilons.size(); ++e) {
+          const auto e_index = static_cast<std::int64_t>(e);
+          const auto c = eval::compare_paired(a.correct.select(1, e_index).all(0), b.correct.select(1, e_index).all(0));
+          x.push_back(a.epsilons[e]), difference.push_back(100 * c.difference), low.push_back(100 * c.low), high.push_back(100 * c.high);
+          // At ε = 0 nothing was attacked: the comparison is of clean accuracy.
+          const bool clean = a.epsilons[e] == 0.0;
+          const std::string verdict = paired_verdict(c, clean ? "more accurate" : "more robust", clean ? "less accurate" : "less robust");
+          rows_html << fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:g}</td><td>{}</td><td>{:.2f}</td><td>{:.2f}</td>"
+                                   "<td>{:+.2f} [{:+.2f}, {:+.2f}]</td><td>{} / {}</td><td>{:.2g}</td><td>{}</td></tr>\n",
+                                   analysis::escape_xml(other.dataset + " · " + other.encoder), analysis::escape_xml(pair), analysis::escape_xml(seed),
+                                   analysis::escape_xml(attacks), a.epsilons[e], c.images, 100 * c.first_accuracy, 100 * c.second_accuracy,
+                                   100 * c.difference, 100 * c.low, 100 * c.high, c.only_first, c.only_second, c.p_value, verdict);
+          rows_md << fmt::format("| {} | {} | {} | {} | {:g} | {} | {:.2f} | {:.2f} | {:+.2f} [{:+.2f}, {:+.2f}] | {} / {} | {:.2g} | {} |\n",
+                                 markdown_cell(other.dataset + " · " + other.encoder), markdown_cell(pair), seed, markdown_cell(attacks),
+                                 a.epsilons[e], c.images, 100 * c.first_accuracy, 100 * c.second_accuracy, 100 * c.difference, 100 * c.low,
+                                 100 * c.high, c.only_first, c.only_second, c.p_value, verdict);
+          ++rows;
         }
-    }
-  }
+        analysis::LinePlot plot(fmt::format("{}, seed {}: worst-case accuracy difference, {} images", pair, seed, a.images),
+                                fmt::format("ε ({} units)", a.unit), "difference (points)");
+        plot.add_series("difference", x, difference, {}, analysis::SeriesStyle{false, 0});
+        plot.add_series("95% interval, low", x, low, {}, analysis::SeriesStyle{true, 0});
+        plot.add_series("95% interval, high", x, high, {}, analysis::SeriesStyle{true, 0});
+        plot.add_series("no difference", {x.front(), x.back()}, {0.0, 0.0}, {}, analysis::SeriesStyle{true, 1});
+        const std::string svg = plot.svg(560, 340);
+        const std::string file = "paired_" + safe_name(other.dataset + "_" + other.encoder + "_" + pair + "_" + seed + "_" + attacks) + ".svg";
+        write_file_atomically((fs::path(out_dir) / file).string(), svg);
+        figures_html << "<figure>" << svg << "<figcaption>" << analysis::escape_xml(pair + ": " + attacks) << "</figcaption></figure>\n";
+        figures_md << "![" << pair << ": " << attacks << "](" << file << ")\n\n";
+      }
+  });
   if (rows == 0 && missing.empty()) return;
   const auto intro = [](const std::string& command) {
     return "The same test images, attacked by the same attacks at the same ε, for a run and the categorical run of its dataset, encoder, "
@@ -760,6 +834,7 @@ std::size_t write_report(const std::string& root, const std::string& out_dir, co
   html << "</table>\n";
   md << "\n";
 
+  write_paired_accuracy(groups, html, md);
   write_robustness(groups, out_dir, html, md);
   write_paired_robustness(groups, out_dir, html, md);
 

@@ -12,6 +12,7 @@
 
 #include "labelrep/core/atomic_file.hpp"
 #include "labelrep/core/error.hpp"
+#include "labelrep/core/npy.hpp"
 #include "labelrep/core/progress.hpp"
 #include "labelrep/dist/process_group.hpp"
 #include "labelrep/train/checkpoint.hpp"
@@ -102,6 +103,7 @@ eval::EvaluationResult evaluate(models::Model& model, const eval::NearestNeighbo
   detail::EvalModeGuard eval_mode(*model);
   torch::NoGradGuard no_grad;
   eval::EvaluationTally tally(evaluator.labels().num_classes());
+  std::vector<torch::Tensor> targets, predictions;  // per batch, on the CPU
   batches.start_epoch(0);
   data::Batch batch;
   while (batches.next(batch)) {
@@ -119,10 +121,15 @@ eval::EvaluationResult evaluate(models::Model& model, const eval::NearestNeighbo
       }
     }
     tally += evaluator.tally(outputs.to(torch::kFloat), batch.targets);
+    targets.push_back(batch.targets.to(torch::kCPU, torch::kLong));
+    predictions.push_back(evaluator.predict(outputs.to(torch::kFloat)).to(torch::kCPU, torch::kLong));
     if (progress != nullptr) progress->advance(batch.images.size(0));
   }
   if (progress != nullptr) progress->finish();
-  return tally.result();
+  auto result = tally.result();
+  result.targets = torch::cat(targets);
+  result.predictions = torch::cat(predictions);
+  return result;
 } catch (...) {
   labelrep::detail::rethrow_as_labelrep_error("evaluate");
 }
@@ -439,6 +446,9 @@ eval::EvaluationResult Trainer::finish(const data::ImageDataset& test_set) try {
                  {"categorical", labels_->is_categorical()}};
   j["parameters"] = model_->parameter_count();
   j["config"] = nlohmann::json::parse(options_.config_json());
+  // Each test image's true and predicted class, before result.json marks the run finished: to compare
+  // two runs image by image (the report's paired accuracy).
+  write_npy(run_.file(kTestPredictionsFile), torch::stack({result.targets, result.predictions}, 1));
   run_.write_result(j.dump(2) + "\n");
   return result;
 } catch (...) {

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "labelrep/analysis/plot.hpp"
@@ -518,4 +519,45 @@ CATCH_TEST_CASE("a report compares each run's robustness with the categorical ru
   labelrep_test::check_throws_with<FormatError>([&] { report::write_report(dir.file("runs"), dir.file("out")); }, "expected bool [2, 2, 40]");
   write_npy(dir.file("runs/composite0/attack.npy"), torch::zeros({2, 2, 40}, torch::kFloat32));
   labelrep_test::check_throws_with<FormatError>([&] { report::write_report(dir.file("runs"), dir.file("out")); }, "attack.npy");
+}
+
+CATCH_TEST_CASE("a report compares each run's test accuracy with the categorical run's image by image", "[report]") {
+  labelrep_test::TempDir dir;
+  fake_run(dir.file("runs/composite0"), "composite", 0, 100, 0.90, false);
+  fake_run(dir.file("runs/category0"), "category", 0, 100, 0.75, true);
+  fake_run(dir.file("runs/uniform0"), "uniform", 0, 100, 0.70, false);  // trained before the predictions were kept
+  fake_run(dir.file("runs/composite2"), "composite", 2, 100, 0.90, false);
+  fake_run(dir.file("runs/category2"), "category", 2, 100, 0.90, true);
+  // 200 test images of 4 classes; the composite run gets 180 right, the categorical one 150, and they
+  // disagree on 40 (only composite) + 10 (only category) images.
+  const auto truth = torch::arange(200, torch::kLong) % 4;
+  const auto predictions = [&](const std::function<bool(std::int64_t)>& right) {
+    auto p = torch::stack({truth, truth.clone()}, 1);
+    for (std::int64_t i = 0; i < 200; ++i)
+      if (!right(i)) p[i][1] = (truth[i].item<std::int64_t>() + 1) % 4;
+    return p;
+  };
+  // By i % 20: 0..13 both right, 14..17 only composite, 18 only category, 19 neither.
+  write_npy(dir.file("runs/composite0/test_predictions.npy"), predictions([](std::int64_t i) { return i % 20 < 18; }));
+  write_npy(dir.file("runs/category0/test_predictions.npy"), predictions([](std::int64_t i) { return i % 20 < 14 || i % 20 == 18; }));
+  // Seed 2: another order of the test images: not comparable.
+  write_npy(dir.file("runs/composite2/test_predictions.npy"), predictions([](std::int64_t) { return true; }));
+  write_npy(dir.file("runs/category2/test_predictions.npy"), torch::stack({truth.flip(0), truth.flip(0)}, 1));
+  report::write_report(dir.file("runs"), dir.file("out"));
+  const std::string md = read_file(dir.file("out/report.md"));
+  CATCH_CHECK(md.find("## As accurate on the same images? (paired, against categorical labels)") != std::string::npos);
+  // 90% against 75%: 40 / 10 disagreements, McNemar's p = 2 · P(X ≤ 10), X ~ B(50, 1/2) = 2.4e-05.
+  const auto row = md.find("| fashion-mnist · small-cnn | composite vs category | 0 | 200 | 90.00 | 75.00 | +15.00 [");
+  CATCH_REQUIRE(row != std::string::npos);
+  CATCH_CHECK(md.substr(row, md.find('\n', row) - row).find("] | 40 / 10 | 2.4e-05 | more accurate |") != std::string::npos);
+  CATCH_CHECK(md.find("| uniform vs category |") == std::string::npos);
+  CATCH_CHECK(md.find("Left out: 1 run(s) without test_predictions.npy (trained by an earlier labelrep): " + dir.file("runs/uniform0")) !=
+              std::string::npos);
+  CATCH_CHECK(md.find("Left out: " + dir.file("runs/composite2") + " and " + dir.file("runs/category2") + " (their test sets differ)") !=
+              std::string::npos);
+  CATCH_CHECK(read_file(dir.file("out/index.html")).find("<td>40 / 10</td><td>2.4e-05</td><td>more accurate</td>") != std::string::npos);
+  // A file of another type is the run's fault, named.
+  write_npy(dir.file("runs/category0/test_predictions.npy"), torch::zeros({200, 2}, torch::kFloat32));
+  labelrep_test::check_throws_with<FormatError>([&] { report::write_report(dir.file("runs"), dir.file("out")); },
+                                                "category0/test_predictions.npy");
 }

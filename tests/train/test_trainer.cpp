@@ -10,6 +10,7 @@
 #include "labelrep/core/atomic_file.hpp"
 #include "labelrep/core/envelope.hpp"
 #include "labelrep/core/error.hpp"
+#include "labelrep/core/npy.hpp"
 #include "labelrep/data/split.hpp"
 #include "labelrep/labels/kinds.hpp"
 #include "labelrep/train/checkpoint.hpp"
@@ -82,6 +83,14 @@ CATCH_TEST_CASE("the trainer learns a tiny problem with category and label-matri
     CATCH_CHECK(j["best_validation_accuracy"].get<double>() == trainer.state().best_validation_accuracy);
     CATCH_CHECK(std::filesystem::exists(run.file("best.ckpt")));
     CATCH_CHECK(nlohmann::json::parse(run.read_config())["test"] == true);
+    // Each test image's true and predicted class, in order: they make the accuracy and the confusion.
+    const auto predictions = read_npy(run.file(train::kTestPredictionsFile));
+    CATCH_REQUIRE(predictions.sizes() == torch::IntArrayRef({80, 2}));
+    CATCH_CHECK(predictions.scalar_type() == torch::kLong);
+    CATCH_CHECK(torch::equal(predictions.select(1, 0), test_set.targets().to(torch::kLong)));
+    CATCH_CHECK(torch::equal(predictions, torch::stack({result.targets, result.predictions}, 1)));
+    CATCH_CHECK((predictions.select(1, 0) == predictions.select(1, 1)).to(torch::kDouble).mean().item<double>() == result.accuracy);
+    CATCH_CHECK(torch::equal(torch::bincount(predictions.select(1, 0) * 4 + predictions.select(1, 1), {}, 16).view({4, 4}), result.confusion));
     CATCH_CHECK_THROWS_AS(trainer.train_epoch(), InvalidArgument);  // all epochs done
   }
 }
@@ -181,6 +190,11 @@ CATCH_TEST_CASE("mirror evaluation decides on the mean of each image's and its m
     }
   const auto expected = reference.result();
   CATCH_CHECK(mirrored.count == 70);
+  // evaluate() keeps each image's classes in the batcher's order (over batches of 32, 32 and 6).
+  CATCH_REQUIRE(mirrored.predictions.sizes() == torch::IntArrayRef({70}));
+  CATCH_CHECK(torch::equal(mirrored.targets, test_set.targets().to(torch::kLong)));
+  CATCH_CHECK((mirrored.predictions == mirrored.targets).to(torch::kDouble).mean().item<double>() == mirrored.accuracy);
+  CATCH_CHECK((single.predictions == single.targets).to(torch::kDouble).mean().item<double>() == single.accuracy);
   // One image apart at most: one image alone and a batch of 64 may round a near tie differently.
   CATCH_CHECK(std::abs(mirrored.accuracy - expected.accuracy) <= 1.0 / 70 + 1e-12);
   CATCH_CHECK(std::abs(mirrored.threshold_accuracy - static_cast<double>(threshold_hits) / 70) <= 1.0 / 70 + 1e-12);

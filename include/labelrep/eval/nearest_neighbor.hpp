@@ -43,6 +43,10 @@ struct LABELREP_API EvaluationResult {
   double range_min = 0.0, range_max = 0.0;  ///< the label set's value range, to read the threshold against
   std::vector<double> per_class_accuracy;   ///< NaN for classes with no samples
   torch::Tensor confusion;                  ///< [C, C] int64, rows = true class, columns = predicted
+  /// Each evaluated image's true and predicted class, int64 `[count]` on the CPU, in evaluation order:
+  /// filled in by train::evaluate (to compare two models image by image, compare_paired); undefined
+  /// from EvaluationTally::result(), whose counts can be summed over batches and processes.
+  torch::Tensor targets, predictions;
 };
 
 /// Counts that can be summed over batches (and over processes) before turning into a result.

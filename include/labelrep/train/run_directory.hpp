@@ -4,7 +4,7 @@
 /// Layout: `config.json` (everything that defines the run), `metrics.csv` (one row per epoch),
 /// `last.ckpt` and `best.ckpt` (sealed checkpoints), `snapshots/epoch-NNNN.ckpt` (weights kept at chosen
 /// epochs, TrainerOptions::snapshot_epochs), `result.json` (final test numbers plus the config),
-/// `timings.csv` (wall-clock seconds and images/s per epoch run).
+/// `timings.csv` (wall-clock seconds and images/s per epoch run), `test_predictions.npy` (kTestPredictionsFile).
 /// Analysis commands write beside them by default: `attack.json` (`labelrep attack`) and `figures/`
 /// (`labelrep tsne`, `labelrep gradcam`), which `labelrep report` picks up.
 /// Every file is written atomically, so a killed run leaves only complete files; a run is finished
@@ -22,6 +22,12 @@
 #include "labelrep/export.hpp"
 
 namespace labelrep::train {
+
+/// In a finished run: int64 `[N, 2]`, for each test image in order its true class (column 0) and the
+/// class the run's selected weights predict (column 1), written by Trainer::finish before result.json.
+/// NumPy: `p = np.load(...); correct = p[:, 0] == p[:, 1]`. `labelrep report` compares runs with it
+/// image by image.
+inline constexpr const char* kTestPredictionsFile = "test_predictions.npy";
 
 class LABELREP_API RunDirectory {
  public:
