@@ -169,8 +169,10 @@ CATCH_TEST_CASE("labelrep demo trains both label kinds on Fashion-MNIST and writ
   CATCH_CHECK(r.output.find("ROAD faithfulness of HiResCAM of the decision margin at body.5 for the true class, 60 test images") !=
               std::string::npos);
   CATCH_CHECK(r.output.find("test accuracy") != std::string::npos);
+  CATCH_CHECK(r.output.find("paired over all 10000 test images: composite ") != std::string::npos);
   CATCH_CHECK(r.output.find("composite vs category labels on the same 60 test images, worst case over the attacks (paired):") != std::string::npos);
   const std::string html = labelrep::read_file(dir.file("demo/report/index.html"));
+  CATCH_CHECK(html.find("As accurate on the same images? (paired, against categorical labels)") != std::string::npos);
   CATCH_CHECK(html.find("Robust on the same images? (paired, against categorical labels)") != std::string::npos);
   CATCH_CHECK(html.find("<td>composite vs category</td><td>0</td><td>fgsm, bim, bim-margin, apgd-margin, noise, square</td><td>0.1</td><td>60</td>") !=
               std::string::npos);

@@ -20,6 +20,7 @@
 #include "labelrep/labels/factory.hpp"
 #include "labelrep/report/grid.hpp"
 #include "labelrep/report/report.hpp"
+#include "labelrep/train/experiment.hpp"
 #include "labelrep/train/run_directory.hpp"
 #include "labelrep/train/trained_run.hpp"
 
@@ -53,6 +54,26 @@ void print_paired_robustness(const std::string& high_dir, const std::string& hig
                              fmt::format("{} / {}", c.only_first, c.only_second), c.p_value);
   }
   std::cout << "(points; p: McNemar's exact test, below 0.05 a difference the sample of images does not explain)\n";
+}
+
+// The two runs' test accuracy compared image by image over the whole test set (their
+// test_predictions.npy): is the high-dimensional label about as accurate, as the paper's Table 1 says?
+void print_paired_accuracy(const train::ExperimentResult& high, const train::ExperimentResult& category) {
+  const auto file_of = [](const train::ExperimentResult& r) { return (std::filesystem::path(r.run_dir) / train::kTestPredictionsFile).string(); };
+  for (const auto* r : {&high, &category})
+    if (!std::filesystem::exists(file_of(*r))) {
+      std::cout << fmt::format("(no paired comparison: {} has no {}; it was trained by an earlier labelrep)\n", r->run_dir,
+                               train::kTestPredictionsFile);
+      return;
+    }
+  const auto a = read_npy(file_of(high)), b = read_npy(file_of(category));
+  if (a.dim() != 2 || a.sizes() != b.sizes() || !torch::equal(a.select(1, 0), b.select(1, 0)))
+    throw FormatError(file_of(high), FormatError::kNoOffset, fmt::format("not the same test images as {}", file_of(category)));
+  const auto c = eval::compare_paired(a.select(1, 0) == a.select(1, 1), b.select(1, 0) == b.select(1, 1));
+  std::cout << fmt::format("paired over all {} test images: {} {:+.2f} points [{:+.2f}, {:+.2f}] against category; {} images only {} "
+                           "labels get right, {} only category; McNemar's p = {:.2g}{}\n",
+                           c.images, high.label_kind, 100 * c.difference, 100 * c.low, 100 * c.high, c.only_first, high.label_kind,
+                           c.only_second, c.p_value, c.p_value < 0.05 ? "" : " (no significant difference)");
 }
 
 // The robustness sweep, t-SNE (with the attacked images placed into it) and Grad-CAM of one trained
@@ -175,6 +196,7 @@ void add_demo_command(CLI::App& app) {
     for (const auto& r : results)
       std::cout << fmt::format("{:<12} {:>13.2f}% {:>19}\n", r.label_kind, 100 * r.test_accuracy,
                                r.has_threshold ? fmt::format("{:.2f}%", 100 * r.test_threshold_accuracy) : "–");
+    print_paired_accuracy(results[0], results[1]);
     if (analysis->enabled) {
       const auto started = std::chrono::steady_clock::now();
       for (const auto& r : results) {
