@@ -26,8 +26,9 @@ int main(int argc, char** argv) try {
   }
   const auto test = lr::train::load_experiment_data(a.config, lr::data::Split::kTest);
 
-  // 1. Clean accuracy on every test image, as each run was tested: evaluate() keeps each image's true
-  // and predicted class. (A run's test_predictions.npy holds the same, from its training.)
+  // 1. Clean accuracy on every test image (in fp32, with each run's evaluation views): evaluate() keeps
+  // each image's true and predicted class. A run's test_predictions.npy holds those of its own test,
+  // which on a GPU may have run in bf16.
   const auto correct_on_test = [&](lr::train::TrainedRun& run) {
     const lr::eval::NearestNeighborEvaluator evaluator(run.labels);
     auto batches = lr::train::evaluation_batches(test, torch::arange(test.size()), run.statistics);

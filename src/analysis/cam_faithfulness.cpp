@@ -5,6 +5,7 @@
 #include <fmt/ranges.h>
 #include <torch/utils.h>
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 
@@ -27,6 +28,7 @@ enum class RemovalOrder { kMostRelevantFirst, kLeastRelevantFirst };
 // The streams of FaithfulnessOptions::seed: the tie-breaking order and, per fraction, the noise.
 constexpr std::uint64_t kOrderStream = 0x6f72646572ULL;
 constexpr std::uint64_t kNoiseStream = 0x726f6164ULL;
+// The bootstrap's resampling draws from a stream of its own, apart from the order and the noise.
 constexpr std::uint64_t kBootstrapStream = 0x626f6f74ULL;
 // Enough that the interval's ends move by well under 0.001 from one seed to another.
 constexpr std::int64_t kBootstrapResamples = 10000;
@@ -312,7 +314,12 @@ FaithfulnessResult cam_faithfulness(models::Model& model, const torch::Tensor& i
   result.image_baseline_combined.assign(baseline_gap.data_ptr<double>(), baseline_gap.data_ptr<double>() + n);
   std::vector<double> beyond(static_cast<std::size_t>(n));
   for (std::size_t i = 0; i < beyond.size(); ++i) beyond[i] = result.image_combined[i] - result.image_baseline_combined[i];
-  result.beyond_baseline_interval = eval::bootstrap_mean_interval(beyond, 0.95, kBootstrapResamples, detail::mix_seed(options.seed(), kBootstrapStream));
+  auto& gap = result.beyond_baseline_interval;
+  gap = eval::bootstrap_mean_interval(beyond, 0.95, kBootstrapResamples, detail::mix_seed(options.seed(), kBootstrapStream));
+  // The same number as the curves give (the per-image mean can differ from it in the last bit).
+  gap.mean = result.combined_beyond_baseline();
+  gap.low = std::min(gap.low, gap.mean);
+  gap.high = std::max(gap.high, gap.mean);
   return result;
 } catch (...) {
   labelrep::detail::rethrow_as_labelrep_error("cam_faithfulness");

@@ -16,12 +16,15 @@ double mcnemar_exact_p_value(std::int64_t only_first, std::int64_t only_second) 
     throw InvalidArgument(fmt::format("mcnemar_exact_p_value: the disagreement counts must be >= 0, got {} and {}", only_first, only_second));
   const std::int64_t n = only_first + only_second, k = std::min(only_first, only_second);
   if (n == 0) return 1.0;
-  // P(X ≤ k) for X ~ Binomial(n, 1/2), summed in log space (n can be thousands: 2^−n underflows).
+  // P(X ≤ k) for X ~ Binomial(n, 1/2), each term C(n, i)·2^−n in log space: C(n, n/2) overflows a
+  // double from n ≈ 1030 on. log C(n, i) by its recurrence (std::lgamma writes the global signgam, so
+  // it is not thread-safe).
   const double log_half_n = -static_cast<double>(n) * std::log(2.0);
-  const double log_n_factorial = std::lgamma(static_cast<double>(n) + 1.0);
-  double tail = 0.0;
-  for (std::int64_t i = 0; i <= k; ++i)
-    tail += std::exp(log_n_factorial - std::lgamma(static_cast<double>(i) + 1.0) - std::lgamma(static_cast<double>(n - i) + 1.0) + log_half_n);
+  double log_choose = 0.0, tail = 0.0;
+  for (std::int64_t i = 0; i <= k; ++i) {
+    if (i > 0) log_choose += std::log(static_cast<double>(n - i + 1)) - std::log(static_cast<double>(i));
+    tail += std::exp(log_choose + log_half_n);
+  }
   return std::min(1.0, 2.0 * tail);
 }
 

@@ -102,6 +102,8 @@ constexpr const char* kRowFields[] = {"seed", "dataset", "encoder", "label", "le
 struct Group {
   std::string dataset, encoder, label, label_kind;
   double level = 100;
+  bool categorical = false;        // the runs' labels are categorical (the paired sections' reference)
+  bool mirror_evaluation = false;  // tested on the mean of image and mirror image
   std::vector<const RunRecord*> runs;
   std::vector<double> accuracy, threshold_accuracy;
 };
@@ -317,20 +319,22 @@ void write_robustness(const std::map<std::string, Group>& groups, const std::str
   md << "\n";
 }
 
-// Calls visit(group, run, categorical run) for each run with labels other than categorical and each
-// categorical run of the same dataset, encoder, data level and seed: the pairs the paired sections compare.
+// Calls visit(group, categorical group, run, categorical run, seed) for each run with labels other than
+// categorical and each categorical run of the same dataset, encoder, data level, evaluation (mirror or
+// not) and seed: the pairs the paired sections compare. Recipes may differ (the paper trains
+// categorical labels for 200 epochs, the others for 600): the pair's name carries both groups' names.
 template <class Visit>
 void for_each_categorical_pair(const std::map<std::string, Group>& groups, Visit visit) {
   const auto seed_of = [](const RunRecord* run) { return json::parse(run->config_json).value("seed", json()).dump(); };
   for (const auto& [id, other] : groups) {
-    if (other.label_kind.rfind("category", 0) == 0) continue;
+    if (other.categorical) continue;
     for (const auto& [category_id, category] : groups) {
-      if (category.label_kind != "category" || category.dataset != other.dataset || category.encoder != other.encoder ||
-          category.level != other.level)
+      if (!category.categorical || category.dataset != other.dataset || category.encoder != other.encoder || category.level != other.level ||
+          category.mirror_evaluation != other.mirror_evaluation)
         continue;
       for (const auto* run : other.runs)
         for (const auto* reference : category.runs)
-          if (seed_of(run) == seed_of(reference)) visit(other, *run, *reference, seed_of(run));
+          if (seed_of(run) == seed_of(reference)) visit(other, category, *run, *reference, seed_of(run));
     }
   }
 }
@@ -360,7 +364,8 @@ void write_paired_accuracy(const std::map<std::string, Group>& groups, std::ostr
       throw FormatError(file, FormatError::kNoOffset, "not a run's test predictions: expected int64 [N, 2] (true class, predicted class)");
     return p;
   };
-  for_each_categorical_pair(groups, [&](const Group& other, const RunRecord& run, const RunRecord& reference, const std::string& seed) {
+  for_each_categorical_pair(groups, [&](const Group& other, const Group& category, const RunRecord& run, const RunRecord& reference,
+                                        const std::string& seed) {
     const auto a = predictions_of(run), b = predictions_of(reference);
     if (!a.defined() || !b.defined()) return;
     if (a.size(0) != b.size(0) || !torch::equal(a.select(1, 0), b.select(1, 0))) {
@@ -368,7 +373,7 @@ void write_paired_accuracy(const std::map<std::string, Group>& groups, std::ostr
       return;
     }
     const auto c = eval::compare_paired(a.select(1, 0) == a.select(1, 1), b.select(1, 0) == b.select(1, 1));
-    const std::string pair = other.label_kind + " vs category";
+    const std::string pair = other.label_kind + " vs " + category.label_kind;
     const std::string verdict = paired_verdict(c, "more accurate", "less accurate");
     rows_html << fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2f}</td><td>{:.2f}</td><td>{:+.2f} [{:+.2f}, {:+.2f}]</td>"
                              "<td>{} / {}</td><td>{:.2g}</td><td>{}</td></tr>\n",
@@ -412,12 +417,26 @@ struct PerImageSweep {
   std::vector<double> epsilons;      // of the second axis
   std::string unit;
   std::int64_t images = 0;
+  // Everything that makes two sweeps' attacks the same attacks: per attack its name, method, objective
+  // and steps; the sweep's unit, steps, step fraction, restarts, queries, seed (targets, random starts)
+  // and images.
+  json settings;
   torch::Tensor correct;             // bool [attacks, epsilons, images]
 };
 
-// The sweeps of a run that kept their per-image outcomes. The file is looked for where the sweep says,
-// then beside the sweep (runs copied elsewhere keep working); a sweep whose file is gone is left out and
-// named in `missing`. A file of the wrong shape or type is the sweep's fault.
+// Where a sweep's per-image file is: as recorded when that is absolute (labelrep attack records it so),
+// else relative to the sweep's folder; failing both, the file of that name beside the sweep (runs
+// copied elsewhere keep working). Empty when none exists.
+std::string find_per_image_file(const std::string& sweep_file, const fs::path& recorded) {
+  const auto folder = fs::path(sweep_file).parent_path();
+  std::error_code error;
+  for (const auto& candidate : {recorded.is_absolute() ? recorded : folder / recorded, folder / recorded.filename()})
+    if (fs::is_regular_file(candidate, error)) return candidate.string();
+  return {};
+}
+
+// The sweeps of a run that kept their per-image outcomes; a sweep whose file is gone is left out and
+// named in `missing`. A file of the wrong shape or type, or a sweep without attacks, is the sweep's fault.
 std::vector<PerImageSweep> per_image_sweeps(const RunRecord& run, std::vector<std::string>& missing) {
   std::vector<PerImageSweep> sweeps;
   for (const auto& file : run.attack_files) {
@@ -427,23 +446,33 @@ std::vector<PerImageSweep> per_image_sweeps(const RunRecord& run, std::vector<st
     if (!per_image.is_object() || !per_image.contains("correct") || !per_image["correct"].is_string())
       throw FormatError(file, FormatError::kNoOffset, "'per_image' has no file name 'correct'");
     const fs::path recorded = per_image["correct"].get<std::string>();
-    std::error_code error;
-    fs::path path = recorded;
-    if (!fs::is_regular_file(path, error)) path = fs::path(file).parent_path() / recorded.filename();
-    if (!fs::is_regular_file(path, error)) {
+    const auto path = find_per_image_file(file, recorded);
+    if (path.empty()) {
       missing.push_back(fmt::format("{} (its per-image file {} is gone)", file, recorded.string()));
       continue;
     }
+    if (!sweep.contains("attacks") || !sweep["attacks"].is_array() || sweep["attacks"].empty())
+      throw FormatError(file, FormatError::kNoOffset, "a sweep with per-image outcomes but no attacks");
     PerImageSweep s;
     s.file = file;
     s.unit = str(sweep, "epsilon_unit", "normalized");
     s.images = json_count(sweep, "images", file);
-    for (const auto& a : sweep["attacks"]) s.attacks.push_back(a["attack"].get<std::string>());
-    for (const auto& p : sweep["attacks"][0]["points"]) s.epsilons.push_back(json_number(p, "epsilon", file));
-    s.correct = read_npy(path.string());
+    const auto value_of = [](const json& j, const char* key) { return j.contains(key) ? j.at(key) : json(); };
+    for (const char* key : {"epsilon_unit", "steps", "step_fraction", "restarts", "queries", "seed", "images"}) s.settings[key] = value_of(sweep, key);
+    for (const auto& a : sweep.at("attacks")) {
+      s.attacks.push_back(a.at("attack").get<std::string>());
+      s.settings["attacks"].push_back(
+          {{"attack", s.attacks.back()}, {"method", value_of(a, "method")}, {"objective", value_of(a, "objective")}, {"steps", value_of(a, "steps")}});
+      std::vector<double> epsilons;
+      for (const auto& p : a.at("points")) epsilons.push_back(json_number(p, "epsilon", file));
+      if (s.epsilons.empty()) s.epsilons = epsilons;
+      if (epsilons != s.epsilons)
+        throw FormatError(file, FormatError::kNoOffset, fmt::format("attack '{}' has other ε than the first attack", s.attacks.back()));
+    }
+    s.correct = read_npy(path);
     if (s.correct.scalar_type() != torch::kBool ||
         s.correct.sizes() != torch::IntArrayRef({static_cast<std::int64_t>(s.attacks.size()), static_cast<std::int64_t>(s.epsilons.size()), s.images}))
-      throw FormatError(path.string(), FormatError::kNoOffset,
+      throw FormatError(path, FormatError::kNoOffset,
                         fmt::format("not the per-image outcomes of {}: expected bool [{}, {}, {}] (attacks, eps, images)", file, s.attacks.size(),
                                     s.epsilons.size(), s.images));
     sweeps.push_back(std::move(s));
@@ -452,8 +481,8 @@ std::vector<PerImageSweep> per_image_sweeps(const RunRecord& run, std::vector<st
 }
 
 // Robust on the same images? For each run with labels other than categorical and the categorical run of
-// the same dataset, encoder, level and seed, the sweeps that ran the same attacks at the same ε on the
-// same images (the first N test images) are compared image by image: the worst case over the attacks
+// the same dataset, encoder, level, evaluation and seed, the sweeps that ran the same attacks with the
+// same settings at the same ε on the same images (the first N test images) are compared image by image: the worst case over the attacks
 // (an image counts if no attack broke it) of both, the difference with its paired 95% interval and
 // McNemar's exact test. Two percentages side by side cannot say whether 2 points are luck; this can.
 void write_paired_robustness(const std::map<std::string, Group>& groups, const std::string& out_dir, std::ostringstream& html,
@@ -464,12 +493,13 @@ void write_paired_robustness(const std::map<std::string, Group>& groups, const s
     for (const auto* run : g.runs) sweeps_of[run] = per_image_sweeps(*run, missing);
   std::ostringstream rows_html, rows_md, figures_html, figures_md;
   std::size_t rows = 0;
-  for_each_categorical_pair(groups, [&](const Group& other, const RunRecord& run, const RunRecord& reference, const std::string& seed) {
+  for_each_categorical_pair(groups, [&](const Group& other, const Group& category, const RunRecord& run, const RunRecord& reference,
+                                        const std::string& seed) {
     for (const auto& a : sweeps_of[&run])
       for (const auto& b : sweeps_of[&reference]) {
-        if (a.attacks != b.attacks || a.epsilons != b.epsilons || a.unit != b.unit || a.images != b.images) continue;
+        if (a.settings != b.settings || a.epsilons != b.epsilons) continue;
         const std::string attacks = fmt::format("{}", fmt::join(a.attacks, ", "));
-        const std::string pair = fmt::format("{} vs category", other.label_kind);
+        const std::string pair = other.label_kind + " vs " + category.label_kind;
         std::vector<double> x, difference, low, high;
         for (std::size_t e = 0; e < a.epsilons.size(); ++e) {
           const auto e_index = static_cast<std::int64_t>(e);
@@ -496,7 +526,9 @@ void write_paired_robustness(const std::map<std::string, Group>& groups, const s
         plot.add_series("95% interval, high", x, high, {}, analysis::SeriesStyle{true, 0});
         plot.add_series("no difference", {x.front(), x.back()}, {0.0, 0.0}, {}, analysis::SeriesStyle{true, 1});
         const std::string svg = plot.svg(560, 340);
-        const std::string file = "paired_" + safe_name(other.dataset + "_" + other.encoder + "_" + pair + "_" + seed + "_" + attacks) + ".svg";
+        // Named by both sweeps' files too: two pairs of sweeps of the same attacks get two plots.
+        const std::string file = "paired_" + safe_name(other.dataset + "_" + other.encoder + "_" + pair + "_" + seed + "_" + attacks + "_" +
+                                                       fs::path(a.file).stem().string() + "_" + fs::path(b.file).stem().string()) + ".svg";
         write_file_atomically((fs::path(out_dir) / file).string(), svg);
         figures_html << "<figure>" << svg << "<figcaption>" << analysis::escape_xml(pair + ": " + attacks) << "</figcaption></figure>\n";
         figures_md << "![" << pair << ": " << attacks << "](" << file << ")\n\n";
@@ -781,6 +813,8 @@ std::size_t write_report(const std::string& root, const std::string& out_dir, co
       key.label_kind += " (mirror-evaluated)";
     }
     key.level = config.value("level", 100.0);
+    key.categorical = result.at("labels").value("categorical", result.at("labels").value("kind", "") == "category");
+    key.mirror_evaluation = config.value("mirror_evaluation", false);
     const json recipe = recipe_of(config);
     if (const auto& recipes = recipes_of.at(row_of(config)); recipes.size() > 1) {
       // Name what tells this recipe apart from the others of its row: the fields whose values are not

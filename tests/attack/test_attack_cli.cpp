@@ -65,6 +65,16 @@ CATCH_TEST_CASE("labelrep attack sweeps attacks and epsilons over a run's test i
     }
   CATCH_CHECK(j["per_image"]["correct"] == dir.file("per/outcome.npy"));
   CATCH_CHECK(j["per_image"]["target_hit"] == dir.file("per/outcome.target_hit.npy"));
+  // A relative --per-image is recorded absolute, so that the sweep's reader finds it from anywhere.
+  const auto relative = run_command("cd " + dir.file("") + " && " + cli + " attack --run " + run +
+                                    " --attacks fgsm --eps 0,0.1 --limit 8 --out rel.json --per-image rel/outcome.npy");
+  CATCH_INFO(relative.output);
+  CATCH_REQUIRE(relative.exit_code == 0);
+  std::ifstream rel_in(dir.file("rel.json"));
+  const auto rel = nlohmann::json::parse(rel_in);
+  const std::string recorded = rel["per_image"]["correct"];
+  CATCH_CHECK(std::filesystem::path(recorded).is_absolute());
+  CATCH_CHECK(std::filesystem::equivalent(recorded, dir.file("rel/outcome.npy")));
   const auto not_npy = run_command(cli + " attack --run " + run + " --attacks fgsm --per-image " + dir.file("outcome.txt") + " --out " + dir.file("x.json"));
   CATCH_CHECK(not_npy.exit_code == 2);
   CATCH_CHECK(not_npy.output.find("--per-image") != std::string::npos);

@@ -18,8 +18,11 @@ CATCH_TEST_CASE("mcnemar_exact_p_value is the two-sided binomial test of the dis
   CATCH_CHECK(eval::mcnemar_exact_p_value(2, 10) == eval::mcnemar_exact_p_value(10, 2));
   CATCH_CHECK(eval::mcnemar_exact_p_value(30, 10) == labelrep_test::Approx(0.0022214337732293643).epsilon(1e-9));
   CATCH_CHECK(eval::mcnemar_exact_p_value(0, 6) == labelrep_test::Approx(2.0 / 64).epsilon(1e-12));
-  // Many disagreements: 2^-1000 underflows a double, the log-space sum does not.
+  // Many disagreements: C(2100, 1000) and C(10200, 5000) overflow a double (and 2^-10200 underflows),
+  // the log-space sum does not. Exact values from Python's integers.
   CATCH_CHECK(eval::mcnemar_exact_p_value(600, 400) == labelrep_test::Approx(2.7284641560660184e-10).epsilon(1e-6));
+  CATCH_CHECK(eval::mcnemar_exact_p_value(1100, 1000) == labelrep_test::Approx(0.030720707864242296).epsilon(1e-8));
+  CATCH_CHECK(eval::mcnemar_exact_p_value(5200, 5000) == labelrep_test::Approx(0.04878796312682245).epsilon(1e-8));
   // Balanced or absent disagreements: no evidence (capped at 1).
   CATCH_CHECK(eval::mcnemar_exact_p_value(5, 5) == 1.0);
   CATCH_CHECK(eval::mcnemar_exact_p_value(0, 0) == 1.0);

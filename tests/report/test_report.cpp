@@ -457,10 +457,11 @@ CATCH_TEST_CASE("a report compares each run's robustness with the categorical ru
   fake_run(dir.file("runs/category0"), "category", 0, 100, 0.88, true);
   // A sweep of fgsm and bim at ε 0 and 0.1 on 40 images, whose per-image file is named as `labelrep
   // attack --per-image` records it (here a bare name, found beside the sweep).
-  const auto sweep = [&](const std::string& run, const std::string& name, const torch::Tensor& correct, std::vector<double> epsilons) {
+  const auto sweep = [&](const std::string& run, const std::string& name, const torch::Tensor& correct, std::vector<double> epsilons,
+                         std::uint64_t seed = 0) {
     nlohmann::json points = nlohmann::json::array();
     for (double eps : epsilons) points.push_back({{"epsilon", eps}, {"accuracy", 0.5}});
-    const nlohmann::json doc = {{"images", 40},
+    const nlohmann::json doc = {{"images", 40}, {"seed", seed}, {"steps", 5},
                                 {"attacks", {{{"attack", "fgsm"}, {"method", "fgsm"}, {"points", points}}, {{"attack", "bim"}, {"method", "iterative"}, {"points", points}}}},
                                 {"per_image", {{"correct", name + ".npy"}}}};
     write_file_atomically(dir.file("runs/" + run + "/" + name + ".json"), doc.dump());
@@ -479,8 +480,11 @@ CATCH_TEST_CASE("a report compares each run's robustness with the categorical ru
   sweep("composite0", "attack", outcomes(40, 30, 25), {0.0, 0.1});
   sweep("category0", "attack", outcomes(30, 10, 15), {0.0, 0.1});
   sweep("composite1", "attack", outcomes(40, 30, 25), {0.0, 0.1});
-  // Other ε on the same images: nothing to pair it with.
+  // Other ε on the same images: nothing to pair it with; the same attacks with other seeds (other
+  // targets and random starts) are other attacks.
   sweep("composite0", "attack_other", outcomes(40, 30, 25), {0.0, 0.2});
+  sweep("composite0", "attack_seed", outcomes(40, 30, 25), {0.0, 0.4}, 1);
+  sweep("category0", "attack_seed", outcomes(40, 30, 25), {0.0, 0.4}, 2);
   // Two close runs: 40 against 38 clean, the same 25 left at ε = 0.3.
   sweep("composite0", "attack_close", outcomes(40, 30, 25), {0.0, 0.3});
   sweep("category0", "attack_close", outcomes(38, 25, 28), {0.0, 0.3});
@@ -498,7 +502,11 @@ CATCH_TEST_CASE("a report compares each run's robustness with the categorical ru
   // ε = 0 compares clean accuracy: 40 against 30, 10 disagreements all one way, p = 2 · 2^-10.
   CATCH_CHECK(md.find("| composite vs category | 0 | fgsm, bim | 0 | 40 | 100.00 | 75.00 | +25.00 [") != std::string::npos);
   CATCH_CHECK(md.find("| 10 / 0 | 0.002 | more accurate |") != std::string::npos);
-  CATCH_CHECK(read_file(dir.file("out/paired_fashion_mnist_small_cnn_composite_vs_category_0_fgsm__bim.svg")).find("95% interval, low") != std::string::npos);
+  // One plot per pair of sweeps, named by both sweeps' files.
+  CATCH_CHECK(read_file(dir.file("out/paired_fashion_mnist_small_cnn_composite_vs_category_0_fgsm__bim_attack_attack.svg")).find("95% interval, low") !=
+              std::string::npos);
+  CATCH_CHECK(std::filesystem::exists(dir.file("out/paired_fashion_mnist_small_cnn_composite_vs_category_0_fgsm__bim_attack_close_attack_close.svg")));
+  CATCH_CHECK(md.find("| fgsm, bim | 0.4 |") == std::string::npos);
   // Two pairs of sweeps, two ε each: four rows; seed 1 and the other ε list pair with nothing.
   std::size_t rows = 0;
   for (auto at = md.find("| composite vs category |"); at != std::string::npos; at = md.find("| composite vs category |", at + 1)) ++rows;
@@ -519,6 +527,14 @@ CATCH_TEST_CASE("a report compares each run's robustness with the categorical ru
   labelrep_test::check_throws_with<FormatError>([&] { report::write_report(dir.file("runs"), dir.file("out")); }, "expected bool [2, 2, 40]");
   write_npy(dir.file("runs/composite0/attack.npy"), torch::zeros({2, 2, 40}, torch::kFloat32));
   labelrep_test::check_throws_with<FormatError>([&] { report::write_report(dir.file("runs"), dir.file("out")); }, "attack.npy");
+  // A sweep with per-image outcomes but no attacks, or with attacks at different ε, names the sweep.
+  write_npy(dir.file("runs/composite0/attack.npy"), outcomes(40, 30, 25));
+  write_file_atomically(dir.file("runs/composite0/attack_other.json"), R"({"images": 40, "attacks": [], "per_image": {"correct": "attack.npy"}})");
+  labelrep_test::check_throws_with<FormatError>([&] { report::write_report(dir.file("runs"), dir.file("out")); }, "but no attacks");
+  write_file_atomically(dir.file("runs/composite0/attack_other.json"),
+                        R"({"images": 40, "attacks": [{"attack": "fgsm", "points": [{"epsilon": 0, "accuracy": 1}, {"epsilon": 0.1, "accuracy": 1}]}, )"
+                        R"({"attack": "bim", "points": [{"epsilon": 0, "accuracy": 1}, {"epsilon": 0.2, "accuracy": 1}]}], "per_image": {"correct": "attack.npy"}})");
+  labelrep_test::check_throws_with<FormatError>([&] { report::write_report(dir.file("runs"), dir.file("out")); }, "attack 'bim' has other ε");
 }
 
 CATCH_TEST_CASE("a report compares each run's test accuracy with the categorical run's image by image", "[report]") {
@@ -528,6 +544,10 @@ CATCH_TEST_CASE("a report compares each run's test accuracy with the categorical
   fake_run(dir.file("runs/uniform0"), "uniform", 0, 100, 0.70, false);  // trained before the predictions were kept
   fake_run(dir.file("runs/composite2"), "composite", 2, 100, 0.90, false);
   fake_run(dir.file("runs/category2"), "category", 2, 100, 0.90, true);
+  // Mirror-evaluated runs pair with mirror-evaluated categorical runs only.
+  fake_run(dir.file("runs/composite3m"), "composite", 3, 100, 0.90, false, {{"mirror_evaluation", true}});
+  fake_run(dir.file("runs/category3m"), "category", 3, 100, 0.90, true, {{"mirror_evaluation", true}});
+  fake_run(dir.file("runs/category3"), "category", 3, 100, 0.90, true);
   // 200 test images of 4 classes; the composite run gets 180 right, the categorical one 150, and they
   // disagree on 40 (only composite) + 10 (only category) images.
   const auto truth = torch::arange(200, torch::kLong) % 4;
@@ -543,6 +563,8 @@ CATCH_TEST_CASE("a report compares each run's test accuracy with the categorical
   // Seed 2: another order of the test images: not comparable.
   write_npy(dir.file("runs/composite2/test_predictions.npy"), predictions([](std::int64_t) { return true; }));
   write_npy(dir.file("runs/category2/test_predictions.npy"), torch::stack({truth.flip(0), truth.flip(0)}, 1));
+  for (const char* run : {"composite3m", "category3m", "category3"})
+    write_npy(dir.file(std::string("runs/") + run + "/test_predictions.npy"), predictions([](std::int64_t) { return true; }));
   report::write_report(dir.file("runs"), dir.file("out"));
   const std::string md = read_file(dir.file("out/report.md"));
   CATCH_CHECK(md.find("## As accurate on the same images? (paired, against categorical labels)") != std::string::npos);
@@ -551,6 +573,10 @@ CATCH_TEST_CASE("a report compares each run's test accuracy with the categorical
   CATCH_REQUIRE(row != std::string::npos);
   CATCH_CHECK(md.substr(row, md.find('\n', row) - row).find("] | 40 / 10 | 2.4e-05 | more accurate |") != std::string::npos);
   CATCH_CHECK(md.find("| uniform vs category |") == std::string::npos);
+  CATCH_CHECK(md.find("| composite (mirror-evaluated) vs category (mirror-evaluated) | 3 | 200 | 100.00 | 100.00 | +0.00 [+0.00, +0.00] | 0 / 0 | 1 | "
+                      "no significant difference |") != std::string::npos);
+  CATCH_CHECK(md.find("| composite (mirror-evaluated) vs category |") == std::string::npos);
+  CATCH_CHECK(md.find("| composite vs category | 3 |") == std::string::npos);
   CATCH_CHECK(md.find("Left out: 1 run(s) without test_predictions.npy (trained by an earlier labelrep): " + dir.file("runs/uniform0")) !=
               std::string::npos);
   CATCH_CHECK(md.find("Left out: " + dir.file("runs/composite2") + " and " + dir.file("runs/category2") + " (their test sets differ)") !=

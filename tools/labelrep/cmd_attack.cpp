@@ -104,10 +104,11 @@ std::string run_attack_job(const AttackJob& job) {
   j["device"] = job.device;
   if (!job.per_image.empty()) {
     write_npy(job.per_image, result.per_image_correct);
-    j["per_image"] = {{"correct", job.per_image}};
+    // Absolute: the report reads the sweep from wherever it runs (and then looks beside the sweep).
+    j["per_image"] = {{"correct", std::filesystem::absolute(job.per_image).string()}};
     if (any_targeted) {
       write_npy(target_hit_file, result.per_image_target_hit);
-      j["per_image"]["target_hit"] = target_hit_file;
+      j["per_image"]["target_hit"] = std::filesystem::absolute(target_hit_file).string();
     }
   }
   write_file_atomically(out, j.dump(2) + "\n");

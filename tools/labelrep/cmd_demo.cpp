@@ -42,7 +42,20 @@ std::string per_image_file(const std::string& run_dir) { return (std::filesystem
 // answer to "is it more robust?" that two percentages cannot give.
 void print_paired_robustness(const std::string& high_dir, const std::string& high_kind, const std::string& category_dir,
                              const std::vector<double>& epsilons) {
-  const auto high = read_npy(per_image_file(high_dir)), category = read_npy(per_image_file(category_dir));
+  // Each run's outcomes, bool [attacks, eps, images], as analyse_run's sweep wrote them.
+  const auto outcomes = [&](const std::string& run_dir) {
+    const auto file = per_image_file(run_dir);
+    auto t = read_npy(file);
+    if (t.scalar_type() != torch::kBool || t.dim() != 3 || t.size(1) != static_cast<std::int64_t>(epsilons.size()))
+      throw FormatError(file, FormatError::kNoOffset, fmt::format("not the demo sweep's per-image outcomes: expected bool [attacks, {}, images]",
+                                                                  epsilons.size()));
+    return t;
+  };
+  const auto high = outcomes(high_dir), category = outcomes(category_dir);
+  if (high.sizes() != category.sizes())
+    throw FormatError(per_image_file(high_dir), FormatError::kNoOffset,
+                      fmt::format("its outcomes [{}] do not pair with {} [{}]", fmt::join(high.sizes(), ", "), per_image_file(category_dir),
+                                  fmt::join(category.sizes(), ", ")));
   std::cout << fmt::format("\n{} vs category labels on the same {} test images, worst case over the attacks (paired):\n", high_kind, high.size(2));
   std::cout << fmt::format("{:>6} {:>10} {:>10} {:>26} {:>16} {:>9}\n", "eps", high_kind, "category", "difference [95% interval]",
                            "only one keeps", "p");
