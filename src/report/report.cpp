@@ -386,8 +386,10 @@ void write_paired_accuracy(const std::map<std::string, Group>& groups, std::ostr
     ++rows;
   });
   if (!without_predictions.empty())
-    left_out.push_back(fmt::format("{} run(s) without {} (trained by an earlier labelrep): {}", without_predictions.size(),
-                                   train::kTestPredictionsFile, fmt::join(without_predictions, ", ")));
+    left_out.push_back(fmt::format("{} run(s) without {} (trained by an earlier labelrep; `labelrep evaluate --run RUN --views image "
+                                   "--predictions RUN/{}` writes it): {}",
+                                   without_predictions.size(), train::kTestPredictionsFile, train::kTestPredictionsFile,
+                                   fmt::join(without_predictions, ", ")));
   if (rows == 0 && left_out.empty()) return;
   const std::string intro =
       "Each run against the categorical run of its dataset, encoder, data level and seed, on every test image (the runs' "

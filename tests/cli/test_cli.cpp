@@ -210,7 +210,7 @@ CATCH_TEST_CASE("labelrep train writes a run directory, reads a finished run and
   const std::string args = " train --dataset fashion-mnist --label composite --label-size 32 --encoder small-cnn --epochs 1 --level 1 --validation 300 --no-flip --out " + run;
   const auto r = run_command(cli() + args);
   CATCH_REQUIRE(r.exit_code == 0);
-  for (const char* name : {"config.json", "metrics.csv", "result.json", "best.ckpt", "last.ckpt", "labels.npy", "labels.npy.json"})
+  for (const char* name : {"config.json", "metrics.csv", "result.json", "best.ckpt", "last.ckpt", "labels.npy", "labels.npy.json", "test_predictions.npy"})
     CATCH_CHECK(std::filesystem::exists(run + "/" + name));
   std::ifstream in(run + "/result.json");
   const auto j = nlohmann::json::parse(in);
@@ -251,6 +251,20 @@ CATCH_TEST_CASE("labelrep train writes a run directory, reads a finished run and
   CATCH_CHECK(on_terminal.exit_code == 0);
   CATCH_CHECK(on_terminal.output.find("evaluate (image): 10000/10000 (100%) images") != std::string::npos);
   CATCH_CHECK(on_terminal.output.find("images/s") != std::string::npos);
+  // --predictions: the same true and predicted classes as the run's own test_predictions.npy, except
+  // for images whose decision rounding flips (as the accuracies above).
+  const auto saved = run_command(cli() + " evaluate --views image --run " + run + " --predictions " + dir.file("again/predictions.npy"));
+  CATCH_INFO(saved.output);
+  CATCH_REQUIRE(saved.exit_code == 0);
+  const auto own = labelrep::read_npy(run + "/test_predictions.npy"), again_predictions = labelrep::read_npy(dir.file("again/predictions.npy"));
+  CATCH_REQUIRE(again_predictions.sizes() == own.sizes());
+  CATCH_CHECK(torch::equal(again_predictions.select(1, 0), own.select(1, 0)));
+  CATCH_CHECK((again_predictions.select(1, 1) != own.select(1, 1)).sum().item<std::int64_t>() <= 2);
+  for (const std::string bad : {" --views both --predictions " + dir.file("p.npy"), " --views image --predictions " + dir.file("p.txt")}) {
+    const auto refused = run_command(cli() + " evaluate --run " + run + bad);
+    CATCH_CHECK(refused.exit_code == 2);
+    CATCH_CHECK(refused.output.find("--predictions") != std::string::npos);
+  }
   const auto no_run = run_command(cli() + " evaluate --run " + dir.file("no-such-run"));
   CATCH_CHECK(no_run.exit_code == 1);
   CATCH_CHECK(no_run.output.find(dir.file("no-such-run")) != std::string::npos);

@@ -577,8 +577,8 @@ CATCH_TEST_CASE("a report compares each run's test accuracy with the categorical
                       "no significant difference |") != std::string::npos);
   CATCH_CHECK(md.find("| composite (mirror-evaluated) vs category |") == std::string::npos);
   CATCH_CHECK(md.find("| composite vs category | 3 |") == std::string::npos);
-  CATCH_CHECK(md.find("Left out: 1 run(s) without test_predictions.npy (trained by an earlier labelrep): " + dir.file("runs/uniform0")) !=
-              std::string::npos);
+  CATCH_CHECK(md.find("Left out: 1 run(s) without test_predictions.npy (trained by an earlier labelrep; `labelrep evaluate --run RUN --views "
+                      "image --predictions RUN/test_predictions.npy` writes it): " + dir.file("runs/uniform0")) != std::string::npos);
   CATCH_CHECK(md.find("Left out: " + dir.file("runs/composite2") + " and " + dir.file("runs/category2") + " (their test sets differ)") !=
               std::string::npos);
   CATCH_CHECK(read_file(dir.file("out/index.html")).find("<td>40 / 10</td><td>2.4e-05</td><td>more accurate</td>") != std::string::npos);

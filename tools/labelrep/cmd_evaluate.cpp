@@ -1,14 +1,18 @@
 // `labelrep evaluate --run RUN_DIR [--views image|mirror|both]`: a trained run's best weights on the
 // test set again, by each image alone (the paper's protocol) and/or by the mean of the outputs for each
 // image and its mirror image (train::EvaluationViews) — to see what mirror evaluation would give a run
-// trained without it, or the single-view accuracy of one trained with it.
+// trained without it, or the single-view accuracy of one trained with it. `--predictions F.npy` keeps each
+// test image's true and predicted class, as training keeps them in test_predictions.npy (runs trained
+// before labelrep kept that file get it this way, and the report can pair them).
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
 #include "labelrep/core/error.hpp"
+#include "labelrep/core/npy.hpp"
 #include "labelrep/core/progress.hpp"
 #include "labelrep/eval/nearest_neighbor.hpp"
 #include "labelrep/models/model.hpp"
@@ -20,7 +24,7 @@ namespace labelrep::cli {
 
 void add_evaluate_command(CLI::App& app) {
   struct Args {
-    std::string run, views = "both", device = "cpu", precision = "auto";
+    std::string run, views = "both", device = "cpu", precision = "auto", predictions;
     std::int64_t batch_size = 500;
     int threads = 0;
     bool json = false;
@@ -38,7 +42,19 @@ void add_evaluate_command(CLI::App& app) {
   cmd->add_option("--batch-size", args->batch_size, "Images per forward pass")->capture_default_str()->check(CLI::Range(1, 65536));
   cmd->add_option("--threads", args->threads, "Intra-op CPU threads (0: one per hardware thread)")->capture_default_str()->check(CLI::Range(0, 1024));
   cmd->add_flag("--json", args->json, "Print one JSON line instead of the table");
+  cmd->add_option("--predictions", args->predictions,
+                  "Also write each test image's true and predicted class, int64 [N, 2], to this .npy (one view: --views image or mirror; "
+                  "RUN/test_predictions.npy is where the report looks)");
   cmd->callback([args] {
+    if (!args->predictions.empty()) {  // checked before anything is loaded
+      if (args->views == "both")
+        throw InvalidArgument("--predictions: name one view (--views image, as the paper tests, or mirror, for a run trained with "
+                              "--mirror-evaluation); --views both would write two");
+      if (std::filesystem::path(args->predictions).extension() != ".npy")
+        throw InvalidArgument(fmt::format("--predictions {}: give a file name ending in .npy", args->predictions));
+      if (std::error_code error; std::filesystem::is_directory(args->predictions, error))
+        throw InvalidArgument(fmt::format("--predictions {}: is a directory", args->predictions));
+    }
     use_threads(args->threads);
     auto run = train::load_trained_run(args->run, args->device);
     const auto precision = train::resolve_precision(args->precision, torch::Device(args->device));
@@ -63,12 +79,18 @@ void add_evaluate_command(CLI::App& app) {
       ProgressLine progress(fmt::format("evaluate ({})", name), test.size(), "images");
       const auto result = train::evaluate(run.model, evaluator, batches, precision, views, &progress);
       j[name] = {{"accuracy", result.accuracy}};
+      if (!args->predictions.empty()) {
+        if (const auto parent = std::filesystem::path(args->predictions).parent_path(); !parent.empty()) create_output_directory(parent);
+        write_npy(args->predictions, torch::stack({result.targets, result.predictions}, 1));
+        j["predictions"] = args->predictions;
+      }
       if (result.has_threshold) j[name]["threshold_accuracy"] = result.threshold_accuracy;
       if (!args->json)
         std::cout << fmt::format("{:<14} {:>8.2f}% {:>10}\n", name, 100 * result.accuracy,
                                  result.has_threshold ? fmt::format("{:.2f}%", 100 * result.threshold_accuracy) : std::string("-"));
     }
     if (args->json) std::cout << j.dump() << '\n';
+    else if (!args->predictions.empty()) std::cout << fmt::format("wrote {}\n", args->predictions);
   });
 }
 
