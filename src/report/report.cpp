@@ -128,9 +128,29 @@ std::int64_t json_count(const json& j, const char* key, const std::string& file)
   return j.contains(key) ? static_cast<std::int64_t>(labelrep::detail::json_unsigned(j[key], key, file)) : 0;
 }
 
+// Every run's attack sweeps, parsed once for the sections that read them: file -> its JSON object.
+using Sweeps = std::map<std::string, json>;
+Sweeps read_sweeps(const std::map<std::string, Group>& groups) {
+  Sweeps sweeps;
+  for (const auto& [id, g] : groups)
+    for (const auto* run : g.runs)
+      for (const auto& file : run->attack_files) {
+        json sweep;
+        try {
+          sweep = json::parse(read_file(file, 1 << 26));
+        } catch (const json::exception& e) {
+          throw FormatError(file, FormatError::kNoOffset, std::string("invalid JSON: ") + e.what());
+        }
+        if (!sweep.is_object() || !sweep.contains("attacks") || !sweep["attacks"].is_array())
+          throw FormatError(file, FormatError::kNoOffset, "not an attack sweep (no 'attacks' list)");
+        sweeps.emplace(file, std::move(sweep));
+      }
+  return sweeps;
+}
+
 // Accuracy under attack (Figure 3): per dataset and encoder, one plot per attack with a colour per
 // label kind (threshold accuracy solid, nearest-label accuracy dotted, ± std over seeds), and a table.
-void write_robustness(const std::map<std::string, Group>& groups, const std::string& out_dir, std::ostringstream& html,
+void write_robustness(const std::map<std::string, Group>& groups, const Sweeps& parsed, const std::string& out_dir, std::ostringstream& html,
                       std::ostringstream& md) {
   // setting ("dataset · encoder") -> attack -> group name -> curves
   std::map<std::string, std::map<std::string, std::map<std::string, AttackCurves>>> sweeps;
@@ -144,14 +164,7 @@ void write_robustness(const std::map<std::string, Group>& groups, const std::str
   for (const auto& [id, g] : groups) {
     for (const auto* run : g.runs) {
       for (const auto& file : run->attack_files) {
-        json sweep;
-        try {
-          sweep = json::parse(read_file(file, 1 << 26));
-        } catch (const json::exception& e) {
-          throw FormatError(file, FormatError::kNoOffset, std::string("invalid JSON: ") + e.what());
-        }
-        if (!sweep.is_object() || !sweep.contains("attacks") || !sweep["attacks"].is_array())
-          throw FormatError(file, FormatError::kNoOffset, "not an attack sweep (no 'attacks' list)");
+        const json& sweep = parsed.at(file);
         const std::string setting = g.dataset + " · " + g.encoder;
         if (sweep.contains("masking_checks")) {  // absent from sweeps written before the checks existed
           const auto& checks = sweep["masking_checks"];
@@ -439,10 +452,10 @@ std::string find_per_image_file(const std::string& sweep_file, const fs::path& r
 
 // The sweeps of a run that kept their per-image outcomes; a sweep whose file is gone is left out and
 // named in `missing`. A file of the wrong shape or type, or a sweep without attacks, is the sweep's fault.
-std::vector<PerImageSweep> per_image_sweeps(const RunRecord& run, std::vector<std::string>& missing) {
+std::vector<PerImageSweep> per_image_sweeps(const RunRecord& run, const Sweeps& parsed, std::vector<std::string>& missing) {
   std::vector<PerImageSweep> sweeps;
   for (const auto& file : run.attack_files) {
-    const auto sweep = json::parse(read_file(file, 1 << 26));  // parsed and checked before, by write_robustness
+    const json& sweep = parsed.at(file);
     if (!sweep.contains("per_image")) continue;
     const auto& per_image = sweep["per_image"];
     if (!per_image.is_object() || !per_image.contains("correct") || !per_image["correct"].is_string())
@@ -487,12 +500,12 @@ std::vector<PerImageSweep> per_image_sweeps(const RunRecord& run, std::vector<st
 // same settings at the same ε on the same images (the first N test images) are compared image by image: the worst case over the attacks
 // (an image counts if no attack broke it) of both, the difference with its paired 95% interval and
 // McNemar's exact test. Two percentages side by side cannot say whether 2 points are luck; this can.
-void write_paired_robustness(const std::map<std::string, Group>& groups, const std::string& out_dir, std::ostringstream& html,
-                             std::ostringstream& md) {
+void write_paired_robustness(const std::map<std::string, Group>& groups, const Sweeps& parsed, const std::string& out_dir,
+                             std::ostringstream& html, std::ostringstream& md) {
   std::map<const RunRecord*, std::vector<PerImageSweep>> sweeps_of;
   std::vector<std::string> missing;
   for (const auto& [id, g] : groups)
-    for (const auto* run : g.runs) sweeps_of[run] = per_image_sweeps(*run, missing);
+    for (const auto* run : g.runs) sweeps_of[run] = per_image_sweeps(*run, parsed, missing);
   std::ostringstream rows_html, rows_md, figures_html, figures_md;
   std::size_t rows = 0;
   for_each_categorical_pair(groups, [&](const Group& other, const Group& category, const RunRecord& run, const RunRecord& reference,
@@ -871,8 +884,9 @@ std::size_t write_report(const std::string& root, const std::string& out_dir, co
   md << "\n";
 
   write_paired_accuracy(groups, html, md);
-  write_robustness(groups, out_dir, html, md);
-  write_paired_robustness(groups, out_dir, html, md);
+  const Sweeps sweeps = read_sweeps(groups);
+  write_robustness(groups, sweeps, out_dir, html, md);
+  write_paired_robustness(groups, sweeps, out_dir, html, md);
 
   // Accuracy against data level (Figure 4 form) when there are several levels.
   std::map<std::string, std::map<double, std::vector<double>>> by_level;  // label -> level -> accuracies
