@@ -27,7 +27,8 @@ ProportionInterval wilson_interval(std::int64_t successes, std::int64_t trials, 
 MeanInterval bootstrap_mean_interval(const std::vector<double>& values, double level, std::int64_t resamples, std::uint64_t seed) {
   if (values.empty()) throw InvalidArgument("bootstrap_mean_interval: values is empty; give at least one value");
   for (std::size_t i = 0; i < values.size(); ++i)
-    if (!std::isfinite(values[i])) throw InvalidArgument(fmt::format("bootstrap_mean_interval: values[{}] is {}; every value must be finite", i, values[i]));
+    if (!std::isfinite(values[i]))
+      throw InvalidArgument(fmt::format("bootstrap_mean_interval: values[{}] is {}; every value must be finite", i, values[i]));
   if (!(level > 0.0 && level < 1.0)) throw InvalidArgument(fmt::format("bootstrap_mean_interval: level must be in (0, 1), got {}", level));
   if (resamples < 100) throw InvalidArgument(fmt::format("bootstrap_mean_interval: resamples must be >= 100, got {}", resamples));
   const auto n = values.size();

@@ -598,8 +598,8 @@ void write_faithfulness(const std::vector<RunRecord>& runs, std::ostringstream& 
         "(`labelrep gradcam --faithfulness`): most relevant pixels first (MoRF; low for a faithful map) and least relevant first (LeRF; "
         "high), each against the same order by another image's map (the baseline). ROAD combined = mean of (LeRF − MoRF)/2; beyond the "
         "baseline = minus the baseline's, with its 95% interval (a paired bootstrap over the images). Faithful: MoRF below and LeRF above "
-        "the baseline's, and the interval above 0; not significant: the areas favour the map, but the interval reaches 0.\n\n| run | labels | map | imputation | images | MoRF | baseline MoRF | LeRF | baseline LeRF | "
-        "ROAD combined | beyond the baseline | faithful |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+        "the baseline's, and the interval above 0; not significant: the areas favour the map, but the interval reaches 0.\n\n"
+        "| run | labels | map | imputation | images | MoRF | baseline MoRF | LeRF | baseline LeRF | ROAD combined | beyond the baseline | faithful |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const auto& run : runs) {
     const auto result = json::parse(run.result_json);
     const std::string kind = result["labels"].value("kind", "?");

@@ -210,7 +210,8 @@ CATCH_TEST_CASE("labelrep train writes a run directory, reads a finished run and
   const std::string args = " train --dataset fashion-mnist --label composite --label-size 32 --encoder small-cnn --epochs 1 --level 1 --validation 300 --no-flip --out " + run;
   const auto r = run_command(cli() + args);
   CATCH_REQUIRE(r.exit_code == 0);
-  for (const char* name : {"config.json", "metrics.csv", "result.json", "best.ckpt", "last.ckpt", "labels.npy", "labels.npy.json", "test_predictions.npy"})
+  for (const char* name :
+       {"config.json", "metrics.csv", "result.json", "best.ckpt", "last.ckpt", "labels.npy", "labels.npy.json", "test_predictions.npy"})
     CATCH_CHECK(std::filesystem::exists(run + "/" + name));
   std::ifstream in(run + "/result.json");
   const auto j = nlohmann::json::parse(in);

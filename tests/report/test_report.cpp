@@ -462,7 +462,9 @@ CATCH_TEST_CASE("a report compares each run's robustness with the categorical ru
     nlohmann::json points = nlohmann::json::array();
     for (double eps : epsilons) points.push_back({{"epsilon", eps}, {"accuracy", 0.5}});
     const nlohmann::json doc = {{"images", 40}, {"seed", seed}, {"steps", 5},
-                                {"attacks", {{{"attack", "fgsm"}, {"method", "fgsm"}, {"points", points}}, {{"attack", "bim"}, {"method", "iterative"}, {"points", points}}}},
+                                {"attacks",
+                                 {{{"attack", "fgsm"}, {"method", "fgsm"}, {"points", points}},
+                                  {{"attack", "bim"}, {"method", "iterative"}, {"points", points}}}},
                                 {"per_image", {{"correct", name + ".npy"}}}};
     write_file_atomically(dir.file("runs/" + run + "/" + name + ".json"), doc.dump());
     if (correct.defined()) write_npy(dir.file("runs/" + run + "/" + name + ".npy"), correct);
