@@ -4,6 +4,7 @@
 // a t-SNE progression over the training snapshots, Grad-CAM at the last stage and HiResCAM at an early
 // layer with ROAD's check of each) and writes a report with all of it.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <chrono>
