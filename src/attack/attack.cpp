@@ -65,24 +65,75 @@ void check_epsilon(double epsilon, const char* who) {
     throw InvalidArgument(fmt::format("{}: epsilon must be a finite number >= 0, got {}", who, epsilon));
 }
 
-// Per-channel [1, C, 1, 1] tensors: the valid box and ε in normalised units.
+// Per-channel [1, C, 1, 1] tensors: the valid box, ε in normalised units, and the length in ε's unit
+// of one normalised unit (std_c in pixel units, 1 in normalised ones): ε_c = ε / scale_c.
 struct Domain {
-  torch::Tensor low, high, epsilon;
+  torch::Tensor low, high, epsilon, scale;
 };
 
 Domain make_domain(const AttackOptions& o, const torch::TensorOptions& options) {
   const auto& s = o.statistics();
   const auto channels = static_cast<std::int64_t>(s.mean.size());
-  std::vector<double> low, high, epsilon;
+  std::vector<double> low, high, epsilon, scale;
   for (std::size_t c = 0; c < s.mean.size(); ++c) {
     low.push_back((0.0 - s.mean[c]) / s.std[c]);
     high.push_back((1.0 - s.mean[c]) / s.std[c]);
-    epsilon.push_back(o.unit() == EpsilonUnit::kPixel ? o.epsilon() / s.std[c] : o.epsilon());
+    scale.push_back(o.unit() == EpsilonUnit::kPixel ? s.std[c] : 1.0);
+    epsilon.push_back(o.epsilon() / scale.back());
   }
   auto make = [&](const std::vector<double>& v) {
     return torch::tensor(v, torch::kDouble).to(options).view({1, channels, 1, 1});
   };
-  return {make(low), make(high), make(epsilon)};
+  return {make(low), make(high), make(epsilon), make(scale)};
+}
+
+// Each image of `t` [N, ...] scaled to Euclidean length 1 (an all-zero image stays zero). Divided by
+// its largest magnitude first, so that tiny gradients neither underflow nor overflow when squared.
+torch::Tensor unit_length(const torch::Tensor& t) {
+  const auto shape = std::vector<std::int64_t>{t.size(0), 1, 1, 1};
+  const auto peak = t.abs().flatten(1).amax(1).view(shape);
+  const auto scaled = t / torch::where(peak > 0, peak, torch::ones_like(peak));
+  const auto length = scaled.flatten(1).pow(2).sum(1).sqrt().view(shape);
+  return scaled / torch::where(length > 0, length, torch::ones_like(length));
+}
+
+// The direction of steepest ascent of a function with normalised-input gradient `gradient` under the
+// threat model's norm, in ε's unit: its sign (L∞), or the gradient in ε's unit (gradient / scale, by the
+// chain rule) scaled to length 1 (L2). A step of length λ in ε's unit is λ·(direction / scale), and
+// ε_c = ε / scale_c, so a step of a fraction f of ε is f·ε_c·direction for both norms.
+torch::Tensor steepest_direction(const torch::Tensor& gradient, Norm norm, const torch::Tensor& scale) {
+  return norm == Norm::kLinf ? gradient.sign() : unit_length(gradient / scale);
+}
+
+// The ε-ball of the threat model around `origin` intersected with the box of valid pixels, and the
+// projection onto it.
+struct Ball {
+  Norm norm;
+  double radius;  // ε in its unit
+  Domain domain;
+
+  // L∞: the nearest point (a clamp to the intersection of two axis-aligned boxes). L2: the
+  // perturbation shrunk onto the sphere if longer than ε, then clamped to the box; each clamped value
+  // moves towards `origin`, which lies in the box, so the clamp only shortens the perturbation.
+  torch::Tensor project(const torch::Tensor& point, const torch::Tensor& origin) const {
+    if (norm == Norm::kLinf)
+      return torch::minimum(torch::maximum(point, torch::maximum(origin - domain.epsilon, domain.low)),
+                            torch::minimum(origin + domain.epsilon, domain.high));
+    const auto delta = point - origin;
+    const auto length = (delta * domain.scale).flatten(1).pow(2).sum(1).sqrt().view({-1, 1, 1, 1});
+    const auto shrunk = origin + delta * (radius / length.clamp_min(radius));
+    return torch::minimum(torch::maximum(shrunk, domain.low), domain.high);
+  }
+};
+
+// A random start or noise direction of the norm for images of `sizes`, from `seed`, with `options`:
+// L∞: uniform on [−1, 1) per value (pgd_random_start); L2: a Gaussian direction of length 1 in ε's unit
+// (so that x + ε_c·direction lies on the sphere of radius ε). Drawn in float32 on the CPU, so that a
+// seed gives the same direction on every device; scaled to length 1 in the images' own precision.
+torch::Tensor random_direction(torch::IntArrayRef sizes, std::uint64_t seed, Norm norm, const torch::TensorOptions& options) {
+  if (norm == Norm::kLinf) return pgd_random_start(sizes, seed).to(options);
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
+  return unit_length(torch::randn(sizes, generator, torch::kFloat32).to(options));
 }
 
 double step_fraction(const AttackOptions& o) {
@@ -138,6 +189,14 @@ EpsilonUnit parse_epsilon_unit(const std::string& name) {
   throw InvalidArgument(fmt::format("unknown epsilon unit '{}' (expected normalized or pixel)", name));
 }
 
+const char* norm_name(Norm norm) { return norm == Norm::kL2 ? "l2" : "linf"; }
+
+Norm parse_norm(const std::string& name) {
+  if (name == "linf") return Norm::kLinf;
+  if (name == "l2") return Norm::kL2;
+  throw InvalidArgument(fmt::format("unknown norm '{}' (expected linf or l2)", name));
+}
+
 std::string attack_name(const AttackKind& kind) {
   std::string name = method_name(kind.method);
   if (name == "iterative") name = "bim";
@@ -166,6 +225,8 @@ void AttackOptions::validate() const {
   if (objective_ == Objective::kMargin && (method_ == Method::kNoise || method_ == Method::kSquare))
     throw InvalidArgument(
         "attack: the margin objective is for fgsm, bim, pgd and apgd (noise follows nothing, Square always searches on the margin)");
+  if (method_ == Method::kSquare && norm_ == Norm::kL2)
+    throw InvalidArgument("attack: square is an L-infinity attack (the L2 Square is not implemented); use another attack or the linf norm");
   if (queries_ < 1) throw InvalidArgument(fmt::format("attack: queries must be >= 1, got {}", queries_));
   if (!(square_fraction_ > 0 && square_fraction_ <= 1))
     throw InvalidArgument(fmt::format("attack: square_fraction must be in (0, 1], got {}", square_fraction_));
@@ -210,14 +271,13 @@ torch::Tensor objective_values(models::Model& model, const torch::Tensor& output
   return train::per_image_label_loss(outputs, ids, labels, loss, scale);
 }
 
-// The sign of each image's own gradient of the objective at `input` (a leaf that requires grad),
-// from its `outputs`.
-torch::Tensor gradient_sign(models::Model& model, const torch::Tensor& outputs, const torch::Tensor& input, const torch::Tensor& ids,
-                            const labels::LabelRepresentation& labels, Objective objective, train::LossKind loss,
-                            const eval::NearestNeighborEvaluator* evaluator, bool retain_graph) {
+// Each image's own gradient of the objective at `input` (a leaf that requires grad), from its `outputs`.
+torch::Tensor input_gradient(models::Model& model, const torch::Tensor& outputs, const torch::Tensor& input, const torch::Tensor& ids,
+                             const labels::LabelRepresentation& labels, Objective objective, train::LossKind loss,
+                             const eval::NearestNeighborEvaluator* evaluator, bool retain_graph) {
   // The sum: each image's gradient is that of its own objective.
   const auto total = objective_values(model, outputs, ids, labels, objective, loss, evaluator).sum();
-  return torch::autograd::grad({total}, {input}, {}, retain_graph)[0].sign();
+  return torch::autograd::grad({total}, {input}, {}, retain_graph)[0];
 }
 
 // Square's share of the image area at query `query` of `queries`: the paper's schedule for 10,000
@@ -310,18 +370,19 @@ struct ApgdSchedule {
         shortest(std::max<std::int64_t>(1, static_cast<std::int64_t>(0.06 * static_cast<double>(steps)))) {}
 };
 
-// Auto-PGD (L∞, Croce & Hein 2020) on checked inputs. From PGD's random start, each step goes to
-// z = P(x + η·sign ∇f(x)) and then with momentum to P(x + 0.75·(z − x) + 0.25·(x − x_previous))
-// (the first step without momentum). At each checkpoint an image whose objective rose in at most 75% of
+// Auto-PGD (Croce & Hein 2020) on checked inputs. From PGD's random start, each step goes to
+// z = P(x + η·d(∇f(x))) and then with momentum to P(x + 0.75·(z − x) + 0.25·(x − x_previous))
+// (the first step without momentum), with d the steepest direction of the norm (the sign under L∞,
+// the gradient of length 1 under L2: the paper's APGD-L2) and P the projection onto the ball ∩ box. At each checkpoint an image whose objective rose in at most 75% of
 // the steps since the last one, or whose best objective did not improve since the last checkpoint
 // without a halving there, halves its η and goes back to its best point. An image leaves the search
 // once broken (as the evaluator decides), keeping that point; the others end at their best point.
 torch::Tensor apgd_attack(models::Model& model, const labels::LabelRepresentation& labels, const eval::NearestNeighborEvaluator& evaluator,
-                          const torch::Tensor& x, const torch::Tensor& aim, const AttackOptions& options, const torch::Tensor& epsilon,
-                          const torch::Tensor& lower_bound, const torch::Tensor& upper_bound, const torch::Tensor& low, const torch::Tensor& high) {
+                          const torch::Tensor& x, const torch::Tensor& aim, const AttackOptions& options, const Ball& ball) {
   const double direction = options.targeted() ? -1.0 : 1.0;  // the search raises direction × objective
-  // One forward and backward pass: each image's value (to be raised), its gradient sign, and whether
-  // it is broken.
+  const auto& epsilon = ball.domain.epsilon;
+  // One forward and backward pass: each image's value (to be raised), its steepest direction, and
+  // whether it is broken.
   struct Probe {
     torch::Tensor value, sign, broken;
   };
@@ -329,7 +390,7 @@ torch::Tensor apgd_attack(models::Model& model, const labels::LabelRepresentatio
     const auto input = point.detach().requires_grad_(true);
     const auto outputs = model->forward(input);
     const auto value = objective_values(model, outputs, ids, labels, options.objective(), options.loss(), &evaluator) * direction;
-    const auto sign = torch::autograd::grad({value.sum()}, {input})[0].sign();
+    const auto sign = steepest_direction(torch::autograd::grad({value.sum()}, {input})[0], ball.norm, ball.domain.scale);
     torch::NoGradGuard no_grad;
     const auto predicted = evaluator.predict(outputs.detach());
     return Probe{value.detach(), sign, options.targeted() ? predicted.eq(ids) : predicted.ne(ids)};
@@ -337,12 +398,11 @@ torch::Tensor apgd_attack(models::Model& model, const labels::LabelRepresentatio
   torch::NoGradGuard no_grad;
   const auto n = x.size(0);
   auto result = torch::empty_like(x);
-  // The state of the images still searched; `rows` are their places in `x`.
+  // The state of the images still searched; `rows` are their places in `x`, `origin` their clean images.
   auto rows = torch::arange(n, torch::TensorOptions().dtype(torch::kLong).device(x.device()));
-  auto ids = aim, lower = lower_bound, upper = upper_bound;
-  const auto project = [&](const torch::Tensor& t) { return torch::minimum(torch::maximum(t, lower), upper); };
-  const auto start = pgd_random_start(x.sizes(), options.seed()).to(x.options());
-  auto current = torch::minimum(torch::maximum(x + epsilon * start, low), high);
+  auto ids = aim, origin = x;
+  const auto project = [&](const torch::Tensor& t) { return ball.project(t, origin); };
+  auto current = ball.project(x + epsilon * random_direction(x.sizes(), options.seed(), ball.norm, x.options()), x);
   auto previous = current;
   Probe at;
   {
@@ -359,7 +419,7 @@ torch::Tensor apgd_attack(models::Model& model, const labels::LabelRepresentatio
     if (!broken.any().item<bool>()) return;
     result.index_copy_(0, rows.masked_select(broken), current.index_select(0, broken.nonzero().squeeze(1)));
     const auto keep = broken.logical_not().nonzero().squeeze(1);
-    for (torch::Tensor* t : {&rows, &ids, &lower, &upper, &current, &previous, &best, &best_value, &best_sign, &sign, &value,
+    for (torch::Tensor* t : {&rows, &ids, &origin, &current, &previous, &best, &best_value, &best_sign, &sign, &value,
                              &eta, &rises, &halved_last, &best_at_checkpoint})
       *t = t->index_select(0, keep);
   };
@@ -407,48 +467,49 @@ torch::Tensor apgd_attack(models::Model& model, const labels::LabelRepresentatio
 }
 
 // The attack proper, on checked inputs: `x` on the model's device in its dtype, the model in eval
-// mode. `first_sign`, if defined, is the gradient sign at x for these ids (the sweep computes it once
-// for every ε); PGD and APGD never use it (they start elsewhere).
+// mode. `first_gradient`, if defined, is the objective's input gradient at x for these ids (the sweep
+// computes it once for every ε and norm); PGD and APGD never use it (they start elsewhere).
 // `evaluator` (needed by Square, APGD and the margin objective) decides what counts as broken.
 torch::Tensor attack_checked(models::Model& model, const labels::LabelRepresentation& labels, const eval::NearestNeighborEvaluator* evaluator,
-                             const torch::Tensor& x, const torch::Tensor& ids, const AttackOptions& options, const torch::Tensor& first_sign) {
+                             const torch::Tensor& x, const torch::Tensor& ids, const AttackOptions& options, const torch::Tensor& first_gradient) {
   if (options.epsilon() == 0 || x.size(0) == 0) return x.clone();
   torch::AutoGradMode enable_grad(true);
-  const auto domain = make_domain(options, x.options());
-  // The intersection of the ε-ball around x and the valid box (both axis-aligned boxes).
-  const auto lower = torch::maximum(x - domain.epsilon, domain.low);
-  const auto upper = torch::minimum(x + domain.epsilon, domain.high);
+  const Ball ball{options.norm(), options.epsilon(), make_domain(options, x.options())};
+  const auto& domain = ball.domain;
   const auto step = domain.epsilon * (options.targeted() ? -step_fraction(options) : step_fraction(options));
 
   if (options.method() == Method::kNoise) {
-    // Its own stream of the seed, so that the signs are not those of PGD's start with the same seed.
-    const auto sign = pgd_random_start(x.sizes(), mix_seed(options.seed(), kNoiseStream)).ge(0).to(x.options()).mul_(2).sub_(1);
-    return torch::minimum(torch::maximum(x + step * sign, lower), upper);
+    // Its own stream of the seed, so that the noise is not PGD's start with the same seed.
+    const auto noise = random_direction(x.sizes(), mix_seed(options.seed(), kNoiseStream), options.norm(), x.options());
+    // L∞: a random sign per value (a corner of the ball); L2: a random point of the sphere.
+    return ball.project(x + step * (options.norm() == Norm::kLinf ? noise.ge(0).to(x.options()).mul_(2).sub_(1) : noise), x);
   }
   if (options.method() == Method::kSquare) {
     if (!evaluator) throw Error("attack: Square needs an evaluator (internal error)");
+    // The intersection of the L∞ ball around x and the valid box (both axis-aligned boxes).
+    const auto lower = torch::maximum(x - domain.epsilon, domain.low);
+    const auto upper = torch::minimum(x + domain.epsilon, domain.high);
     return square_attack(model, *evaluator, x, ids, options, domain.epsilon, lower, upper);
   }
   if (options.method() == Method::kApgd) {
     if (!evaluator) throw Error("attack: APGD needs an evaluator (internal error)");
-    return apgd_attack(model, labels, *evaluator, x, ids, options, domain.epsilon, lower, upper, domain.low, domain.high);
+    return apgd_attack(model, labels, *evaluator, x, ids, options, ball);
   }
   torch::Tensor adversarial = x;
   if (options.method() == Method::kPgd) {
-    const auto start = pgd_random_start(x.sizes(), options.seed()).to(x.options());
-    adversarial = torch::minimum(torch::maximum(x + domain.epsilon * start, domain.low), domain.high);
+    adversarial = ball.project(x + domain.epsilon * random_direction(x.sizes(), options.seed(), options.norm(), x.options()), x);
   }
   const std::int64_t steps = options.method() == Method::kFgsm ? 1 : options.steps();
   for (std::int64_t s = 0; s < steps; ++s) {
-    torch::Tensor sign;
-    if (s == 0 && first_sign.defined() && options.method() != Method::kPgd) {
-      sign = first_sign;
+    torch::Tensor gradient;
+    if (s == 0 && first_gradient.defined() && options.method() != Method::kPgd) {
+      gradient = first_gradient;
     } else {
       // A fresh leaf each step: its gradient is this step's alone (nothing accumulates in .grad).
       const auto input = adversarial.detach().requires_grad_(true);
-      sign = gradient_sign(model, model->forward(input), input, ids, labels, options.objective(), options.loss(), evaluator, false);
+      gradient = input_gradient(model, model->forward(input), input, ids, labels, options.objective(), options.loss(), evaluator, false);
     }
-    adversarial = torch::minimum(torch::maximum(adversarial.detach() + step * sign, lower), upper);
+    adversarial = ball.project(adversarial.detach() + step * steepest_direction(gradient, options.norm(), domain.scale), x);
   }
   return adversarial.detach();
 }
@@ -514,7 +575,9 @@ torch::Tensor random_targets(const torch::Tensor& true_ids, std::int64_t num_cla
 void SweepOptions::validate() const {
   check_statistics(statistics_, "attack sweep");
   if (attacks_.empty()) throw InvalidArgument("attack sweep: no attacks given");
-  for (const auto& name : attacks_) parse_attack(name);
+  for (const auto& name : attacks_)
+    if (parse_attack(name).method == Method::kSquare && norm_ == Norm::kL2)
+      throw InvalidArgument(fmt::format("attack sweep: {} is an L-infinity attack (the L2 Square is not implemented); leave it out of an L2 sweep", name));
   if (epsilons_.empty()) throw InvalidArgument("attack sweep: no epsilon values given");
   for (double e : epsilons_) check_epsilon(e, "attack sweep");
   if (steps_ < 1) throw InvalidArgument(fmt::format("attack sweep: steps must be >= 1, got {}", steps_));
@@ -539,6 +602,7 @@ std::string SweepResult::to_json() const {
     j["clean_threshold_accuracy"] = number_or_null(clean_threshold_accuracy);
   }
   j["epsilon_unit"] = epsilon_unit_name(unit);
+  j["norm"] = norm_name(norm);
   j["steps"] = steps;
   j["step_fraction"] = step_fraction;
   j["restarts"] = restarts;
@@ -761,13 +825,13 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
   }
   std::int64_t images = 0, initially_correct = 0, batch_number = 0;
 
-  bool any_attack = false, need_true_sign = false, need_target_sign = false;
+  bool any_attack = false, need_true_gradient = false, need_target_gradient = false;
   for (double e : epsilons) any_attack = any_attack || e > 0;
   for (const auto& kind : kinds)
     if (any_attack && kind.objective == Objective::kLoss && (kind.method == Method::kFgsm || kind.method == Method::kIterative))
-      (kind.targeted ? need_target_sign : need_true_sign) = true;
+      (kind.targeted ? need_target_gradient : need_true_gradient) = true;
   std::int64_t zero_gradient = 0, unbounded_correct = 0;
-  const bool unbounded = options.unbounded_check() && need_true_sign;
+  const bool unbounded = options.unbounded_check() && need_true_gradient;
 
   detail::EvalModeGuard eval_mode(*model);
   std::optional<ProgressLine> progress;
@@ -781,17 +845,17 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
     const auto t = targets.slice(0, images, images + n).to(tensor_options.device());
     // The clean pass. When FGSM or BIM will run, it is also their first step's gradient at x (the same
     // for every ε): one forward and one backward per loss target instead of one per attack and ε.
-    torch::Tensor clean, clean_outputs, sign_true, sign_target;
-    if (need_true_sign || need_target_sign) {
+    torch::Tensor clean, clean_outputs, gradient_true, gradient_target;
+    if (need_true_gradient || need_target_gradient) {
       torch::AutoGradMode enable_grad(true);
       const auto input = x.detach().requires_grad_(true);
       const auto outputs = model->forward(input);
       clean_outputs = outputs.detach();
       clean = evaluator.predict(clean_outputs);
-      if (need_true_sign)
-        sign_true = gradient_sign(model, outputs, input, y, *labels, Objective::kLoss, train::LossKind::kAuto, nullptr, need_target_sign);
-      if (need_target_sign)
-        sign_target = gradient_sign(model, outputs, input, t, *labels, Objective::kLoss, train::LossKind::kAuto, nullptr, false);
+      if (need_true_gradient)
+        gradient_true = input_gradient(model, outputs, input, y, *labels, Objective::kLoss, train::LossKind::kAuto, nullptr, need_target_gradient);
+      if (need_target_gradient)
+        gradient_target = input_gradient(model, outputs, input, t, *labels, Objective::kLoss, train::LossKind::kAuto, nullptr, false);
     } else {
       torch::NoGradGuard no_grad;
       clean_outputs = model->forward(x);
@@ -810,20 +874,22 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
     const auto kept_positions = keep.to(torch::kCPU) + images;  // in the order of `indices`
     initially_correct += k;
     const auto xs = x.index_select(0, keep), ys = y.index_select(0, keep), ts = t.index_select(0, keep);
-    if (sign_true.defined()) {
-      sign_true = sign_true.index_select(0, keep);
-      if (k > 0) zero_gradient += sign_true.flatten(1).ne(0).any(1).logical_not().sum().item<std::int64_t>();
+    if (gradient_true.defined()) {
+      gradient_true = gradient_true.index_select(0, keep);
+      if (k > 0) zero_gradient += gradient_true.flatten(1).ne(0).any(1).logical_not().sum().item<std::int64_t>();
     }
-    if (sign_target.defined()) sign_target = sign_target.index_select(0, keep);
+    if (gradient_target.defined()) gradient_target = gradient_target.index_select(0, keep);
     if (unbounded && k > 0) {
-      // ε = 1 pixel: the ball holds the whole box, so the attack may turn the image into any image.
+      // ε = 1 pixel under L∞ (whatever the sweep's norm): the ball holds the whole box, so the attack
+      // may turn the image into any image.
       const auto whole_box = AttackOptions(options.statistics())
                                  .method(Method::kIterative)
                                  .epsilon(1.0)
                                  .unit(EpsilonUnit::kPixel)
+                                 .norm(Norm::kLinf)
                                  .steps(options.steps())
                                  .step_fraction(options.step_fraction());
-      const auto adversarial = attack_checked(model, *labels, &evaluator, xs, ys, whole_box, sign_true);
+      const auto adversarial = attack_checked(model, *labels, &evaluator, xs, ys, whole_box, gradient_true);
       torch::NoGradGuard no_grad;
       unbounded_correct += evaluator.predict(model->forward(adversarial)).eq(ys).sum().item<std::int64_t>();
     }
@@ -846,6 +912,7 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
                                         .objective(kinds[a].objective)
                                         .epsilon(epsilons[e])
                                         .unit(options.unit())
+                                        .norm(options.norm())
                                         .steps(std::max<std::int64_t>(1, steps_of(kinds[a])))
                                         .step_fraction(options.step_fraction())
                                         .queries(options.queries())
@@ -864,8 +931,8 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
           const auto adversarial = attack_checked(model, *labels, &evaluator, all ? xs : xs.index_select(0, pending), all ? aim : aim.index_select(0, pending),
                                                   restart_options,
                                                   kinds[a].objective != Objective::kLoss ? torch::Tensor()
-                                                  : kinds[a].targeted                    ? sign_target
-                                                                                         : sign_true);
+                                                  : kinds[a].targeted                    ? gradient_target
+                                                                                         : gradient_true);
           torch::NoGradGuard no_grad;
           const auto restart_outputs = model->forward(adversarial);
           if (restarts == 1) {
@@ -909,6 +976,7 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
   result.threshold = options.threshold();
   result.clean_threshold_accuracy = has_threshold ? ratio(clean_within, images) : std::nan("");
   result.unit = options.unit();
+  result.norm = options.norm();
   result.steps = options.steps();
   result.step_fraction = options.step_fraction();
   result.restarts = options.restarts();
@@ -948,7 +1016,7 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
     p.threshold_accuracy = std::nan("");
     result.worst_case.push_back(p);
   }
-  if (need_true_sign) result.zero_gradient_images = zero_gradient;
+  if (need_true_gradient) result.zero_gradient_images = zero_gradient;
   if (unbounded) result.unbounded_correct = unbounded_correct;
   result.per_image_correct = per_image_correct;
   result.per_image_target_hit = per_image_hit;

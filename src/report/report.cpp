@@ -91,6 +91,22 @@ std::string markdown_cell(const std::string& text) {
 std::string str(const json& j, const char* key, const std::string& fallback = "") {
   return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : fallback;
 }
+
+// What a sweep's ε bounds: its unit ("normalized" or "pixel") and its ball's norm ("linf", also for
+// sweeps written before labelrep had L2 attacks, or "l2").
+struct ThreatModel {
+  std::string unit, norm;
+  // What curve names carry, so that sweeps of other threat models are other curves ("" for the
+  // paper's: normalised units, L∞).
+  std::string suffix() const {
+    if (norm == "linf") return unit == "normalized" ? "" : " (" + unit + " ε)";
+    return " (L2, " + unit + " ε)";
+  }
+  std::string axis() const { return fmt::format("ε ({} units{})", unit, norm == "l2" ? ", L2" : ""); }
+  std::string describe() const { return fmt::format("ε in {} units{}", unit, norm == "l2" ? ", L2 ball" : ""); }
+};
+ThreatModel threat_model_of(const json& sweep) { return {str(sweep, "epsilon_unit", "normalized"), str(sweep, "norm", "linf")}; }
+
 // A run's label seed as text ("default": the kind's own seed).
 std::string label_seed_text(const json& config) { return config.contains("label_seed") ? config["label_seed"].dump() : "default"; }
 
@@ -205,12 +221,12 @@ void write_robustness(const std::map<std::string, Group>& groups, const Sweeps& 
           if (!a.is_object() || !a.contains("attack") || !a["attack"].is_string() || !a.contains("points") || !a["points"].is_array() ||
               a["points"].empty())
             throw FormatError(file, FormatError::kNoOffset, "not an attack sweep (an attack without name or points)");
-          const std::string unit = str(sweep, "epsilon_unit", "normalized");
-          // Sweeps that differ in the unit, APGD's steps, PGD's and APGD's restarts or Square's queries are different curves.
-          const std::string attack = a["attack"].get<std::string>() + (unit == "normalized" ? "" : " (" + unit + " ε)") + settings_of(a).suffix();
+          const auto threat = threat_model_of(sweep);
+          // Sweeps that differ in the unit, the norm, APGD's steps, PGD's and APGD's restarts or Square's queries are different curves.
+          const std::string attack = a["attack"].get<std::string>() + threat.suffix() + settings_of(a).suffix();
           auto& curves = sweeps[setting][attack][group_name(g)];
           const std::int64_t steps = steps_of(a);
-          curves.description = fmt::format("ε in {} units{}{}", unit, steps > 0 ? fmt::format(", {} steps", steps) : "",
+          curves.description = fmt::format("{}{}{}", threat.describe(), steps > 0 ? fmt::format(", {} steps", steps) : "",
                                            str(a, "objective") == "margin" ? ", on the decision margin" : "");
           colour_of.emplace(group_name(g), static_cast<int>(colour_of.size()));
           for (const auto& p : a["points"]) {
@@ -236,10 +252,10 @@ void write_robustness(const std::map<std::string, Group>& groups, const Sweeps& 
             settings.queries = std::max(settings.queries, s.queries);
           }
           // Settings that make the curves of single attacks different curves make their worst case one too.
-          const std::string unit = str(sweep, "epsilon_unit", "normalized");
-          const std::string name = "worst case of " + names + (unit == "normalized" ? "" : " (" + unit + " ε)") + settings.suffix();
+          const auto threat = threat_model_of(sweep);
+          const std::string name = "worst case of " + names + threat.suffix() + settings.suffix();
           auto& curves = sweeps[setting][name][group_name(g)];
-          curves.description = fmt::format("ε in {} units; an image counts only if every attack left it correct", unit);
+          curves.description = threat.describe() + "; an image counts only if every attack left it correct";
           colour_of.emplace(group_name(g), static_cast<int>(colour_of.size()));
           for (const auto& p : worst) {
             if (!p.is_object()) throw FormatError(file, FormatError::kNoOffset, "a 'worst_case' point is not an object");
@@ -430,10 +446,10 @@ struct PerImageSweep {
   std::string file;                  // the sweep's JSON
   std::vector<std::string> attacks;  // in the order of the outcomes' first axis
   std::vector<double> epsilons;      // of the second axis
-  std::string unit;
+  ThreatModel threat;
   std::int64_t images = 0;
   // Everything that makes two sweeps' attacks the same attacks: per attack its name, method, objective
-  // and steps; the sweep's unit, steps, step fraction, restarts, queries, seed (targets, random starts)
+  // and steps; the sweep's unit, norm, steps, step fraction, restarts, queries, seed (targets, random starts)
   // and images.
   json settings;
   torch::Tensor correct;             // bool [attacks, epsilons, images]
@@ -470,10 +486,11 @@ std::vector<PerImageSweep> per_image_sweeps(const RunRecord& run, const Sweeps& 
       throw FormatError(file, FormatError::kNoOffset, "a sweep with per-image outcomes but no attacks");
     PerImageSweep s;
     s.file = file;
-    s.unit = str(sweep, "epsilon_unit", "normalized");
+    s.threat = threat_model_of(sweep);
     s.images = json_count(sweep, "images", file);
     const auto value_of = [](const json& j, const char* key) { return j.contains(key) ? j.at(key) : json(); };
     for (const char* key : {"epsilon_unit", "steps", "step_fraction", "restarts", "queries", "seed", "images"}) s.settings[key] = value_of(sweep, key);
+    s.settings["norm"] = s.threat.norm;  // absent in older sweeps: L∞
     for (const auto& a : sweep.at("attacks")) {
       s.attacks.push_back(a.at("attack").get<std::string>());
       s.settings["attacks"].push_back(
@@ -513,7 +530,7 @@ void write_paired_robustness(const std::map<std::string, Group>& groups, const S
     for (const auto& a : sweeps_of[&run])
       for (const auto& b : sweeps_of[&reference]) {
         if (a.settings != b.settings || a.epsilons != b.epsilons) continue;
-        const std::string attacks = fmt::format("{}", fmt::join(a.attacks, ", "));
+        const std::string attacks = fmt::format("{}", fmt::join(a.attacks, ", ")) + a.threat.suffix();
         const std::string pair = other.label_kind + " vs " + category.label_kind;
         std::vector<double> x, difference, low, high;
         for (std::size_t e = 0; e < a.epsilons.size(); ++e) {
@@ -535,7 +552,7 @@ void write_paired_robustness(const std::map<std::string, Group>& groups, const S
           ++rows;
         }
         analysis::LinePlot plot(fmt::format("{}, seed {}: worst-case accuracy difference, {} images", pair, seed, a.images),
-                                fmt::format("ε ({} units)", a.unit), "difference (points)");
+                                a.threat.axis(), "difference (points)");
         plot.add_series("difference", x, difference, {}, analysis::SeriesStyle{false, 0});
         plot.add_series("95% interval, low", x, low, {}, analysis::SeriesStyle{true, 0});
         plot.add_series("95% interval, high", x, high, {}, analysis::SeriesStyle{true, 0});

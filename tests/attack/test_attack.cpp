@@ -1121,6 +1121,17 @@ CATCH_TEST_CASE("attacks run on CUDA on the model's device", "[attack][cuda]") {
     CATCH_CHECK(adversarial.min().item<double>() >= kLow - 1e-6);
     CATCH_CHECK(adversarial.max().item<double>() <= kHigh + 1e-6);
   }
+  // The L2 ball: the same bound on the GPU (the random directions are drawn on the CPU, so PGD's and
+  // the noise's start the same on every device).
+  for (const char* name : {"fgsm", "bim-targeted", "pgd", "apgd-margin", "noise"}) {
+    CATCH_INFO("L2 attack " << name);
+    const auto options = options_for(attack::parse_attack(name), 1.0).norm(attack::Norm::kL2);
+    const auto adversarial = attack::perturb(model, *t.labels, batch.images, batch.targets, options);
+    CATCH_CHECK(adversarial.device().is_cuda());
+    CATCH_CHECK((adversarial.cpu() - batch.images).flatten(1).pow(2).sum(1).sqrt().max().item<double>() <= 1.0 + 1e-5);
+    CATCH_CHECK(adversarial.min().item<double>() >= kLow - 1e-6);
+    CATCH_CHECK(adversarial.max().item<double>() <= kHigh + 1e-6);
+  }
   const auto r = attack::run_sweep(model, t.labels, quadrants(64, 99).to(torch::kCUDA), torch::arange(64),
                                    attack::SweepOptions(kStats)
                                        .attacks({"fgsm", "bim-targeted", "bim-margin", "apgd-margin", "square"})

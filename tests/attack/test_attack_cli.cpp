@@ -125,6 +125,26 @@ CATCH_TEST_CASE("labelrep attack sweeps attacks and epsilons over a run's test i
   CATCH_CHECK(queries.exit_code == 2);
   CATCH_CHECK(queries.output.find("--queries must be >= 1") != std::string::npos);
 
+  // The L2 threat model: its own ε (the defaults are the paper's L∞ ones), no Square.
+  const auto l2 = run_command(cli + " attack --run " + run + " --attacks fgsm,bim,apgd --norm l2 --eps 0,1 --eps-unit pixel --limit 32 --out " +
+                              dir.file("l2.json"));
+  CATCH_INFO(l2.output);
+  CATCH_REQUIRE(l2.exit_code == 0);
+  CATCH_CHECK(l2.output.find("eps in pixel units, L2 ball") != std::string::npos);
+  std::ifstream l2_in(dir.file("l2.json"));
+  const auto l2_sweep = nlohmann::json::parse(l2_in);
+  CATCH_CHECK(l2_sweep["norm"] == "l2");
+  CATCH_CHECK(j["norm"] == "linf");
+  const auto l2_default_eps = run_command(cli + " attack --run " + run + " --attacks fgsm --norm l2 --out " + dir.file("x.json"));
+  CATCH_CHECK(l2_default_eps.exit_code == 2);
+  CATCH_CHECK(l2_default_eps.output.find("--norm l2 needs --eps") != std::string::npos);
+  const auto l2_square = run_command(cli + " attack --run " + run + " --attacks bim,square --norm l2 --eps 0,1 --out " + dir.file("x.json"));
+  CATCH_CHECK(l2_square.exit_code == 2);
+  CATCH_CHECK(l2_square.output.find("square is an L-infinity attack") != std::string::npos);
+  const auto bad_norm = run_command(cli + " attack --run " + run + " --norm l1 --eps 0,1 --out " + dir.file("x.json"));
+  CATCH_CHECK(bad_norm.exit_code == 2);
+  CATCH_CHECK(bad_norm.output.find("l1") != std::string::npos);
+
   const auto name = run_command(cli + " attack --run " + run + " --attacks fgsm,cw --out " + dir.file("x.json"));
   CATCH_CHECK(name.exit_code == 2);
   CATCH_CHECK(name.output.find("unknown attack 'cw'") != std::string::npos);

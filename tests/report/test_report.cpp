@@ -278,6 +278,15 @@ CATCH_TEST_CASE("a report plots accuracy under attack from the runs' sweeps and 
   std::filesystem::remove(dir.file("runs/a/attack_many.json"));
   CATCH_CHECK(read_file(dir.file("out/index.html")).find("5 steps, on the decision margin") != std::string::npos);
   std::filesystem::remove(dir.file("runs/a/attack_square.json"));
+  // An L2 sweep is a curve of its own, named and described by its threat model.
+  labelrep::write_file_atomically(dir.file("runs/a/attack_l2.json"),
+                                  R"({"images": 100, "norm": "l2", "epsilon_unit": "pixel", "steps": 5, "attacks": [{"attack": "fgsm", "method": "fgsm", )"
+                                  R"("points": [{"epsilon": 0, "accuracy": 0.9}, {"epsilon": 0.5, "accuracy": 0.2}]}]})");
+  report::write_report(dir.file("runs"), dir.file("out"));
+  CATCH_CHECK(read_file(dir.file("out/report.md")).find("| fashion-mnist · small-cnn | fgsm (L2, pixel ε) | composite | 0.5 | 100 | 1 | 20.00 | – |") !=
+              std::string::npos);
+  CATCH_CHECK(read_file(dir.file("out/index.html")).find("ε in pixel units, L2 ball") != std::string::npos);
+  std::filesystem::remove(dir.file("runs/a/attack_l2.json"));
 
   labelrep::write_file_atomically(dir.file("runs/c/attack.json"), "{\"images\": 3}");
   CATCH_CHECK_THROWS_AS(report::write_report(dir.file("runs"), dir.file("out")), FormatError);
@@ -457,15 +466,17 @@ CATCH_TEST_CASE("a report compares each run's robustness with the categorical ru
   fake_run(dir.file("runs/category0"), "category", 0, 100, 0.88, true);
   // A sweep of fgsm and bim at ε 0 and 0.1 on 40 images, whose per-image file is named as `labelrep
   // attack --per-image` records it (here a bare name, found beside the sweep).
+  // `norm` empty: none written, as by labelrep before it had L2 attacks (L∞).
   const auto sweep = [&](const std::string& run, const std::string& name, const torch::Tensor& correct, std::vector<double> epsilons,
-                         std::uint64_t seed = 0) {
+                         std::uint64_t seed = 0, const std::string& norm = "") {
     nlohmann::json points = nlohmann::json::array();
     for (double eps : epsilons) points.push_back({{"epsilon", eps}, {"accuracy", 0.5}});
-    const nlohmann::json doc = {{"images", 40}, {"seed", seed}, {"steps", 5},
-                                {"attacks",
-                                 {{{"attack", "fgsm"}, {"method", "fgsm"}, {"points", points}},
-                                  {{"attack", "bim"}, {"method", "iterative"}, {"points", points}}}},
-                                {"per_image", {{"correct", name + ".npy"}}}};
+    nlohmann::json doc = {{"images", 40}, {"seed", seed}, {"steps", 5},
+                          {"attacks",
+                           {{{"attack", "fgsm"}, {"method", "fgsm"}, {"points", points}},
+                            {{"attack", "bim"}, {"method", "iterative"}, {"points", points}}}},
+                          {"per_image", {{"correct", name + ".npy"}}}};
+    if (!norm.empty()) doc["norm"] = norm;
     write_file_atomically(dir.file("runs/" + run + "/" + name + ".json"), doc.dump());
     if (correct.defined()) write_npy(dir.file("runs/" + run + "/" + name + ".npy"), correct);
   };
@@ -490,6 +501,14 @@ CATCH_TEST_CASE("a report compares each run's robustness with the categorical ru
   // Two close runs: 40 against 38 clean, the same 25 left at ε = 0.3.
   sweep("composite0", "attack_close", outcomes(40, 30, 25), {0.0, 0.3});
   sweep("category0", "attack_close", outcomes(38, 25, 28), {0.0, 0.3});
+  // The L2 threat model: L2 sweeps pair with L2 sweeps (named so), never with L∞ ones; a sweep that
+  // says "linf" pairs with one written before sweeps said.
+  sweep("composite0", "attack_l2", outcomes(40, 30, 25), {0.0, 0.7}, 0, "l2");
+  sweep("category0", "attack_l2", outcomes(30, 10, 15), {0.0, 0.7}, 0, "l2");
+  sweep("composite0", "attack_l2_only", outcomes(40, 30, 25), {0.0, 0.8}, 0, "l2");
+  sweep("category0", "attack_linf_only", outcomes(30, 10, 15), {0.0, 0.8});
+  sweep("composite0", "attack_linf", outcomes(40, 30, 25), {0.0, 0.9}, 0, "linf");
+  sweep("category0", "attack_old", outcomes(30, 10, 15), {0.0, 0.9});
   report::write_report(dir.file("runs"), dir.file("out"));
   std::string md = read_file(dir.file("out/report.md"));
   CATCH_CHECK(md.find("## Robust on the same images? (paired, against categorical labels)") != std::string::npos);
@@ -509,10 +528,14 @@ CATCH_TEST_CASE("a report compares each run's robustness with the categorical ru
               std::string::npos);
   CATCH_CHECK(std::filesystem::exists(dir.file("out/paired_fashion_mnist_small_cnn_composite_vs_category_0_fgsm__bim_attack_close_attack_close.svg")));
   CATCH_CHECK(md.find("| fgsm, bim | 0.4 |") == std::string::npos);
-  // Two pairs of sweeps, two ε each: four rows; seed 1 and the other ε list pair with nothing.
+  CATCH_CHECK(md.find("| fgsm, bim (L2, normalized ε) | 0.7 | 40 | 62.50 | 25.00 | +37.50 [") != std::string::npos);
+  CATCH_CHECK(md.find("| fgsm, bim (L2, normalized ε) | 0.8 |") == std::string::npos);
+  CATCH_CHECK(md.find("| fgsm, bim | 0.8 |") == std::string::npos);
+  CATCH_CHECK(md.find("| fgsm, bim | 0.9 | 40 | 62.50 | 25.00 |") != std::string::npos);
+  // Four pairs of sweeps, two ε each: eight rows; seed 1, the other ε list and L2 against L∞ pair with nothing.
   std::size_t rows = 0;
   for (auto at = md.find("| composite vs category |"); at != std::string::npos; at = md.find("| composite vs category |", at + 1)) ++rows;
-  CATCH_CHECK(rows == 4);
+  CATCH_CHECK(rows == 8);
   CATCH_CHECK(md.find("| composite vs category | 1 |") == std::string::npos);
   const std::string html = read_file(dir.file("out/index.html"));
   CATCH_CHECK(html.find("<td>+37.50 [") != std::string::npos);

@@ -19,9 +19,10 @@ std::string default_attack_file(const std::string& run);
 std::string default_figures_dir(const std::string& run);
 
 struct AttackJob {
-  std::string run, out, device = "cpu", unit = "normalized";
+  std::string run, out, device = "cpu", unit = "normalized", norm = "linf";
   std::vector<std::string> attacks = {"fgsm", "fgsm-targeted", "bim", "bim-targeted", "noise"};
   std::vector<double> epsilons = attack::paper_epsilons();
+  bool epsilons_given = false;  ///< the user chose `epsilons` (an L2 sweep needs its own: the defaults are the paper's L∞ ones)
   std::int64_t steps = 5, apgd_steps = 0, limit = 0, batch_size = 256, restarts = 1, queries = 1000;
   std::string per_image;  ///< non-empty: the per-image outcomes as .npy (this file and <stem>.target_hit.npy)
   double step_fraction = 0;

@@ -48,6 +48,17 @@ std::string run_attack_job(const AttackJob& job) {
     }
   }
   const auto unit = attack::parse_epsilon_unit(job.unit);
+  const auto norm = attack::parse_norm(job.norm);
+  if (norm == attack::Norm::kL2) {
+    if (!job.epsilons_given)
+      throw InvalidArgument(
+          "--norm l2 needs --eps: the default list is the paper's L-infinity one (RobustBench's L2 threat model on CIFAR-10 is "
+          "--eps 0,0.25,0.5 --eps-unit pixel)");
+    for (const auto& kind : kinds)
+      if (kind.method == attack::Method::kSquare)
+        throw InvalidArgument(fmt::format("--attacks: {} is an L-infinity attack (the L2 Square is not implemented); leave it out with --norm l2",
+                                          attack::attack_name(kind)));
+  }
   const bool any_targeted = std::any_of(kinds.begin(), kinds.end(), [](const attack::AttackKind& kind) { return kind.targeted; });
   const auto any_of_method = [&](attack::Method method) {
     return std::any_of(kinds.begin(), kinds.end(), [method](const attack::AttackKind& kind) { return kind.method == method; });
@@ -83,6 +94,7 @@ std::string run_attack_job(const AttackJob& job) {
                            .attacks(job.attacks)
                            .epsilons(job.epsilons)
                            .unit(unit)
+                           .norm(norm)
                            .steps(job.steps)
                            .apgd_steps(job.apgd_steps)
                            .step_fraction(job.step_fraction)
@@ -113,9 +125,9 @@ std::string run_attack_job(const AttackJob& job) {
   }
   write_file_atomically(out, j.dump(2) + "\n");
 
-  std::cout << fmt::format("{}: {} {} labels, {} test images, {} initially correct ({:.2f}%), eps in {} units{}\n", job.run,
+  std::cout << fmt::format("{}: {} {} labels, {} test images, {} initially correct ({:.2f}%), eps in {} units{}{}\n", job.run,
                            run.config.encoder, result.labels, result.images, result.initially_correct, 100 * result.clean_accuracy,
-                           attack::epsilon_unit_name(unit),
+                           attack::epsilon_unit_name(unit), norm == attack::Norm::kL2 ? ", L2 ball" : "",
                            (job.restarts > 1 ? fmt::format(", {} with {} restarts", restartable_names, job.restarts) : std::string()) +
                                (job.apgd_steps > 0 ? fmt::format(", apgd with {} steps", job.apgd_steps) : std::string()));
   std::cout << fmt::format("{:<21} {:>7} {:>10} {:>10} {:>17} {:>11} {:>9}\n", "attack", "eps", "accuracy", "threshold",
@@ -158,10 +170,16 @@ void add_attack_command(CLI::App& app) {
                   "square-targeted (black-box: --queries model calls per image)")
       ->delimiter(',')
       ->capture_default_str();
-  cmd->add_option("--eps", job->epsilons, "Epsilon values (the paper: 0,0.05,...,0.3 in normalized units)")->delimiter(',')->capture_default_str();
+  auto* epsilons = cmd->add_option("--eps", job->epsilons, "Epsilon values (the paper: 0,0.05,...,0.3 in normalized units; required with --norm l2)")
+                       ->delimiter(',')
+                       ->capture_default_str();
   cmd->add_option("--eps-unit", job->unit, "normalized (the paper: on the mean/std-normalised image) or pixel ([0, 1] pixel values)")
       ->capture_default_str()
       ->check(CLI::IsMember({"normalized", "pixel"}));
+  cmd->add_option("--norm", job->norm,
+                  "The ball eps bounds: linf (the paper: each value moves by at most eps) or l2 (the perturbation's length; not with square)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"linf", "l2"}));
   cmd->add_option("--steps", job->steps,
                   "Steps of bim, pgd and apgd (step size eps/steps for bim, 2.5 eps/steps for pgd; apgd starts at 2 eps and adapts)")
       ->capture_default_str();
@@ -191,7 +209,10 @@ void add_attack_command(CLI::App& app) {
   cmd->add_option("--threads", job->threads, "Intra-op CPU threads (0: one per hardware thread)")->capture_default_str()->check(CLI::Range(0, 1024));
   cmd->add_flag("!--no-channels-last", job->channels_last, "Keep the contiguous (NCHW) memory format instead of channels-last");
   cmd->add_option("--out", job->out, "Output JSON file (default: RUN/attack.json, where `labelrep report` finds it)");
-  cmd->callback([job] { run_attack_job(*job); });
+  cmd->callback([job, epsilons] {
+    job->epsilons_given = epsilons->count() > 0;
+    run_attack_job(*job);
+  });
 }
 
 }  // namespace labelrep::cli

@@ -1,5 +1,5 @@
 #pragma once
-/// \file attack.hpp  Adversarial attacks (FGSM, the iterative method, PGD, Square) and the paper's robustness sweep.
+/// \file attack.hpp  Adversarial attacks (FGSM, the iterative method, PGD, APGD, Square; L∞ or L2) and the paper's robustness sweep.
 ///
 /// One attack core serves every label representation: the gradient attacks follow the training loss of
 /// the labels (train::label_loss: cross-entropy for categorical labels, smooth L1 to the class label
@@ -29,6 +29,14 @@
 /// ε is given in normalised-input units (the paper's protocol: ε ∈ {0, 0.05, …, 0.3} added to the
 /// mean/std-normalised image) or in [0, 1] pixel units, which become ε/std_c in channel c. Adversarial
 /// images always stay in the box of valid pixels: [(0 − mean_c)/std_c, (1 − mean_c)/std_c] per channel.
+///
+/// The threat model is the L∞ ball (the paper's; every pixel moves by at most ε) or the L2 ball
+/// (Norm::kL2: the perturbation's Euclidean length is at most ε, measured in the unit of ε, so in
+/// pixel units on the pixel values, RobustBench's L2 threat model). Under L2 the gradient attacks step
+/// along the gradient scaled to unit length (in the unit's space) instead of its sign, project onto
+/// the ball by shrinking the perturbation and then clamp to the box (which only shortens it); PGD and
+/// APGD start from a random point on the sphere of radius ε, the noise is a random direction of length
+/// ε. Square is L∞ only (Norm::kL2 with Square is refused).
 ///
 /// Example (the paper's untargeted iterative attack with ε = 0.1 on a batch):
 /// \code
@@ -89,6 +97,17 @@ LABELREP_API const char* epsilon_unit_name(EpsilonUnit unit);
 /// Parses epsilon_unit_name()'s strings. Throws InvalidArgument naming the value otherwise.
 LABELREP_API EpsilonUnit parse_epsilon_unit(const std::string& name);
 
+/// The norm of the ε-ball: the threat model.
+enum class Norm {
+  kLinf,  ///< every value moves by at most ε (the paper's attacks; AutoAttack's and RobustBench's Linf)
+  kL2,    ///< the perturbation's Euclidean length is at most ε (RobustBench's L2: ε = 0.5 in pixel units on CIFAR-10)
+};
+
+/// "linf" or "l2".
+LABELREP_API const char* norm_name(Norm norm);
+/// Parses norm_name()'s strings. Throws InvalidArgument naming the value otherwise.
+LABELREP_API Norm parse_norm(const std::string& name);
+
 /// What a gradient attack (FGSM, BIM, PGD, APGD) follows the gradient of.
 enum class Objective {
   kLoss,    ///< the labels' training loss to the class (the paper's attacks; AttackOptions::loss)
@@ -121,8 +140,8 @@ struct LABELREP_API AttackOptions {
   explicit AttackOptions(data::ChannelStatistics statistics) : statistics_(std::move(statistics)) {}
   /// Throws InvalidArgument for a negative or non-finite ε, steps < 1, a negative or non-finite step
   /// size, queries < 1, a square fraction outside (0, 1], statistics whose mean and std differ in
-  /// length or are empty, a std that is not positive, targeted noise (noise aims at nothing), or the
-  /// margin objective with noise or Square.
+  /// length or are empty, a std that is not positive, targeted noise (noise aims at nothing), the
+  /// margin objective with noise or Square, or Square under the L2 norm.
   void validate() const;
 
   TORCH_ARG(data::ChannelStatistics, statistics);
@@ -132,6 +151,8 @@ struct LABELREP_API AttackOptions {
   TORCH_ARG(bool, targeted) = false;
   TORCH_ARG(double, epsilon) = 0.0;
   TORCH_ARG(EpsilonUnit, unit) = EpsilonUnit::kNormalized;
+  /// The ball ε bounds (in `unit`): L∞ (the paper's) or L2.
+  TORCH_ARG(Norm, norm) = Norm::kLinf;
   /// Steps of the iterative method, PGD and APGD (FGSM takes one). AutoAttack runs APGD with 100.
   TORCH_ARG(std::int64_t, steps) = 5;
   /// The step size α as a fraction of ε; 0: the default (1/steps for BIM, the paper's α = ε/5;
@@ -160,8 +181,8 @@ struct LABELREP_API AttackOptions {
 /// each); `class_ids` integer `[N]` in [0, labels.num_classes()): the true classes (untargeted) or the
 /// target classes (targeted); a model whose outputs fit `labels`. Inputs may be on any device; the
 /// work runs on the model's device in its parameters' dtype.
-/// Ensures: `[N, C, H, W]` on the model's device with ‖x_adv − x‖∞ ≤ ε in the unit given (up to float
-/// rounding) and every value in the valid box of its channel; ε = 0 returns the images unchanged. The
+/// Ensures: `[N, C, H, W]` on the model's device with ‖x_adv − x‖ ≤ ε in the norm and unit given (per
+/// image, up to float rounding) and every value in the valid box of its channel; ε = 0 returns the images unchanged. The
 /// model's mode, parameters, buffers and `.grad` are as before the call.
 /// Throws: InvalidArgument for invalid options (AttackOptions::validate), images that are not 4-D
 /// floating point, a channel count other than the statistics', class ids of another length or out of
@@ -170,7 +191,8 @@ LABELREP_API torch::Tensor perturb(models::Model& model, const labels::LabelRepr
                                    const torch::Tensor& class_ids, const AttackOptions& options);
 
 /// PGD's random start for images of `sizes` and a seed: uniform on [−1, 1), float32 on the CPU, drawn
-/// from a local generator (the global one is untouched). PGD starts from x + ε_c·start, clamped to the box.
+/// from a local generator (the global one is untouched). PGD starts from x + ε_c·start, clamped to the
+/// box (L∞; under L2 it starts on the sphere of radius ε, in a direction drawn from the same seed).
 LABELREP_API torch::Tensor pgd_random_start(torch::IntArrayRef sizes, std::uint64_t seed);
 
 /// Random target classes for targeted attacks: for image i, one class other than `true_ids[i]`, uniform
@@ -185,7 +207,7 @@ struct LABELREP_API SweepOptions {
   explicit SweepOptions(data::ChannelStatistics statistics) : statistics_(std::move(statistics)) {}
   /// Throws InvalidArgument for no attacks, an unknown attack name, no ε, a negative or non-finite ε,
   /// steps < 1, apgd_steps < 0, queries < 1, a batch size < 1, restarts < 1, a seed ≥ 2^32, a threshold that is not
-  /// positive, or invalid statistics.
+  /// positive, invalid statistics, or Square under the L2 norm.
   void validate() const;
 
   TORCH_ARG(data::ChannelStatistics, statistics);
@@ -194,6 +216,9 @@ struct LABELREP_API SweepOptions {
   TORCH_ARG(std::vector<std::string>, attacks) = {"fgsm", "fgsm-targeted", "bim", "bim-targeted", "noise"};
   TORCH_ARG(std::vector<double>, epsilons) = paper_epsilons();
   TORCH_ARG(EpsilonUnit, unit) = EpsilonUnit::kNormalized;
+  /// The threat model of every attack of the sweep (AttackOptions::norm). The default ε are the
+  /// paper's L∞ ones: give L2 sweeps their own (an L2 ε of 0.3 moves a 32×32×3 image by much less).
+  TORCH_ARG(Norm, norm) = Norm::kLinf;
   TORCH_ARG(std::int64_t, steps) = 5;
   /// APGD's steps; 0: `steps`. So that one sweep, and its worst case, can hold the paper's 5-step BIM
   /// and AutoAttack's 100-step APGD.
@@ -214,8 +239,8 @@ struct LABELREP_API SweepOptions {
   TORCH_ARG(std::int64_t, restarts) = 1;
   /// Square's model calls per image at most (AttackOptions::queries).
   TORCH_ARG(std::int64_t, queries) = 1000;
-  /// Also run an untargeted BIM (with `steps`) at ε = 1 in pixel units, whose ball holds the whole pixel
-  /// box, when the sweep has an untargeted FGSM or BIM on the loss: an attack allowed to change the image into any
+  /// Also run an untargeted L∞ BIM (with `steps`, whatever the sweep's norm) at ε = 1 in pixel units,
+  /// whose ball holds the whole pixel box, when the sweep has an untargeted FGSM or BIM on the loss: an attack allowed to change the image into any
   /// image must break nearly every image (Athalye et al. 2018), so one that does not is a sign that the
   /// gradient misleads (SweepResult::unbounded_correct, the unbounded-attack check). Costs one BIM point.
   TORCH_ARG(bool, unbounded_check) = true;
@@ -276,6 +301,7 @@ struct LABELREP_API SweepResult {
   /// definition; the ε = 0 points count only the initially correct ones). NaN without threshold.
   double clean_threshold_accuracy = 0.0;
   EpsilonUnit unit = EpsilonUnit::kNormalized;
+  Norm norm = Norm::kLinf;
   std::int64_t steps = 0;
   double step_fraction = 0.0;
   std::int64_t restarts = 1;           ///< PGD's and APGD's random restarts (SweepOptions::restarts)
