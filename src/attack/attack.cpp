@@ -65,27 +65,6 @@ void check_epsilon(double epsilon, const char* who) {
     throw InvalidArgument(fmt::format("{}: epsilon must be a finite number >= 0, got {}", who, epsilon));
 }
 
-// Per-channel [1, C, 1, 1] tensors: the valid box, ε in normalised units, and the length in ε's unit
-// of one normalised unit (std_c in pixel units, 1 in normalised ones): ε_c = ε / scale_c.
-struct Domain {
-  torch::Tensor low, high, epsilon, scale;
-};
-
-Domain make_domain(const AttackOptions& o, const torch::TensorOptions& options) {
-  const auto& s = o.statistics();
-  const auto channels = static_cast<std::int64_t>(s.mean.size());
-  std::vector<double> low, high, epsilon, scale;
-  for (std::size_t c = 0; c < s.mean.size(); ++c) {
-    low.push_back((0.0 - s.mean[c]) / s.std[c]);
-    high.push_back((1.0 - s.mean[c]) / s.std[c]);
-    scale.push_back(o.unit() == EpsilonUnit::kPixel ? s.std[c] : 1.0);
-    epsilon.push_back(o.epsilon() / scale.back());
-  }
-  auto make = [&](const std::vector<double>& v) {
-    return torch::tensor(v, torch::kDouble).to(options).view({1, channels, 1, 1});
-  };
-  return {make(low), make(high), make(epsilon), make(scale)};
-}
 
 // Each image of `t` [N, ...] scaled to Euclidean length 1 (an all-zero image stays zero). Divided by
 // its largest magnitude first, so that tiny gradients neither underflow nor overflow when squared.
@@ -105,26 +84,64 @@ torch::Tensor steepest_direction(const torch::Tensor& gradient, Norm norm, const
   return norm == Norm::kLinf ? gradient.sign() : unit_length(gradient / scale);
 }
 
-// The ε-ball of the threat model around `origin` intersected with the box of valid pixels, and the
-// projection onto it.
+// The ε-ball of the threat model around the images intersected with the box of valid pixels, and the
+// projection onto it. ε is one for all images (tensors of first size 1) or one per image (first size N).
 struct Ball {
-  Norm norm;
-  double radius;  // ε in its unit
-  Domain domain;
+  Norm norm = Norm::kLinf;
+  torch::Tensor radius;   // [1 or N, 1, 1, 1]: ε in its unit
+  torch::Tensor epsilon;  // [1 or N, C, 1, 1]: ε in normalised units per channel, ε_c = ε / scale_c
+  torch::Tensor scale;    // [1, C, 1, 1]: the length in ε's unit of one normalised unit (std_c in pixel units, else 1)
+  torch::Tensor low, high;  // [1, C, 1, 1]: the box of valid pixels
+
+  // The ball of the images at `rows` (a per-image ε follows its images).
+  Ball rows(const torch::Tensor& keep) const {
+    if (radius.size(0) == 1) return *this;
+    Ball b = *this;
+    b.radius = radius.index_select(0, keep);
+    b.epsilon = epsilon.index_select(0, keep);
+    return b;
+  }
 
   // L∞: the nearest point (a clamp to the intersection of two axis-aligned boxes). L2: the
   // perturbation shrunk onto the sphere if longer than ε, then clamped to the box; each clamped value
   // moves towards `origin`, which lies in the box, so the clamp only shortens the perturbation.
   torch::Tensor project(const torch::Tensor& point, const torch::Tensor& origin) const {
     if (norm == Norm::kLinf)
-      return torch::minimum(torch::maximum(point, torch::maximum(origin - domain.epsilon, domain.low)),
-                            torch::minimum(origin + domain.epsilon, domain.high));
+      return torch::minimum(torch::maximum(point, torch::maximum(origin - epsilon, low)), torch::minimum(origin + epsilon, high));
     const auto delta = point - origin;
-    const auto length = (delta * domain.scale).flatten(1).pow(2).sum(1).sqrt().view({-1, 1, 1, 1});
-    const auto shrunk = origin + delta * (radius / length.clamp_min(radius));
-    return torch::minimum(torch::maximum(shrunk, domain.low), domain.high);
+    const auto length = (delta * scale).flatten(1).pow(2).sum(1).sqrt().view({-1, 1, 1, 1});
+    // Shrunk by ε / max(length, ε): 1 inside the ball (and 0 for ε = 0, without dividing by zero).
+    const auto shrunk = origin + delta * (radius / torch::maximum(length, radius).clamp_min(1e-30));
+    return torch::minimum(torch::maximum(shrunk, low), high);
   }
 };
+
+// The ball of `o` for images in `options`' dtype and device: ε = o.epsilon() for all, or
+// `per_image_epsilon` (`[N]`, in o.unit(), if defined).
+Ball make_ball(const AttackOptions& o, const torch::TensorOptions& options, const torch::Tensor& per_image_epsilon) {
+  const auto& s = o.statistics();
+  const auto channels = static_cast<std::int64_t>(s.mean.size());
+  std::vector<double> low, high, scale;
+  for (std::size_t c = 0; c < s.mean.size(); ++c) {
+    low.push_back((0.0 - s.mean[c]) / s.std[c]);
+    high.push_back((1.0 - s.mean[c]) / s.std[c]);
+    scale.push_back(o.unit() == EpsilonUnit::kPixel ? s.std[c] : 1.0);
+  }
+  auto make = [&](const std::vector<double>& v) {
+    return torch::tensor(v, torch::kDouble).to(options).view({1, channels, 1, 1});
+  };
+  Ball ball;
+  ball.norm = o.norm();
+  ball.scale = make(scale);
+  ball.low = make(low);
+  ball.high = make(high);
+  // ε_c computed in double precision, then rounded once to the images' dtype.
+  const auto radius = per_image_epsilon.defined() ? per_image_epsilon.to(torch::kCPU, torch::kDouble).view({-1, 1, 1, 1})
+                                                  : torch::full({1, 1, 1, 1}, o.epsilon(), torch::kDouble);
+  ball.radius = radius.to(options);
+  ball.epsilon = (radius / torch::tensor(scale, torch::kDouble).view({1, channels, 1, 1})).to(options);
+  return ball;
+}
 
 // A random start or noise direction of the norm for images of `sizes`, from `seed`, with `options`:
 // L∞: uniform on [−1, 1) per value (pgd_random_start); L2: a Gaussian direction of length 1 in ε's unit
@@ -340,14 +357,16 @@ torch::Tensor square_attack(models::Model& model, const eval::NearestNeighborEva
     const auto top = corner(height), left = corner(width);
     const auto window = row_index.ge(top) & row_index.lt(top + side) & column_index.ge(left) & column_index.lt(left + side);
     const auto origin = x.index_select(0, pending), current = best.index_select(0, pending);
-    auto change = epsilon * random_sign({m, channels, 1, 1});
+    // ε of these images (one per image in a radius search).
+    const auto window_epsilon = epsilon.size(0) == 1 ? epsilon : epsilon.index_select(0, pending);
+    auto change = window_epsilon * random_sign({m, channels, 1, 1});
     auto candidate = box(torch::where(window, origin + change, current), pending);
     // A window drawn with the signs it already has (or pinned by the box) changes nothing: draw again
     // (as the paper's code), a few times, so that queries are not spent on unchanged images.
     for (int redraw = 0; redraw < 8; ++redraw) {
       const auto unchanged = candidate.ne(current).flatten(1).any(1).logical_not().view({m, 1, 1, 1});
       if (!unchanged.any().item<bool>()) break;
-      change = torch::where(unchanged, epsilon * random_sign({m, channels, 1, 1}), change);
+      change = torch::where(unchanged, window_epsilon * random_sign({m, channels, 1, 1}), change);
       candidate = box(torch::where(window, origin + change, current), pending);
     }
     torch::Tensor candidate_broken;
@@ -373,14 +392,14 @@ struct ApgdSchedule {
 // Auto-PGD (Croce & Hein 2020) on checked inputs. From PGD's random start, each step goes to
 // z = P(x + η·d(∇f(x))) and then with momentum to P(x + 0.75·(z − x) + 0.25·(x − x_previous))
 // (the first step without momentum), with d the steepest direction of the norm (the sign under L∞,
-// the gradient of length 1 under L2: the paper's APGD-L2) and P the projection onto the ball ∩ box. At each checkpoint an image whose objective rose in at most 75% of
-// the steps since the last one, or whose best objective did not improve since the last checkpoint
-// without a halving there, halves its η and goes back to its best point. An image leaves the search
+// the gradient of length 1 under L2: the paper's APGD-L2) and P the projection onto the ball ∩ box.
+// At each checkpoint an image whose objective rose in at most 75% of the steps since the last one, or
+// whose best objective did not improve since the last checkpoint without a halving there, halves its
+// η and goes back to its best point. An image leaves the search
 // once broken (as the evaluator decides), keeping that point; the others end at their best point.
 torch::Tensor apgd_attack(models::Model& model, const labels::LabelRepresentation& labels, const eval::NearestNeighborEvaluator& evaluator,
                           const torch::Tensor& x, const torch::Tensor& aim, const AttackOptions& options, const Ball& ball) {
   const double direction = options.targeted() ? -1.0 : 1.0;  // the search raises direction × objective
-  const auto& epsilon = ball.domain.epsilon;
   // One forward and backward pass: each image's value (to be raised), its steepest direction, and
   // whether it is broken.
   struct Probe {
@@ -390,7 +409,7 @@ torch::Tensor apgd_attack(models::Model& model, const labels::LabelRepresentatio
     const auto input = point.detach().requires_grad_(true);
     const auto outputs = model->forward(input);
     const auto value = objective_values(model, outputs, ids, labels, options.objective(), options.loss(), &evaluator) * direction;
-    const auto sign = steepest_direction(torch::autograd::grad({value.sum()}, {input})[0], ball.norm, ball.domain.scale);
+    const auto sign = steepest_direction(torch::autograd::grad({value.sum()}, {input})[0], ball.norm, ball.scale);
     torch::NoGradGuard no_grad;
     const auto predicted = evaluator.predict(outputs.detach());
     return Probe{value.detach(), sign, options.targeted() ? predicted.eq(ids) : predicted.ne(ids)};
@@ -398,11 +417,13 @@ torch::Tensor apgd_attack(models::Model& model, const labels::LabelRepresentatio
   torch::NoGradGuard no_grad;
   const auto n = x.size(0);
   auto result = torch::empty_like(x);
-  // The state of the images still searched; `rows` are their places in `x`, `origin` their clean images.
+  // The state of the images still searched; `rows` are their places in `x`, `origin` their clean images,
+  // `active` their ball.
   auto rows = torch::arange(n, torch::TensorOptions().dtype(torch::kLong).device(x.device()));
   auto ids = aim, origin = x;
-  const auto project = [&](const torch::Tensor& t) { return ball.project(t, origin); };
-  auto current = ball.project(x + epsilon * random_direction(x.sizes(), options.seed(), ball.norm, x.options()), x);
+  Ball active = ball;
+  const auto project = [&](const torch::Tensor& t) { return active.project(t, origin); };
+  auto current = ball.project(x + ball.epsilon * random_direction(x.sizes(), options.seed(), ball.norm, x.options()), x);
   auto previous = current;
   Probe at;
   {
@@ -422,13 +443,14 @@ torch::Tensor apgd_attack(models::Model& model, const labels::LabelRepresentatio
     for (torch::Tensor* t : {&rows, &ids, &origin, &current, &previous, &best, &best_value, &best_sign, &sign, &value,
                              &eta, &rises, &halved_last, &best_at_checkpoint})
       *t = t->index_select(0, keep);
+    active = active.rows(keep);
   };
   leave(at.broken);
 
   const ApgdSchedule schedule(options.steps());
   std::int64_t interval = schedule.first, checkpoint = schedule.first;
   for (std::int64_t step = 1; step <= options.steps() && rows.numel() > 0; ++step) {
-    const auto z = project(current + eta * epsilon * sign);
+    const auto z = project(current + eta * active.epsilon * sign);
     const auto next = step == 1 ? z : project(current + 0.75 * (z - current) + 0.25 * (current - previous));
     previous = current;
     current = next;
@@ -471,12 +493,12 @@ torch::Tensor apgd_attack(models::Model& model, const labels::LabelRepresentatio
 // computes it once for every ε and norm); PGD and APGD never use it (they start elsewhere).
 // `evaluator` (needed by Square, APGD and the margin objective) decides what counts as broken.
 torch::Tensor attack_checked(models::Model& model, const labels::LabelRepresentation& labels, const eval::NearestNeighborEvaluator* evaluator,
-                             const torch::Tensor& x, const torch::Tensor& ids, const AttackOptions& options, const torch::Tensor& first_gradient) {
-  if (options.epsilon() == 0 || x.size(0) == 0) return x.clone();
+                             const torch::Tensor& x, const torch::Tensor& ids, const AttackOptions& options, const torch::Tensor& first_gradient,
+                             const torch::Tensor& per_image_epsilon = {}) {
+  if ((!per_image_epsilon.defined() && options.epsilon() == 0) || x.size(0) == 0) return x.clone();
   torch::AutoGradMode enable_grad(true);
-  const Ball ball{options.norm(), options.epsilon(), make_domain(options, x.options())};
-  const auto& domain = ball.domain;
-  const auto step = domain.epsilon * (options.targeted() ? -step_fraction(options) : step_fraction(options));
+  const auto ball = make_ball(options, x.options(), per_image_epsilon);
+  const auto step = ball.epsilon * (options.targeted() ? -step_fraction(options) : step_fraction(options));
 
   if (options.method() == Method::kNoise) {
     // Its own stream of the seed, so that the noise is not PGD's start with the same seed.
@@ -487,9 +509,9 @@ torch::Tensor attack_checked(models::Model& model, const labels::LabelRepresenta
   if (options.method() == Method::kSquare) {
     if (!evaluator) throw Error("attack: Square needs an evaluator (internal error)");
     // The intersection of the L∞ ball around x and the valid box (both axis-aligned boxes).
-    const auto lower = torch::maximum(x - domain.epsilon, domain.low);
-    const auto upper = torch::minimum(x + domain.epsilon, domain.high);
-    return square_attack(model, *evaluator, x, ids, options, domain.epsilon, lower, upper);
+    const auto lower = torch::maximum(x - ball.epsilon, ball.low);
+    const auto upper = torch::minimum(x + ball.epsilon, ball.high);
+    return square_attack(model, *evaluator, x, ids, options, ball.epsilon, lower, upper);
   }
   if (options.method() == Method::kApgd) {
     if (!evaluator) throw Error("attack: APGD needs an evaluator (internal error)");
@@ -497,7 +519,7 @@ torch::Tensor attack_checked(models::Model& model, const labels::LabelRepresenta
   }
   torch::Tensor adversarial = x;
   if (options.method() == Method::kPgd) {
-    adversarial = ball.project(x + domain.epsilon * random_direction(x.sizes(), options.seed(), options.norm(), x.options()), x);
+    adversarial = ball.project(x + ball.epsilon * random_direction(x.sizes(), options.seed(), options.norm(), x.options()), x);
   }
   const std::int64_t steps = options.method() == Method::kFgsm ? 1 : options.steps();
   for (std::int64_t s = 0; s < steps; ++s) {
@@ -509,16 +531,19 @@ torch::Tensor attack_checked(models::Model& model, const labels::LabelRepresenta
       const auto input = adversarial.detach().requires_grad_(true);
       gradient = input_gradient(model, model->forward(input), input, ids, labels, options.objective(), options.loss(), evaluator, false);
     }
-    adversarial = ball.project(adversarial.detach() + step * steepest_direction(gradient, options.norm(), domain.scale), x);
+    adversarial = ball.project(adversarial.detach() + step * steepest_direction(gradient, options.norm(), ball.scale), x);
   }
   return adversarial.detach();
 }
 
 }  // namespace
 
-torch::Tensor perturb(models::Model& model, const labels::LabelRepresentation& labels, const torch::Tensor& images,
-                      const torch::Tensor& class_ids, const AttackOptions& options) try {
-  options.validate();
+namespace {
+
+// perturb's and minimal_epsilon's checks of their batch: the images on the model's device in its dtype,
+// and the class ids there as int64.
+std::pair<torch::Tensor, torch::Tensor> checked_batch(models::Model& model, const labels::LabelRepresentation& labels, const torch::Tensor& images,
+                                                      const torch::Tensor& class_ids, const AttackOptions& options) {
   if (model.is_empty()) throw InvalidArgument("attack: the model is empty");
   if (!images.defined() || images.dim() != 4 || !images.is_floating_point())
     throw InvalidArgument(fmt::format("attack: images must be floating-point [N, C, H, W], got {}",
@@ -532,22 +557,109 @@ torch::Tensor perturb(models::Model& model, const labels::LabelRepresentation& l
     throw InvalidArgument(fmt::format("attack: class_ids has {} entries but images has {}", class_ids.size(0), images.size(0)));
 
   const auto tensor_options = model_options(model);
-  const auto x = images.detach().to(tensor_options);
-  const auto ids = class_ids.to(tensor_options.device(), torch::kLong);
+  auto x = images.detach().to(tensor_options);
+  auto ids = class_ids.to(tensor_options.device(), torch::kLong);
   if (ids.numel() > 0) {
     const auto low = ids.min().item<std::int64_t>(), high = ids.max().item<std::int64_t>();
     if (low < 0 || high >= labels.num_classes())
       throw InvalidArgument(fmt::format("attack: class id {} is out of range [0, {})", low < 0 ? low : high, labels.num_classes()));
   }
+  return {x, ids};
+}
+
+// An evaluator that borrows the labels for one call (an owner-less pointer).
+eval::NearestNeighborEvaluator borrowing_evaluator(const labels::LabelRepresentation& labels) {
+  return eval::NearestNeighborEvaluator(std::shared_ptr<const labels::LabelRepresentation>(std::shared_ptr<void>(), &labels));
+}
+
+}  // namespace
+
+torch::Tensor perturb(models::Model& model, const labels::LabelRepresentation& labels, const torch::Tensor& images,
+                      const torch::Tensor& class_ids, const AttackOptions& options) try {
+  options.validate();
+  const auto [x, ids] = checked_batch(model, labels, images, class_ids, options);
   detail::EvalModeGuard eval_mode(*model);
   std::optional<eval::NearestNeighborEvaluator> evaluator;
-  // Square, APGD and the margin decide by the evaluator; it borrows the labels for this call only (an
-  // owner-less pointer).
+  // Square, APGD and the margin decide by the evaluator.
   if (options.method() == Method::kSquare || options.method() == Method::kApgd || options.objective() == Objective::kMargin)
-    evaluator.emplace(std::shared_ptr<const labels::LabelRepresentation>(std::shared_ptr<void>(), &labels));
+    evaluator.emplace(borrowing_evaluator(labels));
   return attack_checked(model, labels, evaluator ? &*evaluator : nullptr, x, ids, options, torch::Tensor());
 } catch (...) {
   labelrep::detail::rethrow_as_labelrep_error("perturb");
+}
+
+torch::Tensor perturb(models::Model& model, const labels::LabelRepresentation& labels, const torch::Tensor& images,
+                      const torch::Tensor& class_ids, const AttackOptions& options, const torch::Tensor& epsilons) try {
+  options.validate();
+  const auto [x, ids] = checked_batch(model, labels, images, class_ids, options);
+  if (!epsilons.defined() || epsilons.dim() != 1 || !epsilons.is_floating_point())
+    throw InvalidArgument("attack: epsilons must be a 1-D floating-point tensor [N]");
+  if (epsilons.size(0) != x.size(0))
+    throw InvalidArgument(fmt::format("attack: epsilons has {} entries but images has {}", epsilons.size(0), x.size(0)));
+  const auto per_image = epsilons.detach().to(torch::kCPU, torch::kDouble);
+  if (!(per_image.ge(0) & torch::isfinite(per_image)).all().item<bool>())
+    throw InvalidArgument("attack: each of epsilons must be a finite number >= 0");
+  detail::EvalModeGuard eval_mode(*model);
+  std::optional<eval::NearestNeighborEvaluator> evaluator;
+  if (options.method() == Method::kSquare || options.method() == Method::kApgd || options.objective() == Objective::kMargin)
+    evaluator.emplace(borrowing_evaluator(labels));
+  return attack_checked(model, labels, evaluator ? &*evaluator : nullptr, x, ids, options, torch::Tensor(), per_image);
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("perturb");
+}
+
+void RadiusOptions::validate() const {
+  attack_.validate();
+  if (!(max_epsilon_ > 0) || !std::isfinite(max_epsilon_))
+    throw InvalidArgument(fmt::format("minimal_epsilon: max_epsilon must be a finite number > 0, got {}", max_epsilon_));
+  if (bisections_ < 1 || bisections_ > 50)
+    throw InvalidArgument(fmt::format("minimal_epsilon: bisections must be in [1, 50], got {}", bisections_));
+}
+
+torch::Tensor minimal_epsilon(models::Model& model, const labels::LabelRepresentation& labels, const torch::Tensor& images,
+                              const torch::Tensor& class_ids, const RadiusOptions& options) try {
+  options.validate();
+  const auto& attack = options.attack();
+  // Not a structured binding: the lambda below captures the two (C++17 cannot capture bindings).
+  const auto batch = checked_batch(model, labels, images, class_ids, attack);
+  const auto& x = batch.first;
+  const auto& ids = batch.second;
+  detail::EvalModeGuard eval_mode(*model);
+  const auto evaluator = borrowing_evaluator(labels);
+  const auto n = x.size(0);
+  auto radius = torch::full({n}, std::numeric_limits<double>::infinity(), torch::kDouble);
+  // Whether the images at `rows` (CPU) are broken: clean (no ε), or attacked with ε `epsilon` (CPU, one per row).
+  const auto broken = [&](const torch::Tensor& rows, const torch::Tensor& epsilon) {
+    const auto on_device = rows.to(x.device());
+    const auto images_at = x.index_select(0, on_device), aim = ids.index_select(0, on_device);
+    const auto input = epsilon.defined() ? attack_checked(model, labels, &evaluator, images_at, aim, attack, torch::Tensor(), epsilon) : images_at;
+    torch::NoGradGuard no_grad;
+    const auto predicted = evaluator.predict(model->forward(input));
+    return (attack.targeted() ? predicted.eq(aim) : predicted.ne(aim)).to(torch::kCPU);
+  };
+  if (n == 0) return radius;
+  auto rows = torch::arange(n, torch::kLong);
+  const auto already = broken(rows, torch::Tensor());
+  radius.masked_fill_(already, 0.0);
+  rows = rows.masked_select(already.logical_not());
+  if (rows.numel() == 0) return radius;
+  // The bracket (low, high] of each image the attack breaks at max_epsilon: broken at high, not at low
+  // (low = 0 stands for the clean image, which is not broken).
+  auto high = torch::full({rows.numel()}, options.max_epsilon(), torch::kDouble);
+  const auto at_most = broken(rows, high);
+  rows = rows.masked_select(at_most);
+  high = high.masked_select(at_most);
+  auto low = torch::zeros_like(high);
+  for (std::int64_t b = 0; b < options.bisections() && rows.numel() > 0; ++b) {
+    const auto middle = (low + high) / 2;
+    const auto at_middle = broken(rows, middle);
+    high = torch::where(at_middle, middle, high);
+    low = torch::where(at_middle, low, middle);
+  }
+  radius.index_put_({rows}, high);
+  return radius;
+} catch (...) {
+  labelrep::detail::rethrow_as_labelrep_error("minimal_epsilon");
 }
 
 torch::Tensor random_targets(const torch::Tensor& true_ids, std::int64_t num_classes, std::uint64_t seed) try {
@@ -577,7 +689,8 @@ void SweepOptions::validate() const {
   if (attacks_.empty()) throw InvalidArgument("attack sweep: no attacks given");
   for (const auto& name : attacks_)
     if (parse_attack(name).method == Method::kSquare && norm_ == Norm::kL2)
-      throw InvalidArgument(fmt::format("attack sweep: {} is an L-infinity attack (the L2 Square is not implemented); leave it out of an L2 sweep", name));
+      throw InvalidArgument(
+          fmt::format("attack sweep: {} is an L-infinity attack (the L2 Square is not implemented); leave it out of an L2 sweep", name));
   if (epsilons_.empty()) throw InvalidArgument("attack sweep: no epsilon values given");
   for (double e : epsilons_) check_epsilon(e, "attack sweep");
   if (steps_ < 1) throw InvalidArgument(fmt::format("attack sweep: steps must be >= 1, got {}", steps_));

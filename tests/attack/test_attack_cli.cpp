@@ -145,6 +145,35 @@ CATCH_TEST_CASE("labelrep attack sweeps attacks and epsilons over a run's test i
   CATCH_CHECK(bad_norm.exit_code == 2);
   CATCH_CHECK(bad_norm.output.find("l1") != std::string::npos);
 
+  // labelrep radius: each image's smallest breaking ε, its summary and its accuracy curve.
+  const auto radius = run_command(cli + " radius --run " + run + " --attack bim --max-eps 0.5 --bisections 4 --limit 32 --out " +
+                                  dir.file("radius/r.json"));
+  CATCH_INFO(radius.output);
+  CATCH_REQUIRE(radius.exit_code == 0);
+  CATCH_CHECK(radius.output.find("radius of the ") != std::string::npos);
+  CATCH_CHECK(radius.output.find("accuracy from the radii: eps 0.0625: ") != std::string::npos);
+  std::ifstream radius_in(dir.file("radius/r.json"));
+  const auto rj = nlohmann::json::parse(radius_in);
+  CATCH_CHECK(rj["attack"] == "bim");
+  CATCH_CHECK(rj["norm"] == "linf");
+  CATCH_CHECK(rj["images"] == 32);
+  CATCH_CHECK(rj["resolution"].get<double>() == 0.5 / 16);
+  CATCH_CHECK(rj["per_image"] == dir.file("radius/r.npy"));
+  const auto radii = labelrep::read_npy(dir.file("radius/r.npy"));
+  CATCH_REQUIRE(radii.sizes() == torch::IntArrayRef({32}));
+  CATCH_CHECK(radii.scalar_type() == torch::kFloat64);
+  CATCH_CHECK(((radii == 0) | ((radii > 0) & (radii <= 0.5)) | torch::isinf(radii)).all().item<bool>());
+  CATCH_CHECK(rj["attacked"].get<std::int64_t>() == (radii > 0).sum().item<std::int64_t>());
+  CATCH_CHECK(rj["unbroken"].get<std::int64_t>() == torch::isinf(radii).sum().item<std::int64_t>());
+  for (const auto& p : rj["accuracy"])
+    CATCH_CHECK(p["correct"].get<std::int64_t>() == (radii > p["epsilon"].get<double>()).sum().item<std::int64_t>());
+  for (const char* bad : {" --max-eps 0", " --attack noise", " --attack square --norm l2", " --bisections 0", " --attack cw"}) {
+    const auto refused = run_command(cli + " radius --run " + run + bad + " --out " + dir.file("x.json"));
+    CATCH_INFO(bad << ": " << refused.output);
+    CATCH_CHECK(refused.exit_code == 2);
+  }
+  CATCH_CHECK(run_command(cli + " radius --run " + run + " --out " + dir.file("radius.txt")).exit_code == 2);
+
   const auto name = run_command(cli + " attack --run " + run + " --attacks fgsm,cw --out " + dir.file("x.json"));
   CATCH_CHECK(name.exit_code == 2);
   CATCH_CHECK(name.output.find("unknown attack 'cw'") != std::string::npos);

@@ -54,8 +54,11 @@ torch::Tensor images(std::int64_t n, double low_pixel, double high_pixel, std::u
 torch::Tensor scale_of(bool pixel) {
   return pixel ? torch::tensor(kStats.std, torch::kFloat64).view({1, 3, 1, 1}) : torch::ones({1, 3, 1, 1}, torch::kFloat64);
 }
-torch::Tensor box_low() { return ((torch::zeros({3}, torch::kFloat64) - torch::tensor(kStats.mean, torch::kFloat64)) / torch::tensor(kStats.std, torch::kFloat64)).view({1, 3, 1, 1}); }
-torch::Tensor box_high() { return ((torch::ones({3}, torch::kFloat64) - torch::tensor(kStats.mean, torch::kFloat64)) / torch::tensor(kStats.std, torch::kFloat64)).view({1, 3, 1, 1}); }
+torch::Tensor normalised_pixel(double pixel) {
+  return ((pixel - torch::tensor(kStats.mean, torch::kFloat64)) / torch::tensor(kStats.std, torch::kFloat64)).view({1, 3, 1, 1});
+}
+torch::Tensor box_low() { return normalised_pixel(0.0); }
+torch::Tensor box_high() { return normalised_pixel(1.0); }
 
 // Each image's perturbation length in ε's unit.
 torch::Tensor lengths(const torch::Tensor& adversarial, const torch::Tensor& x, bool pixel) {
@@ -218,7 +221,8 @@ CATCH_TEST_CASE("on a trained model L2 attacks raise the loss, and the iterative
   models::Model model(models::SmallCnn(models::SmallCnnOptions().in_channels(1).width(8)).ptr(), models::make_decoder(32, *labels));
   torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.05).momentum(0.9));
   const auto set = quadrants(256, 1);
-  data::Batcher batches(set, torch::arange(set.size()), data::BatcherOptions(stats.mean, stats.std).batch_size(32).seed(1).crop_padding(0).horizontal_flip(false));
+  data::Batcher batches(set, torch::arange(set.size()),
+                        data::BatcherOptions(stats.mean, stats.std).batch_size(32).seed(1).crop_padding(0).horizontal_flip(false));
   model->train();
   data::Batch batch;
   for (std::int64_t epoch = 0, steps = 0; steps < 60; ++epoch) {
@@ -234,8 +238,13 @@ CATCH_TEST_CASE("on a trained model L2 attacks raise the loss, and the iterative
   // nothing breaks, at ε = 2 the iterative attacks break most images (this model: BIM leaves 45 of 200,
   // APGD none, FGSM 171, noise all).
   const auto r = attack::run_sweep(model, labels, test, torch::arange(200),
-                                   attack::SweepOptions(stats).attacks({"fgsm", "bim", "apgd", "noise"}).epsilons({0.0, 0.5, 2.0}).unit(attack::EpsilonUnit::kPixel)
-                                       .norm(attack::Norm::kL2).steps(10).progress(false));
+                                   attack::SweepOptions(stats)
+                                       .attacks({"fgsm", "bim", "apgd", "noise"})
+                                       .epsilons({0.0, 0.5, 2.0})
+                                       .unit(attack::EpsilonUnit::kPixel)
+                                       .norm(attack::Norm::kL2)
+                                       .steps(10)
+                                       .progress(false));
   CATCH_REQUIRE(r.initially_correct > 150);
   const auto& fgsm = r.curves[0].points, &bim = r.curves[1].points, &apgd = r.curves[2].points, &noise = r.curves[3].points;
   CATCH_CHECK(bim[2].correct < r.initially_correct / 2);
@@ -251,9 +260,13 @@ CATCH_TEST_CASE("on a trained model L2 attacks raise the loss, and the iterative
   auto eval_batches = train::evaluation_batches(test, torch::arange(200), stats, 200);
   eval_batches.start_epoch(0);
   eval_batches.next(batch);
-  const auto adversarial = attack::perturb(model, *labels, batch.images, batch.targets,
-                                           attack::AttackOptions(stats).method(attack::Method::kIterative).epsilon(2.0).unit(attack::EpsilonUnit::kPixel)
-                                               .norm(attack::Norm::kL2).steps(10));
+  const auto l2_bim = attack::AttackOptions(stats)
+                       .method(attack::Method::kIterative)
+                       .epsilon(2.0)
+                       .unit(attack::EpsilonUnit::kPixel)
+                       .norm(attack::Norm::kL2)
+                       .steps(10);
+  const auto adversarial = attack::perturb(model, *labels, batch.images, batch.targets, l2_bim);
   torch::NoGradGuard no_grad;
   CATCH_CHECK(train::label_loss(model->forward(adversarial), batch.targets, *labels).item<double>() >
               train::label_loss(model->forward(batch.images), batch.targets, *labels).item<double>() + 1.0);
@@ -267,7 +280,8 @@ CATCH_TEST_CASE("an L2 sweep records its norm, agrees with perturb, and keeps th
   model->to(torch::kFloat64);
   model->eval();
   const auto set = quadrants(60, 7);
-  const auto options = attack::SweepOptions(stats).attacks({"fgsm", "bim-targeted"}).epsilons({0.0, 1.0, 4.0}).seed(2).batch_size(60).per_image(true).progress(false);
+  const auto options =
+      attack::SweepOptions(stats).attacks({"fgsm", "bim-targeted"}).epsilons({0.0, 1.0, 4.0}).seed(2).batch_size(60).per_image(true).progress(false);
   const auto r = attack::run_sweep(model, labels, set, torch::arange(60), attack::SweepOptions(options).norm(attack::Norm::kL2));
   CATCH_CHECK(r.norm == attack::Norm::kL2);
   const auto j = nlohmann::json::parse(r.to_json());

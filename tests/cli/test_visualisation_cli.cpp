@@ -68,6 +68,15 @@ CATCH_TEST_CASE("labelrep tsne and gradcam read a trained run and write the SVG,
   const auto placed_margin = labelrep::read_npy(run + "/figures/tsne_fgsm-margin_eps0.1.placed.npy");
   CATCH_REQUIRE(placed_margin.sizes() == torch::IntArrayRef({150, 2}));
   CATCH_CHECK_FALSE(torch::allclose(placed_margin, placed));
+  // In the L2 ball: its own file, named so.
+  const auto l2 = run_command(cli() + " tsne --run " + run + " --limit 150 --perplexity 10 --iterations 300 --attack bim --eps 1 --eps-unit pixel --norm l2");
+  CATCH_INFO(l2.output);
+  CATCH_REQUIRE(l2.exit_code == 0);
+  CATCH_CHECK(l2.output.find("bim at eps 1 (pixel units, L2): ") != std::string::npos);
+  CATCH_CHECK(read_text(run + "/figures/tsne_bim_l2_eps1.svg").find("under bim at eps 1, L2, by true class") != std::string::npos);
+  const auto l2_square = run_command(cli() + " tsne --run " + run + " --limit 150 --perplexity 10 --attack square --norm l2 --out " + dir.file("bad.svg"));
+  CATCH_CHECK(l2_square.exit_code == 2);
+  CATCH_CHECK(l2_square.output.find("L-infinity attack") != std::string::npos);
   const auto unknown_attack = run_command(cli() + " tsne --run " + run + " --limit 150 --perplexity 10 --attack cw --out " + dir.file("bad.svg"));
   CATCH_CHECK(unknown_attack.exit_code == 2);
   CATCH_CHECK(unknown_attack.output.find("--attack: unknown attack 'cw'") != std::string::npos);

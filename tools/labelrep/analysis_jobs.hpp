@@ -47,6 +47,7 @@ struct TsneJob {
   std::string attack;
   double eps = 0.1;
   std::string eps_unit = "normalized";
+  std::string norm = "linf";  ///< the attack's ball: linf or l2
 };
 /// Writes the SVG (job.out, or figures/tsne.svg / tsne_progression.svg / tsne_<attack>_eps<eps>.svg in
 /// the run); returns it.

@@ -56,6 +56,7 @@ struct PlacedPanels {
 PlacedPanels place_attacked(train::TrainedRun& run, const data::ImageDataset& images, const torch::Tensor& indices, const torch::Tensor& features,
                             const torch::Tensor& classes, const torch::Tensor& xy, const attack::AttackKind& kind, const TsneJob& job) {
   const auto unit = attack::parse_epsilon_unit(job.eps_unit);
+  const auto norm = attack::parse_norm(job.norm);
   const auto targets = kind.targeted ? attack::random_targets(classes, run.labels->num_classes(), job.seed) : classes;
   const eval::NearestNeighborEvaluator evaluator(run.labels);
   auto batches = train::evaluation_batches(images, indices, run.statistics, 500);
@@ -71,6 +72,7 @@ PlacedPanels place_attacked(train::TrainedRun& run, const data::ImageDataset& im
                              .objective(kind.objective)
                              .epsilon(job.eps)
                              .unit(unit)
+                             .norm(norm)
                              .seed(job.seed + static_cast<std::uint64_t>(batch_number++));
     const auto adversarial = attack::perturb(run.model, *run.labels, batch.images, targets.slice(0, done, done + n), options);
     torch::NoGradGuard no_grad;
@@ -87,14 +89,15 @@ PlacedPanels place_attacked(train::TrainedRun& run, const data::ImageDataset& im
   const auto nearest = std::get<1>(torch::cdist(panels.placed, xy).min(1));
   const auto home = (classes.index_select(0, nearest) == classes).to(torch::kDouble).mean().item<double>();
   const std::string name = attack::attack_name(kind);
-  std::cout << fmt::format("{} at eps {:g} ({} units): {:.2f}% of the images keep their class; {:.2f}% land nearest a clean image of "
+  const std::string ball = norm == attack::Norm::kL2 ? ", L2" : "";
+  std::cout << fmt::format("{} at eps {:g} ({} units{}): {:.2f}% of the images keep their class; {:.2f}% land nearest a clean image of "
                            "their own class in the map\n",
-                           name, job.eps, job.eps_unit, 100 * kept, 100 * home);
+                           name, job.eps, job.eps_unit, ball, 100 * kept, 100 * home);
   const auto both = torch::cat({xy, panels.placed});
   const auto lo = std::get<0>(both.min(0)), hi = std::get<0>(both.max(0));
   auto clean_plot = analysis::scatter_by_class(xy, classes, images.class_names(), "clean, by class");
   auto attacked_plot =
-      analysis::scatter_by_class(panels.placed, classes, images.class_names(), fmt::format("under {} at eps {:g}, by true class", name, job.eps));
+      analysis::scatter_by_class(panels.placed, classes, images.class_names(), fmt::format("under {} at eps {:g}{}, by true class", name, job.eps, ball));
   panels.summary = fmt::format("{:.1f}% keep their class, {:.1f}% stay in its region", 100 * kept, 100 * home);
   for (auto* plot : {&clean_plot, &attacked_plot})
     plot->extend_range(lo[0].item<double>(), hi[0].item<double>(), lo[1].item<double>(), hi[1].item<double>());
@@ -120,6 +123,9 @@ std::string run_tsne_job(const TsneJob& job) {
     }
     if (!(job.eps > 0) || !std::isfinite(job.eps)) throw InvalidArgument(fmt::format("--eps must be a finite number > 0, got {}", job.eps));
     attack::parse_epsilon_unit(job.eps_unit);
+    if (attack::parse_norm(job.norm) == attack::Norm::kL2 && attack_kind->method == attack::Method::kSquare)
+      throw InvalidArgument(fmt::format("--attack {}: Square is an L-infinity attack (the L2 Square is not implemented); it cannot run with --norm l2",
+                                        job.attack));
     if (job.seed > 0xffffffffULL) throw InvalidArgument(fmt::format("--seed must be below 2^32, got {}", job.seed));
   }
   const auto started = std::chrono::steady_clock::now();
@@ -156,7 +162,7 @@ std::string run_tsne_job(const TsneJob& job) {
   if (!(job.perplexity > 0 && job.perplexity < limit))
     throw InvalidArgument(fmt::format("--perplexity {} must be above 0 and below (N - 1)/3 = {:.4g} for {} images", job.perplexity, limit, n));
   const std::string default_name = job.progression ? "tsne_progression.svg"
-                                   : attack_kind   ? fmt::format("tsne_{}_eps{:g}.svg", job.attack, job.eps)
+                                   : attack_kind   ? fmt::format("tsne_{}{}_eps{:g}.svg", job.attack, job.norm == "l2" ? "_l2" : "", job.eps)
                                                    : "tsne.svg";
   const std::string out_file = !job.out.empty() ? job.out : (std::filesystem::path(default_figures_dir(job.run)) / default_name).string();
   const std::filesystem::path out(out_file);
@@ -247,7 +253,7 @@ void add_tsne_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("tsne", "A t-SNE map of a trained model's test-set features, coloured by class (SVG + .npy)");
   cmd->add_option("--run", job->run, "Run directory (config.json, labels.npy, best.ckpt)")->required();
   cmd->add_option("--out", job->out,
-                  "Output SVG (default: RUN/figures/tsne.svg, tsne_progression.svg or tsne_<attack>_eps<eps>.svg); the coordinates go "
+                  "Output SVG (default: RUN/figures/tsne.svg, tsne_progression.svg or tsne_<attack>[_l2]_eps<eps>.svg); the coordinates go "
                   "to <stem>.npy, the classes to <stem>.classes.npy, placed attacked images to <stem>.placed.npy");
   cmd->add_flag("--progression", job->progression,
                 "One panel per snapshot of the run (snapshots/, from train --snapshot-epochs) and the best weights, in one figure");
@@ -267,6 +273,10 @@ void add_tsne_command(CLI::App& app) {
       ->capture_default_str()
       ->needs(attack_option)
       ->check(CLI::IsMember({"normalized", "pixel"}));
+  cmd->add_option("--norm", job->norm, "linf (the paper's) or l2: the ball --eps bounds, for --attack (not with square)")
+      ->capture_default_str()
+      ->needs(attack_option)
+      ->check(CLI::IsMember({"linf", "l2"}));
   cmd->callback([job] { run_tsne_job(*job); });
 }
 

@@ -22,6 +22,7 @@ void add_gradcam_command(CLI::App& app);
 void add_attack_command(CLI::App& app);
 void add_evaluate_command(CLI::App& app);
 void add_sweep_command(CLI::App& app);
+void add_radius_command(CLI::App& app);
 
 // Shared by the commands that run experiments (train, demo).
 void add_experiment_options(CLI::App& command, train::ExperimentConfig& config);

@@ -75,6 +75,7 @@ int main(int argc, char** argv) {
   labelrep::cli::add_tsne_command(app);
   labelrep::cli::add_gradcam_command(app);
   labelrep::cli::add_attack_command(app);
+  labelrep::cli::add_radius_command(app);
   labelrep::cli::add_evaluate_command(app);
   labelrep::cli::add_sweep_command(app);
   refuse_malformed_numbers(app);

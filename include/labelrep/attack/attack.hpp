@@ -190,6 +190,48 @@ struct LABELREP_API AttackOptions {
 LABELREP_API torch::Tensor perturb(models::Model& model, const labels::LabelRepresentation& labels, const torch::Tensor& images,
                                    const torch::Tensor& class_ids, const AttackOptions& options);
 
+/// The same with one ε per image: `epsilons` floating-point `[N]` (any device), each finite and ≥ 0, in
+/// options.unit() (options.epsilon() is not used). Image i is attacked as perturb would attack it with
+/// ε = epsilons[i]; PGD's, APGD's, the noise's and Square's draws are those of perturb on the whole
+/// batch, so equal ε give exactly perturb's result.
+/// Throws: as perturb, and InvalidArgument for epsilons that are undefined, of another length, or hold a
+/// negative or non-finite value.
+LABELREP_API torch::Tensor perturb(models::Model& model, const labels::LabelRepresentation& labels, const torch::Tensor& images,
+                                   const torch::Tensor& class_ids, const AttackOptions& options, const torch::Tensor& epsilons);
+
+/// Options of minimal_epsilon: the attack (its method, objective, targeted or not, unit, norm, steps,
+/// step fraction, seed, queries; its `epsilon` is not used, the search sets ε per image) and the search.
+/// Example: `RadiusOptions(AttackOptions(stats).method(Method::kApgd).objective(Objective::kMargin)).max_epsilon(0.3)`.
+struct LABELREP_API RadiusOptions {
+  explicit RadiusOptions(AttackOptions attack) : attack_(std::move(attack)) {}
+  /// Throws InvalidArgument for invalid attack options (AttackOptions::validate), a max_epsilon that is
+  /// not a finite number > 0, or bisections outside [1, 50].
+  void validate() const;
+
+  TORCH_ARG(AttackOptions, attack);
+  /// The largest ε tried, in the attack's unit: an image the attack does not break there gets +∞.
+  TORCH_ARG(double, max_epsilon) = 0.3;
+  /// Halvings of each image's bracket [0, max_epsilon]: the radius is found to max_epsilon / 2^bisections.
+  /// Each costs one attack of the images (so 1 + bisections attacks in all).
+  TORCH_ARG(std::int64_t, bisections) = 10;
+};
+
+/// Each image's robust radius under an attack: the smallest ε, to max_epsilon / 2^bisections, at which
+/// the attack breaks the image (untargeted: it is no longer classified as `class_ids`; targeted: it is
+/// classified as `class_ids`), found by bisection per image on [0, max_epsilon]. The attack runs at
+/// max_epsilon, then at the middle of each image's bracket, keeping the half where it breaks the image.
+/// Every returned ε is one at which the attack did break the image, so it is an upper bound of the
+/// image's true minimal perturbation in this threat model (a stronger attack can only lower it); an
+/// attack that is not monotone in ε may break an image below its bracket too.
+/// Requires: as perturb (the same images, ids and model).
+/// Ensures: float64 `[N]` on the CPU: 0 where the clean image is already broken (untargeted:
+/// misclassified; targeted: already its target), +∞ where the attack at max_epsilon does not break it,
+/// else a value in (0, max_epsilon]. The fraction of images whose radius exceeds ε is the attack's
+/// accuracy at ε (up to the resolution). The model's mode, parameters and `.grad` are as before the call.
+/// Throws: as perturb, and InvalidArgument for invalid search options (RadiusOptions::validate).
+LABELREP_API torch::Tensor minimal_epsilon(models::Model& model, const labels::LabelRepresentation& labels, const torch::Tensor& images,
+                                           const torch::Tensor& class_ids, const RadiusOptions& options);
+
 /// PGD's random start for images of `sizes` and a seed: uniform on [−1, 1), float32 on the CPU, drawn
 /// from a local generator (the global one is untouched). PGD starts from x + ε_c·start, clamped to the
 /// box (L∞; under L2 it starts on the sphere of radius ε, in a direction drawn from the same seed).
