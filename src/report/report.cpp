@@ -596,6 +596,179 @@ void write_paired_robustness(const std::map<std::string, Group>& groups, const S
   }
 }
 
+// One radius file (`labelrep radius`): what makes two files' radii comparable, and each image's radius.
+struct RadiusFile {
+  std::string file;
+  json settings;       // attack, norm, unit, steps, step fraction, queries, seed, max ε, bisections, images
+  std::string attack;  // its name with its threat model's suffix
+  std::int64_t images = 0, attacked = 0, unbroken = 0;
+  double max_epsilon = 0, median = 0, low_quartile = 0, high_quartile = 0;  // NaN where the file has null (+∞)
+  torch::Tensor radius;  // float64 [images]; undefined when the per-image file is gone
+};
+
+RadiusFile read_radius_file(const std::string& file, std::vector<std::string>& missing) {
+  json j;
+  try {
+    j = json::parse(read_file(file, 1 << 26));
+  } catch (const json::exception& e) {
+    throw FormatError(file, FormatError::kNoOffset, std::string("invalid JSON: ") + e.what());
+  }
+  const auto fail = [&](const std::string& what) { throw FormatError(file, FormatError::kNoOffset, "not a labelrep radius file: " + what); };
+  if (!j.is_object()) fail("not a JSON object");
+  const auto number_or_nan = [&](const json& v, const char* what) {
+    if (v.is_null()) return std::nan("");
+    if (!v.is_number()) fail(fmt::format("'{}' is not a number", what));
+    return v.get<double>();
+  };
+  RadiusFile r;
+  r.file = file;
+  for (const char* key : {"attack", "per_image"})
+    if (!j.contains(key) || !j[key].is_string()) fail(fmt::format("no text '{}'", key));
+  for (const char* key : {"max_epsilon", "images", "attacked", "unbroken", "bisections"})
+    if (!j.contains(key) || !j[key].is_number()) fail(fmt::format("no number '{}'", key));
+  r.images = static_cast<std::int64_t>(labelrep::detail::json_unsigned(j["images"], "images", file));
+  r.attacked = static_cast<std::int64_t>(labelrep::detail::json_unsigned(j["attacked"], "attacked", file));
+  r.unbroken = static_cast<std::int64_t>(labelrep::detail::json_unsigned(j["unbroken"], "unbroken", file));
+  r.max_epsilon = j["max_epsilon"].get<double>();
+  r.median = number_or_nan(j.value("median_radius", json()), "median_radius");
+  if (!j.contains("quartiles") || !j["quartiles"].is_array() || j["quartiles"].size() != 2) fail("'quartiles' is not a pair");
+  r.low_quartile = number_or_nan(j["quartiles"][0], "quartiles");
+  r.high_quartile = number_or_nan(j["quartiles"][1], "quartiles");
+  const auto threat = threat_model_of(j);
+  r.attack = j["attack"].get<std::string>() + threat.suffix();
+  for (const char* key : {"attack", "steps", "step_fraction", "queries", "seed", "max_epsilon", "bisections", "images"})
+    r.settings[key] = j.contains(key) ? j[key] : json();
+  r.settings["norm"] = threat.norm;
+  r.settings["epsilon_unit"] = threat.unit;
+  const fs::path recorded = j["per_image"].get<std::string>();
+  const auto path = find_per_image_file(file, recorded);
+  if (path.empty()) {
+    missing.push_back(fmt::format("{} (its per-image file {} is gone)", file, recorded.string()));
+    return r;
+  }
+  r.radius = read_npy(path);
+  if (r.radius.scalar_type() != torch::kDouble || r.radius.dim() != 1 || r.radius.size(0) != r.images ||
+      !(r.radius.ge(0) & (r.radius.le(r.max_epsilon) | torch::isinf(r.radius))).all().item<bool>())
+    throw FormatError(path, FormatError::kNoOffset,
+                      fmt::format("not the radii of {}: expected float64 [{}] in [0, {:g}] or +inf", file, r.images, r.max_epsilon));
+  return r;
+}
+
+// How far is each image from being broken? The runs' `radius*.json` files (labelrep radius): each image's
+// smallest breaking ε under one attack. A table of the medians, one plot per attack of the accuracy at
+// every ε the radii give, and each run against the categorical run of its dataset, encoder, level and
+// seed on the same images: how many images need a larger ε in one model than in the other (a sign
+// test), a comparison that needs no choice of ε.
+void write_radius(const std::map<std::string, Group>& groups, const std::string& out_dir, std::ostringstream& html, std::ostringstream& md) {
+  std::map<const RunRecord*, std::vector<RadiusFile>> files_of;
+  std::vector<std::string> missing;
+  std::size_t files = 0;
+  for (const auto& [id, g] : groups)
+    for (const auto* run : g.runs)
+      for (const auto& file : run->radius_files) {
+        files_of[run].push_back(read_radius_file(file, missing));
+        ++files;
+      }
+  if (files == 0) return;
+  const auto radius_text = [](double v) { return std::isnan(v) ? std::string("not broken") : fmt::format("{:.4g}", v); };
+  std::ostringstream table_html, table_md, figures_html, figures_md, paired_html, paired_md;
+  // One plot per dataset, encoder and settings: each run's accuracy against ε from its radii.
+  struct RadiusPlot {
+    std::string caption, file_base;
+    analysis::LinePlot plot;
+  };
+  std::map<std::string, RadiusPlot> plots;
+  for (const auto& [id, g] : groups)
+    for (const auto* run : g.runs)
+      for (const auto& r : files_of[run]) {
+        const std::string seed = json::parse(run->config_json).value("seed", json()).dump();
+        table_html << fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} [{}, {}]</td><td>{}</td></tr>\n",
+                                  analysis::escape_xml(g.dataset + " · " + g.encoder), analysis::escape_xml(group_name(g)), analysis::escape_xml(seed),
+                                  analysis::escape_xml(r.attack), r.images, r.attacked, radius_text(r.median), radius_text(r.low_quartile),
+                                  radius_text(r.high_quartile), r.unbroken);
+        table_md << fmt::format("| {} | {} | {} | {} | {} | {} | {} [{}, {}] | {} |\n", markdown_cell(g.dataset + " · " + g.encoder),
+                                markdown_cell(group_name(g)), seed, markdown_cell(r.attack), r.images, r.attacked, radius_text(r.median),
+                                radius_text(r.low_quartile), radius_text(r.high_quartile), r.unbroken);
+        if (!r.radius.defined() || r.images == 0) continue;
+        const std::string key = g.dataset + " · " + g.encoder + ": " + r.attack + " " + r.settings.dump();
+        auto it = plots.find(key);
+        if (it == plots.end())
+          it = plots
+                   .emplace(key, RadiusPlot{g.dataset + " · " + g.encoder + ": " + r.attack, safe_name(g.dataset + "_" + g.encoder + "_" + r.attack),
+                                            analysis::LinePlot(fmt::format("{} · {}: accuracy from the radii under {}", g.dataset, g.encoder, r.attack),
+                                                               fmt::format("ε (up to {:g})", r.max_epsilon), "accuracy")})
+                   .first;
+        std::vector<double> x, y;
+        for (int k = 0; k <= 64; ++k) {
+          const double eps = r.max_epsilon * k / 64.0;
+          x.push_back(eps);
+          y.push_back((r.radius > eps).to(torch::kDouble).mean().item<double>());
+        }
+        it->second.plot.add_series(group_name(g) + ", seed " + seed, x, y);
+      }
+  std::size_t plot_number = 0;
+  for (auto& [key, named] : plots) {
+    const std::string svg = named.plot.svg(560, 340);
+    // Numbered: two files of one attack with other settings (largest ε, steps, seed) are two plots.
+    const std::string file = fmt::format("radius_{}_{}.svg", ++plot_number, named.file_base);
+    write_file_atomically((fs::path(out_dir) / file).string(), svg);
+    figures_html << "<figure>" << svg << "<figcaption>" << analysis::escape_xml(named.caption) << "</figcaption></figure>\n";
+    figures_md << "![" << named.caption << "](" << file << ")\n\n";
+  }
+  std::size_t pairs = 0;
+  for_each_categorical_pair(groups, [&](const Group& other, const Group& category, const RunRecord& run, const RunRecord& reference,
+                                        const std::string& seed) {
+    for (const auto& a : files_of[&run])
+      for (const auto& b : files_of[&reference]) {
+        if (a.settings != b.settings || !a.radius.defined() || !b.radius.defined()) continue;
+        const auto larger = (a.radius > b.radius).sum().item<std::int64_t>(), smaller = (a.radius < b.radius).sum().item<std::int64_t>();
+        const double p = eval::mcnemar_exact_p_value(larger, smaller);
+        const std::string verdict = p >= 0.05 ? "no significant difference" : larger > smaller ? "larger radii" : "smaller radii";
+        const std::string pair = other.label_kind + " vs " + category.label_kind;
+        paired_html << fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} / {}</td>"
+                                   "<td>{:.2g}</td><td>{}</td></tr>\n",
+                                   analysis::escape_xml(other.dataset + " · " + other.encoder), analysis::escape_xml(pair), analysis::escape_xml(seed),
+                                   analysis::escape_xml(a.attack), a.images, radius_text(a.median), radius_text(b.median), larger, smaller, p, verdict);
+        paired_md << fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} / {} | {:.2g} | {} |\n", markdown_cell(other.dataset + " · " + other.encoder),
+                                 markdown_cell(pair), seed, markdown_cell(a.attack), a.images, radius_text(a.median), radius_text(b.median), larger,
+                                 smaller, p, verdict);
+        ++pairs;
+      }
+  });
+  const char* intro =
+      "Each image's robust radius (<code>labelrep radius</code>): the smallest ε, found by bisection, at which the attack breaks it — an "
+      "upper bound of how far the image is from the decision boundary. Median and quartiles over the images not broken without attack; "
+      "not broken: images the attack leaves correct at its largest ε. The plots give the accuracy at every ε up to that largest one.";
+  html << "<h2>How far from being broken? (robust radius)</h2>\n<p>" << intro << "</p>\n"
+       << figures_html.str()
+       << "<table><tr><th>dataset · encoder</th><th>labels</th><th>seed</th><th>attack</th><th>images</th><th>attacked</th>"
+          "<th>median radius [quartiles]</th><th>not broken</th></tr>\n"
+       << table_html.str() << "</table>\n";
+  std::string intro_md = intro;
+  for (const auto& [tag, text] : {std::pair<std::string, std::string>{"<code>", "`"}, {"</code>", "`"}})
+    for (auto at = intro_md.find(tag); at != std::string::npos; at = intro_md.find(tag)) intro_md.replace(at, tag.size(), text);
+  md << "## How far from being broken? (robust radius)\n\n" << intro_md << "\n\n" << figures_md.str()
+     << "| dataset · encoder | labels | seed | attack | images | attacked | median radius [quartiles] | not broken |\n"
+        "|---|---|---|---|---|---|---|---|\n"
+     << table_md.str() << "\n";
+  if (pairs > 0) {
+    const char* paired_intro =
+        "Against the categorical run of the same dataset, encoder, level and seed, with the same attack and search on the same images: "
+        "the images whose radius is larger in this run, and those whose radius is smaller (ties, such as two images broken without "
+        "attack, are left out); p: the two-sided sign test on those counts.";
+    html << "<p>" << paired_intro << "</p>\n<table><tr><th>dataset · encoder</th><th>labels</th><th>seed</th><th>attack</th><th>images</th>"
+         << "<th>median radius</th><th>category's</th><th>larger / smaller</th><th>p</th><th>verdict (p &lt; 0.05)</th></tr>\n"
+         << paired_html.str() << "</table>\n";
+    md << paired_intro << "\n\n| dataset · encoder | labels | seed | attack | images | median radius | category's | larger / smaller | p | "
+          "verdict (p < 0.05) |\n|---|---|---|---|---|---|---|---|---|---|\n"
+       << paired_md.str() << "\n";
+  }
+  for (const auto& m : missing) {
+    html << "<p>Left out: " << analysis::escape_xml(m) << "</p>\n";
+    md << "Left out: " << markdown_cell(m) << "\n\n";
+  }
+}
+
 // How faithful the runs' Grad-CAM maps are (`labelrep gradcam --faithfulness`, ROAD): one row per check,
 // so that the maps of the speech-label and the categorical model can be trusted, or not, side by side.
 void write_faithfulness(const std::vector<RunRecord>& runs, std::ostringstream& html, std::ostringstream& md) {
@@ -775,6 +948,11 @@ std::vector<RunRecord> find_runs(const std::string& root) try {
       if (entry.is_regular_file() && name.rfind("attack", 0) == 0 && entry.path().extension() == ".json") r.attack_files.push_back(entry.path().string());
     }
     std::sort(r.attack_files.begin(), r.attack_files.end());
+    for (const auto& entry : fs::directory_iterator(dir)) {
+      const auto name = entry.path().filename().string();
+      if (entry.is_regular_file() && name.rfind("radius", 0) == 0 && entry.path().extension() == ".json") r.radius_files.push_back(entry.path().string());
+    }
+    std::sort(r.radius_files.begin(), r.radius_files.end());
     const auto figures = fs::path(dir) / "figures";
     if (fs::is_directory(figures)) {
       for (auto it = fs::recursive_directory_iterator(figures); it != fs::recursive_directory_iterator(); ++it) {
@@ -904,6 +1082,7 @@ std::size_t write_report(const std::string& root, const std::string& out_dir, co
   const Sweeps sweeps = read_sweeps(groups);
   write_robustness(groups, sweeps, out_dir, html, md);
   write_paired_robustness(groups, sweeps, out_dir, html, md);
+  write_radius(groups, out_dir, html, md);
 
   // Accuracy against data level (Figure 4 form) when there are several levels.
   std::map<std::string, std::map<double, std::vector<double>>> by_level;  // label -> level -> accuracies

@@ -159,6 +159,7 @@ CATCH_TEST_CASE("labelrep demo trains both label kinds on Fashion-MNIST and writ
     CATCH_CHECK(std::filesystem::exists(run + "/snapshots/epoch-0001.ckpt"));
     CATCH_CHECK(std::filesystem::exists(run + "/attack.json"));
     CATCH_CHECK(std::filesystem::exists(run + "/attack_per_image.npy"));  // for the paired comparison
+    CATCH_CHECK(std::filesystem::exists(run + "/radius.npy"));             // each image's robust radius
     CATCH_CHECK(std::filesystem::exists(run + "/figures/tsne_progression.svg"));
     CATCH_CHECK(std::filesystem::exists(run + "/figures/tsne_bim_eps0.1.svg"));  // the attacked images placed into the map
     CATCH_CHECK(std::filesystem::exists(run + "/figures/gradcam"));
@@ -171,8 +172,11 @@ CATCH_TEST_CASE("labelrep demo trains both label kinds on Fashion-MNIST and writ
   CATCH_CHECK(r.output.find("test accuracy") != std::string::npos);
   CATCH_CHECK(r.output.find("paired over all 10000 test images: composite ") != std::string::npos);
   CATCH_CHECK(r.output.find("composite vs category labels on the same 60 test images, worst case over the attacks (paired):") != std::string::npos);
+  CATCH_CHECK(r.output.find("robust radius under apgd-margin (the smallest eps that breaks each image, paired over 60 images): median ") !=
+              std::string::npos);
   const std::string html = labelrep::read_file(dir.file("demo/report/index.html"));
   CATCH_CHECK(html.find("As accurate on the same images? (paired, against categorical labels)") != std::string::npos);
+  CATCH_CHECK(html.find("How far from being broken? (robust radius)") != std::string::npos);
   CATCH_CHECK(html.find("Robust on the same images? (paired, against categorical labels)") != std::string::npos);
   CATCH_CHECK(html.find("<td>composite vs category</td><td>0</td><td>fgsm, bim, bim-margin, apgd-margin, noise, square</td><td>0.1</td><td>60</td>") !=
               std::string::npos);

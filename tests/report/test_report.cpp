@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "labelrep/analysis/plot.hpp"
@@ -611,4 +612,51 @@ CATCH_TEST_CASE("a report compares each run's test accuracy with the categorical
   write_npy(dir.file("runs/category0/test_predictions.npy"), torch::zeros({200, 2}, torch::kFloat32));
   labelrep_test::check_throws_with<FormatError>([&] { report::write_report(dir.file("runs"), dir.file("out")); },
                                                 "category0/test_predictions.npy");
+}
+
+CATCH_TEST_CASE("a report shows the runs' robust radii and compares them image by image", "[report]") {
+  labelrep_test::TempDir dir;
+  fake_run(dir.file("runs/composite0"), "composite", 0, 100, 0.90, false);
+  fake_run(dir.file("runs/category0"), "category", 0, 100, 0.88, true);
+  const double inf = std::numeric_limits<double>::infinity();
+  // A radius file as `labelrep radius` writes it, with its radii beside it.
+  const auto radius_file = [&](const std::string& run, const std::string& name, const std::vector<double>& radii, double max_epsilon,
+                               double median) {
+    nlohmann::json j = {{"attack", "apgd-margin"}, {"norm", "linf"}, {"epsilon_unit", "normalized"}, {"steps", 5}, {"step_fraction", 0},
+                        {"queries", 1000}, {"seed", 0}, {"max_epsilon", max_epsilon}, {"bisections", 8}, {"images", radii.size()},
+                        {"attacked", 9}, {"unbroken", 1}, {"median_radius", median}, {"quartiles", {0.1, nullptr}},
+                        {"per_image", name + ".npy"}};
+    write_file_atomically(dir.file("runs/" + run + "/" + name + ".json"), j.dump());
+    write_npy(dir.file("runs/" + run + "/" + name + ".npy"), torch::tensor(radii, torch::kFloat64));
+  };
+  // The composite run's radius is larger on 8 images, smaller on none; two ties (both 0, both 0.05).
+  radius_file("composite0", "radius", {0, 0.1, 0.2, 0.2, 0.3, inf, 0.05, 0.1, 0.15, 0.25}, 0.3, 0.175);
+  radius_file("category0", "radius", {0, 0.05, 0.1, 0.1, 0.1, 0.2, 0.05, 0.05, 0.05, 0.05}, 0.3, 0.05);
+  radius_file("category0", "radius_wide", {0, 0.05, 0.1, 0.1, 0.1, 0.2, 0.05, 0.05, 0.05, 0.05}, 0.5, 0.05);  // other settings: no pair
+  report::write_report(dir.file("runs"), dir.file("out"));
+  std::string md = read_file(dir.file("out/report.md"));
+  CATCH_CHECK(md.find("## How far from being broken? (robust radius)") != std::string::npos);
+  CATCH_CHECK(md.find("| fashion-mnist · small-cnn | composite | 0 | apgd-margin | 10 | 9 | 0.175 [0.1, not broken] | 1 |") != std::string::npos);
+  // A sign test: p = 2 · 2^-8.
+  CATCH_CHECK(md.find("| fashion-mnist · small-cnn | composite vs category | 0 | apgd-margin | 10 | 0.175 | 0.05 | 8 / 0 | 0.0078 | larger radii |") !=
+              std::string::npos);
+  std::size_t pairs = 0;
+  for (auto at = md.find("| composite vs category |"); at != std::string::npos; at = md.find("| composite vs category |", at + 1)) ++pairs;
+  CATCH_CHECK(pairs == 1);
+  // One plot per settings: the accuracy the radii give at each ε.
+  CATCH_CHECK(std::filesystem::exists(dir.file("out/radius_1_fashion_mnist_small_cnn_apgd_margin.svg")));
+  CATCH_CHECK(std::filesystem::exists(dir.file("out/radius_2_fashion_mnist_small_cnn_apgd_margin.svg")));
+  CATCH_CHECK(read_file(dir.file("out/index.html")).find("accuracy from the radii under apgd-margin") != std::string::npos);
+
+  // The per-image file gone: the table keeps the file's summary, the comparison leaves it out and says so.
+  std::filesystem::remove(dir.file("runs/composite0/radius.npy"));
+  report::write_report(dir.file("runs"), dir.file("out"));
+  md = read_file(dir.file("out/report.md"));
+  CATCH_CHECK(md.find("| composite vs category |") == std::string::npos);
+  CATCH_CHECK(md.find("Left out: " + dir.file("runs/composite0/radius.json") + " (its per-image file radius.npy is gone)") != std::string::npos);
+  // Radii beyond the largest ε, or a file without its attack, are the file's fault, named.
+  write_npy(dir.file("runs/composite0/radius.npy"), torch::tensor(std::vector<double>(10, 0.4), torch::kFloat64));
+  labelrep_test::check_throws_with<FormatError>([&] { report::write_report(dir.file("runs"), dir.file("out")); }, "radius.npy");
+  write_file_atomically(dir.file("runs/composite0/radius.json"), R"({"images": 10})");
+  labelrep_test::check_throws_with<FormatError>([&] { report::write_report(dir.file("runs"), dir.file("out")); }, "no text 'attack'");
 }

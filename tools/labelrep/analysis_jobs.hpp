@@ -35,6 +35,18 @@ struct AttackJob {
 /// Runs the sweep and writes its JSON (job.out, or default_attack_file(run)); returns the file.
 std::string run_attack_job(const AttackJob& job);
 
+struct RadiusJob {
+  std::string run, out, device = "cpu", attack = "apgd-margin", unit = "normalized", norm = "linf";
+  double max_epsilon = 0.3, step_fraction = 0;
+  std::int64_t bisections = 10, steps = 5, queries = 1000, limit = 0, batch_size = 256;
+  std::uint64_t seed = 0;
+  int threads = 0;
+  bool channels_last = true, progress = true;
+};
+/// Each test image's robust radius (attack::minimal_epsilon): writes job.out (default RUN/radius.json)
+/// and the radii as <stem>.npy (float64 [N]) beside it; returns the JSON file.
+std::string run_radius_job(const RadiusJob& job);
+
 struct TsneJob {
   std::string run, out, device = "cpu";
   std::int64_t limit = 2000, iterations = 1000;

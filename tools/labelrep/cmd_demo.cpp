@@ -10,11 +10,14 @@
 #include <chrono>
 #include <filesystem>
 #include <iostream>
+#include <limits>
+#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "analysis_jobs.hpp"
 #include "commands.hpp"
 #include "labelrep/audio/waveform.hpp"
+#include "labelrep/core/atomic_file.hpp"
 #include "labelrep/core/error.hpp"
 #include "labelrep/core/npy.hpp"
 #include "labelrep/eval/paired_comparison.hpp"
@@ -70,6 +73,32 @@ void print_paired_robustness(const std::string& high_dir, const std::string& hig
   std::cout << "(points; p: McNemar's exact test, below 0.05 a difference the sample of images does not explain)\n";
 }
 
+// The two runs' robust radii (analyse_run's radius.npy) compared image by image: how many images need a
+// larger ε in one model than in the other, whatever ε one would pick.
+void print_paired_radius(const std::string& high_dir, const std::string& high_kind, const std::string& category_dir) {
+  const auto radii = [](const std::string& run_dir) {
+    const auto file = (std::filesystem::path(run_dir) / "radius.npy").string();
+    auto t = read_npy(file);
+    if (t.scalar_type() != torch::kDouble || t.dim() != 1) throw FormatError(file, FormatError::kNoOffset, "not a run's radii: expected float64 [N]");
+    return t;
+  };
+  const auto high = radii(high_dir), category = radii(category_dir);
+  if (high.sizes() != category.sizes())
+    throw FormatError(high_dir + "/radius.npy", FormatError::kNoOffset, fmt::format("its radii do not pair with {}/radius.npy", category_dir));
+  const auto larger = (high > category).sum().item<std::int64_t>(), smaller = (high < category).sum().item<std::int64_t>();
+  // The median as `labelrep radius` summed it up in radius.json (null: +inf or none).
+  const auto median = [](const std::string& run_dir) {
+    const auto file = (std::filesystem::path(run_dir) / "radius.json").string();
+    const auto j = nlohmann::json::parse(read_file(file, 1 << 20), nullptr, /*allow_exceptions=*/false);
+    if (!j.is_object() || !j.contains("median_radius")) throw FormatError(file, FormatError::kNoOffset, "not a radius file: no 'median_radius'");
+    return j["median_radius"].is_number() ? j["median_radius"].get<double>() : std::numeric_limits<double>::infinity();
+  };
+  std::cout << fmt::format("robust radius under apgd-margin (the smallest eps that breaks each image, paired over {} images): median {:.4g} "
+                           "for {}, {:.4g} for category; larger for {} images, smaller for {}; sign test p = {:.2g}{}\n",
+                           high.size(0), median(high_dir), high_kind, median(category_dir), larger, smaller, eval::mcnemar_exact_p_value(larger, smaller),
+                           eval::mcnemar_exact_p_value(larger, smaller) < 0.05 ? "" : " (no significant difference)");
+}
+
 // The two runs' test accuracy compared image by image over the whole test set (their
 // test_predictions.npy): is the high-dimensional label about as accurate, as the paper's Table 1 says?
 void print_paired_accuracy(const train::ExperimentResult& high, const train::ExperimentResult& category) {
@@ -108,6 +137,15 @@ void analyse_run(const std::string& run_dir, const DemoAnalysis& analysis, const
   // Per image, so that the report (and the summary below) can compare the two runs image by image.
   attack.per_image = per_image_file(run_dir);
   run_attack_job(attack);
+  // Each image's smallest breaking ε under the strongest gradient attack of the sweep, over its ε range.
+  RadiusJob radius;
+  radius.run = run_dir;
+  radius.device = device;
+  radius.max_epsilon = kDemoEpsilons.back();
+  radius.bisections = 8;
+  radius.limit = analysis.attack_images;
+  radius.progress = false;
+  run_radius_job(radius);
 
   TsneJob tsne;
   tsne.run = run_dir;
@@ -218,6 +256,7 @@ void add_demo_command(CLI::App& app) {
         analyse_run(r.run_dir, *analysis, config->device);
       }
       print_paired_robustness(results[0].run_dir, results[0].label_kind, results[1].run_dir, kDemoEpsilons);
+      print_paired_radius(results[0].run_dir, results[0].label_kind, results[1].run_dir);
       std::cout << fmt::format("analysis: {:.1f} s\n", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     }
     report::ReportOptions options;

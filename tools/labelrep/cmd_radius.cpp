@@ -13,6 +13,7 @@
 #include <optional>
 #include <vector>
 
+#include "analysis_jobs.hpp"
 #include "commands.hpp"
 #include "labelrep/attack/attack.hpp"
 #include "labelrep/core/atomic_file.hpp"
@@ -24,15 +25,6 @@
 
 namespace labelrep::cli {
 namespace {
-
-struct RadiusJob {
-  std::string run, out, device = "cpu", attack = "apgd-margin", unit = "normalized", norm = "linf";
-  double max_epsilon = 0.3, step_fraction = 0;
-  std::int64_t bisections = 10, steps = 5, queries = 1000, limit = 0, batch_size = 256;
-  std::uint64_t seed = 0;
-  int threads = 0;
-  bool channels_last = true, progress = true;
-};
 
 // The q-quantile of sorted values, linear between neighbours (+inf where the upper one is +inf); NaN for none.
 double quantile(const std::vector<double>& sorted, double q) {
@@ -46,6 +38,8 @@ double quantile(const std::vector<double>& sorted, double q) {
 }
 
 nlohmann::json number_or_null(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
+
+}  // namespace
 
 std::string run_radius_job(const RadiusJob& job) {
   attack::AttackKind kind;
@@ -178,8 +172,6 @@ std::string run_radius_job(const RadiusJob& job) {
   std::cout << fmt::format("wrote {} and {} ({:.1f} s)\n", out, per_image_file, seconds);
   return out;
 }
-
-}  // namespace
 
 void add_radius_command(CLI::App& app) {
   auto job = std::make_shared<RadiusJob>();

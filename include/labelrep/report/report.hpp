@@ -32,6 +32,7 @@ struct LABELREP_API RunRecord {
   std::string result_json;   ///< result.json
   std::vector<std::pair<double, double>> validation_curve;  ///< (epoch, validation accuracy) from metrics.csv
   std::vector<std::string> attack_files;  ///< the run's `attack*.json` sweeps, in name order
+  std::vector<std::string> radius_files;  ///< the run's `radius*.json` robust radii (labelrep radius), in name order
   std::vector<std::string> figure_files;  ///< SVG and PNG files under the run's `figures/`, in path order
   std::vector<std::string> faithfulness_files;  ///< the run's `figures/gradcam_faithfulness*.json` (ROAD checks), in name order
 };
