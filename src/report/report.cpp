@@ -950,7 +950,8 @@ std::vector<RunRecord> find_runs(const std::string& root) try {
     std::sort(r.attack_files.begin(), r.attack_files.end());
     for (const auto& entry : fs::directory_iterator(dir)) {
       const auto name = entry.path().filename().string();
-      if (entry.is_regular_file() && name.rfind("radius", 0) == 0 && entry.path().extension() == ".json") r.radius_files.push_back(entry.path().string());
+      if (entry.is_regular_file() && name.rfind("radius", 0) == 0 && entry.path().extension() == ".json")
+        r.radius_files.push_back(entry.path().string());
     }
     std::sort(r.radius_files.begin(), r.radius_files.end());
     const auto figures = fs::path(dir) / "figures";

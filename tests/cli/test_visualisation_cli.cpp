@@ -69,7 +69,8 @@ CATCH_TEST_CASE("labelrep tsne and gradcam read a trained run and write the SVG,
   CATCH_REQUIRE(placed_margin.sizes() == torch::IntArrayRef({150, 2}));
   CATCH_CHECK_FALSE(torch::allclose(placed_margin, placed));
   // In the L2 ball: its own file, named so.
-  const auto l2 = run_command(cli() + " tsne --run " + run + " --limit 150 --perplexity 10 --iterations 300 --attack bim --eps 1 --eps-unit pixel --norm l2");
+  const auto l2 =
+      run_command(cli() + " tsne --run " + run + " --limit 150 --perplexity 10 --iterations 300 --attack bim --eps 1 --eps-unit pixel --norm l2");
   CATCH_INFO(l2.output);
   CATCH_REQUIRE(l2.exit_code == 0);
   CATCH_CHECK(l2.output.find("bim at eps 1 (pixel units, L2): ") != std::string::npos);

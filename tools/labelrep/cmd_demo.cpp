@@ -93,10 +93,11 @@ void print_paired_radius(const std::string& high_dir, const std::string& high_ki
     if (!j.is_object() || !j.contains("median_radius")) throw FormatError(file, FormatError::kNoOffset, "not a radius file: no 'median_radius'");
     return j["median_radius"].is_number() ? j["median_radius"].get<double>() : std::numeric_limits<double>::infinity();
   };
+  const double p = eval::mcnemar_exact_p_value(larger, smaller);
   std::cout << fmt::format("robust radius under apgd-margin (the smallest eps that breaks each image, paired over {} images): median {:.4g} "
                            "for {}, {:.4g} for category; larger for {} images, smaller for {}; sign test p = {:.2g}{}\n",
-                           high.size(0), median(high_dir), high_kind, median(category_dir), larger, smaller, eval::mcnemar_exact_p_value(larger, smaller),
-                           eval::mcnemar_exact_p_value(larger, smaller) < 0.05 ? "" : " (no significant difference)");
+                           high.size(0), median(high_dir), high_kind, median(category_dir), larger, smaller, p,
+                           p < 0.05 ? "" : " (no significant difference)");
 }
 
 // The two runs' test accuracy compared image by image over the whole test set (their

@@ -74,7 +74,8 @@ std::string run_radius_job(const RadiusJob& job) {
   if (out_path.extension() != ".json") throw InvalidArgument(fmt::format("--out {}: give a file name ending in .json", out));
   const std::string per_image_file = (out_path.parent_path() / out_path.stem()).string() + ".npy";
   for (const auto& file : {out, per_image_file})
-    if (std::error_code error; std::filesystem::is_directory(file, error)) throw InvalidArgument(fmt::format("--out {}: {} is a directory", out, file));
+    if (std::error_code error; std::filesystem::is_directory(file, error))
+      throw InvalidArgument(fmt::format("--out {}: {} is a directory", out, file));
   create_output_directory(out_path.parent_path());
   if (job.channels_last) models::set_memory_format(*run.model, c10::MemoryFormat::ChannelsLast);
   const auto test = train::load_experiment_data(run.config, data::Split::kTest);

@@ -96,8 +96,8 @@ PlacedPanels place_attacked(train::TrainedRun& run, const data::ImageDataset& im
   const auto both = torch::cat({xy, panels.placed});
   const auto lo = std::get<0>(both.min(0)), hi = std::get<0>(both.max(0));
   auto clean_plot = analysis::scatter_by_class(xy, classes, images.class_names(), "clean, by class");
-  auto attacked_plot =
-      analysis::scatter_by_class(panels.placed, classes, images.class_names(), fmt::format("under {} at eps {:g}{}, by true class", name, job.eps, ball));
+  auto attacked_plot = analysis::scatter_by_class(panels.placed, classes, images.class_names(),
+                                                  fmt::format("under {} at eps {:g}{}, by true class", name, job.eps, ball));
   panels.summary = fmt::format("{:.1f}% keep their class, {:.1f}% stay in its region", 100 * kept, 100 * home);
   for (auto* plot : {&clean_plot, &attacked_plot})
     plot->extend_range(lo[0].item<double>(), hi[0].item<double>(), lo[1].item<double>(), hi[1].item<double>());
@@ -124,8 +124,8 @@ std::string run_tsne_job(const TsneJob& job) {
     if (!(job.eps > 0) || !std::isfinite(job.eps)) throw InvalidArgument(fmt::format("--eps must be a finite number > 0, got {}", job.eps));
     attack::parse_epsilon_unit(job.eps_unit);
     if (attack::parse_norm(job.norm) == attack::Norm::kL2 && attack_kind->method == attack::Method::kSquare)
-      throw InvalidArgument(fmt::format("--attack {}: Square is an L-infinity attack (the L2 Square is not implemented); it cannot run with --norm l2",
-                                        job.attack));
+      throw InvalidArgument(
+          fmt::format("--attack {}: Square is an L-infinity attack (the L2 Square is not implemented); it cannot run with --norm l2", job.attack));
     if (job.seed > 0xffffffffULL) throw InvalidArgument(fmt::format("--seed must be below 2^32, got {}", job.seed));
   }
   const auto started = std::chrono::steady_clock::now();

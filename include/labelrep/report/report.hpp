@@ -13,6 +13,8 @@
 ///
 /// What a run directory may hold besides the training files, and where the report looks for it:
 ///   - `attack*.json`: sweeps written by `labelrep attack --run RUN` (default `RUN/attack.json`);
+///   - `radius*.json`: each image's robust radius, written by `labelrep radius --run RUN` (default
+///     `RUN/radius.json`, the radii in `RUN/radius.npy`);
 ///   - `figures/`: SVG and PNG figures, e.g. `labelrep tsne --run RUN` (`figures/tsne.svg`,
 ///     `figures/tsne_progression.svg`) and `labelrep gradcam --run RUN` (`figures/gradcam/*.png`).
 
@@ -39,7 +41,7 @@ struct LABELREP_API RunRecord {
 
 /// Finished runs under `root` (root itself, or directories up to 3 levels below), in path order.
 /// Unfinished runs are skipped. Throws IoError if root does not exist or a folder below it cannot be
-/// read (naming it), FormatError for a malformed result.json (naming it). Attack and ROAD files are only listed here; write_report
+/// read (naming it), FormatError for a malformed result.json (naming it). Attack, radius and ROAD files are only listed here; write_report
 /// reads them.
 LABELREP_API std::vector<RunRecord> find_runs(const std::string& root);
 
@@ -52,8 +54,8 @@ struct LABELREP_API ReportOptions {
 /// Writes `out_dir/index.html`, `out_dir/report.md` and the figure files (the runs' own figures are
 /// copied under `out_dir/runs/` for the Markdown; the HTML has them inline). Returns the number of runs.
 /// Throws IoError if nothing can be written, InvalidArgument if `root` holds no finished run,
-/// FormatError for an attack file that is not a sweep's JSON or has fields of the wrong type (naming
-/// it), and what find_runs throws.
+/// FormatError for an attack or radius file that is not such a file's JSON or has fields of the wrong
+/// type, or for per-image files of the wrong shape (naming it), and what find_runs throws.
 LABELREP_API std::size_t write_report(const std::string& root, const std::string& out_dir, const ReportOptions& options = {});
 
 }  // namespace labelrep::report
