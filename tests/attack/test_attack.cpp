@@ -17,46 +17,20 @@
 #include "labelrep/train/loss.hpp"
 #include "labelrep/train/trainer.hpp"
 #include "fixtures.hpp"
+#include "tiny_models.hpp"
 
 using namespace labelrep;
 using labelrep_test::quadrants;
 
 namespace {
 
-const data::ChannelStatistics kStats{{0.3}, {0.3}};
+const data::ChannelStatistics& kStats = labelrep_test::kTinyStats;
 constexpr double kLow = (0.0 - 0.3) / 0.3, kHigh = (1.0 - 0.3) / 0.3;  // the valid box of normalised pixels
 
-struct Tiny {
-  std::shared_ptr<const labels::LabelRepresentation> labels;
-  models::Model model{nullptr};
-};
-
-// A small CNN trained for 60 SGD steps on the quadrants: categorical or 8×8 composite labels.
-Tiny train_tiny(bool categorical) {
-  Tiny t;
-  if (categorical) t.labels = std::make_shared<const labels::CategoryLabels>(labels::CategoryLabelsOptions(4));
-  else t.labels = std::make_shared<const labels::CompositeLabels>(labels::CompositeLabelsOptions(4).size(8).seed(2));
-  torch::manual_seed(11);
-  t.model = models::Model(models::SmallCnn(models::SmallCnnOptions().in_channels(1).width(8)).ptr(), models::make_decoder(32, *t.labels));
-  torch::optim::SGD optimizer(t.model->parameters(), torch::optim::SGDOptions(0.05).momentum(0.9));
-  const auto set = quadrants(256, 1);
-  data::Batcher batches(set, torch::arange(set.size()),
-                        data::BatcherOptions(kStats.mean, kStats.std).batch_size(32).seed(1).crop_padding(0).horizontal_flip(false));
-  t.model->train();
-  data::Batch batch;
-  for (std::int64_t epoch = 0, steps = 0; steps < 60; ++epoch) {
-    batches.start_epoch(epoch);
-    while (steps < 60 && batches.next(batch)) {
-      train::train_step(t.model, optimizer, batch, *t.labels);
-      ++steps;
-    }
-  }
-  t.model->eval();
-  return t;
-}
+using Tiny = labelrep_test::TinyModel;
 
 Tiny& tiny(bool categorical) {
-  static Tiny category = train_tiny(true), composite = train_tiny(false);
+  static Tiny category = labelrep_test::train_tiny(true), composite = labelrep_test::train_tiny(false);
   return categorical ? category : composite;
 }
 
@@ -97,22 +71,10 @@ double loss_to(Tiny& t, const torch::Tensor& images, const torch::Tensor& ids) {
   return train::label_loss(t.model->forward(images), ids, *t.labels).item<double>();
 }
 
-// One image's objective to class `cls` from its output `out` [1, ...]: the training loss written out,
-// or the margin (the best other class's score minus the class's, the scores logits or minus the mean
-// squared error to each label).
+// One image's objective to class `cls` (tiny_models.hpp).
 torch::Tensor reference_objective(const labels::LabelRepresentation& labels, const torch::Tensor& out, std::int64_t cls,
                                   attack::Objective objective) {
-  if (objective == attack::Objective::kMargin) {
-    std::vector<torch::Tensor> scores;
-    for (std::int64_t c = 0; c < labels.num_classes(); ++c)
-      scores.push_back(labels.is_categorical() ? out[0][c] : -(out[0] - labels.matrix()[c].to(out.dtype())).pow(2).mean());
-    torch::Tensor best_other;
-    for (std::int64_t c = 0; c < labels.num_classes(); ++c)
-      if (c != cls) best_other = best_other.defined() ? torch::maximum(best_other, scores[c]) : scores[c];
-    return best_other - scores[cls];
-  }
-  if (labels.is_categorical()) return -torch::log_softmax(out, 1)[0][cls];
-  return torch::smooth_l1_loss(out, labels.matrix()[cls].to(out.dtype()).unsqueeze(0));  // mean, β = 1
+  return labelrep_test::reference_objective(labels, out, cls, objective == attack::Objective::kMargin);
 }
 
 // The straightforward version: one image at a time, the loss written out, clip to the ε-ball, then

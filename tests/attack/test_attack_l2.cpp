@@ -15,6 +15,7 @@
 #include "labelrep/train/loss.hpp"
 #include "labelrep/train/trainer.hpp"
 #include "fixtures.hpp"
+#include "tiny_models.hpp"
 
 using namespace labelrep;
 using labelrep_test::quadrants;
@@ -82,20 +83,7 @@ attack::AttackOptions l2(const std::string& name, double epsilon, bool pixel) {
       .seed(7);
 }
 
-// One image's objective to class `cls`: the training loss written out, or the margin.
-torch::Tensor reference_objective(const labels::LabelRepresentation& labels, const torch::Tensor& out, std::int64_t cls, bool margin) {
-  if (margin) {
-    std::vector<torch::Tensor> scores;
-    for (std::int64_t c = 0; c < labels.num_classes(); ++c)
-      scores.push_back(labels.is_categorical() ? out[0][c] : -(out[0] - labels.matrix()[c].to(out.dtype())).pow(2).mean());
-    torch::Tensor best_other;
-    for (std::int64_t c = 0; c < labels.num_classes(); ++c)
-      if (c != cls) best_other = best_other.defined() ? torch::maximum(best_other, scores[c]) : scores[c];
-    return best_other - scores[cls];
-  }
-  if (labels.is_categorical()) return -torch::log_softmax(out, 1)[0][cls];
-  return torch::smooth_l1_loss(out, labels.matrix()[cls].to(out.dtype()).unsqueeze(0));
-}
+using labelrep_test::reference_objective;
 
 // The L2 iterative method written out for one image: steps of length α (in ε's unit) along the
 // gradient taken in ε's unit, the perturbation shrunk to length ε when longer, then clamped to the box.
@@ -214,25 +202,12 @@ CATCH_TEST_CASE("L2 PGD, APGD and noise are seeded, and differ from their L-infi
 }
 
 CATCH_TEST_CASE("on a trained model L2 attacks raise the loss, and the iterative ones beat L2 noise", "[attack]") {
-  // One channel, the quadrants: a small CNN trained for 60 SGD steps (as in test_attack.cpp).
-  const data::ChannelStatistics stats{{0.3}, {0.3}};
-  const auto labels = std::make_shared<const labels::CategoryLabels>(labels::CategoryLabelsOptions(4));
-  torch::manual_seed(11);
-  models::Model model(models::SmallCnn(models::SmallCnnOptions().in_channels(1).width(8)).ptr(), models::make_decoder(32, *labels));
-  torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.05).momentum(0.9));
-  const auto set = quadrants(256, 1);
-  data::Batcher batches(set, torch::arange(set.size()),
-                        data::BatcherOptions(stats.mean, stats.std).batch_size(32).seed(1).crop_padding(0).horizontal_flip(false));
-  model->train();
+  // The tests' tiny categorical model (tiny_models.hpp).
+  const auto& stats = labelrep_test::kTinyStats;
+  auto tiny = labelrep_test::train_tiny(true);
+  auto& model = tiny.model;
+  const auto labels = tiny.labels;
   data::Batch batch;
-  for (std::int64_t epoch = 0, steps = 0; steps < 60; ++epoch) {
-    batches.start_epoch(epoch);
-    while (steps < 60 && batches.next(batch)) {
-      train::train_step(model, optimizer, batch, *labels);
-      ++steps;
-    }
-  }
-  model->eval();
   const auto test = quadrants(200, 99);
   // In pixel units moving the bright quadrant elsewhere is a change of length ≈ 150/255·√72 ≈ 5; at ε = 0.5
   // nothing breaks, at ε = 2 the iterative attacks break most images (this model: BIM leaves 45 of 200,

@@ -14,42 +14,22 @@
 #include "labelrep/models/model.hpp"
 #include "labelrep/train/trainer.hpp"
 #include "fixtures.hpp"
+#include "tiny_models.hpp"
 
 using namespace labelrep;
 using labelrep_test::quadrants;
 
 namespace {
 
-const data::ChannelStatistics kStats{{0.3}, {0.3}};
+const data::ChannelStatistics& kStats = labelrep_test::kTinyStats;
 
-struct Trained {
-  std::shared_ptr<const labels::LabelRepresentation> labels;
-  models::Model model{nullptr};
-};
+using Trained = labelrep_test::TinyModel;
 
-// A small CNN trained for 60 SGD steps on the quadrants (as in test_attack.cpp), then kept in float64 so
-// that a batch and its images one by one round alike.
+// The tests' tiny model (tiny_models.hpp), kept in float64 so that a batch and its images one by one
+// round alike.
 Trained trained(bool categorical) {
-  Trained t;
-  if (categorical) t.labels = std::make_shared<const labels::CategoryLabels>(labels::CategoryLabelsOptions(4));
-  else t.labels = std::make_shared<const labels::CompositeLabels>(labels::CompositeLabelsOptions(4).size(8).seed(2));
-  torch::manual_seed(11);
-  t.model = models::Model(models::SmallCnn(models::SmallCnnOptions().in_channels(1).width(8)).ptr(), models::make_decoder(32, *t.labels));
-  torch::optim::SGD optimizer(t.model->parameters(), torch::optim::SGDOptions(0.05).momentum(0.9));
-  const auto set = quadrants(256, 1);
-  data::Batcher batches(set, torch::arange(set.size()),
-                        data::BatcherOptions(kStats.mean, kStats.std).batch_size(32).seed(1).crop_padding(0).horizontal_flip(false));
-  t.model->train();
-  data::Batch batch;
-  for (std::int64_t epoch = 0, steps = 0; steps < 60; ++epoch) {
-    batches.start_epoch(epoch);
-    while (steps < 60 && batches.next(batch)) {
-      train::train_step(t.model, optimizer, batch, *t.labels);
-      ++steps;
-    }
-  }
+  auto t = labelrep_test::train_tiny(categorical);
   t.model->to(torch::kFloat64);
-  t.model->eval();
   return t;
 }
 
