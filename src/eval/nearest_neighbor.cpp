@@ -149,13 +149,13 @@ torch::Tensor NearestNeighborEvaluator::within_threshold(const torch::Tensor& ou
   labelrep::detail::rethrow_as_labelrep_error("NearestNeighborEvaluator::within_threshold");
 }
 
-EvaluationTally NearestNeighborEvaluator::tally(const torch::Tensor& outputs, const torch::Tensor& class_ids) const try {
-  const auto predicted = predict(outputs);
+EvaluationTally NearestNeighborEvaluator::tally(const torch::Tensor& outputs, const torch::Tensor& class_ids, torch::Tensor* predicted) const try {
+  const auto decided = predict(outputs);
   const auto ids = check_ids(class_ids, outputs.size(0), outputs.device());
   const std::int64_t classes = labels_->num_classes();
   EvaluationTally t(classes);
   t.count_ = outputs.size(0);
-  t.confusion_ = torch::bincount(ids * classes + predicted, {}, classes * classes).view({classes, classes}).to(torch::kCPU, torch::kLong);
+  t.confusion_ = torch::bincount(ids * classes + decided, {}, classes * classes).view({classes, classes}).to(torch::kCPU, torch::kLong);
   t.range_min_ = labels_->metadata().range_min;
   t.range_max_ = labels_->metadata().range_max;
   if (!labels_->is_categorical()) {
@@ -163,6 +163,7 @@ EvaluationTally NearestNeighborEvaluator::tally(const torch::Tensor& outputs, co
     t.threshold_ = options_.threshold();
     t.threshold_hits_ = within_threshold(outputs, ids).sum().item<std::int64_t>();
   }
+  if (predicted != nullptr) *predicted = decided;
   return t;
 } catch (...) {
   labelrep::detail::rethrow_as_labelrep_error("NearestNeighborEvaluator::tally");

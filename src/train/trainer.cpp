@@ -120,9 +120,10 @@ eval::EvaluationResult evaluate(models::Model& model, const eval::NearestNeighbo
         outputs = model->forward(batch.images);
       }
     }
-    tally += evaluator.tally(outputs.to(torch::kFloat), batch.targets);
+    torch::Tensor predicted;
+    tally += evaluator.tally(outputs.to(torch::kFloat), batch.targets, &predicted);
     targets.push_back(batch.targets.to(torch::kCPU, torch::kLong));
-    predictions.push_back(evaluator.predict(outputs.to(torch::kFloat)).to(torch::kCPU, torch::kLong));
+    predictions.push_back(predicted.to(torch::kCPU, torch::kLong));
     if (progress != nullptr) progress->advance(batch.images.size(0));
   }
   if (progress != nullptr) progress->finish();

@@ -104,7 +104,9 @@ CATCH_TEST_CASE("tallies add up over batches: accuracy, per-class accuracy, conf
   const eval::NearestNeighborEvaluator evaluator(set);
   const auto ids = torch::randint(0, 5, {300}, torch::kLong);
   const auto outputs = set->targets(ids) + 30.0 * torch::randn({300, 8, 8});
-  const auto whole = evaluator.tally(outputs, ids).result();
+  torch::Tensor decided;
+  const auto whole = evaluator.tally(outputs, ids, &decided).result();
+  CATCH_CHECK(torch::equal(decided, evaluator.predict(outputs)));  // the tally's own decisions, handed out
   eval::EvaluationTally sum(5);
   for (int b = 0; b < 300; b += 64) sum += evaluator.tally(outputs.slice(0, b, b + 64), ids.slice(0, b, b + 64));
   const auto batched = sum.result();

@@ -92,8 +92,10 @@ class LABELREP_API NearestNeighborEvaluator {
   torch::Tensor within_threshold(const torch::Tensor& outputs, const torch::Tensor& class_ids) const;
 
   /// Predictions and threshold hits for a batch, as counts to sum. `class_ids`: 1-D integer `[N]` in [0, C).
+  /// Ensures: `*predicted`, if given, holds predict(outputs) (for callers that keep each image's
+  /// prediction too, without deciding twice).
   /// Throws InvalidArgument as predict() and within_threshold().
-  EvaluationTally tally(const torch::Tensor& outputs, const torch::Tensor& class_ids) const;
+  EvaluationTally tally(const torch::Tensor& outputs, const torch::Tensor& class_ids, torch::Tensor* predicted = nullptr) const;
 
   const labels::LabelRepresentation& labels() const noexcept { return *labels_; }
   const NearestNeighborOptions& options() const noexcept { return options_; }
