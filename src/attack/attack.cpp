@@ -214,6 +214,12 @@ Norm parse_norm(const std::string& name) {
   throw InvalidArgument(fmt::format("unknown norm '{}' (expected linf or l2)", name));
 }
 
+void check_norm(const AttackKind& kind, Norm norm) {
+  if (kind.method == Method::kSquare && norm == Norm::kL2)
+    throw InvalidArgument(fmt::format("{} is an L-infinity attack (the L2 Square is not implemented); use another attack or the linf norm",
+                                      attack_name(kind)));
+}
+
 std::string attack_name(const AttackKind& kind) {
   std::string name = method_name(kind.method);
   if (name == "iterative") name = "bim";
@@ -242,8 +248,7 @@ void AttackOptions::validate() const {
   if (objective_ == Objective::kMargin && (method_ == Method::kNoise || method_ == Method::kSquare))
     throw InvalidArgument(
         "attack: the margin objective is for fgsm, bim, pgd and apgd (noise follows nothing, Square always searches on the margin)");
-  if (method_ == Method::kSquare && norm_ == Norm::kL2)
-    throw InvalidArgument("attack: square is an L-infinity attack (the L2 Square is not implemented); use another attack or the linf norm");
+  check_norm({method_, targeted_, objective_}, norm_);
   if (queries_ < 1) throw InvalidArgument(fmt::format("attack: queries must be >= 1, got {}", queries_));
   if (!(square_fraction_ > 0 && square_fraction_ <= 1))
     throw InvalidArgument(fmt::format("attack: square_fraction must be in (0, 1], got {}", square_fraction_));
@@ -572,18 +577,24 @@ eval::NearestNeighborEvaluator borrowing_evaluator(const labels::LabelRepresenta
   return eval::NearestNeighborEvaluator(std::shared_ptr<const labels::LabelRepresentation>(std::shared_ptr<void>(), &labels));
 }
 
-}  // namespace
-
-torch::Tensor perturb(models::Model& model, const labels::LabelRepresentation& labels, const torch::Tensor& images,
-                      const torch::Tensor& class_ids, const AttackOptions& options) try {
-  options.validate();
+// perturb's work on checked inputs, with one ε for all images or, if defined, one per image.
+torch::Tensor perturb_batch(models::Model& model, const labels::LabelRepresentation& labels, const torch::Tensor& images,
+                            const torch::Tensor& class_ids, const AttackOptions& options, const torch::Tensor& per_image_epsilon) {
   const auto [x, ids] = checked_batch(model, labels, images, class_ids, options);
   detail::EvalModeGuard eval_mode(*model);
   std::optional<eval::NearestNeighborEvaluator> evaluator;
   // Square, APGD and the margin decide by the evaluator.
   if (options.method() == Method::kSquare || options.method() == Method::kApgd || options.objective() == Objective::kMargin)
     evaluator.emplace(borrowing_evaluator(labels));
-  return attack_checked(model, labels, evaluator ? &*evaluator : nullptr, x, ids, options, torch::Tensor());
+  return attack_checked(model, labels, evaluator ? &*evaluator : nullptr, x, ids, options, torch::Tensor(), per_image_epsilon);
+}
+
+}  // namespace
+
+torch::Tensor perturb(models::Model& model, const labels::LabelRepresentation& labels, const torch::Tensor& images,
+                      const torch::Tensor& class_ids, const AttackOptions& options) try {
+  options.validate();
+  return perturb_batch(model, labels, images, class_ids, options, torch::Tensor());
 } catch (...) {
   labelrep::detail::rethrow_as_labelrep_error("perturb");
 }
@@ -591,19 +602,14 @@ torch::Tensor perturb(models::Model& model, const labels::LabelRepresentation& l
 torch::Tensor perturb(models::Model& model, const labels::LabelRepresentation& labels, const torch::Tensor& images,
                       const torch::Tensor& class_ids, const AttackOptions& options, const torch::Tensor& epsilons) try {
   options.validate();
-  const auto [x, ids] = checked_batch(model, labels, images, class_ids, options);
   if (!epsilons.defined() || epsilons.dim() != 1 || !epsilons.is_floating_point())
     throw InvalidArgument("attack: epsilons must be a 1-D floating-point tensor [N]");
-  if (epsilons.size(0) != x.size(0))
-    throw InvalidArgument(fmt::format("attack: epsilons has {} entries but images has {}", epsilons.size(0), x.size(0)));
+  if (images.defined() && images.dim() > 0 && epsilons.size(0) != images.size(0))
+    throw InvalidArgument(fmt::format("attack: epsilons has {} entries but images has {}", epsilons.size(0), images.size(0)));
   const auto per_image = epsilons.detach().to(torch::kCPU, torch::kDouble);
   if (!(per_image.ge(0) & torch::isfinite(per_image)).all().item<bool>())
     throw InvalidArgument("attack: each of epsilons must be a finite number >= 0");
-  detail::EvalModeGuard eval_mode(*model);
-  std::optional<eval::NearestNeighborEvaluator> evaluator;
-  if (options.method() == Method::kSquare || options.method() == Method::kApgd || options.objective() == Objective::kMargin)
-    evaluator.emplace(borrowing_evaluator(labels));
-  return attack_checked(model, labels, evaluator ? &*evaluator : nullptr, x, ids, options, torch::Tensor(), per_image);
+  return perturb_batch(model, labels, images, class_ids, options, per_image);
 } catch (...) {
   labelrep::detail::rethrow_as_labelrep_error("perturb");
 }
@@ -687,10 +693,7 @@ torch::Tensor random_targets(const torch::Tensor& true_ids, std::int64_t num_cla
 void SweepOptions::validate() const {
   check_statistics(statistics_, "attack sweep");
   if (attacks_.empty()) throw InvalidArgument("attack sweep: no attacks given");
-  for (const auto& name : attacks_)
-    if (parse_attack(name).method == Method::kSquare && norm_ == Norm::kL2)
-      throw InvalidArgument(
-          fmt::format("attack sweep: {} is an L-infinity attack (the L2 Square is not implemented); leave it out of an L2 sweep", name));
+  for (const auto& name : attacks_) check_norm(parse_attack(name), norm_);
   if (epsilons_.empty()) throw InvalidArgument("attack sweep: no epsilon values given");
   for (double e : epsilons_) check_epsilon(e, "attack sweep");
   if (steps_ < 1) throw InvalidArgument(fmt::format("attack sweep: steps must be >= 1, got {}", steps_));

@@ -54,10 +54,13 @@ std::string run_attack_job(const AttackJob& job) {
       throw InvalidArgument(
           "--norm l2 needs --eps: the default list is the paper's L-infinity one (RobustBench's L2 threat model on CIFAR-10 is "
           "--eps 0,0.25,0.5 --eps-unit pixel)");
-    for (const auto& kind : kinds)
-      if (kind.method == attack::Method::kSquare)
-        throw InvalidArgument(fmt::format("--attacks: {} is an L-infinity attack (the L2 Square is not implemented); leave it out with --norm l2",
-                                          attack::attack_name(kind)));
+    for (const auto& kind : kinds) {
+      try {
+        attack::check_norm(kind, norm);
+      } catch (const InvalidArgument& e) {
+        throw InvalidArgument(fmt::format("--attacks: {}", error_reason(e)));
+      }
+    }
   }
   const bool any_targeted = std::any_of(kinds.begin(), kinds.end(), [](const attack::AttackKind& kind) { return kind.targeted; });
   const auto any_of_method = [&](attack::Method method) {

@@ -63,9 +63,11 @@ std::string run_radius_job(const RadiusJob& job) {
   if (job.seed > 0xffffffffULL) throw InvalidArgument(fmt::format("--seed must be below 2^32, got {}", job.seed));
   const auto unit = attack::parse_epsilon_unit(job.unit);
   const auto norm = attack::parse_norm(job.norm);
-  if (norm == attack::Norm::kL2 && kind.method == attack::Method::kSquare)
-    throw InvalidArgument(fmt::format("--attack {}: Square is an L-infinity attack (the L2 Square is not implemented); it cannot run with --norm l2",
-                                      job.attack));
+  try {
+    attack::check_norm(kind, norm);
+  } catch (const InvalidArgument& e) {
+    throw InvalidArgument(fmt::format("--attack: {}", error_reason(e)));
+  }
   use_threads(job.threads);
 
   auto run = train::load_trained_run(job.run, job.device);

@@ -123,9 +123,11 @@ std::string run_tsne_job(const TsneJob& job) {
     }
     if (!(job.eps > 0) || !std::isfinite(job.eps)) throw InvalidArgument(fmt::format("--eps must be a finite number > 0, got {}", job.eps));
     attack::parse_epsilon_unit(job.eps_unit);
-    if (attack::parse_norm(job.norm) == attack::Norm::kL2 && attack_kind->method == attack::Method::kSquare)
-      throw InvalidArgument(
-          fmt::format("--attack {}: Square is an L-infinity attack (the L2 Square is not implemented); it cannot run with --norm l2", job.attack));
+    try {
+      attack::check_norm(*attack_kind, attack::parse_norm(job.norm));
+    } catch (const InvalidArgument& e) {
+      throw InvalidArgument(fmt::format("--attack: {}", error_reason(e)));
+    }
     if (job.seed > 0xffffffffULL) throw InvalidArgument(fmt::format("--seed must be below 2^32, got {}", job.seed));
   }
   const auto started = std::chrono::steady_clock::now();

@@ -130,6 +130,11 @@ LABELREP_API std::string attack_name(const AttackKind& kind);
 /// Parses attack_name()'s strings. Throws InvalidArgument naming the value and the known names.
 LABELREP_API AttackKind parse_attack(const std::string& name);
 
+/// The one rule of which attack runs under which norm: Square is L∞ only. Throws InvalidArgument naming
+/// the attack (attack_name) for Square under Norm::kL2; nothing otherwise. AttackOptions::validate,
+/// SweepOptions::validate and the command-line program all check it through here.
+LABELREP_API void check_norm(const AttackKind& kind, Norm norm);
+
 /// The paper's ε values: 0, 0.05, …, 0.3 (normalised units).
 LABELREP_API std::vector<double> paper_epsilons();
 
