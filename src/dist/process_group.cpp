@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fmt/format.h>
 #include <limits>
+#include <signal.h>
 
 #include "core/boundary.hpp"
 
@@ -33,6 +34,22 @@
 
 namespace labelrep::dist {
 namespace {
+
+// Gloo and the TCPStore write to sockets without MSG_NOSIGNAL. When a peer dies, the next write to its
+// closed connection raises SIGPIPE, whose default action ends this process with status 141 before the
+// failed write can become a DistributedError (seen in CI: the surviving rank died instead of reporting
+// the lost peer). Python ignores SIGPIPE at start-up, so torch.distributed never meets this; we do the
+// same, unless the program has chosen a disposition of its own.
+void ignore_default_sigpipe() {
+  struct sigaction current {};
+  if (::sigaction(SIGPIPE, nullptr, &current) != 0) return;
+  if ((current.sa_flags & SA_SIGINFO) == 0 && current.sa_handler == SIG_DFL) {
+    struct sigaction ignore {};
+    ignore.sa_handler = SIG_IGN;
+    sigemptyset(&ignore.sa_mask);
+    ::sigaction(SIGPIPE, &ignore, nullptr);
+  }
+}
 
 #ifdef LABELREP_HAS_C10D
 #if TORCH_VERSION_MAJOR >= 2
@@ -135,6 +152,7 @@ struct ProcessGroup::Impl {
 
 ProcessGroup::ProcessGroup(ProcessGroupOptions options) try : impl_(std::make_unique<Impl>()) {
   options.validate();
+  ignore_default_sigpipe();
   impl_->options = options;
   torch::Device device(options.device());
   if (device.is_cuda() && !device.has_index()) device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(options.local_rank()));

@@ -230,6 +230,27 @@ CATCH_TEST_CASE("a process group sums, broadcasts and meets over Gloo on loopbac
   CATCH_CHECK(torch::equal(t[0], torch::ones({2})));
 }
 
+CATCH_TEST_CASE("joining a group ignores SIGPIPE unless the program chose its own handling", "[dist]") {
+  if (!dist::gloo_available()) return;
+  // A peer's closed socket must become a DistributedError, not a SIGPIPE death (exit status 141), so
+  // the group ignores SIGPIPE while it is at its default; a handler the program installed stays.
+  struct sigaction saved {};
+  ::sigaction(SIGPIPE, nullptr, &saved);
+  const auto disposition = [] {
+    struct sigaction now {};
+    ::sigaction(SIGPIPE, nullptr, &now);
+    return now.sa_handler;
+  };
+  std::signal(SIGPIPE, SIG_DFL);
+  { dist::ProcessGroup alone(loopback(free_port(), 0, 1)); }
+  CATCH_CHECK(disposition() == SIG_IGN);
+  const auto own_handler = +[](int) {};
+  std::signal(SIGPIPE, own_handler);
+  { dist::ProcessGroup alone(loopback(free_port(), 0, 1)); }
+  CATCH_CHECK(disposition() == own_handler);
+  ::sigaction(SIGPIPE, &saved, nullptr);
+}
+
 CATCH_TEST_CASE("a libtorch failure inside a gradient reduction leaves as a labelrep error", "[dist]") {
   if (!dist::gloo_available()) return;  // the build without Gloo is checked above
   auto group = std::make_shared<dist::ProcessGroup>(loopback(free_port(), 0, 1));

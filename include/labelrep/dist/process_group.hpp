@@ -86,6 +86,10 @@ class LABELREP_API ProcessGroup {
  public:
   /// Joins the group: rank 0 serves the TCPStore at master_address:master_port, every rank connects,
   /// then the backend connects all pairs. Blocks until all world_size ranks have joined.
+  /// Side effect: if SIGPIPE still has its default action, it is set to ignored (as the Python
+  /// interpreter does for every torch.distributed user). Otherwise a peer that dies mid-collective kills
+  /// this process with SIGPIPE when Gloo writes to the closed socket, instead of the DistributedError
+  /// below. A handler the program installed itself is left alone.
   /// Throws InvalidArgument (options), Error "built without ..." when the backend is not compiled in,
   /// DistributedError when the rendezvous fails or times out.
   explicit ProcessGroup(ProcessGroupOptions options);
