@@ -34,12 +34,13 @@ LossKind parse_loss(const std::string& name) {
 namespace {
 
 // label_loss's checks; returns the targets of `class_ids` in the outputs' dtype and resolves `kind`.
+// A `mean` (label_loss) needs at least one image; per-image losses of no images are an empty [0].
 torch::Tensor checked_targets(const char* who, const torch::Tensor& outputs, const torch::Tensor& class_ids,
-                              const labels::LabelRepresentation& labels, LossKind& kind, const torch::Tensor& scale) {
+                              const labels::LabelRepresentation& labels, LossKind& kind, const torch::Tensor& scale, bool mean) {
   if (!outputs.defined() || !outputs.is_floating_point())
     throw InvalidArgument(fmt::format("{}: outputs must be a floating-point tensor", who));
   if (outputs.dim() < 1) throw InvalidArgument(fmt::format("{}: outputs must be [N, ...], got a scalar", who));
-  if (outputs.size(0) == 0) throw InvalidArgument(fmt::format("{}: an empty batch has no mean loss (it would be NaN)", who));
+  if (mean && outputs.size(0) == 0) throw InvalidArgument(fmt::format("{}: an empty batch has no mean loss (it would be NaN)", who));
   if (!class_ids.defined() || class_ids.dim() != 1)
     throw InvalidArgument(fmt::format("{}: class_ids must be a 1-D tensor [N] with N = {} (the outputs' rows)", who, outputs.size(0)));
   if (class_ids.size(0) != outputs.size(0))
@@ -66,7 +67,7 @@ torch::Tensor checked_targets(const char* who, const torch::Tensor& outputs, con
 
 torch::Tensor label_loss(const torch::Tensor& outputs, const torch::Tensor& class_ids,
                          const labels::LabelRepresentation& labels, LossKind kind, const torch::Tensor& scale) try {
-  const auto target = checked_targets("label_loss", outputs, class_ids, labels, kind, scale);
+  const auto target = checked_targets("label_loss", outputs, class_ids, labels, kind, scale, /*mean=*/true);
   return loss_against_targets(outputs, target, kind, scale.defined() ? scale.to(outputs.device()) : scale);
 } catch (...) {
   labelrep::detail::rethrow_as_labelrep_error("label_loss");
@@ -74,7 +75,7 @@ torch::Tensor label_loss(const torch::Tensor& outputs, const torch::Tensor& clas
 
 torch::Tensor per_image_label_loss(const torch::Tensor& outputs, const torch::Tensor& class_ids,
                                    const labels::LabelRepresentation& labels, LossKind kind, const torch::Tensor& scale) try {
-  const auto target = checked_targets("per_image_label_loss", outputs, class_ids, labels, kind, scale);
+  const auto target = checked_targets("per_image_label_loss", outputs, class_ids, labels, kind, scale, /*mean=*/false);
   return loss_against_targets(outputs, target, kind, scale.defined() ? scale.to(outputs.device()) : scale, Reduction::kPerImage);
 } catch (...) {
   labelrep::detail::rethrow_as_labelrep_error("per_image_label_loss");

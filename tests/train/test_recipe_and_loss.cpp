@@ -95,6 +95,12 @@ CATCH_TEST_CASE("per-image losses: each image's own, whose mean is the batch los
                                                     "3");
   labelrep_test::check_throws_with<InvalidArgument>([&] { train::per_image_label_loss(torch::zeros({2, 3, 3}), ids, uniform); },
                                                     "per_image_label_loss");
+  // No images: no mean loss, but an empty list of per-image losses, for every loss kind.
+  const auto none = torch::zeros({0}, torch::kLong);
+  CATCH_CHECK(train::per_image_label_loss(torch::zeros({0, 2, 2}), none, uniform).sizes() == torch::IntArrayRef({0}));
+  CATCH_CHECK(train::per_image_label_loss(torch::zeros({0, 2, 2}), none, uniform, train::LossKind::kMse).sizes() == torch::IntArrayRef({0}));
+  CATCH_CHECK(train::per_image_label_loss(torch::zeros({0, 3}), none, category).sizes() == torch::IntArrayRef({0}));
+  labelrep_test::check_throws_with<InvalidArgument>([&] { train::label_loss(torch::zeros({0, 2, 2}), none, uniform); }, "empty batch");
 }
 
 namespace {

@@ -43,7 +43,8 @@ LABELREP_API torch::Tensor label_loss(const torch::Tensor& outputs, const torch:
 
 /// Each image's own loss: `[N]`, whose mean is label_loss's (up to float rounding). For what ranks
 /// or tracks images one by one (the APGD attack keeps each image's best point by it). Requires and
-/// throws as label_loss, naming per_image_label_loss.
+/// throws as label_loss, naming per_image_label_loss, except that an empty batch (N = 0) is no error:
+/// it has no mean, but it has each of its no images' losses, an empty `[0]`.
 LABELREP_API torch::Tensor per_image_label_loss(const torch::Tensor& outputs, const torch::Tensor& class_ids,
                                                 const labels::LabelRepresentation& labels, LossKind kind = LossKind::kAuto,
                                                 const torch::Tensor& scale = {});
