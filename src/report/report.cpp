@@ -68,12 +68,16 @@ Stat stat(const std::vector<double>& v) {
 std::string percent(const Stat& s) {
   return s.n == 0 ? "–" : s.n == 1 ? fmt::format("{:.2f}", 100 * s.mean) : fmt::format("{:.2f} ± {:.2f}", 100 * s.mean, 100 * s.std);
 }
-// A file-name part from any text: letters and digits kept, the rest '_'. A long text keeps its first
+// A file-name part from any text: letters and digits kept, each run of anything else one '_' (so
+// "fgsm, bim" is "fgsm_bim", not "fgsm__bim"). A long text keeps its first
 // 80 characters and gets its hash (FNV-1a) appended, so names stay far below the 255-byte limit of
 // file systems and distinct texts still get distinct names.
 std::string safe_name(const std::string& text) {
   std::string out;
-  for (char c : text) out += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  for (char c : text) {
+    if (std::isalnum(static_cast<unsigned char>(c))) out += c;
+    else if (out.empty() || out.back() != '_') out += '_';
+  }
   if (out.size() <= 100) return out;
   std::uint64_t hash = 0xcbf29ce484222325ULL;
   for (unsigned char c : text) hash = (hash ^ c) * 0x100000001b3ULL;
