@@ -214,12 +214,6 @@ Norm parse_norm(const std::string& name) {
   throw InvalidArgument(fmt::format("unknown norm '{}' (expected linf or l2)", name));
 }
 
-void check_norm(const AttackKind& kind, Norm norm) {
-  if (kind.method == Method::kSquare && norm == Norm::kL2)
-    throw InvalidArgument(fmt::format("{} is an L-infinity attack (the L2 Square is not implemented); use another attack or the linf norm",
-                                      attack_name(kind)));
-}
-
 std::string attack_name(const AttackKind& kind) {
   std::string name = method_name(kind.method);
   if (name == "iterative") name = "bim";
@@ -248,7 +242,6 @@ void AttackOptions::validate() const {
   if (objective_ == Objective::kMargin && (method_ == Method::kNoise || method_ == Method::kSquare))
     throw InvalidArgument(
         "attack: the margin objective is for fgsm, bim, pgd and apgd (noise follows nothing, Square always searches on the margin)");
-  check_norm({method_, targeted_, objective_}, norm_);
   if (queries_ < 1) throw InvalidArgument(fmt::format("attack: queries must be >= 1, got {}", queries_));
   if (!(square_fraction_ > 0 && square_fraction_ <= 1))
     throw InvalidArgument(fmt::format("attack: square_fraction must be in (0, 1], got {}", square_fraction_));
@@ -312,20 +305,42 @@ double square_share(double first_share, std::int64_t query, std::int64_t queries
   return share;
 }
 
-// The Square attack (L∞, Andriushchenko et al. 2020) on checked inputs: random search that keeps a
-// window change when the decision margin falls, each image until it is broken or the queries are spent.
-// Every draw comes from one local generator, so a seed gives the same images on every device.
+// The L2 Square's centre-weighted rectangle (Andriushchenko et al. 2020, Sec. 3.2): on rows × cols,
+// nested rectangles around the centre, ring k from the centre weighted Σ_{j≥k} 1/(j+1)², scaled to
+// Euclidean length 1. float64 on the CPU (an empty tensor for rows = 0).
+torch::Tensor centred_rectangles(std::int64_t rows, std::int64_t cols) {
+  auto pattern = torch::zeros({rows, cols}, torch::kDouble);
+  if (rows == 0 || cols == 0) return pattern;
+  const auto centre_row = rows / 2, centre_col = cols / 2;
+  for (std::int64_t k = 0; k <= std::max(centre_row, centre_col); ++k)
+    pattern.slice(0, std::max<std::int64_t>(centre_row - k, 0), std::min(centre_row + k + 1, rows))
+        .slice(1, std::max<std::int64_t>(centre_col - k, 0), std::min(centre_col + k + 1, cols))
+        .add_(1.0 / static_cast<double>((k + 1) * (k + 1)));
+  return pattern / pattern.pow(2).sum().sqrt();
+}
+
+// The L2 Square's window pattern of side `side`: the top half one centred rectangle, the bottom half
+// the negative of another, the whole of length 1. [side, side], float64 on the CPU.
+torch::Tensor l2_square_pattern(std::int64_t side) {
+  const auto pattern = torch::cat({centred_rectangles(side / 2, side), centred_rectangles(side - side / 2, side).neg()}, 0);
+  return pattern / pattern.pow(2).sum().sqrt();
+}
+
+// The Square attack (Andriushchenko et al. 2020) on checked inputs: random search that keeps a window
+// change when the decision margin falls, each image until it is broken or the queries are spent.
+// L∞: the window is set to a random ±ε per channel. L2: the window gets the centre-weighted pattern
+// (random sign per channel, randomly transposed) plus its old content, and takes over the length that
+// a second random window gives up (that window is zeroed), so the perturbation stays on the sphere of
+// radius ε in ε's unit before the box clamp. Every draw comes from one local generator (CPU, float32),
+// so a seed gives the same images on every device.
 torch::Tensor square_attack(models::Model& model, const eval::NearestNeighborEvaluator& evaluator, const torch::Tensor& x,
-                            const torch::Tensor& aim, const AttackOptions& options, const torch::Tensor& epsilon,
-                            const torch::Tensor& lower, const torch::Tensor& upper) {
+                            const torch::Tensor& aim, const AttackOptions& options, const Ball& ball) {
   torch::NoGradGuard no_grad;
   const auto n = x.size(0), channels = x.size(1), height = x.size(2), width = x.size(3);
+  const bool l2 = ball.norm == Norm::kL2;
   auto generator = at::make_generator<at::CPUGeneratorImpl>(mix_seed(options.seed(), kSquareStream));
   const auto random_sign = [&](torch::IntArrayRef sizes) {
     return torch::rand(sizes, generator, torch::kFloat32).ge(0.5).to(x.options()).mul_(2).sub_(1);
-  };
-  const auto box = [&](const torch::Tensor& images, const torch::Tensor& rows) {
-    return torch::minimum(torch::maximum(images, lower.index_select(0, rows)), upper.index_select(0, rows));
   };
   const auto all = torch::arange(n, torch::TensorOptions().dtype(torch::kLong).device(x.device()));
   // Broken as the sweep counts it: by the evaluator's prediction.
@@ -336,21 +351,61 @@ torch::Tensor square_attack(models::Model& model, const eval::NearestNeighborEva
     broken = options.targeted() ? predicted.eq(ids) : predicted.ne(ids);
     return decision_margin(evaluator, outputs, ids, options.targeted());
   };
-  // The start: vertical stripes, one random sign per channel and column.
-  auto best = box(x + epsilon * random_sign({n, channels, 1, width}), all);
+  // L∞: the intersection of the ε-box around x and the valid box (both axis-aligned boxes).
+  const auto lower = torch::maximum(x - ball.epsilon, ball.low), upper = torch::minimum(x + ball.epsilon, ball.high);
+  const auto box = [&](const torch::Tensor& images, const torch::Tensor& rows) {
+    return torch::minimum(torch::maximum(images, lower.index_select(0, rows)), upper.index_select(0, rows));
+  };
+  // L2: each image's Euclidean length; x + δ for δ in ε's unit scaled to the images' radii (a zero δ
+  // stays zero), then clamped to the valid box (which only shortens it, see Ball::project).
+  const auto length = [](const torch::Tensor& t) { return t.flatten(1).pow(2).sum(1).sqrt().view({-1, 1, 1, 1}); };
+  const auto onto_sphere = [&](const torch::Tensor& origin, const torch::Tensor& delta, const torch::Tensor& radius) {
+    const auto current = length(delta);
+    const auto scaled = delta * (radius / torch::where(current > 0, current, torch::ones_like(current)));
+    return torch::minimum(torch::maximum(origin + scaled / ball.scale, ball.low), ball.high);
+  };
+  // m copies of the L2 pattern of side `side`, each transposed with probability ½: [m, 1, side, side].
+  const auto l2_patterns = [&](std::int64_t side, std::int64_t m) {
+    const auto pattern = l2_square_pattern(side).to(x.options());
+    const auto transpose = torch::rand({m}, generator, torch::kFloat32).lt(0.5).to(x.device()).view({m, 1, 1, 1});
+    return torch::where(transpose, pattern.t().contiguous().view({1, 1, side, side}), pattern.view({1, 1, side, side}));
+  };
+
+  torch::Tensor best;
+  if (!l2) {
+    // The start: vertical stripes, one random sign per channel and column.
+    best = box(x + ball.epsilon * random_sign({n, channels, 1, width}), all);
+  } else {
+    // The start: a grid of tiles of a fifth of the shorter side, centred, each the pattern with a random
+    // sign per image and channel, the whole scaled onto the sphere.
+    const auto tile = std::max<std::int64_t>(1, std::min(height, width) / 5);
+    const auto rows = height / tile, cols = width / tile;
+    const auto top0 = (height - rows * tile) / 2, left0 = (width - cols * tile) / 2;
+    auto delta = torch::zeros_like(x);
+    for (std::int64_t i = 0; i < rows; ++i)
+      for (std::int64_t j = 0; j < cols; ++j)
+        delta.slice(2, top0 + i * tile, top0 + (i + 1) * tile)
+            .slice(3, left0 + j * tile, left0 + (j + 1) * tile)
+            .add_(l2_patterns(tile, n) * random_sign({n, channels, 1, 1}));
+    best = onto_sphere(x, delta, ball.radius);
+  }
   torch::Tensor broken;
   auto margin = judge(best, all, broken);
 
   const auto row_index = torch::arange(height, all.options()).view({1, 1, height, 1});
   const auto column_index = torch::arange(width, all.options()).view({1, 1, 1, width});
-  const auto longest_side = std::max<std::int64_t>(1, std::min(height, width) - 1);
+  const auto shorter_side = std::min(height, width);
   for (std::int64_t query = 1; query < options.queries(); ++query) {
     const auto pending = broken.logical_not().nonzero().squeeze(1);
     const auto m = pending.numel();
     if (m == 0) break;
     // The schedule counts search rounds from 0 (the paper's iteration index), queries from 1.
     const double share = square_share(options.square_fraction(), query - 1, options.queries());
-    const auto side = std::clamp<std::int64_t>(std::llround(std::sqrt(share * static_cast<double>(height * width))), 1, longest_side);
+    auto side = static_cast<std::int64_t>(std::llround(std::sqrt(share * static_cast<double>(height * width))));
+    // L∞: below the shorter side, so the window moves. L2: odd and at least 3 (as AutoAttack's), so the
+    // pattern has a centre and two halves; at most the shorter side.
+    side = l2 ? std::min<std::int64_t>(std::max<std::int64_t>(side, 3) | 1, shorter_side)
+              : std::clamp<std::int64_t>(side, 1, std::max<std::int64_t>(1, shorter_side - 1));
     const auto corner = [&](std::int64_t extent) {
       return torch::rand({m}, generator, torch::kFloat32)
           .mul_(static_cast<double>(extent - side + 1))
@@ -359,20 +414,47 @@ torch::Tensor square_attack(models::Model& model, const eval::NearestNeighborEva
           .to(all.options())
           .view({m, 1, 1, 1});
     };
+    const auto window_at = [&](const torch::Tensor& top, const torch::Tensor& left) {
+      return row_index.ge(top) & row_index.lt(top + side) & column_index.ge(left) & column_index.lt(left + side);
+    };
     const auto top = corner(height), left = corner(width);
-    const auto window = row_index.ge(top) & row_index.lt(top + side) & column_index.ge(left) & column_index.lt(left + side);
+    const auto window = window_at(top, left);
     const auto origin = x.index_select(0, pending), current = best.index_select(0, pending);
-    // ε of these images (one per image in a radius search).
-    const auto window_epsilon = epsilon.size(0) == 1 ? epsilon : epsilon.index_select(0, pending);
-    auto change = window_epsilon * random_sign({m, channels, 1, 1});
-    auto candidate = box(torch::where(window, origin + change, current), pending);
-    // A window drawn with the signs it already has (or pinned by the box) changes nothing: draw again
-    // (as the paper's code), a few times, so that queries are not spent on unchanged images.
-    for (int redraw = 0; redraw < 8; ++redraw) {
-      const auto unchanged = candidate.ne(current).flatten(1).any(1).logical_not().view({m, 1, 1, 1});
-      if (!unchanged.any().item<bool>()) break;
-      change = torch::where(unchanged, window_epsilon * random_sign({m, channels, 1, 1}), change);
+    torch::Tensor candidate;
+    if (!l2) {
+      // ε of these images (one per image in a radius search).
+      const auto window_epsilon = ball.epsilon.size(0) == 1 ? ball.epsilon : ball.epsilon.index_select(0, pending);
+      auto change = window_epsilon * random_sign({m, channels, 1, 1});
       candidate = box(torch::where(window, origin + change, current), pending);
+      // A window drawn with the signs it already has (or pinned by the box) changes nothing: draw again
+      // (as the paper's code), a few times, so that queries are not spent on unchanged images.
+      for (int redraw = 0; redraw < 8; ++redraw) {
+        const auto unchanged = candidate.ne(current).flatten(1).any(1).logical_not().view({m, 1, 1, 1});
+        if (!unchanged.any().item<bool>()) break;
+        change = torch::where(unchanged, window_epsilon * random_sign({m, channels, 1, 1}), change);
+        candidate = box(torch::where(window, origin + change, current), pending);
+      }
+    } else {
+      const auto radius = ball.radius.size(0) == 1 ? ball.radius : ball.radius.index_select(0, pending);
+      const auto delta = (current - origin) * ball.scale;  // in ε's unit
+      const auto emptied = window_at(corner(height), corner(width));
+      // The length the new window may take: what is left of the ball plus what both windows held.
+      const auto budget =
+          (radius.pow(2) - length(delta).pow(2)).clamp_min(0).add(length(delta * (window | emptied).to(x.options())).pow(2)).sqrt();
+      // The pattern at the window, random sign per channel, plus the window's old content; each channel
+      // of both parts of length 1, so neither drowns the other.
+      const auto inside = delta * window.to(x.options());
+      const auto old_length = inside.pow(2).sum({2, 3}, /*keepdim=*/true).sqrt();
+      // Each image's pattern moved to its window: every pixel reads the pattern's value at its offset
+      // from the window's corner (one gather, no per-image loop), and is zeroed outside the window.
+      const auto patterns = (l2_patterns(side, m) * random_sign({m, channels, 1, 1})).flatten(2);
+      const auto offset = (row_index - top).clamp(0, side - 1).mul(side) + (column_index - left).clamp(0, side - 1);
+      const auto fresh =
+          patterns.gather(2, offset.flatten(2).expand({m, channels, height * width})).view({m, channels, height, width}) * window.to(x.options());
+      auto proposal = fresh + inside / (old_length + 1e-12);
+      const auto proposal_length = length(proposal);
+      proposal = proposal * (budget / torch::where(proposal_length > 0, proposal_length, torch::ones_like(proposal_length)));
+      candidate = onto_sphere(origin, torch::where(window, proposal, torch::where(emptied, torch::zeros_like(delta), delta)), radius);
     }
     torch::Tensor candidate_broken;
     const auto candidate_margin = judge(candidate, pending, candidate_broken);
@@ -513,10 +595,7 @@ torch::Tensor attack_checked(models::Model& model, const labels::LabelRepresenta
   }
   if (options.method() == Method::kSquare) {
     if (!evaluator) throw Error("attack: Square needs an evaluator (internal error)");
-    // The intersection of the L∞ ball around x and the valid box (both axis-aligned boxes).
-    const auto lower = torch::maximum(x - ball.epsilon, ball.low);
-    const auto upper = torch::minimum(x + ball.epsilon, ball.high);
-    return square_attack(model, *evaluator, x, ids, options, ball.epsilon, lower, upper);
+    return square_attack(model, *evaluator, x, ids, options, ball);
   }
   if (options.method() == Method::kApgd) {
     if (!evaluator) throw Error("attack: APGD needs an evaluator (internal error)");
@@ -693,7 +772,7 @@ torch::Tensor random_targets(const torch::Tensor& true_ids, std::int64_t num_cla
 void SweepOptions::validate() const {
   check_statistics(statistics_, "attack sweep");
   if (attacks_.empty()) throw InvalidArgument("attack sweep: no attacks given");
-  for (const auto& name : attacks_) check_norm(parse_attack(name), norm_);
+  for (const auto& name : attacks_) parse_attack(name);
   if (epsilons_.empty()) throw InvalidArgument("attack sweep: no epsilon values given");
   for (double e : epsilons_) check_epsilon(e, "attack sweep");
   if (steps_ < 1) throw InvalidArgument(fmt::format("attack sweep: steps must be >= 1, got {}", steps_));

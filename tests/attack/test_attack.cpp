@@ -1085,9 +1085,9 @@ CATCH_TEST_CASE("attacks run on CUDA on the model's device", "[attack][cuda]") {
   }
   // The L2 ball: the same bound on the GPU (the random directions are drawn on the CPU, so PGD's and
   // the noise's start the same on every device).
-  for (const char* name : {"fgsm", "bim-targeted", "pgd", "apgd-margin", "noise"}) {
+  for (const char* name : {"fgsm", "bim-targeted", "pgd", "apgd-margin", "noise", "square"}) {
     CATCH_INFO("L2 attack " << name);
-    const auto options = options_for(attack::parse_attack(name), 1.0).norm(attack::Norm::kL2);
+    const auto options = options_for(attack::parse_attack(name), 1.0).norm(attack::Norm::kL2).queries(20);
     const auto adversarial = attack::perturb(model, *t.labels, batch.images, batch.targets, options);
     CATCH_CHECK(adversarial.device().is_cuda());
     CATCH_CHECK((adversarial.cpu() - batch.images).flatten(1).pow(2).sum(1).sqrt().max().item<double>() <= 1.0 + 1e-5);

@@ -174,9 +174,11 @@ CATCH_TEST_CASE("minimal_epsilon runs every attack, and refuses bad search optio
   CATCH_CHECK_THROWS_AS(attack::RadiusOptions(radius).max_epsilon(std::numeric_limits<double>::infinity()).validate(), InvalidArgument);
   CATCH_CHECK_THROWS_AS(attack::RadiusOptions(radius).bisections(0).validate(), InvalidArgument);
   CATCH_CHECK_THROWS_AS(attack::RadiusOptions(radius).bisections(51).validate(), InvalidArgument);
-  CATCH_CHECK_THROWS_AS(attack::minimal_epsilon(t.model, *t.labels, batch.images, batch.targets,
-                                                attack::RadiusOptions(options_for("square").norm(attack::Norm::kL2))),
-                        InvalidArgument);
+  // Square's L2 search, with each image's own radius.
+  const auto l2_square = attack::RadiusOptions(options_for("square").norm(attack::Norm::kL2).queries(100)).max_epsilon(8.0).bisections(4);
+  const auto l2_radius = attack::minimal_epsilon(t.model, *t.labels, batch.images, batch.targets, l2_square);
+  CATCH_CHECK(((l2_radius >= 0) & (l2_radius.le(8.0) | torch::isinf(l2_radius))).all().item<bool>());
+  CATCH_CHECK(((l2_radius > 0) & (l2_radius < 8.0)).any().item<bool>());
   CATCH_CHECK_THROWS_AS(attack::minimal_epsilon(t.model, *t.labels, batch.images, batch.targets.slice(0, 0, 3), radius), InvalidArgument);
   const auto none = attack::minimal_epsilon(t.model, *t.labels, batch.images.slice(0, 0, 0), batch.targets.slice(0, 0, 0), radius);
   CATCH_CHECK(none.numel() == 0);

@@ -75,9 +75,6 @@ CATCH_TEST_CASE("labelrep tsne and gradcam read a trained run and write the SVG,
   CATCH_REQUIRE(l2.exit_code == 0);
   CATCH_CHECK(l2.output.find("bim at eps 1 (pixel units, L2): ") != std::string::npos);
   CATCH_CHECK(read_text(run + "/figures/tsne_bim_l2_eps1.svg").find("under bim at eps 1, L2, by true class") != std::string::npos);
-  const auto l2_square = run_command(cli() + " tsne --run " + run + " --limit 150 --perplexity 10 --attack square --norm l2 --out " + dir.file("bad.svg"));
-  CATCH_CHECK(l2_square.exit_code == 2);
-  CATCH_CHECK(l2_square.output.find("L-infinity attack") != std::string::npos);
   const auto unknown_attack = run_command(cli() + " tsne --run " + run + " --limit 150 --perplexity 10 --attack cw --out " + dir.file("bad.svg"));
   CATCH_CHECK(unknown_attack.exit_code == 2);
   CATCH_CHECK(unknown_attack.output.find("--attack: unknown attack 'cw'") != std::string::npos);

@@ -63,11 +63,6 @@ std::string run_radius_job(const RadiusJob& job) {
   if (job.seed > 0xffffffffULL) throw InvalidArgument(fmt::format("--seed must be below 2^32, got {}", job.seed));
   const auto unit = attack::parse_epsilon_unit(job.unit);
   const auto norm = attack::parse_norm(job.norm);
-  try {
-    attack::check_norm(kind, norm);
-  } catch (const InvalidArgument& e) {
-    throw InvalidArgument(fmt::format("--attack: {}", error_reason(e)));
-  }
   use_threads(job.threads);
 
   auto run = train::load_trained_run(job.run, job.device);
@@ -189,7 +184,7 @@ void add_radius_command(CLI::App& app) {
   cmd->add_option("--eps-unit", job->unit, "normalized (the paper: on the mean/std-normalised image) or pixel ([0, 1] pixel values)")
       ->capture_default_str()
       ->check(CLI::IsMember({"normalized", "pixel"}));
-  cmd->add_option("--norm", job->norm, "The ball eps bounds: linf (the paper's) or l2 (not with square)")
+  cmd->add_option("--norm", job->norm, "The ball eps bounds: linf (the paper's) or l2")
       ->capture_default_str()
       ->check(CLI::IsMember({"linf", "l2"}));
   cmd->add_option("--steps", job->steps, "Steps of bim, pgd and apgd")->capture_default_str();

@@ -17,10 +17,13 @@
 ///  - Noise: x + ε·s with s a seeded random sign per pixel (clamped to the box). Not an attack but its
 ///    baseline: a gradient attack that does worse than it is a sign of gradient masking
 ///    (check_gradient_masking).
-///  - Square (Andriushchenko et al. 2020, L∞): a black-box attack that needs only the model's outputs,
-///    no gradient. It starts from vertical stripes of ±ε, then for `queries` − 1 rounds changes one
-///    random square window of each image to a random ±ε per channel and keeps the change when the
-///    decision margin falls; an image stops once broken. The margin is the one evaluation decides
+///  - Square (Andriushchenko et al. 2020): a black-box attack that needs only the model's outputs,
+///    no gradient. Under L∞ it starts from vertical stripes of ±ε, then for `queries` − 1 rounds
+///    changes one random square window of each image to a random ±ε per channel and keeps the change
+///    when the decision margin falls; an image stops once broken. Under L2 it starts from a grid of
+///    centre-weighted tiles on the sphere of radius ε; each round one window gets a new
+///    centre-weighted pattern (added to its old content) and takes over the length of a second
+///    random window, which is zeroed, so the perturbation stays on the sphere (before the box clamp). The margin is the one evaluation decides
 ///    by: for untargeted attacks the true class's score minus the best other class's, for targeted
 ///    ones the best other class's minus the target's, with the score the logit (categorical) or
 ///    minus the mean squared error to the class label (nearest-label decoding). A gradient attack
@@ -36,7 +39,7 @@
 /// along the gradient scaled to unit length (in the unit's space) instead of its sign, project onto
 /// the ball by shrinking the perturbation and then clamp to the box (which only shortens it); PGD and
 /// APGD start from a random point on the sphere of radius ε, the noise is a random direction of length
-/// ε. Square is L∞ only (Norm::kL2 with Square is refused).
+/// ε, and Square searches with its L2 windows.
 ///
 /// Example (the paper's untargeted iterative attack with ε = 0.1 on a batch):
 /// \code
@@ -130,11 +133,6 @@ LABELREP_API std::string attack_name(const AttackKind& kind);
 /// Parses attack_name()'s strings. Throws InvalidArgument naming the value and the known names.
 LABELREP_API AttackKind parse_attack(const std::string& name);
 
-/// The one rule of which attack runs under which norm: Square is L∞ only. Throws InvalidArgument naming
-/// the attack (attack_name) for Square under Norm::kL2; nothing otherwise. AttackOptions::validate,
-/// SweepOptions::validate and the command-line program all check it through here.
-LABELREP_API void check_norm(const AttackKind& kind, Norm norm);
-
 /// The paper's ε values: 0, 0.05, …, 0.3 (normalised units).
 LABELREP_API std::vector<double> paper_epsilons();
 
@@ -146,7 +144,7 @@ struct LABELREP_API AttackOptions {
   /// Throws InvalidArgument for a negative or non-finite ε, steps < 1, a negative or non-finite step
   /// size, queries < 1, a square fraction outside (0, 1], statistics whose mean and std differ in
   /// length or are empty, a std that is not positive, targeted noise (noise aims at nothing), the
-  /// margin objective with noise or Square, or Square under the L2 norm.
+  /// margin objective with noise or Square.
   void validate() const;
 
   TORCH_ARG(data::ChannelStatistics, statistics);
@@ -165,13 +163,14 @@ struct LABELREP_API AttackOptions {
   TORCH_ARG(double, step_fraction) = 0.0;
   /// Seed of PGD's and APGD's random start (pgd_random_start), of the noise's signs and of Square's draws.
   TORCH_ARG(std::uint64_t, seed) = 0;
-  /// Square: model calls per image at most (the first one scores the starting stripes). AutoAttack
+  /// Square: model calls per image at most (the first one scores the start). AutoAttack
   /// runs 5000; 1000 breaks most of what 5000 does on small images at a fifth of the cost.
   TORCH_ARG(std::int64_t, queries) = 1000;
   /// Square: the first windows' share of the image area (the paper's p_init; AutoAttack's 0.8). It is
   /// halved on the paper's schedule (after 10, 50, 200, 500, 1000, 2000, 4000, 6000 and 8000 of 10,000
-  /// queries, scaled to `queries`); a window's side is round(√(p·H·W)), at least 1 and at most
-  /// min(H, W) − 1 (1 for an image one pixel high or wide).
+  /// queries, scaled to `queries`); a window's side is round(√(p·H·W)). Under L∞ it is at least 1 and
+  /// at most min(H, W) − 1 (1 for an image one pixel high or wide). Under L2 it is odd and at least 3
+  /// (as AutoAttack's), so the centre-weighted pattern has a centre, and at most min(H, W).
   TORCH_ARG(double, square_fraction) = 0.8;
   /// What FGSM, BIM, PGD and APGD follow (kMargin with noise or Square is refused: noise follows nothing,
   /// Square always searches on the margin).
