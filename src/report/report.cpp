@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cmath>
+#include <limits>
 #include <filesystem>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -136,8 +137,27 @@ std::string group_name(const Group& g) {
 struct AttackCurves {
   std::string description;  // "eps in normalized units, 5 steps"
   std::map<double, std::vector<double>> accuracy, threshold_accuracy;
+  // Each run's 95% Wilson interval of the accuracy over its images (the sweep's "accuracy_ci95"; NaN
+  // when a sweep written before it has none).
+  std::map<double, std::vector<std::pair<double, double>>> interval;
   std::map<double, std::int64_t> images;
 };
+
+// A point's "accuracy_ci95" as (low, high); NaNs when absent or null.
+std::pair<double, double> interval_of(const json& point) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  if (!point.contains("accuracy_ci95")) return {nan, nan};
+  const auto& ci = point["accuracy_ci95"];
+  if (!ci.is_array() || ci.size() != 2 || !ci[0].is_number() || !ci[1].is_number()) return {nan, nan};
+  return {ci[0].get<double>(), ci[1].get<double>()};
+}
+
+// The interval column: the 95% interval over the images when there is one run (with several, the
+// spread over seeds is the std beside the mean, and the runs' image intervals do not combine into one).
+std::string interval_cell(const std::vector<std::pair<double, double>>& intervals) {
+  if (intervals.size() != 1 || !std::isfinite(intervals[0].first) || !std::isfinite(intervals[0].second)) return "–";
+  return fmt::format("{:.1f}–{:.1f}", 100.0 * intervals[0].first, 100.0 * intervals[0].second);
+}
 
 double json_number(const json& j, const char* key, const std::string& file) {
   if (!j.contains(key) || !j[key].is_number()) throw FormatError(file, FormatError::kNoOffset, fmt::format("not an attack sweep: no number '{}'", key));
@@ -236,6 +256,7 @@ void write_robustness(const std::map<std::string, Group>& groups, const Sweeps& 
           for (const auto& p : a["points"]) {
             const double eps = json_number(p, "epsilon", file);
             curves.accuracy[eps].push_back(json_number(p, "accuracy", file));
+            curves.interval[eps].push_back(interval_of(p));
             if (p.contains("threshold_accuracy") && p["threshold_accuracy"].is_number())
               curves.threshold_accuracy[eps].push_back(p["threshold_accuracy"].get<double>());
             curves.images[eps] = json_count(sweep, "images", file);
@@ -265,6 +286,7 @@ void write_robustness(const std::map<std::string, Group>& groups, const Sweeps& 
             if (!p.is_object()) throw FormatError(file, FormatError::kNoOffset, "a 'worst_case' point is not an object");
             const double eps = json_number(p, "epsilon", file);
             curves.accuracy[eps].push_back(json_number(p, "accuracy", file));
+            curves.interval[eps].push_back(interval_of(p));
             curves.images[eps] = json_count(sweep, "images", file);
           }
         }
@@ -280,8 +302,9 @@ void write_robustness(const std::map<std::string, Group>& groups, const Sweeps& 
         "threshold accuracy solid, nearest-label accuracy dotted (± std over seeds).\n\n";
   std::ostringstream table_html, table_md;
   table_html << "<table><tr><th>dataset · encoder</th><th>attack</th><th>label</th><th>ε</th><th>images</th><th>seeds</th>"
-                "<th>accuracy</th><th>threshold accuracy</th></tr>\n";
-  table_md << "| dataset · encoder | attack | label | ε | images | seeds | accuracy | threshold accuracy |\n|---|---|---|---|---|---|---|---|\n";
+                "<th>accuracy</th><th>95% interval (one seed)</th><th>threshold accuracy</th></tr>\n";
+  table_md << "| dataset · encoder | attack | label | ε | images | seeds | accuracy | 95% interval (one seed) | threshold accuracy |\n"
+              "|---|---|---|---|---|---|---|---|---|\n";
   for (const auto& [setting, attacks] : sweeps) {
     for (const auto& [attack, by_group] : attacks) {
       std::string description;
@@ -307,11 +330,13 @@ void write_robustness(const std::map<std::string, Group>& groups, const Sweeps& 
         for (const auto& [eps, values] : curves.accuracy) {
           const auto it = curves.threshold_accuracy.find(eps);
           const std::string threshold = it == curves.threshold_accuracy.end() ? "–" : percent(stat(it->second));
-          table_html << fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{:g}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-                                    analysis::escape_xml(setting), analysis::escape_xml(attack), analysis::escape_xml(name), eps,
-                                    curves.images.at(eps), values.size(), percent(stat(values)), threshold);
-          table_md << fmt::format("| {} | {} | {} | {:g} | {} | {} | {} | {} |\n", setting, attack, name, eps, curves.images.at(eps), values.size(),
-                                  percent(stat(values)), threshold);
+          const std::string interval = interval_cell(curves.interval.at(eps));
+          table_html << fmt::format(
+              "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:g}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+              analysis::escape_xml(setting), analysis::escape_xml(attack), analysis::escape_xml(name), eps, curves.images.at(eps), values.size(),
+              percent(stat(values)), interval, threshold);
+          table_md << fmt::format("| {} | {} | {} | {:g} | {} | {} | {} | {} | {} |\n", setting, attack, name, eps, curves.images.at(eps),
+                                  values.size(), percent(stat(values)), interval, threshold);
         }
       }
       const std::string svg = plot.svg(640, 380);

@@ -179,7 +179,8 @@ namespace {
 void fake_attack(const std::string& file, double clean, double attacked, bool threshold, const nlohmann::json& checks = nullptr) {
   nlohmann::json points = nlohmann::json::array();
   for (const auto& [eps, acc] : {std::pair<double, double>{0.0, clean}, {0.1, attacked}}) {
-    nlohmann::json p = {{"epsilon", eps}, {"accuracy", acc}, {"subset_accuracy", acc / clean}, {"correct", 100 * acc}};
+    nlohmann::json p = {{"epsilon", eps}, {"accuracy", acc}, {"subset_accuracy", acc / clean}, {"correct", 100 * acc},
+                        {"accuracy_ci95", {acc - 0.05, acc + 0.05}}};
     if (threshold) p["threshold_accuracy"] = acc / 2;
     points.push_back(p);
   }
@@ -215,8 +216,10 @@ CATCH_TEST_CASE("a report plots accuracy under attack from the runs' sweeps and 
   const std::string html = read_file(dir.file("out/index.html"));
   const std::string md = read_file(dir.file("out/report.md"));
   // Seeds 0 and 1 of the composite runs: 60% and 40% at ε = 0.1, threshold 30% and 20%.
-  CATCH_CHECK(md.find("| fashion-mnist · small-cnn | fgsm | composite | 0.1 | 100 | 2 | 50.00 ± 10.00 | 25.00 ± 5.00 |") != std::string::npos);
-  CATCH_CHECK(md.find("| fashion-mnist · small-cnn | fgsm | category | 0.1 | 100 | 1 | 10.00 | – |") != std::string::npos);
+  // The interval over the images is shown for one seed; over seeds the std is the spread.
+  CATCH_CHECK(md.find("| fashion-mnist · small-cnn | fgsm | composite | 0.1 | 100 | 2 | 50.00 ± 10.00 | – | 25.00 ± 5.00 |") != std::string::npos);
+  CATCH_CHECK(md.find("| fashion-mnist · small-cnn | fgsm | category | 0.1 | 100 | 1 | 10.00 | 5.0–15.0 | – |") != std::string::npos);
+  CATCH_CHECK(html.find("<td>10.00</td><td>5.0–15.0</td>") != std::string::npos);
   const std::string plot = read_file(dir.file("out/attack_fashion_mnist_small_cnn_fgsm.svg"));
   CATCH_CHECK(plot.find("composite threshold") != std::string::npos);
   CATCH_CHECK(plot.find("composite nearest") != std::string::npos);

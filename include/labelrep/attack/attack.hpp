@@ -253,7 +253,7 @@ struct LABELREP_API SweepOptions {
   explicit SweepOptions(data::ChannelStatistics statistics) : statistics_(std::move(statistics)) {}
   /// Throws InvalidArgument for no attacks, an unknown attack name, no ε, a negative or non-finite ε,
   /// steps < 1, apgd_steps < 0, queries < 1, a batch size < 1, restarts < 1, a seed ≥ 2^32, a threshold that is not
-  /// positive, invalid statistics, or Square under the L2 norm.
+  /// positive, or invalid statistics.
   void validate() const;
 
   TORCH_ARG(data::ChannelStatistics, statistics);
