@@ -164,6 +164,8 @@ double step_fraction(const AttackOptions& o) {
 // The streams of a seed (detail::mix_seed) that the noise and Square draw from.
 constexpr std::uint64_t kNoiseStream = 0x6e6f697365ULL;
 constexpr std::uint64_t kSquareStream = 0x737175617265ULL;
+// APGD-T's j-th search starts from the stream kTargetSearchStream + j of the seed.
+constexpr std::uint64_t kTargetSearchStream = 0x746172676574ULL;
 using detail::mix_seed;
 
 double ratio(std::int64_t a, std::int64_t b) {
@@ -243,6 +245,10 @@ void AttackOptions::validate() const {
     throw InvalidArgument(
         "attack: the margin objective is for fgsm, bim, pgd and apgd (noise follows nothing, Square always searches on the margin)");
   if (queries_ < 1) throw InvalidArgument(fmt::format("attack: queries must be >= 1, got {}", queries_));
+  if (target_classes_ < 0) throw InvalidArgument(fmt::format("attack: target_classes must be >= 0, got {}", target_classes_));
+  if (target_classes_ > 0 && (method_ != Method::kApgd || targeted_))
+    throw InvalidArgument(fmt::format("attack: target_classes (APGD-T) is for the untargeted apgd and apgd-margin, not {}",
+                                      attack_name({method_, targeted_, objective_})));
   if (!(square_fraction_ > 0 && square_fraction_ <= 1))
     throw InvalidArgument(fmt::format("attack: square_fraction must be in (0, 1], got {}", square_fraction_));
 }
@@ -484,21 +490,25 @@ struct ApgdSchedule {
 // whose best objective did not improve since the last checkpoint without a halving there, halves its
 // η and goes back to its best point. An image leaves the search
 // once broken (as the evaluator decides), keeping that point; the others end at their best point.
+// With `truth` defined (APGD-T, a targeted search in an untargeted attack) an image is broken once it is
+// not decoded as its true class `truth`, whichever class it is decoded as.
 torch::Tensor apgd_attack(models::Model& model, const labels::LabelRepresentation& labels, const eval::NearestNeighborEvaluator& evaluator,
-                          const torch::Tensor& x, const torch::Tensor& aim, const AttackOptions& options, const Ball& ball) {
+                          const torch::Tensor& x, const torch::Tensor& aim, const AttackOptions& options, const Ball& ball,
+                          const torch::Tensor& truth = {}) {
   const double direction = options.targeted() ? -1.0 : 1.0;  // the search raises direction × objective
   // One forward and backward pass: each image's value (to be raised), its steepest direction, and
   // whether it is broken.
   struct Probe {
     torch::Tensor value, sign, broken;
   };
-  const auto probe = [&](const torch::Tensor& point, const torch::Tensor& ids) {
+  const auto probe = [&](const torch::Tensor& point, const torch::Tensor& ids, const torch::Tensor& true_ids) {
     const auto input = point.detach().requires_grad_(true);
     const auto outputs = model->forward(input);
     const auto value = objective_values(model, outputs, ids, labels, options.objective(), options.loss(), &evaluator) * direction;
     const auto sign = steepest_direction(torch::autograd::grad({value.sum()}, {input})[0], ball.norm, ball.scale);
     torch::NoGradGuard no_grad;
     const auto predicted = evaluator.predict(outputs.detach());
+    if (true_ids.defined()) return Probe{value.detach(), sign, predicted.ne(true_ids)};
     return Probe{value.detach(), sign, options.targeted() ? predicted.eq(ids) : predicted.ne(ids)};
   };
   torch::NoGradGuard no_grad;
@@ -507,7 +517,7 @@ torch::Tensor apgd_attack(models::Model& model, const labels::LabelRepresentatio
   // The state of the images still searched; `rows` are their places in `x`, `origin` their clean images,
   // `active` their ball.
   auto rows = torch::arange(n, torch::TensorOptions().dtype(torch::kLong).device(x.device()));
-  auto ids = aim, origin = x;
+  auto ids = aim, origin = x, true_ids = truth;
   Ball active = ball;
   const auto project = [&](const torch::Tensor& t) { return active.project(t, origin); };
   auto current = ball.project(x + ball.epsilon * random_direction(x.sizes(), options.seed(), ball.norm, x.options()), x);
@@ -515,7 +525,7 @@ torch::Tensor apgd_attack(models::Model& model, const labels::LabelRepresentatio
   Probe at;
   {
     torch::AutoGradMode enable_grad(true);
-    at = probe(current, ids);
+    at = probe(current, ids, true_ids);
   }
   auto best = current, best_value = at.value, best_sign = at.sign, sign = at.sign, value = at.value;
   auto eta = torch::full({n, 1, 1, 1}, step_fraction(options), x.options());
@@ -530,6 +540,7 @@ torch::Tensor apgd_attack(models::Model& model, const labels::LabelRepresentatio
     for (torch::Tensor* t : {&rows, &ids, &origin, &current, &previous, &best, &best_value, &best_sign, &sign, &value,
                              &eta, &rises, &halved_last, &best_at_checkpoint})
       *t = t->index_select(0, keep);
+    if (true_ids.defined()) true_ids = true_ids.index_select(0, keep);
     active = active.rows(keep);
   };
   leave(at.broken);
@@ -543,7 +554,7 @@ torch::Tensor apgd_attack(models::Model& model, const labels::LabelRepresentatio
     current = next;
     {
       torch::AutoGradMode enable_grad(true);
-      at = probe(current, ids);
+      at = probe(current, ids, true_ids);
     }
     rises.add_(at.value.gt(value).to(torch::kLong));
     const auto improved = at.value.gt(best_value);
@@ -575,6 +586,36 @@ torch::Tensor apgd_attack(models::Model& model, const labels::LabelRepresentatio
   return result;
 }
 
+// AutoAttack's APGD-T on checked inputs, for an untargeted APGD with target_classes k > 0: targeted
+// APGD searches aimed in turn at each image's most likely other classes (by its clean scores, the
+// evaluator's), the j-th search on the images no earlier one broke, from its own random start (the
+// seed's stream j). An image is broken once misclassified as any class. Broken images keep the point
+// that broke them; the others end at the last search's point.
+torch::Tensor apgd_over_targets(models::Model& model, const labels::LabelRepresentation& labels, const eval::NearestNeighborEvaluator& evaluator,
+                                const torch::Tensor& x, const torch::Tensor& truth, const AttackOptions& options, const Ball& ball) {
+  torch::Tensor ranked;
+  {
+    torch::NoGradGuard no_grad;
+    // The true class last, so that the first C − 1 columns are the other classes by falling score.
+    const auto scores = detail::class_scores(evaluator, model->forward(x));
+    ranked = scores.scatter(1, truth.unsqueeze(1), -std::numeric_limits<double>::infinity()).argsort(1, /*descending=*/true);
+  }
+  const auto searches = std::min<std::int64_t>(options.target_classes(), ranked.size(1) - 1);
+  auto result = x.clone();
+  auto pending = torch::arange(x.size(0), truth.options());
+  for (std::int64_t j = 0; j < searches && pending.numel() > 0; ++j) {
+    const auto search = AttackOptions(options).targeted(true).target_classes(0).seed(mix_seed(options.seed(), kTargetSearchStream + static_cast<std::uint64_t>(j)));
+    const auto true_ids = truth.index_select(0, pending);
+    const auto adversarial = apgd_attack(model, labels, evaluator, x.index_select(0, pending), ranked.index_select(0, pending).select(1, j),
+                                         search, ball.rows(pending), true_ids);
+    result.index_copy_(0, pending, adversarial);
+    torch::NoGradGuard no_grad;
+    const auto still_correct = evaluator.predict(model->forward(adversarial)).eq(true_ids);
+    pending = pending.index_select(0, still_correct.nonzero().squeeze(1));
+  }
+  return result;
+}
+
 // The attack proper, on checked inputs: `x` on the model's device in its dtype, the model in eval
 // mode. `first_gradient`, if defined, is the objective's input gradient at x for these ids (the sweep
 // computes it once for every ε and norm); PGD and APGD never use it (they start elsewhere).
@@ -599,6 +640,7 @@ torch::Tensor attack_checked(models::Model& model, const labels::LabelRepresenta
   }
   if (options.method() == Method::kApgd) {
     if (!evaluator) throw Error("attack: APGD needs an evaluator (internal error)");
+    if (options.target_classes() > 0) return apgd_over_targets(model, labels, *evaluator, x, ids, options, ball);
     return apgd_attack(model, labels, *evaluator, x, ids, options, ball);
   }
   torch::Tensor adversarial = x;
@@ -782,6 +824,7 @@ void SweepOptions::validate() const {
   if (batch_size_ < 1) throw InvalidArgument(fmt::format("attack sweep: batch_size must be >= 1, got {}", batch_size_));
   if (queries_ < 1) throw InvalidArgument(fmt::format("attack sweep: queries must be >= 1, got {}", queries_));
   if (restarts_ < 1) throw InvalidArgument(fmt::format("attack sweep: restarts must be >= 1, got {}", restarts_));
+  if (target_classes_ < 0) throw InvalidArgument(fmt::format("attack sweep: target_classes must be >= 0, got {}", target_classes_));
   if (seed_ > 0xffffffffULL) throw InvalidArgument(fmt::format("attack sweep: seed must be below 2^32, got {}", seed_));
   if (!(threshold_ > 0) || !std::isfinite(threshold_))
     throw InvalidArgument(fmt::format("attack sweep: threshold must be a finite number > 0, got {}", threshold_));
@@ -802,6 +845,7 @@ std::string SweepResult::to_json() const {
   j["step_fraction"] = step_fraction;
   j["restarts"] = restarts;
   j["queries"] = queries;
+  j["target_classes"] = target_classes;
   j["seed"] = seed;
   j["labels"] = labels;
   j["seconds"] = seconds;
@@ -1111,6 +1155,7 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
                                         .steps(std::max<std::int64_t>(1, steps_of(kinds[a])))
                                         .step_fraction(options.step_fraction())
                                         .queries(options.queries())
+                                        .target_classes(kinds[a].method == Method::kApgd && !kinds[a].targeted ? options.target_classes() : 0)
                                         .seed(mix_seed(options.seed(), static_cast<std::uint64_t>(batch_number)));
         attack_options.validate();
         const auto& aim = kinds[a].targeted ? ts : ys;
@@ -1176,6 +1221,7 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
   result.step_fraction = options.step_fraction();
   result.restarts = options.restarts();
   result.queries = options.queries();
+  result.target_classes = options.target_classes();
   result.seed = options.seed();
   result.labels = labels->name();
   for (std::size_t a = 0; a < kinds.size(); ++a) {

@@ -225,18 +225,21 @@ void write_robustness(const std::map<std::string, Group>& groups, const Sweeps& 
           return a.contains("steps") ? json_count(a, "steps", file) : json_count(sweep, "steps", file);
         };
         // What makes an attack's curve another curve than its name says: APGD's steps, PGD's and
-        // APGD's restarts, Square's queries (each one value per sweep).
+        // APGD's restarts, the untargeted APGD's target classes (APGD-T), Square's queries (each one
+        // value per sweep).
         struct Settings {
-          std::int64_t steps = 0, restarts = 0, queries = 0;
+          std::int64_t steps = 0, restarts = 0, target_classes = 0, queries = 0;
           std::string suffix() const {
-            return (steps > 0 ? fmt::format(" ({} steps)", steps) : "") + (restarts > 1 ? fmt::format(" ({} restarts)", restarts) : "") +
-                   (queries > 0 ? fmt::format(" ({} queries)", queries) : "");
+            return (steps > 0 ? fmt::format(" ({} steps)", steps) : "") + (target_classes > 0 ? fmt::format(" (top-{} targets)", target_classes) : "") +
+                   (restarts > 1 ? fmt::format(" ({} restarts)", restarts) : "") + (queries > 0 ? fmt::format(" ({} queries)", queries) : "");
           }
         };
         const auto settings_of = [&](const json& a) {
           const std::string method = str(a, "method");
           Settings s;
           if (method == "apgd") s.steps = steps_of(a);
+          if (method == "apgd" && !(a.contains("targeted") && a["targeted"].is_boolean() && a["targeted"].get<bool>()))
+            s.target_classes = json_count(sweep, "target_classes", file);
           if (method == "pgd" || method == "apgd") s.restarts = json_count(sweep, "restarts", file);
           if (method == "square") s.queries = json_count(sweep, "queries", file);
           return s;
@@ -274,6 +277,7 @@ void write_robustness(const std::map<std::string, Group>& groups, const Sweeps& 
             const auto s = settings_of(a);
             settings.steps = std::max(settings.steps, s.steps);
             settings.restarts = std::max(settings.restarts, s.restarts);
+            settings.target_classes = std::max(settings.target_classes, s.target_classes);
             settings.queries = std::max(settings.queries, s.queries);
           }
           // Settings that make the curves of single attacks different curves make their worst case one too.
@@ -520,6 +524,7 @@ std::vector<PerImageSweep> per_image_sweeps(const RunRecord& run, const Sweeps& 
     const auto value_of = [](const json& j, const char* key) { return j.contains(key) ? j.at(key) : json(); };
     for (const char* key : {"epsilon_unit", "steps", "step_fraction", "restarts", "queries", "seed", "images"}) s.settings[key] = value_of(sweep, key);
     s.settings["norm"] = s.threat.norm;  // absent in older sweeps: L∞
+    s.settings["target_classes"] = json_count(sweep, "target_classes", file);  // absent in older sweeps: 0
     for (const auto& a : sweep.at("attacks")) {
       s.attacks.push_back(a.at("attack").get<std::string>());
       s.settings["attacks"].push_back(

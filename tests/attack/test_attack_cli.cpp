@@ -125,6 +125,21 @@ CATCH_TEST_CASE("labelrep attack sweeps attacks and epsilons over a run's test i
   CATCH_CHECK(queries.exit_code == 2);
   CATCH_CHECK(queries.output.find("--queries must be >= 1") != std::string::npos);
 
+  // APGD-T: the untargeted APGD over each image's top other classes; refused without it.
+  const auto apgd_t = run_command(cli + " attack --run " + run + " --attacks apgd-margin --target-classes 3 --eps 0,0.2 --limit 32 --out " +
+                                  dir.file("apgd_t.json"));
+  CATCH_INFO(apgd_t.output);
+  CATCH_REQUIRE(apgd_t.exit_code == 0);
+  CATCH_CHECK(apgd_t.output.find("untargeted apgd over the top 3 other classes (APGD-T)") != std::string::npos);
+  std::ifstream apgd_t_in(dir.file("apgd_t.json"));
+  CATCH_CHECK(nlohmann::json::parse(apgd_t_in)["target_classes"] == 3);
+  for (const char* bad : {" --attacks bim,apgd-targeted --target-classes 3", " --attacks apgd --target-classes -1"}) {
+    const auto refused = run_command(cli + " attack --run " + run + bad + " --out " + dir.file("x.json"));
+    CATCH_INFO(bad << ": " << refused.output);
+    CATCH_CHECK(refused.exit_code == 2);
+    CATCH_CHECK(refused.output.find("--target-classes") != std::string::npos);
+  }
+
   // The L2 threat model: its own ε (the defaults are the paper's L∞ ones); Square searches in the L2 ball.
   const auto l2 = run_command(cli + " attack --run " + run + " --attacks fgsm,bim,apgd,square --queries 50 --norm l2 --eps 0,1 --eps-unit pixel --limit 32 --out " +
                               dir.file("l2.json"));

@@ -251,6 +251,18 @@ CATCH_TEST_CASE("a report plots accuracy under attack from the runs' sweeps and 
   CATCH_CHECK(with_restarts.find("| worst case of pgd, apgd-margin (50 steps) (3 restarts) | composite | 0.1 | 100 | 1 | 11.00 | – |") != std::string::npos);
   CATCH_CHECK(read_file(dir.file("out/index.html")).find("50 steps, on the decision margin") != std::string::npos);  // the curve's own steps
   std::filesystem::remove(dir.file("runs/a/attack_pgd.json"));
+  // The untargeted APGD as APGD-T is a curve of its own; the targeted APGD of the same sweep is not.
+  labelrep::write_file_atomically(dir.file("runs/a/attack_apgd_t.json"),
+                                  R"({"images": 100, "target_classes": 9, "steps": 20, "attacks": [{"attack": "apgd-margin", "method": "apgd", )"
+                                  R"("objective": "margin", "targeted": false, "points": [{"epsilon": 0, "accuracy": 0.9}, {"epsilon": 0.1, "accuracy": 0.07}]}, )"
+                                  R"({"attack": "apgd-targeted", "method": "apgd", "targeted": true, )"
+                                  R"("points": [{"epsilon": 0, "accuracy": 0.9}, {"epsilon": 0.1, "accuracy": 0.5}]}]})");
+  report::write_report(dir.file("runs"), dir.file("out"));
+  const auto with_targets = read_file(dir.file("out/report.md"));
+  CATCH_CHECK(with_targets.find("| fashion-mnist · small-cnn | apgd-margin (20 steps) (top-9 targets) | composite | 0.1 | 100 | 1 | 7.00 |") !=
+              std::string::npos);
+  CATCH_CHECK(with_targets.find("| fashion-mnist · small-cnn | apgd-targeted (20 steps) | composite | 0.1 | 100 | 1 | 50.00 |") != std::string::npos);
+  std::filesystem::remove(dir.file("runs/a/attack_apgd_t.json"));
   // So is Square with its query budget, and a curve on the decision margin says so.
   labelrep::write_file_atomically(dir.file("runs/a/attack_square.json"),
                                   R"({"images": 100, "queries": 500, "steps": 5, "attacks": [{"attack": "square", "method": "square", )"

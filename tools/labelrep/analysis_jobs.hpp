@@ -23,7 +23,7 @@ struct AttackJob {
   std::vector<std::string> attacks = {"fgsm", "fgsm-targeted", "bim", "bim-targeted", "noise"};
   std::vector<double> epsilons = attack::paper_epsilons();
   bool epsilons_given = false;  ///< the user chose `epsilons` (an L2 sweep needs its own: the defaults are the paper's L∞ ones)
-  std::int64_t steps = 5, apgd_steps = 0, limit = 0, batch_size = 256, restarts = 1, queries = 1000;
+  std::int64_t steps = 5, apgd_steps = 0, limit = 0, batch_size = 256, restarts = 1, queries = 1000, target_classes = 0;
   std::string per_image;  ///< non-empty: the per-image outcomes as .npy (this file and <stem>.target_hit.npy)
   double step_fraction = 0;
   bool has_threshold = false;  ///< false: the run's threshold

@@ -33,6 +33,7 @@ std::string run_attack_job(const AttackJob& job) {
   if (job.batch_size < 1) throw InvalidArgument(fmt::format("--batch-size must be >= 1, got {}", job.batch_size));
   if (job.restarts < 1) throw InvalidArgument(fmt::format("--restarts must be >= 1, got {}", job.restarts));
   if (job.queries < 1) throw InvalidArgument(fmt::format("--queries must be >= 1, got {}", job.queries));
+  if (job.target_classes < 0) throw InvalidArgument(fmt::format("--target-classes must be >= 0, got {}", job.target_classes));
   if (job.threads < 0) throw InvalidArgument(fmt::format("--threads must be >= 0, got {}", job.threads));
   if (!(job.step_fraction >= 0) || !std::isfinite(job.step_fraction))
     throw InvalidArgument(fmt::format("--step-fraction must be a finite number >= 0, got {}", job.step_fraction));
@@ -63,6 +64,12 @@ std::string run_attack_job(const AttackJob& job) {
   if (job.apgd_steps > 0 && !any_apgd)
     throw InvalidArgument(fmt::format("--apgd-steps {} applies to apgd (and its -margin and -targeted forms), which --attacks does not list",
                                       job.apgd_steps));
+  const bool any_untargeted_apgd = std::any_of(kinds.begin(), kinds.end(), [](const attack::AttackKind& kind) {
+    return kind.method == attack::Method::kApgd && !kind.targeted;
+  });
+  if (job.target_classes > 0 && !any_untargeted_apgd)
+    throw InvalidArgument(fmt::format("--target-classes {} applies to the untargeted apgd and apgd-margin (APGD-T), which --attacks does not list",
+                                      job.target_classes));
   if (job.restarts > 1 && !any_restartable)
     throw InvalidArgument(fmt::format("--restarts {} applies to pgd and apgd (and their -margin and -targeted forms), which --attacks does not list",
                                       job.restarts));
@@ -96,6 +103,7 @@ std::string run_attack_job(const AttackJob& job) {
                            .batch_size(job.batch_size)
                            .restarts(job.restarts)
                            .queries(job.queries)
+                           .target_classes(job.target_classes)
                            .unbounded_check(job.unbounded_check)
                            .per_image(!job.per_image.empty())
                            .threshold(job.has_threshold ? job.threshold : run.config.threshold)
@@ -123,7 +131,9 @@ std::string run_attack_job(const AttackJob& job) {
                            run.config.encoder, result.labels, result.images, result.initially_correct, 100 * result.clean_accuracy,
                            attack::epsilon_unit_name(unit), norm == attack::Norm::kL2 ? ", L2 ball" : "",
                            (job.restarts > 1 ? fmt::format(", {} with {} restarts", restartable_names, job.restarts) : std::string()) +
-                               (job.apgd_steps > 0 ? fmt::format(", apgd with {} steps", job.apgd_steps) : std::string()));
+                               (job.apgd_steps > 0 ? fmt::format(", apgd with {} steps", job.apgd_steps) : std::string()) +
+                               (job.target_classes > 0 ? fmt::format(", untargeted apgd over the top {} other classes (APGD-T)", job.target_classes)
+                                                       : std::string()));
   std::cout << fmt::format("{:<21} {:>7} {:>10} {:>10} {:>17} {:>11} {:>9}\n", "attack", "eps", "accuracy", "threshold",
                            "initially-correct", "target-hit", "seconds");
   auto percent = [](double v) { return std::isfinite(v) ? fmt::format("{:.2f}%", 100 * v) : std::string("-"); };
@@ -183,6 +193,10 @@ void add_attack_command(CLI::App& app) {
   cmd->add_option("--restarts", job->restarts, "Random restarts of pgd and apgd: an image is broken when any restart breaks it")
       ->capture_default_str();
   cmd->add_option("--queries", job->queries, "Square's model calls per image at most")->capture_default_str();
+  cmd->add_option("--target-classes", job->target_classes,
+                  "Untargeted apgd and apgd-margin as AutoAttack's APGD-T: targeted searches at each image's K most likely other classes "
+                  "(0: one search away from the true class; AutoAttack uses 9)")
+      ->capture_default_str();
   cmd->add_flag("!--no-unbounded-check", job->unbounded_check,
                 "Skip the unbounded-attack check (an untargeted bim over the whole pixel box, run with untargeted fgsm or bim)");
   cmd->add_option("--per-image", job->per_image,

@@ -144,7 +144,8 @@ struct LABELREP_API AttackOptions {
   /// Throws InvalidArgument for a negative or non-finite ε, steps < 1, a negative or non-finite step
   /// size, queries < 1, a square fraction outside (0, 1], statistics whose mean and std differ in
   /// length or are empty, a std that is not positive, targeted noise (noise aims at nothing), the
-  /// margin objective with noise or Square.
+  /// margin objective with noise or Square, target_classes < 0, or target_classes > 0 with another
+  /// attack than the untargeted APGD.
   void validate() const;
 
   TORCH_ARG(data::ChannelStatistics, statistics);
@@ -172,6 +173,13 @@ struct LABELREP_API AttackOptions {
   /// at most min(H, W) − 1 (1 for an image one pixel high or wide). Under L2 it is odd and at least 3
   /// (as AutoAttack's), so the centre-weighted pattern has a centre, and at most min(H, W).
   TORCH_ARG(double, square_fraction) = 0.8;
+  /// Untargeted APGD only (`apgd`, `apgd-margin`). 0, the default: one search away from the true class.
+  /// k > 0: AutoAttack's APGD-T instead, k targeted searches aimed in turn at each image's k most
+  /// likely other classes (by its clean scores: logits, or minus the distances to the labels; k above
+  /// C − 1 means C − 1). Each search takes `steps` steps, from its own random start, on the images no
+  /// earlier search broke. An image counts as broken when it is misclassified as any class, as for
+  /// the untargeted attack. AutoAttack's standard suite uses 9 (the DLR loss there; the objective here).
+  TORCH_ARG(std::int64_t, target_classes) = 0;
   /// What FGSM, BIM, PGD and APGD follow (kMargin with noise or Square is refused: noise follows nothing,
   /// Square always searches on the margin).
   TORCH_ARG(Objective, objective) = Objective::kLoss;
@@ -252,7 +260,7 @@ LABELREP_API torch::Tensor random_targets(const torch::Tensor& true_ids, std::in
 struct LABELREP_API SweepOptions {
   explicit SweepOptions(data::ChannelStatistics statistics) : statistics_(std::move(statistics)) {}
   /// Throws InvalidArgument for no attacks, an unknown attack name, no ε, a negative or non-finite ε,
-  /// steps < 1, apgd_steps < 0, queries < 1, a batch size < 1, restarts < 1, a seed ≥ 2^32, a threshold that is not
+  /// steps < 1, apgd_steps < 0, queries < 1, target_classes < 0, a batch size < 1, restarts < 1, a seed ≥ 2^32, a threshold that is not
   /// positive, or invalid statistics.
   void validate() const;
 
@@ -285,6 +293,10 @@ struct LABELREP_API SweepOptions {
   TORCH_ARG(std::int64_t, restarts) = 1;
   /// Square's model calls per image at most (AttackOptions::queries).
   TORCH_ARG(std::int64_t, queries) = 1000;
+  /// The untargeted APGD attacks' (apgd, apgd-margin) target classes (AttackOptions::target_classes):
+  /// 0 (default) searches away from the true class; k > 0 runs AutoAttack's APGD-T over each image's
+  /// k most likely other classes (within each restart). Other attacks ignore it.
+  TORCH_ARG(std::int64_t, target_classes) = 0;
   /// Also run an untargeted L∞ BIM (with `steps`, whatever the sweep's norm) at ε = 1 in pixel units,
   /// whose ball holds the whole pixel box, when the sweep has an untargeted FGSM or BIM on the loss: an attack allowed to change the image into any
   /// image must break nearly every image (Athalye et al. 2018), so one that does not is a sign that the
@@ -352,6 +364,7 @@ struct LABELREP_API SweepResult {
   double step_fraction = 0.0;
   std::int64_t restarts = 1;           ///< PGD's and APGD's random restarts (SweepOptions::restarts)
   std::int64_t queries = 0;            ///< Square's model calls per image at most (SweepOptions::queries)
+  std::int64_t target_classes = 0;     ///< the untargeted APGD's target classes (SweepOptions::target_classes)
   std::uint64_t seed = 0;
   std::string labels;                  ///< the label kind
   double seconds = 0.0;                ///< the whole sweep

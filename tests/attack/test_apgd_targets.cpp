@@ -1,0 +1,148 @@
+// AutoAttack's APGD-T (AttackOptions::target_classes): targeted searches over each image's most likely
+// other classes inside an untargeted attack. What is refused, the ball, nesting in the number of
+// classes, the clamp to C − 1, the misclassification criterion, and the sweep's bookkeeping.
+#include "catch.hpp"
+
+#include <torch/torch.h>
+
+#include <nlohmann/json.hpp>
+
+#include "labelrep/attack/attack.hpp"
+#include "labelrep/core/error.hpp"
+#include "labelrep/eval/nearest_neighbor.hpp"
+#include "labelrep/labels/kinds.hpp"
+#include "labelrep/models/model.hpp"
+#include "labelrep/train/trainer.hpp"
+#include "fixtures.hpp"
+#include "tiny_models.hpp"
+
+using namespace labelrep;
+using labelrep_test::quadrants;
+
+namespace {
+
+const data::ChannelStatistics& kStats = labelrep_test::kTinyStats;
+
+data::Batch test_batch(std::int64_t n) {
+  auto batches = train::evaluation_batches(quadrants(n, 99), torch::arange(n), kStats, n);
+  data::Batch batch;
+  batches.start_epoch(0);
+  batches.next(batch);
+  return batch;
+}
+
+attack::AttackOptions apgd_t(const std::string& name, double epsilon, std::int64_t target_classes) {
+  const auto kind = attack::parse_attack(name);
+  return attack::AttackOptions(kStats)
+      .method(kind.method)
+      .targeted(kind.targeted)
+      .objective(kind.objective)
+      .epsilon(epsilon)
+      .steps(6)
+      .seed(5)
+      .target_classes(target_classes);
+}
+
+torch::Tensor broken(labelrep_test::TinyModel& t, const torch::Tensor& adversarial, const torch::Tensor& truth) {
+  torch::NoGradGuard no_grad;
+  return eval::NearestNeighborEvaluator(t.labels).predict(t.model->forward(adversarial)).ne(truth);
+}
+
+}  // namespace
+
+CATCH_TEST_CASE("target_classes is for the untargeted APGD, and not negative", "[attack]") {
+  for (const char* name : {"apgd", "apgd-margin"}) CATCH_CHECK_NOTHROW(apgd_t(name, 0.1, 9).validate());
+  for (const char* name : {"apgd-targeted", "apgd-margin-targeted", "bim", "pgd", "fgsm", "square", "noise"}) {
+    CATCH_INFO(name);
+    CATCH_CHECK_THROWS_AS(apgd_t(name, 0.1, 3).validate(), InvalidArgument);
+    CATCH_CHECK_NOTHROW(apgd_t(name, 0.1, 0).validate());
+  }
+  CATCH_CHECK_THROWS_AS(apgd_t("apgd", 0.1, -1).validate(), InvalidArgument);
+  CATCH_CHECK_THROWS_AS(attack::SweepOptions(kStats).target_classes(-1).validate(), InvalidArgument);
+  CATCH_CHECK(attack::AttackOptions(kStats).target_classes() == 0);  // off by default: the paper's attacks
+}
+
+CATCH_TEST_CASE("APGD-T stays in the ball, nests in the number of target classes, and clamps it to C - 1", "[attack]") {
+  std::int64_t gained = 0;  // images the second and third target classes broke that the first did not
+  for (const bool categorical : {true, false}) {
+    CATCH_INFO((categorical ? "categorical" : "composite"));
+    auto t = labelrep_test::train_tiny(categorical);
+    const auto batch = test_batch(96);
+    for (const attack::Norm norm : {attack::Norm::kLinf, attack::Norm::kL2}) {
+      const double epsilon = norm == attack::Norm::kLinf ? (categorical ? 0.45 : 0.5) : (categorical ? 4.0 : 8.0);
+      CATCH_INFO(attack::norm_name(norm));
+      std::vector<torch::Tensor> broken_by;  // by k = 1, 2, 3 target classes
+      for (std::int64_t k = 1; k <= 3; ++k) {
+        const auto options = apgd_t("apgd-margin", epsilon, k).norm(norm);
+        const auto adversarial = attack::perturb(t.model, *t.labels, batch.images, batch.targets, options);
+        const auto delta = adversarial - batch.images;
+        if (norm == attack::Norm::kLinf) CATCH_CHECK(delta.abs().max().item<double>() <= epsilon + 1e-5);
+        else CATCH_CHECK(delta.flatten(1).pow(2).sum(1).sqrt().max().item<double>() <= epsilon * (1 + 1e-5));
+        broken_by.push_back(broken(t, adversarial, batch.targets));
+      }
+      // The j-th search is the same whatever k (its own seed stream, the same images left), so every
+      // image k classes break, k + 1 break too; the extra searches break more (checked over all cases).
+      CATCH_CHECK((broken_by[0] & broken_by[1].logical_not()).sum().item<std::int64_t>() == 0);
+      CATCH_CHECK((broken_by[1] & broken_by[2].logical_not()).sum().item<std::int64_t>() == 0);
+      gained += broken_by[2].sum().item<std::int64_t>() - broken_by[0].sum().item<std::int64_t>();
+      CATCH_CHECK(broken_by[0].sum().item<std::int64_t>() > 0);
+      CATCH_CHECK(broken_by[0].sum().item<std::int64_t>() < batch.targets.size(0));
+      // Four classes: at most three others, so 9 target classes are 3.
+      const auto nine = attack::perturb(t.model, *t.labels, batch.images, batch.targets, apgd_t("apgd-margin", epsilon, 9).norm(norm));
+      const auto three = attack::perturb(t.model, *t.labels, batch.images, batch.targets, apgd_t("apgd-margin", epsilon, 3).norm(norm));
+      CATCH_CHECK(torch::equal(nine, three));
+    }
+  }
+  CATCH_CHECK(gained > 10);  // these models: 5, 6, 0 and 21 more images
+}
+
+CATCH_TEST_CASE("APGD-T's first search aims at the runner-up class", "[attack]") {
+  auto t = labelrep_test::train_tiny(true);
+  const auto batch = test_batch(96);
+  torch::Tensor runner_up, least_likely;
+  {
+    torch::NoGradGuard no_grad;
+    const auto logits = t.model->forward(batch.images);
+    runner_up = logits.scatter(1, batch.targets.unsqueeze(1), -1e30).argmax(1);
+    least_likely = logits.argmin(1);
+  }
+  // With one target class the search pushes each image towards its runner-up. It stops at the first
+  // misclassification, which on this model is often the third class, between the two (this model: 10
+  // of 31 broken images land on the runner-up, none on the least likely class).
+  const auto adversarial = attack::perturb(t.model, *t.labels, batch.images, batch.targets, apgd_t("apgd-margin", 0.5, 1));
+  torch::Tensor predicted;
+  {
+    torch::NoGradGuard no_grad;
+    predicted = eval::NearestNeighborEvaluator(t.labels).predict(t.model->forward(adversarial));
+  }
+  const auto moved = predicted.ne(batch.targets);
+  CATCH_CHECK(moved.sum().item<std::int64_t>() > 10);
+  CATCH_CHECK((moved & predicted.eq(runner_up)).sum().item<std::int64_t>() > 5);
+  CATCH_CHECK((moved & predicted.eq(least_likely)).sum().item<std::int64_t>() == 0);
+}
+
+CATCH_TEST_CASE("a sweep runs the untargeted APGD as APGD-T and records target_classes", "[attack]") {
+  auto t = labelrep_test::train_tiny(false);
+  const auto set = quadrants(120, 99);
+  const auto base = attack::SweepOptions(kStats)
+                        .attacks({"apgd-margin", "apgd-margin-targeted", "bim"})
+                        .epsilons({0.0, 0.3, 0.6})
+                        .steps(6)
+                        .seed(4)
+                        .progress(false);
+  const auto plain = attack::run_sweep(t.model, t.labels, set, torch::arange(120), base);
+  const auto with_targets = attack::run_sweep(t.model, t.labels, set, torch::arange(120), attack::SweepOptions(base).target_classes(3));
+  CATCH_CHECK(nlohmann::json::parse(with_targets.to_json())["target_classes"] == 3);
+  CATCH_CHECK(nlohmann::json::parse(plain.to_json())["target_classes"] == 0);
+  CATCH_REQUIRE(plain.initially_correct > 50);
+  // Only the untargeted APGD changes: the targeted APGD and BIM give the same counts.
+  for (std::size_t a : {std::size_t{1}, std::size_t{2}})
+    for (std::size_t e = 0; e < 3; ++e) {
+      CATCH_CHECK(with_targets.curves[a].points[e].correct == plain.curves[a].points[e].correct);
+      CATCH_CHECK(with_targets.curves[a].points[e].target_hits == plain.curves[a].points[e].target_hits);
+    }
+  // The untargeted APGD's curve is APGD-T's now, another attack.
+  bool differs = false;
+  for (std::size_t e = 1; e < 3; ++e) differs = differs || with_targets.curves[0].points[e].correct != plain.curves[0].points[e].correct;
+  CATCH_CHECK(differs);
+}
