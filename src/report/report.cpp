@@ -70,7 +70,7 @@ std::string percent(const Stat& s) {
   return s.n == 0 ? "–" : s.n == 1 ? fmt::format("{:.2f}", 100 * s.mean) : fmt::format("{:.2f} ± {:.2f}", 100 * s.mean, 100 * s.std);
 }
 // A file-name part from any text: letters and digits kept, each run of anything else one '_' (so
-// "fgsm, bim" is "fgsm_bim", not "fgsm__bim"). A long text keeps its first
+// "fgsm, bim" is "fgsm_bim", not "fgsm__bim"), none at the end. A long text keeps its first
 // 80 characters and gets its hash (FNV-1a) appended, so names stay far below the 255-byte limit of
 // file systems and distinct texts still get distinct names.
 std::string safe_name(const std::string& text) {
@@ -79,6 +79,7 @@ std::string safe_name(const std::string& text) {
     if (std::isalnum(static_cast<unsigned char>(c))) out += c;
     else if (out.empty() || out.back() != '_') out += '_';
   }
+  if (out.size() > 1 && out.back() == '_') out.pop_back();  // "pgd (5 steps)": "pgd_5_steps", not "pgd_5_steps_"
   if (out.size() <= 100) return out;
   std::uint64_t hash = 0xcbf29ce484222325ULL;
   for (unsigned char c : text) hash = (hash ^ c) * 0x100000001b3ULL;
@@ -480,6 +481,7 @@ struct PerImageSweep {
   std::vector<std::string> attacks;  // in the order of the outcomes' first axis
   std::vector<double> epsilons;      // of the second axis
   ThreatModel threat;
+  std::string apgd_targets;  // " (top-K targets)" when its untargeted APGD ran as APGD-T, else empty
   std::int64_t images = 0;
   // Everything that makes two sweeps' attacks the same attacks: per attack its name, method, objective
   // and steps; the sweep's unit, norm, steps, step fraction, restarts, queries, seed (targets, random starts)
@@ -524,8 +526,11 @@ std::vector<PerImageSweep> per_image_sweeps(const RunRecord& run, const Sweeps& 
     const auto value_of = [](const json& j, const char* key) { return j.contains(key) ? j.at(key) : json(); };
     for (const char* key : {"epsilon_unit", "steps", "step_fraction", "restarts", "queries", "seed", "images"}) s.settings[key] = value_of(sweep, key);
     s.settings["norm"] = s.threat.norm;  // absent in older sweeps: L∞
-    s.settings["target_classes"] = json_count(sweep, "target_classes", file);  // absent in older sweeps: 0
+    const auto target_classes = json_count(sweep, "target_classes", file);  // absent in older sweeps: 0
+    s.settings["target_classes"] = target_classes;
     for (const auto& a : sweep.at("attacks")) {
+      const bool targeted = a.contains("targeted") && a["targeted"].is_boolean() && a["targeted"].get<bool>();
+      if (target_classes > 0 && value_of(a, "method") == "apgd" && !targeted) s.apgd_targets = fmt::format(" (top-{} targets)", target_classes);
       s.attacks.push_back(a.at("attack").get<std::string>());
       s.settings["attacks"].push_back(
           {{"attack", s.attacks.back()}, {"method", value_of(a, "method")}, {"objective", value_of(a, "objective")}, {"steps", value_of(a, "steps")}});
@@ -564,7 +569,7 @@ void write_paired_robustness(const std::map<std::string, Group>& groups, const S
     for (const auto& a : sweeps_of[&run])
       for (const auto& b : sweeps_of[&reference]) {
         if (a.settings != b.settings || a.epsilons != b.epsilons) continue;
-        const std::string attacks = fmt::format("{}", fmt::join(a.attacks, ", ")) + a.threat.suffix();
+        const std::string attacks = fmt::format("{}", fmt::join(a.attacks, ", ")) + a.threat.suffix() + a.apgd_targets;
         const std::string pair = other.label_kind + " vs " + category.label_kind;
         std::vector<double> x, difference, low, high;
         for (std::size_t e = 0; e < a.epsilons.size(); ++e) {

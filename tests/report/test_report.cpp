@@ -484,7 +484,7 @@ CATCH_TEST_CASE("a report compares each run's robustness with the categorical ru
   // attack --per-image` records it (here a bare name, found beside the sweep).
   // `norm` empty: none written, as by labelrep before it had L2 attacks (L∞).
   const auto sweep = [&](const std::string& run, const std::string& name, const torch::Tensor& correct, std::vector<double> epsilons,
-                         std::uint64_t seed = 0, const std::string& norm = "") {
+                         std::uint64_t seed = 0, const std::string& norm = "", std::int64_t target_classes = 0) {
     nlohmann::json points = nlohmann::json::array();
     for (double eps : epsilons) points.push_back({{"epsilon", eps}, {"accuracy", 0.5}});
     nlohmann::json doc = {{"images", 40}, {"seed", seed}, {"steps", 5},
@@ -493,6 +493,10 @@ CATCH_TEST_CASE("a report compares each run's robustness with the categorical ru
                             {{"attack", "bim"}, {"method", "iterative"}, {"points", points}}}},
                           {"per_image", {{"correct", name + ".npy"}}}};
     if (!norm.empty()) doc["norm"] = norm;
+    if (target_classes > 0) {  // the first attack the untargeted APGD, run as APGD-T
+      doc["target_classes"] = target_classes;
+      doc["attacks"][0] = {{"attack", "apgd-margin"}, {"method", "apgd"}, {"objective", "margin"}, {"targeted", false}, {"points", points}};
+    }
     write_file_atomically(dir.file("runs/" + run + "/" + name + ".json"), doc.dump());
     if (correct.defined()) write_npy(dir.file("runs/" + run + "/" + name + ".npy"), correct);
   };
@@ -525,6 +529,11 @@ CATCH_TEST_CASE("a report compares each run's robustness with the categorical ru
   sweep("category0", "attack_linf_only", outcomes(30, 10, 15), {0.0, 0.8});
   sweep("composite0", "attack_linf", outcomes(40, 30, 25), {0.0, 0.9}, 0, "linf");
   sweep("category0", "attack_old", outcomes(30, 10, 15), {0.0, 0.9});
+  // APGD-T pairs with APGD-T over as many target classes, and says so.
+  sweep("composite0", "attack_apgd_t", outcomes(40, 30, 25), {0.0, 0.6}, 0, "", 3);
+  sweep("category0", "attack_apgd_t", outcomes(30, 10, 15), {0.0, 0.6}, 0, "", 3);
+  sweep("composite0", "attack_apgd_t9", outcomes(40, 30, 25), {0.0, 0.65}, 0, "", 9);
+  sweep("category0", "attack_apgd_t9", outcomes(30, 10, 15), {0.0, 0.65}, 0, "", 5);
   report::write_report(dir.file("runs"), dir.file("out"));
   std::string md = read_file(dir.file("out/report.md"));
   CATCH_CHECK(md.find("## Robust on the same images? (paired, against categorical labels)") != std::string::npos);
@@ -548,10 +557,13 @@ CATCH_TEST_CASE("a report compares each run's robustness with the categorical ru
   CATCH_CHECK(md.find("| fgsm, bim (L2, normalized ε) | 0.8 |") == std::string::npos);
   CATCH_CHECK(md.find("| fgsm, bim | 0.8 |") == std::string::npos);
   CATCH_CHECK(md.find("| fgsm, bim | 0.9 | 40 | 62.50 | 25.00 |") != std::string::npos);
-  // Four pairs of sweeps, two ε each: eight rows; seed 1, the other ε list and L2 against L∞ pair with nothing.
+  CATCH_CHECK(md.find("| apgd-margin, bim (top-3 targets) | 0.6 | 40 | 62.50 | 25.00 | +37.50 [") != std::string::npos);
+  CATCH_CHECK(md.find("| composite vs category | 0 | apgd-margin, bim (top-9 targets) |") == std::string::npos);  // 9 against 5: other attacks
+  // Five pairs of sweeps, two ε each: ten rows; seed 1, the other ε list, L2 against L∞ and APGD-T over
+  // other numbers of classes pair with nothing.
   std::size_t rows = 0;
   for (auto at = md.find("| composite vs category |"); at != std::string::npos; at = md.find("| composite vs category |", at + 1)) ++rows;
-  CATCH_CHECK(rows == 8);
+  CATCH_CHECK(rows == 10);
   CATCH_CHECK(md.find("| composite vs category | 1 |") == std::string::npos);
   const std::string html = read_file(dir.file("out/index.html"));
   CATCH_CHECK(html.find("<td>+37.50 [") != std::string::npos);
