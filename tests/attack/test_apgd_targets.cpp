@@ -32,15 +32,7 @@ data::Batch test_batch(std::int64_t n) {
 }
 
 attack::AttackOptions apgd_t(const std::string& name, double epsilon, std::int64_t target_classes) {
-  const auto kind = attack::parse_attack(name);
-  return attack::AttackOptions(kStats)
-      .method(kind.method)
-      .targeted(kind.targeted)
-      .objective(kind.objective)
-      .epsilon(epsilon)
-      .steps(6)
-      .seed(5)
-      .target_classes(target_classes);
+  return labelrep_test::options_named(kStats, name).epsilon(epsilon).steps(6).seed(5).target_classes(target_classes);
 }
 
 torch::Tensor broken(labelrep_test::TinyModel& t, const torch::Tensor& adversarial, const torch::Tensor& truth) {

@@ -71,11 +71,7 @@ bool inside_box(const torch::Tensor& t) {
 }
 
 attack::AttackOptions l2(const std::string& name, double epsilon, bool pixel) {
-  const auto kind = attack::parse_attack(name);
-  return attack::AttackOptions(kStats)
-      .method(kind.method)
-      .targeted(kind.targeted)
-      .objective(kind.objective)
+  return labelrep_test::options_named(kStats, name)
       .epsilon(epsilon)
       .unit(pixel ? attack::EpsilonUnit::kPixel : attack::EpsilonUnit::kNormalized)
       .norm(attack::Norm::kL2)

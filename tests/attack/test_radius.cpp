@@ -43,8 +43,7 @@ data::Batch test_batch(std::int64_t n) {
 }
 
 attack::AttackOptions options_for(const std::string& name) {
-  const auto kind = attack::parse_attack(name);
-  return attack::AttackOptions(kStats).method(kind.method).targeted(kind.targeted).objective(kind.objective).steps(4).seed(3).queries(30);
+  return labelrep_test::options_named(kStats, name).steps(4).seed(3).queries(30);
 }
 
 // Whether image i of `images`, attacked alone at ε, is broken (untargeted: not `aim`; targeted: `aim`).

@@ -5,9 +5,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "fixtures.hpp"
+#include "labelrep/attack/attack.hpp"
 #include "labelrep/data/batcher.hpp"
 #include "labelrep/labels/kinds.hpp"
 #include "labelrep/models/model.hpp"
@@ -47,6 +49,13 @@ inline TinyModel train_tiny(bool categorical) {
   }
   t.model->eval();
   return t;
+}
+
+/// Attack options for the attack named `name` (attack::parse_attack: method, targeted, objective) with
+/// `statistics`; everything else at its default.
+inline labelrep::attack::AttackOptions options_named(const labelrep::data::ChannelStatistics& statistics, const std::string& name) {
+  const auto kind = labelrep::attack::parse_attack(name);
+  return labelrep::attack::AttackOptions(statistics).method(kind.method).targeted(kind.targeted).objective(kind.objective);
 }
 
 /// One image's objective to class `cls` from its output `out` [1, ...], written out for the reference
