@@ -23,8 +23,8 @@
 ///    when the decision margin falls; an image stops once broken. Under L2 it starts from a grid of
 ///    centre-weighted tiles on the sphere of radius ε; each round one window gets a new
 ///    centre-weighted pattern (added to its old content) and takes over the length of a second
-///    random window, which is zeroed, so the perturbation stays on the sphere (before the box clamp). The margin is the one evaluation decides
-///    by: for untargeted attacks the true class's score minus the best other class's, for targeted
+///    random window, which is zeroed, so the perturbation stays on the sphere (before the box clamp).
+///    The margin is the one evaluation decides by: for untargeted attacks the true class's score minus the best other class's, for targeted
 ///    ones the best other class's minus the target's, with the score the logit (categorical) or
 ///    minus the mean squared error to the class label (nearest-label decoding). A gradient attack
 ///    that Square beats is a sign of gradient masking (AutoAttack's check).
