@@ -674,9 +674,11 @@ RadiusFile read_radius_file(const std::string& file, std::vector<std::string>& m
   r.low_quartile = number_or_nan(j["quartiles"][0], "quartiles");
   r.high_quartile = number_or_nan(j["quartiles"][1], "quartiles");
   const auto threat = threat_model_of(j);
-  r.attack = j["attack"].get<std::string>() + threat.suffix();
+  const auto target_classes = j.contains("target_classes") ? labelrep::detail::json_unsigned(j["target_classes"], "target_classes", file) : 0;
+  r.attack = j["attack"].get<std::string>() + threat.suffix() + (target_classes > 0 ? fmt::format(" (top-{} targets)", target_classes) : "");
   for (const char* key : {"attack", "steps", "step_fraction", "queries", "seed", "max_epsilon", "bisections", "images"})
     r.settings[key] = j.contains(key) ? j[key] : json();
+  r.settings["target_classes"] = target_classes;  // absent in older files: 0
   r.settings["norm"] = threat.norm;
   r.settings["epsilon_unit"] = threat.unit;
   const fs::path recorded = j["per_image"].get<std::string>();

@@ -180,7 +180,14 @@ CATCH_TEST_CASE("labelrep attack sweeps attacks and epsilons over a run's test i
   CATCH_CHECK(rj["unbroken"].get<std::int64_t>() == torch::isinf(radii).sum().item<std::int64_t>());
   for (const auto& p : rj["accuracy"])
     CATCH_CHECK(p["correct"].get<std::int64_t>() == (radii > p["epsilon"].get<double>()).sum().item<std::int64_t>());
-  for (const char* bad : {" --max-eps 0", " --attack noise", " --bisections 0", " --attack cw"}) {
+  // APGD-T's radii; --target-classes only with the untargeted APGD.
+  const auto radius_t = run_command(cli + " radius --run " + run + " --attack apgd-margin --target-classes 2 --max-eps 0.5 --bisections 3 --limit 16 --out " +
+                                    dir.file("radius/t.json"));
+  CATCH_INFO(radius_t.output);
+  CATCH_REQUIRE(radius_t.exit_code == 0);
+  std::ifstream radius_t_in(dir.file("radius/t.json"));
+  CATCH_CHECK(nlohmann::json::parse(radius_t_in)["target_classes"] == 2);
+  for (const char* bad : {" --max-eps 0", " --attack noise", " --bisections 0", " --attack cw", " --attack bim --target-classes 2", " --target-classes -1"}) {
     const auto refused = run_command(cli + " radius --run " + run + bad + " --out " + dir.file("x.json"));
     CATCH_INFO(bad << ": " << refused.output);
     CATCH_CHECK(refused.exit_code == 2);

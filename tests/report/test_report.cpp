@@ -648,11 +648,12 @@ CATCH_TEST_CASE("a report shows the runs' robust radii and compares them image b
   const double inf = std::numeric_limits<double>::infinity();
   // A radius file as `labelrep radius` writes it, with its radii beside it.
   const auto radius_file = [&](const std::string& run, const std::string& name, const std::vector<double>& radii, double max_epsilon,
-                               double median) {
+                               double median, std::int64_t target_classes = -1) {
     nlohmann::json j = {{"attack", "apgd-margin"}, {"norm", "linf"}, {"epsilon_unit", "normalized"}, {"steps", 5}, {"step_fraction", 0},
                         {"queries", 1000}, {"seed", 0}, {"max_epsilon", max_epsilon}, {"bisections", 8}, {"images", radii.size()},
                         {"attacked", 9}, {"unbroken", 1}, {"median_radius", median}, {"quartiles", {0.1, nullptr}},
                         {"per_image", name + ".npy"}};
+    if (target_classes >= 0) j["target_classes"] = target_classes;  // -1: a file written before the field
     write_file_atomically(dir.file("runs/" + run + "/" + name + ".json"), j.dump());
     write_npy(dir.file("runs/" + run + "/" + name + ".npy"), torch::tensor(radii, torch::kFloat64));
   };
@@ -674,6 +675,21 @@ CATCH_TEST_CASE("a report shows the runs' robust radii and compares them image b
   CATCH_CHECK(std::filesystem::exists(dir.file("out/radius_1_fashion_mnist_small_cnn_apgd_margin.svg")));
   CATCH_CHECK(std::filesystem::exists(dir.file("out/radius_2_fashion_mnist_small_cnn_apgd_margin.svg")));
   CATCH_CHECK(read_file(dir.file("out/index.html")).find("accuracy from the radii under apgd-margin") != std::string::npos);
+
+  // APGD-T's radii: their own row, named so; 0 target classes is the same search as a file without the field.
+  radius_file("composite0", "radius_apgd_t", {0, 0.1, 0.2, 0.2, 0.3, inf, 0.05, 0.1, 0.15, 0.25}, 0.3, 0.175, 9);
+  radius_file("category0", "radius_apgd_t", {0, 0.05, 0.1, 0.1, 0.1, 0.2, 0.05, 0.05, 0.05, 0.05}, 0.3, 0.05, 5);  // 5 against 9: no pair
+  radius_file("category0", "radius_zero", {0, 0.05, 0.1, 0.1, 0.1, 0.2, 0.05, 0.05, 0.05, 0.05}, 0.7, 0.05, 0);
+  radius_file("composite0", "radius_zero", {0, 0.1, 0.2, 0.2, 0.3, inf, 0.05, 0.1, 0.15, 0.25}, 0.7, 0.175);
+  report::write_report(dir.file("runs"), dir.file("out"));
+  md = read_file(dir.file("out/report.md"));
+  CATCH_CHECK(md.find("| fashion-mnist · small-cnn | composite | 0 | apgd-margin (top-9 targets) | 10 | 9 |") != std::string::npos);
+  pairs = 0;
+  for (auto at = md.find("| composite vs category |"); at != std::string::npos; at = md.find("| composite vs category |", at + 1)) ++pairs;
+  CATCH_CHECK(pairs == 2);  // the first files, and the two with 0 target classes (one without the field)
+  for (const char* run : {"composite0", "category0"})
+    for (const char* name : {"radius_apgd_t", "radius_zero"})
+      for (const char* extension : {".json", ".npy"}) std::filesystem::remove(dir.file(std::string("runs/") + run + "/" + name + extension));
 
   // The per-image file gone: the table keeps the file's summary, the comparison leaves it out and says so.
   std::filesystem::remove(dir.file("runs/composite0/radius.npy"));

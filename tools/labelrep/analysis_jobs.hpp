@@ -38,7 +38,7 @@ std::string run_attack_job(const AttackJob& job);
 struct RadiusJob {
   std::string run, out, device = "cpu", attack = "apgd-margin", unit = "normalized", norm = "linf";
   double max_epsilon = 0.3, step_fraction = 0;
-  std::int64_t bisections = 10, steps = 5, queries = 1000, limit = 0, batch_size = 256;
+  std::int64_t bisections = 10, steps = 5, queries = 1000, limit = 0, batch_size = 256, target_classes = 0;
   std::uint64_t seed = 0;
   int threads = 0;
   bool channels_last = true, progress = true;

@@ -55,6 +55,10 @@ std::string run_radius_job(const RadiusJob& job) {
   if (job.bisections < 1 || job.bisections > 50) throw InvalidArgument(fmt::format("--bisections must be in [1, 50], got {}", job.bisections));
   if (job.steps < 1) throw InvalidArgument(fmt::format("--steps must be >= 1, got {}", job.steps));
   if (job.queries < 1) throw InvalidArgument(fmt::format("--queries must be >= 1, got {}", job.queries));
+  if (job.target_classes < 0) throw InvalidArgument(fmt::format("--target-classes must be >= 0, got {}", job.target_classes));
+  if (job.target_classes > 0 && (kind.method != attack::Method::kApgd || kind.targeted))
+    throw InvalidArgument(fmt::format("--target-classes {} applies to the untargeted apgd and apgd-margin (APGD-T), not --attack {}",
+                                      job.target_classes, job.attack));
   if (job.limit < 0) throw InvalidArgument(fmt::format("--limit must be >= 0, got {}", job.limit));
   if (job.batch_size < 1) throw InvalidArgument(fmt::format("--batch-size must be >= 1, got {}", job.batch_size));
   if (job.threads < 0) throw InvalidArgument(fmt::format("--threads must be >= 0, got {}", job.threads));
@@ -100,6 +104,7 @@ std::string run_radius_job(const RadiusJob& job) {
                                                    .steps(job.steps)
                                                    .step_fraction(job.step_fraction)
                                                    .queries(job.queries)
+                                                   .target_classes(job.target_classes)
                                                    .seed(job.seed + static_cast<std::uint64_t>(batch_number++)))
                              .max_epsilon(job.max_epsilon)
                              .bisections(job.bisections);
@@ -141,6 +146,7 @@ std::string run_radius_job(const RadiusJob& job) {
   j["steps"] = job.steps;
   j["step_fraction"] = job.step_fraction;
   j["queries"] = job.queries;
+  j["target_classes"] = job.target_classes;
   j["seed"] = job.seed;
   j["max_epsilon"] = job.max_epsilon;
   j["bisections"] = job.bisections;
@@ -190,6 +196,9 @@ void add_radius_command(CLI::App& app) {
   cmd->add_option("--steps", job->steps, "Steps of bim, pgd and apgd")->capture_default_str();
   cmd->add_option("--step-fraction", job->step_fraction, "Step size as a fraction of eps (0: the attack's default)")->capture_default_str();
   cmd->add_option("--queries", job->queries, "Square's model calls per image at most")->capture_default_str();
+  cmd->add_option("--target-classes", job->target_classes,
+                  "Untargeted apgd and apgd-margin as AutoAttack's APGD-T over each image's K most likely other classes (0: off)")
+      ->capture_default_str();
   cmd->add_option("--seed", job->seed, "Seed of the targets of targeted attacks, of pgd's and apgd's starts and of square")->capture_default_str();
   cmd->add_option("--limit", job->limit, "Only the first N test images (0: all)")->capture_default_str();
   cmd->add_option("--batch-size", job->batch_size, "Images attacked at once")->capture_default_str();
