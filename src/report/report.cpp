@@ -169,6 +169,16 @@ std::int64_t json_count(const json& j, const char* key, const std::string& file)
   return j.contains(key) ? static_cast<std::int64_t>(labelrep::detail::json_unsigned(j[key], key, file)) : 0;
 }
 
+// Whether a sweep's attack entry is the untargeted APGD, which `target_classes` turns into APGD-T.
+bool is_untargeted_apgd(const json& attack) {
+  const bool targeted = attack.contains("targeted") && attack["targeted"].is_boolean() && attack["targeted"].get<bool>();
+  return attack.contains("method") && attack["method"] == "apgd" && !targeted;
+}
+// The name suffix of APGD-T over `target_classes` classes ("" for 0: plain APGD).
+std::string target_classes_suffix(std::int64_t target_classes) {
+  return target_classes > 0 ? fmt::format(" (top-{} targets)", target_classes) : "";
+}
+
 // Every run's attack sweeps, parsed once for the sections that read them: file -> its JSON object.
 using Sweeps = std::map<std::string, json>;
 Sweeps read_sweeps(const std::map<std::string, Group>& groups) {
@@ -231,7 +241,7 @@ void write_robustness(const std::map<std::string, Group>& groups, const Sweeps& 
         struct Settings {
           std::int64_t steps = 0, restarts = 0, target_classes = 0, queries = 0;
           std::string suffix() const {
-            return (steps > 0 ? fmt::format(" ({} steps)", steps) : "") + (target_classes > 0 ? fmt::format(" (top-{} targets)", target_classes) : "") +
+            return (steps > 0 ? fmt::format(" ({} steps)", steps) : "") + target_classes_suffix(target_classes) +
                    (restarts > 1 ? fmt::format(" ({} restarts)", restarts) : "") + (queries > 0 ? fmt::format(" ({} queries)", queries) : "");
           }
         };
@@ -239,8 +249,7 @@ void write_robustness(const std::map<std::string, Group>& groups, const Sweeps& 
           const std::string method = str(a, "method");
           Settings s;
           if (method == "apgd") s.steps = steps_of(a);
-          if (method == "apgd" && !(a.contains("targeted") && a["targeted"].is_boolean() && a["targeted"].get<bool>()))
-            s.target_classes = json_count(sweep, "target_classes", file);
+          if (is_untargeted_apgd(a)) s.target_classes = json_count(sweep, "target_classes", file);
           if (method == "pgd" || method == "apgd") s.restarts = json_count(sweep, "restarts", file);
           if (method == "square") s.queries = json_count(sweep, "queries", file);
           return s;
@@ -529,8 +538,7 @@ std::vector<PerImageSweep> per_image_sweeps(const RunRecord& run, const Sweeps& 
     const auto target_classes = json_count(sweep, "target_classes", file);  // absent in older sweeps: 0
     s.settings["target_classes"] = target_classes;
     for (const auto& a : sweep.at("attacks")) {
-      const bool targeted = a.contains("targeted") && a["targeted"].is_boolean() && a["targeted"].get<bool>();
-      if (target_classes > 0 && value_of(a, "method") == "apgd" && !targeted) s.apgd_targets = fmt::format(" (top-{} targets)", target_classes);
+      if (is_untargeted_apgd(a)) s.apgd_targets = target_classes_suffix(target_classes);
       s.attacks.push_back(a.at("attack").get<std::string>());
       s.settings["attacks"].push_back(
           {{"attack", s.attacks.back()}, {"method", value_of(a, "method")}, {"objective", value_of(a, "objective")}, {"steps", value_of(a, "steps")}});
@@ -674,8 +682,8 @@ RadiusFile read_radius_file(const std::string& file, std::vector<std::string>& m
   r.low_quartile = number_or_nan(j["quartiles"][0], "quartiles");
   r.high_quartile = number_or_nan(j["quartiles"][1], "quartiles");
   const auto threat = threat_model_of(j);
-  const auto target_classes = j.contains("target_classes") ? labelrep::detail::json_unsigned(j["target_classes"], "target_classes", file) : 0;
-  r.attack = j["attack"].get<std::string>() + threat.suffix() + (target_classes > 0 ? fmt::format(" (top-{} targets)", target_classes) : "");
+  const auto target_classes = json_count(j, "target_classes", file);
+  r.attack = j["attack"].get<std::string>() + threat.suffix() + target_classes_suffix(target_classes);
   for (const char* key : {"attack", "steps", "step_fraction", "queries", "seed", "max_epsilon", "bisections", "images"})
     r.settings[key] = j.contains(key) ? j[key] : json();
   r.settings["target_classes"] = target_classes;  // absent in older files: 0
