@@ -39,6 +39,10 @@ constexpr AttackKind kAttacks[] = {
     {Method::kPgd, false, Objective::kMargin},       {Method::kPgd, true, Objective::kMargin},
     {Method::kApgd, false, Objective::kLoss},        {Method::kApgd, true, Objective::kLoss},
     {Method::kApgd, false, Objective::kMargin},      {Method::kApgd, true, Objective::kMargin},
+    {Method::kFgsm, false, Objective::kDlr},         {Method::kFgsm, true, Objective::kDlr},
+    {Method::kIterative, false, Objective::kDlr},    {Method::kIterative, true, Objective::kDlr},
+    {Method::kPgd, false, Objective::kDlr},          {Method::kPgd, true, Objective::kDlr},
+    {Method::kApgd, false, Objective::kDlr},         {Method::kApgd, true, Objective::kDlr},
     {Method::kNoise, false, Objective::kLoss},       {Method::kSquare, false, Objective::kLoss},
     {Method::kSquare, true, Objective::kLoss}};
 
@@ -192,6 +196,16 @@ const char* method_name(Method method) {
   return "unknown";
 }
 
+// As written in the JSON's "objective".
+const char* objective_name(Objective objective) {
+  switch (objective) {
+    case Objective::kLoss: return "loss";
+    case Objective::kMargin: return "margin";
+    case Objective::kDlr: return "dlr";
+  }
+  return "unknown";
+}
+
 bool follows_gradient(Method method) { return method != Method::kNoise && method != Method::kSquare; }
 
 nlohmann::json number_or_null(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
@@ -220,6 +234,7 @@ std::string attack_name(const AttackKind& kind) {
   std::string name = method_name(kind.method);
   if (name == "iterative") name = "bim";
   if (kind.objective == Objective::kMargin) name += "-margin";
+  if (kind.objective == Objective::kDlr) name += "-dlr";
   return kind.targeted ? name + "-targeted" : name;
 }
 
@@ -241,13 +256,14 @@ void AttackOptions::validate() const {
   if (!(step_fraction_ >= 0) || !std::isfinite(step_fraction_))
     throw InvalidArgument(fmt::format("attack: step_fraction must be a finite number >= 0, got {}", step_fraction_));
   if (method_ == Method::kNoise && targeted_) throw InvalidArgument("attack: noise cannot be targeted (it follows no gradient)");
-  if (objective_ == Objective::kMargin && (method_ == Method::kNoise || method_ == Method::kSquare))
-    throw InvalidArgument(
-        "attack: the margin objective is for fgsm, bim, pgd and apgd (noise follows nothing, Square always searches on the margin)");
+  if (objective_ != Objective::kLoss && (method_ == Method::kNoise || method_ == Method::kSquare))
+    throw InvalidArgument(fmt::format("attack: the {} objective is for fgsm, bim, pgd and apgd (noise follows nothing, Square always "
+                                      "searches on the margin)",
+                                      objective_name(objective_)));
   if (queries_ < 1) throw InvalidArgument(fmt::format("attack: queries must be >= 1, got {}", queries_));
   if (target_classes_ < 0) throw InvalidArgument(fmt::format("attack: target_classes must be >= 0, got {}", target_classes_));
   if (target_classes_ > 0 && (method_ != Method::kApgd || targeted_))
-    throw InvalidArgument(fmt::format("attack: target_classes (APGD-T) is for the untargeted apgd and apgd-margin, not {}",
+    throw InvalidArgument(fmt::format("attack: target_classes (APGD-T) is for the untargeted apgd, apgd-margin and apgd-dlr, not {}",
                                       attack_name({method_, targeted_, objective_})));
   if (!(square_fraction_ > 0 && square_fraction_ <= 1))
     throw InvalidArgument(fmt::format("attack: square_fraction must be in (0, 1], got {}", square_fraction_));
@@ -277,16 +293,20 @@ torch::Tensor decision_margin(const eval::NearestNeighborEvaluator& evaluator, c
   return targeted ? loss : loss.neg();
 }
 
-// Each image's objective to `ids`: the model's training loss, in its decoder's loss scale (a
-// standardized model's), or the margin loss (`evaluator` needed). Untargeted attacks climb it,
-// targeted ones descend it. `[N]`, differentiable.
+// Each image's objective to `ids` (the true classes, or the targets when `targeted`): the model's
+// training loss, in its decoder's loss scale (a standardized model's), the margin loss or the DLR loss
+// (`evaluator` needed for these two). Untargeted attacks climb it, targeted ones descend it. `[N]`,
+// differentiable.
 torch::Tensor objective_values(models::Model& model, const torch::Tensor& outputs, const torch::Tensor& ids,
-                               const labels::LabelRepresentation& labels, Objective objective, train::LossKind loss,
+                               const labels::LabelRepresentation& labels, Objective objective, bool targeted, train::LossKind loss,
                                const eval::NearestNeighborEvaluator* evaluator) {
-  if (objective == Objective::kMargin) {
-    if (!evaluator) throw Error("attack: the margin objective needs an evaluator (internal error)");
-    return margin_loss(*evaluator, outputs, ids);
-  }
+  if (objective != Objective::kLoss && !evaluator)
+    throw Error(fmt::format("attack: the {} objective needs an evaluator (internal error)", objective_name(objective)));
+  if (objective == Objective::kMargin) return margin_loss(*evaluator, outputs, ids);
+  // While an image is still decoded as its true class y (as every image an APGD-T search holds), the
+  // targeted DLR's margin, the best class other than the target minus the target, is AutoAttack's
+  // z_y − z_t.
+  if (objective == Objective::kDlr) return detail::dlr_losses(*evaluator, outputs, ids, targeted);
   const auto kind = loss == train::LossKind::kAuto ? train::default_loss(labels) : loss;
   const auto scale = kind == train::LossKind::kCrossEntropy ? torch::Tensor() : model->decoder().loss_scale();
   return train::per_image_label_loss(outputs, ids, labels, loss, scale);
@@ -294,10 +314,10 @@ torch::Tensor objective_values(models::Model& model, const torch::Tensor& output
 
 // Each image's own gradient of the objective at `input` (a leaf that requires grad), from its `outputs`.
 torch::Tensor input_gradient(models::Model& model, const torch::Tensor& outputs, const torch::Tensor& input, const torch::Tensor& ids,
-                             const labels::LabelRepresentation& labels, Objective objective, train::LossKind loss,
+                             const labels::LabelRepresentation& labels, Objective objective, bool targeted, train::LossKind loss,
                              const eval::NearestNeighborEvaluator* evaluator, bool retain_graph) {
   // The sum: each image's gradient is that of its own objective.
-  const auto total = objective_values(model, outputs, ids, labels, objective, loss, evaluator).sum();
+  const auto total = objective_values(model, outputs, ids, labels, objective, targeted, loss, evaluator).sum();
   return torch::autograd::grad({total}, {input}, {}, retain_graph)[0];
 }
 
@@ -504,7 +524,7 @@ torch::Tensor apgd_attack(models::Model& model, const labels::LabelRepresentatio
   const auto probe = [&](const torch::Tensor& point, const torch::Tensor& ids, const torch::Tensor& true_ids) {
     const auto input = point.detach().requires_grad_(true);
     const auto outputs = model->forward(input);
-    const auto value = objective_values(model, outputs, ids, labels, options.objective(), options.loss(), &evaluator) * direction;
+    const auto value = objective_values(model, outputs, ids, labels, options.objective(), options.targeted(), options.loss(), &evaluator) * direction;
     const auto sign = steepest_direction(torch::autograd::grad({value.sum()}, {input})[0], ball.norm, ball.scale);
     torch::NoGradGuard no_grad;
     const auto predicted = evaluator.predict(outputs.detach());
@@ -655,7 +675,8 @@ torch::Tensor attack_checked(models::Model& model, const labels::LabelRepresenta
     } else {
       // A fresh leaf each step: its gradient is this step's alone (nothing accumulates in .grad).
       const auto input = adversarial.detach().requires_grad_(true);
-      gradient = input_gradient(model, model->forward(input), input, ids, labels, options.objective(), options.loss(), evaluator, false);
+      gradient = input_gradient(model, model->forward(input), input, ids, labels, options.objective(), options.targeted(), options.loss(),
+                                evaluator, false);
     }
     adversarial = ball.project(adversarial.detach() + step * steepest_direction(gradient, options.norm(), ball.scale), x);
   }
@@ -665,6 +686,17 @@ torch::Tensor attack_checked(models::Model& model, const labels::LabelRepresenta
 }  // namespace
 
 namespace {
+
+// The DLR loss divides by the gap between an image's best and third best (targeted: the mean of the
+// third and fourth) score, so it needs that many classes. `what` names the caller.
+void check_classes_for_objective(const AttackKind& kind, std::int64_t classes, const std::string& what) {
+  if (kind.objective != Objective::kDlr) return;
+  const std::int64_t needed = kind.targeted ? 4 : 3;
+  if (classes < needed)
+    throw InvalidArgument(fmt::format("{}: {} needs at least {} classes (the DLR loss divides by the gap between the best and the {} "
+                                      "score), but the labels have {}",
+                                      what, attack_name(kind), needed, kind.targeted ? "third and fourth best" : "third best", classes));
+}
 
 // perturb's and minimal_epsilon's checks of their batch: the images on the model's device in its dtype,
 // and the class ids there as int64.
@@ -682,6 +714,7 @@ std::pair<torch::Tensor, torch::Tensor> checked_batch(models::Model& model, cons
   if (class_ids.size(0) != images.size(0))
     throw InvalidArgument(fmt::format("attack: class_ids has {} entries but images has {}", class_ids.size(0), images.size(0)));
 
+  check_classes_for_objective({options.method(), options.targeted(), options.objective()}, labels.num_classes(), "attack");
   const auto tensor_options = model_options(model);
   auto x = images.detach().to(tensor_options);
   auto ids = class_ids.to(tensor_options.device(), torch::kLong);
@@ -705,7 +738,7 @@ torch::Tensor perturb_batch(models::Model& model, const labels::LabelRepresentat
   detail::EvalModeGuard eval_mode(*model);
   std::optional<eval::NearestNeighborEvaluator> evaluator;
   // Square, APGD and the margin decide by the evaluator.
-  if (options.method() == Method::kSquare || options.method() == Method::kApgd || options.objective() == Objective::kMargin)
+  if (options.method() == Method::kSquare || options.method() == Method::kApgd || options.objective() != Objective::kLoss)
     evaluator.emplace(borrowing_evaluator(labels));
   return attack_checked(model, labels, evaluator ? &*evaluator : nullptr, x, ids, options, torch::Tensor(), per_image_epsilon);
 }
@@ -856,7 +889,7 @@ std::string SweepResult::to_json() const {
     c["method"] = method_name(curve.kind.method);
     c["targeted"] = curve.kind.targeted;
     if (follows_gradient(curve.kind.method)) {
-      c["objective"] = curve.kind.objective == Objective::kMargin ? "margin" : "loss";
+      c["objective"] = objective_name(curve.kind.objective);
       c["steps"] = curve.steps;
     }
     nlohmann::json points = nlohmann::json::array();
@@ -1029,7 +1062,10 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
   if (!indices.defined() || indices.dim() != 1 || !c10::isIntegralType(indices.scalar_type(), /*includeBool=*/false) || indices.numel() == 0)
     throw InvalidArgument("attack sweep: indices must be a non-empty 1-D integer tensor (not a bool mask)");
   std::vector<AttackKind> kinds;
-  for (const auto& name : options.attacks()) kinds.push_back(parse_attack(name));
+  for (const auto& name : options.attacks()) {
+    kinds.push_back(parse_attack(name));
+    check_classes_for_objective(kinds.back(), labels->num_classes(), "attack sweep");
+  }
   // Each attack's gradient steps.
   const auto steps_of = [&](const AttackKind& kind) -> std::int64_t {
     if (!follows_gradient(kind.method)) return 0;
@@ -1092,9 +1128,10 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
       clean_outputs = outputs.detach();
       clean = evaluator.predict(clean_outputs);
       if (need_true_gradient)
-        gradient_true = input_gradient(model, outputs, input, y, *labels, Objective::kLoss, train::LossKind::kAuto, nullptr, need_target_gradient);
+        gradient_true =
+            input_gradient(model, outputs, input, y, *labels, Objective::kLoss, false, train::LossKind::kAuto, nullptr, need_target_gradient);
       if (need_target_gradient)
-        gradient_target = input_gradient(model, outputs, input, t, *labels, Objective::kLoss, train::LossKind::kAuto, nullptr, false);
+        gradient_target = input_gradient(model, outputs, input, t, *labels, Objective::kLoss, true, train::LossKind::kAuto, nullptr, false);
     } else {
       torch::NoGradGuard no_grad;
       clean_outputs = model->forward(x);

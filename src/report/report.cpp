@@ -264,7 +264,9 @@ void write_robustness(const std::map<std::string, Group>& groups, const Sweeps& 
           auto& curves = sweeps[setting][attack][group_name(g)];
           const std::int64_t steps = steps_of(a);
           curves.description = fmt::format("{}{}{}", threat.describe(), steps > 0 ? fmt::format(", {} steps", steps) : "",
-                                           str(a, "objective") == "margin" ? ", on the decision margin" : "");
+                                           str(a, "objective") == "margin" ? ", on the decision margin"
+                                           : str(a, "objective") == "dlr"  ? ", on the DLR loss"
+                                                                           : "");
           colour_of.emplace(group_name(g), static_cast<int>(colour_of.size()));
           for (const auto& p : a["points"]) {
             const double eps = json_number(p, "epsilon", file);

@@ -294,6 +294,13 @@ CATCH_TEST_CASE("a report plots accuracy under attack from the runs' sweeps and 
   std::filesystem::remove(dir.file("runs/a/attack_many.json"));
   CATCH_CHECK(read_file(dir.file("out/index.html")).find("5 steps, on the decision margin") != std::string::npos);
   std::filesystem::remove(dir.file("runs/a/attack_square.json"));
+  // A curve on the DLR loss says so too.
+  labelrep::write_file_atomically(dir.file("runs/a/attack_dlr.json"),
+                                  R"({"images": 100, "steps": 5, "attacks": [{"attack": "apgd-dlr", "method": "apgd", "objective": "dlr", )"
+                                  R"("points": [{"epsilon": 0, "accuracy": 0.9}, {"epsilon": 0.1, "accuracy": 0.4}]}]})");
+  report::write_report(dir.file("runs"), dir.file("out_dlr"));
+  CATCH_CHECK(read_file(dir.file("out_dlr/index.html")).find("apgd-dlr (5 steps), ε in normalized units, 5 steps, on the DLR loss") != std::string::npos);
+  std::filesystem::remove(dir.file("runs/a/attack_dlr.json"));
   // An L2 sweep is a curve of its own, named and described by its threat model.
   labelrep::write_file_atomically(dir.file("runs/a/attack_l2.json"),
                                   R"({"images": 100, "norm": "l2", "epsilon_unit": "pixel", "steps": 5, "attacks": [{"attack": "fgsm", "method": "fgsm", )"

@@ -62,16 +62,16 @@ std::string run_attack_job(const AttackJob& job) {
   const bool any_restartable = any_pgd || any_apgd;
   const char* restartable_names = any_pgd && any_apgd ? "pgd and apgd" : any_pgd ? "pgd" : "apgd";
   if (job.apgd_steps > 0 && !any_apgd)
-    throw InvalidArgument(fmt::format("--apgd-steps {} applies to apgd (and its -margin and -targeted forms), which --attacks does not list",
+    throw InvalidArgument(fmt::format("--apgd-steps {} applies to apgd (and its -margin, -dlr and -targeted forms), which --attacks does not list",
                                       job.apgd_steps));
   const bool any_untargeted_apgd = std::any_of(kinds.begin(), kinds.end(), [](const attack::AttackKind& kind) {
     return kind.method == attack::Method::kApgd && !kind.targeted;
   });
   if (job.target_classes > 0 && !any_untargeted_apgd)
-    throw InvalidArgument(fmt::format("--target-classes {} applies to the untargeted apgd and apgd-margin (APGD-T), which --attacks does not list",
+    throw InvalidArgument(fmt::format("--target-classes {} applies to the untargeted apgd, apgd-margin and apgd-dlr (APGD-T), which --attacks does not list",
                                       job.target_classes));
   if (job.restarts > 1 && !any_restartable)
-    throw InvalidArgument(fmt::format("--restarts {} applies to pgd and apgd (and their -margin and -targeted forms), which --attacks does not list",
+    throw InvalidArgument(fmt::format("--restarts {} applies to pgd and apgd (and their -margin, -dlr and -targeted forms), which --attacks does not list",
                                       job.restarts));
   std::string target_hit_file;
   if (!job.per_image.empty()) {  // checked before the sweep, so that its result is not lost at the end
@@ -169,8 +169,8 @@ void add_attack_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("attack", "Attack a trained run's test images (FGSM, iterative, PGD, APGD, Square) over a list of epsilons");
   cmd->add_option("--run", job->run, "Run directory written by `labelrep train` (its best checkpoint is attacked)")->required();
   cmd->add_option("--attacks", job->attacks,
-                  "Attacks: fgsm, bim, pgd and apgd (Auto-PGD), each also with -margin (on the decision margin) and -targeted "
-                  "(bim-margin-targeted); noise (random signs: the baseline of the gradient-masking checks); square and "
+                  "Attacks: fgsm, bim, pgd and apgd (Auto-PGD), each also with -margin (on the decision margin) or -dlr (on "
+                  "AutoAttack's DLR loss) and -targeted (bim-margin-targeted); noise (random signs: the baseline of the gradient-masking checks); square and "
                   "square-targeted (black-box: --queries model calls per image)")
       ->delimiter(',')
       ->capture_default_str();
@@ -194,8 +194,8 @@ void add_attack_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--queries", job->queries, "Square's model calls per image at most")->capture_default_str();
   cmd->add_option("--target-classes", job->target_classes,
-                  "Untargeted apgd and apgd-margin as AutoAttack's APGD-T: targeted searches at each image's K most likely other classes "
-                  "(0: one search away from the true class; AutoAttack uses 9)")
+                  "Untargeted apgd, apgd-margin and apgd-dlr as AutoAttack's APGD-T: targeted searches at each image's K most likely other "
+                  "classes (0: one search away from the true class; AutoAttack runs apgd-dlr with 9)")
       ->capture_default_str();
   cmd->add_flag("!--no-unbounded-check", job->unbounded_check,
                 "Skip the unbounded-attack check (an untargeted bim over the whole pixel box, run with untargeted fgsm or bim)");

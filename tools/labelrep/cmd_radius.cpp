@@ -57,7 +57,7 @@ std::string run_radius_job(const RadiusJob& job) {
   if (job.queries < 1) throw InvalidArgument(fmt::format("--queries must be >= 1, got {}", job.queries));
   if (job.target_classes < 0) throw InvalidArgument(fmt::format("--target-classes must be >= 0, got {}", job.target_classes));
   if (job.target_classes > 0 && (kind.method != attack::Method::kApgd || kind.targeted))
-    throw InvalidArgument(fmt::format("--target-classes {} applies to the untargeted apgd and apgd-margin (APGD-T), not --attack {}",
+    throw InvalidArgument(fmt::format("--target-classes {} applies to the untargeted apgd, apgd-margin and apgd-dlr (APGD-T), not --attack {}",
                                       job.target_classes, job.attack));
   if (job.limit < 0) throw InvalidArgument(fmt::format("--limit must be >= 0, got {}", job.limit));
   if (job.batch_size < 1) throw InvalidArgument(fmt::format("--batch-size must be >= 1, got {}", job.batch_size));
@@ -182,7 +182,8 @@ void add_radius_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("radius", "Each test image's robust radius: the smallest eps at which an attack breaks it (bisection)");
   cmd->add_option("--run", job->run, "Run directory written by `labelrep train` (its best checkpoint is attacked)")->required();
   cmd->add_option("--attack", job->attack,
-                  "The attack (of labelrep attack, but noise): fgsm, bim, pgd, apgd, each also -margin and -targeted; square, square-targeted")
+                  "The attack (of labelrep attack, but noise): fgsm, bim, pgd, apgd, each also -margin or -dlr and -targeted; square, "
+                  "square-targeted")
       ->capture_default_str();
   cmd->add_option("--max-eps", job->max_epsilon, "The largest eps tried; images the attack does not break there get +inf")->capture_default_str();
   cmd->add_option("--bisections", job->bisections, "Halvings of each image's bracket [0, max-eps] (each costs one attack of the images)")
@@ -197,7 +198,7 @@ void add_radius_command(CLI::App& app) {
   cmd->add_option("--step-fraction", job->step_fraction, "Step size as a fraction of eps (0: the attack's default)")->capture_default_str();
   cmd->add_option("--queries", job->queries, "Square's model calls per image at most")->capture_default_str();
   cmd->add_option("--target-classes", job->target_classes,
-                  "Untargeted apgd and apgd-margin as AutoAttack's APGD-T over each image's K most likely other classes (0: off)")
+                  "Untargeted apgd, apgd-margin and apgd-dlr as AutoAttack's APGD-T over each image's K most likely other classes (0: off)")
       ->capture_default_str();
   cmd->add_option("--seed", job->seed, "Seed of the targets of targeted attacks, of pgd's and apgd's starts and of square")->capture_default_str();
   cmd->add_option("--limit", job->limit, "Only the first N test images (0: all)")->capture_default_str();

@@ -3,7 +3,8 @@
 ///
 /// One attack core serves every label representation: the gradient attacks follow the training loss of
 /// the labels (train::label_loss: cross-entropy for categorical labels, smooth L1 to the class label
-/// otherwise; the paper's attacks) or the decision margin (Objective::kMargin), and success is judged
+/// otherwise; the paper's attacks), the decision margin (Objective::kMargin) or AutoAttack's DLR loss
+/// (Objective::kDlr), and success is judged
 /// by the evaluator that evaluation uses (eval::NearestNeighborEvaluator::predict: argmax or the nearest
 /// label). A whole batch is attacked at once, on the model's device.
 ///
@@ -119,16 +120,21 @@ enum class Objective {
   /// difference of mean squared errors to the labels). It aims at the decision itself, so it still
   /// works where the training loss's gradient leads nowhere (docs/robustness.md).
   kMargin,
+  /// AutoAttack's DLR loss (Croce & Hein 2020): the margin divided by the spread of the image's own top
+  /// scores (the best minus the third best; targeted: minus the mean of the third and fourth), so
+  /// that it does not change when an image's scores are scaled or shifted. AutoAttack's APGD-T runs on it
+  /// (`apgd-dlr` with target_classes 9). Needs at least 3 classes (targeted: 4).
+  kDlr,
 };
 
 /// An attack by name: a method, untargeted or targeted, and what a gradient attack follows.
 struct LABELREP_API AttackKind {
   Method method = Method::kFgsm;
   bool targeted = false;
-  Objective objective = Objective::kLoss;  ///< kMargin only for FGSM, BIM, PGD and APGD
+  Objective objective = Objective::kLoss;  ///< kMargin and kDlr only for FGSM, BIM, PGD and APGD
 };
-/// "fgsm", "bim", "pgd", "apgd", each also with "-margin" (the margin objective), each of these also
-/// with "-targeted" ("bim-margin-targeted"); "noise"; "square", "square-targeted".
+/// "fgsm", "bim", "pgd", "apgd", each also with "-margin" (the margin objective) or "-dlr" (the DLR
+/// loss), each of these also with "-targeted" ("bim-margin-targeted"); "noise"; "square", "square-targeted".
 LABELREP_API std::string attack_name(const AttackKind& kind);
 /// Parses attack_name()'s strings. Throws InvalidArgument naming the value and the known names.
 LABELREP_API AttackKind parse_attack(const std::string& name);
@@ -144,7 +150,7 @@ struct LABELREP_API AttackOptions {
   /// Throws InvalidArgument for a negative or non-finite ε, steps < 1, a negative or non-finite step
   /// size, queries < 1, a square fraction outside (0, 1], statistics whose mean and std differ in
   /// length or are empty, a std that is not positive, targeted noise (noise aims at nothing), the
-  /// margin objective with noise or Square, target_classes < 0, or target_classes > 0 with another
+  /// margin or DLR objective with noise or Square, target_classes < 0, or target_classes > 0 with another
   /// attack than the untargeted APGD.
   void validate() const;
 
@@ -173,15 +179,15 @@ struct LABELREP_API AttackOptions {
   /// at most min(H, W) − 1 (1 for an image one pixel high or wide). Under L2 it is odd and at least 3
   /// (as AutoAttack's), so the centre-weighted pattern has a centre, and at most min(H, W).
   TORCH_ARG(double, square_fraction) = 0.8;
-  /// Untargeted APGD only (`apgd`, `apgd-margin`). 0, the default: one search away from the true class.
+  /// Untargeted APGD only (`apgd`, `apgd-margin`, `apgd-dlr`). 0, the default: one search away from the true class.
   /// k > 0: AutoAttack's APGD-T instead, k targeted searches aimed in turn at each image's k most
   /// likely other classes (by its clean scores: logits, or minus the distances to the labels; k above
   /// C − 1 means C − 1). Each search takes `steps` steps, from its own random start, on the images no
   /// earlier search broke. An image counts as broken when it is misclassified as any class, as for
-  /// the untargeted attack. AutoAttack's standard suite uses 9 (the DLR loss there; the objective here).
+  /// the untargeted attack. AutoAttack's standard suite runs APGD-T as `apgd-dlr` with 9.
   TORCH_ARG(std::int64_t, target_classes) = 0;
-  /// What FGSM, BIM, PGD and APGD follow (kMargin with noise or Square is refused: noise follows nothing,
-  /// Square always searches on the margin).
+  /// What FGSM, BIM, PGD and APGD follow (kMargin or kDlr with noise or Square is refused: noise follows
+  /// nothing, Square always searches on the margin).
   TORCH_ARG(Objective, objective) = Objective::kLoss;
   /// The loss of Objective::kLoss; kAuto: the labels' training loss (train::default_loss).
   TORCH_ARG(train::LossKind, loss) = train::LossKind::kAuto;
@@ -198,7 +204,8 @@ struct LABELREP_API AttackOptions {
 /// model's mode, parameters, buffers and `.grad` are as before the call.
 /// Throws: InvalidArgument for invalid options (AttackOptions::validate), images that are not 4-D
 /// floating point, a channel count other than the statistics', class ids of another length or out of
-/// range, and what label_loss throws for outputs that do not fit the labels.
+/// range, the DLR objective on labels of fewer than 3 classes (targeted: 4), and what label_loss throws
+/// for outputs that do not fit the labels.
 LABELREP_API torch::Tensor perturb(models::Model& model, const labels::LabelRepresentation& labels, const torch::Tensor& images,
                                    const torch::Tensor& class_ids, const AttackOptions& options);
 
@@ -293,7 +300,7 @@ struct LABELREP_API SweepOptions {
   TORCH_ARG(std::int64_t, restarts) = 1;
   /// Square's model calls per image at most (AttackOptions::queries).
   TORCH_ARG(std::int64_t, queries) = 1000;
-  /// The untargeted APGD attacks' (apgd, apgd-margin) target classes (AttackOptions::target_classes):
+  /// The untargeted APGD attacks' (apgd, apgd-margin, apgd-dlr) target classes (AttackOptions::target_classes):
   /// 0 (default) searches away from the true class; k > 0 runs AutoAttack's APGD-T over each image's
   /// k most likely other classes (within each restart). Other attacks ignore it.
   TORCH_ARG(std::int64_t, target_classes) = 0;
@@ -431,7 +438,8 @@ LABELREP_API std::vector<MaskingCheck> check_gradient_masking(const SweepResult&
 /// statistics' channel count. The model's mode is restored afterwards.
 /// Throws: InvalidArgument for null labels, an empty model, invalid options, class or channel counts
 /// that do not fit, bad indices (as the Batcher: a non-empty 1-D integer tensor, not a bool mask, in
-/// range), and targeted attacks on labels of one class (there is no other class to aim at).
+/// range), targeted attacks on labels of one class (there is no other class to aim at), and the DLR
+/// objective on labels of fewer than 3 classes (targeted: 4).
 LABELREP_API SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelRepresentation> labels,
                                    const data::ImageDataset& dataset, const torch::Tensor& indices, const SweepOptions& options);
 
