@@ -43,6 +43,8 @@ constexpr AttackKind kAttacks[] = {
     {Method::kIterative, false, Objective::kDlr},    {Method::kIterative, true, Objective::kDlr},
     {Method::kPgd, false, Objective::kDlr},          {Method::kPgd, true, Objective::kDlr},
     {Method::kApgd, false, Objective::kDlr},         {Method::kApgd, true, Objective::kDlr},
+    {Method::kApgdTargets, false, Objective::kLoss}, {Method::kApgdTargets, false, Objective::kMargin},
+    {Method::kApgdTargets, false, Objective::kDlr},
     {Method::kNoise, false, Objective::kLoss},       {Method::kSquare, false, Objective::kLoss},
     {Method::kSquare, true, Objective::kLoss}};
 
@@ -160,7 +162,8 @@ torch::Tensor random_direction(torch::IntArrayRef sizes, std::uint64_t seed, Nor
 double step_fraction(const AttackOptions& o) {
   if (o.method() == Method::kFgsm || o.method() == Method::kNoise) return 1.0;
   if (o.step_fraction() > 0) return o.step_fraction();
-  if (o.method() == Method::kApgd) return 2.0;  // the first step; APGD halves it where it stops gaining
+  // The first step; APGD halves it where it stops gaining.
+  if (o.method() == Method::kApgd || o.method() == Method::kApgdTargets) return 2.0;
   const double steps = static_cast<double>(o.steps());
   return o.method() == Method::kPgd ? 2.5 / steps : 1.0 / steps;
 }
@@ -190,6 +193,7 @@ const char* method_name(Method method) {
     case Method::kIterative: return "iterative";
     case Method::kPgd: return "pgd";
     case Method::kApgd: return "apgd";
+    case Method::kApgdTargets: return "apgd-t";
     case Method::kNoise: return "noise";
     case Method::kSquare: return "square";
   }
@@ -261,10 +265,9 @@ void AttackOptions::validate() const {
                                       "searches on the margin)",
                                       objective_name(objective_)));
   if (queries_ < 1) throw InvalidArgument(fmt::format("attack: queries must be >= 1, got {}", queries_));
-  if (target_classes_ < 0) throw InvalidArgument(fmt::format("attack: target_classes must be >= 0, got {}", target_classes_));
-  if (target_classes_ > 0 && (method_ != Method::kApgd || targeted_))
-    throw InvalidArgument(fmt::format("attack: target_classes (APGD-T) is for the untargeted apgd, apgd-margin and apgd-dlr, not {}",
-                                      attack_name({method_, targeted_, objective_})));
+  if (target_classes_ < 1) throw InvalidArgument(fmt::format("attack: target_classes must be >= 1, got {}", target_classes_));
+  if (method_ == Method::kApgdTargets && targeted_)
+    throw InvalidArgument("attack: APGD-T cannot be targeted (its targeted searches answer the untargeted question; use apgd-targeted)");
   if (!(square_fraction_ > 0 && square_fraction_ <= 1))
     throw InvalidArgument(fmt::format("attack: square_fraction must be in (0, 1], got {}", square_fraction_));
 }
@@ -606,7 +609,7 @@ torch::Tensor apgd_attack(models::Model& model, const labels::LabelRepresentatio
   return result;
 }
 
-// AutoAttack's APGD-T on checked inputs, for an untargeted APGD with target_classes k > 0: targeted
+// AutoAttack's APGD-T on checked inputs, with target_classes k: targeted
 // APGD searches aimed in turn at each image's most likely other classes (by its clean scores, the
 // evaluator's), the j-th search on the images no earlier one broke, from its own random start (the
 // seed's stream j). An image is broken once misclassified as any class. Broken images keep the point
@@ -624,7 +627,8 @@ torch::Tensor apgd_over_targets(models::Model& model, const labels::LabelReprese
   auto result = x.clone();
   auto pending = torch::arange(x.size(0), truth.options());
   for (std::int64_t j = 0; j < searches && pending.numel() > 0; ++j) {
-    const auto search = AttackOptions(options).targeted(true).target_classes(0).seed(mix_seed(options.seed(), kTargetSearchStream + static_cast<std::uint64_t>(j)));
+    const auto search =
+        AttackOptions(options).method(Method::kApgd).targeted(true).seed(mix_seed(options.seed(), kTargetSearchStream + static_cast<std::uint64_t>(j)));
     const auto true_ids = truth.index_select(0, pending);
     const auto adversarial = apgd_attack(model, labels, evaluator, x.index_select(0, pending), ranked.index_select(0, pending).select(1, j),
                                          search, ball.rows(pending), true_ids);
@@ -658,9 +662,9 @@ torch::Tensor attack_checked(models::Model& model, const labels::LabelRepresenta
     if (!evaluator) throw Error("attack: Square needs an evaluator (internal error)");
     return square_attack(model, *evaluator, x, ids, options, ball);
   }
-  if (options.method() == Method::kApgd) {
+  if (options.method() == Method::kApgd || options.method() == Method::kApgdTargets) {
     if (!evaluator) throw Error("attack: APGD needs an evaluator (internal error)");
-    if (options.target_classes() > 0) return apgd_over_targets(model, labels, *evaluator, x, ids, options, ball);
+    if (options.method() == Method::kApgdTargets) return apgd_over_targets(model, labels, *evaluator, x, ids, options, ball);
     return apgd_attack(model, labels, *evaluator, x, ids, options, ball);
   }
   torch::Tensor adversarial = x;
@@ -738,7 +742,8 @@ torch::Tensor perturb_batch(models::Model& model, const labels::LabelRepresentat
   detail::EvalModeGuard eval_mode(*model);
   std::optional<eval::NearestNeighborEvaluator> evaluator;
   // Square, APGD and the margin decide by the evaluator.
-  if (options.method() == Method::kSquare || options.method() == Method::kApgd || options.objective() != Objective::kLoss)
+  if (options.method() == Method::kSquare || options.method() == Method::kApgd || options.method() == Method::kApgdTargets ||
+      options.objective() != Objective::kLoss)
     evaluator.emplace(borrowing_evaluator(labels));
   return attack_checked(model, labels, evaluator ? &*evaluator : nullptr, x, ids, options, torch::Tensor(), per_image_epsilon);
 }
@@ -857,7 +862,7 @@ void SweepOptions::validate() const {
   if (batch_size_ < 1) throw InvalidArgument(fmt::format("attack sweep: batch_size must be >= 1, got {}", batch_size_));
   if (queries_ < 1) throw InvalidArgument(fmt::format("attack sweep: queries must be >= 1, got {}", queries_));
   if (restarts_ < 1) throw InvalidArgument(fmt::format("attack sweep: restarts must be >= 1, got {}", restarts_));
-  if (target_classes_ < 0) throw InvalidArgument(fmt::format("attack sweep: target_classes must be >= 0, got {}", target_classes_));
+  if (target_classes_ < 1) throw InvalidArgument(fmt::format("attack sweep: target_classes must be >= 1, got {}", target_classes_));
   if (seed_ > 0xffffffffULL) throw InvalidArgument(fmt::format("attack sweep: seed must be below 2^32, got {}", seed_));
   if (!(threshold_ > 0) || !std::isfinite(threshold_))
     throw InvalidArgument(fmt::format("attack sweep: threshold must be a finite number > 0, got {}", threshold_));
@@ -878,7 +883,6 @@ std::string SweepResult::to_json() const {
   j["step_fraction"] = step_fraction;
   j["restarts"] = restarts;
   j["queries"] = queries;
-  j["target_classes"] = target_classes;
   j["seed"] = seed;
   j["labels"] = labels;
   j["seconds"] = seconds;
@@ -892,6 +896,9 @@ std::string SweepResult::to_json() const {
       c["objective"] = objective_name(curve.kind.objective);
       c["steps"] = curve.steps;
     }
+    // Per attack, not per sweep: a sweep file that gives target_classes for the whole sweep is an older
+    // one, in which it turned every untargeted APGD into APGD-T (the report still reads it so).
+    if (curve.kind.method == Method::kApgdTargets) c["target_classes"] = curve.target_classes;
     nlohmann::json points = nlohmann::json::array();
     for (const auto& p : curve.points) {
       nlohmann::json q;
@@ -995,7 +1002,7 @@ std::vector<MaskingCheck> check_gradient_masking(const SweepResult& result) try 
                          : fmt::format("at eps {:g} {} leaves {} images correct, {} leaves {}", p.epsilon, baseline.what, q->correct, curve.attack, p.correct);
           if (baseline.method == Method::kSquare)
             c.detail += curve.kind.objective == Objective::kLoss ? " (try the margin objective: apgd-margin)"
-                        : curve.kind.method == Method::kApgd    ? " (try more steps, or restarts)"
+                        : curve.kind.method == Method::kApgd || curve.kind.method == Method::kApgdTargets ? " (try more steps, or restarts)"
                                                                 : " (try apgd-margin, more steps, or restarts)";
           break;
         }
@@ -1070,7 +1077,8 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
   const auto steps_of = [&](const AttackKind& kind) -> std::int64_t {
     if (!follows_gradient(kind.method)) return 0;
     if (kind.method == Method::kFgsm) return 1;
-    return kind.method == Method::kApgd && options.apgd_steps() > 0 ? options.apgd_steps() : options.steps();
+    const bool apgd = kind.method == Method::kApgd || kind.method == Method::kApgdTargets;
+    return apgd && options.apgd_steps() > 0 ? options.apgd_steps() : options.steps();
   };
 
   const auto start = std::chrono::steady_clock::now();
@@ -1192,14 +1200,14 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
                                         .steps(std::max<std::int64_t>(1, steps_of(kinds[a])))
                                         .step_fraction(options.step_fraction())
                                         .queries(options.queries())
-                                        .target_classes(kinds[a].method == Method::kApgd && !kinds[a].targeted ? options.target_classes() : 0)
+                                        .target_classes(options.target_classes())
                                         .seed(mix_seed(options.seed(), static_cast<std::uint64_t>(batch_number)));
         attack_options.validate();
         const auto& aim = kinds[a].targeted ? ts : ys;
         torch::Tensor outputs;
         // Restarts (PGD and APGD): each attacks the images no earlier restart broke, from its own start.
         torch::Tensor pending = torch::arange(k, torch::TensorOptions().dtype(torch::kLong).device(xs.device()));
-        const bool restartable = kinds[a].method == Method::kPgd || kinds[a].method == Method::kApgd;
+        const bool restartable = kinds[a].method == Method::kPgd || kinds[a].method == Method::kApgd || kinds[a].method == Method::kApgdTargets;
         const std::int64_t restarts = restartable ? options.restarts() : 1;
         for (std::int64_t r = 0; r < restarts && pending.numel() > 0; ++r) {
           auto restart_options = attack_options;
@@ -1258,7 +1266,6 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
   result.step_fraction = options.step_fraction();
   result.restarts = options.restarts();
   result.queries = options.queries();
-  result.target_classes = options.target_classes();
   result.seed = options.seed();
   result.labels = labels->name();
   for (std::size_t a = 0; a < kinds.size(); ++a) {
@@ -1266,6 +1273,7 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
     curve.attack = attack_name(kinds[a]);
     curve.kind = kinds[a];
     curve.steps = steps_of(kinds[a]);
+    if (kinds[a].method == Method::kApgdTargets) curve.target_classes = options.target_classes();
     for (std::size_t e = 0; e < n_eps; ++e) {
       const std::size_t slot = a * n_eps + e;
       SweepPoint p;

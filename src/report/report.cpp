@@ -169,10 +169,14 @@ std::int64_t json_count(const json& j, const char* key, const std::string& file)
   return j.contains(key) ? static_cast<std::int64_t>(labelrep::detail::json_unsigned(j[key], key, file)) : 0;
 }
 
-// Whether a sweep's attack entry is the untargeted APGD, which `target_classes` turns into APGD-T.
-bool is_untargeted_apgd(const json& attack) {
+// The target classes of a sweep's attack entry if it is APGD-T, else 0. APGD-T entries ("apgd-t")
+// carry their own; sweeps written before APGD-T had a name of its own give one `target_classes` for
+// the whole sweep, which turned each untargeted APGD into APGD-T.
+std::int64_t apgd_target_classes(const json& attack, const json& sweep, const std::string& file) {
+  if (!attack.contains("method")) return 0;
+  if (attack["method"] == "apgd-t") return json_count(attack, "target_classes", file);
   const bool targeted = attack.contains("targeted") && attack["targeted"].is_boolean() && attack["targeted"].get<bool>();
-  return attack.contains("method") && attack["method"] == "apgd" && !targeted;
+  return attack["method"] == "apgd" && !targeted ? json_count(sweep, "target_classes", file) : 0;
 }
 // The name suffix of APGD-T over `target_classes` classes ("" for 0: plain APGD).
 std::string target_classes_suffix(std::int64_t target_classes) {
@@ -232,12 +236,11 @@ void write_robustness(const std::map<std::string, Group>& groups, const Sweeps& 
         // written before they were recorded per curve, the sweep's; 0 for other attacks.
         const auto steps_of = [&](const json& a) -> std::int64_t {
           const std::string method = str(a, "method");
-          if (method != "iterative" && method != "pgd" && method != "apgd") return 0;
+          if (method != "iterative" && method != "pgd" && method != "apgd" && method != "apgd-t") return 0;
           return a.contains("steps") ? json_count(a, "steps", file) : json_count(sweep, "steps", file);
         };
-        // What makes an attack's curve another curve than its name says: APGD's steps, PGD's and
-        // APGD's restarts, the untargeted APGD's target classes (APGD-T), Square's queries (each one
-        // value per sweep).
+        // What makes an attack's curve another curve than its name says: APGD's and APGD-T's steps,
+        // PGD's, APGD's and APGD-T's restarts, APGD-T's target classes, Square's queries.
         struct Settings {
           std::int64_t steps = 0, restarts = 0, target_classes = 0, queries = 0;
           std::string suffix() const {
@@ -248,9 +251,9 @@ void write_robustness(const std::map<std::string, Group>& groups, const Sweeps& 
         const auto settings_of = [&](const json& a) {
           const std::string method = str(a, "method");
           Settings s;
-          if (method == "apgd") s.steps = steps_of(a);
-          if (is_untargeted_apgd(a)) s.target_classes = json_count(sweep, "target_classes", file);
-          if (method == "pgd" || method == "apgd") s.restarts = json_count(sweep, "restarts", file);
+          if (method == "apgd" || method == "apgd-t") s.steps = steps_of(a);
+          s.target_classes = apgd_target_classes(a, sweep, file);
+          if (method == "pgd" || method == "apgd" || method == "apgd-t") s.restarts = json_count(sweep, "restarts", file);
           if (method == "square") s.queries = json_count(sweep, "queries", file);
           return s;
         };
@@ -492,10 +495,10 @@ struct PerImageSweep {
   std::vector<std::string> attacks;  // in the order of the outcomes' first axis
   std::vector<double> epsilons;      // of the second axis
   ThreatModel threat;
-  std::string apgd_targets;  // " (top-K targets)" when its untargeted APGD ran as APGD-T, else empty
+  std::string apgd_targets;  // " (top-K targets)" when it holds an APGD-T over K target classes, else empty
   std::int64_t images = 0;
-  // Everything that makes two sweeps' attacks the same attacks: per attack its name, method, objective
-  // and steps; the sweep's unit, norm, steps, step fraction, restarts, queries, seed (targets, random starts)
+  // Everything that makes two sweeps' attacks the same attacks: per attack its name, method, objective,
+  // steps and target classes (APGD-T); the sweep's unit, norm, steps, step fraction, restarts, queries, seed (targets, random starts)
   // and images.
   json settings;
   torch::Tensor correct;             // bool [attacks, epsilons, images]
@@ -537,13 +540,15 @@ std::vector<PerImageSweep> per_image_sweeps(const RunRecord& run, const Sweeps& 
     const auto value_of = [](const json& j, const char* key) { return j.contains(key) ? j.at(key) : json(); };
     for (const char* key : {"epsilon_unit", "steps", "step_fraction", "restarts", "queries", "seed", "images"}) s.settings[key] = value_of(sweep, key);
     s.settings["norm"] = s.threat.norm;  // absent in older sweeps: L∞
-    const auto target_classes = json_count(sweep, "target_classes", file);  // absent in older sweeps: 0
-    s.settings["target_classes"] = target_classes;
     for (const auto& a : sweep.at("attacks")) {
-      if (is_untargeted_apgd(a)) s.apgd_targets = target_classes_suffix(target_classes);
+      const auto target_classes = apgd_target_classes(a, sweep, file);
+      if (target_classes > 0) s.apgd_targets = target_classes_suffix(target_classes);
       s.attacks.push_back(a.at("attack").get<std::string>());
-      s.settings["attacks"].push_back(
-          {{"attack", s.attacks.back()}, {"method", value_of(a, "method")}, {"objective", value_of(a, "objective")}, {"steps", value_of(a, "steps")}});
+      s.settings["attacks"].push_back({{"attack", s.attacks.back()},
+                                       {"method", value_of(a, "method")},
+                                       {"objective", value_of(a, "objective")},
+                                       {"steps", value_of(a, "steps")},
+                                       {"target_classes", target_classes}});
       std::vector<double> epsilons;
       for (const auto& p : a.at("points")) epsilons.push_back(json_number(p, "epsilon", file));
       if (s.epsilons.empty()) s.epsilons = epsilons;

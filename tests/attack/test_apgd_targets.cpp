@@ -1,5 +1,5 @@
-// AutoAttack's APGD-T (AttackOptions::target_classes): targeted searches over each image's most likely
-// other classes inside an untargeted attack. What is refused, the ball, nesting in the number of
+// AutoAttack's APGD-T (`apgd-t`, AttackOptions::target_classes): targeted searches over each image's
+// most likely other classes inside an untargeted attack. What is refused, the ball, nesting in the number of
 // classes, the clamp to C − 1, the misclassification criterion, and the sweep's bookkeeping.
 #include "catch.hpp"
 
@@ -42,16 +42,24 @@ torch::Tensor broken(labelrep_test::TinyModel& t, const torch::Tensor& adversari
 
 }  // namespace
 
-CATCH_TEST_CASE("target_classes is for the untargeted APGD, and not negative", "[attack]") {
-  for (const char* name : {"apgd", "apgd-margin"}) CATCH_CHECK_NOTHROW(apgd_t(name, 0.1, 9).validate());
-  for (const char* name : {"apgd-targeted", "apgd-margin-targeted", "bim", "pgd", "fgsm", "square", "noise"}) {
+CATCH_TEST_CASE("APGD-T has its names, is untargeted, and takes at least one target class", "[attack]") {
+  for (const char* name : {"apgd-t", "apgd-t-margin", "apgd-t-dlr"}) {
     CATCH_INFO(name);
-    CATCH_CHECK_THROWS_AS(apgd_t(name, 0.1, 3).validate(), InvalidArgument);
-    CATCH_CHECK_NOTHROW(apgd_t(name, 0.1, 0).validate());
+    const auto kind = attack::parse_attack(name);
+    CATCH_CHECK(kind.method == attack::Method::kApgdTargets);
+    CATCH_CHECK_FALSE(kind.targeted);
+    CATCH_CHECK(attack::attack_name(kind) == name);
+    CATCH_CHECK_NOTHROW(apgd_t(name, 0.1, 1).validate());
+    CATCH_CHECK_THROWS_WITH(apgd_t(name, 0.1, 0).validate(), Catch::Contains("target_classes must be >= 1, got 0"));
+    CATCH_CHECK_THROWS_WITH(apgd_t(name, 0.1, 3).targeted(true).validate(), Catch::Contains("APGD-T cannot be targeted"));
   }
-  CATCH_CHECK_THROWS_AS(apgd_t("apgd", 0.1, -1).validate(), InvalidArgument);
-  CATCH_CHECK_THROWS_AS(attack::SweepOptions(kStats).target_classes(-1).validate(), InvalidArgument);
-  CATCH_CHECK(attack::AttackOptions(kStats).target_classes() == 0);  // off by default: the paper's attacks
+  for (const char* name : {"apgd-t-targeted", "apgd-t-margin-targeted", "apgd-targets"}) CATCH_CHECK_THROWS_AS(attack::parse_attack(name), InvalidArgument);
+  // Other attacks ignore the count.
+  for (const char* name : {"apgd", "apgd-margin-targeted", "bim", "square"}) CATCH_CHECK_NOTHROW(apgd_t(name, 0.1, 3).validate());
+  CATCH_CHECK_THROWS_AS(attack::SweepOptions(kStats).target_classes(0).validate(), InvalidArgument);
+  // AutoAttack's 9 by default.
+  CATCH_CHECK(attack::AttackOptions(kStats).target_classes() == 9);
+  CATCH_CHECK(attack::SweepOptions(kStats).target_classes() == 9);
 }
 
 CATCH_TEST_CASE("APGD-T stays in the ball, nests in the number of target classes, and clamps it to C - 1", "[attack]") {
@@ -65,7 +73,7 @@ CATCH_TEST_CASE("APGD-T stays in the ball, nests in the number of target classes
       CATCH_INFO(attack::norm_name(norm));
       std::vector<torch::Tensor> broken_by;  // by k = 1, 2, 3 target classes
       for (std::int64_t k = 1; k <= 3; ++k) {
-        const auto options = apgd_t("apgd-margin", epsilon, k).norm(norm);
+        const auto options = apgd_t("apgd-t-margin", epsilon, k).norm(norm);
         const auto adversarial = attack::perturb(t.model, *t.labels, batch.images, batch.targets, options);
         const auto delta = adversarial - batch.images;
         if (norm == attack::Norm::kLinf) CATCH_CHECK(delta.abs().max().item<double>() <= epsilon + 1e-5);
@@ -80,8 +88,8 @@ CATCH_TEST_CASE("APGD-T stays in the ball, nests in the number of target classes
       CATCH_CHECK(broken_by[0].sum().item<std::int64_t>() > 0);
       CATCH_CHECK(broken_by[0].sum().item<std::int64_t>() < batch.targets.size(0));
       // Four classes: at most three others, so 9 target classes are 3.
-      const auto nine = attack::perturb(t.model, *t.labels, batch.images, batch.targets, apgd_t("apgd-margin", epsilon, 9).norm(norm));
-      const auto three = attack::perturb(t.model, *t.labels, batch.images, batch.targets, apgd_t("apgd-margin", epsilon, 3).norm(norm));
+      const auto nine = attack::perturb(t.model, *t.labels, batch.images, batch.targets, apgd_t("apgd-t-margin", epsilon, 9).norm(norm));
+      const auto three = attack::perturb(t.model, *t.labels, batch.images, batch.targets, apgd_t("apgd-t-margin", epsilon, 3).norm(norm));
       CATCH_CHECK(torch::equal(nine, three));
     }
   }
@@ -101,7 +109,7 @@ CATCH_TEST_CASE("APGD-T's first search aims at the runner-up class", "[attack]")
   // With one target class the search pushes each image towards its runner-up. It stops at the first
   // misclassification, which on this model is often the third class, between the two (this model: 10
   // of 31 broken images land on the runner-up, none on the least likely class).
-  const auto adversarial = attack::perturb(t.model, *t.labels, batch.images, batch.targets, apgd_t("apgd-margin", 0.5, 1));
+  const auto adversarial = attack::perturb(t.model, *t.labels, batch.images, batch.targets, apgd_t("apgd-t-margin", 0.5, 1));
   torch::Tensor predicted;
   {
     torch::NoGradGuard no_grad;
@@ -113,28 +121,39 @@ CATCH_TEST_CASE("APGD-T's first search aims at the runner-up class", "[attack]")
   CATCH_CHECK((moved & predicted.eq(least_likely)).sum().item<std::int64_t>() == 0);
 }
 
-CATCH_TEST_CASE("a sweep runs the untargeted APGD as APGD-T and records target_classes", "[attack]") {
-  auto t = labelrep_test::train_tiny(false);
+CATCH_TEST_CASE("a sweep holds APGD and APGD-T side by side, and records APGD-T's target classes", "[attack]") {
+  auto t = labelrep_test::train_tiny(true);
   const auto set = quadrants(120, 99);
   const auto base = attack::SweepOptions(kStats)
-                        .attacks({"apgd-margin", "apgd-margin-targeted", "bim"})
-                        .epsilons({0.0, 0.3, 0.6})
+                        .attacks({"apgd-margin", "apgd-t-margin", "apgd-margin-targeted", "bim"})
+                        .epsilons({0.0, 0.45, 0.6})
                         .steps(6)
                         .seed(4)
                         .progress(false);
-  const auto plain = attack::run_sweep(t.model, t.labels, set, torch::arange(120), base);
-  const auto with_targets = attack::run_sweep(t.model, t.labels, set, torch::arange(120), attack::SweepOptions(base).target_classes(3));
-  CATCH_CHECK(nlohmann::json::parse(with_targets.to_json())["target_classes"] == 3);
-  CATCH_CHECK(nlohmann::json::parse(plain.to_json())["target_classes"] == 0);
-  CATCH_REQUIRE(plain.initially_correct > 50);
-  // Only the untargeted APGD changes: the targeted APGD and BIM give the same counts.
-  for (std::size_t a : {std::size_t{1}, std::size_t{2}})
+  const auto three = attack::run_sweep(t.model, t.labels, set, torch::arange(120), attack::SweepOptions(base).target_classes(3));
+  const auto one = attack::run_sweep(t.model, t.labels, set, torch::arange(120), attack::SweepOptions(base).target_classes(1));
+  const auto json = nlohmann::json::parse(three.to_json());
+  CATCH_CHECK_FALSE(json.contains("target_classes"));  // per attack: a sweep-wide one marks an older file
+  CATCH_CHECK(json["attacks"][1]["attack"] == "apgd-t-margin");
+  CATCH_CHECK(json["attacks"][1]["method"] == "apgd-t");
+  CATCH_CHECK(json["attacks"][1]["target_classes"] == 3);
+  for (std::size_t a : {std::size_t{0}, std::size_t{2}, std::size_t{3}}) CATCH_CHECK_FALSE(json["attacks"][a].contains("target_classes"));
+  CATCH_CHECK(three.curves[1].target_classes == 3);
+  CATCH_CHECK(three.curves[0].target_classes == 0);
+  CATCH_REQUIRE(three.initially_correct > 50);
+  // Only APGD-T changes with the count: the other attacks give the same counts.
+  for (std::size_t a : {std::size_t{0}, std::size_t{2}, std::size_t{3}})
     for (std::size_t e = 0; e < 3; ++e) {
-      CATCH_CHECK(with_targets.curves[a].points[e].correct == plain.curves[a].points[e].correct);
-      CATCH_CHECK(with_targets.curves[a].points[e].target_hits == plain.curves[a].points[e].target_hits);
+      CATCH_CHECK(three.curves[a].points[e].correct == one.curves[a].points[e].correct);
+      CATCH_CHECK(three.curves[a].points[e].target_hits == one.curves[a].points[e].target_hits);
     }
-  // The untargeted APGD's curve is APGD-T's now, another attack.
-  bool differs = false;
-  for (std::size_t e = 1; e < 3; ++e) differs = differs || with_targets.curves[0].points[e].correct != plain.curves[0].points[e].correct;
-  CATCH_CHECK(differs);
+  // More target classes only add broken images, and here some.
+  std::int64_t gained = 0;
+  for (std::size_t e = 1; e < 3; ++e) {
+    CATCH_CHECK(three.curves[1].points[e].correct <= one.curves[1].points[e].correct);
+    gained += one.curves[1].points[e].correct - three.curves[1].points[e].correct;
+    // The worst case covers APGD and APGD-T: at most what either leaves correct.
+    CATCH_CHECK(three.worst_case[e].correct <= std::min(three.curves[0].points[e].correct, three.curves[1].points[e].correct));
+  }
+  CATCH_CHECK(gained > 0);
 }

@@ -1076,7 +1076,7 @@ CATCH_TEST_CASE("attacks run on CUDA on the model's device", "[attack][cuda]") {
   // Square and APGD: the same draws on every device, but a value compared in other rounding may take
   // another path, so only their bounds are checked here (and those of an attack on the DLR loss, whose
   // top-k sort may break ties of scores otherwise).
-  for (const char* name : {"square", "square-targeted", "apgd", "apgd-margin-targeted", "apgd-dlr", "bim-dlr-targeted"}) {
+  for (const char* name : {"square", "square-targeted", "apgd", "apgd-margin-targeted", "apgd-dlr", "bim-dlr-targeted", "apgd-t-dlr"}) {
     CATCH_INFO("attack " << name);
     const auto adversarial = attack::perturb(model, *t.labels, batch.images, batch.targets, options_for(attack::parse_attack(name), 0.2).queries(20));
     CATCH_CHECK(adversarial.device().is_cuda());

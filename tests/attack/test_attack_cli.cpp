@@ -125,19 +125,22 @@ CATCH_TEST_CASE("labelrep attack sweeps attacks and epsilons over a run's test i
   CATCH_CHECK(queries.exit_code == 2);
   CATCH_CHECK(queries.output.find("--queries must be >= 1") != std::string::npos);
 
-  // APGD-T: the untargeted APGD over each image's top other classes; refused without it.
-  const auto apgd_t = run_command(cli + " attack --run " + run + " --attacks apgd-margin --target-classes 3 --eps 0,0.2 --limit 32 --out " +
+  // APGD-T beside the untargeted APGD in one sweep, over each image's top other classes; the count is
+  // refused without an APGD-T.
+  const auto apgd_t = run_command(cli + " attack --run " + run + " --attacks apgd,apgd-t-margin --target-classes 3 --eps 0,0.2 --limit 32 --out " +
                                   dir.file("apgd_t.json"));
   CATCH_INFO(apgd_t.output);
   CATCH_REQUIRE(apgd_t.exit_code == 0);
-  CATCH_CHECK(apgd_t.output.find("untargeted apgd over the top 3 other classes (APGD-T)") != std::string::npos);
+  CATCH_CHECK(apgd_t.output.find("apgd-t over the top 3 other classes") != std::string::npos);
   std::ifstream apgd_t_in(dir.file("apgd_t.json"));
-  CATCH_CHECK(nlohmann::json::parse(apgd_t_in)["target_classes"] == 3);
-  for (const char* bad : {" --attacks bim,apgd-targeted --target-classes 3", " --attacks apgd --target-classes -1"}) {
+  const auto apgd_t_json = nlohmann::json::parse(apgd_t_in);
+  CATCH_CHECK(apgd_t_json["attacks"][1]["target_classes"] == 3);
+  CATCH_CHECK(apgd_t_json["worst_case"].size() == 2);
+  for (const char* bad : {" --attacks bim,apgd --target-classes 3", " --attacks apgd-t --target-classes 0", " --attacks apgd-t-targeted"}) {
     const auto refused = run_command(cli + " attack --run " + run + bad + " --out " + dir.file("x.json"));
     CATCH_INFO(bad << ": " << refused.output);
     CATCH_CHECK(refused.exit_code == 2);
-    CATCH_CHECK(refused.output.find("--target-classes") != std::string::npos);
+    CATCH_CHECK((refused.output.find("--target-classes") != std::string::npos || refused.output.find("unknown attack 'apgd-t-targeted'") != std::string::npos));
   }
 
   // The L2 threat model: its own ε (the defaults are the paper's L∞ ones); Square searches in the L2 ball.
@@ -180,14 +183,14 @@ CATCH_TEST_CASE("labelrep attack sweeps attacks and epsilons over a run's test i
   CATCH_CHECK(rj["unbroken"].get<std::int64_t>() == torch::isinf(radii).sum().item<std::int64_t>());
   for (const auto& p : rj["accuracy"])
     CATCH_CHECK(p["correct"].get<std::int64_t>() == (radii > p["epsilon"].get<double>()).sum().item<std::int64_t>());
-  // APGD-T's radii; --target-classes only with the untargeted APGD.
-  const auto radius_t = run_command(cli + " radius --run " + run + " --attack apgd-margin --target-classes 2 --max-eps 0.5 --bisections 3 --limit 16 --out " +
+  // APGD-T's radii; --target-classes only with APGD-T.
+  const auto radius_t = run_command(cli + " radius --run " + run + " --attack apgd-t-margin --target-classes 2 --max-eps 0.5 --bisections 3 --limit 16 --out " +
                                     dir.file("radius/t.json"));
   CATCH_INFO(radius_t.output);
   CATCH_REQUIRE(radius_t.exit_code == 0);
   std::ifstream radius_t_in(dir.file("radius/t.json"));
   CATCH_CHECK(nlohmann::json::parse(radius_t_in)["target_classes"] == 2);
-  for (const char* bad : {" --max-eps 0", " --attack noise", " --bisections 0", " --attack cw", " --attack bim --target-classes 2", " --target-classes -1"}) {
+  for (const char* bad : {" --max-eps 0", " --attack noise", " --bisections 0", " --attack cw", " --attack apgd --target-classes 2", " --attack apgd-t --target-classes 0"}) {
     const auto refused = run_command(cli + " radius --run " + run + bad + " --out " + dir.file("x.json"));
     CATCH_INFO(bad << ": " << refused.output);
     CATCH_CHECK(refused.exit_code == 2);
@@ -210,7 +213,7 @@ CATCH_TEST_CASE("labelrep attack sweeps attacks and epsilons over a run's test i
   CATCH_CHECK(negative_apgd.exit_code == 2);
   const auto no_pgd = run_command(cli + " attack --run " + run + " --attacks fgsm --restarts 3 --out " + dir.file("x.json"));
   CATCH_CHECK(no_pgd.exit_code == 2);
-  CATCH_CHECK(no_pgd.output.find("--restarts 3 applies to pgd and apgd") != std::string::npos);
+  CATCH_CHECK(no_pgd.output.find("--restarts 3 applies to pgd, apgd and apgd-t") != std::string::npos);
   std::filesystem::create_directories(dir.file("in-the-way.npy"));  // found before the sweep runs
   const auto in_the_way = run_command(cli + " attack --run " + run + " --attacks fgsm --per-image " + dir.file("in-the-way.npy") + " --out " + dir.file("x.json"));
   CATCH_CHECK(in_the_way.exit_code == 2);

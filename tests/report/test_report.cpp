@@ -251,7 +251,22 @@ CATCH_TEST_CASE("a report plots accuracy under attack from the runs' sweeps and 
   CATCH_CHECK(with_restarts.find("| worst case of pgd, apgd-margin (50 steps) (3 restarts) | composite | 0.1 | 100 | 1 | 11.00 | – |") != std::string::npos);
   CATCH_CHECK(read_file(dir.file("out/index.html")).find("50 steps, on the decision margin") != std::string::npos);  // the curve's own steps
   std::filesystem::remove(dir.file("runs/a/attack_pgd.json"));
-  // The untargeted APGD as APGD-T is a curve of its own; the targeted APGD of the same sweep is not.
+  // APGD-T is a curve of its own, named by its target classes; the untargeted APGD beside it is not.
+  labelrep::write_file_atomically(dir.file("runs/a/attack_apgd_t.json"),
+                                  R"({"images": 100, "steps": 20, "attacks": [{"attack": "apgd-t-margin", "method": "apgd-t", "target_classes": 9, )"
+                                  R"("objective": "margin", "targeted": false, "points": [{"epsilon": 0, "accuracy": 0.9}, {"epsilon": 0.1, "accuracy": 0.06}]}, )"
+                                  R"({"attack": "apgd-margin", "method": "apgd", "objective": "margin", "targeted": false, )"
+                                  R"("points": [{"epsilon": 0, "accuracy": 0.9}, {"epsilon": 0.1, "accuracy": 0.08}]}], )"
+                                  R"("worst_case": [{"epsilon": 0, "accuracy": 0.9}, {"epsilon": 0.1, "accuracy": 0.05}]})");
+  report::write_report(dir.file("runs"), dir.file("out"));
+  const auto side_by_side = read_file(dir.file("out/report.md"));
+  CATCH_CHECK(side_by_side.find("| fashion-mnist · small-cnn | apgd-t-margin (20 steps) (top-9 targets) | composite | 0.1 | 100 | 1 | 6.00 |") !=
+              std::string::npos);
+  CATCH_CHECK(side_by_side.find("| fashion-mnist · small-cnn | apgd-margin (20 steps) | composite | 0.1 | 100 | 1 | 8.00 |") != std::string::npos);
+  CATCH_CHECK(side_by_side.find("| fashion-mnist · small-cnn | worst case of apgd-t-margin, apgd-margin (20 steps) (top-9 targets) | composite | 0.1 | 100 | 1 | 5.00 |") !=
+              std::string::npos);
+  // A sweep written before APGD-T had its own name gives target_classes for the whole sweep: its
+  // untargeted APGD was APGD-T, a curve of its own; the targeted APGD of the same sweep is not.
   labelrep::write_file_atomically(dir.file("runs/a/attack_apgd_t.json"),
                                   R"({"images": 100, "target_classes": 9, "steps": 20, "attacks": [{"attack": "apgd-margin", "method": "apgd", )"
                                   R"("objective": "margin", "targeted": false, "points": [{"epsilon": 0, "accuracy": 0.9}, {"epsilon": 0.1, "accuracy": 0.07}]}, )"
@@ -500,10 +515,9 @@ CATCH_TEST_CASE("a report compares each run's robustness with the categorical ru
                             {{"attack", "bim"}, {"method", "iterative"}, {"points", points}}}},
                           {"per_image", {{"correct", name + ".npy"}}}};
     if (!norm.empty()) doc["norm"] = norm;
-    if (target_classes > 0) {  // the first attack the untargeted APGD, run as APGD-T
-      doc["target_classes"] = target_classes;
-      doc["attacks"][0] = {{"attack", "apgd-margin"}, {"method", "apgd"}, {"objective", "margin"}, {"targeted", false}, {"points", points}};
-    }
+    if (target_classes > 0)  // the first attack APGD-T
+      doc["attacks"][0] = {{"attack", "apgd-t-margin"}, {"method", "apgd-t"}, {"objective", "margin"}, {"targeted", false},
+                           {"target_classes", target_classes}, {"points", points}};
     write_file_atomically(dir.file("runs/" + run + "/" + name + ".json"), doc.dump());
     if (correct.defined()) write_npy(dir.file("runs/" + run + "/" + name + ".npy"), correct);
   };
@@ -564,8 +578,8 @@ CATCH_TEST_CASE("a report compares each run's robustness with the categorical ru
   CATCH_CHECK(md.find("| fgsm, bim (L2, normalized ε) | 0.8 |") == std::string::npos);
   CATCH_CHECK(md.find("| fgsm, bim | 0.8 |") == std::string::npos);
   CATCH_CHECK(md.find("| fgsm, bim | 0.9 | 40 | 62.50 | 25.00 |") != std::string::npos);
-  CATCH_CHECK(md.find("| apgd-margin, bim (top-3 targets) | 0.6 | 40 | 62.50 | 25.00 | +37.50 [") != std::string::npos);
-  CATCH_CHECK(md.find("| composite vs category | 0 | apgd-margin, bim (top-9 targets) |") == std::string::npos);  // 9 against 5: other attacks
+  CATCH_CHECK(md.find("| apgd-t-margin, bim (top-3 targets) | 0.6 | 40 | 62.50 | 25.00 | +37.50 [") != std::string::npos);
+  CATCH_CHECK(md.find("| composite vs category | 0 | apgd-t-margin, bim (top-9 targets) |") == std::string::npos);  // 9 against 5: other attacks
   // Five pairs of sweeps, two ε each: ten rows; seed 1, the other ε list, L2 against L∞ and APGD-T over
   // other numbers of classes pair with nothing.
   std::size_t rows = 0;
@@ -656,11 +670,12 @@ CATCH_TEST_CASE("a report shows the runs' robust radii and compares them image b
   // A radius file as `labelrep radius` writes it, with its radii beside it.
   const auto radius_file = [&](const std::string& run, const std::string& name, const std::vector<double>& radii, double max_epsilon,
                                double median, std::int64_t target_classes = -1) {
-    nlohmann::json j = {{"attack", "apgd-margin"}, {"norm", "linf"}, {"epsilon_unit", "normalized"}, {"steps", 5}, {"step_fraction", 0},
+    nlohmann::json j = {{"attack", target_classes > 0 ? "apgd-t-margin" : "apgd-margin"}, {"norm", "linf"}, {"epsilon_unit", "normalized"},
+                        {"steps", 5}, {"step_fraction", 0},
                         {"queries", 1000}, {"seed", 0}, {"max_epsilon", max_epsilon}, {"bisections", 8}, {"images", radii.size()},
                         {"attacked", 9}, {"unbroken", 1}, {"median_radius", median}, {"quartiles", {0.1, nullptr}},
                         {"per_image", name + ".npy"}};
-    if (target_classes >= 0) j["target_classes"] = target_classes;  // -1: a file written before the field
+    if (target_classes >= 0) j["target_classes"] = target_classes;  // -1: a file written before the field (or of another attack)
     write_file_atomically(dir.file("runs/" + run + "/" + name + ".json"), j.dump());
     write_npy(dir.file("runs/" + run + "/" + name + ".npy"), torch::tensor(radii, torch::kFloat64));
   };
@@ -690,7 +705,7 @@ CATCH_TEST_CASE("a report shows the runs' robust radii and compares them image b
   radius_file("composite0", "radius_zero", {0, 0.1, 0.2, 0.2, 0.3, inf, 0.05, 0.1, 0.15, 0.25}, 0.7, 0.175);
   report::write_report(dir.file("runs"), dir.file("out"));
   md = read_file(dir.file("out/report.md"));
-  CATCH_CHECK(md.find("| fashion-mnist · small-cnn | composite | 0 | apgd-margin (top-9 targets) | 10 | 9 |") != std::string::npos);
+  CATCH_CHECK(md.find("| fashion-mnist · small-cnn | composite | 0 | apgd-t-margin (top-9 targets) | 10 | 9 |") != std::string::npos);
   pairs = 0;
   for (auto at = md.find("| composite vs category |"); at != std::string::npos; at = md.find("| composite vs category |", at + 1)) ++pairs;
   CATCH_CHECK(pairs == 2);  // the first files, and the two with 0 target classes (one without the field)

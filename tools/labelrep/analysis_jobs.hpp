@@ -23,7 +23,8 @@ struct AttackJob {
   std::vector<std::string> attacks = {"fgsm", "fgsm-targeted", "bim", "bim-targeted", "noise"};
   std::vector<double> epsilons = attack::paper_epsilons();
   bool epsilons_given = false;  ///< the user chose `epsilons` (an L2 sweep needs its own: the defaults are the paper's L∞ ones)
-  std::int64_t steps = 5, apgd_steps = 0, limit = 0, batch_size = 256, restarts = 1, queries = 1000, target_classes = 0;
+  std::int64_t steps = 5, apgd_steps = 0, limit = 0, batch_size = 256, restarts = 1, queries = 1000, target_classes = 9;
+  bool target_classes_given = false;  ///< the user chose `target_classes` (then --attacks must hold an apgd-t)
   std::string per_image;  ///< non-empty: the per-image outcomes as .npy (this file and <stem>.target_hit.npy)
   double step_fraction = 0;
   bool has_threshold = false;  ///< false: the run's threshold
@@ -38,7 +39,8 @@ std::string run_attack_job(const AttackJob& job);
 struct RadiusJob {
   std::string run, out, device = "cpu", attack = "apgd-margin", unit = "normalized", norm = "linf";
   double max_epsilon = 0.3, step_fraction = 0;
-  std::int64_t bisections = 10, steps = 5, queries = 1000, limit = 0, batch_size = 256, target_classes = 0;
+  std::int64_t bisections = 10, steps = 5, queries = 1000, limit = 0, batch_size = 256, target_classes = 9;
+  bool target_classes_given = false;  ///< the user chose `target_classes` (then --attack must be an apgd-t)
   std::uint64_t seed = 0;
   int threads = 0;
   bool channels_last = true, progress = true;

@@ -33,7 +33,7 @@ std::string run_attack_job(const AttackJob& job) {
   if (job.batch_size < 1) throw InvalidArgument(fmt::format("--batch-size must be >= 1, got {}", job.batch_size));
   if (job.restarts < 1) throw InvalidArgument(fmt::format("--restarts must be >= 1, got {}", job.restarts));
   if (job.queries < 1) throw InvalidArgument(fmt::format("--queries must be >= 1, got {}", job.queries));
-  if (job.target_classes < 0) throw InvalidArgument(fmt::format("--target-classes must be >= 0, got {}", job.target_classes));
+  if (job.target_classes < 1) throw InvalidArgument(fmt::format("--target-classes must be >= 1, got {}", job.target_classes));
   if (job.threads < 0) throw InvalidArgument(fmt::format("--threads must be >= 0, got {}", job.threads));
   if (!(job.step_fraction >= 0) || !std::isfinite(job.step_fraction))
     throw InvalidArgument(fmt::format("--step-fraction must be a finite number >= 0, got {}", job.step_fraction));
@@ -58,21 +58,19 @@ std::string run_attack_job(const AttackJob& job) {
   const auto any_of_method = [&](attack::Method method) {
     return std::any_of(kinds.begin(), kinds.end(), [method](const attack::AttackKind& kind) { return kind.method == method; });
   };
-  const bool any_pgd = any_of_method(attack::Method::kPgd), any_apgd = any_of_method(attack::Method::kApgd);
+  const bool any_pgd = any_of_method(attack::Method::kPgd);
+  const bool any_apgd_t = any_of_method(attack::Method::kApgdTargets), any_apgd = any_of_method(attack::Method::kApgd) || any_apgd_t;
   const bool any_restartable = any_pgd || any_apgd;
   const char* restartable_names = any_pgd && any_apgd ? "pgd and apgd" : any_pgd ? "pgd" : "apgd";
   if (job.apgd_steps > 0 && !any_apgd)
-    throw InvalidArgument(fmt::format("--apgd-steps {} applies to apgd (and its -margin, -dlr and -targeted forms), which --attacks does not list",
-                                      job.apgd_steps));
-  const bool any_untargeted_apgd = std::any_of(kinds.begin(), kinds.end(), [](const attack::AttackKind& kind) {
-    return kind.method == attack::Method::kApgd && !kind.targeted;
-  });
-  if (job.target_classes > 0 && !any_untargeted_apgd)
-    throw InvalidArgument(fmt::format("--target-classes {} applies to the untargeted apgd, apgd-margin and apgd-dlr (APGD-T), which --attacks does not list",
+    throw InvalidArgument(fmt::format(
+        "--apgd-steps {} applies to apgd and apgd-t (and their -margin, -dlr and -targeted forms), which --attacks does not list", job.apgd_steps));
+  if (job.target_classes_given && !any_apgd_t)
+    throw InvalidArgument(fmt::format("--target-classes {} applies to APGD-T (apgd-t, apgd-t-margin, apgd-t-dlr), which --attacks does not list",
                                       job.target_classes));
   if (job.restarts > 1 && !any_restartable)
-    throw InvalidArgument(fmt::format("--restarts {} applies to pgd and apgd (and their -margin, -dlr and -targeted forms), which --attacks does not list",
-                                      job.restarts));
+    throw InvalidArgument(fmt::format(
+        "--restarts {} applies to pgd, apgd and apgd-t (and their -margin, -dlr and -targeted forms), which --attacks does not list", job.restarts));
   std::string target_hit_file;
   if (!job.per_image.empty()) {  // checked before the sweep, so that its result is not lost at the end
     const std::filesystem::path per_image(job.per_image);
@@ -132,8 +130,7 @@ std::string run_attack_job(const AttackJob& job) {
                            attack::epsilon_unit_name(unit), norm == attack::Norm::kL2 ? ", L2 ball" : "",
                            (job.restarts > 1 ? fmt::format(", {} with {} restarts", restartable_names, job.restarts) : std::string()) +
                                (job.apgd_steps > 0 ? fmt::format(", apgd with {} steps", job.apgd_steps) : std::string()) +
-                               (job.target_classes > 0 ? fmt::format(", untargeted apgd over the top {} other classes (APGD-T)", job.target_classes)
-                                                       : std::string()));
+                               (any_apgd_t ? fmt::format(", apgd-t over the top {} other classes", job.target_classes) : std::string()));
   std::cout << fmt::format("{:<21} {:>7} {:>10} {:>10} {:>17} {:>11} {:>9}\n", "attack", "eps", "accuracy", "threshold",
                            "initially-correct", "target-hit", "seconds");
   auto percent = [](double v) { return std::isfinite(v) ? fmt::format("{:.2f}%", 100 * v) : std::string("-"); };
@@ -170,7 +167,8 @@ void add_attack_command(CLI::App& app) {
   cmd->add_option("--run", job->run, "Run directory written by `labelrep train` (its best checkpoint is attacked)")->required();
   cmd->add_option("--attacks", job->attacks,
                   "Attacks: fgsm, bim, pgd and apgd (Auto-PGD), each also with -margin (on the decision margin) or -dlr (on "
-                  "AutoAttack's DLR loss) and -targeted (bim-margin-targeted); noise (random signs: the baseline of the gradient-masking checks); square and "
+                  "AutoAttack's DLR loss) and -targeted (bim-margin-targeted); apgd-t, apgd-t-margin, apgd-t-dlr (AutoAttack's APGD-T: "
+                  "--target-classes searches, untargeted); noise (random signs: the baseline of the gradient-masking checks); square and "
                   "square-targeted (black-box: --queries model calls per image)")
       ->delimiter(',')
       ->capture_default_str();
@@ -193,9 +191,9 @@ void add_attack_command(CLI::App& app) {
   cmd->add_option("--restarts", job->restarts, "Random restarts of pgd and apgd: an image is broken when any restart breaks it")
       ->capture_default_str();
   cmd->add_option("--queries", job->queries, "Square's model calls per image at most")->capture_default_str();
-  cmd->add_option("--target-classes", job->target_classes,
-                  "Untargeted apgd, apgd-margin and apgd-dlr as AutoAttack's APGD-T: targeted searches at each image's K most likely other "
-                  "classes (0: one search away from the true class; AutoAttack runs apgd-dlr with 9)")
+  auto* target_classes = cmd->add_option("--target-classes", job->target_classes,
+                  "APGD-T's (apgd-t, apgd-t-margin, apgd-t-dlr) targeted searches: one at each of an image's K most likely other classes "
+                  "(AutoAttack's: 9)")
       ->capture_default_str();
   cmd->add_flag("!--no-unbounded-check", job->unbounded_check,
                 "Skip the unbounded-attack check (an untargeted bim over the whole pixel box, run with untargeted fgsm or bim)");
@@ -217,8 +215,9 @@ void add_attack_command(CLI::App& app) {
   cmd->add_option("--threads", job->threads, "Intra-op CPU threads (0: one per hardware thread)")->capture_default_str()->check(CLI::Range(0, 1024));
   cmd->add_flag("!--no-channels-last", job->channels_last, "Keep the contiguous (NCHW) memory format instead of channels-last");
   cmd->add_option("--out", job->out, "Output JSON file (default: RUN/attack.json, where `labelrep report` finds it)");
-  cmd->callback([job, epsilons] {
+  cmd->callback([job, epsilons, target_classes] {
     job->epsilons_given = epsilons->count() > 0;
+    job->target_classes_given = target_classes->count() > 0;
     run_attack_job(*job);
   });
 }

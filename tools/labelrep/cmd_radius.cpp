@@ -55,9 +55,9 @@ std::string run_radius_job(const RadiusJob& job) {
   if (job.bisections < 1 || job.bisections > 50) throw InvalidArgument(fmt::format("--bisections must be in [1, 50], got {}", job.bisections));
   if (job.steps < 1) throw InvalidArgument(fmt::format("--steps must be >= 1, got {}", job.steps));
   if (job.queries < 1) throw InvalidArgument(fmt::format("--queries must be >= 1, got {}", job.queries));
-  if (job.target_classes < 0) throw InvalidArgument(fmt::format("--target-classes must be >= 0, got {}", job.target_classes));
-  if (job.target_classes > 0 && (kind.method != attack::Method::kApgd || kind.targeted))
-    throw InvalidArgument(fmt::format("--target-classes {} applies to the untargeted apgd, apgd-margin and apgd-dlr (APGD-T), not --attack {}",
+  if (job.target_classes < 1) throw InvalidArgument(fmt::format("--target-classes must be >= 1, got {}", job.target_classes));
+  if (job.target_classes_given && kind.method != attack::Method::kApgdTargets)
+    throw InvalidArgument(fmt::format("--target-classes {} applies to APGD-T (apgd-t, apgd-t-margin, apgd-t-dlr), not --attack {}",
                                       job.target_classes, job.attack));
   if (job.limit < 0) throw InvalidArgument(fmt::format("--limit must be >= 0, got {}", job.limit));
   if (job.batch_size < 1) throw InvalidArgument(fmt::format("--batch-size must be >= 1, got {}", job.batch_size));
@@ -146,7 +146,7 @@ std::string run_radius_job(const RadiusJob& job) {
   j["steps"] = job.steps;
   j["step_fraction"] = job.step_fraction;
   j["queries"] = job.queries;
-  j["target_classes"] = job.target_classes;
+  if (kind.method == attack::Method::kApgdTargets) j["target_classes"] = job.target_classes;
   j["seed"] = job.seed;
   j["max_epsilon"] = job.max_epsilon;
   j["bisections"] = job.bisections;
@@ -182,8 +182,8 @@ void add_radius_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("radius", "Each test image's robust radius: the smallest eps at which an attack breaks it (bisection)");
   cmd->add_option("--run", job->run, "Run directory written by `labelrep train` (its best checkpoint is attacked)")->required();
   cmd->add_option("--attack", job->attack,
-                  "The attack (of labelrep attack, but noise): fgsm, bim, pgd, apgd, each also -margin or -dlr and -targeted; square, "
-                  "square-targeted")
+                  "The attack (of labelrep attack, but noise): fgsm, bim, pgd, apgd, each also -margin or -dlr and -targeted; apgd-t, "
+                  "apgd-t-margin, apgd-t-dlr; square, square-targeted")
       ->capture_default_str();
   cmd->add_option("--max-eps", job->max_epsilon, "The largest eps tried; images the attack does not break there get +inf")->capture_default_str();
   cmd->add_option("--bisections", job->bisections, "Halvings of each image's bracket [0, max-eps] (each costs one attack of the images)")
@@ -197,9 +197,10 @@ void add_radius_command(CLI::App& app) {
   cmd->add_option("--steps", job->steps, "Steps of bim, pgd and apgd")->capture_default_str();
   cmd->add_option("--step-fraction", job->step_fraction, "Step size as a fraction of eps (0: the attack's default)")->capture_default_str();
   cmd->add_option("--queries", job->queries, "Square's model calls per image at most")->capture_default_str();
-  cmd->add_option("--target-classes", job->target_classes,
-                  "Untargeted apgd, apgd-margin and apgd-dlr as AutoAttack's APGD-T over each image's K most likely other classes (0: off)")
-      ->capture_default_str();
+  auto* target_classes = cmd->add_option("--target-classes", job->target_classes,
+                                         "APGD-T's (apgd-t, apgd-t-margin, apgd-t-dlr) searches: one at each of an image's K most likely "
+                                         "other classes (AutoAttack's: 9)")
+                             ->capture_default_str();
   cmd->add_option("--seed", job->seed, "Seed of the targets of targeted attacks, of pgd's and apgd's starts and of square")->capture_default_str();
   cmd->add_option("--limit", job->limit, "Only the first N test images (0: all)")->capture_default_str();
   cmd->add_option("--batch-size", job->batch_size, "Images attacked at once")->capture_default_str();
@@ -207,7 +208,10 @@ void add_radius_command(CLI::App& app) {
   cmd->add_option("--threads", job->threads, "Intra-op CPU threads (0: one per hardware thread)")->capture_default_str()->check(CLI::Range(0, 1024));
   cmd->add_flag("!--no-channels-last", job->channels_last, "Keep the contiguous (NCHW) memory format instead of channels-last");
   cmd->add_option("--out", job->out, "Output JSON (default RUN/radius.json; the radii go to <stem>.npy beside it)");
-  cmd->callback([job] { run_radius_job(*job); });
+  cmd->callback([job, target_classes] {
+    job->target_classes_given = target_classes->count() > 0;
+    run_radius_job(*job);
+  });
 }
 
 }  // namespace labelrep::cli

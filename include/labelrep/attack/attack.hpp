@@ -1,5 +1,5 @@
 #pragma once
-/// \file attack.hpp  Adversarial attacks (FGSM, the iterative method, PGD, APGD, Square; L∞ or L2) and the paper's robustness sweep.
+/// \file attack.hpp  Adversarial attacks (FGSM, the iterative method, PGD, APGD, APGD-T, Square; L∞ or L2) and the paper's robustness sweep.
 ///
 /// One attack core serves every label representation: the gradient attacks follow the training loss of
 /// the labels (train::label_loss: cross-entropy for categorical labels, smooth L1 to the class label
@@ -86,6 +86,10 @@ enum class Method {
   /// with momentum and a step size per image that starts at 2ε and halves where the objective stops
   /// rising; returns each image's first point that is broken, else its point of highest objective
   kApgd,
+  /// AutoAttack's APGD-T (`apgd-t`, untargeted only): the untargeted question asked as
+  /// AttackOptions::target_classes targeted APGD searches, aimed in turn at each image's most likely
+  /// other classes; an image is broken once misclassified as any class
+  kApgdTargets,
   kNoise,      ///< no gradient: a random sign of size ε per pixel (the baseline of check_gradient_masking); untargeted only
   kSquare,     ///< no gradient: the Square attack's random search over square windows, `queries` model calls per image at most
 };
@@ -123,7 +127,7 @@ enum class Objective {
   /// AutoAttack's DLR loss (Croce & Hein 2020): the margin divided by the spread of the image's own top
   /// scores (the best minus the third best; targeted: minus the mean of the third and fourth), so
   /// that it does not change when an image's scores are scaled or shifted. AutoAttack's APGD-T runs on it
-  /// (`apgd-dlr` with target_classes 9). Needs at least 3 classes (targeted: 4).
+  /// (`apgd-t-dlr`). Needs at least 3 classes (targeted: 4).
   kDlr,
 };
 
@@ -131,10 +135,11 @@ enum class Objective {
 struct LABELREP_API AttackKind {
   Method method = Method::kFgsm;
   bool targeted = false;
-  Objective objective = Objective::kLoss;  ///< kMargin and kDlr only for FGSM, BIM, PGD and APGD
+  Objective objective = Objective::kLoss;  ///< kMargin and kDlr only for FGSM, BIM, PGD, APGD and APGD-T
 };
 /// "fgsm", "bim", "pgd", "apgd", each also with "-margin" (the margin objective) or "-dlr" (the DLR
-/// loss), each of these also with "-targeted" ("bim-margin-targeted"); "noise"; "square", "square-targeted".
+/// loss), each of these also with "-targeted" ("bim-margin-targeted"); "apgd-t", "apgd-t-margin",
+/// "apgd-t-dlr" (APGD-T: untargeted only); "noise"; "square", "square-targeted".
 LABELREP_API std::string attack_name(const AttackKind& kind);
 /// Parses attack_name()'s strings. Throws InvalidArgument naming the value and the known names.
 LABELREP_API AttackKind parse_attack(const std::string& name);
@@ -150,8 +155,8 @@ struct LABELREP_API AttackOptions {
   /// Throws InvalidArgument for a negative or non-finite ε, steps < 1, a negative or non-finite step
   /// size, queries < 1, a square fraction outside (0, 1], statistics whose mean and std differ in
   /// length or are empty, a std that is not positive, targeted noise (noise aims at nothing), the
-  /// margin or DLR objective with noise or Square, target_classes < 0, or target_classes > 0 with another
-  /// attack than the untargeted APGD.
+  /// margin or DLR objective with noise or Square, target_classes < 1, or a targeted APGD-T (APGD-T
+  /// answers the untargeted question).
   void validate() const;
 
   TORCH_ARG(data::ChannelStatistics, statistics);
@@ -163,7 +168,8 @@ struct LABELREP_API AttackOptions {
   TORCH_ARG(EpsilonUnit, unit) = EpsilonUnit::kNormalized;
   /// The ball ε bounds (in `unit`): L∞ (the paper's) or L2.
   TORCH_ARG(Norm, norm) = Norm::kLinf;
-  /// Steps of the iterative method, PGD and APGD (FGSM takes one). AutoAttack runs APGD with 100.
+  /// Steps of the iterative method, PGD and APGD (FGSM takes one; APGD-T this many per search).
+  /// AutoAttack runs APGD with 100.
   TORCH_ARG(std::int64_t, steps) = 5;
   /// The step size α as a fraction of ε; 0: the default (1/steps for BIM, the paper's α = ε/5;
   /// 2.5/steps for PGD; 2 for APGD's first step, which it then adapts; FGSM always steps by ε).
@@ -179,13 +185,12 @@ struct LABELREP_API AttackOptions {
   /// at most min(H, W) − 1 (1 for an image one pixel high or wide). Under L2 it is odd and at least 3
   /// (as AutoAttack's), so the centre-weighted pattern has a centre, and at most min(H, W).
   TORCH_ARG(double, square_fraction) = 0.8;
-  /// Untargeted APGD only (`apgd`, `apgd-margin`, `apgd-dlr`). 0, the default: one search away from the true class.
-  /// k > 0: AutoAttack's APGD-T instead, k targeted searches aimed in turn at each image's k most
-  /// likely other classes (by its clean scores: logits, or minus the distances to the labels; k above
-  /// C − 1 means C − 1). Each search takes `steps` steps, from its own random start, on the images no
-  /// earlier search broke. An image counts as broken when it is misclassified as any class, as for
-  /// the untargeted attack. AutoAttack's standard suite runs APGD-T as `apgd-dlr` with 9.
-  TORCH_ARG(std::int64_t, target_classes) = 0;
+  /// APGD-T (Method::kApgdTargets) only; other attacks ignore it. k ≥ 1 targeted APGD searches aimed in
+  /// turn at each image's k most likely other classes (by its clean scores: logits, or minus the
+  /// distances to the labels; k above C − 1 means C − 1). Each search takes `steps` steps, from its own
+  /// random start, on the images no earlier search broke. An image counts as broken when it is
+  /// misclassified as any class, as for the untargeted attack. 9, the default, is AutoAttack's.
+  TORCH_ARG(std::int64_t, target_classes) = 9;
   /// What FGSM, BIM, PGD and APGD follow (kMargin or kDlr with noise or Square is refused: noise follows
   /// nothing, Square always searches on the margin).
   TORCH_ARG(Objective, objective) = Objective::kLoss;
@@ -267,7 +272,7 @@ LABELREP_API torch::Tensor random_targets(const torch::Tensor& true_ids, std::in
 struct LABELREP_API SweepOptions {
   explicit SweepOptions(data::ChannelStatistics statistics) : statistics_(std::move(statistics)) {}
   /// Throws InvalidArgument for no attacks, an unknown attack name, no ε, a negative or non-finite ε,
-  /// steps < 1, apgd_steps < 0, queries < 1, target_classes < 0, a batch size < 1, restarts < 1, a seed ≥ 2^32, a threshold that is not
+  /// steps < 1, apgd_steps < 0, queries < 1, target_classes < 1, a batch size < 1, restarts < 1, a seed ≥ 2^32, a threshold that is not
   /// positive, or invalid statistics.
   void validate() const;
 
@@ -281,7 +286,7 @@ struct LABELREP_API SweepOptions {
   /// paper's L∞ ones: give L2 sweeps their own (an L2 ε of 0.3 moves a 32×32×3 image by much less).
   TORCH_ARG(Norm, norm) = Norm::kLinf;
   TORCH_ARG(std::int64_t, steps) = 5;
-  /// APGD's steps; 0: `steps`. So that one sweep, and its worst case, can hold the paper's 5-step BIM
+  /// APGD's and APGD-T's steps (per search); 0: `steps`. So that one sweep, and its worst case, can hold the paper's 5-step BIM
   /// and AutoAttack's 100-step APGD.
   TORCH_ARG(std::int64_t, apgd_steps) = 0;
   /// α as a fraction of ε (AttackOptions::step_fraction; 0: the defaults).
@@ -291,7 +296,7 @@ struct LABELREP_API SweepOptions {
   TORCH_ARG(std::uint64_t, seed) = 0;
   /// Images attacked at once.
   TORCH_ARG(std::int64_t, batch_size) = 256;
-  /// PGD's and APGD's random restarts (≥ 1): an image counts as broken when any restart breaks it
+  /// PGD's, APGD's and APGD-T's random restarts (≥ 1): an image counts as broken when any restart breaks it
   /// (misclassified; targeted: classified as its target), its outputs those of the first restart that
   /// did, or of the first restart if none did. Each restart after the first attacks only the images not
   /// broken yet (as AutoAttack), from its own random start. The first restart is the attack of
@@ -300,10 +305,9 @@ struct LABELREP_API SweepOptions {
   TORCH_ARG(std::int64_t, restarts) = 1;
   /// Square's model calls per image at most (AttackOptions::queries).
   TORCH_ARG(std::int64_t, queries) = 1000;
-  /// The untargeted APGD attacks' (apgd, apgd-margin, apgd-dlr) target classes (AttackOptions::target_classes):
-  /// 0 (default) searches away from the true class; k > 0 runs AutoAttack's APGD-T over each image's
-  /// k most likely other classes (within each restart). Other attacks ignore it.
-  TORCH_ARG(std::int64_t, target_classes) = 0;
+  /// APGD-T's (apgd-t, apgd-t-margin, apgd-t-dlr) target classes (AttackOptions::target_classes; ≥ 1;
+  /// within each restart). Other attacks ignore it. 9, the default, is AutoAttack's.
+  TORCH_ARG(std::int64_t, target_classes) = 9;
   /// Also run an untargeted L∞ BIM (with `steps`, whatever the sweep's norm) at ε = 1 in pixel units,
   /// whose ball holds the whole pixel box, when the sweep has an untargeted FGSM or BIM on the loss: an attack allowed to change the image into any
   /// image must break nearly every image (Athalye et al. 2018), so one that does not is a sign that the
@@ -342,7 +346,8 @@ struct LABELREP_API SweepPoint {
 struct LABELREP_API SweepCurve {
   std::string attack;  ///< its name
   AttackKind kind;
-  std::int64_t steps = 0;  ///< the gradient steps it took per image: 1 for FGSM, 0 for noise and Square
+  std::int64_t steps = 0;  ///< the gradient steps it took per image (per search for APGD-T): 1 for FGSM, 0 for noise and Square
+  std::int64_t target_classes = 0;  ///< APGD-T's target classes (SweepOptions::target_classes); 0 for the other attacks
   std::vector<SweepPoint> points;  ///< in the order of SweepOptions::epsilons
 };
 
@@ -371,7 +376,6 @@ struct LABELREP_API SweepResult {
   double step_fraction = 0.0;
   std::int64_t restarts = 1;           ///< PGD's and APGD's random restarts (SweepOptions::restarts)
   std::int64_t queries = 0;            ///< Square's model calls per image at most (SweepOptions::queries)
-  std::int64_t target_classes = 0;     ///< the untargeted APGD's target classes (SweepOptions::target_classes)
   std::uint64_t seed = 0;
   std::string labels;                  ///< the label kind
   double seconds = 0.0;                ///< the whole sweep
@@ -413,11 +417,11 @@ struct LABELREP_API SweepResult {
 ///    unbounded_correct);
 ///  - noise-beats-attack, per untargeted gradient attack: at no ε does it leave more images correct
 ///    than the noise at that ε (needs a "noise" curve);
-///  - square-beats-attack, per iterative gradient attack (BIM, PGD, APGD; one FGSM step is weaker than a
+///  - square-beats-attack, per iterative gradient attack (BIM, PGD, APGD, APGD-T; one FGSM step is weaker than a
 ///    search by design): at no ε does it leave more images correct than the untargeted Square
 ///    (untargeted) or reach fewer targets than the targeted Square (targeted) at that ε (needs the
 ///    Square curve of the same kind);
-///  - iterative-weaker-than-fgsm, per BIM/PGD/APGD curve: at no ε does it leave more images correct
+///  - iterative-weaker-than-fgsm, per BIM/PGD/APGD/APGD-T curve: at no ε does it leave more images correct
 ///    (untargeted) or reach fewer targets (targeted) than FGSM of the same kind and objective;
 ///  - not-monotone, per gradient attack: no larger ε leaves more images correct than a smaller one
 ///    (untargeted), and no larger ε reaches fewer targets (targeted BIM, PGD and APGD; one-step targeted
