@@ -22,19 +22,20 @@ int main(int argc, char** argv) try {
   const std::string out = argc > 3 ? argv[3] : "robustness_tsne.svg";
   const auto indices = torch::arange(n);
 
-  // 1. The paper's attacks (on the training loss), BIM and APGD on the decision margin, and two attacks that
-  // need no gradient: random noise and the black-box Square. The sweep checks itself: a gradient
+  // 1. The paper's attacks (on the training loss), BIM, APGD and AutoAttack's APGD-T (targeted searches
+  // at each image's 9 most likely other classes) on the decision margin, and two attacks that need no
+  // gradient: random noise and the black-box Square. The sweep checks itself: a gradient
   // attack that Square beats, or an unbounded attack that leaves images correct, is following a
   // misleading gradient.
   const auto sweep = lr::attack::run_sweep(run.model, run.labels, test, indices,
                                            lr::attack::SweepOptions(run.statistics)
-                                               .attacks({"fgsm", "bim", "bim-margin", "apgd-margin", "noise", "square"})
+                                               .attacks({"fgsm", "bim", "bim-margin", "apgd-margin", "apgd-t-margin", "noise", "square"})
                                                .epsilons({0.0, 0.05, 0.1, 0.2})
                                                .queries(500)
                                                .threshold(run.config.threshold));
   for (const auto& curve : sweep.curves)
     for (const auto& point : curve.points)
-      std::printf("%-12s eps %.2f: accuracy %.1f%%\n", curve.attack.c_str(), point.epsilon, 100 * point.accuracy);
+      std::printf("%-14s eps %.2f: accuracy %.1f%%\n", curve.attack.c_str(), point.epsilon, 100 * point.accuracy);
   for (const auto& check : sweep.masking_checks)
     std::printf("%s %s %s: %s\n", check.passed ? "ok  " : "WARN", check.check.c_str(), check.attack.c_str(), check.detail.c_str());
 

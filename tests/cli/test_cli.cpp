@@ -178,7 +178,7 @@ CATCH_TEST_CASE("labelrep demo trains both label kinds on Fashion-MNIST and writ
   CATCH_CHECK(html.find("As accurate on the same images? (paired, against categorical labels)") != std::string::npos);
   CATCH_CHECK(html.find("How far from being broken? (robust radius)") != std::string::npos);
   CATCH_CHECK(html.find("Robust on the same images? (paired, against categorical labels)") != std::string::npos);
-  CATCH_CHECK(html.find("<td>composite vs category</td><td>0</td><td>fgsm, bim, bim-margin, apgd-margin, noise, square</td><td>0.1</td><td>60</td>") !=
+  CATCH_CHECK(html.find("<td>composite vs category</td><td>0</td><td>fgsm, bim, bim-margin, apgd-margin, apgd-t-margin, noise, square (top-9 targets)</td><td>0.1</td><td>60</td>") !=
               std::string::npos);
   CATCH_CHECK(html.find("Accuracy under adversarial attack") != std::string::npos);
   CATCH_CHECK(html.find("t-SNE over training") != std::string::npos);

@@ -128,9 +128,9 @@ void analyse_run(const std::string& run_dir, const DemoAnalysis& analysis, const
   AttackJob attack;
   attack.run = run_dir;
   attack.device = device;
-  // The paper's attacks, BIM and APGD on the decision margin, and the gradient-free baselines the
-  // gradient-masking checks compare them with (docs/robustness.md).
-  attack.attacks = {"fgsm", "bim", "bim-margin", "apgd-margin", "noise", "square"};
+  // The paper's attacks, BIM, APGD and AutoAttack's APGD-T on the decision margin, and the
+  // gradient-free baselines the gradient-masking checks compare them with (docs/robustness.md).
+  attack.attacks = {"fgsm", "bim", "bim-margin", "apgd-margin", "apgd-t-margin", "noise", "square"};
   attack.queries = 500;
   attack.epsilons = kDemoEpsilons;
   attack.limit = analysis.attack_images;
@@ -211,8 +211,8 @@ void add_demo_command(CLI::App& app) {
   cmd->add_option("--out", *out, "Output directory (runs/ and report/ inside)")->capture_default_str();
   cmd->add_option("--label", *label, "The high-dimensional label (default: speech if text-to-speech is built in, else composite)");
   cmd->add_option("--attack-images", analysis->attack_images,
-                  "Test images in each run's attack sweep (FGSM, 5-step BIM on the loss and on the margin, 5-step APGD on the margin, "
-                  "noise, and Square with 500 queries)")
+                  "Test images in each run's attack sweep (FGSM, 5-step BIM on the loss and on the margin, 5-step APGD and APGD-T "
+                  "over 9 target classes on the margin, noise, and Square with 500 queries)")
       ->capture_default_str();
   cmd->add_option("--tsne-images", analysis->tsne_images, "Test images in each run's t-SNE maps (at least 16)")->capture_default_str();
   cmd->add_option("--cam-images", analysis->cam_images, "Test images in each run's Grad-CAM faithfulness check (ROAD; at least 2)")
