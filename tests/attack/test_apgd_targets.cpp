@@ -23,14 +23,6 @@ namespace {
 
 const data::ChannelStatistics& kStats = labelrep_test::kTinyStats;
 
-data::Batch test_batch(std::int64_t n) {
-  auto batches = train::evaluation_batches(quadrants(n, 99), torch::arange(n), kStats, n);
-  data::Batch batch;
-  batches.start_epoch(0);
-  batches.next(batch);
-  return batch;
-}
-
 attack::AttackOptions apgd_t(const std::string& name, double epsilon, std::int64_t target_classes) {
   return labelrep_test::options_named(kStats, name).epsilon(epsilon).steps(6).seed(5).target_classes(target_classes);
 }
@@ -67,7 +59,7 @@ CATCH_TEST_CASE("APGD-T stays in the ball, nests in the number of target classes
   for (const bool categorical : {true, false}) {
     CATCH_INFO((categorical ? "categorical" : "composite"));
     auto t = labelrep_test::train_tiny(categorical);
-    const auto batch = test_batch(96);
+    const auto batch = labelrep_test::quadrant_batch(96);
     for (const attack::Norm norm : {attack::Norm::kLinf, attack::Norm::kL2}) {
       const double epsilon = norm == attack::Norm::kLinf ? (categorical ? 0.45 : 0.5) : (categorical ? 4.0 : 8.0);
       CATCH_INFO(attack::norm_name(norm));
@@ -98,7 +90,7 @@ CATCH_TEST_CASE("APGD-T stays in the ball, nests in the number of target classes
 
 CATCH_TEST_CASE("APGD-T's first search aims at the runner-up class", "[attack]") {
   auto t = labelrep_test::train_tiny(true);
-  const auto batch = test_batch(96);
+  const auto batch = labelrep_test::quadrant_batch(96);
   torch::Tensor runner_up, least_likely;
   {
     torch::NoGradGuard no_grad;

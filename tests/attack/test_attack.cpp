@@ -35,13 +35,7 @@ Tiny& tiny(bool categorical) {
 }
 
 // Normalised test images and their classes.
-data::Batch test_batch(std::int64_t n = 48) {
-  auto batches = train::evaluation_batches(quadrants(n, 99), torch::arange(n), kStats, n);
-  data::Batch batch;
-  batches.start_epoch(0);
-  batches.next(batch);
-  return batch;
-}
+data::Batch test_batch(std::int64_t n = 48) { return labelrep_test::quadrant_batch(n); }
 
 std::vector<attack::AttackKind> all_kinds() {
   std::vector<attack::AttackKind> kinds;

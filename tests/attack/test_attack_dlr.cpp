@@ -34,14 +34,6 @@ std::shared_ptr<const labels::LabelRepresentation> category_labels(std::int64_t 
   return std::make_shared<const labels::CategoryLabels>(labels::CategoryLabelsOptions(classes));
 }
 
-data::Batch test_batch(std::int64_t n) {
-  auto batches = train::evaluation_batches(quadrants(n, 99), torch::arange(n), kStats, n);
-  data::Batch batch;
-  batches.start_epoch(0);
-  batches.next(batch);
-  return batch;
-}
-
 torch::Tensor correct_after(labelrep_test::TinyModel& t, const torch::Tensor& images, const torch::Tensor& truth) {
   torch::NoGradGuard no_grad;
   return eval::NearestNeighborEvaluator(t.labels).predict(t.model->forward(images)).eq(truth);
@@ -156,7 +148,7 @@ CATCH_TEST_CASE("the DLR objective needs 3 classes, and 4 when targeted", "[atta
 
 CATCH_TEST_CASE("FGSM on the DLR loss steps along the sign of its gradient", "[attack]") {
   auto t = labelrep_test::train_tiny(false);
-  const auto batch = test_batch(32);
+  const auto batch = labelrep_test::quadrant_batch(32);
   const eval::NearestNeighborEvaluator evaluator(t.labels);
   for (const bool targeted : {false, true}) {
     CATCH_INFO((targeted ? "targeted" : "untargeted"));
@@ -182,7 +174,7 @@ CATCH_TEST_CASE("attacks on the DLR loss stay in the ball, are seeded, and beat 
   for (const bool categorical : {true, false}) {
     CATCH_INFO((categorical ? "categorical" : "composite"));
     auto t = labelrep_test::train_tiny(categorical);
-    const auto batch = test_batch(96);
+    const auto batch = labelrep_test::quadrant_batch(96);
     const auto clean = correct_after(t, batch.images, batch.targets);
     CATCH_REQUIRE(clean.sum().item<std::int64_t>() > 80);
     for (const attack::Norm norm : {attack::Norm::kLinf, attack::Norm::kL2}) {

@@ -33,11 +33,9 @@ Trained trained(bool categorical) {
   return t;
 }
 
+// In float64, as the radius tests' models.
 data::Batch test_batch(std::int64_t n) {
-  auto batches = train::evaluation_batches(quadrants(n, 99), torch::arange(n), kStats, n);
-  data::Batch batch;
-  batches.start_epoch(0);
-  batches.next(batch);
+  auto batch = labelrep_test::quadrant_batch(n);
   batch.images = batch.images.to(torch::kFloat64);
   return batch;
 }

@@ -51,6 +51,16 @@ inline TinyModel train_tiny(bool categorical) {
   return t;
 }
 
+/// The first n quadrant test images (seed 99), normalised with kTinyStats, as one batch: the images the
+/// attack tests attack.
+inline labelrep::data::Batch quadrant_batch(std::int64_t n) {
+  auto batches = labelrep::train::evaluation_batches(quadrants(n, 99), torch::arange(n), kTinyStats, n);
+  labelrep::data::Batch batch;
+  batches.start_epoch(0);
+  batches.next(batch);
+  return batch;
+}
+
 /// Attack options for the attack named `name` (attack::parse_attack: method, targeted, objective) with
 /// `statistics`; everything else at its default.
 inline labelrep::attack::AttackOptions options_named(const labelrep::data::ChannelStatistics& statistics, const std::string& name) {

@@ -251,15 +251,19 @@ CATCH_TEST_CASE("a report plots accuracy under attack from the runs' sweeps and 
   CATCH_CHECK(with_restarts.find("| worst case of pgd, apgd-margin (50 steps) (3 restarts) | composite | 0.1 | 100 | 1 | 11.00 | – |") != std::string::npos);
   CATCH_CHECK(read_file(dir.file("out/index.html")).find("50 steps, on the decision margin") != std::string::npos);  // the curve's own steps
   std::filesystem::remove(dir.file("runs/a/attack_pgd.json"));
+  // The report of the runs with one more sweep of run a, `runs/a/attack_apgd_t.json`: its report.md.
+  const auto report_with_apgd_t = [&](const std::string& sweep_json) {
+    labelrep::write_file_atomically(dir.file("runs/a/attack_apgd_t.json"), sweep_json);
+    report::write_report(dir.file("runs"), dir.file("out"));
+    return read_file(dir.file("out/report.md"));
+  };
   // APGD-T is a curve of its own, named by its target classes; the untargeted APGD beside it is not.
-  labelrep::write_file_atomically(dir.file("runs/a/attack_apgd_t.json"),
-                                  R"({"images": 100, "steps": 20, "attacks": [{"attack": "apgd-t-margin", "method": "apgd-t", "target_classes": 9, )"
-                                  R"("objective": "margin", "targeted": false, "points": [{"epsilon": 0, "accuracy": 0.9}, {"epsilon": 0.1, "accuracy": 0.06}]}, )"
-                                  R"({"attack": "apgd-margin", "method": "apgd", "objective": "margin", "targeted": false, )"
-                                  R"("points": [{"epsilon": 0, "accuracy": 0.9}, {"epsilon": 0.1, "accuracy": 0.08}]}], )"
-                                  R"("worst_case": [{"epsilon": 0, "accuracy": 0.9}, {"epsilon": 0.1, "accuracy": 0.05}]})");
-  report::write_report(dir.file("runs"), dir.file("out"));
-  const auto side_by_side = read_file(dir.file("out/report.md"));
+  const auto side_by_side = report_with_apgd_t(
+      R"({"images": 100, "steps": 20, "attacks": [{"attack": "apgd-t-margin", "method": "apgd-t", "target_classes": 9, )"
+      R"("objective": "margin", "targeted": false, "points": [{"epsilon": 0, "accuracy": 0.9}, {"epsilon": 0.1, "accuracy": 0.06}]}, )"
+      R"({"attack": "apgd-margin", "method": "apgd", "objective": "margin", "targeted": false, )"
+      R"("points": [{"epsilon": 0, "accuracy": 0.9}, {"epsilon": 0.1, "accuracy": 0.08}]}], )"
+      R"("worst_case": [{"epsilon": 0, "accuracy": 0.9}, {"epsilon": 0.1, "accuracy": 0.05}]})");
   CATCH_CHECK(side_by_side.find("| fashion-mnist · small-cnn | apgd-t-margin (20 steps) (top-9 targets) | composite | 0.1 | 100 | 1 | 6.00 |") !=
               std::string::npos);
   CATCH_CHECK(side_by_side.find("| fashion-mnist · small-cnn | apgd-margin (20 steps) | composite | 0.1 | 100 | 1 | 8.00 |") != std::string::npos);
@@ -267,13 +271,11 @@ CATCH_TEST_CASE("a report plots accuracy under attack from the runs' sweeps and 
               std::string::npos);
   // A sweep written before APGD-T had its own name gives target_classes for the whole sweep: its
   // untargeted APGD was APGD-T, a curve of its own; the targeted APGD of the same sweep is not.
-  labelrep::write_file_atomically(dir.file("runs/a/attack_apgd_t.json"),
-                                  R"({"images": 100, "target_classes": 9, "steps": 20, "attacks": [{"attack": "apgd-margin", "method": "apgd", )"
-                                  R"("objective": "margin", "targeted": false, "points": [{"epsilon": 0, "accuracy": 0.9}, {"epsilon": 0.1, "accuracy": 0.07}]}, )"
-                                  R"({"attack": "apgd-targeted", "method": "apgd", "targeted": true, )"
-                                  R"("points": [{"epsilon": 0, "accuracy": 0.9}, {"epsilon": 0.1, "accuracy": 0.5}]}]})");
-  report::write_report(dir.file("runs"), dir.file("out"));
-  const auto with_targets = read_file(dir.file("out/report.md"));
+  const auto with_targets = report_with_apgd_t(
+      R"({"images": 100, "target_classes": 9, "steps": 20, "attacks": [{"attack": "apgd-margin", "method": "apgd", )"
+      R"("objective": "margin", "targeted": false, "points": [{"epsilon": 0, "accuracy": 0.9}, {"epsilon": 0.1, "accuracy": 0.07}]}, )"
+      R"({"attack": "apgd-targeted", "method": "apgd", "targeted": true, )"
+      R"("points": [{"epsilon": 0, "accuracy": 0.9}, {"epsilon": 0.1, "accuracy": 0.5}]}]})");
   CATCH_CHECK(with_targets.find("| fashion-mnist · small-cnn | apgd-margin (20 steps) (top-9 targets) | composite | 0.1 | 100 | 1 | 7.00 |") !=
               std::string::npos);
   CATCH_CHECK(with_targets.find("| fashion-mnist · small-cnn | apgd-targeted (20 steps) | composite | 0.1 | 100 | 1 | 50.00 |") != std::string::npos);
