@@ -51,6 +51,14 @@ std::vector<attack::AttackKind> margin_kinds() {
   return kinds;
 }
 
+// The gradient attacks on the DLR loss.
+std::vector<attack::AttackKind> dlr_kinds() {
+  std::vector<attack::AttackKind> kinds;
+  for (const char* name : {"fgsm-dlr", "fgsm-dlr-targeted", "bim-dlr", "bim-dlr-targeted", "pgd-dlr", "pgd-dlr-targeted"})
+    kinds.push_back(attack::parse_attack(name));
+  return kinds;
+}
+
 attack::AttackOptions options_for(const attack::AttackKind& kind, double epsilon) {
   return attack::AttackOptions(kStats).method(kind.method).targeted(kind.targeted).objective(kind.objective).epsilon(epsilon).seed(4).queries(50);
 }
@@ -65,9 +73,10 @@ double loss_to(Tiny& t, const torch::Tensor& images, const torch::Tensor& ids) {
   return train::label_loss(t.model->forward(images), ids, *t.labels).item<double>();
 }
 
-// One image's objective to class `cls` (tiny_models.hpp).
+// One image's objective to class `cls` (tiny_models.hpp); `targeted`: `cls` is the target.
 torch::Tensor reference_objective(const labels::LabelRepresentation& labels, const torch::Tensor& out, std::int64_t cls,
-                                  attack::Objective objective) {
+                                  attack::Objective objective, bool targeted) {
+  if (objective == attack::Objective::kDlr) return labelrep_test::reference_dlr(labels, out, cls, targeted);
   return labelrep_test::reference_objective(labels, out, cls, objective == attack::Objective::kMargin);
 }
 
@@ -81,7 +90,7 @@ torch::Tensor reference_attack(models::Model& model, const labels::LabelRepresen
   if (start.defined()) adversarial = (x + epsilon * start.unsqueeze(0).to(x.dtype())).clamp(kLow, kHigh);
   for (std::int64_t s = 0; s < steps; ++s) {
     auto input = adversarial.detach().requires_grad_(true);
-    const auto loss = reference_objective(labels, model->forward(input), cls, objective);
+    const auto loss = reference_objective(labels, model->forward(input), cls, objective, targeted);
     const auto gradient = torch::autograd::grad({loss}, {input})[0];
     adversarial = input.detach() + (targeted ? -alpha : alpha) * gradient.sign();
     adversarial = torch::min(torch::max(adversarial, x - epsilon), x + epsilon).clamp(kLow, kHigh);
@@ -108,7 +117,7 @@ torch::Tensor reference_apgd(models::Model& model, const labels::LabelRepresenta
   const auto probe = [&](const torch::Tensor& p) {
     auto input = p.detach().requires_grad_(true);
     const auto out = model->forward(input);
-    const auto objective_value = reference_objective(labels, out, cls, objective) * direction;
+    const auto objective_value = reference_objective(labels, out, cls, objective, targeted) * direction;
     value = objective_value.item<double>();
     sign = torch::autograd::grad({objective_value}, {input})[0].sign();
     const auto predicted = evaluator.predict(out.detach())[0].item<std::int64_t>();
@@ -239,6 +248,7 @@ CATCH_TEST_CASE("batched attacks agree with a per-image reference implementation
     const auto& labels = *tiny(categorical).labels;
     auto kinds = all_kinds();
     for (const auto& kind : margin_kinds()) kinds.push_back(kind);
+    for (const auto& kind : dlr_kinds()) kinds.push_back(kind);
     for (const auto& kind : kinds) {
       for (const bool pixel : {false, true}) {
         CATCH_INFO("attack " << attack::attack_name(kind) << (categorical ? " categorical" : " composite") << (pixel ? " pixel" : ""));
@@ -803,7 +813,7 @@ CATCH_TEST_CASE("APGD agrees with a per-image reference and keeps each image's f
   };
   std::vector<Case> cases;
   for (const bool categorical : {true, false})
-    for (const char* name : {"apgd", "apgd-targeted", "apgd-margin", "apgd-margin-targeted"})
+    for (const char* name : {"apgd", "apgd-targeted", "apgd-margin", "apgd-margin-targeted", "apgd-dlr", "apgd-dlr-targeted"})
       for (const double epsilon : {0.15, 0.6}) cases.push_back({categorical, name, epsilon, 12, 21, 24});  // checkpoints after 2, 3, 4, … steps
   // Images broken at a step that is also a checkpoint where η halves (the loss objective; found by a
   // review): they must keep the point that broke them, not go back to their best one.
@@ -837,7 +847,7 @@ CATCH_TEST_CASE("APGD agrees with a per-image reference and keeps each image's f
       return (kind.targeted ? predicted.eq(ids) : predicted.ne(ids)).sum().item<std::int64_t>();
     };
     const auto broken = broken_count(batched);
-    if (!c.categorical && kind.objective == attack::Objective::kMargin) {
+    if (!c.categorical && kind.objective != attack::Objective::kLoss) {
       // The evaluator measures distances to labels in float32, the reference in float64: a rare
       // comparison of two nearly equal values may go the other way.
       const auto differing = (batched - reference).abs().flatten(1).amax(1).gt(1e-9).sum().item<std::int64_t>();
@@ -1010,6 +1020,7 @@ CATCH_TEST_CASE("attacks refuse bad input with InvalidArgument", "[attack]") {
   CATCH_CHECK(attack::parse_epsilon_unit("pixel") == attack::EpsilonUnit::kPixel);
   auto named = all_kinds();
   for (const auto& kind : margin_kinds()) named.push_back(kind);
+  for (const auto& kind : dlr_kinds()) named.push_back(kind);
   for (const auto& kind : named) {
     const auto back = attack::parse_attack(attack::attack_name(kind));
     CATCH_CHECK(back.method == kind.method);

@@ -87,4 +87,17 @@ inline torch::Tensor reference_objective(const labelrep::labels::LabelRepresenta
   return torch::smooth_l1_loss(out, labels.matrix()[cls].to(out.dtype()).unsqueeze(0));
 }
 
+/// One image's DLR loss to class `cls` from its output `out` [1, ...], written out for the reference
+/// attacks: the margin objective above divided by z₁ − z₃ (targeted: z₁ − (z₃ + z₄)/2), with z the
+/// image's scores sorted from the highest.
+inline torch::Tensor reference_dlr(const labelrep::labels::LabelRepresentation& labels, const torch::Tensor& out, std::int64_t cls,
+                                   bool targeted) {
+  std::vector<torch::Tensor> scores;
+  for (std::int64_t c = 0; c < labels.num_classes(); ++c)
+    scores.push_back(labels.is_categorical() ? out[0][c] : -(out[0] - labels.matrix()[c].to(out.dtype())).pow(2).mean());
+  const auto sorted = std::get<0>(torch::stack(scores).sort(0, /*descending=*/true));
+  const auto spread = targeted ? sorted[0] - (sorted[2] + sorted[3]) / 2 : sorted[0] - sorted[2];
+  return reference_objective(labels, out, cls, /*margin=*/true) / (spread + 1e-12);
+}
+
 }  // namespace labelrep_test
