@@ -264,8 +264,9 @@ void add_tsne_command(CLI::App& app) {
   cmd->add_flag("--exact", job->exact, "Exact O(N^2) t-SNE instead of Barnes-Hut (a few thousand points at most)");
   cmd->add_option("--device", job->device, "Where the model computes the features (cpu, cuda, cuda:1)")->capture_default_str();
   auto* attack_option = cmd->add_option("--attack", job->attack,
-                  "Also attack the mapped images (an attack of labelrep attack: fgsm, bim, pgd, their -margin, -dlr and -targeted forms, "
-                  "noise, square or square-targeted with 1000 queries) and place them into the clean map: a second panel");
+                  "Also attack the mapped images (an attack of labelrep attack: fgsm, bim, pgd, apgd, their -margin, -dlr and -targeted "
+                  "forms, apgd-t over 9 target classes, noise, square or square-targeted with 1000 queries) and place them into the "
+                  "clean map: a second panel");
   cmd->add_option("--eps", job->eps, "Attack strength for --attack")->capture_default_str()->needs(attack_option);
   cmd->add_option("--eps-unit", job->eps_unit, "normalized (the paper's) or pixel ([0, 1] pixel values), for --attack")
       ->capture_default_str()
