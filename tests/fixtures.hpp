@@ -3,7 +3,9 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <string>
 
+#include "labelrep/core/error.hpp"
 #include "labelrep/data/dataset.hpp"
 
 namespace labelrep_test {
@@ -19,6 +21,18 @@ inline labelrep::data::ImageDataset quadrants(std::int64_t n, std::uint64_t seed
     images[i][0].slice(0, (c / 2) * 6, (c / 2) * 6 + 6).slice(1, (c % 2) * 6, (c % 2) * 6 + 6) += 150;
   }
   return labelrep::data::ImageDataset(images.to(torch::kUInt8), targets, {"a", "b", "c", "d"}, "quadrants");
+}
+
+/// The message of the InvalidArgument that `f` throws, "" if it throws none (other exceptions pass
+/// through): to check what an error says, the same way under Catch2 v2 and v3 (whose matchers differ).
+template <typename F>
+std::string invalid_argument_message(F&& f) {
+  try {
+    f();
+  } catch (const labelrep::InvalidArgument& e) {
+    return e.what();
+  }
+  return "";
 }
 
 }  // namespace labelrep_test

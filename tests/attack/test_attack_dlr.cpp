@@ -24,6 +24,7 @@
 #include "tiny_models.hpp"
 
 using namespace labelrep;
+using labelrep_test::Approx;
 using labelrep_test::quadrants;
 
 namespace {
@@ -109,8 +110,8 @@ CATCH_TEST_CASE("the -dlr attacks are named, parsed and refused where the DLR lo
     CATCH_CHECK_THROWS_AS(attack::parse_attack(name), InvalidArgument);
   }
   for (const auto method : {attack::Method::kSquare, attack::Method::kNoise})
-    CATCH_CHECK_THROWS_WITH(attack::AttackOptions(kStats).method(method).objective(attack::Objective::kDlr).validate(),
-                            Catch::Contains("the dlr objective is for fgsm, bim, pgd and apgd"));
+    CATCH_CHECK(labelrep_test::invalid_argument_message([&] { attack::AttackOptions(kStats).method(method).objective(attack::Objective::kDlr).validate(); })
+                    .find("the dlr objective is for fgsm, bim, pgd and apgd") != std::string::npos);
   CATCH_CHECK(attack::parse_attack("apgd-t-dlr").objective == attack::Objective::kDlr);
 }
 
@@ -126,9 +127,11 @@ CATCH_TEST_CASE("the DLR objective needs 3 classes, and 4 when targeted", "[atta
     const auto run = [&](const char* name) {
       return attack::perturb(model, *labels, images, ids, labelrep_test::options_named(kStats, name).epsilon(0.1).steps(2));
     };
-    if (classes < 3) CATCH_CHECK_THROWS_WITH(run("bim-dlr"), Catch::Contains("bim-dlr needs at least 3 classes") && Catch::Contains("have 2"));
+    const auto refusal = [&](const char* name) { return labelrep_test::invalid_argument_message([&] { run(name); }); };
+    if (classes < 3) CATCH_CHECK(refusal("bim-dlr").find("bim-dlr needs at least 3 classes (the DLR loss divides by the gap between the best and the "
+                                                        "third best score), but the labels have 2") != std::string::npos);
     else CATCH_CHECK(run("bim-dlr").sizes() == images.sizes());
-    if (classes < 4) CATCH_CHECK_THROWS_WITH(run("apgd-dlr-targeted"), Catch::Contains("apgd-dlr-targeted needs at least 4 classes"));
+    if (classes < 4) CATCH_CHECK(refusal("apgd-dlr-targeted").find("apgd-dlr-targeted needs at least 4 classes") != std::string::npos);
     else CATCH_CHECK(run("apgd-dlr-targeted").sizes() == images.sizes());
     // The loss and margin objectives need no more than two classes.
     CATCH_CHECK_NOTHROW(run("bim-margin-targeted"));
@@ -141,7 +144,9 @@ CATCH_TEST_CASE("the DLR objective needs 3 classes, and 4 when targeted", "[atta
     const auto sweep = [&](const char* name) {
       return attack::run_sweep(model, labels, set, torch::arange(6), attack::SweepOptions(kStats).attacks({"fgsm", name}).epsilons({0.0, 0.1}).progress(false));
     };
-    if (classes < 4) CATCH_CHECK_THROWS_WITH(sweep("pgd-dlr-targeted"), Catch::Contains("attack sweep: pgd-dlr-targeted needs at least 4 classes"));
+    if (classes < 4)
+      CATCH_CHECK(labelrep_test::invalid_argument_message([&] { sweep("pgd-dlr-targeted"); }).find("attack sweep: pgd-dlr-targeted needs at least 4 classes") !=
+                  std::string::npos);
     else CATCH_CHECK_NOTHROW(sweep("pgd-dlr-targeted"));
   }
 }
