@@ -5,12 +5,23 @@
 
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <utility>
+
 #include <nlohmann/json.hpp>
 
 #include "labelrep/core/npy.hpp"
 #include "support.hpp"
 
 using labelrep_test::run_command;
+
+namespace {
+// A JSON file the command wrote.
+nlohmann::json read_json(const std::string& file) {
+  std::ifstream in(file);
+  return nlohmann::json::parse(in);
+}
+}  // namespace
 
 CATCH_TEST_CASE("labelrep attack sweeps attacks and epsilons over a run's test images and writes JSON", "[attack][cli]") {
   const std::string cli = labelrep_test::cli_path();
@@ -29,8 +40,7 @@ CATCH_TEST_CASE("labelrep attack sweeps attacks and epsilons over a run's test i
   CATCH_REQUIRE(r.exit_code == 0);
   CATCH_CHECK(r.output.find("bim-targeted") != std::string::npos);
   CATCH_CHECK(r.output.find("wrote " + out) != std::string::npos);
-  std::ifstream in(out);
-  const auto j = nlohmann::json::parse(in);
+  const auto j = read_json(out);
   CATCH_CHECK(j["images"] == 64);
   CATCH_CHECK(j["run"] == run);
   CATCH_CHECK(j["dataset"] == "fashion-mnist");
@@ -70,8 +80,7 @@ CATCH_TEST_CASE("labelrep attack sweeps attacks and epsilons over a run's test i
                                     " --attacks fgsm --eps 0,0.1 --limit 8 --out rel.json --per-image rel/outcome.npy");
   CATCH_INFO(relative.output);
   CATCH_REQUIRE(relative.exit_code == 0);
-  std::ifstream rel_in(dir.file("rel.json"));
-  const auto rel = nlohmann::json::parse(rel_in);
+  const auto rel = read_json(dir.file("rel.json"));
   const std::string recorded = rel["per_image"]["correct"];
   CATCH_CHECK(std::filesystem::path(recorded).is_absolute());
   CATCH_CHECK(std::filesystem::equivalent(recorded, dir.file("rel/outcome.npy")));
@@ -89,8 +98,7 @@ CATCH_TEST_CASE("labelrep attack sweeps attacks and epsilons over a run's test i
                                  dir.file("pixel.json"));
   CATCH_INFO(pixel.output);
   CATCH_REQUIRE(pixel.exit_code == 0);
-  std::ifstream pixel_in(dir.file("pixel.json"));
-  const auto p = nlohmann::json::parse(pixel_in);
+  const auto p = read_json(dir.file("pixel.json"));
   CATCH_CHECK(p["epsilon_unit"] == "pixel");
   CATCH_CHECK(p["steps"] == 3);
   CATCH_CHECK(p["restarts"] == 2);
@@ -111,8 +119,7 @@ CATCH_TEST_CASE("labelrep attack sweeps attacks and epsilons over a run's test i
                                   "--no-unbounded-check --out " + dir.file("square.json"));
   CATCH_INFO(square.output);
   CATCH_REQUIRE(square.exit_code == 0);
-  std::ifstream square_in(dir.file("square.json"));
-  const auto q = nlohmann::json::parse(square_in);
+  const auto q = read_json(dir.file("square.json"));
   CATCH_CHECK(q["queries"] == 20);
   CATCH_CHECK(q["attacks"][2]["attack"] == "square-targeted");
   CATCH_CHECK_FALSE(q.contains("unbounded_correct"));
@@ -132,15 +139,18 @@ CATCH_TEST_CASE("labelrep attack sweeps attacks and epsilons over a run's test i
   CATCH_INFO(apgd_t.output);
   CATCH_REQUIRE(apgd_t.exit_code == 0);
   CATCH_CHECK(apgd_t.output.find("apgd-t over the top 3 other classes") != std::string::npos);
-  std::ifstream apgd_t_in(dir.file("apgd_t.json"));
-  const auto apgd_t_json = nlohmann::json::parse(apgd_t_in);
+  const auto apgd_t_json = read_json(dir.file("apgd_t.json"));
   CATCH_CHECK(apgd_t_json["attacks"][1]["target_classes"] == 3);
   CATCH_CHECK(apgd_t_json["worst_case"].size() == 2);
-  for (const char* bad : {" --attacks bim,apgd --target-classes 3", " --attacks apgd-t --target-classes 0", " --attacks apgd-t-targeted"}) {
+  const std::pair<const char*, const char*> refusals[] = {
+      {" --attacks bim,apgd --target-classes 3", "--target-classes 3 applies to APGD-T (apgd-t, apgd-t-margin, apgd-t-dlr)"},
+      {" --attacks apgd-t --target-classes 0", "--target-classes must be >= 1, got 0"},
+      {" --attacks apgd-t-targeted", "unknown attack 'apgd-t-targeted'"}};
+  for (const auto& [bad, says] : refusals) {
     const auto refused = run_command(cli + " attack --run " + run + bad + " --out " + dir.file("x.json"));
     CATCH_INFO(bad << ": " << refused.output);
     CATCH_CHECK(refused.exit_code == 2);
-    CATCH_CHECK((refused.output.find("--target-classes") != std::string::npos || refused.output.find("unknown attack 'apgd-t-targeted'") != std::string::npos));
+    CATCH_CHECK(refused.output.find(says) != std::string::npos);
   }
 
   // The L2 threat model: its own ε (the defaults are the paper's L∞ ones); Square searches in the L2 ball.
@@ -149,8 +159,7 @@ CATCH_TEST_CASE("labelrep attack sweeps attacks and epsilons over a run's test i
   CATCH_INFO(l2.output);
   CATCH_REQUIRE(l2.exit_code == 0);
   CATCH_CHECK(l2.output.find("eps in pixel units, L2 ball") != std::string::npos);
-  std::ifstream l2_in(dir.file("l2.json"));
-  const auto l2_sweep = nlohmann::json::parse(l2_in);
+  const auto l2_sweep = read_json(dir.file("l2.json"));
   CATCH_CHECK(l2_sweep["norm"] == "l2");
   CATCH_CHECK(l2_sweep["attacks"].size() == 4);
   CATCH_CHECK(j["norm"] == "linf");
@@ -168,8 +177,7 @@ CATCH_TEST_CASE("labelrep attack sweeps attacks and epsilons over a run's test i
   CATCH_REQUIRE(radius.exit_code == 0);
   CATCH_CHECK(radius.output.find("radius of the ") != std::string::npos);
   CATCH_CHECK(radius.output.find("accuracy from the radii: eps 0.0625: ") != std::string::npos);
-  std::ifstream radius_in(dir.file("radius/r.json"));
-  const auto rj = nlohmann::json::parse(radius_in);
+  const auto rj = read_json(dir.file("radius/r.json"));
   CATCH_CHECK(rj["attack"] == "bim");
   CATCH_CHECK(rj["norm"] == "linf");
   CATCH_CHECK(rj["images"] == 32);
@@ -188,8 +196,7 @@ CATCH_TEST_CASE("labelrep attack sweeps attacks and epsilons over a run's test i
                                     dir.file("radius/t.json"));
   CATCH_INFO(radius_t.output);
   CATCH_REQUIRE(radius_t.exit_code == 0);
-  std::ifstream radius_t_in(dir.file("radius/t.json"));
-  CATCH_CHECK(nlohmann::json::parse(radius_t_in)["target_classes"] == 2);
+  CATCH_CHECK(read_json(dir.file("radius/t.json"))["target_classes"] == 2);
   for (const char* bad : {" --max-eps 0", " --attack noise", " --bisections 0", " --attack cw", " --attack apgd --target-classes 2", " --attack apgd-t --target-classes 0"}) {
     const auto refused = run_command(cli + " radius --run " + run + bad + " --out " + dir.file("x.json"));
     CATCH_INFO(bad << ": " << refused.output);
