@@ -261,7 +261,7 @@ void AttackOptions::validate() const {
     throw InvalidArgument(fmt::format("attack: step_fraction must be a finite number >= 0, got {}", step_fraction_));
   if (method_ == Method::kNoise && targeted_) throw InvalidArgument("attack: noise cannot be targeted (it follows no gradient)");
   if (objective_ != Objective::kLoss && (method_ == Method::kNoise || method_ == Method::kSquare))
-    throw InvalidArgument(fmt::format("attack: the {} objective is for fgsm, bim, pgd and apgd (noise follows nothing, Square always "
+    throw InvalidArgument(fmt::format("attack: the {} objective is for fgsm, bim, pgd, apgd and apgd-t (noise follows nothing, Square always "
                                       "searches on the margin)",
                                       objective_name(objective_)));
   if (queries_ < 1) throw InvalidArgument(fmt::format("attack: queries must be >= 1, got {}", queries_));
@@ -691,15 +691,17 @@ torch::Tensor attack_checked(models::Model& model, const labels::LabelRepresenta
 
 namespace {
 
-// The DLR loss divides by the gap between an image's best and third best (targeted: the mean of the
-// third and fourth) score, so it needs that many classes. `what` names the caller.
+// The DLR loss divides by the gap between an image's best and third best (targeted, as in each of
+// APGD-T's searches: the mean of the third and fourth) score, so it needs that many classes. `what`
+// names the caller.
 void check_classes_for_objective(const AttackKind& kind, std::int64_t classes, const std::string& what) {
   if (kind.objective != Objective::kDlr) return;
-  const std::int64_t needed = kind.targeted ? 4 : 3;
+  const bool targeted_loss = kind.targeted || kind.method == Method::kApgdTargets;
+  const std::int64_t needed = targeted_loss ? 4 : 3;
   if (classes < needed)
     throw InvalidArgument(fmt::format("{}: {} needs at least {} classes (the DLR loss divides by the gap between the best and the {} "
                                       "score), but the labels have {}",
-                                      what, attack_name(kind), needed, kind.targeted ? "third and fourth best" : "third best", classes));
+                                      what, attack_name(kind), needed, targeted_loss ? "third and fourth best" : "third best", classes));
 }
 
 // perturb's and minimal_epsilon's checks of their batch: the images on the model's device in its dtype,

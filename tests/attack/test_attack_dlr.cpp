@@ -111,7 +111,7 @@ CATCH_TEST_CASE("the -dlr attacks are named, parsed and refused where the DLR lo
   }
   for (const auto method : {attack::Method::kSquare, attack::Method::kNoise})
     CATCH_CHECK(labelrep_test::invalid_argument_message([&] { attack::AttackOptions(kStats).method(method).objective(attack::Objective::kDlr).validate(); })
-                    .find("the dlr objective is for fgsm, bim, pgd and apgd") != std::string::npos);
+                    .find("the dlr objective is for fgsm, bim, pgd, apgd and apgd-t") != std::string::npos);
   CATCH_CHECK(attack::parse_attack("apgd-t-dlr").objective == attack::Objective::kDlr);
 }
 
@@ -133,6 +133,9 @@ CATCH_TEST_CASE("the DLR objective needs 3 classes, and 4 when targeted", "[atta
     else CATCH_CHECK(run("bim-dlr").sizes() == images.sizes());
     if (classes < 4) CATCH_CHECK(refusal("apgd-dlr-targeted").find("apgd-dlr-targeted needs at least 4 classes") != std::string::npos);
     else CATCH_CHECK(run("apgd-dlr-targeted").sizes() == images.sizes());
+    // APGD-T is untargeted, but each of its searches is targeted.
+    if (classes < 4) CATCH_CHECK(refusal("apgd-t-dlr").find("apgd-t-dlr needs at least 4 classes") != std::string::npos);
+    else CATCH_CHECK(run("apgd-t-dlr").sizes() == images.sizes());
     // The loss and margin objectives need no more than two classes.
     CATCH_CHECK_NOTHROW(run("bim-margin-targeted"));
 

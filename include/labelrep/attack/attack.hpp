@@ -127,7 +127,7 @@ enum class Objective {
   /// AutoAttack's DLR loss (Croce & Hein 2020): the margin divided by the spread of the image's own top
   /// scores (the best minus the third best; targeted: minus the mean of the third and fourth), so
   /// that it does not change when an image's scores are scaled or shifted. AutoAttack's APGD-T runs on it
-  /// (`apgd-t-dlr`). Needs at least 3 classes (targeted: 4).
+  /// (`apgd-t-dlr`). Needs at least 3 classes (targeted and APGD-T: 4).
   kDlr,
 };
 
@@ -209,7 +209,7 @@ struct LABELREP_API AttackOptions {
 /// model's mode, parameters, buffers and `.grad` are as before the call.
 /// Throws: InvalidArgument for invalid options (AttackOptions::validate), images that are not 4-D
 /// floating point, a channel count other than the statistics', class ids of another length or out of
-/// range, the DLR objective on labels of fewer than 3 classes (targeted: 4), and what label_loss throws
+/// range, the DLR objective on labels of fewer than 3 classes (targeted and APGD-T: 4), and what label_loss throws
 /// for outputs that do not fit the labels.
 LABELREP_API torch::Tensor perturb(models::Model& model, const labels::LabelRepresentation& labels, const torch::Tensor& images,
                                    const torch::Tensor& class_ids, const AttackOptions& options);
@@ -443,7 +443,7 @@ LABELREP_API std::vector<MaskingCheck> check_gradient_masking(const SweepResult&
 /// Throws: InvalidArgument for null labels, an empty model, invalid options, class or channel counts
 /// that do not fit, bad indices (as the Batcher: a non-empty 1-D integer tensor, not a bool mask, in
 /// range), targeted attacks on labels of one class (there is no other class to aim at), and the DLR
-/// objective on labels of fewer than 3 classes (targeted: 4).
+/// objective on labels of fewer than 3 classes (targeted and APGD-T: 4).
 LABELREP_API SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelRepresentation> labels,
                                    const data::ImageDataset& dataset, const torch::Tensor& indices, const SweepOptions& options);
 
