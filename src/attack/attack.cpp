@@ -171,6 +171,9 @@ double step_fraction(const AttackOptions& o) {
 // The streams of a seed (detail::mix_seed) that the noise and Square draw from.
 constexpr std::uint64_t kNoiseStream = 0x6e6f697365ULL;
 constexpr std::uint64_t kSquareStream = 0x737175617265ULL;
+// APGD-T's searches for a target_classes option (0: AutoAttack's).
+std::int64_t target_classes_of(std::int64_t option) { return option > 0 ? option : kAutoAttackTargetClasses; }
+
 // APGD-T's j-th search starts from the stream kTargetSearchStream + j of the seed.
 constexpr std::uint64_t kTargetSearchStream = 0x746172676574ULL;
 using detail::mix_seed;
@@ -265,7 +268,12 @@ void AttackOptions::validate() const {
                                       "searches on the margin)",
                                       objective_name(objective_)));
   if (queries_ < 1) throw InvalidArgument(fmt::format("attack: queries must be >= 1, got {}", queries_));
-  if (target_classes_ < 1) throw InvalidArgument(fmt::format("attack: target_classes must be >= 1, got {}", target_classes_));
+  if (target_classes_ < 0)
+    throw InvalidArgument(fmt::format("attack: target_classes must be >= 0 (0: AutoAttack's {}), got {}", kAutoAttackTargetClasses, target_classes_));
+  if (target_classes_ > 0 && method_ != Method::kApgdTargets)
+    throw InvalidArgument(fmt::format("attack: target_classes is for APGD-T (Method::kApgdTargets: apgd-t, apgd-t-margin, apgd-t-dlr), not {}; "
+                                      "it no longer turns the untargeted APGD into APGD-T",
+                                      attack_name({method_, targeted_, objective_})));
   if (method_ == Method::kApgdTargets && targeted_)
     throw InvalidArgument("attack: APGD-T cannot be targeted (its targeted searches answer the untargeted question; use apgd-targeted)");
   if (!(square_fraction_ > 0 && square_fraction_ <= 1))
@@ -623,7 +631,7 @@ torch::Tensor apgd_over_targets(models::Model& model, const labels::LabelReprese
     const auto scores = detail::class_scores(evaluator, model->forward(x));
     ranked = scores.scatter(1, truth.unsqueeze(1), -std::numeric_limits<double>::infinity()).argsort(1, /*descending=*/true);
   }
-  const auto searches = std::min<std::int64_t>(options.target_classes(), ranked.size(1) - 1);
+  const auto searches = std::min<std::int64_t>(target_classes_of(options.target_classes()), ranked.size(1) - 1);
   auto result = x.clone();
   auto pending = torch::arange(x.size(0), truth.options());
   for (std::int64_t j = 0; j < searches && pending.numel() > 0; ++j) {
@@ -864,7 +872,14 @@ void SweepOptions::validate() const {
   if (batch_size_ < 1) throw InvalidArgument(fmt::format("attack sweep: batch_size must be >= 1, got {}", batch_size_));
   if (queries_ < 1) throw InvalidArgument(fmt::format("attack sweep: queries must be >= 1, got {}", queries_));
   if (restarts_ < 1) throw InvalidArgument(fmt::format("attack sweep: restarts must be >= 1, got {}", restarts_));
-  if (target_classes_ < 1) throw InvalidArgument(fmt::format("attack sweep: target_classes must be >= 1, got {}", target_classes_));
+  if (target_classes_ < 0)
+    throw InvalidArgument(
+        fmt::format("attack sweep: target_classes must be >= 0 (0: AutoAttack's {}), got {}", kAutoAttackTargetClasses, target_classes_));
+  if (target_classes_ > 0 &&
+      std::none_of(attacks_.begin(), attacks_.end(), [](const std::string& name) { return parse_attack(name).method == Method::kApgdTargets; }))
+    throw InvalidArgument(fmt::format("attack sweep: target_classes {} is for APGD-T (apgd-t, apgd-t-margin, apgd-t-dlr), which the attacks do "
+                                      "not hold; it no longer turns the untargeted APGD into APGD-T",
+                                      target_classes_));
   if (seed_ > 0xffffffffULL) throw InvalidArgument(fmt::format("attack sweep: seed must be below 2^32, got {}", seed_));
   if (!(threshold_ > 0) || !std::isfinite(threshold_))
     throw InvalidArgument(fmt::format("attack sweep: threshold must be a finite number > 0, got {}", threshold_));
@@ -1003,9 +1018,10 @@ std::vector<MaskingCheck> check_gradient_masking(const SweepResult& result) try 
                          ? fmt::format("at eps {:g} {} reaches {} targets, {} reaches {}", p.epsilon, other->attack, q->target_hits, curve.attack, p.target_hits)
                          : fmt::format("at eps {:g} {} leaves {} images correct, {} leaves {}", p.epsilon, baseline.what, q->correct, curve.attack, p.correct);
           if (baseline.method == Method::kSquare)
-            c.detail += curve.kind.objective == Objective::kLoss ? " (try the margin objective: apgd-margin)"
+            c.detail += curve.kind.objective == Objective::kLoss
+                            ? fmt::format(" (try the margin objective: {})", curve.kind.method == Method::kApgdTargets ? "apgd-t-margin" : "apgd-margin")
                         : curve.kind.method == Method::kApgd || curve.kind.method == Method::kApgdTargets ? " (try more steps, or restarts)"
-                                                                : " (try apgd-margin, more steps, or restarts)";
+                                                                                                          : " (try apgd-margin, more steps, or restarts)";
           break;
         }
       }
@@ -1202,7 +1218,7 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
                                         .steps(std::max<std::int64_t>(1, steps_of(kinds[a])))
                                         .step_fraction(options.step_fraction())
                                         .queries(options.queries())
-                                        .target_classes(options.target_classes())
+                                        .target_classes(kinds[a].method == Method::kApgdTargets ? options.target_classes() : 0)
                                         .seed(mix_seed(options.seed(), static_cast<std::uint64_t>(batch_number)));
         attack_options.validate();
         const auto& aim = kinds[a].targeted ? ts : ys;
@@ -1275,7 +1291,7 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
     curve.attack = attack_name(kinds[a]);
     curve.kind = kinds[a];
     curve.steps = steps_of(kinds[a]);
-    if (kinds[a].method == Method::kApgdTargets) curve.target_classes = options.target_classes();
+    if (kinds[a].method == Method::kApgdTargets) curve.target_classes = target_classes_of(options.target_classes());
     for (std::size_t e = 0; e < n_eps; ++e) {
       const std::size_t slot = a * n_eps + e;
       SweepPoint p;

@@ -34,7 +34,8 @@ torch::Tensor broken(labelrep_test::TinyModel& t, const torch::Tensor& adversari
 
 }  // namespace
 
-CATCH_TEST_CASE("APGD-T has its names, is untargeted, and takes at least one target class", "[attack]") {
+CATCH_TEST_CASE("APGD-T has its names, is untargeted, and alone takes target classes", "[attack]") {
+  const auto refusal = [&](const attack::AttackOptions& options) { return labelrep_test::invalid_argument_message([&] { options.validate(); }); };
   for (const char* name : {"apgd-t", "apgd-t-margin", "apgd-t-dlr"}) {
     CATCH_INFO(name);
     const auto kind = attack::parse_attack(name);
@@ -42,17 +43,24 @@ CATCH_TEST_CASE("APGD-T has its names, is untargeted, and takes at least one tar
     CATCH_CHECK_FALSE(kind.targeted);
     CATCH_CHECK(attack::attack_name(kind) == name);
     CATCH_CHECK_NOTHROW(apgd_t(name, 0.1, 1).validate());
-    const auto refusal = [&](const attack::AttackOptions& options) { return labelrep_test::invalid_argument_message([&] { options.validate(); }); };
-    CATCH_CHECK(refusal(apgd_t(name, 0.1, 0)).find("target_classes must be >= 1, got 0") != std::string::npos);
+    CATCH_CHECK_NOTHROW(apgd_t(name, 0.1, 0).validate());  // AutoAttack's 9
+    CATCH_CHECK(refusal(apgd_t(name, 0.1, -1)).find("target_classes must be >= 0 (0: AutoAttack's 9), got -1") != std::string::npos);
     CATCH_CHECK(refusal(apgd_t(name, 0.1, 3).targeted(true)).find("APGD-T cannot be targeted") != std::string::npos);
   }
   for (const char* name : {"apgd-t-targeted", "apgd-t-margin-targeted", "apgd-targets"}) CATCH_CHECK_THROWS_AS(attack::parse_attack(name), InvalidArgument);
-  // Other attacks ignore the count.
-  for (const char* name : {"apgd", "apgd-margin-targeted", "bim", "square"}) CATCH_CHECK_NOTHROW(apgd_t(name, 0.1, 3).validate());
-  CATCH_CHECK_THROWS_AS(attack::SweepOptions(kStats).target_classes(0).validate(), InvalidArgument);
-  // AutoAttack's 9 by default.
-  CATCH_CHECK(attack::AttackOptions(kStats).target_classes() == 9);
-  CATCH_CHECK(attack::SweepOptions(kStats).target_classes() == 9);
+  // A count for another attack is refused, not ignored: it once turned the untargeted APGD into APGD-T.
+  for (const char* name : {"apgd", "apgd-margin", "apgd-margin-targeted", "bim", "square"}) {
+    CATCH_INFO(name);
+    CATCH_CHECK(refusal(apgd_t(name, 0.1, 9)).find("target_classes is for APGD-T") != std::string::npos);
+    CATCH_CHECK_NOTHROW(apgd_t(name, 0.1, 0).validate());
+  }
+  const auto sweep_refusal = [&](const attack::SweepOptions& options) { return labelrep_test::invalid_argument_message([&] { options.validate(); }); };
+  CATCH_CHECK(sweep_refusal(attack::SweepOptions(kStats).attacks({"apgd-margin", "bim"}).target_classes(9)).find("is for APGD-T") != std::string::npos);
+  CATCH_CHECK(sweep_refusal(attack::SweepOptions(kStats).attacks({"apgd-t"}).target_classes(-1)).find("must be >= 0") != std::string::npos);
+  CATCH_CHECK_NOTHROW(attack::SweepOptions(kStats).attacks({"apgd-margin", "apgd-t-margin"}).target_classes(3).validate());
+  CATCH_CHECK(attack::AttackOptions(kStats).target_classes() == 0);
+  CATCH_CHECK(attack::SweepOptions(kStats).target_classes() == 0);
+  CATCH_CHECK(attack::kAutoAttackTargetClasses == 9);
 }
 
 CATCH_TEST_CASE("APGD-T stays in the ball, nests in the number of target classes, and clamps it to C - 1", "[attack]") {
@@ -82,6 +90,8 @@ CATCH_TEST_CASE("APGD-T stays in the ball, nests in the number of target classes
       CATCH_CHECK(broken_by[0].sum().item<std::int64_t>() < batch.targets.size(0));
       // Four classes: at most three others, so 9 target classes are 3.
       const auto nine = attack::perturb(t.model, *t.labels, batch.images, batch.targets, apgd_t("apgd-t-margin", epsilon, 9).norm(norm));
+      // 0 is AutoAttack's 9.
+      CATCH_CHECK(torch::equal(nine, attack::perturb(t.model, *t.labels, batch.images, batch.targets, apgd_t("apgd-t-margin", epsilon, 0).norm(norm))));
       const auto three = attack::perturb(t.model, *t.labels, batch.images, batch.targets, apgd_t("apgd-t-margin", epsilon, 3).norm(norm));
       CATCH_CHECK(torch::equal(nine, three));
     }
@@ -132,6 +142,8 @@ CATCH_TEST_CASE("a sweep holds APGD and APGD-T side by side, and records APGD-T'
   CATCH_CHECK(json["attacks"][1]["target_classes"] == 3);
   for (std::size_t a : {std::size_t{0}, std::size_t{2}, std::size_t{3}}) CATCH_CHECK_FALSE(json["attacks"][a].contains("target_classes"));
   CATCH_CHECK(three.curves[1].target_classes == 3);
+  const auto by_default = attack::run_sweep(t.model, t.labels, set, torch::arange(120), attack::SweepOptions(base).attacks({"apgd-t-margin"}));
+  CATCH_CHECK(by_default.curves[0].target_classes == 9);  // AutoAttack's
   CATCH_CHECK(three.curves[0].target_classes == 0);
   CATCH_REQUIRE(three.initially_correct > 50);
   // Only APGD-T changes with the count: the other attacks give the same counts.

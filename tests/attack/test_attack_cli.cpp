@@ -102,7 +102,7 @@ CATCH_TEST_CASE("labelrep attack sweeps attacks and epsilons over a run's test i
   CATCH_CHECK(p["epsilon_unit"] == "pixel");
   CATCH_CHECK(p["steps"] == 3);
   CATCH_CHECK(p["restarts"] == 2);
-  CATCH_CHECK(pixel.output.find("pgd and apgd with 2 restarts") != std::string::npos);
+  CATCH_CHECK(pixel.output.find("pgd, apgd with 2 restarts") != std::string::npos);
   CATCH_CHECK(p["attacks"][0]["attack"] == "pgd");
   CATCH_CHECK(p["attacks"][1]["attack"] == "apgd-margin");
   CATCH_CHECK(p["attacks"][1]["method"] == "apgd");
@@ -139,6 +139,8 @@ CATCH_TEST_CASE("labelrep attack sweeps attacks and epsilons over a run's test i
   CATCH_INFO(apgd_t.output);
   CATCH_REQUIRE(apgd_t.exit_code == 0);
   CATCH_CHECK(apgd_t.output.find("apgd-t over the top 3 other classes") != std::string::npos);
+  const auto restarted = run_command(cli + " attack --run " + run + " --attacks apgd-t --restarts 2 --eps 0,0.2 --limit 8 --out " + dir.file("t2.json"));
+  CATCH_CHECK(restarted.output.find(", apgd-t with 2 restarts, apgd-t over the top 9 other classes") != std::string::npos);
   const auto apgd_t_json = read_json(dir.file("apgd_t.json"));
   CATCH_CHECK(apgd_t_json["attacks"][1]["target_classes"] == 3);
   CATCH_CHECK(apgd_t_json["worst_case"].size() == 2);

@@ -1,12 +1,14 @@
 // `labelrep attack --run RUN_DIR [--out F.json]`: the paper's robustness sweep (attacks × ε) on a trained
 // run's test set, written as JSON (RUN_DIR/attack.json by default) and printed as a table.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <iostream>
+#include <string>
 #include <thread>
 #include <vector>
 #include <torch/utils.h>
@@ -61,7 +63,11 @@ std::string run_attack_job(const AttackJob& job) {
   const bool any_pgd = any_of_method(attack::Method::kPgd);
   const bool any_apgd_t = any_of_method(attack::Method::kApgdTargets), any_apgd = any_of_method(attack::Method::kApgd) || any_apgd_t;
   const bool any_restartable = any_pgd || any_apgd;
-  const char* restartable_names = any_pgd && any_apgd ? "pgd and apgd" : any_pgd ? "pgd" : "apgd";
+  std::vector<std::string> restartable;  // for the header line
+  if (any_pgd) restartable.push_back("pgd");
+  if (any_of_method(attack::Method::kApgd)) restartable.push_back("apgd");
+  if (any_apgd_t) restartable.push_back("apgd-t");
+  const std::string restartable_names = fmt::format("{}", fmt::join(restartable, ", "));
   if (job.apgd_steps > 0 && !any_apgd)
     throw InvalidArgument(fmt::format(
         "--apgd-steps {} applies to apgd and apgd-t (and their -margin, -dlr and -targeted forms), which --attacks does not list", job.apgd_steps));
@@ -101,7 +107,7 @@ std::string run_attack_job(const AttackJob& job) {
                            .batch_size(job.batch_size)
                            .restarts(job.restarts)
                            .queries(job.queries)
-                           .target_classes(job.target_classes)
+                           .target_classes(any_apgd_t ? job.target_classes : 0)
                            .unbounded_check(job.unbounded_check)
                            .per_image(!job.per_image.empty())
                            .threshold(job.has_threshold ? job.threshold : run.config.threshold)
@@ -163,7 +169,7 @@ std::string run_attack_job(const AttackJob& job) {
 
 void add_attack_command(CLI::App& app) {
   auto job = std::make_shared<AttackJob>();
-  auto* cmd = app.add_subcommand("attack", "Attack a trained run's test images (FGSM, iterative, PGD, APGD, Square) over a list of epsilons");
+  auto* cmd = app.add_subcommand("attack", "Attack a trained run's test images (FGSM, iterative, PGD, APGD, APGD-T, Square) over a list of epsilons");
   cmd->add_option("--run", job->run, "Run directory written by `labelrep train` (its best checkpoint is attacked)")->required();
   cmd->add_option("--attacks", job->attacks,
                   "Attacks: fgsm, bim, pgd and apgd (Auto-PGD), each also with -margin (on the decision margin) or -dlr (on "

@@ -104,7 +104,7 @@ std::string run_radius_job(const RadiusJob& job) {
                                                    .steps(job.steps)
                                                    .step_fraction(job.step_fraction)
                                                    .queries(job.queries)
-                                                   .target_classes(job.target_classes)
+                                                   .target_classes(kind.method == attack::Method::kApgdTargets ? job.target_classes : 0)
                                                    .seed(job.seed + static_cast<std::uint64_t>(batch_number++)))
                              .max_epsilon(job.max_epsilon)
                              .bisections(job.bisections);

@@ -144,6 +144,9 @@ LABELREP_API std::string attack_name(const AttackKind& kind);
 /// Parses attack_name()'s strings. Throws InvalidArgument naming the value and the known names.
 LABELREP_API AttackKind parse_attack(const std::string& name);
 
+/// APGD-T's target classes when AttackOptions::target_classes is 0: AutoAttack's.
+constexpr std::int64_t kAutoAttackTargetClasses = 9;
+
 /// The paper's ε values: 0, 0.05, …, 0.3 (normalised units).
 LABELREP_API std::vector<double> paper_epsilons();
 
@@ -155,8 +158,8 @@ struct LABELREP_API AttackOptions {
   /// Throws InvalidArgument for a negative or non-finite ε, steps < 1, a negative or non-finite step
   /// size, queries < 1, a square fraction outside (0, 1], statistics whose mean and std differ in
   /// length or are empty, a std that is not positive, targeted noise (noise aims at nothing), the
-  /// margin or DLR objective with noise or Square, target_classes < 1, or a targeted APGD-T (APGD-T
-  /// answers the untargeted question).
+  /// margin or DLR objective with noise or Square, a negative target_classes, target_classes > 0 with
+  /// another attack than APGD-T, or a targeted APGD-T (APGD-T answers the untargeted question).
   void validate() const;
 
   TORCH_ARG(data::ChannelStatistics, statistics);
@@ -185,12 +188,14 @@ struct LABELREP_API AttackOptions {
   /// at most min(H, W) − 1 (1 for an image one pixel high or wide). Under L2 it is odd and at least 3
   /// (as AutoAttack's), so the centre-weighted pattern has a centre, and at most min(H, W).
   TORCH_ARG(double, square_fraction) = 0.8;
-  /// APGD-T (Method::kApgdTargets) only; other attacks ignore it. k ≥ 1 targeted APGD searches aimed in
-  /// turn at each image's k most likely other classes (by its clean scores: logits, or minus the
-  /// distances to the labels; k above C − 1 means C − 1). Each search takes `steps` steps, from its own
-  /// random start, on the images no earlier search broke. An image counts as broken when it is
-  /// misclassified as any class, as for the untargeted attack. 9, the default, is AutoAttack's.
-  TORCH_ARG(std::int64_t, target_classes) = 9;
+  /// APGD-T (Method::kApgdTargets) only: k targeted APGD searches aimed in turn at each image's k most
+  /// likely other classes (by its clean scores: logits, or minus the distances to the labels; k above
+  /// C − 1 means C − 1); 0, the default, means AutoAttack's 9 (kAutoAttackTargetClasses). Each search
+  /// takes `steps` steps, from its own random start, on the images no earlier search broke. An image
+  /// counts as broken when it is misclassified as any class, as for the untargeted attack. Other
+  /// attacks refuse k > 0: before APGD-T had its own method, k > 0 turned the untargeted kApgd into
+  /// APGD-T, and such code should now fail, not quietly run plain APGD.
+  TORCH_ARG(std::int64_t, target_classes) = 0;
   /// What FGSM, BIM, PGD and APGD follow (kMargin or kDlr with noise or Square is refused: noise follows
   /// nothing, Square always searches on the margin).
   TORCH_ARG(Objective, objective) = Objective::kLoss;
@@ -272,7 +277,8 @@ LABELREP_API torch::Tensor random_targets(const torch::Tensor& true_ids, std::in
 struct LABELREP_API SweepOptions {
   explicit SweepOptions(data::ChannelStatistics statistics) : statistics_(std::move(statistics)) {}
   /// Throws InvalidArgument for no attacks, an unknown attack name, no ε, a negative or non-finite ε,
-  /// steps < 1, apgd_steps < 0, queries < 1, target_classes < 1, a batch size < 1, restarts < 1, a seed ≥ 2^32, a threshold that is not
+  /// steps < 1, apgd_steps < 0, queries < 1, a negative target_classes or one > 0 without an APGD-T
+  /// among the attacks, a batch size < 1, restarts < 1, a seed ≥ 2^32, a threshold that is not
   /// positive, or invalid statistics.
   void validate() const;
 
@@ -305,9 +311,9 @@ struct LABELREP_API SweepOptions {
   TORCH_ARG(std::int64_t, restarts) = 1;
   /// Square's model calls per image at most (AttackOptions::queries).
   TORCH_ARG(std::int64_t, queries) = 1000;
-  /// APGD-T's (apgd-t, apgd-t-margin, apgd-t-dlr) target classes (AttackOptions::target_classes; ≥ 1;
-  /// within each restart). Other attacks ignore it. 9, the default, is AutoAttack's.
-  TORCH_ARG(std::int64_t, target_classes) = 9;
+  /// APGD-T's (apgd-t, apgd-t-margin, apgd-t-dlr) target classes (AttackOptions::target_classes, within
+  /// each restart); 0, the default, means AutoAttack's 9. A count > 0 needs an APGD-T among the attacks.
+  TORCH_ARG(std::int64_t, target_classes) = 0;
   /// Also run an untargeted L∞ BIM (with `steps`, whatever the sweep's norm) at ε = 1 in pixel units,
   /// whose ball holds the whole pixel box, when the sweep has an untargeted FGSM or BIM on the loss: an attack allowed to change the image into any
   /// image must break nearly every image (Athalye et al. 2018), so one that does not is a sign that the
@@ -347,7 +353,7 @@ struct LABELREP_API SweepCurve {
   std::string attack;  ///< its name
   AttackKind kind;
   std::int64_t steps = 0;  ///< the gradient steps it took per image (per search for APGD-T): 1 for FGSM, 0 for noise and Square
-  std::int64_t target_classes = 0;  ///< APGD-T's target classes (SweepOptions::target_classes); 0 for the other attacks
+  std::int64_t target_classes = 0;  ///< APGD-T's target classes as searched (9 for SweepOptions::target_classes 0); 0 for the other attacks
   std::vector<SweepPoint> points;  ///< in the order of SweepOptions::epsilons
 };
 
