@@ -159,11 +159,14 @@ torch::Tensor random_direction(torch::IntArrayRef sizes, std::uint64_t seed, Nor
   return unit_length(torch::randn(sizes, generator, torch::kFloat32).to(options));
 }
 
+// APGD or APGD-T (whose searches are APGD): the step schedule, apgd_steps and restarts are theirs.
+bool is_apgd(Method method) { return method == Method::kApgd || method == Method::kApgdTargets; }
+
 double step_fraction(const AttackOptions& o) {
   if (o.method() == Method::kFgsm || o.method() == Method::kNoise) return 1.0;
   if (o.step_fraction() > 0) return o.step_fraction();
   // The first step; APGD halves it where it stops gaining.
-  if (o.method() == Method::kApgd || o.method() == Method::kApgdTargets) return 2.0;
+  if (is_apgd(o.method())) return 2.0;
   const double steps = static_cast<double>(o.steps());
   return o.method() == Method::kPgd ? 2.5 / steps : 1.0 / steps;
 }
@@ -670,7 +673,7 @@ torch::Tensor attack_checked(models::Model& model, const labels::LabelRepresenta
     if (!evaluator) throw Error("attack: Square needs an evaluator (internal error)");
     return square_attack(model, *evaluator, x, ids, options, ball);
   }
-  if (options.method() == Method::kApgd || options.method() == Method::kApgdTargets) {
+  if (is_apgd(options.method())) {
     if (!evaluator) throw Error("attack: APGD needs an evaluator (internal error)");
     if (options.method() == Method::kApgdTargets) return apgd_over_targets(model, labels, *evaluator, x, ids, options, ball);
     return apgd_attack(model, labels, *evaluator, x, ids, options, ball);
@@ -752,8 +755,7 @@ torch::Tensor perturb_batch(models::Model& model, const labels::LabelRepresentat
   detail::EvalModeGuard eval_mode(*model);
   std::optional<eval::NearestNeighborEvaluator> evaluator;
   // Square, APGD and the margin decide by the evaluator.
-  if (options.method() == Method::kSquare || options.method() == Method::kApgd || options.method() == Method::kApgdTargets ||
-      options.objective() != Objective::kLoss)
+  if (options.method() == Method::kSquare || is_apgd(options.method()) || options.objective() != Objective::kLoss)
     evaluator.emplace(borrowing_evaluator(labels));
   return attack_checked(model, labels, evaluator ? &*evaluator : nullptr, x, ids, options, torch::Tensor(), per_image_epsilon);
 }
@@ -1020,8 +1022,8 @@ std::vector<MaskingCheck> check_gradient_masking(const SweepResult& result) try 
           if (baseline.method == Method::kSquare)
             c.detail += curve.kind.objective == Objective::kLoss
                             ? fmt::format(" (try the margin objective: {})", curve.kind.method == Method::kApgdTargets ? "apgd-t-margin" : "apgd-margin")
-                        : curve.kind.method == Method::kApgd || curve.kind.method == Method::kApgdTargets ? " (try more steps, or restarts)"
-                                                                                                          : " (try apgd-margin, more steps, or restarts)";
+                        : is_apgd(curve.kind.method) ? " (try more steps, or restarts)"
+                                                     : " (try apgd-margin, more steps, or restarts)";
           break;
         }
       }
@@ -1095,8 +1097,7 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
   const auto steps_of = [&](const AttackKind& kind) -> std::int64_t {
     if (!follows_gradient(kind.method)) return 0;
     if (kind.method == Method::kFgsm) return 1;
-    const bool apgd = kind.method == Method::kApgd || kind.method == Method::kApgdTargets;
-    return apgd && options.apgd_steps() > 0 ? options.apgd_steps() : options.steps();
+    return is_apgd(kind.method) && options.apgd_steps() > 0 ? options.apgd_steps() : options.steps();
   };
 
   const auto start = std::chrono::steady_clock::now();
@@ -1225,7 +1226,7 @@ SweepResult run_sweep(models::Model& model, std::shared_ptr<const labels::LabelR
         torch::Tensor outputs;
         // Restarts (PGD and APGD): each attacks the images no earlier restart broke, from its own start.
         torch::Tensor pending = torch::arange(k, torch::TensorOptions().dtype(torch::kLong).device(xs.device()));
-        const bool restartable = kinds[a].method == Method::kPgd || kinds[a].method == Method::kApgd || kinds[a].method == Method::kApgdTargets;
+        const bool restartable = kinds[a].method == Method::kPgd || is_apgd(kinds[a].method);
         const std::int64_t restarts = restartable ? options.restarts() : 1;
         for (std::int64_t r = 0; r < restarts && pending.numel() > 0; ++r) {
           auto restart_options = attack_options;
